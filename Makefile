@@ -1,0 +1,103 @@
+# prefpipe - build, test, install.  See README.md and docs/building.md.
+#
+#   make            library + programs into build/ and bin/
+#   make deps       install missing Debian packages (no-op when present)
+#   make test       unit + integration tests; last line "N passed, N failed"
+#   make check-asan the same tests built with AddressSanitizer + UBSan
+#   make bench      engine benchmark (sgemm roofline, MFU, decode rates)
+#   make install PREFIX=/opt/prefpipe
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+BIN      ?= bin
+CC       := mpicc
+ARCH     ?= -march=native
+OPT      ?= -O3
+SAN      ?=
+PKGS     := hdf5-openmpi openblas jansson yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs hdf5-openmpi jansson yaml-0.1 2>/dev/null)
+CFLAGS   ?= $(OPT) $(ARCH) -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            -Isrc -I$(BUILD) $(PKG_CFLAGS) $(SAN)
+# OpenBLAS first, so cblas_* (and the BLAS inside ScaLAPACK) bind to it
+# whatever update-alternatives selects (../shared/hpc/NOTES.md section 3).
+LDLIBS   := $(PKG_LIBS) -lopenblas -lscalapack-openmpi -ldl -lm
+LDFLAGS  += $(SAN)
+
+LIB_SRC   := $(sort $(wildcard src/*.c))
+LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIB_SRC)) $(BUILD)/schemas_embedded.o
+LIB       := $(BUILD)/libprefpipe.a
+STAGE_SRC := $(sort $(wildcard stages/pp-*.c))
+PROGRAMS  := $(patsubst stages/%.c,$(BIN)/%,$(STAGE_SRC))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
+SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
+
+.PHONY: all deps test tests check-asan bench install clean distclean help
+.DELETE_ON_ERROR:
+
+all: $(PROGRAMS)
+
+help:
+	@sed -n '1,10p' Makefile
+
+$(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/schemas_embedded.c: $(SCHEMAS) tools/embed-schemas.sh | $(BUILD)
+	sh tools/embed-schemas.sh $(SCHEMAS) > $@
+
+$(BUILD)/schemas_embedded.o: $(BUILD)/schemas_embedded.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/%: stages/%.c $(LIB) | $(BIN)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | $(BUILD)/tests/tools
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD) $(BUILD)/src $(BUILD)/tests $(BUILD)/tests/tools $(BIN):
+	mkdir -p $@
+
+tests: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN)
+
+deps:
+	@sh tools/install-deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run-tests.sh
+
+# Same tests, sanitized, in separate build directories.
+check-asan: deps
+	@$(MAKE) --no-print-directory tests BUILD=build-asan BIN=bin-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 sh tests/run-tests.sh
+
+bench: all $(TOOL_BIN)
+	@sh tests/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/prefpipe/hdf5-schemas \
+	    $(DESTDIR)$(PREFIX)/share/prefpipe/slurm $(DESTDIR)$(PREFIX)/share/prefpipe/jobs \
+	    $(DESTDIR)$(PREFIX)/share/doc/prefpipe
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/prefpipe/hdf5-schemas
+	cp -R slurm/. $(DESTDIR)$(PREFIX)/share/prefpipe/slurm/
+	cp -R jobs/. $(DESTDIR)$(PREFIX)/share/prefpipe/jobs/
+	cp -R docs/. README.md LICENSE $(DESTDIR)$(PREFIX)/share/doc/prefpipe/
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+distclean: clean
+	rm -rf cache

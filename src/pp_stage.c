@@ -1,0 +1,90 @@
+/* pp_stage.c - program start/end shared by every stage (pp_stage.h). */
+#include "pp_stage.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pp_h5.h"
+
+/* The one piece of process-wide mutable state: a signal can only tell the
+ * program something through a flag like this. */
+static volatile sig_atomic_t stop_signal_seen;
+
+static void on_stop_signal(int sig) { stop_signal_seen = sig; }
+
+void pp_install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    /* a dead judge process must show up as EPIPE, not kill us */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int pp_stop_requested(void) { return stop_signal_seen != 0; }
+
+int pp_stop_agreed(MPI_Comm comm) {
+    int mine = stop_signal_seen != 0, any = 0;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
+    return any;
+}
+
+pp_status pp_agree(MPI_Comm comm, pp_status st, pp_err *err) {
+    int size;
+    MPI_Comm_size(comm, &size);
+    if (size == 1) return st;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    int mine = (int)st, worst = 0;
+    MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, comm);
+    if (worst == PP_OK) return PP_OK;
+    int who = st != PP_OK ? rank : size, first = 0;
+    MPI_Allreduce(&who, &first, 1, MPI_INT, MPI_MIN, comm);
+    char msg[sizeof err->msg];
+    if (rank == first) memcpy(msg, err->msg, sizeof msg);
+    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
+    memcpy(err->msg, msg, sizeof msg);
+    err->status = (pp_status)worst;
+    return (pp_status)worst;
+}
+
+int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **argv) {
+    memset(s, 0, sizeof *s);
+    s->prog = prog;
+    s->cli = cli;
+    MPI_Init(&argc, &argv);
+    s->comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(s->comm, &s->rank);
+    MPI_Comm_size(s->comm, &s->size);
+    s->t_start = pp_now();
+    pp_h5_quiet();
+    pp_install_stop_handlers();
+    cli->prog = prog;
+    pp_status st = pp_cli_parse(cli, argc, argv, &s->err);
+    pp_log_init(&s->log, prog, s->rank, cli->verbose);
+    if (st == PP_OK && cli->help_requested) {
+        if (s->rank == 0) pp_cli_help(cli);
+        pp_cli_free(cli);
+        MPI_Finalize();
+        return 0;
+    }
+    if (st != PP_OK) return pp_stage_end(s, st);
+    return -1;
+}
+
+int pp_stage_end(pp_stage *s, pp_status st) {
+    st = pp_agree(s->comm, st, &s->err);
+    int code = 0;
+    if (st != PP_OK) {
+        s->err.status = st;
+        if (s->rank == 0) code = pp_report_error(s->prog, &s->err);
+        else code = (int)st;
+    }
+    if (s->cli) pp_cli_free(s->cli);
+    MPI_Finalize();
+    return code;
+}

@@ -1,0 +1,48 @@
+/* pp_stage.h - what every stage program does around its real work:
+ * MPI start, option parsing (--help, --config, --verbose), logging, one
+ * agreed error line at the end, exit codes, and stop-signal requests.
+ *
+ *   pp_stage s;
+ *   int rc = pp_stage_begin(&s, "pp-x", &cli, argc, argv);
+ *   if (rc >= 0) return rc;            // --help or a usage error
+ *   ... st = work(..., &s.err) ...
+ *   return pp_stage_end(&s, st);
+ */
+#ifndef PP_STAGE_H
+#define PP_STAGE_H
+
+#include <mpi.h>
+
+#include "pp_error.h"
+#include "pp_log.h"
+#include "pp_options.h"
+
+typedef struct {
+    const char *prog;
+    MPI_Comm comm;
+    int rank, size;
+    pp_log log;
+    pp_err err;
+    pp_cli *cli;
+    double t_start;
+} pp_stage;
+
+/* Returns -1 to go on, else the exit code to return from main (after
+ * MPI_Finalize was called). */
+int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **argv);
+/* Agree on the outcome over all ranks, print one error line on rank 0,
+ * finalize MPI; returns the exit code. */
+int pp_stage_end(pp_stage *s, pp_status st);
+
+/* All ranks agree on a status: the worst wins and the message of the lowest
+ * failing rank is copied to every rank.  Collective. */
+pp_status pp_agree(MPI_Comm comm, pp_status st, pp_err *err);
+
+/* Stop requests (SIGTERM, SIGUSR1 from Slurm's --signal, SIGINT): the
+ * handler only sets a flag; long loops poll pp_stop_requested() at safe
+ * points (collectively: pp_stop_agreed) and save their state. */
+void pp_install_stop_handlers(void);
+int pp_stop_requested(void);
+int pp_stop_agreed(MPI_Comm comm);
+
+#endif

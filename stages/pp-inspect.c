@@ -1,0 +1,31 @@
+/* pp-inspect - summarise any prefpipe file, or validate it against its
+ * schema (hdf5-schemas/). */
+#include <stdio.h>
+
+#include "inspect.h"
+#include "pp_schema.h"
+#include "pp_stage.h"
+
+int main(int argc, char **argv) {
+    const char *file = NULL;
+    int validate = 0, items = 3;
+    pp_option opts[] = {
+        {"validate", OPT_FLAG, &validate, NULL, "check the file against its schema; exit 1 at the first violation", NULL, 0, 0, 0},
+        {"items", OPT_INT, &items, "N", "show the first N entries of each 1-D dataset", NULL, 0, 0, 1e6},
+    };
+    pp_cli cli = {.synopsis = "FILE [--validate] [--items N]",
+                  .description = "Prints what a prefpipe HDF5 file holds: kind, schema version, provenance, datasets "
+                                 "and their first entries. With --validate, checks it against the schema of its kind.",
+                  .opts = opts, .n_opts = 2, .positional = &file, .positional_name = "FILE"};
+    pp_stage s;
+    int rc = pp_stage_begin(&s, "pp-inspect", &cli, argc, argv);
+    if (rc >= 0) return rc;
+    pp_status st = PP_OK;
+    if (s.rank == 0) {
+        if (validate) {
+            st = pp_validate_file(file, &s.err);
+            if (st == PP_OK) printf("%s: valid\n", file);
+        } else st = inspect_print(file, stdout, items, &s.err);
+    }
+    return pp_stage_end(&s, st);
+}

@@ -1,0 +1,67 @@
+/* pp-prompts - turn prompts (JSONL, YAML list, plain text, or the built-in
+ * task suite) into a prompts HDF5 file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "pp_stage.h"
+#include "prompts.h"
+
+int main(int argc, char **argv) {
+    const char *out = NULL, *jsonl = NULL, *field = "prompt", *yaml = NULL, *text = NULL;
+    const char *suite = NULL, *split = "train", *families = "all";
+    long long n = 100, seed = 1;
+    int keep_duplicates = 0;
+    pp_option opts[] = {
+        {"out", OPT_STRING, &out, "FILE", "prompts file to write", NULL, 1, 0, 0},
+        {"jsonl", OPT_STRING, &jsonl, "FILE", "import a JSON-lines file", NULL, 0, 0, 0},
+        {"field", OPT_STRING, &field, "KEY", "JSONL: key or dotted path of the prompt (e.g. turns.0)", NULL, 0, 0, 0},
+        {"yaml", OPT_STRING, &yaml, "FILE", "import a YAML list of strings", NULL, 0, 0, 0},
+        {"text", OPT_STRING, &text, "FILE", "import plain text, one prompt per line", NULL, 0, 0, 0},
+        {"suite", OPT_CHOICE, &suite, "NAME", "generate prompts from a built-in task suite", "builtin", 0, 0, 0},
+        {"split", OPT_CHOICE, &split, "SPLIT", "built-in suite split", "train|test|ood", 0, 0, 0},
+        {"families", OPT_STRING, &families, "LIST", "built-in task families (comma list or all)", NULL, 0, 0, 0},
+        {"n", OPT_INT64, &n, "N", "built-in suite: number of prompts", NULL, 0, 1, 1e9},
+        {"seed", OPT_INT64, &seed, "S", "built-in suite: generation seed", NULL, 0, 0, 9.2e18},
+        {"keep-duplicates", OPT_FLAG, &keep_duplicates, NULL, "keep repeated prompts (default: drop and report)", NULL, 0, 0, 0},
+    };
+    pp_cli cli = {.synopsis = "--out P.h5 (--jsonl F [--field KEY] | --yaml F | --text F | --suite builtin --split S --n N) [--seed S]",
+                  .description = "Imports prompts into a prompts file. Every prompt keeps a stable id (its position in the "
+                                 "source). Empty prompts are dropped and reported; duplicates too unless --keep-duplicates.",
+                  .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
+    pp_stage s;
+    int rc = pp_stage_begin(&s, "pp-prompts", &cli, argc, argv);
+    if (rc >= 0) return rc;
+
+    int nsrc = !!jsonl + !!yaml + !!text + !!suite;
+    const char *src = jsonl ? jsonl : yaml ? yaml : text;
+    pp_input inputs[1] = {{"source", src}};
+    pp_status st = PP_OK;
+    if (nsrc != 1) st = pp_fail(&s.err, PP_EINPUT, "give exactly one of --jsonl, --yaml, --text, --suite (see --help)");
+    if (st == PP_OK) st = pp_check_output(out, inputs, src ? 1 : 0, &s.err);
+
+    prompt_set set = {0};
+    prompt_cleanup report = {0};
+    if (st == PP_OK && s.rank == 0) { /* import is serial and cheap */
+        if (jsonl) st = prompts_read_jsonl(&set, jsonl, field, &s.err);
+        else if (yaml) st = prompts_read_yaml(&set, yaml, &s.err);
+        else if (text) st = prompts_read_text(&set, text, &s.err);
+        else st = prompts_from_suite(&set, families, split, (int64_t)n, (uint64_t)seed, &s.err);
+        if (st == PP_OK) prompts_cleanup(&set, keep_duplicates, &report);
+        if (st == PP_OK && set.n == 0)
+            st = pp_fail(&s.err, PP_EINPUT, "%s: no prompts found (empty input)", src ? src : "suite");
+    }
+    st = pp_agree(s.comm, st, &s.err);
+    if (st == PP_OK) {
+        if (report.empty)
+            pp_warn(&s.log, "dropped %lld empty prompt(s), first id %lld", (long long)report.empty,
+                    (long long)report.first_empty_id);
+        if (report.duplicate)
+            pp_warn(&s.log, "dropped %lld duplicate prompt(s), first id %lld (--keep-duplicates keeps them)",
+                    (long long)report.duplicate, (long long)report.first_duplicate_id);
+        pp_provenance prov = {"pp-prompts", pp_cli_effective(&cli), inputs, src ? 1 : 0};
+        st = prompts_write(&set, out, s.comm, &prov, &s.err);
+    }
+    if (st == PP_OK) pp_info(&s.log, "wrote %s: %lld prompts", out, (long long)set.n);
+    prompts_free(&set);
+    return pp_stage_end(&s, st);
+}

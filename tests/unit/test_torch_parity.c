@@ -1,0 +1,228 @@
+/* test_torch_parity.c - the training engine against a PyTorch reference.
+ *
+ * tests/fixtures/torch_{tied,untied}.bin were written once by
+ * tests/torch/make_fixture.py (float64 PyTorch, the model written from the
+ * formulas).  For the same weights and batch this test recomputes, with
+ * model_train.c and adamw.c: the logits of every position, the per-sequence
+ * log-probs and counts, the loss (mean NLL + a DPO term), every parameter
+ * gradient, and 10 AdamW steps (their losses, gradient norms and the final
+ * weights).  Tolerance: 1e-4 relative, where an element's scale is
+ * max(|reference|, 1e-2 * the largest |reference| of its tensor) so that
+ * near-zero entries are judged against their tensor, not against zero. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adamw.h"
+#include "model.h"
+#include "model_train.h"
+
+#define RTOL 1e-4
+
+typedef struct {
+    char name[33];
+    int is_int;
+    int64_t count;
+    void *data;
+} record;
+
+typedef struct {
+    record rec[32];
+    int n;
+} fixture;
+
+static const record *find(const fixture *fx, const char *name) {
+    for (int i = 0; i < fx->n; i++)
+        if (strcmp(fx->rec[i].name, name) == 0) return &fx->rec[i];
+    fail_msg("fixture has no record %s", name);
+    return NULL;
+}
+static const float *fvals(const fixture *fx, const char *name) { return find(fx, name)->data; }
+static const int *ivals(const fixture *fx, const char *name) { return find(fx, name)->data; }
+
+/* The fixture directory: $ROOT/tests/fixtures (run-tests.sh sets ROOT),
+ * ./tests/fixtures, or two levels above this binary (build/tests/). */
+static FILE *open_fixture(const char *file) {
+    char path[PATH_MAX + 64], exe[PATH_MAX];
+    const char *root = getenv("ROOT");
+    if (root) {
+        snprintf(path, sizeof path, "%s/tests/fixtures/%s", root, file);
+        FILE *f = fopen(path, "rb");
+        if (f) return f;
+    }
+    snprintf(path, sizeof path, "tests/fixtures/%s", file);
+    FILE *f = fopen(path, "rb");
+    if (f) return f;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(path, sizeof path, "%s/../../tests/fixtures/%s", exe, file);
+        f = fopen(path, "rb");
+    }
+    return f;
+}
+
+static void load_fixture(fixture *fx, const char *file) {
+    memset(fx, 0, sizeof *fx);
+    FILE *f = open_fixture(file);
+    if (!f) fail_msg("cannot open tests/fixtures/%s (set ROOT to the repository)", file);
+    for (;;) {
+        char name[32];
+        int32_t type, pad;
+        int64_t count;
+        if (fread(name, 1, 32, f) != 32) break;
+        assert_true(fread(&type, 4, 1, f) == 1 && fread(&pad, 4, 1, f) == 1 && fread(&count, 8, 1, f) == 1);
+        assert_true(fx->n < 32 && count >= 0 && count < 1000000);
+        record *r = &fx->rec[fx->n++];
+        memcpy(r->name, name, 32);
+        r->is_int = type == 1;
+        r->count = count;
+        r->data = malloc((size_t)count * 4 + 4);
+        assert_true(fread(r->data, 4, (size_t)count, f) == (size_t)count);
+    }
+    fclose(f);
+}
+
+static void free_fixture(fixture *fx) {
+    for (int i = 0; i < fx->n; i++) free(fx->rec[i].data);
+}
+
+/* Compare got[] with want[] (n values); scale floor from the whole array. */
+static double compare(const char *what, const float *got, const float *want, size_t n) {
+    double wmax = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) wmax = fmax(wmax, fabs(want[i]));
+    for (size_t i = 0; i < n; i++) {
+        double scale = fmax(fabs(want[i]), 1e-2 * wmax);
+        double e = scale > 0 ? fabs(got[i] - want[i]) / scale : fabs(got[i] - want[i]);
+        if (e > worst) worst = e;
+        if (e > RTOL) fail_msg("%s[%zu]: got %.8g, PyTorch %.8g (relative error %.2e)", what, i, got[i], want[i], e);
+    }
+    return worst;
+}
+
+/* Compare a flat parameter-shaped buffer tensor by tensor. */
+static double compare_tensors(const char *what, const model_config *c, const float *got, const float *want) {
+    int nt = model_tensor_count(c);
+    tensor_info *tab = malloc((size_t)nt * sizeof *tab);
+    model_tensor_table(c, tab);
+    double worst = 0;
+    char label[160];
+    for (int t = 0; t < nt; t++) {
+        snprintf(label, sizeof label, "%s %s", what, tab[t].name);
+        worst = fmax(worst, compare(label, got + tab[t].offset, want + tab[t].offset, tab[t].count));
+    }
+    free(tab);
+    return worst;
+}
+
+/* loss = -sum logp / n_scored - log sigmoid(beta (logp0 - logp1)); dL/dlogp */
+static double loss_and_grad(const float *logp, const int *cnt, int nseq, float beta, float *dlogp) {
+    int total = 0;
+    for (int s = 0; s < nseq; s++) total += cnt[s];
+    double nll = 0, z = beta * ((double)logp[0] - logp[1]);
+    for (int s = 0; s < nseq; s++) nll -= logp[s];
+    double loss = nll / total + log1p(exp(-z)); /* -log sigmoid(z) */
+    double sig_neg = 1.0 / (1.0 + exp(z));      /* sigmoid(-z) */
+    for (int s = 0; s < nseq; s++) dlogp[s] = (float)(-1.0 / total);
+    dlogp[0] += (float)(-beta * sig_neg);
+    dlogp[1] += (float)(beta * sig_neg);
+    return loss;
+}
+
+static void check_case(const char *file) {
+    fixture fx;
+    load_fixture(&fx, file);
+    const int *ci = ivals(&fx, "config");
+    const float *cf = fvals(&fx, "norm_eps_rope_theta");
+    model_config c = {.dim = ci[0], .hidden_dim = ci[1], .n_layers = ci[2], .n_heads = ci[3], .n_kv_heads = ci[4],
+                      .vocab_size = ci[5], .seq_len = ci[6], .tied_embeddings = ci[7], .norm_eps = cf[0],
+                      .rope_theta = cf[1]};
+    model m;
+    pp_err err;
+    assert_int_equal(model_alloc(&m, &c, &err), PP_OK);
+    assert_int_equal((int64_t)m.n_params, find(&fx, "params")->count);
+    memcpy(m.params, fvals(&fx, "params"), m.n_params * sizeof(float));
+
+    const record *lr = find(&fx, "lens");
+    int nseq = (int)lr->count, ntok = (int)find(&fx, "tokens")->count;
+    const int *imask = ivals(&fx, "mask");
+    uint8_t *mask = malloc((size_t)ntok);
+    for (int i = 0; i < ntok; i++) mask[i] = (uint8_t)imask[i];
+    train_batch b = {.n_seq = nseq, .lens = lr->data, .tokens = ivals(&fx, "tokens"), .target_mask = mask};
+    float beta = fvals(&fx, "dpo_beta")[0];
+
+    train_ws ws;
+    assert_int_equal(train_ws_alloc(&ws, &c, ntok, &err), PP_OK);
+    float *logp = malloc(nseq * sizeof(float)), *dlogp = malloc(nseq * sizeof(float));
+    int *cnt = malloc(nseq * sizeof(int));
+    assert_int_equal(model_forward_logps(&m, &ws, &b, logp, cnt, &err), PP_OK);
+
+    /* logits of every position = final hidden . lm_head^T */
+    float *logits = malloc((size_t)ntok * c.vocab_size * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ntok, c.vocab_size, c.dim, 1.0f, train_ws_hidden(&ws),
+                c.dim, m.w.lm_head, c.dim, 0.0f, logits, c.vocab_size);
+    double e_logits = compare("logits", logits, fvals(&fx, "logits"), (size_t)ntok * c.vocab_size);
+    for (int s = 0; s < nseq; s++) assert_int_equal(cnt[s], ivals(&fx, "counts")[s]);
+    double e_logp = compare("logps", logp, fvals(&fx, "logps"), nseq);
+    float loss = (float)loss_and_grad(logp, cnt, nseq, beta, dlogp);
+    double e_loss = compare("loss", &loss, fvals(&fx, "loss"), 1);
+
+    float *grads = calloc(m.n_params, sizeof(float));
+    assert_int_equal(model_backward(&m, &ws, dlogp, NULL, grads, &err), PP_OK);
+    double e_grads = compare_tensors("grad", &c, grads, fvals(&fx, "grads"));
+
+    /* 10 AdamW steps, as torch.optim.AdamW + clip_grad_norm_ */
+    const float *ah = fvals(&fx, "adamw");
+    adamw_config ac = adamw_defaults();
+    ac.lr = ah[0], ac.beta1 = ah[1], ac.beta2 = ah[2], ac.eps = ah[3], ac.weight_decay = ah[4], ac.grad_clip = ah[5];
+    ac.schedule = LR_CONSTANT;
+    adamw opt;
+    assert_int_equal(adamw_init(&opt, &ac, &c, &err), PP_OK);
+    int steps = (int)find(&fx, "step_losses")->count;
+    float *losses = malloc(steps * sizeof(float)), *norms = malloc(steps * sizeof(float));
+    for (int t = 0; t < steps; t++) {
+        memset(grads, 0, m.n_params * sizeof(float));
+        assert_int_equal(model_forward_logps(&m, &ws, &b, logp, cnt, &err), PP_OK);
+        losses[t] = (float)loss_and_grad(logp, cnt, nseq, beta, dlogp);
+        assert_int_equal(model_backward(&m, &ws, dlogp, NULL, grads, &err), PP_OK);
+        double norm;
+        assert_true(adamw_step(&opt, m.params, grads, &norm) == ac.lr);
+        norms[t] = (float)norm;
+    }
+    assert_true(opt.step == steps);
+    double e_steps = compare("AdamW step losses", losses, fvals(&fx, "step_losses"), steps);
+    double e_norms = compare("AdamW grad norms", norms, fvals(&fx, "step_grad_norms"), steps);
+    double e_final = compare_tensors("after AdamW", &c, m.params, fvals(&fx, "final_params"));
+    print_message("%s: worst relative error: logits %.1e logps %.1e loss %.1e grads %.1e "
+                  "step losses %.1e grad norms %.1e final weights %.1e\n",
+                  file, e_logits, e_logp, e_loss, e_grads, e_steps, e_norms, e_final);
+
+    adamw_free(&opt);
+    free(losses), free(norms), free(grads), free(logits), free(logp), free(dlogp), free(cnt), free(mask);
+    train_ws_free(&ws);
+    model_free(&m);
+    free_fixture(&fx);
+}
+
+static void test_parity_tied(void **state) { (void)state; check_case("torch_tied.bin"); }
+static void test_parity_untied(void **state) { (void)state; check_case("torch_untied.bin"); }
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parity_tied),
+        cmocka_unit_test(test_parity_untied),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

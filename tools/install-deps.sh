@@ -1,0 +1,61 @@
+#!/bin/sh
+# install-deps.sh - make sure the packages prefpipe needs are installed.
+#
+# Debian/Ubuntu: installs what is missing with apt (needs root or sudo), and
+# never leaves a service started (a temporary policy-rc.d blocks postinst
+# starts).  When everything is present it only runs one dpkg-query (well
+# under a second).  Elsewhere it prints what to install or module-load.
+#
+# PP_DEPS_SLURM=0 skips the Slurm/munge packages (only needed by the Slurm
+# tests); PP_DEPS_EXTRA="pkg ..." adds packages.
+set -eu
+
+PKGS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+libscalapack-openmpi-dev libopenblas-dev libjansson-dev libyaml-dev
+libcmocka-dev gnuplot-nox pkg-config make gcc"
+if [ "${PP_DEPS_SLURM:-1}" != 0 ]; then
+    PKGS="$PKGS slurmctld slurmd slurm-client munge"
+fi
+PKGS="$PKGS ${PP_DEPS_EXTRA:-}"
+
+say() { printf 'deps: %s\n' "$*"; }
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+    cat <<'TXT'
+deps: this is not a Debian/Ubuntu system; install these yourself, e.g. on a cluster:
+deps:   module load gcc openmpi hdf5/parallel scalapack openblas   (names vary by site)
+deps:   needed: Open MPI >= 4 (mpicc, mpirun), HDF5 >= 1.10 built with --enable-parallel,
+deps:           ScaLAPACK (with BLACS), OpenBLAS (cblas.h), jansson, libyaml, cmocka (tests),
+deps:           gnuplot (plots), pkg-config; Slurm + munge only for the Slurm tests
+deps: then run make with PKG_CONFIG_PATH pointing at their .pc files
+TXT
+    exit 0
+fi
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$st" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+say "installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { say "need root (or sudo) to install:$missing" >&2; exit 1; }
+    SUDO="sudo -n"
+fi
+POLICY=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$POLICY" ]; then
+    $SUDO sh -c "printf '#!/bin/sh\nexit 101\n' > $POLICY && chmod 755 $POLICY"
+    made_policy=1
+fi
+cleanup() { [ "$made_policy" = 1 ] && $SUDO rm -f "$POLICY"; return 0; }
+trap cleanup EXIT
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
+    say "warning: apt-get update failed; trying with the current package lists"
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o Dpkg::Use-Pty=0 $missing >/dev/null
+say "done"
