@@ -5,13 +5,14 @@
  * linear algebra is done:
  *   serial       cblas_dsyrk / cblas_dgemv, then LAPACK dposv + dpocon;
  *   distributed  the pairs form Xt = [x_1 .. x_N] (d x N), split into one
- *                column block per rank on a 1 x P BLACS grid, so each rank's
- *                row-major x_local already *is* its local block (no copy
- *                unless the rank holds fewer than the largest block and
- *                needs zero padding).  PDSYRK gives H = Xs Xs^T with
- *                Xs = Xt diag(sqrt(p(1-p))), PDGEMM gives Xt r, PDGEMR2D
- *                moves H to the 2-D grid, PDPOSV + PDPOCON solve there.
- * Zero padding columns contribute nothing to either product. */
+ *                column block per rank on a 1 x P BLACS grid: a rank's
+ *                row-major rows are exactly its column-major local block,
+ *                zero-padded to the largest rank's count (zero pairs add
+ *                nothing).  Per step the rows are copied into that block,
+ *                PDGEMM gives Xt r, the block is scaled in place to
+ *                Xs = Xt diag(sqrt(p(1-p))) and PDSYRK gives H = Xs Xs^T;
+ *                PDGEMR2D moves H to the 2-D grid, where PDPOSV + PDPOCON
+ *                solve.  Memory: one copy of the local rows plus 2 d^2 / P. */
 #include "bt_fit.h"
 
 #include <limits.h>
@@ -43,8 +44,10 @@ typedef struct {
     int distributed;  /* 0: serial reference, no MPI calls at all */
 
     /* per-pair and per-feature scratch, used by both back ends */
-    double *z;        /* [n_local] margins w.x_i */
-    double *xs;       /* scaled rows sqrt(s_i) x_i; distributed: [m_max][d] padded */
+    double *z;        /* [n_local] margins w.x_i, then row scales sqrt(p_i (1 - p_i)) */
+    double min_margin; /* smallest w.x_i over all pairs, after EVAL_GRAD */
+    double *xs;       /* serial: [n][d] rows sqrt(s_i) x_i; distributed: the local
+                         block of Xt [m_max][d], zero-padded, scaled in place */
     double *r;        /* residuals 1 - p_i; distributed: [m_max] padded */
     double *g;        /* [d] gradient, identical on every rank */
     double *dw, *wt;  /* [d] Newton step, line-search trial point */
@@ -62,8 +65,6 @@ typedef struct {
     int blacs, ctx_pairs, ctx_grid; /* system handle, 1 x P grid, pr x pc grid */
     int pr, pc, myrow, mycol;       /* the 2-D grid and my place in it */
     int nb, m_max, n_pad;           /* block size, pairs per block, P * m_max */
-    const double *xt;               /* unscaled local block: x itself or xt_pad */
-    double *xt_pad;
     double *h1, *g1;                /* H and Xt r on the 1 x P grid */
     double *h2, *b2;                /* H and rhs/solution on the 2-D grid */
     int h1_cols, h2_rows, h2_cols, b2_cols;
@@ -135,7 +136,7 @@ static int64_t first_non_finite(const double *x, int64_t n, int d) {
 static void problem_free(bt_problem *p) {
     free(p->z); free(p->xs); free(p->r); free(p->g); free(p->dw); free(p->wt);
     free(p->colsum); free(p->work); free(p->iwork); free(p->h); free(p->b);
-    free(p->xt_pad); free(p->h1); free(p->g1); free(p->h2); free(p->b2);
+    free(p->h1); free(p->g1); free(p->h2); free(p->b2);
     if (p->distributed && p->blacs >= 0) {
         if (p->ctx_pairs >= 0) Cblacs_gridexit(p->ctx_pairs);
         if (p->ctx_grid >= 0) Cblacs_gridexit(p->ctx_grid);
@@ -296,13 +297,6 @@ static pp_status problem_init_dist(bt_problem *p, MPI_Comm comm, const double *x
     int oom = 0;
     size_t dd = (size_t)d;
     alloc_common(p, (size_t)p->m_max, &oom);
-    if (n_local < p->m_max) { /* pad my block with zero pairs */
-        p->xt_pad = alloc_zero((size_t)p->m_max * dd, sizeof(double), &oom);
-        if (p->xt_pad && n_local > 0) memcpy(p->xt_pad, x, (size_t)n_local * dd * sizeof(double));
-        p->xt = p->xt_pad;
-    } else {
-        p->xt = x;
-    }
     p->h1 = alloc_zero(dd * (size_t)p->h1_cols, sizeof(double), &oom);
     p->g1 = alloc_zero(dd, sizeof(double), &oom);
     p->h2 = alloc_zero((size_t)lld2 * (size_t)p->h2_cols, sizeof(double), &oom);
@@ -323,39 +317,43 @@ static pp_status problem_init_dist(bt_problem *p, MPI_Comm comm, const double *x
 static pp_status evaluate(bt_problem *p, const double *w, int what, double *loss, pp_err *err) {
     const int d = p->d, n = (int)p->n_local;
     if (n > 0) cblas_dgemv(CblasRowMajor, CblasNoTrans, n, d, 1.0, p->x, d, w, 1, 0.0, p->z, 1);
-    double sum = 0;
+    double sum = 0, min_margin = INFINITY;
     for (int i = 0; i < n; i++) {
         double z = p->z[i];
         sum += neg_log_sigmoid(z);
+        min_margin = fmin(min_margin, z);
         double q = sigmoid(z), r = sigmoid(-z); /* p_i and 1 - p_i, both accurate */
         p->r[i] = r;
-        if (what & EVAL_HESS) {
-            double s = sqrt(q * r);
-            const double *xi = p->x + (size_t)i * d;
-            double *out = p->xs + (size_t)i * d;
-            for (int j = 0; j < d; j++) out[j] = s * xi[j];
-        }
+        p->z[i] = sqrt(q * r); /* the margin is used up: keep the row scale */
     }
     sum_over_ranks(p, &sum, 1);
     *loss = sum + 0.5 * p->lambda * cblas_ddot(d, w, 1, w, 1);
     if (!(what & EVAL_GRAD)) return PP_OK;
+    if (p->distributed) MPI_Allreduce(MPI_IN_PLACE, &min_margin, 1, MPI_DOUBLE, MPI_MIN, p->comm);
+    p->min_margin = min_margin;
 
     if (!p->distributed) {
         cblas_dgemv(CblasRowMajor, CblasTrans, n, d, -1.0, p->x, d, p->r, 1, 0.0, p->g, 1);
-        if (what & EVAL_HESS)
+        if (what & EVAL_HESS) {
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < d; j++) p->xs[(size_t)i * d + j] = p->z[i] * p->x[(size_t)i * d + j];
             cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, d, n, 1.0, p->xs, d, 0.0, p->h, d);
+        }
     } else {
         const int ione = 1;
         const double one = 1.0, zero = 0.0;
+        if (n > 0) memcpy(p->xs, p->x, (size_t)n * d * sizeof(double)); /* padding stays 0 */
         /* g1 = Xt r: the result lands in process column 0, i.e. rank 0 */
-        pdgemm_("N", "T", &d, &ione, &p->n_pad, &one, p->xt, &ione, &ione, p->desc_x, p->r, &ione,
+        pdgemm_("N", "T", &d, &ione, &p->n_pad, &one, p->xs, &ione, &ione, p->desc_x, p->r, &ione,
                 &ione, p->desc_r, &zero, p->g1, &ione, &ione, p->desc_g1);
         if (p->rank == 0)
             for (int j = 0; j < d; j++) p->g[j] = -p->g1[j];
         MPI_Bcast(p->g, d, MPI_DOUBLE, 0, p->comm);
-        if (what & EVAL_HESS)
+        if (what & EVAL_HESS) {
+            for (int i = 0; i < n; i++) cblas_dscal(d, p->z[i], p->xs + (size_t)i * d, 1);
             pdsyrk_("L", "N", &d, &p->n_pad, &one, p->xs, &ione, &ione, p->desc_x, &zero, p->h1,
                     &ione, &ione, p->desc_h1);
+        }
     }
     for (int j = 0; j < d; j++) p->g[j] += p->lambda * w[j];
     int finite = isfinite(*loss);
@@ -469,7 +467,9 @@ static pp_status newton(bt_problem *p, double *w, bt_result *out, pp_err *err) {
     bt_result res = {.stop_reason = "max_iter", .n_pairs = p->n_total, .grid_rows = 1, .grid_cols = 1};
     if (p->distributed) res.grid_rows = p->pr, res.grid_cols = p->pc;
     double loss;
-    memset(w, 0, (size_t)d * sizeof(double));
+    if (o->w0) memcpy(w, o->w0, (size_t)d * sizeof(double));
+    else memset(w, 0, (size_t)d * sizeof(double));
+    if (p->distributed) MPI_Bcast(w, d, MPI_DOUBLE, 0, p->comm); /* one start for all */
     PP_TRY(evaluate(p, w, EVAL_GRAD | EVAL_HESS, &loss, err));
     while (res.iterations < o->max_iter) {
         PP_TRY(solve(p, p->dw, res.iterations + 1, err));
@@ -489,7 +489,7 @@ static pp_status newton(bt_problem *p, double *w, bt_result *out, pp_err *err) {
         double t = 1.0, trial = 0;
         int accepted = 0;
         for (int k = 0; k <= MAX_HALVINGS && !accepted; k++) {
-            if (k > 0) t *= 0.5;
+            if (k > 0) t *= 0.5, res.halvings++;
             for (int j = 0; j < d; j++) p->wt[j] = w[j] + t * p->dw[j];
             PP_TRY(evaluate(p, p->wt, 0, &trial, err));
             accepted = trial <= loss - ARMIJO_C * t * 2.0 * dec;
@@ -502,6 +502,14 @@ static pp_status newton(bt_problem *p, double *w, bt_result *out, pp_err *err) {
         PP_TRY(evaluate(p, w, EVAL_GRAD | EVAL_HESS, &loss, err));
     }
     PP_TRY(evaluate(p, w, EVAL_GRAD, &loss, err));
+    /* Without regularisation a w with every margin positive cannot be a
+     * stationary point (L decreases along t*w as t grows): the pairs are
+     * separable and the loss has no minimiser. */
+    if (p->lambda == 0 && p->min_margin > 0)
+        return pp_fail(err, PP_EINPUT,
+                       "bt_fit: the %lld pairs are linearly separable (|w| grew to %.3g with every pair ordered correctly), "
+                       "so with lambda = 0 the loss has no minimiser; use lambda > 0",
+                       (long long)p->n_total, cblas_dnrm2(d, w, 1));
     res.loss = loss;
     res.grad_norm = cblas_dnrm2(d, p->g, 1);
     if (out) *out = res;

@@ -36,9 +36,16 @@
  *              no pairs at all, lambda < 0, a Newton system that is not
  *              positive definite or is singular to working precision
  *              (reciprocal condition < min_rcond: duplicated/linearly
- *              dependent features with lambda = 0, or separable data),
+ *              dependent features with lambda = 0), linearly separable
+ *              pairs with lambda = 0 (the fitted w classifies every pair
+ *              correctly: the loss has no minimiser, |w| only grows),
  *              non-finite loss/gradient/Hessian (features too large).
  *   PP_ESYS    out of memory, BLACS grid or ScaLAPACK argument failure.
+ *
+ * Cost per Newton step: N d^2 / P flops per rank (PDSYRK; a rank's share is
+ * padded to the largest rank's pair count, so split pairs evenly) plus a
+ * d^3 / 3 Cholesky on the grid; memory per rank: one copy of its rows plus
+ * 2 d^2 / P doubles.
  *
  * All functions taking comm are collective over it.  They create and free
  * their own BLACS grids; a program calls Cblacs_exit(1) (scalapack.h)
@@ -58,6 +65,7 @@ typedef struct {
     double step_tol;      /* stop when |dw| <= step_tol * |w|; 0 -> 1e-10 */
     double min_rcond;     /* reject H whose 1-norm rcond is below; 0 -> 1e-13 */
     int block;            /* ScaLAPACK block size for H; 0 -> 64 */
+    const double *w0;     /* start point [d] (rank 0's is used); NULL -> zeros */
 } bt_options;
 
 typedef struct {
@@ -67,6 +75,7 @@ typedef struct {
     double loss;             /* L(w) at the returned w */
     double grad_norm;        /* |grad L(w)| at the returned w */
     double decrement;        /* delta^2/2 of the last Newton system */
+    int halvings;            /* line-search step halvings, all iterations */
     int64_t n_pairs;         /* N, over all ranks */
     int grid_rows, grid_cols; /* BLACS grid of the solve (1 x 1 for serial) */
 } bt_result;

@@ -47,7 +47,7 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
     st->v = malloc(rows * (size_t)st->kv_dim * sizeof(float));
     st->hb = malloc(rows * h * sizeof(float));
     st->hb2 = malloc(rows * h * sizeof(float));
-    st->att = malloc((size_t)max_pos * sizeof(float));
+    st->att = malloc((size_t)(c->n_heads / c->n_kv_heads) * max_pos * sizeof(float));
     st->row_slot = malloc(rows * sizeof(int));
     st->row_pos = malloc(rows * sizeof(int));
     if (!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->x ||
@@ -96,9 +96,21 @@ int infer_position(const infer_state *st, int slot) {
     return slot >= 0 && slot < st->max_seqs ? st->pos[slot] : -1;
 }
 
-/* out[n][out_dim] = in[n][in_dim] . w[out_dim][in_dim]^T + beta * out.
- * A single row goes through gemv, which OpenBLAS runs faster than a
- * one-row gemm; both read the weights once. */
+/* out[n][out_dim] = in[n][in_dim] . w[out_dim][in_dim]^T, with leading
+ * dimensions (row strides) ld_out, ld_in, ld_w.  A single row goes through
+ * gemv, which OpenBLAS runs about twice as fast as a one-row gemm; both
+ * read the weights once. */
+static void matmul_rows_ld(float *out, int ld_out, const float *in, int ld_in, const float *w, int ld_w,
+                           int n, int in_dim, int out_dim) {
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out_dim, in_dim, 1.0f, w, ld_w, in, 1, 0.0f, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out_dim, in_dim, 1.0f, in, ld_in, w, ld_w,
+                    0.0f, out, ld_out);
+}
+
+/* out[n][out_dim] = in[n][in_dim] . w[out_dim][in_dim]^T + beta * out,
+ * all rows packed. */
 static void matmul_rows(float *out, const float *in, const float *w, int n, int in_dim, int out_dim,
                         float beta) {
     if (n == 1)
@@ -177,28 +189,30 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
             memcpy(st->value_cache + at, st->v + (size_t)r * kv_dim, (size_t)kv_dim * sizeof(float));
         }
 
-        /* causal attention of each row over its own slot, positions 0..pos */
+        /* causal attention of each row over its own slot, positions 0..pos.
+         * The kv_mul query heads that share a key/value head form one small
+         * matrix, so scores and the weighted sum of values are BLAS calls. */
         for (int r = 0; r < n; r++) {
             const float *keys = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             const float *vals = st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             int len = st->row_pos[r] + 1;
-            for (int h = 0; h < c->n_heads; h++) {
-                const float *qh = st->q + (size_t)r * d + (size_t)h * hd;
-                size_t kv_off = (size_t)(h / kv_mul) * hd;
-                for (int t = 0; t < len; t++) {
-                    const float *kt = keys + (size_t)t * kv_dim + kv_off;
-                    float score = 0.0f;
-                    for (int i = 0; i < hd; i++) score += qh[i] * kt[i];
-                    st->att[t] = score / scale;
+            for (int g = 0; g < c->n_kv_heads; g++) {
+                const float *qg = st->q + (size_t)r * d + (size_t)g * kv_mul * hd;
+                float *out = st->xb + (size_t)r * d + (size_t)g * kv_mul * hd;
+                const float *kg = keys + (size_t)g * hd, *vg = vals + (size_t)g * hd;
+                /* att[kv_mul][len] = qg[kv_mul][hd] . kg[len][hd]^T */
+                matmul_rows_ld(st->att, len, qg, hd, kg, kv_dim, kv_mul, hd, len);
+                for (int j = 0; j < kv_mul; j++) {
+                    float *a = st->att + (size_t)j * len;
+                    for (int t = 0; t < len; t++) a[t] /= scale;
+                    softmax(a, len);
                 }
-                softmax(st->att, len);
-                float *out = st->xb + (size_t)r * d + (size_t)h * hd;
-                memset(out, 0, (size_t)hd * sizeof(float));
-                for (int t = 0; t < len; t++) {
-                    const float *vt = vals + (size_t)t * kv_dim + kv_off;
-                    float a = st->att[t];
-                    for (int i = 0; i < hd; i++) out[i] += a * vt[i];
-                }
+                /* out[kv_mul][hd] = att[kv_mul][len] . vg[len][hd] */
+                if (kv_mul == 1)
+                    cblas_sgemv(CblasRowMajor, CblasTrans, len, hd, 1.0f, vg, kv_dim, st->att, 1, 0.0f, out, 1);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kv_mul, hd, len, 1.0f, st->att, len,
+                                vg, kv_dim, 0.0f, out, hd);
             }
         }
         /* x += attention output . wo^T */

@@ -46,7 +46,7 @@ typedef struct {
     float *v;           /* [rows][kv_dim] */
     float *hb;          /* [rows][hidden_dim] */
     float *hb2;         /* [rows][hidden_dim] */
-    float *att;         /* [max_pos] attention scores of one head of one row */
+    float *att;         /* [n_heads/n_kv_heads][max_pos] scores of one kv group of one row */
     int *row_slot;      /* [rows] slot of each row of the current batch */
     int *row_pos;       /* [rows] position of each row */
 } infer_state;

@@ -28,6 +28,29 @@ pp_status model_config_check(const model_config *c, const char *what, pp_err *er
     return PP_OK;
 }
 
+pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) return pp_fail(err, PP_EINPUT, "--arch: expected key=value, got '%s'", tok);
+        *eq = '\0';
+        char *end;
+        long v = strtol(eq + 1, &end, 10);
+        if (*end || end == eq + 1 || v < 0 || v > (1 << 24))
+            return pp_fail(err, PP_EINPUT, "--arch: %s wants a non-negative integer, not '%s'", tok, eq + 1);
+        if (!strcmp(tok, "dim")) c->dim = (int)v;
+        else if (!strcmp(tok, "layers")) c->n_layers = (int)v;
+        else if (!strcmp(tok, "heads")) c->n_heads = (int)v;
+        else if (!strcmp(tok, "kv-heads") || !strcmp(tok, "kv_heads")) c->n_kv_heads = (int)v;
+        else if (!strcmp(tok, "hidden")) c->hidden_dim = (int)v;
+        else if (!strcmp(tok, "seq-len") || !strcmp(tok, "seq_len")) c->seq_len = (int)v;
+        else if (!strcmp(tok, "tied")) c->tied_embeddings = v != 0;
+        else return pp_fail(err, PP_EINPUT, "--arch: unknown key '%s' (dim, layers, heads, kv-heads, hidden, seq-len, tied)", tok);
+    }
+    return PP_OK;
+}
+
 /* Sizes of the stacked kinds, in layout order. */
 static void kind_sizes(const model_config *c, size_t s[12]) {
     size_t d = c->dim, L = c->n_layers, hd = model_head_dim(c);

@@ -70,6 +70,9 @@ static inline int model_head_dim(const model_config *c) { return c->dim / c->n_h
 
 /* Check a configuration for sanity before anything is allocated. */
 pp_status model_config_check(const model_config *c, const char *what, pp_err *err);
+/* Parse "dim=128,layers=4,heads=4,kv-heads=2,hidden=344,seq-len=64,tied=1"
+ * into c (keys not given keep c's values; vocab comes from the tokenizer). */
+pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err);
 /* Number of floats in the flat buffer. */
 size_t model_param_count(const model_config *c);
 /* Point the named pointers at a buffer laid out for c (params, grads, m, v). */

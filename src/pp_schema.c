@@ -181,6 +181,23 @@ static pp_status check_dataset(pp_h5 *f, const char *name, json_t *spec, dim_tab
     return PP_OK;
 }
 
+/* A spec with "repeat": "n_layers" stands for one dataset per index i,
+ * its name containing "{i}". */
+static pp_status check_each(pp_h5 *f, const char *name, json_t *spec, dim_table *dims, pp_err *err) {
+    const char *rep = json_string_value(json_object_get(spec, "repeat"));
+    if (!rep) return check_dataset(f, name, spec, dims, err);
+    int64_t *count = dim_lookup(dims, rep);
+    if (!count) return pp_fail(err, PP_EINPUT, "%s: attribute %s (needed for %s) is missing", f->path, rep, name);
+    const char *hole = strstr(name, "{i}");
+    if (!hole) return pp_fail(err, PP_ESYS, "schema: repeated dataset %s has no {i}", name);
+    for (int64_t i = 0; i < *count; i++) {
+        char full[512];
+        snprintf(full, sizeof full, "%.*s%lld%s", (int)(hole - name), name, (long long)i, hole + 3);
+        PP_TRY(check_dataset(f, full, spec, dims, err));
+    }
+    return PP_OK;
+}
+
 static pp_status check_attributes(pp_h5 *f, json_t *attrs, dim_table *dims, pp_err *err) {
     const char *key;
     json_t *spec;
@@ -243,7 +260,7 @@ pp_status pp_validate_file(const char *path, pp_err *err) {
         const char *name;
         json_t *spec;
         json_object_foreach(json_object_get(schema, "datasets"), name, spec) {
-            st = check_dataset(&f, name, spec, &dims, err);
+            st = check_each(&f, name, spec, &dims, err);
             if (st != PP_OK) break;
         }
     }

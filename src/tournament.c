@@ -39,6 +39,7 @@ struct tourn {
     int orders;    /* 2 with both orders, else 1 */
     int n_matches;
     int answered;
+    int scan_from; /* first match that may still have a call to hand out */
     source best, worst;
     match *m;
 };
@@ -190,9 +191,19 @@ static tourn_call call_of(const tourn *t, int id) {
     return (tourn_call){id, swapped ? b : a, swapped ? a : b};
 }
 
+/* Every call of match m is out (taken) or answered. */
+static int all_out(const tourn *t, const match *m) {
+    for (int o = 0; o < t->orders; o++)
+        if (m->verdict[o] < 0 && !m->taken[o]) return 0;
+    return 1;
+}
+
 int tourn_take_ready(tourn *t, tourn_call *calls, int cap) {
+    /* matches before scan_from have every call out already (monotone), so a
+     * caller polling after each verdict does not rescan a big round robin */
+    while (t->scan_from < t->n_matches && all_out(t, &t->m[t->scan_from])) t->scan_from++;
     int n = 0;
-    for (int i = 0; i < t->n_matches && n < cap; i++) {
+    for (int i = t->scan_from; i < t->n_matches && n < cap; i++) {
         match *m = &t->m[i];
         if (m->outcome != OUT_NONE) continue;
         if (resolve(t, m->in[0]) < 0 || resolve(t, m->in[1]) < 0) continue;

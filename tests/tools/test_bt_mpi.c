@@ -159,13 +159,16 @@ static void test_step(int64_t n, int d, int block, double lambda) {
     free(w_true); free(w); free(dw); free(ref);
 }
 
-/* (2) the whole fit: distributed vs serial Newton */
-static void test_fit(int64_t n, int d, int block, double lambda) {
+/* (2) the whole fit: distributed vs serial Newton.  A start w0 far from
+ * the optimum (w0_scale > 0) makes full Newton steps overshoot, so the line
+ * search must act (halvings > 0 is required then). */
+static void test_fit(int64_t n, int d, int block, double lambda, double w_scale, double w0_scale) {
     double *w_true = malloc(d * sizeof(double)), *w = malloc(d * sizeof(double));
-    double *ref = malloc(d * sizeof(double));
-    random_vector(w_true, d, 0.5, 3);
+    double *ref = malloc(d * sizeof(double)), *w0 = malloc(d * sizeof(double));
+    random_vector(w_true, d, w_scale, 3);
+    random_vector(w0, d, w0_scale, 4);
     dataset s = make_dataset(n, d, w_true, 12);
-    bt_options opt = {.block = block};
+    bt_options opt = {.block = block, .w0 = w0_scale > 0 ? w0 : NULL};
     bt_result res = {0}, sres = {0};
     pp_err err = {0}, serr = {0};
     pp_status st = bt_fit(MPI_COMM_WORLD, s.x, s.n_local, d, lambda, &opt, w, &res, &err);
@@ -178,18 +181,19 @@ static void test_fit(int64_t n, int d, int block, double lambda) {
     double rel = rel_diff(w, ref, d);
     int same_w = identical(w, d); /* w must be bitwise the same on every rank */
     char name[96], detail[2400];
-    snprintf(name, sizeof name, "fit_n%lld_d%d_nb%d_lambda%g", (long long)n, d, block, lambda);
+    snprintf(name, sizeof name, "fit_n%lld_d%d_nb%d_lambda%g%s", (long long)n, d, block, lambda,
+             w0_scale > 0 ? "_far_start" : "");
     snprintf(detail, sizeof detail,
-             "grid %dx%d, %d iterations (serial %d), %s, loss %.10g, |grad| %.2e, rel diff vs serial %.2e %s%s",
-             res.grid_rows, res.grid_cols, res.iterations, sres.iterations,
+             "grid %dx%d, %d iterations (serial %d), %d halvings, %s, loss %.10g, |grad| %.2e, rel diff vs serial %.2e %s%s",
+             res.grid_rows, res.grid_cols, res.iterations, sres.iterations, res.halvings,
              res.converged ? res.stop_reason : "NOT converged", res.loss, res.grad_norm, rel,
              st ? err.msg : "", sst ? serr.msg : "");
     report(name,
            st == PP_OK && sst == PP_OK && res.converged && sres.converged && rel <= 1e-8 &&
-               same_w && res.grad_norm <= 1e-6 * (double)n,
+               same_w && res.grad_norm <= 1e-6 * (double)n && (w0_scale == 0 || res.halvings > 0),
            detail);
     free_dataset(&s);
-    free(w_true); free(w); free(ref);
+    free(w_true); free(w); free(ref); free(w0);
 }
 
 /* (3) known weights are recovered; accuracy on held-out pairs is Bayes-like */
@@ -270,6 +274,15 @@ static void test_errors(void) {
         free_dataset(&s);
     }
 
+    s = make_dataset(n, D, w_true, 37); /* feature 0 alone orders every pair */
+    for (int64_t i = 0; i < n; i++) {
+        double *xi = s.x_all ? s.x_all + i * D : NULL;
+        if (xi) xi[0] = fabs(xi[0]) + 0.1;
+        if (i >= s.first && i < s.first + s.n_local) s.x[(i - s.first) * D] = fabs(s.x[(i - s.first) * D]) + 0.1;
+    }
+    expect_error("error_separable_lambda0", &s, D, 0.0, "separable", 1);
+    free_dataset(&s);
+
     s = make_dataset(n, D, w_true, 36);
     s.n_local = 0;
     expect_error("error_no_pairs", &s, D, 1.0, "no pairs", 0);
@@ -280,7 +293,7 @@ static int bench(int64_t n, int d, double lambda) {
     double *w_true = malloc(d * sizeof(double)), *w = malloc(d * sizeof(double));
     random_vector(w_true, d, 1.0 / sqrt(d), 5);
     dataset s = {.n = n, .d = d};
-    my_range(n, &s.first, &s.n_local);
+    s.first = n * rank / nranks, s.n_local = n * (rank + 1) / nranks - s.first; /* even split */
     s.x = malloc((size_t)(s.n_local > 0 ? s.n_local : 1) * d * sizeof(double));
     make_pairs(s.x, s.first, s.n_local, d, w_true, 41);
     bt_result res = {0};
@@ -313,9 +326,10 @@ int main(int argc, char **argv) {
         test_step(1003, 37, 8, 0.5);
         test_step(1003, 37, 64, 0.5);
         test_step(2001, 5, 2, 0.0);
-        test_fit(1003, 37, 8, 1.0);
-        test_fit(2001, 5, 2, 0.0);
-        test_fit(3, 2, 1, 0.1); /* fewer pairs than ranks at 4: a rank holds none */
+        test_fit(1003, 37, 8, 1.0, 0.5, 0);
+        test_fit(2001, 5, 2, 0.0, 0.5, 0);
+        test_fit(3, 2, 1, 0.1, 0.5, 0); /* fewer pairs than ranks at 4: a rank holds none */
+        test_fit(501, 10, 4, 0.1, 2.0, 10.0);
         test_recovery();
         test_errors();
         status = n_fail != 0;

@@ -617,11 +617,9 @@ static void test_bad_use(void **state) {
     assert_int_equal(tourn_create((tourn_method)7, 4, 0, &t, &err), PP_EINPUT);
 
     t = make(TOURN_ITERATIVE, 4, 0);
-    outcome o;
     tourn_summary s;
     assert_int_equal(tourn_summarize(t, &s, &err), PP_EINPUT);
     assert_non_null(strstr(err.msg, "not finished (0 of 6"));
-    (void)o;
     assert_int_equal(tourn_submit(t, 6, 0, 1, TOURN_FIRST, &err), PP_EINPUT);
     assert_non_null(strstr(err.msg, "out of range"));
     assert_int_equal(tourn_submit(t, 1, 0, 2, TOURN_FIRST, &err), PP_EINPUT); /* best chain step 2 */

@@ -1,0 +1,60 @@
+/* sft.h - next-token training data and the SFT gradient for trainer_run.
+ *
+ * Demonstrations come from a prompts file.  With a reference answer (the
+ * built-in suite) a demonstration is BOS + prompt + answer + EOS and only
+ * the answer and EOS are scored; a chosen fraction of answers can be
+ * replaced by plausible wrong ones (tasks_demo_answer), so the model we
+ * train is imperfect as real SFT models are.  Without references the whole
+ * text is scored (plain language-model training). */
+#ifndef SFT_H
+#define SFT_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "model_train.h"
+#include "prompts.h"
+
+typedef struct {
+    int64_t n;            /* demonstrations */
+    int *lens;            /* [n] tokens per sequence */
+    int64_t *start;       /* [n] offset into tokens */
+    int *tokens;          /* all sequences back to back */
+    uint8_t *mask;        /* scored tokens, same layout */
+    int64_t n_wrong;      /* demonstrations with a deliberately wrong answer */
+    int max_len;
+} sft_data;
+
+/* Tokenize a prompt set for model m.  Sequences longer than the context are
+ * an error naming the prompt id. */
+pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok, int seq_len,
+                         double wrong_fraction, uint64_t seed, pp_err *err);
+void sft_data_free(sft_data *d);
+
+typedef struct {
+    const sft_data *data;
+    int global_batch;     /* sequences per step, over all ranks */
+    int micro_batch;      /* sequences per forward/backward on one rank */
+    uint64_t seed;        /* data order */
+    int rank, size;
+    train_ws ws;
+    /* scratch */
+    int *idx, *mb_lens, *mb_tokens;
+    uint8_t *mb_mask;
+    float *logp, *dlogp;
+    int *ntok;
+    int64_t *perm, perm_epoch; /* data order of the current epoch */
+} sft_ctx;
+
+pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, int global_batch,
+                       int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err);
+void sft_ctx_free(sft_ctx *c);
+/* Demonstration index of slot j of the global batch of `step`: an epoch-wise
+ * permutation keyed by (seed, epoch), so every rank computes the same. */
+int64_t sft_batch_index(sft_ctx *c, int64_t step, int j);
+/* trainer_grad_fn: metrics[0] = mean NLL per scored token, metrics[1] =
+ * scored tokens in the batch. */
+pp_status sft_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
+
+#endif

@@ -1,0 +1,51 @@
+/* trainer.h - the data-parallel training loop shared by pp-sft and
+ * pp-train: every rank holds the model, computes the gradient of its slice
+ * of each global batch, the gradients are summed with one MPI_Allreduce
+ * over the flat buffer, and every rank applies the same AdamW update.
+ *
+ * The loop owns checkpoints (complete-or-absent files under OUT.ckpt/),
+ * exact resume, stop signals (save, then PP_EINTERRUPTED), NaN/Inf
+ * detection, the replica checksum, progress and the metric history.  The
+ * caller supplies one function: the gradient of one step. */
+#ifndef TRAINER_H
+#define TRAINER_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "adamw.h"
+#include "model.h"
+#include "pp_h5.h"
+#include "pp_log.h"
+
+#define TRAINER_MAX_METRICS 16
+
+/* Gradient of step `step` (0-based).  grads is zeroed; the function ADDS
+ * this rank's contribution to the gradient of the global batch's mean loss,
+ * so that the sum over ranks is the full gradient.  metrics[i] receives
+ * this rank's contribution to metric i likewise (summed over ranks). */
+typedef pp_status (*trainer_grad_fn)(void *ctx, int64_t step, const model *m, float *grads,
+                                     double *metrics, pp_err *err);
+
+typedef struct {
+    const char *out_path;      /* final model file */
+    const char *kind;          /* "sft", "dpo": the model's `training` attribute */
+    int64_t total_steps;
+    int64_t checkpoint_every;  /* 0: only when stopped */
+    int keep_last;             /* checkpoints kept (>= 1) */
+    adamw_config opt;
+    const char *run_key;       /* everything that defines the run */
+    int n_metrics;             /* metrics from the grad function; trainer adds grad_norm, learning_rate */
+    const char *metric_names[TRAINER_MAX_METRICS];
+    MPI_Comm comm;
+    const pp_log *log;
+    const pp_provenance *prov;
+    int log_every;             /* progress line every N steps (terminal: always) */
+} trainer_config;
+
+/* Train m in place from step 0 (or from the newest valid checkpoint of the
+ * same run) to total_steps, then write out_path and remove the checkpoints.
+ * Returns PP_EINTERRUPTED after saving when a stop signal arrived. */
+pp_status trainer_run(const trainer_config *cfg, model *m, trainer_grad_fn fn, void *ctx, pp_err *err);
+
+#endif
