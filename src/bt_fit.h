@@ -19,7 +19,8 @@
  * The step is gathered so that w is bitwise identical on every rank, and
  * every decision (line search, stopping) uses values broadcast from rank 0,
  * so all ranks take the same path.  Different rank counts differ only in
- * summation order (~1e-13 relative).
+ * summation order (w agrees with the serial reference to ~1e-16 relative
+ * in tests/tools/test_bt_mpi.c).
  *
  * Stopping rule, with delta^2 = -g.dw = dw^T H dw (the Newton decrement):
  *   converged when delta^2/2 <= decrement_tol * N   (default 1e-10 * N)

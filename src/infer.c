@@ -129,6 +129,19 @@ static void rmsnorm(float *out, const float *x, const float *gain, int size, flo
     for (int j = 0; j < size; j++) out[j] = gain[j] * (ss * x[j]);
 }
 
+/* Dot product with 8 independent partial sums, which the compiler turns
+ * into SIMD (a single running sum would be a serial dependency chain). */
+static float dot(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    float sum = 0.0f;
+    for (int j = 0; j < 8; j++) sum += acc[j];
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
 static void softmax(float *x, int size) {
     float max = x[0];
     for (int i = 1; i < size; i++)
@@ -189,30 +202,23 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
             memcpy(st->value_cache + at, st->v + (size_t)r * kv_dim, (size_t)kv_dim * sizeof(float));
         }
 
-        /* causal attention of each row over its own slot, positions 0..pos.
-         * The kv_mul query heads that share a key/value head form one small
-         * matrix, so scores and the weighted sum of values are BLAS calls. */
+        /* causal attention of each row over its own slot, positions 0..pos */
         for (int r = 0; r < n; r++) {
             const float *keys = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             const float *vals = st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             int len = st->row_pos[r] + 1;
-            for (int g = 0; g < c->n_kv_heads; g++) {
-                const float *qg = st->q + (size_t)r * d + (size_t)g * kv_mul * hd;
-                float *out = st->xb + (size_t)r * d + (size_t)g * kv_mul * hd;
-                const float *kg = keys + (size_t)g * hd, *vg = vals + (size_t)g * hd;
-                /* att[kv_mul][len] = qg[kv_mul][hd] . kg[len][hd]^T */
-                matmul_rows_ld(st->att, len, qg, hd, kg, kv_dim, kv_mul, hd, len);
-                for (int j = 0; j < kv_mul; j++) {
-                    float *a = st->att + (size_t)j * len;
-                    for (int t = 0; t < len; t++) a[t] /= scale;
-                    softmax(a, len);
+            for (int h = 0; h < c->n_heads; h++) {
+                const float *qh = st->q + (size_t)r * d + (size_t)h * hd;
+                size_t kv_off = (size_t)(h / kv_mul) * hd;
+                for (int t = 0; t < len; t++) st->att[t] = dot(qh, keys + (size_t)t * kv_dim + kv_off, hd) / scale;
+                softmax(st->att, len);
+                float *out = st->xb + (size_t)r * d + (size_t)h * hd;
+                memset(out, 0, (size_t)hd * sizeof(float));
+                for (int t = 0; t < len; t++) {
+                    const float *vt = vals + (size_t)t * kv_dim + kv_off;
+                    float a = st->att[t];
+                    for (int i = 0; i < hd; i++) out[i] += a * vt[i];
                 }
-                /* out[kv_mul][hd] = att[kv_mul][len] . vg[len][hd] */
-                if (kv_mul == 1)
-                    cblas_sgemv(CblasRowMajor, CblasTrans, len, hd, 1.0f, vg, kv_dim, st->att, 1, 0.0f, out, 1);
-                else
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kv_mul, hd, len, 1.0f, st->att, len,
-                                vg, kv_dim, 0.0f, out, hd);
             }
         }
         /* x += attention output . wo^T */

@@ -11,13 +11,14 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Query rows per causal attention block. */
 #define ATT_BLOCK 64
 /* Upper bound of floats in one logits block (rows * vocab). */
-#define LOGITS_BLOCK_FLOATS (1 << 19)
+#define LOGITS_BLOCK_FLOATS (1 << 21)
 
 /* ---- allocation ---------------------------------------------------------- */
 
@@ -30,7 +31,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
     ws->max_seq = cfg->seq_len < max_tokens ? cfg->seq_len : max_tokens;
     int R = LOGITS_BLOCK_FLOATS / cfg->vocab_size;
     if (R < 16) R = 16;
-    if (R > 256) R = 256;
+    if (R > 512) R = 512;
     if (R > max_tokens) R = max_tokens;
     ws->row_block = R;
 
@@ -95,6 +96,97 @@ void train_ws_free(train_ws *ws) {
     memset(ws, 0, sizeof *ws);
 }
 
+/* ---- vectorisable helpers ---------------------------------------------------
+ * Without -ffast-math the compiler neither vectorises a float sum (it may
+ * not reorder additions) nor a loop that calls expf (a library call).  So
+ * sums use 16 separate lanes, and exp is written out (Cephes' expf
+ * polynomial, about 1 ulp), which turns the softmax and SiLU loops into
+ * AVX code instead of one call per element. */
+
+#define LANES 16
+
+/* e^x, clamped to [e^-87.3, e^88.3] (beyond that it is 0 or inf for
+ * softmax and sigmoid purposes: added to numbers >= 1, or dividing one).
+ * The clamp compares the float's bits as integers: a float compare-and-
+ * select stops GCC from vectorising under the default -ftrapping-math.
+ * As unsigned, every float below -87.3 (sign bit set, larger magnitude) is
+ * above the bits of -87.3; as signed, only positive floats above 88.3 are
+ * above the bits of 88.3. */
+static inline float exp_fast(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = u > 0xC2AE999Au ? 0xC2AE999Au : u; /* -87.3f */
+    int32_t i = (int32_t)u;
+    i = i > 0x42B0999A ? 0x42B0999A : i;   /* 88.3f */
+    memcpy(&x, &i, sizeof x);
+    /* x = n ln2 + r, |r| <= ln2/2; n rounded by the 1.5 * 2^23 trick */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    int32_t ni;
+    memcpy(&ni, &t, sizeof ni);
+    ni -= 0x4B400000; /* bits of 12582912.0f: the integer n in the low bits */
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f; /* Cody-Waite: ln2 = 0.693359375 - 2.12194440e-4 */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t bits = (ni + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
+
+static float dot(const float *a, const float *b, int n) {
+    float acc[LANES] = {0}, s = 0.0f;
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) acc[u] += a[j + u] * b[j + u];
+    for (; j < n; j++) s += a[j] * b[j];
+    for (int u = 0; u < LANES; u++) s += acc[u];
+    return s;
+}
+
+/* sum of a[j] * b[j] * c[j] */
+static float dot3(const float *a, const float *b, const float *c, int n) {
+    float acc[LANES] = {0}, s = 0.0f;
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) acc[u] += a[j + u] * b[j + u] * c[j + u];
+    for (; j < n; j++) s += a[j] * b[j] * c[j];
+    for (int u = 0; u < LANES; u++) s += acc[u];
+    return s;
+}
+
+/* (a float max does not vectorise without -ffast-math either; it is cheap) */
+static float max_of(const float *x, int n) {
+    float best = x[0];
+    for (int j = 1; j < n; j++) best = x[j] > best ? x[j] : best;
+    return best;
+}
+
+/* x[j] = e^(x[j] - shift) for j < n; returns their sum */
+static float exp_shift_sum(float *x, int n, float shift) {
+    float acc[LANES] = {0}, s = 0.0f;
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) {
+            x[j + u] = exp_fast(x[j + u] - shift);
+            acc[u] += x[j + u];
+        }
+    for (; j < n; j++) {
+        x[j] = exp_fast(x[j] - shift);
+        s += x[j];
+    }
+    for (int u = 0; u < LANES; u++) s += acc[u];
+    return s;
+}
+
 /* ---- building blocks ----------------------------------------------------- */
 
 /* out[n][o] = x[n][i] . w[o][i]^T  (+ out when beta = 1) */
@@ -116,9 +208,7 @@ static void rmsnorm(float *out, float *rstd, const float *x, const float *w, int
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *oi = out + (size_t)i * d;
-        float ss = 0.0f;
-        for (int j = 0; j < d; j++) ss += xi[j] * xi[j];
-        float r = 1.0f / sqrtf(ss / (float)d + eps);
+        float r = 1.0f / sqrtf(dot(xi, xi, d) / (float)d + eps);
         rstd[i] = r;
         for (int j = 0; j < d; j++) oi[j] = w[j] * (r * xi[j]);
     }
@@ -131,9 +221,8 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dout, const floa
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d, *gi = dout + (size_t)i * d;
         float *dxi = dx + (size_t)i * d;
-        float r = rstd[i], dot = 0.0f;
-        for (int j = 0; j < d; j++) dot += gi[j] * w[j] * xi[j];
-        float c = r * r * r * dot / (float)d;
+        float r = rstd[i];
+        float c = r * r * r * dot3(gi, w, xi, d) / (float)d;
         for (int j = 0; j < d; j++) {
             dxi[j] += r * w[j] * gi[j] - c * xi[j];
             dw[j] += gi[j] * xi[j] * r;
@@ -157,7 +246,6 @@ static void rope(float *x, int n, int width, int hd, const float *cosp, const fl
     }
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* ---- attention ------------------------------------------------------------- */
 
@@ -179,14 +267,7 @@ static void attention_forward(const model_config *c, int T, const float *q, cons
                         K, kvd, 0.0f, Pb, T);
             for (int i = r0; i < r1; i++) {
                 float *row = Ph + (size_t)i * T;
-                float mx = row[0];
-                for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-                float sum = 0.0f;
-                for (int j = 0; j <= i; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
+                float inv = 1.0f / exp_shift_sum(row, i + 1, max_of(row, i + 1));
                 for (int j = 0; j <= i; j++) row[j] *= inv;
                 for (int j = i + 1; j < r1; j++) row[j] = 0.0f;
             }
@@ -218,9 +299,8 @@ static void attention_backward(const model_config *c, int T, const float *q, con
                         dv + kvo, kvd);
             for (int i = 0; i < nr; i++) {
                 const float *p = Pb + (size_t)i * T;
-                float *g = dSb + (size_t)i * T, dot = 0.0f;
-                for (int j = 0; j < r1; j++) dot += p[j] * g[j];
-                for (int j = 0; j < r1; j++) g[j] = p[j] * (g[j] - dot);
+                float *g = dSb + (size_t)i * T, pg = dot(p, g, r1);
+                for (int j = 0; j < r1; j++) g[j] = p[j] * (g[j] - pg);
             }
             /* dQ = scale dS K ; dK += scale dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, r1, scale, dSb, T, k + kvo, kvd, 0.0f,
@@ -338,7 +418,7 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
         rmsnorm(xn2, ws->rstd2 + l * Nmax, xmid, w->ffn_norm + (size_t)l * d, N, d, c->norm_eps);
         matmul(h1, xn2, w->w_gate + (size_t)l * hid * d, N, d, hid, 0.0f);
         matmul(h3, xn2, w->w_up + (size_t)l * hid * d, N, d, hid, 0.0f);
-        for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoidf(h1[i]) * h3[i];
+        for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoid_fast(h1[i]) * h3[i];
         memcpy(xnext, xmid, (size_t)N * d * sizeof(float));
         matmul(xnext, hg, w->w_down + (size_t)l * d * hid, N, hid, d, 1.0f);
     }
@@ -350,15 +430,12 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
         int nr = ws->n_scored - b0 < ws->row_block ? ws->n_scored - b0 : ws->row_block;
         block_logits(m, ws, b0, nr);
         for (int r = 0; r < nr; r++) {
-            const float *z = ws->logits + (size_t)r * V;
-            float mx = z[0];
-            for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
-            float sum = 0.0f;
-            for (int j = 0; j < V; j++) sum += expf(z[j] - mx);
-            float lse = mx + logf(sum);
+            float *z = ws->logits + (size_t)r * V;
             int target_row = ws->scored_row[b0 + r] + 1;
+            float target_logit = z[ws->tokens[target_row]], mx = max_of(z, V);
+            float lse = mx + logf(exp_shift_sum(z, V, mx)); /* (overwrites z) */
             ws->lse[b0 + r] = lse;
-            ws->tok_logp[target_row] = z[ws->tokens[target_row]] - lse;
+            ws->tok_logp[target_row] = target_logit - lse;
         }
     }
     for (int s = 0; s < ws->n_seq; s++) {
@@ -401,7 +478,7 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
             float wgt = (dlogp_seq ? dlogp_seq[ws->scored_seq[b0 + r]] : 0.0f) +
                         (dlogp_tok ? dlogp_tok[target_row] : 0.0f);
             float *z = ws->logits + (size_t)r * V, lse = ws->lse[b0 + r];
-            for (int j = 0; j < V; j++) z[j] = -wgt * expf(z[j] - lse);
+            for (int j = 0; j < V; j++) z[j] = -wgt * exp_fast(z[j] - lse);
             z[ws->tokens[target_row]] += wgt;
         }
         matmul_dx(ws->drows, ws->logits, w->lm_head, nr, d, V, 0.0f);
@@ -427,7 +504,7 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
         matmul_dx(dh1, dx, w->w_down + (size_t)l * d * hid, N, hid, d, 0.0f); /* d(hg) */
         matmul_dw(g.w_down + (size_t)l * d * hid, dx, hg, N, hid, d);
         for (size_t i = 0; i < (size_t)N * hid; i++) {
-            float a = h1[i], s = sigmoidf(a), dhg = dh1[i];
+            float a = h1[i], s = sigmoid_fast(a), dhg = dh1[i];
             dh3[i] = dhg * a * s;
             dh1[i] = dhg * h3[i] * s * (1.0f + a * (1.0f - s));
         }

@@ -80,23 +80,23 @@ void pairs_free(pairs_set *s) {
                    s->score, s->strength, s->true_score, s->pair_prompt, s->chosen, s->rejected,
                    s->chosen_text, s->rejected_text, s->chosen_token_offsets, s->rejected_token_offsets,
                    s->chosen_tokens, s->rejected_tokens, s->chosen_true_score, s->rejected_true_score,
-                   s->ref_chosen_logp, s->ref_rejected_logp, s->matches};
+                   s->ref_chosen_logp, s->ref_rejected_logp, s->matches, s->match_error};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     memset(s, 0, sizeof *s);
 }
 
-static const int *ragged(const int64_t *off, const int *tok, int64_t i, int *n) {
-    *n = (int)(off[i + 1] - off[i]);
+static const int32_t *ragged(const int64_t *off, const int32_t *tok, int64_t i, int64_t *n) {
+    *n = off[i + 1] - off[i];
     return tok + off[i];
 }
 
-const int *pairs_prompt_tokens(const pairs_set *s, int64_t pair, int *n) {
+const int32_t *pairs_prompt_tokens(const pairs_set *s, int64_t pair, int64_t *n) {
     return ragged(s->prompt_token_offsets, s->prompt_tokens, s->pair_prompt[pair], n);
 }
-const int *pairs_chosen_tokens(const pairs_set *s, int64_t pair, int *n) {
+const int32_t *pairs_chosen_tokens(const pairs_set *s, int64_t pair, int64_t *n) {
     return ragged(s->chosen_token_offsets, s->chosen_tokens, pair, n);
 }
-const int *pairs_rejected_tokens(const pairs_set *s, int64_t pair, int *n) {
+const int32_t *pairs_rejected_tokens(const pairs_set *s, int64_t pair, int64_t *n) {
     return ragged(s->rejected_token_offsets, s->rejected_tokens, pair, n);
 }
 
@@ -113,8 +113,14 @@ static pp_status put_2d(pp_h5 *f, const char *name, pp_dtype t, int64_t n, int64
     return pp_h5_write_root(f, name, t, 2, dims, data, err);
 }
 
+/* strs NULL: n empty strings. */
 static pp_status put_text(pp_h5 *f, const char *name, int64_t n, char *const *strs, pp_err *err) {
-    return pp_h5_write_text(f, name, n, (const char *const *)strs, err);
+    if (strs) return pp_h5_write_text(f, name, n, (const char *const *)strs, err);
+    const char **empty = zalloc(n, sizeof *empty);
+    if (!empty) return pp_fail(err, PP_ESYS, "out of memory writing %s", name);
+    pp_status st = pp_h5_write_text(f, name, n, empty, err);
+    free(empty);
+    return st;
 }
 
 static pp_status write_attributes(pp_h5 *f, const pairs_set *s, pp_err *err) {
@@ -167,9 +173,8 @@ static pp_status write_matches(pp_h5 *f, const pairs_set *s, pp_err *err) {
     int64_t *i64 = zalloc(n, sizeof *i64);
     int *i32 = zalloc(n, sizeof *i32);
     double *f64 = zalloc(n, sizeof *f64);
-    const char **errs = zalloc(n, sizeof *errs);
     pp_status st = PP_OK;
-    if (!i64 || !i32 || !f64 || !errs) st = pp_fail(err, PP_ESYS, "out of memory writing the match log");
+    if (!i64 || !i32 || !f64) st = pp_fail(err, PP_ESYS, "out of memory writing the match log");
     if (st == PP_OK) {
         for (int64_t i = 0; i < n; i++) i64[i] = s->matches[i].prompt;
         st = put_1d(f, "/matches/prompt", PP_I64, n, i64, err);
@@ -201,14 +206,10 @@ static pp_status write_matches(pp_h5 *f, const pairs_set *s, pp_err *err) {
         for (int64_t i = 0; i < n; i++) i64[i] = s->matches[i].sequence;
         st = put_1d(f, "/matches/sequence", PP_I64, n, i64, err);
     }
-    if (st == PP_OK) {
-        for (int64_t i = 0; i < n; i++) errs[i] = s->matches[i].error;
-        st = pp_h5_write_text(f, "/matches/error", n, errs, err);
-    }
+    if (st == PP_OK) st = put_text(f, "/matches/error", n, s->match_error, err);
     free(i64);
     free(i32);
     free(f64);
-    free(errs);
     return st;
 }
 
@@ -307,9 +308,9 @@ static pp_status check_range(const char *path, const char *name, const int *v, i
 
 /* offsets[n + 1] and the tokens they index; token ids below vocab. */
 static pp_status get_ragged(pp_h5 *f, const char *off_name, const char *tok_name, int64_t n, int vocab,
-                            int64_t **off_out, int **tok_out, pp_err *err) {
+                            int64_t **off_out, int32_t **tok_out, pp_err *err) {
     int64_t *off = NULL;
-    int *tok = NULL;
+    int32_t *tok = NULL;
     PP_TRY(get_array(f, off_name, PP_I64, sizeof *off, n + 1, -1, (void **)&off, err));
     pp_status st = PP_OK;
     if (off[0] != 0) st = pp_fail(err, PP_EINPUT, "%s: offsets %s must start at 0", f->path, off_name);
@@ -422,7 +423,6 @@ static pp_status load_matches(pp_h5 *f, pairs_set *s, pp_err *err) {
     int64_t *i64 = NULL;
     int *i32 = NULL;
     double *f64 = NULL;
-    char **errs = NULL;
     pp_status st = get_array(f, "/matches/prompt", PP_I64, sizeof *i64, n, -1, (void **)&i64, err);
     for (int64_t i = 0; st == PP_OK && i < n; i++) {
         if (i64[i] < 0 || i64[i] >= s->n_prompts)
@@ -458,12 +458,9 @@ static pp_status load_matches(pp_h5 *f, pairs_set *s, pp_err *err) {
     for (int64_t i = 0; st == PP_OK && i < n; i++) s->matches[i].seconds = f64[i];
     if (st == PP_OK) st = get_array(f, "/matches/sequence", PP_I64, sizeof *i64, n, -1, (void **)&i64, err);
     for (int64_t i = 0; st == PP_OK && i < n; i++) s->matches[i].sequence = i64[i];
-    if (st == PP_OK) st = get_text(f, "/matches/error", n, 0, &errs, err);
-    for (int64_t i = 0; st == PP_OK && i < n; i++)
-        snprintf(s->matches[i].error, sizeof s->matches[i].error, "%s", errs[i]);
+    if (st == PP_OK) st = get_text(f, "/matches/error", n, 0, &s->match_error, err);
     free(i64);
     free(f64);
-    free(errs);
     return st;
 }
 

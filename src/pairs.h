@@ -16,10 +16,10 @@
  *     pairs_set s;
  *     pairs_load(&s, path, 0, &err);             // no match log
  *     for (i = 0; i < s.n_pairs; i++) {
- *         int np, nc, nr;
- *         const int *p = pairs_prompt_tokens(&s, i, &np);   // BOS included
- *         const int *c = pairs_chosen_tokens(&s, i, &nc);   // EOS included
- *         const int *r = pairs_rejected_tokens(&s, i, &nr); //   when generated
+ *         int64_t np, nc, nr;
+ *         const int32_t *p = pairs_prompt_tokens(&s, i, &np);   // BOS included
+ *         const int32_t *c = pairs_chosen_tokens(&s, i, &nc);   // EOS included
+ *         const int32_t *r = pairs_rejected_tokens(&s, i, &nr); //   when generated
  *         ...
  *     }
  *     pairs_free(&s);
@@ -53,7 +53,6 @@ typedef struct {
     int attempts, timeouts, crashes, bad_answers, restarts; /* cmd judge only */
     int rank;         /* MPI rank that judged it */
     int64_t sequence; /* arrival position, across resumed runs */
-    char error[200];  /* "" unless the verdict is failed (truncated) */
 } pairs_match;
 
 typedef struct {
@@ -68,7 +67,7 @@ typedef struct {
     char **prompt_text;
     char **family, **reference;    /* NULL unless the builtin suite made the prompts */
     int64_t *prompt_token_offsets; /* n_prompts + 1 */
-    int *prompt_tokens;
+    int32_t *prompt_tokens;
     int *best, *worst;             /* candidate indices 0..k-1 */
     int *ranking;                  /* [n_prompts * k], best first */
     int *judge_calls, *ties, *failures;
@@ -81,13 +80,15 @@ typedef struct {
     int *chosen, *rejected;        /* candidate indices 0..k-1 */
     char **chosen_text, **rejected_text;
     int64_t *chosen_token_offsets, *rejected_token_offsets; /* n_pairs + 1 */
-    int *chosen_tokens, *rejected_tokens;
+    int32_t *chosen_tokens, *rejected_tokens;
     double *chosen_true_score, *rejected_true_score; /* NULL when unknown */
     double *ref_chosen_logp, *ref_rejected_logp;     /* NULL until pp-train adds them */
     char reference_fingerprint[64];                  /* "" when absent */
 
-    /* match log (loaded only with PAIRS_LOAD_MATCHES) */
+    /* match log: loaded only with PAIRS_LOAD_MATCHES (n_matches is always
+     * the file's count; the arrays stay NULL without the flag) */
     pairs_match *matches;
+    char **match_error;            /* [n_matches]: "" unless the verdict is failed */
 
     /* how the pairs were made */
     char method[16];               /* iterative | knockout | roundrobin | score */
@@ -131,10 +132,11 @@ pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const
 
 void pairs_free(pairs_set *s);
 
-/* Tokens of pair i (no copy; valid while the set lives); *n gets the count. */
-const int *pairs_prompt_tokens(const pairs_set *s, int64_t pair, int *n);
-const int *pairs_chosen_tokens(const pairs_set *s, int64_t pair, int *n);
-const int *pairs_rejected_tokens(const pairs_set *s, int64_t pair, int *n);
+/* Tokens of pair i (no copy; valid while the set lives); *n gets the count.
+ * int32_t like candidate_set's token arrays. */
+const int32_t *pairs_prompt_tokens(const pairs_set *s, int64_t pair, int64_t *n);
+const int32_t *pairs_chosen_tokens(const pairs_set *s, int64_t pair, int64_t *n);
+const int32_t *pairs_rejected_tokens(const pairs_set *s, int64_t pair, int64_t *n);
 
 /* Copy n strings (NULL = "") into one block: *dst[i] point into it. */
 pp_status pairs_pack_text(char ***dst, int64_t n, const char *const *src, pp_err *err);

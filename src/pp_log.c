@@ -11,12 +11,14 @@ void pp_log_init(pp_log *lg, const char *prog, int rank, int verbose) {
     lg->prog = prog;
     lg->rank = rank;
     lg->verbose = verbose;
-    lg->out = stderr;
+    lg->out = stdout;
 }
 
 static void vsay(const pp_log *lg, const char *tag, const char *fmt, va_list ap) {
     if (!lg || lg->rank != 0) return;
-    FILE *o = lg->out ? lg->out : stderr;
+    /* warnings go to stderr; information and progress to stdout, so that a
+     * failing run's stderr is exactly its one error line */
+    FILE *o = tag[0] ? stderr : (lg->out ? lg->out : stdout);
     fprintf(o, "%s: %s", lg->prog, tag);
     vfprintf(o, fmt, ap);
     fputc('\n', o);
@@ -69,14 +71,14 @@ void pp_progress_start(pp_progress *p, const pp_log *lg, const char *label, int6
     p->start_done = already_done;
     p->t_start = p->t_last = pp_now();
     p->min_interval = 10.0;
-    FILE *o = lg && lg->out ? lg->out : stderr;
+    FILE *o = lg && lg->out ? lg->out : stdout;
     p->tty = isatty(fileno(o));
 }
 
 static void emit(pp_progress *p, int64_t done, const char *extra, int final) {
     const pp_log *lg = p->log;
     if (!lg || lg->rank != 0 || lg->quiet) return;
-    FILE *o = lg->out ? lg->out : stderr;
+    FILE *o = lg->out ? lg->out : stdout;
     double now = pp_now(), el = now - p->t_start;
     double rate = el > 0 ? (double)(done - p->start_done) / el : 0;
     char eta[32] = "?", elapsed[32];

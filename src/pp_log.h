@@ -14,7 +14,7 @@ typedef struct {
     int rank;           /* only rank 0 prints */
     int verbose;        /* 0 normal, 1 --verbose */
     int quiet;          /* 1: warnings and errors only */
-    FILE *out;          /* stderr by default */
+    FILE *out;          /* information and progress: stdout by default; warnings: stderr */
 } pp_log;
 
 void pp_log_init(pp_log *lg, const char *prog, int rank, int verbose);

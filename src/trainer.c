@@ -84,8 +84,7 @@ static pp_status try_resume(const trainer_config *c, model *m, adamw *opt, histo
     char key[8192] = "";
     pp_status st = pp_h5_get_attr_str(&f, "/train", "run_key", key, sizeof key, err);
     pp_h5_close(&f);
-    PP_TRY(st);
-    if (strcmp(key, c->run_key) != 0)
+    if (st != PP_OK || strcmp(key, c->run_key) != 0)
         return pp_fail(err, PP_EINPUT,
                        "%s: checkpoint of a different run (other arguments or inputs); delete %s.ckpt to start over",
                        path, c->out_path);
@@ -159,6 +158,8 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     double metrics[TRAINER_MAX_METRICS], summed[TRAINER_MAX_METRICS];
     int64_t step = start;
     int stopped = 0;
+    const char *delay_env = getenv("PP_TEST_STEP_DELAY_MS");
+    int test_delay_ms = delay_env ? atoi(delay_env) : 0;
     for (; st == PP_OK && step < c->total_steps; step++) {
         memset(grads, 0, m->n_params * sizeof *grads);
         memset(metrics, 0, sizeof metrics);
@@ -183,6 +184,7 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
             prog.t_last = 0; /* force a line */
         }
         pp_progress_update(&prog, step + 1, extra);
+        if (test_delay_ms > 0) usleep((useconds_t)test_delay_ms * 1000); /* crash tests widen each step */
         int stop = pp_stop_agreed(c->comm);
         int due = c->checkpoint_every > 0 && (step + 1) % c->checkpoint_every == 0 && step + 1 < c->total_steps;
         if (stop || due) {

@@ -61,16 +61,16 @@ def shapes(c):
 
 
 def init_weights(c, seed):
-    """float32 draws: matrices normal * 0.35, norm gains 1 + 0.2 normal."""
+    """float32 draws: matrices normal * 0.25, norm gains 1 + 0.2 normal."""
     g = torch.Generator().manual_seed(seed)
     rnd = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float32)
-    W = {"embed": 0.35 * rnd(c["vocab_size"], c["dim"])}
+    W = {"embed": 0.25 * rnd(c["vocab_size"], c["dim"])}
     for kind, shp in shapes(c).items():
         for l in range(c["n_layers"]):
-            W[(kind, l)] = (1 + 0.2 * rnd(*shp)) if len(shp) == 1 else 0.35 * rnd(*shp)
+            W[(kind, l)] = (1 + 0.2 * rnd(*shp)) if len(shp) == 1 else 0.25 * rnd(*shp)
     W["final_norm"] = 1 + 0.2 * rnd(c["dim"])
     if not c["tied"]:
-        W["lm_head"] = 0.35 * rnd(c["vocab_size"], c["dim"])
+        W["lm_head"] = 0.25 * rnd(c["vocab_size"], c["dim"])
     return {k: v.to(F64).requires_grad_(True) for k, v in W.items()}
 
 

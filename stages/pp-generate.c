@@ -1,0 +1,64 @@
+/* pp-generate - sample K candidates per prompt with a model, spread over
+ * MPI ranks, resumable (see src/generate.h). */
+#include <stdio.h>
+
+#include "generate.h"
+#include "pp_stage.h"
+
+int main(int argc, char **argv) {
+    const char *model_path = NULL, *prompts_path = NULL, *out = NULL;
+    int k = 0, top_k = 0, max_new = 128, chunk = 8;
+    double temperature = 1.0, top_p = 1.0;
+    long long seed = 1;
+    pp_option opts[] = {
+        {"model", OPT_STRING, &model_path, "M.h5", "model file that generates", NULL, 1, 0, 0},
+        {"prompts", OPT_STRING, &prompts_path, "P.h5", "prompts file (pp-prompts)", NULL, 1, 0, 0},
+        {"out", OPT_STRING, &out, "C.h5", "candidates file to write", NULL, 1, 0, 0},
+        {"k", OPT_INT, &k, "K", "candidates per prompt", NULL, 1, 0, 0},
+        {"temperature", OPT_DOUBLE, &temperature, "T", "sampling temperature; 0 = greedy", NULL, 0, 0, 0},
+        {"top-p", OPT_DOUBLE, &top_p, "P", "nucleus sampling mass in (0, 1]; 1 = off", NULL, 0, 0, 0},
+        {"top-k", OPT_INT, &top_k, "N", "sample among the N most likely tokens; 0 = off", NULL, 0, 0, 1e9},
+        {"max-new-tokens", OPT_INT, &max_new, "N", "at most N generated tokens per candidate", NULL, 0, 0, 0},
+        {"seed", OPT_INT64, &seed, "S", "random seed: candidate j of prompt id P uses stream (S, P, j)", NULL, 0, 0,
+         9.2e18},
+        {"chunk-prompts", OPT_INT, &chunk, "N", "prompts per unit of work and per saved chunk (resume)", NULL, 0, 0, 0},
+    };
+    pp_cli cli = {.synopsis = "--model M.h5 --prompts P.h5 --out C.h5 --k K [--temperature T --top-p P --top-k N "
+                              "--max-new-tokens N --seed S --chunk-prompts N]",
+                  .description = "Samples K completions of every prompt. A prompt gets BOS and is tokenized as llama2.c's "
+                                 "run.c does, so --temperature 0 continues it with run.c's tokens. The output does not "
+                                 "depend on the number of ranks. Finished chunks are kept in C.h5.parts/; a run stopped "
+                                 "or killed resumes from them when started again with the same command (exit status 75 "
+                                 "after a stop signal).",
+                  .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
+    pp_stage s;
+    int rc = pp_stage_begin(&s, "pp-generate", &cli, argc, argv);
+    if (rc >= 0) return rc;
+
+    pp_input inputs[2] = {{"model", model_path}, {"prompts", prompts_path}};
+    pp_status st = pp_check_output(out, inputs, 2, &s.err);
+    generate_options o = {.gen = {.k = k,
+                                  .max_new_tokens = max_new,
+                                  .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p},
+                                  .seed = (uint64_t)seed},
+                          .chunk_prompts = chunk};
+    generate_report rep = {0};
+    if (st == PP_OK) {
+        pp_provenance prov = {"pp-generate", pp_cli_effective(&cli), inputs, 2};
+        st = generate_run(model_path, prompts_path, out, &o, &prov, s.comm, &s.log, &rep, &s.err);
+    }
+    if (st == PP_OK) {
+        pp_info(&s.log, "wrote %s: %lld prompts x %d = %lld candidates, %lld generated tokens", out,
+                (long long)rep.prompts, k, (long long)rep.candidates, (long long)rep.tokens);
+        pp_info(&s.log, "this run: %lld tokens in %.2f s = %.0f tokens/s (%lld of %lld chunks reused)",
+                (long long)rep.tokens_this_run, rep.seconds,
+                rep.seconds > 0 ? (double)rep.tokens_this_run / rep.seconds : 0.0, (long long)rep.chunks_reused,
+                (long long)rep.chunks);
+        for (int r = 0; s.rank == 0 && rep.rank_tokens && r < rep.n_ranks; r++)
+            pp_info(&s.log, "  rank %d: %lld chunks, %lld tokens, busy %.2f s, %.0f tokens/s", r,
+                    (long long)rep.rank_chunks[r], (long long)rep.rank_tokens[r], rep.rank_busy[r],
+                    rep.rank_busy[r] > 0 ? (double)rep.rank_tokens[r] / rep.rank_busy[r] : 0.0);
+    }
+    generate_report_free(&rep);
+    return pp_stage_end(&s, st);
+}
