@@ -47,7 +47,7 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
     st->v = malloc(rows * (size_t)st->kv_dim * sizeof(float));
     st->hb = malloc(rows * h * sizeof(float));
     st->hb2 = malloc(rows * h * sizeof(float));
-    st->att = malloc((size_t)(c->n_heads / c->n_kv_heads) * max_pos * sizeof(float));
+    st->att = malloc((size_t)max_pos * sizeof(float));
     st->row_slot = malloc(rows * sizeof(int));
     st->row_pos = malloc(rows * sizeof(int));
     if (!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->x ||
@@ -96,21 +96,9 @@ int infer_position(const infer_state *st, int slot) {
     return slot >= 0 && slot < st->max_seqs ? st->pos[slot] : -1;
 }
 
-/* out[n][out_dim] = in[n][in_dim] . w[out_dim][in_dim]^T, with leading
- * dimensions (row strides) ld_out, ld_in, ld_w.  A single row goes through
- * gemv, which OpenBLAS runs about twice as fast as a one-row gemm; both
- * read the weights once. */
-static void matmul_rows_ld(float *out, int ld_out, const float *in, int ld_in, const float *w, int ld_w,
-                           int n, int in_dim, int out_dim) {
-    if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, out_dim, in_dim, 1.0f, w, ld_w, in, 1, 0.0f, out, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out_dim, in_dim, 1.0f, in, ld_in, w, ld_w,
-                    0.0f, out, ld_out);
-}
-
-/* out[n][out_dim] = in[n][in_dim] . w[out_dim][in_dim]^T + beta * out,
- * all rows packed. */
+/* out[n][out_dim] = in[n][in_dim] . w[out_dim][in_dim]^T + beta * out.
+ * A single row goes through gemv, which OpenBLAS runs about twice as fast
+ * as a one-row gemm; both read the weights once. */
 static void matmul_rows(float *out, const float *in, const float *w, int n, int in_dim, int out_dim,
                         float beta) {
     if (n == 1)
@@ -127,19 +115,6 @@ static void rmsnorm(float *out, const float *x, const float *gain, int size, flo
     ss += eps;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < size; j++) out[j] = gain[j] * (ss * x[j]);
-}
-
-/* Dot product with 8 independent partial sums, which the compiler turns
- * into SIMD (a single running sum would be a serial dependency chain). */
-static float dot(const float *a, const float *b, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-    float sum = 0.0f;
-    for (int j = 0; j < 8; j++) sum += acc[j];
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
 }
 
 static void softmax(float *x, int size) {
@@ -175,7 +150,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
     const model_tensors *w = &st->m->w;
     int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, hidden = c->hidden_dim;
     int kv_mul = c->n_heads / c->n_kv_heads;
-    size_t slot_stride = (size_t)st->max_pos * kv_dim;
+    size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
     float eps = c->norm_eps, scale = sqrtf((float)hd);
 
     for (int r = 0; r < n; r++)
@@ -190,34 +165,60 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
         matmul_rows(st->k, st->xb, w->wk + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
         matmul_rows(st->v, st->xb, w->wv + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
 
-        /* RoPE, then store this row's key and value in its slot */
+        /* RoPE, then store this row's key (transposed) and value in its slot */
         for (int r = 0; r < n; r++) {
             const float *cs = st->rope_cos + (size_t)st->row_pos[r] * (hd / 2);
             const float *sn = st->rope_sin + (size_t)st->row_pos[r] * (hd / 2);
             float *kr = st->k + (size_t)r * kv_dim;
             rope(st->q + (size_t)r * d, c->n_heads, hd, cs, sn);
             rope(kr, c->n_kv_heads, hd, cs, sn);
-            size_t at = layer_cache + (size_t)st->row_slot[r] * slot_stride + (size_t)st->row_pos[r] * kv_dim;
-            memcpy(st->key_cache + at, kr, (size_t)kv_dim * sizeof(float));
-            memcpy(st->value_cache + at, st->v + (size_t)r * kv_dim, (size_t)kv_dim * sizeof(float));
+            float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
+            for (int j = 0; j < kv_dim; j++) keys_t[(size_t)j * T + st->row_pos[r]] = kr[j];
+            memcpy(st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride +
+                       (size_t)st->row_pos[r] * kv_dim,
+                   st->v + (size_t)r * kv_dim, (size_t)kv_dim * sizeof(float));
         }
 
-        /* causal attention of each row over its own slot, positions 0..pos */
+        /* causal attention of each row over its own slot, positions 0..pos.
+         * Scores accumulate one head dimension at a time over all positions
+         * (contiguous in the transposed key cache, so the loop is SIMD), which
+         * is also run.c's summation order. */
         for (int r = 0; r < n; r++) {
-            const float *keys = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
+            const float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             const float *vals = st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             int len = st->row_pos[r] + 1;
+            float *att = st->att;
             for (int h = 0; h < c->n_heads; h++) {
                 const float *qh = st->q + (size_t)r * d + (size_t)h * hd;
                 size_t kv_off = (size_t)(h / kv_mul) * hd;
-                for (int t = 0; t < len; t++) st->att[t] = dot(qh, keys + (size_t)t * kv_dim + kv_off, hd) / scale;
-                softmax(st->att, len);
+                /* four terms per pass, added left to right: the same sums as
+                 * one term per pass, with a quarter of the memory round trips */
+                memset(att, 0, (size_t)len * sizeof(float));
+                int i = 0;
+                for (; i + 4 <= hd; i += 4) {
+                    const float *k0 = keys_t + (kv_off + i) * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T;
+                    float q0 = qh[i], q1 = qh[i + 1], q2 = qh[i + 2], q3 = qh[i + 3];
+                    for (int t = 0; t < len; t++) att[t] = att[t] + q0 * k0[t] + q1 * k1[t] + q2 * k2[t] + q3 * k3[t];
+                }
+                for (; i < hd; i++) {
+                    const float *ki = keys_t + (kv_off + i) * T;
+                    for (int t = 0; t < len; t++) att[t] += qh[i] * ki[t];
+                }
+                for (int t = 0; t < len; t++) att[t] /= scale;
+                softmax(att, len);
+                /* out = sum over t of att[t] * value[t], in order of t */
                 float *out = st->xb + (size_t)r * d + (size_t)h * hd;
                 memset(out, 0, (size_t)hd * sizeof(float));
-                for (int t = 0; t < len; t++) {
+                int t = 0;
+                for (; t + 4 <= len; t += 4) {
+                    const float *v0 = vals + (size_t)t * kv_dim + kv_off, *v1 = v0 + kv_dim, *v2 = v1 + kv_dim,
+                                *v3 = v2 + kv_dim;
+                    float a0 = att[t], a1 = att[t + 1], a2 = att[t + 2], a3 = att[t + 3];
+                    for (int j = 0; j < hd; j++) out[j] = out[j] + a0 * v0[j] + a1 * v1[j] + a2 * v2[j] + a3 * v3[j];
+                }
+                for (; t < len; t++) {
                     const float *vt = vals + (size_t)t * kv_dim + kv_off;
-                    float a = st->att[t];
-                    for (int i = 0; i < hd; i++) out[i] += a * vt[i];
+                    for (int j = 0; j < hd; j++) out[j] += att[t] * vt[j];
                 }
             }
         }
@@ -283,14 +284,15 @@ pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err) {
     PP_TRY(check_slot(st, src, err));
     PP_TRY(check_slot(st, dst, err));
     if (src == dst) return PP_OK;
-    size_t slot_stride = (size_t)st->max_pos * st->kv_dim;
-    size_t bytes = (size_t)st->pos[src] * st->kv_dim * sizeof(float);
+    size_t T = (size_t)st->max_pos, kv_dim = (size_t)st->kv_dim, slot_stride = T * kv_dim;
+    size_t used = (size_t)st->pos[src];
     for (int l = 0; l < st->m->cfg.n_layers; l++) {
         size_t layer = (size_t)l * st->max_seqs * slot_stride;
-        memcpy(st->key_cache + layer + (size_t)dst * slot_stride,
-               st->key_cache + layer + (size_t)src * slot_stride, bytes);
+        const float *ks = st->key_cache + layer + (size_t)src * slot_stride;
+        float *kd = st->key_cache + layer + (size_t)dst * slot_stride;
+        for (size_t j = 0; j < kv_dim; j++) memcpy(kd + j * T, ks + j * T, used * sizeof(float));
         memcpy(st->value_cache + layer + (size_t)dst * slot_stride,
-               st->value_cache + layer + (size_t)src * slot_stride, bytes);
+               st->value_cache + layer + (size_t)src * slot_stride, used * kv_dim * sizeof(float));
     }
     st->pos[dst] = st->pos[src];
     return PP_OK;

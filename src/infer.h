@@ -34,7 +34,8 @@ typedef struct {
     int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */
     int kv_dim;         /* n_kv_heads * head_dim */
     int *pos;           /* [max_seqs] positions filled in each slot */
-    float *key_cache;   /* [L][max_seqs][max_pos][kv_dim] */
+    float *key_cache;   /* [L][max_seqs][kv_dim][max_pos]: keys transposed, so the
+                           scores of one head sweep contiguous positions */
     float *value_cache; /* [L][max_seqs][max_pos][kv_dim] */
     float *rope_cos;    /* [max_pos][head_dim/2] */
     float *rope_sin;    /* [max_pos][head_dim/2] */
@@ -46,7 +47,7 @@ typedef struct {
     float *v;           /* [rows][kv_dim] */
     float *hb;          /* [rows][hidden_dim] */
     float *hb2;         /* [rows][hidden_dim] */
-    float *att;         /* [n_heads/n_kv_heads][max_pos] scores of one kv group of one row */
+    float *att;         /* [max_pos] attention scores of one head of one row */
     int *row_slot;      /* [rows] slot of each row of the current batch */
     int *row_pos;       /* [rows] position of each row */
 } infer_state;

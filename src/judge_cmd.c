@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ extern char **environ;
 struct judge_cmd {
     judge_cmd_options opt;
     char **argv;          /* argv[0] names the program in messages */
+    char program[4096];   /* argv[0] found on PATH */
     char *stderr_path;    /* our copy of opt.stderr_path */
     int stderr_fd;        /* -1: the judge inherits our stderr */
     pid_t pid;            /* -1 when no judge runs */
@@ -38,6 +40,7 @@ struct judge_cmd {
     size_t buf_len, buf_cap;
     char *req;            /* the request line being sent (reused) */
     size_t req_cap;
+    int fresh;            /* no attempt made yet by this judge process */
     int fails_in_row;     /* failed attempts since the last valid answer */
     int broken;           /* gave up: every further match is an error */
     char exit_note[160];  /* how the last judge process ended */
@@ -241,17 +244,19 @@ static void describe_status(int status, char *dst, size_t cap) {
     else snprintf(dst, cap, "ended with wait status %d", status);
 }
 
-/* Has the judge exited (it stays a zombie, so its pid and process group id
- * cannot be reused yet)?  Polls for up to `within` seconds. */
+enum { RUNNING = 0, EXITED = 1, GONE = 2 };
+
+/* Has the judge exited?  EXITED: it is a zombie now, so its pid and process
+ * group id cannot be reused yet; GONE: someone else reaped it (SIGCHLD
+ * ignored, or a waitpid(-1) elsewhere).  Polls for up to `within` seconds. */
 static int judge_exited(judge_cmd *j, double within) {
     double end = now_s() + within, nap = 0.001;
     for (;;) {
         siginfo_t si;
         memset(&si, 0, sizeof si);
         int r = waitid(P_PID, (id_t)j->pid, &si, WEXITED | WNOHANG | WNOWAIT);
-        if (r == 0 && si.si_pid == j->pid) return 1;
-        if (r < 0 && errno == ECHILD) return 1; /* reaped behind our back (SIGCHLD ignored) */
-        if (r < 0 && errno != EINTR) return 1;
+        if (r == 0 && si.si_pid == j->pid) return EXITED;
+        if (r < 0 && errno != EINTR) return GONE;
         double left = end - now_s();
         if (left <= 0) return 0;
         sleep_s(nap < left ? nap : left);
@@ -268,17 +273,20 @@ static void stop_judge(judge_cmd *j, double wait_first) {
     j->buf_len = 0;
     if (j->pid < 0) return;
     int killed = 0, exited = judge_exited(j, wait_first);
-    if (!exited) {
+    if (exited == RUNNING) {
         j->n.kills++;
         killed = 1;
         kill(-j->pid, SIGTERM);
         exited = judge_exited(j, j->opt.kill_grace_s);
-        if (!exited) {
+        if (exited == RUNNING) {
             kill(-j->pid, SIGKILL);
             exited = judge_exited(j, 5.0);
         }
     }
-    if (exited) {
+    if (exited == GONE) {
+        snprintf(j->exit_note, sizeof j->exit_note, "%sended (status unknown)",
+                 killed ? "did not stop by itself and " : "");
+    } else if (exited == EXITED) {
         /* the leader is a zombie, so its group id is still ours to signal:
          * end whatever it left behind (e.g. children of a wrapper script) */
         kill(-j->pid, SIGTERM);
@@ -295,6 +303,31 @@ static void stop_judge(judge_cmd *j, double wait_first) {
                  (int)j->pid);
     }
     j->pid = -1;
+}
+
+/* Find the program like execvp does (PATH search when the name has no '/')
+ * and check that it can be executed, so that a wrong --judge-cmd is a clear
+ * error at open, whatever posix_spawn can report. */
+static int resolve_program(const char *name, char *out, size_t cap) {
+    struct stat st;
+    if (strchr(name, '/')) {
+        snprintf(out, cap, "%s", name);
+        if (access(out, X_OK) != 0) return errno;
+        return stat(out, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR : 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+    int why = ENOENT;
+    for (const char *dir = path;; dir++) {
+        size_t n = strcspn(dir, ":");
+        if (n == 0) snprintf(out, cap, "%s", name); /* empty entry: the current directory */
+        else snprintf(out, cap, "%.*s/%s", (int)n, dir, name);
+        if (access(out, X_OK) == 0 && stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) return 0;
+        if (errno == EACCES) why = EACCES; /* found but not executable: say so */
+        dir += n;
+        if (!*dir) break;
+    }
+    return why;
 }
 
 static int can_fix_exec_error(int e) {
@@ -346,7 +379,7 @@ static pp_status spawn_judge(judge_cmd *j, pp_err *err) {
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETPGROUP);
     pid_t pid;
-    int rc = posix_spawnp(&pid, j->argv[0], &fa, &at, j->argv, environ);
+    int rc = posix_spawn(&pid, j->program, &fa, &at, j->argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close_fd(&in[0]);
@@ -364,6 +397,7 @@ static pp_status spawn_judge(judge_cmd *j, pp_err *err) {
     j->to_judge = in[1];
     j->from_judge = out[0];
     j->buf_len = 0;
+    j->fresh = 1;
     return PP_OK;
 }
 
@@ -494,8 +528,12 @@ typedef enum { ATTEMPT_OK, ATTEMPT_FAILED } attempt_end;
 static attempt_end attempt_once(judge_cmd *j, size_t req_len, const char *id,
                                 judge_verdict *out) {
     j->n.attempts++;
+    /* a freshly started judge may first have a model to load */
+    double limit = j->opt.timeout_s;
+    if (j->fresh && j->opt.startup_timeout_s > limit) limit = j->opt.startup_timeout_s;
+    j->fresh = 0;
     size_t line_len = 0;
-    got g = exchange(j, j->req, req_len, now_s() + j->opt.timeout_s, &line_len);
+    got g = exchange(j, j->req, req_len, now_s() + limit, &line_len);
     pp_err perr;
     int id_ok = 0;
     switch (g) {
@@ -503,7 +541,7 @@ static attempt_end attempt_once(judge_cmd *j, size_t req_len, const char *id,
         j->n.timeouts++;
         stop_judge(j, 0);
         snprintf(j->last_problem, sizeof j->last_problem,
-                 "no answer to id \"%.100s\" within %g s; the judge %s", id, j->opt.timeout_s,
+                 "no answer to id \"%.100s\" within %g s; the judge %s", id, limit,
                  j->exit_note);
         return ATTEMPT_FAILED;
     case GOT_EOF:
@@ -547,6 +585,7 @@ static attempt_end attempt_once(judge_cmd *j, size_t req_len, const char *id,
 
 void judge_cmd_options_default(judge_cmd_options *opt) {
     opt->timeout_s = 30.0;
+    opt->startup_timeout_s = 60.0;
     opt->max_retries = 2;
     opt->give_up_after = 10;
     opt->max_answer_bytes = 65536;
@@ -567,8 +606,10 @@ static pp_status check_options(const judge_cmd_options *o, pp_err *err) {
     if (o->max_answer_bytes < 16 || o->max_answer_bytes > ((size_t)1 << 30))
         return pp_fail(err, PP_EINPUT, "judge answer limit must be 16 B .. 1 GiB, got %zu",
                        o->max_answer_bytes);
-    if (!(o->restart_backoff_s >= 0) || !(o->kill_grace_s >= 0) || !(o->close_timeout_s >= 0))
-        return pp_fail(err, PP_EINPUT, "judge backoff, kill grace and close timeout must be >= 0");
+    if (!(o->startup_timeout_s >= 0) || !(o->restart_backoff_s >= 0) || !(o->kill_grace_s >= 0) ||
+        !(o->close_timeout_s >= 0))
+        return pp_fail(err, PP_EINPUT,
+                       "judge startup timeout, backoff, kill grace and close timeout must be >= 0");
     return PP_OK;
 }
 
@@ -601,6 +642,13 @@ pp_status judge_cmd_open(judge_cmd **out, const char *cmdline, const judge_cmd_o
                          strerror(errno));
         else j->stderr_fd = fd_above_stdio(j->stderr_fd);
     }
+    if (st == PP_OK) {
+        int e = resolve_program(j->argv[0], j->program, sizeof j->program);
+        if (e != 0)
+            st = pp_fail(err, can_fix_exec_error(e) ? PP_EINPUT : PP_ESYS,
+                         "judge program '%s' cannot be run: %s%s", j->argv[0], strerror(e),
+                         strchr(j->argv[0], '/') ? "" : " (searched PATH)");
+    }
     if (st == PP_OK) st = spawn_judge(j, err);
     if (st != PP_OK) {
         judge_cmd_close(j);
@@ -610,20 +658,21 @@ pp_status judge_cmd_open(judge_cmd **out, const char *cmdline, const judge_cmd_o
     return PP_OK;
 }
 
-/* Build the request line in j->req; returns its length, 0 when out of memory. */
+/* Build the request line in j->req; returns its length, 0 when out of memory.
+ * id is valid UTF-8 already. */
 static size_t build_request(judge_cmd *j, const char *id, const char *prompt, const char *a,
                             const char *b) {
-    const char *in[4] = {id, prompt ? prompt : "", a ? a : "", b ? b : ""};
-    const char *clean[4];
-    char *owned[4] = {NULL, NULL, NULL, NULL};
+    const char *in[3] = {prompt ? prompt : "", a ? a : "", b ? b : ""};
+    const char *clean[3];
+    char *owned[3] = {NULL, NULL, NULL};
     size_t len = 0;
     int ok = 1;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 3; k++) {
         clean[k] = utf8_clean(in[k], &owned[k]);
         if (!clean[k]) ok = 0;
     }
-    json_t *obj = ok ? json_pack("{s:s, s:s, s:s, s:s}", "id", clean[0], "prompt", clean[1],
-                                 "a", clean[2], "b", clean[3])
+    json_t *obj = ok ? json_pack("{s:s, s:s, s:s, s:s}", "id", id, "prompt", clean[0], "a",
+                                 clean[1], "b", clean[2])
                      : NULL;
     if (obj) {
         /* JSON_COMPACT without JSON_ENSURE_ASCII: UTF-8 goes through as is;
@@ -640,7 +689,7 @@ static size_t build_request(judge_cmd *j, const char *id, const char *prompt, co
         }
         json_decref(obj);
     }
-    for (int k = 0; k < 4; k++) free(owned[k]);
+    for (int k = 0; k < 3; k++) free(owned[k]);
     return len;
 }
 
@@ -658,8 +707,13 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
         snprintf(id_buf, sizeof id_buf, "%ld", j->n.calls);
         id = id_buf;
     }
-    size_t req_len = build_request(j, id, prompt, a, b);
-    if (req_len == 0) return pp_fail(err, PP_ESYS, "judge '%s': out of memory building request", j->argv[0]);
+    char *id_owned; /* the answer must echo the id as sent */
+    id = utf8_clean(id, &id_owned);
+    size_t req_len = id ? build_request(j, id, prompt, a, b) : 0;
+    if (req_len == 0) {
+        free(id_owned);
+        return pp_fail(err, PP_ESYS, "judge '%s': out of memory building a request", j->argv[0]);
+    }
 
     pp_status st = PP_OK;
     int done = 0;
@@ -697,6 +751,7 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
         *out = JUDGE_FAILED;
         if (st == PP_OK) j->n.failures++;
     }
+    free(id_owned);
     double dt = now_s() - t0;
     j->n.seconds += dt;
     if (seconds) *seconds = dt;

@@ -37,6 +37,8 @@ typedef enum {
 
 typedef struct {
     double timeout_s;          /* per attempt: write request + read answer (30) */
+    double startup_timeout_s;  /* the first attempt of each judge process may take
+                                  this long instead, if longer: model loading (60) */
     int max_retries;           /* extra attempts per match after a failed one (2) */
     int give_up_after;         /* failed attempts in a row, with no valid answer in
                                   between, after which the judge counts as broken
@@ -58,7 +60,8 @@ typedef struct {
     long timeouts;     /* attempts without an answer in time (judge killed) */
     long crashes;      /* attempts during which the judge exited or closed stdout */
     long bad_answers;  /* attempts answered with an invalid line */
-    long restarts;     /* judge processes started after the first */
+    long restarts;     /* judge processes started after the first (counted when
+                          started: at the attempt after the failure) */
     long kills;        /* judge processes that had to be sent SIGTERM or SIGKILL */
     double seconds;    /* wall time inside judge_cmd_match */
 } judge_cmd_counters;

@@ -1,9 +1,16 @@
 /* pairs.c - the `pairs` file: write and load (pairs.h). */
 #include "pairs.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "pp_text.h"
 
 _Static_assert(sizeof(int) == 4, "token and index arrays are stored as int32");
 
@@ -266,6 +273,69 @@ pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const
         return st;
     }
     return pp_h5_commit(&f, err);
+}
+
+/* ------------------------------------------------------------- JSONL */
+
+/* A JSON string of text; invalid UTF-8 bytes become U+FFFD (JSON has no
+ * way to carry them). */
+static json_t *json_text(const char *text) {
+    size_t len = strlen(text), bad;
+    if (pp_utf8_valid(text, len, &bad)) return json_stringn(text, len);
+    char *fixed = malloc(3 * len + 1);
+    if (!fixed) return NULL;
+    size_t o = 0, i = 0;
+    while (i < len) {
+        if (pp_utf8_valid(text + i, len - i, &bad)) bad = len - i;
+        memcpy(fixed + o, text + i, bad);
+        o += bad;
+        i += bad;
+        if (i < len) {
+            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_t *j = json_stringn(fixed, o);
+    free(fixed);
+    return j;
+}
+
+pp_status pairs_write_jsonl(const pairs_set *s, const char *path, pp_err *err) {
+    char tmp[PP_PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return pp_fail(err, PP_EINPUT, "%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return pp_fail(err, PP_EINPUT, "%s: cannot create: %s", tmp, strerror(errno));
+    pp_status st = PP_OK;
+    for (int64_t i = 0; st == PP_OK && i < s->n_pairs; i++) {
+        json_t *o = json_object();
+        json_t *p = json_text(s->prompt_text[s->pair_prompt[i]]);
+        json_t *c = json_text(s->chosen_text[i]);
+        json_t *r = json_text(s->rejected_text[i]);
+        char *line = NULL;
+        if (o && p && c && r) {
+            json_object_set_new(o, "prompt", p);
+            json_object_set_new(o, "chosen", c);
+            json_object_set_new(o, "rejected", r);
+            p = c = r = NULL;
+            line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        }
+        if (!line) st = pp_fail(err, PP_ESYS, "out of memory writing %s", path);
+        else if (fprintf(f, "%s\n", line) < 0) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
+        free(line);
+        json_decref(o);
+        json_decref(p);
+        json_decref(c);
+        json_decref(r);
+    }
+    if (fflush(f) != 0 && st == PP_OK) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
+    if (st == PP_OK) fsync(fileno(f));
+    if (fclose(f) != 0 && st == PP_OK) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
+    if (st == PP_OK && rename(tmp, path) != 0)
+        st = pp_fail(err, PP_ESYS, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (st != PP_OK) unlink(tmp);
+    return st;
 }
 
 /* -------------------------------------------------------------- load */

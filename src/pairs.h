@@ -130,6 +130,11 @@ pp_status pairs_load(pairs_set *s, const char *path, int flags, pp_err *err);
 pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                       pp_err *err);
 
+/* TRL's preference format, one JSON object per pair and line:
+ * {"prompt": ..., "chosen": ..., "rejected": ...} (texts; invalid UTF-8
+ * bytes become U+FFFD).  Written as PATH.tmp, then renamed.  One process. */
+pp_status pairs_write_jsonl(const pairs_set *s, const char *path, pp_err *err);
+
 void pairs_free(pairs_set *s);
 
 /* Tokens of pair i (no copy; valid while the set lives); *n gets the count.

@@ -1,7 +1,7 @@
 /* make_candidates - write a candidates file with known texts, for testing
  * pp-rank without a model.
  *
- *   make_candidates PROMPTS.h5 OUT.h5 K MODE [SEED]
+ *   make_candidates PROMPTS.h5 OUT.h5 K MODE [SEED [TEXTS]]
  *
  * MODE suite: needs builtin prompts (family, reference).  Candidate texts
  *   are the reference, plausible wrong answers (tasks_wrong_answer), an
@@ -11,7 +11,9 @@
  *   shell metacharacters and non-ASCII, each of a different length (the
  *   test judges prefer the longer answer), also shuffled.
  * Tokens: byte tokenizer (vocabulary 259): prompt = BOS + bytes, candidate
- * = bytes + EOS.  Run it as a single process. */
+ * = bytes + EOS.  TEXTS: also write every prompt and candidate text there,
+ * each followed by a NUL byte (to compare with what a judge received).
+ * Run it as a single process. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +56,7 @@ static int fail(const pp_err *e) {
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     if (argc < 5) {
-        fprintf(stderr, "usage: make_candidates PROMPTS.h5 OUT.h5 K suite|weird [SEED]\n");
+        fprintf(stderr, "usage: make_candidates PROMPTS.h5 OUT.h5 K suite|weird [SEED [TEXTS]]\n");
         MPI_Finalize();
         return 1;
     }
@@ -62,6 +64,11 @@ int main(int argc, char **argv) {
     int k = atoi(argv[3]);
     uint64_t seed = argc > 5 ? strtoull(argv[5], NULL, 10) : 1;
     int weird = strcmp(mode, "weird") == 0;
+    FILE *texts_out = argc > 6 ? fopen(argv[6], "wb") : NULL;
+    if (argc > 6 && !texts_out) {
+        perror(argv[6]);
+        return 1;
+    }
     pp_err err = {0};
     prompt_set ps;
     tokenizer tok;
@@ -96,6 +103,7 @@ int main(int argc, char **argv) {
             candidates_add_prompt(&cs, ps.ids[p], ps.text[p], ps.family ? ps.family[p] : NULL,
                                   ps.reference ? ps.reference[p] : NULL, ids, n_ids, &err) != PP_OK)
             return fail(&err);
+        if (texts_out) fwrite(ps.text[p], 1, strlen(ps.text[p]) + 1, texts_out);
         pp_rng r = pp_rng_stream(seed, (uint64_t)ps.ids[p], 0xCA11D0);
         for (int j = 0; j < k; j++) {
             if (weird) {
@@ -117,6 +125,7 @@ int main(int argc, char **argv) {
         shuffle(order, k, &r);
         for (int j = 0; j < k; j++) {
             const char *text = texts[order[j]];
+            if (texts_out) fwrite(text, 1, strlen(text) + 1, texts_out);
             if (tok_encode(&tok, text, 0, 1, ids, &n_ids, &err) != PP_OK ||
                 candidates_add_candidate(&cs, ids, n_ids, text, -1.0 - j, FINISH_EOS, &err) != PP_OK)
                 return fail(&err);
@@ -125,6 +134,7 @@ int main(int argc, char **argv) {
     pp_input inputs[1] = {{"prompts", in}};
     pp_provenance prov = {"make_candidates", mode, inputs, 1};
     if (candidates_write(&cs, out, MPI_COMM_WORLD, &prov, NULL, &err) != PP_OK) return fail(&err);
+    if (texts_out) fclose(texts_out);
     candidates_free(&cs);
     prompts_free(&ps);
     tok_free(&tok);

@@ -87,6 +87,7 @@ static int group_alive(pid_t pgid) { return count_procs(5, (long)pgid, 1); }
 static void fast_options(judge_cmd_options *o) {
     judge_cmd_options_default(o);
     o->timeout_s = 3.0;
+    o->startup_timeout_s = 0; /* just timeout_s */
     o->kill_grace_s = 0.3;
     o->close_timeout_s = 1.0;
     o->restart_backoff_s = 0.001;
@@ -308,7 +309,8 @@ static void test_texts_intact(void **state) {
     }
     judge_verdict v;
     pp_err err;
-    assert_int_equal(judge_cmd_match(j, "bad-utf8", "\xff", bad_a, bad_b, &v, NULL, &err), PP_OK);
+    /* an id that is not UTF-8 is sent (and must come back) cleaned too */
+    assert_int_equal(judge_cmd_match(j, "bad\xff", "\xff", bad_a, bad_b, &v, NULL, &err), PP_OK);
     assert_int_not_equal(v, JUDGE_FAILED);
     judge_cmd_counters n;
     judge_cmd_stats(j, &n);
@@ -456,6 +458,37 @@ static void test_epipe(void **state) {
     assert_int_equal(my_children(), 0);
 }
 
+/* With SIGCHLD ignored the kernel reaps judges itself: still no hang, and
+ * crashes and timeouts are still counted (only exit statuses are lost). */
+static void test_sigchld_ignored(void **state) {
+    (void)state;
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGCHLD, &ign, &old);
+    judge_cmd_options o;
+    fast_options(&o);
+    o.timeout_s = 0.3;
+    judge_verdict v[6];
+    judge_cmd_counters crashy, hang;
+    judge_cmd *j = open_tool("judge_crashy 2", &o);
+    for (int k = 0; k < 3; k++) v[k] = match(j, "i", "aa", "b");
+    judge_cmd_stats(j, &crashy);
+    judge_cmd_close(j);
+    j = open_tool("judge_hang 2", &o); /* P1 hangs on m2, P2 on m3, P3 answers m3 */
+    for (int k = 3; k < 6; k++) v[k] = match(j, "i", "aa", "b");
+    judge_cmd_stats(j, &hang);
+    judge_cmd_close(j);
+    int left = count_procs(4, (long)getpid(), 0);
+    sigaction(SIGCHLD, &old, NULL); /* before any assertion can jump out */
+    for (int k = 0; k < 6; k++) assert_int_equal(v[k], JUDGE_A);
+    assert_int_equal(crashy.crashes, 2); /* P1 dies on m2, P2 on m3 */
+    assert_int_equal(crashy.ok, 3);
+    assert_int_equal(hang.timeouts, 2);
+    assert_int_equal(hang.ok, 3);
+    assert_int_equal(left, 0);
+}
+
 /* A judge that never answers: matches fail, then the judge is given up
  * after give_up_after attempts in a row, with a message naming it. */
 static void test_always_crashing(void **state) {
@@ -554,7 +587,9 @@ static void test_hang_wrapper(void **state) {
     assert_int_equal(n.failures, 1);
     t0 = now_s();
     while (group_alive(leader) > 0 && now_s() - t0 < 2) sleep_s(0.01);
-    assert_int_equal(group_alive(leader), 0); /* the grandchild is gone too */
+    int left = group_alive(leader);
+    if (left > 0) kill(-leader, SIGKILL); /* do not leak it when failing */
+    assert_int_equal(left, 0); /* the grandchild is gone too */
     judge_cmd_close(j);
     assert_int_equal(my_children(), 0);
 }
@@ -684,6 +719,36 @@ static void test_stderr_log_and_time(void **state) {
     assert_int_equal(my_children(), 0);
 }
 
+/* A judge that needs 0.5 s to start: the first answer of each process gets
+ * startup_timeout_s; without it every start times out. */
+static void test_startup(void **state) {
+    (void)state;
+    judge_cmd_options o;
+    fast_options(&o);
+    o.timeout_s = 0.2;
+    o.startup_timeout_s = 3;
+    judge_cmd *j = open_tool("judge_slow 10 500", &o);
+    double t0 = now_s();
+    for (int k = 0; k < 3; k++) assert_int_equal(match(j, "s", "a", "bb"), JUDGE_B);
+    double took = now_s() - t0;
+    judge_cmd_counters n;
+    judge_cmd_stats(j, &n);
+    assert_int_equal(n.ok, 3);
+    assert_int_equal(n.timeouts, 0);
+    assert_true(took > 0.45 && took < 2.5);
+    judge_cmd_close(j);
+
+    o.startup_timeout_s = 0;
+    o.max_retries = 1;
+    j = open_tool("judge_slow 10 500", &o);
+    assert_int_equal(match(j, "s", "a", "bb"), JUDGE_FAILED);
+    judge_cmd_stats(j, &n);
+    assert_int_equal(n.timeouts, 2);
+    assert_int_equal(n.kills, 2);
+    judge_cmd_close(j);
+    assert_int_equal(my_children(), 0);
+}
+
 /* examples/judge_example.py, when python3 is there. */
 static void test_example_judge(void **state) {
     (void)state;
@@ -747,10 +812,12 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_split_argv),      cmocka_unit_test(test_parse_answer),
         cmocka_unit_test(test_good_judge),      cmocka_unit_test(test_texts_intact),
         cmocka_unit_test(test_missing_program), cmocka_unit_test(test_crashy),
-        cmocka_unit_test(test_epipe),           cmocka_unit_test(test_always_crashing),
+        cmocka_unit_test(test_epipe),           cmocka_unit_test(test_sigchld_ignored),
+        cmocka_unit_test(test_always_crashing),
         cmocka_unit_test(test_hang),            cmocka_unit_test(test_hang_wrapper),
         cmocka_unit_test(test_garbage),         cmocka_unit_test(test_closeout),
         cmocka_unit_test(test_close_stubborn),  cmocka_unit_test(test_stderr_log_and_time),
+        cmocka_unit_test(test_startup),
         cmocka_unit_test(test_example_judge),
     };
     void *self = argv[0];

@@ -1,0 +1,418 @@
+# slurm/common.sh - the job-file logic shared by slurm/pp-*.sbatch,
+# slurm/submit.sh and jobs/run-local.sh (bash; sourced, not run).
+#
+# A job file (jobs/*.conf, format in jobs/template.conf) describes one whole
+# pipeline run: a [common] section (work directory, resources, launcher)
+# and one section per stage whose `key = value` lines are that program's
+# options.  [STAGE.NAME] sections make several runs of one stage (e.g.
+# [prompts.train], [prompts.test]); each merges [STAGE] under its own keys.
+# For each run this file writes a per-stage config (`key = value`, read by
+# the program's --config) with the paths between stages filled in from the
+# work directory where the job file leaves them out.
+#
+# Functions (all print "prefpipe: ..." messages on stderr):
+#   pp_job_load FILE          parse + check a job file (exit 1 on errors)
+#   pp_common STAGE KEY [DEF] a [common] value; STAGE.KEY beats KEY
+#   pp_instances STAGE        the runs of a stage: NAMEs, or "-" for one run
+#   pp_stage_config STAGE INST FILE   write the per-stage config
+#   pp_config_value FILE KEY  a value from a written per-stage config
+#   pp_program STAGE          the program's path
+#   pp_slurm_stage STAGE JOBFILE      the body of every pp-STAGE.sbatch
+
+PP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PP_STAGES="prompts convert sft generate rank rm train eval report"
+# Stages that save their state on SIGUSR1/SIGTERM and exit 75: they get
+# Slurm's warning signal and requeue themselves.
+PP_RESUMABLE="sft generate rank rm train eval"
+PP_DEFAULT_CHAIN="prompts sft generate rank train eval"
+# [common] keys; those in PP_PER_STAGE_KEYS may also be given as STAGE.KEY
+PP_COMMON_KEYS="workdir stages bin ranks cpus-per-task nodes time partition account qos mem
+signal-lead requeue max-restarts launcher launch-args sbatch-args modules program"
+PP_PER_STAGE_KEYS="bin ranks cpus-per-task nodes time partition account qos mem
+signal-lead requeue max-restarts launcher launch-args sbatch-args modules program"
+PP_EXIT_STOPPED=75 # a program stopped by a signal after saving its state
+
+pp_say() { printf 'prefpipe: %s\n' "$*" >&2; }
+pp_die() {
+    printf 'prefpipe: error: %s\n' "$*" >&2
+    exit 1
+}
+pp_in_list() { # pp_in_list WORD LIST
+    local w
+    for w in $2; do [ "$w" = "$1" ] && return 0; done
+    return 1
+}
+
+# ------------------------------------------------------------- parsing
+# Records of the loaded job file, in file order.
+PP_JOB=""
+PP_SEC=() PP_KEY=() PP_VAL=() PP_LINE=()
+
+# The syntax mirrors the programs' own config reader (src/pp_options.c):
+# '#' starts a comment at the start of a line or after whitespace (not in a
+# value that starts with a double quote), keys may use '_' for '-'.
+# Output: SECTION \037 KEY \037 RAW-VALUE \037 LINE per key line.
+pp_parse_awk='
+function trim(s) { sub(/^[ \t\r]+/, "", s); sub(/[ \t\r]+$/, "", s); return s }
+{
+    line = trim($0)
+    if (line == "" || substr(line, 1, 1) == "#") next
+    if (line ~ /^\[/) {
+        if (line !~ /^\[[A-Za-z0-9_.-]+\]$/) { printf "%s:%d: bad section header %s\n", FILENAME, NR, line > "/dev/stderr"; bad = 1; next }
+        sec = substr(line, 2, length(line) - 2); next
+    }
+    eq = index(line, "=")
+    if (eq == 0) { printf "%s:%d: expected key = value, got: %s\n", FILENAME, NR, substr(line, 1, 60) > "/dev/stderr"; bad = 1; next }
+    key = trim(substr(line, 1, eq - 1)); val = trim(substr(line, eq + 1))
+    gsub(/_/, "-", key)
+    if (key !~ /^[A-Za-z0-9.-]+$/) { printf "%s:%d: bad key \"%s\"\n", FILENAME, NR, key > "/dev/stderr"; bad = 1; next }
+    if (substr(val, 1, 1) != "\"" && match(val, /[ \t]#/)) val = trim(substr(val, 1, RSTART))
+    if (sec == "") { printf "%s:%d: key %s is outside a section (start with [common])\n", FILENAME, NR, key > "/dev/stderr"; bad = 1; next }
+    printf "%s\037%s\037%s\037%d\n", sec, key, val, NR
+}
+END { exit bad }'
+
+pp_unquote() { # a value as the programs see it: surrounding "" removed
+    local v=$1
+    if [ ${#v} -ge 2 ] && [ "${v:0:1}" = '"' ] && [ "${v: -1}" = '"' ]; then v=${v:1:${#v}-2}; fi
+    printf '%s' "$v"
+}
+
+pp_job_load() {
+    local file=$1 recs sec key val line i j stage errs=0 s
+    [ -f "$file" ] && [ -r "$file" ] || pp_die "$file: no such job file"
+    recs=$(LC_ALL=C awk "$pp_parse_awk" "$file") || pp_die "$file: syntax errors (above)"
+    PP_JOB=$file PP_SEC=() PP_KEY=() PP_VAL=() PP_LINE=()
+    if [ -n "$recs" ]; then
+        while IFS=$'\037' read -r sec key val line; do
+            PP_SEC+=("$sec") PP_KEY+=("$key") PP_VAL+=("$val") PP_LINE+=("$line")
+        done <<<"$recs"
+    fi
+    for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
+        sec=${PP_SEC[i]} key=${PP_KEY[i]}
+        stage=${sec%%.*}
+        if [ "$sec" = common ]; then
+            if [[ $key == *.* ]]; then
+                if ! pp_in_list "${key%%.*}" "$PP_STAGES" || ! pp_in_list "${key#*.}" "$PP_PER_STAGE_KEYS"; then
+                    echo "$file:${PP_LINE[i]}: unknown [common] key '$key' (per-stage keys: STAGE.KEY with KEY one of: $(echo $PP_PER_STAGE_KEYS))" >&2
+                    errs=1
+                fi
+            elif ! pp_in_list "$key" "$PP_COMMON_KEYS" || [ "$key" = program ]; then
+                echo "$file:${PP_LINE[i]}: unknown [common] key '$key' (known: $(echo $PP_COMMON_KEYS | sed 's/ program//'))" >&2
+                errs=1
+            fi
+        elif ! pp_in_list "$stage" "$PP_STAGES" || [[ $sec == *.*.* ]] || [[ $sec == *. ]]; then
+            echo "$file:${PP_LINE[i]}: unknown section [$sec] (sections: [common], [STAGE], [STAGE.NAME] with STAGE one of: $PP_STAGES)" >&2
+            errs=1
+        fi
+        for ((j = 0; j < i; j++)); do
+            if [ "${PP_SEC[j]}" = "$sec" ] && [ "${PP_KEY[j]}" = "$key" ]; then
+                echo "$file:${PP_LINE[i]}: '$key' given twice in [$sec] (first on line ${PP_LINE[j]})" >&2
+                errs=1
+            fi
+        done
+    done
+    [ $errs = 0 ] || pp_die "$file: invalid job file (above; see jobs/template.conf)"
+
+    PP_WORKDIR=$(pp_get common workdir) || pp_die "$file: [common] needs 'workdir = DIR'"
+    PP_WORKDIR=${PP_WORKDIR//'${root}'/$PP_ROOT}
+    [ -n "$PP_WORKDIR" ] || pp_die "$file: [common] workdir is empty"
+    case $PP_WORKDIR in /*) ;; *) PP_WORKDIR=$PWD/$PP_WORKDIR ;; esac
+    case $PP_WORKDIR in *'#'* | *'"'* | *$'\n'*) pp_die "$file: workdir must not contain '#' or '\"': $PP_WORKDIR" ;; esac
+    PP_WORKDIR=${PP_WORKDIR%/}
+    PP_CHAIN=$(pp_get common stages) || PP_CHAIN=$PP_DEFAULT_CHAIN
+    [ -n "$PP_CHAIN" ] || pp_die "$file: [common] stages is empty"
+    local seen=""
+    for s in $PP_CHAIN; do
+        pp_in_list "$s" "$PP_STAGES" || pp_die "$file: [common] stages: unknown stage '$s' (known: $PP_STAGES)"
+        pp_in_list "$s" "$seen" && pp_die "$file: [common] stages: '$s' listed twice"
+        seen="$seen $s"
+    done
+    for s in $PP_CHAIN; do pp_check_common "$s"; done
+}
+
+# pp_get SECTION KEY: the unquoted value (${root}, ${workdir} expanded);
+# status 1 when the key is absent.
+pp_get() {
+    local i v
+    for ((i = ${#PP_SEC[@]} - 1; i >= 0; i--)); do
+        if [ "${PP_SEC[i]}" = "$1" ] && [ "${PP_KEY[i]}" = "$2" ]; then
+            v=$(pp_unquote "${PP_VAL[i]}")
+            v=${v//'${root}'/$PP_ROOT}
+            [ -n "${PP_WORKDIR:-}" ] && v=${v//'${workdir}'/$PP_WORKDIR}
+            printf '%s' "$v"
+            return 0
+        fi
+    done
+    return 1
+}
+
+pp_common() { # pp_common STAGE KEY [DEFAULT]
+    pp_get common "$1.$2" || pp_get common "$2" || printf '%s' "${3:-}"
+}
+
+pp_check_common() { # values the scripts themselves use, per stage
+    local st=$1 k v
+    for k in ranks cpus-per-task nodes signal-lead max-restarts; do
+        v=$(pp_common "$st" "$k")
+        [ -z "$v" ] || [[ $v =~ ^[1-9][0-9]*$ ]] ||
+            pp_die "$PP_JOB: [common] $k for $st must be a positive integer, not '$v'"
+    done
+    v=$(pp_common "$st" launcher srun)
+    pp_in_list "$v" "srun mpirun" || pp_die "$PP_JOB: [common] launcher must be srun or mpirun, not '$v'"
+    v=$(pp_common "$st" requeue true)
+    pp_in_list "$v" "true false yes no 1 0" || pp_die "$PP_JOB: [common] requeue must be true or false, not '$v'"
+}
+
+pp_bool() { pp_in_list "$1" "true yes 1"; }
+
+# The runs of a stage: the NAMEs of its [STAGE.NAME] sections in file order,
+# or "-" (one run from [STAGE] alone).
+pp_instances() {
+    local i names="" n
+    for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
+        case ${PP_SEC[i]} in
+        "$1".*)
+            n=${PP_SEC[i]#*.}
+            pp_in_list "$n" "$names" || names="$names $n"
+            ;;
+        esac
+    done
+    [ -n "$names" ] && echo $names || echo -
+}
+
+# pp_derived STAGE INST: "key path" lines, the files a stage reads and writes
+# when the job file does not name them.  A run NAME of a stage adds _NAME to
+# its main output (prompts and eval runs use NAME to pick their prompts).
+pp_derived() {
+    local st=$1 inst=$2 W=$PP_WORKDIR sfx=""
+    [ "$inst" = - ] || sfx=_$inst
+    case $st in
+    prompts) [ "$inst" = - ] && sfx=_train
+        echo "out $W/prompts$sfx.h5" ;;
+    convert) pp_stage_has "$st" "$inst" to-llama2c || echo "out $W/base$sfx.h5" ;;
+    sft) printf '%s\n' "data $W/prompts_train.h5" "out $W/base$sfx.h5" ;;
+    generate) printf '%s\n' "model $W/base.h5" "prompts $W/prompts${sfx:-_train}.h5" "out $W/candidates$sfx.h5" ;;
+    rank) printf '%s\n' "candidates $W/candidates$sfx.h5" "out $W/pairs$sfx.h5" ;;
+    rm) printf '%s\n' "pairs $W/pairs.h5" "model $W/base.h5" "out $W/rm$sfx.h5" ;;
+    train) printf '%s\n' "policy $W/base.h5" "pairs $W/pairs.h5" "out $W/policy$sfx.h5" ;;
+    eval) printf '%s\n' "policy $W/policy.h5" "baseline $W/base.h5" "prompts $W/prompts${sfx:-_test}.h5" "out $W/eval$sfx.h5" ;;
+    report) ;;
+    esac
+}
+
+pp_stage_has() { # pp_stage_has STAGE INST KEY: set (even empty) in [STAGE] or [STAGE.INST]
+    local i
+    for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
+        if [ "${PP_KEY[i]}" = "$3" ] && { [ "${PP_SEC[i]}" = "$1" ] || [ "${PP_SEC[i]}" = "$1.$2" ]; }; then return 0; fi
+    done
+    return 1
+}
+
+# pp_stage_config STAGE INST FILE: write the program's config: [STAGE],
+# then [STAGE.INST] over it, then the derived paths for keys still unset.
+# A key with an empty value is left out (the program's default applies).
+pp_stage_config() {
+    local st=$1 inst=$2 out=$3 i k v
+    local -A val=()
+    local order=()
+    for sec in "$st" "$st.$inst"; do
+        for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
+            [ "${PP_SEC[i]}" = "$sec" ] || continue
+            k=${PP_KEY[i]}
+            [ -n "${val[$k]+x}" ] || order+=("$k")
+            val[$k]=${PP_VAL[i]}
+        done
+    done
+    while read -r k v; do
+        [ -n "$k" ] || continue
+        [ -n "${val[$k]+x}" ] && continue
+        order+=("$k")
+        val[$k]=$v
+    done < <(pp_derived "$st" "$inst")
+    {
+        echo "# written by prefpipe slurm/common.sh from $PP_JOB"
+        echo "# section [$st]$([ "$inst" = - ] || echo " + [$st.$inst]"); edit the job file, not this file"
+        for k in "${order[@]}"; do
+            v=${val[$k]}
+            [ -n "$v" ] || continue
+            v=${v//'${root}'/$PP_ROOT}
+            v=${v//'${workdir}'/$PP_WORKDIR}
+            printf '%s = %s\n' "$k" "$v"
+        done
+    } >"$out.tmp" && mv -f "$out.tmp" "$out" || pp_die "cannot write $out"
+}
+
+pp_config_value() { # pp_config_value FILE KEY: from a config written above
+    local v
+    v=$(awk -v k="$2" 'index($0, k " = ") == 1 { v = substr($0, length(k) + 4) } END { printf "%s", v }' "$1")
+    pp_unquote "$v"
+}
+
+pp_config_name() { # pp_config_name STAGE INST: the config's file name
+    if [ "$2" = - ]; then echo "$PP_WORKDIR/config/$1.conf"; else echo "$PP_WORKDIR/config/$1.$2.conf"; fi
+}
+
+pp_run_name() { if [ "$2" = - ]; then echo "$1"; else echo "$1.$2"; fi; }
+
+# The program a stage runs: STAGE.program, else BIN/pp-STAGE with BIN from
+# `bin`, else the project's bin/, else pp-STAGE on PATH.
+pp_program() {
+    local st=$1 p bin
+    p=$(pp_common "$st" program)
+    if [ -n "$p" ]; then echo "$p"; return; fi
+    bin=$(pp_common "$st" bin)
+    if [ -n "$bin" ]; then echo "$bin/pp-$st"; return; fi
+    if [ -x "$PP_ROOT/bin/pp-$st" ]; then echo "$PP_ROOT/bin/pp-$st"; return; fi
+    command -v "pp-$st" 2>/dev/null || echo "$PP_ROOT/bin/pp-$st"
+}
+
+# pp_check_keys PROGRAM CONFIG: every key of CONFIG is an option the program
+# lists in --help, so a typo fails at submission, not hours later in a job.
+# On failure PP_WHY says which keys.
+declare -A PP_HELP_KEYS=()
+pp_check_keys() {
+    local prog=$1 cfg=$2 known bad=""
+    if [ -z "${PP_HELP_KEYS[$prog]+x}" ]; then
+        PP_HELP_KEYS[$prog]=$("$prog" --help 2>/dev/null | sed -n 's/^  --\([A-Za-z0-9-]*\).*/\1/p' | grep -vx 'config\|help')
+    fi
+    known=${PP_HELP_KEYS[$prog]}
+    [ -n "$known" ] || { PP_WHY="$prog --help lists no options"; return 1; }
+    while read -r k _; do
+        case $k in '' | '#'*) continue ;; esac
+        printf '%s\n' "$known" | grep -qx -- "$k" || bad="$bad $k"
+    done <"$cfg"
+    [ -z "$bad" ] && return 0
+    PP_WHY="$(basename "$prog") has no option(s):$bad (see $prog --help)"
+    return 1
+}
+
+pp_load_modules() {
+    local mods
+    mods=$(pp_common "$1" modules)
+    [ -n "$mods" ] || return 0
+    type module >/dev/null 2>&1 || pp_die "modules = $mods, but this shell has no 'module' command"
+    # shellcheck disable=SC2086
+    module load $mods || pp_die "module load $mods failed"
+}
+
+# ---------------------------------------------------------- in a Slurm job
+PP_TRAPPED=0
+PP_USR1=0   # Slurm's warning signal (or scancel --signal=USR1 --batch) came
+PP_STEP=""  # pid of the running srun/mpirun
+
+pp_on_usr1() {
+    PP_USR1=1 PP_TRAPPED=1
+    pp_say "got SIGUSR1 (time limit near, or preemption): asking the stage to save and stop"
+    [ -n "$PP_STEP" ] && kill -USR1 "$PP_STEP" 2>/dev/null
+}
+pp_on_term() {
+    PP_TRAPPED=1
+    pp_say "got SIGTERM: passing it on"
+    [ -n "$PP_STEP" ] && kill -TERM "$PP_STEP" 2>/dev/null
+}
+
+# Run "$@" in the background and wait for it, so the traps above can run
+# meanwhile (bash runs a trap only between commands; a trapped signal makes
+# `wait` return early, so wait again until the step has really ended).
+pp_wait_step() {
+    local rc=127 r
+    "$@" &
+    PP_STEP=$!
+    while :; do
+        PP_TRAPPED=0
+        wait "$PP_STEP"
+        r=$?
+        [ $r = 127 ] && break # reaped by the previous wait: rc holds its status
+        rc=$r
+        [ $PP_TRAPPED = 1 ] && [ $r -gt 128 ] || break
+    done
+    PP_STEP=""
+    return $rc
+}
+
+pp_requeue_or_fail() { # the stage saved its state and stopped: requeue the job
+    local restarts=${SLURM_RESTART_COUNT:-0} max
+    max=$(pp_common "$1" max-restarts 20)
+    if ! pp_bool "$(pp_common "$1" requeue true)"; then
+        pp_say "requeue = false: not requeueing; resume with slurm/submit.sh $PP_JOB --from $1"
+        exit $PP_EXIT_STOPPED
+    fi
+    if [ "$restarts" -ge "$max" ]; then
+        pp_say "job was already requeued $restarts times (max-restarts = $max): giving up; resume with slurm/submit.sh --from $1"
+        exit $PP_EXIT_STOPPED
+    fi
+    pp_say "state saved; requeueing job $SLURM_JOB_ID (restart $((restarts + 1)); Slurm holds a requeued job ~2 min before it may start again)"
+    if scontrol requeue "$SLURM_JOB_ID"; then
+        exit 0
+    fi
+    pp_say "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?); resume with slurm/submit.sh --from $1"
+    exit $PP_EXIT_STOPPED
+}
+
+# The body of slurm/pp-STAGE.sbatch.
+pp_slurm_stage() {
+    local st=$1 jobfile=${2:-} prog inst cfg run ranks cpt launcher t0 rc done_mark
+    [ -n "$jobfile" ] || pp_die "usage: sbatch slurm/pp-$st.sbatch JOBFILE (or slurm/submit.sh JOBFILE)"
+    [ -n "${SLURM_JOB_ID:-}" ] || pp_die "pp-$st.sbatch runs inside a Slurm job; submit it (slurm/submit.sh) or use jobs/run-local.sh"
+    trap pp_on_usr1 USR1
+    trap pp_on_term TERM
+    pp_job_load "$jobfile"
+    pp_load_modules "$st"
+    prog=$(pp_program "$st")
+    [ -x "$prog" ] || pp_die "$prog: not found or not executable (build with make, or set bin/program in [common])"
+    ranks=${SLURM_NTASKS:-1}
+    cpt=${SLURM_CPUS_PER_TASK:-1}
+    [ "$ranks" = "$(pp_common "$st" ranks "$ranks")" ] ||
+        pp_say "warning: the allocation has $ranks task(s) but the job file asks for $(pp_common "$st" ranks); using $ranks"
+    # One BLAS thread per allocated CPU: ranks x threads <= cores.
+    export OPENBLAS_NUM_THREADS=$cpt OMP_NUM_THREADS=$cpt
+    launcher=$(pp_common "$st" launcher srun)
+    local largs=()
+    read -r -a largs <<<"$(pp_common "$st" launch-args)"
+    mkdir -p "$PP_WORKDIR/config" "$PP_WORKDIR/.slurm" || pp_die "cannot create $PP_WORKDIR/config"
+    pp_say "stage $st: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}, $ranks rank(s) x $cpt cpu(s), $launcher, $(date '+%F %T')"
+    pp_say "job file $jobfile, work directory $PP_WORKDIR"
+
+    for inst in $(pp_instances "$st"); do
+        run=$(pp_run_name "$st" "$inst")
+        done_mark=$PP_WORKDIR/.slurm/$SLURM_JOB_ID.$run.done
+        if [ -e "$done_mark" ]; then
+            pp_say "$run: done before this restart, skipped"
+            continue
+        fi
+        [ $PP_USR1 = 0 ] || pp_requeue_or_fail "$st"
+        cfg=$(pp_config_name "$st" "$inst")
+        pp_stage_config "$st" "$inst" "$cfg"
+        local cmd
+        if [ "$launcher" = srun ]; then
+            # srun does not inherit --cpus-per-task from sbatch (Slurm >= 22.05)
+            cmd=(srun --mpi=pmix --ntasks="$ranks" --cpus-per-task="$cpt" "${largs[@]}" "$prog" --config "$cfg")
+        else
+            [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+            local bind=()
+            [ "$cpt" -gt 1 ] && bind=(--bind-to none)
+            cmd=(mpirun -np "$ranks" "${bind[@]}" "${largs[@]}" "$prog" --config "$cfg")
+        fi
+        pp_say "$run: ${cmd[*]}"
+        t0=$SECONDS
+        pp_wait_step "${cmd[@]}"
+        rc=$?
+        pp_say "$run: $(basename "$prog") exited $rc after $((SECONDS - t0)) s"
+        # 75: stopped after saving.  Above 128: killed by the signal itself
+        # (it came before the program set its handler), so it resumes from
+        # its last saved state.  Either way, after Slurm's warning: requeue.
+        if [ $rc = 0 ]; then
+            touch "$done_mark"
+        elif [ $PP_USR1 = 1 ] && { [ $rc = $PP_EXIT_STOPPED ] || [ $rc -gt 128 ]; }; then
+            pp_requeue_or_fail "$st"
+        elif [ $rc = $PP_EXIT_STOPPED ]; then
+            pp_say "$run was stopped by a signal other than Slurm's warning (scancel? time limit?): not requeued; resume with slurm/submit.sh $jobfile --from $st"
+            exit $PP_EXIT_STOPPED
+        else
+            exit "$rc"
+        fi
+    done
+    rm -f "$PP_WORKDIR/.slurm/$SLURM_JOB_ID".*.done
+    pp_say "stage $st done"
+}

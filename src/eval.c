@@ -1,0 +1,364 @@
+/* eval.c - policy vs baseline, judged in both orders (eval.h). */
+#include "eval.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "judge_cmd.h"
+#include "judge_oracle.h"
+#include "model_io.h"
+#include "pp_gather.h"
+#include "pp_stage.h"
+#include "prompts.h"
+#include "tasks.h"
+
+/* One split's results on this rank (rows lo..hi of the prompt file). */
+typedef struct {
+    int64_t lo, hi, n_file;
+    double *outcome, *score[2];
+    int32_t *verdict[2], *exact[2];
+    char **text[2];
+    char name[32];
+} split_rows;
+
+static void rows_free(split_rows *r) {
+    free(r->outcome);
+    for (int s = 0; s < 2; s++) {
+        free(r->score[s]);
+        free(r->verdict[s]);
+        free(r->exact[s]);
+        if (r->text[s])
+            for (int64_t i = 0; i < r->hi - r->lo; i++) free(r->text[s][i]);
+        free(r->text[s]);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* +1 when the policy is preferred in this order, -1 the baseline, 0 otherwise. */
+static int policy_view(int verdict, int policy_first) {
+    if (verdict == 0) return policy_first ? 1 : -1;
+    if (verdict == 1) return policy_first ? -1 : 1;
+    return 0;
+}
+
+typedef struct {
+    const eval_options *o;
+    oracle_judge oracle;
+    judge_cmd *cmd;
+} judges;
+
+static pp_status judge_pair(judges *j, const prompt_set *p, int64_t i, int split, const char *first,
+                            const char *second, int order, int *verdict, pp_err *err) {
+    if (!strcmp(j->o->judge, "oracle")) {
+        task_family fam;
+        PP_TRY(tasks_family_from_name(p->family[i], &fam, err));
+        uint64_t match_id = ((uint64_t)split << 40) ^ (uint64_t)p->ids[i];
+        oracle_result r = oracle_judge_match(&j->oracle, fam, p->text[i], p->reference[i], first, second, match_id,
+                                             (uint64_t)order);
+        *verdict = (int)r.verdict;
+        return PP_OK;
+    }
+    char id[64];
+    snprintf(id, sizeof id, "%d:%lld:%d", split, (long long)p->ids[i], order);
+    judge_verdict v;
+    PP_TRY(judge_cmd_match(j->cmd, id, p->text[i], first, second, &v, NULL, err));
+    *verdict = (int)v;
+    return PP_OK;
+}
+
+static pp_status run_split(int split, const char *path, generator g[2], const model *models[2], judges *j,
+                           MPI_Comm comm, const pp_log *log, split_rows *r, pp_progress *prog, int64_t *done,
+                           pp_err *err) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    prompt_set p;
+    PP_TRY(prompts_load(&p, path, err));
+    pp_status st = PP_OK;
+    if (p.split[0]) snprintf(r->name, sizeof r->name, "%s", p.split);
+    else {
+        char b[PP_PATH_MAX];
+        snprintf(b, sizeof b, "%s", path);
+        snprintf(r->name, sizeof r->name, "%.20s", basename(b));
+        char *dot = strrchr(r->name, '.');
+        if (dot) *dot = '\0';
+    }
+    if (!strcmp(j->o->judge, "oracle") && !p.reference)
+        st = pp_fail(err, PP_EINPUT, "%s: --judge oracle needs prompts from the built-in suite (with references)", path);
+    r->n_file = p.n;
+    r->lo = p.n * rank / size;
+    r->hi = p.n * (rank + 1) / size;
+    int64_t n = r->hi - r->lo;
+    size_t cnt = (size_t)(n > 0 ? n : 1);
+    r->outcome = calloc(cnt, sizeof(double));
+    for (int s = 0; s < 2; s++) {
+        r->score[s] = calloc(cnt, sizeof(double));
+        r->verdict[s] = calloc(cnt, sizeof(int32_t));
+        r->exact[s] = calloc(cnt, sizeof(int32_t));
+        r->text[s] = calloc(cnt, sizeof(char *));
+        if (!r->score[s] || !r->verdict[s] || !r->exact[s] || !r->text[s]) st = pp_fail(err, PP_ESYS, "out of memory");
+    }
+    if (!r->outcome) st = pp_fail(err, PP_ESYS, "out of memory");
+    for (int64_t i = r->lo; st == PP_OK && i < r->hi; i++) {
+        int64_t row = i - r->lo;
+        for (int s = 0; st == PP_OK && s < 2; s++) {
+            int *ids = NULL, nid = 0;
+            st = generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, p.text[i], &ids, &nid, err);
+            if (st == PP_OK && nid >= models[s]->cfg.seq_len)
+                st = pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
+                             (long long)p.ids[i], nid, models[s]->cfg.seq_len);
+            candidate_set cs;
+            if (st == PP_OK) st = candidates_init(&cs, 1, err);
+            if (st == PP_OK) {
+                gen_prompt gp = {.id = p.ids[i], .text = p.text[i], .tokens = ids, .n_tokens = nid};
+                st = generate_prompt(&g[s], &gp, &cs, err);
+                if (st == PP_OK) r->text[s][row] = strdup(cs.candidate_text[0]);
+                candidates_free(&cs);
+            }
+            free(ids);
+        }
+        if (st != PP_OK) break;
+        int v[2];
+        st = judge_pair(j, &p, i, split, r->text[0][row], r->text[1][row], 0, &v[0], err);
+        if (st == PP_OK) st = judge_pair(j, &p, i, split, r->text[1][row], r->text[0][row], 1, &v[1], err);
+        if (st != PP_OK) break;
+        r->verdict[0][row] = v[0];
+        r->verdict[1][row] = v[1];
+        int sum = policy_view(v[0], 1) + policy_view(v[1], 0);
+        r->outcome[row] = sum > 0 ? 1.0 : sum < 0 ? 0.0 : 0.5;
+        if (p.reference) {
+            task_family fam;
+            if (tasks_family_from_name(p.family[i], &fam, err) == PP_OK)
+                for (int s = 0; s < 2; s++) {
+                    r->score[s][row] = tasks_score(fam, p.text[i], p.reference[i], r->text[s][row]);
+                    r->exact[s][row] = tasks_exact(p.reference[i], r->text[s][row]);
+                }
+        }
+        (*done)++;
+        pp_progress_update(prog, *done * size, NULL);
+    }
+    (void)log;
+    prompts_free(&p);
+    return st;
+}
+
+static void summarize(const split_rows *r, int has_oracle, MPI_Comm comm, eval_split_summary *s) {
+    /* local sums, then one reduction */
+    double a[16] = {0};
+    for (int64_t i = 0; i < r->hi - r->lo; i++) {
+        double o = r->outcome[i];
+        int p0 = policy_view(r->verdict[0][i], 1), p1 = policy_view(r->verdict[1][i], 0);
+        a[0] += 1;
+        a[1] += o == 1.0;
+        a[2] += o == 0.5;
+        a[3] += o == 0.0;
+        a[4] += p0 * p1 == -1;
+        a[5] += (r->verdict[0][i] == 3) + (r->verdict[1][i] == 3);
+        a[6] += o;
+        a[7] += o * o;
+        for (int m = 0; m < 2; m++) {
+            a[8 + 4 * m] += r->exact[m][i];
+            a[9 + 4 * m] += r->score[m][i];
+            a[10 + 4 * m] += r->score[m][i] * r->score[m][i];
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, a, 16, MPI_DOUBLE, MPI_SUM, comm);
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", r->name);
+    double n = a[0];
+    s->n = (int64_t)n;
+    s->wins = (int64_t)a[1];
+    s->ties = (int64_t)a[2];
+    s->losses = (int64_t)a[3];
+    s->flips = (int64_t)a[4];
+    s->failures = (int64_t)a[5];
+    if (n > 0) {
+        s->win_rate = a[6] / n;
+        double var = fmax(a[7] / n - s->win_rate * s->win_rate, 0);
+        s->win_rate_se = n > 1 ? sqrt(var * n / (n - 1) / n) : 0;
+        s->tie_rate = a[2] / n;
+        s->loss_rate = a[3] / n;
+        s->flip_rate = a[4] / n;
+    }
+    s->has_oracle = has_oracle;
+    for (int m = 0; has_oracle && n > 0 && m < 2; m++) {
+        double acc = a[8 + 4 * m] / n, sc = a[9 + 4 * m] / n, sc2 = a[10 + 4 * m] / n;
+        s->acc[m] = acc;
+        s->acc_se[m] = n > 1 ? sqrt(acc * (1 - acc) / (n - 1)) : 0;
+        s->score[m] = sc;
+        s->score_se[m] = n > 1 ? sqrt(fmax(sc2 - sc * sc, 0) / (n - 1)) : 0;
+    }
+}
+
+static pp_status write_split(pp_h5 *f, const split_rows *r, const eval_split_summary *s, pp_err *err) {
+    char g[64], name[96];
+    snprintf(g, sizeof g, "/%s", r->name);
+    PP_TRY(pp_h5_group(f, g, err));
+    int64_t dims[1] = {r->n_file}, n = r->hi - r->lo;
+    struct {
+        const char *n;
+        pp_dtype t;
+        const void *d;
+    } cols[] = {{"outcome", PP_F64, r->outcome},          {"verdict_policy_first", PP_I32, r->verdict[0]},
+                {"verdict_baseline_first", PP_I32, r->verdict[1]}, {"policy_score", PP_F64, r->score[0]},
+                {"baseline_score", PP_F64, r->score[1]},  {"policy_exact", PP_I32, r->exact[0]},
+                {"baseline_exact", PP_I32, r->exact[1]}};
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+        if (!s->has_oracle && c >= 3) break;
+        snprintf(name, sizeof name, "%s/%s", g, cols[c].n);
+        PP_TRY(pp_h5_write_rows(f, name, cols[c].t, 1, dims, r->lo, n, cols[c].d, err));
+    }
+    struct {
+        const char *n;
+        double v;
+    } at[] = {{"n", (double)s->n},         {"wins", (double)s->wins},   {"ties", (double)s->ties},
+              {"losses", (double)s->losses}, {"flips", (double)s->flips}, {"judge_failures", (double)s->failures},
+              {"win_rate", s->win_rate},   {"win_rate_se", s->win_rate_se}, {"tie_rate", s->tie_rate},
+              {"loss_rate", s->loss_rate}, {"flip_rate", s->flip_rate}};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) PP_TRY(pp_h5_attr_f64(f, g, at[i].n, at[i].v, err));
+    if (s->has_oracle) {
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_accuracy", s->acc[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_accuracy_se", s->acc_se[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_accuracy", s->acc[1], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_accuracy_se", s->acc_se[1], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_mean_score", s->score[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_mean_score_se", s->score_se[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_mean_score", s->score[1], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_mean_score_se", s->score_se[1], err));
+    }
+    return PP_OK;
+}
+
+pp_status eval_run(const char *policy_path, const char *baseline_path, const char *const *prompt_paths,
+                   int n_splits, const char *out_path, const eval_options *o, const pp_provenance *prov,
+                   MPI_Comm comm, const pp_log *log, eval_split_summary *summary, pp_err *err) {
+    if (n_splits < 1 || n_splits > EVAL_MAX_SPLITS)
+        return pp_fail(err, PP_EINPUT, "give 1 to %d prompt files", EVAL_MAX_SPLITS);
+    model models[2];
+    memset(models, 0, sizeof models);
+    generator g[2];
+    memset(g, 0, sizeof g);
+    judges j = {.o = o};
+    split_rows rows[EVAL_MAX_SPLITS];
+    memset(rows, 0, sizeof rows);
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    gen_params gp = o->gen;
+    gp.k = 1;
+    pp_status st = model_load(policy_path, &models[0], err);
+    if (st == PP_OK) st = model_load(baseline_path, &models[1], err);
+    for (int s = 0; st == PP_OK && s < 2; s++) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
+    if (st == PP_OK && !strcmp(o->judge, "oracle"))
+        st = oracle_judge_init(&j.oracle, o->judge_noise, o->judge_position_bias, o->judge_close, o->judge_seed, err);
+    if (st == PP_OK && !strcmp(o->judge, "cmd")) {
+        judge_cmd_options jo;
+        judge_cmd_options_default(&jo);
+        if (o->judge_timeout > 0) jo.timeout_s = o->judge_timeout;
+        st = o->judge_cmd ? judge_cmd_open(&j.cmd, o->judge_cmd, &jo, err)
+                          : pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
+    }
+    st = pp_agree(comm, st, err);
+    /* total prompts for progress */
+    int64_t total = 0, done = 0;
+    for (int s = 0; st == PP_OK && s < n_splits; s++) {
+        prompt_set p;
+        st = prompts_load(&p, prompt_paths[s], err);
+        total += p.n;
+        prompts_free(&p);
+    }
+    st = pp_agree(comm, st, err);
+    pp_progress prog;
+    pp_progress_start(&prog, log, "eval", total, 0, "prompts");
+    for (int s = 0; st == PP_OK && s < n_splits; s++) {
+        st = run_split(s, prompt_paths[s], g, (const model *[2]){&models[0], &models[1]}, &j, comm, log, &rows[s],
+                       &prog, &done, err);
+        st = pp_agree(comm, st, err);
+        if (st == PP_OK) summarize(&rows[s], !strcmp(o->judge, "oracle"), comm, &summary[s]);
+        for (int t = 0; st == PP_OK && t < s; t++)
+            if (!strcmp(rows[t].name, rows[s].name))
+                st = pp_fail(err, PP_EINPUT, "%s: split name '%s' given twice", prompt_paths[s], rows[s].name);
+    }
+    if (st == PP_OK) pp_progress_finish(&prog, total, NULL);
+    /* write */
+    pp_h5 f;
+    int created = 0;
+    if (st == PP_OK) {
+        st = pp_h5_create(&f, out_path, comm, "eval", EVAL_SCHEMA_VERSION, prov, err);
+        created = st == PP_OK;
+    }
+    if (st == PP_OK) {
+        char names[EVAL_MAX_SPLITS * 34] = "", fp[2][17];
+        for (int s = 0; s < n_splits; s++) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", s ? "," : "", rows[s].name);
+        model_fingerprint_hex(&models[0], fp[0]);
+        model_fingerprint_hex(&models[1], fp[1]);
+        st = pp_h5_attr_i64(&f, "/", "n_splits", n_splits, err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "splits", names, err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "judge", o->judge, err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "policy_fingerprint", fp[0], err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "baseline_fingerprint", fp[1], err);
+        if (st == PP_OK) st = pp_h5_attr_f64(&f, "/", "temperature", o->gen.sample.temperature, err);
+        if (st == PP_OK) st = pp_h5_attr_i64(&f, "/", "max_new_tokens", o->gen.max_new_tokens, err);
+        if (st == PP_OK) st = pp_h5_attr_i64(&f, "/", "seed", (int64_t)o->gen.seed, err);
+    }
+    for (int s = 0; st == PP_OK && s < n_splits; s++) st = write_split(&f, &rows[s], &summary[s], err);
+    /* texts: gathered to rank 0, written in the serial phase */
+    char **texts[EVAL_MAX_SPLITS][2];
+    memset(texts, 0, sizeof texts);
+    for (int s = 0; st == PP_OK && s < n_splits; s++)
+        for (int m = 0; st == PP_OK && m < 2; m++) {
+            int64_t nall;
+            st = pp_gather_strings(comm, rows[s].hi - rows[s].lo, (const char *const *)rows[s].text[m], &texts[s][m], &nall, err);
+        }
+    if (st == PP_OK) st = pp_h5_serial_begin(&f, err);
+    for (int s = 0; st == PP_OK && s < n_splits && rank == 0; s++) {
+        char name[96];
+        prompt_set p;
+        st = prompts_load(&p, prompt_paths[s], err);
+        snprintf(name, sizeof name, "/%s/prompt_text", rows[s].name);
+        if (st == PP_OK) st = pp_h5_write_text(&f, name, p.n, (const char *const *)p.text, err);
+        snprintf(name, sizeof name, "/%s/prompt_id", rows[s].name);
+        int64_t dims[1] = {p.n};
+        if (st == PP_OK) st = pp_h5_write_rows(&f, name, PP_I64, 1, dims, 0, p.n, p.ids, err);
+        snprintf(name, sizeof name, "/%s/policy_text", rows[s].name);
+        if (st == PP_OK) st = pp_h5_write_text(&f, name, p.n, (const char *const *)texts[s][0], err);
+        snprintf(name, sizeof name, "/%s/baseline_text", rows[s].name);
+        if (st == PP_OK) st = pp_h5_write_text(&f, name, p.n, (const char *const *)texts[s][1], err);
+        prompts_free(&p);
+    }
+    if (created) {
+        if (st == PP_OK) st = pp_h5_commit(&f, err);
+        else {
+            pp_err e2 = *err;
+            if (f.serial) pp_h5_commit(&f, &e2);
+            pp_h5_abort(&f);
+        }
+    }
+    for (int s = 0; s < n_splits; s++) {
+        free(texts[s][0]);
+        free(texts[s][1]);
+        rows_free(&rows[s]);
+    }
+    if (j.cmd) judge_cmd_close(j.cmd);
+    for (int s = 0; s < 2; s++) {
+        generator_free(&g[s]);
+        model_free(&models[s]);
+    }
+    return st;
+}
+
+void eval_print_table(FILE *f, const eval_split_summary *s, int n) {
+    fprintf(f, "%-8s %5s  %-16s %-7s %-7s", "split", "n", "win rate", "ties", "flips");
+    if (n > 0 && s[0].has_oracle) fprintf(f, "  %-16s %-16s", "policy acc", "baseline acc");
+    fprintf(f, "\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%-8s %5lld  %5.1f%% ± %4.1f%%  %5.1f%%  %5.1f%%", s[i].name, (long long)s[i].n, 100 * s[i].win_rate,
+                100 * s[i].win_rate_se, 100 * s[i].tie_rate, 100 * s[i].flip_rate);
+        if (s[i].has_oracle)
+            fprintf(f, "  %5.1f%% ± %4.1f%%  %5.1f%% ± %4.1f%%", 100 * s[i].acc[0], 100 * s[i].acc_se[0],
+                    100 * s[i].acc[1], 100 * s[i].acc_se[1]);
+        fprintf(f, "\n");
+    }
+}

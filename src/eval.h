@@ -1,0 +1,48 @@
+/* eval.h - a policy against a baseline: one response per prompt from each
+ * (same sampling seed), judged pairwise in both orders; win/tie/loss rates
+ * with a standard error, and task accuracy where the oracle can score.
+ *
+ * Per prompt, verdict v of order o is turned into the policy's point of
+ * view (+1 policy better, -1 baseline better, 0 tie or failure) and the two
+ * orders are summed: > 0 is a win (outcome 1), < 0 a loss (0), 0 a tie
+ * (0.5).  The win rate is the mean outcome and its standard error is
+ * sd(outcome)/sqrt(n).  Opposite verdicts in the two orders are a flip
+ * (position bias) and count as a tie.  Because both orders are asked,
+ * swapping policy and baseline gives exactly 1 - win rate. */
+#ifndef EVAL_H
+#define EVAL_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "generate.h"
+#include "pp_log.h"
+
+#define EVAL_SCHEMA_VERSION 1
+#define EVAL_MAX_SPLITS 8
+
+typedef struct {
+    const char *judge;          /* oracle | cmd */
+    const char *judge_cmd;
+    double judge_noise, judge_position_bias, judge_close, judge_timeout;
+    uint64_t judge_seed;
+    gen_params gen;             /* k is forced to 1 */
+} eval_options;
+
+typedef struct {
+    char name[32];
+    int64_t n, wins, ties, losses, flips, failures;
+    double win_rate, win_rate_se, tie_rate, loss_rate, flip_rate;
+    int has_oracle;
+    double acc[2], acc_se[2], score[2], score_se[2]; /* 0 policy, 1 baseline */
+} eval_split_summary;
+
+/* Evaluate over every prompts file (the split name is the file's `split`
+ * attribute, else its basename) and write out.  Collective. */
+pp_status eval_run(const char *policy_path, const char *baseline_path, const char *const *prompt_paths,
+                   int n_splits, const char *out_path, const eval_options *o, const pp_provenance *prov,
+                   MPI_Comm comm, const pp_log *log, eval_split_summary *summary, pp_err *err);
+/* The summary table as text (rank 0 prints it). */
+void eval_print_table(FILE *f, const eval_split_summary *s, int n_splits);
+
+#endif

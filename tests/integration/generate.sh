@@ -1,0 +1,175 @@
+#!/bin/sh
+# pp-generate: rank-count independence, run.c parity at temperature 0,
+# kill-and-resume, stop signals, refused reruns, bad input.
+. "$(dirname "$0")/../lib.sh"
+G=$BIN/pp-generate
+P=$BIN/pp-prompts
+I=$BIN/pp-inspect
+
+need_shared stories260K models/stories260K.bin || exit 0
+need_shared tinystories_prompts data/tinystories_evaluation_prompts.yaml || exit 0
+"$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" \
+    --out "$T/m.h5" 2>/dev/null || fail import_model "pp-convert failed"
+"$P" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml" --out "$T/p.h5" 2>/dev/null || fail yaml_prompts "pp-prompts failed"
+
+# Values of a numeric dataset, one per line (via h5dump's binary output).
+values() { # FILE DATASET od-type
+    rm -f "$T/v.bin"
+    h5dump -d "$2" -b LE -o "$T/v.bin" "$1" >/dev/null 2>&1
+    od -An -v -t "$3" "$T/v.bin" | tr -s ' ' '\n' | sed '/^$/d'
+}
+# Byte-identical datasets: numeric ones compared as raw little-endian
+# bytes, texts as h5dump prints them.
+same_data() { # A B
+    for d in prompt_id prompt_token_offsets prompt_tokens candidate_token_offsets candidate_tokens \
+        candidate_logp candidate_length finish_reason; do
+        h5dump -d /$d -b LE -o "$T/a.bin" "$1" >/dev/null 2>&1 || return 1
+        h5dump -d /$d -b LE -o "$T/b.bin" "$2" >/dev/null 2>&1 || return 1
+        cmp -s "$T/a.bin" "$T/b.bin" || { echo "/$d differs"; return 1; }
+    done
+    for d in prompt_text candidate_text; do
+        [ "$(h5dump -d /$d "$1" | sed 1d)" = "$(h5dump -d /$d "$2" | sed 1d)" ] || { echo "/$d differs"; return 1; }
+    done
+}
+
+# ---- -np 1 and -np 2 give identical datasets
+ARGS="--model $T/m.h5 --prompts $T/p.h5 --k 4 --max-new-tokens 40 --temperature 0.9 --top-p 0.95 --seed 7 --chunk-prompts 3"
+check np1_run pp_mpirun 1 "$G" $ARGS --out "$T/c1.h5"
+check np2_run pp_mpirun 2 "$G" $ARGS --out "$T/c2.h5"
+if why=$(same_data "$T/c1.h5" "$T/c2.h5"); then ok np1_np2_identical; else fail np1_np2_identical "$why"; fi
+check np1_validates "$I" --validate "$T/c1.h5"
+check np2_validates "$I" --validate "$T/c2.h5"
+[ ! -e "$T/c2.h5.parts" ] && [ ! -e "$T/c2.h5.tmp" ] && ok parts_removed || fail parts_removed "$(ls "$T")"
+n=$(h5dump -a /n_candidates "$T/c2.h5" | sed -n 's/.*(0): //p')
+[ "$n" = 176 ] && ok n_candidates_44x4 || fail n_candidates_44x4 "n_candidates=$n"
+if h5dump -d /candidate_text "$T/c2.h5" | grep -q '(0): "' && h5dump -d /prompt_text "$T/c2.h5" |
+    grep -q '"Once upon a time, there lived a bunny in a field'; then ok h5dump_text_readable
+else fail h5dump_text_readable "texts not readable in h5dump"; fi
+# finish reasons: 0 (EOS/BOS) keeps its stop token, 1 has exactly 40 tokens
+bad=$(values "$T/c2.h5" /finish_reason d4 >"$T/fr"; values "$T/c2.h5" /candidate_length d4 >"$T/len"
+    paste "$T/fr" "$T/len" | awk '$1 == 1 && $2 != 40 || $1 == 2 || $2 < 1' | wc -l)
+[ "$bad" -eq 0 ] && ok finish_reasons_consistent || fail finish_reasons_consistent "$bad candidates"
+
+# ---- temperature 0 continues a prompt with run.c's tokens
+# tests/fixtures/runc_greedy.txt, case 1: "Once upon a time", run.c -n 60
+printf 'Once upon a time\n' >"$T/once.txt"
+"$P" --text "$T/once.txt" --out "$T/once.h5" 2>/dev/null
+check greedy_run pp_mpirun 1 "$G" --model "$T/m.h5" --prompts "$T/once.h5" --out "$T/g.h5" --k 2 \
+    --temperature 0 --max-new-tokens 56
+want=$(sed -n '/^prompt Once upon a time$/,/^text/p' "$ROOT/tests/fixtures/runc_greedy.txt" |
+    sed -n 's/^generated_ids [0-9]* //p')
+got=$(values "$T/g.h5" /candidate_tokens d4 | head -n 56 | tr '\n' ' ' | sed 's/ $//')
+got2=$(values "$T/g.h5" /candidate_tokens d4 | tail -n 56 | tr '\n' ' ' | sed 's/ $//')
+[ -n "$want" ] && [ "$got" = "$want" ] && [ "$got2" = "$want" ] && ok greedy_equals_runc ||
+    fail greedy_equals_runc "want [$want] got [$got] / [$got2]"
+# 200 positions from BOS (the golden text): "Once upon a time" is BOS + 4
+# tokens, and 196 more make the same 200 positions
+check greedy200_run pp_mpirun 1 "$G" --model "$T/m.h5" --prompts "$T/once.h5" --out "$T/g200.h5" --k 1 \
+    --temperature 0 --max-new-tokens 196
+# h5dump prints a string's newlines followed by 11 spaces of indentation
+text=$(h5dump -d /candidate_text "$T/g200.h5" | sed -n '/DATA {/,/^   }/p' | sed '1d;$d' |
+    sed '1s/^ *(0): "//; 2,$s/^           //; $s/"$//')
+golden=$(cat "$SHARED/models/stories260K_greedy200.txt")
+len=$(values "$T/g200.h5" /candidate_length d4)
+if [ "$len" = 196 ] && [ "Once upon a time$text" = "$golden" ]; then ok greedy200_golden_text
+else fail greedy200_golden_text "length $len, text [$text]"; fi
+# the three TinyStories prompts of the fixture (yaml rows 4, 14, 15), -np 2:
+# run.c's ids are a prefix of a longer greedy run (greedy decoding only
+# looks back)
+check greedy_yaml_run pp_mpirun 2 "$G" --model "$T/m.h5" --prompts "$T/p.h5" --out "$T/gy.h5" --k 1 \
+    --temperature 0 --max-new-tokens 32 --chunk-prompts 5
+values "$T/gy.h5" /candidate_token_offsets d8 >"$T/off"
+values "$T/gy.h5" /candidate_tokens d4 >"$T/tok"
+for row in 4 14 15; do
+    line=$(awk -v r=$row 'FILENAME == ARGV[1] { off[NR - 1] = $1; next }
+        { tok[FNR - 1] = $1 }
+        END { s = ""; for (i = off[r]; i < off[r + 1]; i++) s = s " " tok[i]; print substr(s, 2) }' "$T/off" "$T/tok")
+    case $row in 4) key='^prompt Alice was bored' ;; 14) key='^prompt Once upon a time, there lived two' ;;
+        15) key='^prompt Jack and Sally' ;; esac
+    want=$(sed -n "/$key/,/^text/p" "$ROOT/tests/fixtures/runc_greedy.txt" | sed -n 's/^generated_ids [0-9]* //p')
+    case "$line " in "$want "*) ok "greedy_equals_runc_yaml_$row" ;;
+        *) fail "greedy_equals_runc_yaml_$row" "want prefix [$want] got [$line]" ;; esac
+done
+
+# ---- builtin suite: family and reference are carried over for the oracle
+"$P" --suite builtin --split test --n 6 --seed 3 --out "$T/b.h5" 2>/dev/null
+check builtin_run pp_mpirun 2 "$G" --model "$T/m.h5" --prompts "$T/b.h5" --out "$T/cb.h5" --k 2 --max-new-tokens 8
+check builtin_validates "$I" --validate "$T/cb.h5"
+[ "$(h5dump -d /reference "$T/cb.h5" | sed 1d)" = "$(h5dump -d /reference "$T/b.h5" | sed 1d)" ] &&
+    [ "$(h5dump -d /family "$T/cb.h5" | sed 1d)" = "$(h5dump -d /family "$T/b.h5" | sed 1d)" ] &&
+    ok family_reference_copied || fail family_reference_copied "differ from the prompts file"
+
+# ---- kill and resume: SIGKILL at a few points, then the same datasets
+# as the uninterrupted run c1.h5 (22 chunks of 2 prompts, slowed down by
+# the test hook so kills land between and inside chunks)
+KARGS="--model $T/m.h5 --prompts $T/p.h5 --k 4 --max-new-tokens 40 --temperature 0.9 --top-p 0.95 --seed 7 --chunk-prompts 2"
+chunks() { ls "$T/k.h5.parts" 2>/dev/null | grep -c '^chunk-.*\.h5$'; }
+wait_chunks() { # N: until at least N chunks are saved (at most ~20 s)
+    i=0
+    while [ "$(chunks)" -lt "$1" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+}
+# 1: one process, killed after 3 chunks
+PP_TEST_CHUNK_DELAY_MS=150 "$G" $KARGS --out "$T/k.h5" 2>/dev/null &
+pid=$!
+wait_chunks 3
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+n1=$(chunks)
+# 2: two ranks, the whole job killed after 4 more chunks
+PP_TEST_CHUNK_DELAY_MS=150 setsid mpirun --oversubscribe --bind-to none -np 2 "$G" $KARGS --out "$T/k.h5" \
+    >"$T/k2.log" 2>&1 &
+pid=$!
+wait_chunks $((n1 + 4))
+kill -9 -- -$pid 2>/dev/null
+wait $pid 2>/dev/null
+sleep 0.2
+n2=$(chunks)
+if [ "$n1" -ge 3 ] && [ "$n2" -gt "$n1" ] && [ "$n2" -lt 22 ] && [ ! -e "$T/k.h5" ]; then ok killed_midway
+else fail killed_midway "chunks after kills: $n1, $n2 of 22; $(cat "$T/k2.log" | tail -n 2)"; fi
+grep -q '"seed": 7' "$T/k.h5.parts/run.json" && ok run_key_recorded || fail run_key_recorded "$(cat "$T/k.h5.parts/run.json")"
+# a different seed is refused, nothing is touched
+check_fails resume_other_args_refused 1 'k.h5.parts holds partial results of a different run \(seed was 7, now 8\)' \
+    "$G" $(echo "$KARGS" | sed 's/--seed 7/--seed 8/') --out "$T/k.h5"
+[ "$(chunks)" = "$n2" ] && ok refused_run_keeps_parts || fail refused_run_keeps_parts "$(chunks) chunks"
+# a damaged chunk and a leftover .tmp: the chunk is redone, the .tmp removed
+first=$(ls "$T/k.h5.parts" | grep '^chunk-.*\.h5$' | head -n 1)
+head -c 1000 "$T/k.h5.parts/$first" >"$T/trunc" && mv "$T/trunc" "$T/k.h5.parts/$first"
+: >"$T/k.h5.parts/chunk-000021.h5.tmp"
+# 3: SIGTERM: finish the current chunk, exit 75, keep the parts
+PP_TEST_CHUNK_DELAY_MS=300 "$G" $KARGS --out "$T/k.h5" 2>"$T/term.log" &
+pid=$!
+sleep 1.5
+kill -TERM $pid
+wait $pid
+code=$?
+n3=$(chunks)
+if [ "$code" = 75 ] && grep -q 'run the same command again to resume' "$T/term.log" && [ ! -e "$T/k.h5" ] &&
+    [ "$n3" -lt 22 ]; then ok sigterm_exit_75
+else fail sigterm_exit_75 "exit $code, $n3 chunks, $(tail -n 1 "$T/term.log")"; fi
+grep -q 'resuming:' "$T/term.log" && ok resume_reuses_chunks || fail resume_reuses_chunks "$(head -n 2 "$T/term.log")"
+# 4: finish with two ranks
+check resume_finishes pp_mpirun 2 "$G" $KARGS --out "$T/k.h5"
+if why=$(same_data "$T/c1.h5" "$T/k.h5"); then ok resumed_equals_uninterrupted
+else fail resumed_equals_uninterrupted "$why"; fi
+check resumed_validates "$I" --validate "$T/k.h5"
+[ ! -e "$T/k.h5.parts" ] && ok resumed_parts_removed || fail resumed_parts_removed "$(ls "$T/k.h5.parts")"
+
+# ---- bad input: one line, exit 1, nothing under the output name
+awk 'BEGIN { s = ""; for (i = 0; i < 400; i++) s = s "zebra quilt "; print s }' >"$T/long.txt"
+"$P" --text "$T/long.txt" --out "$T/long.h5" 2>/dev/null
+check_fails prompt_too_long 1 'long.h5: prompt id 0 is [0-9]+ tokens long .*seq_len 512' \
+    "$G" --model "$T/m.h5" --prompts "$T/long.h5" --out "$T/bad.h5" --k 2
+check_fails k_zero 1 '--k 0: must be at least 1' "$G" --model "$T/m.h5" --prompts "$T/p.h5" --out "$T/bad.h5" --k 0
+check_fails model_is_prompts 1 "p.h5: is a 'prompts' file, expected a 'model' file" \
+    "$G" --model "$T/p.h5" --prompts "$T/p.h5" --out "$T/bad.h5" --k 2
+check_fails prompts_is_model 1 "m.h5: is a 'model' file, expected a 'prompts' file" \
+    "$G" --model "$T/m.h5" --prompts "$T/m.h5" --out "$T/bad.h5" --k 2
+check_fails bad_temperature 1 'temperature -1 must be' \
+    "$G" --model "$T/m.h5" --prompts "$T/p.h5" --out "$T/bad.h5" --k 2 --temperature -1
+check_fails output_dir_missing 1 'output directory /nonexistent-dir does not exist' \
+    "$G" --model "$T/m.h5" --prompts "$T/p.h5" --out /nonexistent-dir/c.h5 --k 2
+check_fails output_is_input 1 'output file is also the model input' \
+    "$G" --model "$T/m.h5" --prompts "$T/p.h5" --out "$T/m.h5" --k 2
+check_fails np2_k_zero 1 '--k 0: must be at least 1' pp_mpirun 2 "$G" --model "$T/m.h5" --prompts "$T/p.h5" \
+    --out "$T/bad.h5" --k 0
+ls "$T" | grep -q '^bad\.h5' && fail bad_input_leaves_no_output "$(ls "$T" | grep bad)" || ok bad_input_leaves_no_output
