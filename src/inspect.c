@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "candidates.h"
 #include "pp_h5.h"
+#include "tasks.h"
 
 typedef struct {
     pp_h5 *f;
@@ -101,4 +103,48 @@ pp_status inspect_print(const char *path, FILE *out, int n_items, pp_err *err) {
     H5Ovisit(f.id, H5_INDEX_NAME, H5_ITER_INC, visit, &c);
     pp_h5_close(&f);
     return PP_OK;
+}
+
+pp_status inspect_score_candidates(const char *path, FILE *out, pp_err *err) {
+    candidate_set c;
+    PP_TRY(candidates_load(&c, path, err));
+    if (!c.reference) {
+        candidates_free(&c);
+        return pp_fail(err, PP_EINPUT, "%s: no /reference answers (not made from the built-in suite)", path);
+    }
+    double exact[TASK_N_FAMILIES + 1] = {0}, pass[TASK_N_FAMILIES + 1] = {0}, score[TASK_N_FAMILIES + 1] = {0};
+    double np[TASK_N_FAMILIES + 1] = {0};
+    pp_status st = PP_OK;
+    for (int64_t p = 0; st == PP_OK && p < c.n_prompts; p++) {
+        task_family f;
+        st = tasks_family_from_name(c.family[p], &f, err);
+        if (st != PP_OK) break;
+        int any = 0;
+        for (int64_t j = 0; j < c.k; j++) {
+            const char *t = c.candidate_text[p * c.k + j];
+            int e = tasks_exact(c.reference[p], t);
+            double sc = tasks_score(f, c.prompt_text[p], c.reference[p], t);
+            any |= e;
+            exact[f] += e;
+            exact[TASK_N_FAMILIES] += e;
+            score[f] += sc;
+            score[TASK_N_FAMILIES] += sc;
+        }
+        pass[f] += any;
+        pass[TASK_N_FAMILIES] += any;
+        np[f] += 1;
+        np[TASK_N_FAMILIES] += 1;
+    }
+    if (st == PP_OK) {
+        fprintf(out, "%s: %lld prompts x %lld candidates (temperature %g)\n", path, (long long)c.n_prompts,
+                (long long)c.k, c.temperature);
+        fprintf(out, "%-8s %7s %10s %8s %10s\n", "family", "prompts", "exact", "pass@k", "score");
+        for (int f = 0; f <= TASK_N_FAMILIES; f++) {
+            if (np[f] == 0) continue;
+            fprintf(out, "%-8s %7.0f %9.1f%% %7.1f%% %10.3f\n", f == TASK_N_FAMILIES ? "all" : tasks_family_name((task_family)f),
+                    np[f], 100 * exact[f] / (np[f] * (double)c.k), 100 * pass[f] / np[f], score[f] / (np[f] * (double)c.k));
+        }
+    }
+    candidates_free(&c);
+    return st;
 }

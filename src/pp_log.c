@@ -2,6 +2,7 @@
 #include "pp_log.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,7 +73,13 @@ void pp_progress_start(pp_progress *p, const pp_log *lg, const char *label, int6
     p->t_start = p->t_last = pp_now();
     p->min_interval = 10.0;
     FILE *o = lg && lg->out ? lg->out : stdout;
-    p->tty = isatty(fileno(o));
+    /* mpirun gives its ranks a pseudo-terminal even when its own output is
+     * a file, so under a launcher only PP_PROGRESS=tty asks for \r lines */
+    const char *mode = getenv("PP_PROGRESS");
+    int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_RANK") || getenv("PMIX_RANK") || getenv("SLURM_PROCID");
+    if (mode && !strcmp(mode, "tty")) p->tty = 1;
+    else if (mode && !strcmp(mode, "lines")) p->tty = 0;
+    else p->tty = isatty(fileno(o)) && !launched;
 }
 
 static void emit(pp_progress *p, int64_t done, const char *extra, int final) {

@@ -20,6 +20,8 @@
 #include "pp_h5.h"
 #include "pp_rng.h"
 #include "pp_stage.h"
+#include "model_io.h"
+#include "reward_model.h"
 #include "tasks.h"
 
 enum { TAG_WORK = 1, TAG_VERDICT = 2, TAG_STOP = 3, TAG_BYE = 4 };
@@ -449,7 +451,11 @@ static pp_status journal_open(engine *e, pp_err *err) {
         size_t h = 8 + 4 + (size_t)klen + 8;
         uint64_t sum;
         if (klen < 65536 && len >= h && (memcpy(&sum, data + h - 8, 8), sum == checksum(data, h - 8))) {
-            if (klen != key_len || memcmp(data + 12, key, key_len) != 0) {
+            if ((klen != key_len || memcmp(data + 12, key, key_len) != 0) && len == h) {
+                /* another run's journal without a single verdict: nothing to lose */
+                pp_info(e->log, "%s: starting over (the journal of another run held no verdicts)", e->jr.path);
+                h = 0;
+            } else if (klen != key_len || memcmp(data + 12, key, key_len) != 0) {
                 char have[65536 + 1], diff[800];
                 memcpy(have, data + 12, klen);
                 have[klen] = '\0';
@@ -1055,10 +1061,12 @@ static pp_status run_pairwise(const rank_options *o, const candidate_set *c, con
         e.scratch = malloc((size_t)e.size * (size_t)o->queue_depth * sizeof(call_item));
         if (!e.outstanding || !e.said_bye || !e.batch_count || !e.scratch) st = pp_fail(err, PP_ESYS, "out of memory");
     }
+    /* every rank starts its judge (a judge that cannot start stops all),
+     * before the journal is touched */
+    st = pp_agree(e.comm, st, err);
+    if (st == PP_OK) st = pp_agree(e.comm, judge_open(&e.judge, o, c, e.rank, err), err);
     if (st == PP_OK && e.rank == 0) st = coordinator_setup(&e, err);
     st = pp_agree(e.comm, st, err);
-    /* every rank starts its judge; a judge that cannot start stops all */
-    if (st == PP_OK) st = pp_agree(e.comm, judge_open(&e.judge, o, c, e.rank, err), err);
     double t0 = pp_now();
     if (st == PP_OK) {
         if (e.rank == 0) {
@@ -1105,7 +1113,7 @@ typedef struct {
     uint64_t seed;
 } oracle_scorer;
 
-static pp_status oracle_score(void *ctx, const candidate_set *c, int64_t p, int j, double *out, pp_err *err) {
+static pp_status oracle_score(void *ctx, const candidate_set *c, int64_t p, double *scores, pp_err *err) {
     const oracle_scorer *s = ctx;
     task_family f;
     if (!c->family || !c->reference || !c->family[p] || !c->family[p][0] || !c->reference[p])
@@ -1114,10 +1122,12 @@ static pp_status oracle_score(void *ctx, const candidate_set *c, int64_t p, int 
                        "row %lld (id %lld) has none",
                        (long long)p, (long long)c->prompt_id[p]);
     PP_TRY(tasks_family_from_name(c->family[p], &f, err));
-    *out = tasks_score(f, c->prompt_text[p], c->reference[p], c->candidate_text[p * c->k + j]);
-    if (s->noise > 0) {
-        pp_rng r = pp_rng_stream(s->seed, (uint64_t)c->prompt_id[p] * MATCH_ID_STRIDE + (uint64_t)j, SCORE_STREAM);
-        *out += s->noise * pp_rng_normal(&r);
+    for (int64_t j = 0; j < c->k; j++) {
+        scores[j] = tasks_score(f, c->prompt_text[p], c->reference[p], c->candidate_text[p * c->k + j]);
+        if (s->noise > 0) {
+            pp_rng r = pp_rng_stream(s->seed, (uint64_t)c->prompt_id[p] * MATCH_ID_STRIDE + (uint64_t)j, SCORE_STREAM);
+            scores[j] += s->noise * pp_rng_normal(&r);
+        }
     }
     return PP_OK;
 }
@@ -1136,12 +1146,70 @@ pp_status rank_scorer_oracle(rank_scorer *s, double noise, uint64_t seed, pp_err
     return PP_OK;
 }
 
-pp_status rank_scorer_rm(rank_scorer *s, const char *rm_path, pp_err *err) {
+typedef struct {
+    reward_model rm;
+    model m;
+    rm_ws ws;
+    const int32_t **resp; /* [k] per-call pointers */
+    const int32_t **prompt;
+    int64_t *resp_len, *prompt_len;
+} rm_scorer;
+
+static void rm_scorer_close(void *ctx) {
+    rm_scorer *r = ctx;
+    if (!r) return;
+    rm_ws_free(&r->ws);
+    model_free(&r->m);
+    rm_free(&r->rm);
+    free(r->resp), free(r->prompt), free(r->resp_len), free(r->prompt_len);
+    free(r);
+}
+
+/* One prompt's k candidates in one call: the same forward passes on any
+ * rank (reward_model.h), so the scores do not depend on the rank count. */
+static pp_status rm_score(void *ctx, const candidate_set *c, int64_t p, double *scores, pp_err *err) {
+    rm_scorer *r = ctx;
+    int64_t np;
+    const int32_t *pt = candidates_prompt_tokens(c, p, &np);
+    for (int64_t j = 0; j < c->k; j++) {
+        r->prompt[j] = pt;
+        r->prompt_len[j] = np;
+        r->resp[j] = candidates_tokens(c, p * c->k + j, &r->resp_len[j]);
+    }
+    return rm_score_batch(&r->rm, &r->m, &r->ws, (int)c->k, r->prompt, r->prompt_len, r->resp, r->resp_len, scores,
+                          err);
+}
+
+pp_status rank_scorer_rm(rank_scorer *s, const char *rm_path, const char *model_path, const candidate_set *c,
+                         pp_err *err) {
     memset(s, 0, sizeof *s);
-    /* Hook for pp-rm: load the reward model here and score each candidate
-     * (prompt tokens + candidate tokens -> features -> linear head). */
-    return pp_fail(err, PP_EINPUT, "%s: reward model files are not supported yet (pp-rm has not landed)",
-                   rm_path && *rm_path ? rm_path : "--rm");
+    rm_scorer *r = calloc(1, sizeof *r);
+    if (!r) return pp_fail(err, PP_ESYS, "out of memory");
+    size_t k = (size_t)c->k;
+    r->resp = calloc(k, sizeof *r->resp);
+    r->prompt = calloc(k, sizeof *r->prompt);
+    r->resp_len = calloc(k, sizeof *r->resp_len);
+    r->prompt_len = calloc(k, sizeof *r->prompt_len);
+    pp_status st = r->resp && r->prompt && r->resp_len && r->prompt_len ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    if (st == PP_OK) st = rm_load(&r->rm, rm_path, err);
+    const char *mp = model_path && *model_path ? model_path : r->rm.model_path;
+    if (st == PP_OK) {
+        st = model_load(mp, &r->m, err);
+        if (st != PP_OK) pp_wrap(err, "the reward model's feature model (--rm-model): ");
+    }
+    if (st == PP_OK) st = rm_check_model(&r->rm, &r->m, err);
+    if (st == PP_OK && (c->vocab_size != r->m.cfg.vocab_size || strcmp(c->tokenizer, r->rm.tokenizer) != 0))
+        st = pp_fail(err, PP_EINPUT,
+                     "the candidates use tokenizer %s with vocabulary %lld, but the reward model's feature model %s "
+                     "has %s with %d",
+                     c->tokenizer, (long long)c->vocab_size, mp, r->rm.tokenizer, r->m.cfg.vocab_size);
+    if (st == PP_OK) st = rm_ws_alloc(&r->ws, &r->m, 0, err);
+    if (st != PP_OK) {
+        rm_scorer_close(r);
+        return st;
+    }
+    *s = (rank_scorer){"rm", r, rm_score, rm_scorer_close};
+    return PP_OK;
 }
 
 static pp_status run_score(const rank_options *o, const candidate_set *c, const pp_log *log, MPI_Comm comm,
@@ -1152,10 +1220,12 @@ static pp_status run_score(const rank_options *o, const candidate_set *c, const 
     const int64_t np = c->n_prompts, k = c->k;
     double t0 = pp_now();
     rank_scorer sc;
-    pp_status st = o->judge == RANK_JUDGE_RM ? rank_scorer_rm(&sc, o->rm_path, err)
+    pp_status st = o->judge == RANK_JUDGE_RM ? rank_scorer_rm(&sc, o->rm_path, o->rm_model_path, c, err)
                                              : rank_scorer_oracle(&sc, o->noise, o->seed, err);
-    st = pp_agree(comm, st, err);
-    if (st != PP_OK) return st;
+    if (pp_agree(comm, st, err) != PP_OK) {
+        if (st == PP_OK && sc.close) sc.close(sc.ctx);
+        return err->status;
+    }
     if (np * k > INT32_MAX) {
         if (sc.close) sc.close(sc.ctx);
         return pp_fail(err, PP_EINPUT, "%lld candidates: --method score takes at most %d", (long long)(np * k),
@@ -1167,8 +1237,11 @@ static pp_status run_score(const rank_options *o, const candidate_set *c, const 
     double *all = rank == 0 ? malloc((size_t)(np * k > 0 ? np * k : 1) * sizeof *all) : NULL;
     int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
     if (!mine || (rank == 0 && !all) || !counts || !displs) st = pp_fail(err, PP_ESYS, "out of memory");
-    for (int64_t p = lo; st == PP_OK && p < hi; p++)
-        for (int j = 0; st == PP_OK && j < k; j++) st = sc.score(sc.ctx, c, p, j, &mine[(p - lo) * k + j], err);
+    for (int64_t p = lo; st == PP_OK && p < hi; p++) st = sc.score(sc.ctx, c, p, &mine[(p - lo) * k], err);
+    for (int64_t i = 0; st == PP_OK && i < (hi - lo) * k; i++)
+        if (!isfinite(mine[i]))
+            st = pp_fail(err, PP_ESYS, "scorer %s gave a non-finite score to candidate %lld of prompt row %lld", sc.name,
+                         (long long)(i % k), (long long)(lo + i / k));
     st = pp_agree(comm, st, err);
     if (st == PP_OK) {
         for (int r = 0; r < size; r++) {

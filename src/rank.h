@@ -25,8 +25,8 @@
  *
  * `score`: each candidate gets a scalar from a pointwise scorer; prompts are
  * split in blocks over the ranks.  The scorers: the oracle (the task
- * scorer's true score, optionally plus Gaussian noise) and, later, a
- * reward model (pp-rm; not supported yet). */
+ * scorer's true score, optionally plus Gaussian noise) and the reward
+ * model of pp-rm (src/reward_model.h). */
 #ifndef RANK_H
 #define RANK_H
 
@@ -66,6 +66,7 @@ typedef struct {
 
     /* rm */
     const char *rm_path;
+    const char *rm_model_path;   /* NULL: the feature model the RM file names */
 
     /* scheduling */
     int queue_depth;             /* calls queued at each worker (>= 1) */
@@ -96,18 +97,24 @@ void rank_remove_parts(const char *parts_dir);
 
 /* ---- pointwise scorers (--method score) ---- */
 
-/* A scorer gives candidate j of prompt row p a scalar, higher = better. */
+/* A scorer gives each candidate a scalar, higher = better: scores[j] for
+ * the k candidates of prompt row p, all at once (one batch).  A score must
+ * depend only on (scorer, prompt, candidate), never on the rank. */
 typedef struct {
     const char *name;
     void *ctx;
-    pp_status (*score)(void *ctx, const candidate_set *c, int64_t p, int j, double *out, pp_err *err);
-    void (*close)(void *ctx);
+    pp_status (*score)(void *ctx, const candidate_set *c, int64_t p, double *scores, pp_err *err);
+    void (*close)(void *ctx); /* frees ctx */
 } rank_scorer;
 
-/* The oracle as a scorer: true score, plus noise * N(0,1) drawn from
- * (seed, prompt id, j).  Needs family and reference. */
+/* The oracle as a scorer: the task scorer's true score, plus noise * N(0,1)
+ * drawn from (seed, prompt id, j) when noise > 0.  Needs family and
+ * reference (checked per prompt). */
 pp_status rank_scorer_oracle(rank_scorer *s, double noise, uint64_t seed, pp_err *err);
-/* The reward model of a pp-rm file: not supported until pp-rm lands. */
-pp_status rank_scorer_rm(rank_scorer *s, const char *rm_path, pp_err *err);
+/* The reward model of a pp-rm file on its feature model (model_path, or
+ * NULL for the one the RM file names); checks that the model is the RM's
+ * and that the candidates' tokenizer and vocabulary match it. */
+pp_status rank_scorer_rm(rank_scorer *s, const char *rm_path, const char *model_path, const candidate_set *c,
+                         pp_err *err);
 
 #endif

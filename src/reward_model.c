@@ -12,6 +12,7 @@
 #include "bt_fit.h"
 #include "model_io.h"
 #include "pairs.h"
+#include "pp_rng.h"
 #include "pp_stage.h"
 #include "scalapack.h"
 
@@ -65,17 +66,24 @@ void rm_ws_free(rm_ws *ws) {
 
 /* ---------------------------------------------------------------- features */
 
-/* One forward pass over as many sequences from i0 on as fit in the
- * workspace; their features go to ws->phi rows 0.., *i_end = the first
- * sequence not done.  The packing depends only on the lengths, so the same
+/* The inputs of one call: n sequences prompt[i] + resp[i]. */
+typedef struct {
+    int n;
+    const int32_t *const *prompt, *const *resp;
+    const int64_t *prompt_len, *resp_len;
+} seq_list;
+
+/* One forward pass over the sequences idx[k0], idx[k0 + 1], ... that fit
+ * in the workspace; their features go to ws->phi rows 0.., *k_end = the
+ * first not done.  The packing depends only on the lengths, so the same
  * inputs always give the same passes. */
-static pp_status feature_pass(const model *m, rm_ws *ws, rm_feature_kind kind, int i0, int n,
-                              const int32_t *const *prompt, const int64_t *prompt_len,
-                              const int32_t *const *resp, const int64_t *resp_len, int *i_end, pp_err *err) {
+static pp_status feature_pass(const model *m, rm_ws *ws, rm_feature_kind kind, const seq_list *q, const int *idx,
+                              int k0, int nk, int *k_end, pp_err *err) {
     const int S = m->cfg.seq_len, V = m->cfg.vocab_size, d = m->cfg.dim;
-    int total = 0, ns = 0, i = i0;
-    while (i < n) {
-        int64_t np = prompt_len[i], nr = resp_len[i];
+    int total = 0, ns = 0, k = k0;
+    while (k < nk) {
+        int i = idx[k];
+        int64_t np = q->prompt_len[i], nr = q->resp_len[i];
         if (np < 1 || nr < 0)
             return pp_fail(err, PP_EINPUT, "reward model: sequence %d has a prompt of %lld and a response of %lld tokens",
                            i, (long long)np, (long long)nr);
@@ -87,7 +95,7 @@ static pp_status feature_pass(const model *m, rm_ws *ws, rm_feature_kind kind, i
         if (total + len > ws->max_tokens) break; /* max_tokens >= S: the first always fits */
         int *dst = ws->tokens + total;
         for (int t = 0; t < len; t++) {
-            int id = t < np ? prompt[i][t] : resp[i][t - np];
+            int id = t < np ? q->prompt[i][t] : q->resp[i][t - np];
             if (id < 0 || id >= V)
                 return pp_fail(err, PP_EINPUT, "reward model: sequence %d: token %d at position %d is outside the "
                                "model's vocabulary (%d)", i, id, t, V);
@@ -98,7 +106,7 @@ static pp_status feature_pass(const model *m, rm_ws *ws, rm_feature_kind kind, i
         ws->resp_start[ns] = (int)np;
         total += len;
         ns++;
-        i++;
+        k++;
     }
     train_batch b = {.n_seq = ns, .lens = ws->lens, .tokens = ws->tokens, .target_mask = ws->mask};
     PP_TRY(model_forward_logps(m, &ws->tws, &b, NULL, NULL, err));
@@ -119,22 +127,78 @@ static pp_status feature_pass(const model *m, rm_ws *ws, rm_feature_kind kind, i
             for (int j = 0; j < d; j++) phi[j] *= inv;
         }
     }
-    *i_end = i;
+    *k_end = k;
     return PP_OK;
+}
+
+static uint64_t hash_tokens(uint64_t h, const int32_t *t, int64_t n) {
+    h = pp_hash64(h ^ (uint64_t)n);
+    for (int64_t i = 0; i < n; i++) h = pp_hash64(h ^ (uint32_t)t[i]);
+    return h;
+}
+
+static int same_tokens(const int32_t *a, int64_t na, const int32_t *b, int64_t nb) {
+    return na == nb && (na == 0 || a == b || memcmp(a, b, (size_t)na * sizeof *a) == 0);
+}
+
+/* first[i] = the first sequence of the call with exactly i's prompt and
+ * response (i itself when new).  Rows of a batch can differ in the last
+ * float bit with their position (BLAS blocking), so identical sequences
+ * are computed once: they get bitwise-identical features, a tie stays a
+ * tie, and a pair whose two sides are the same has a zero difference. */
+static void find_duplicates(const seq_list *q, uint64_t *hash, int *first) {
+    for (int i = 0; i < q->n; i++) {
+        hash[i] = hash_tokens(hash_tokens(0x5eed, q->prompt[i], q->prompt_len[i]), q->resp[i], q->resp_len[i]);
+        first[i] = i;
+        for (int j = 0; j < i; j++)
+            if (first[j] == j && hash[j] == hash[i] &&
+                same_tokens(q->prompt[i], q->prompt_len[i], q->prompt[j], q->prompt_len[j]) &&
+                same_tokens(q->resp[i], q->resp_len[i], q->resp[j], q->resp_len[j])) {
+                first[i] = j;
+                break;
+            }
+    }
+}
+
+/* Features (phi[n][d], may be NULL) and/or scores w . phi (scores[n], may
+ * be NULL) of the call's sequences. */
+static pp_status features_or_scores(const model *m, rm_ws *ws, rm_feature_kind kind, const seq_list *q,
+                                    double *phi, const double *w, double *scores, pp_err *err) {
+    const int d = m->cfg.dim, n = q->n;
+    if (ws->d != d) return pp_fail(err, PP_ESYS, "reward model: workspace built for dim %d, model has %d", ws->d, d);
+    if (n <= 0) return PP_OK;
+    /* one allocation per call, not per sequence */
+    uint64_t *hash = malloc((size_t)n * (sizeof *hash + 2 * sizeof(int)));
+    if (!hash) return pp_fail(err, PP_ESYS, "reward model: out of memory for %d sequences", n);
+    int *first = (int *)(hash + n), *uniq = first + n, nu = 0;
+    find_duplicates(q, hash, first);
+    for (int i = 0; i < n; i++)
+        if (first[i] == i) uniq[nu++] = i;
+    pp_status st = PP_OK;
+    for (int k0 = 0; st == PP_OK && k0 < nu;) {
+        int k1;
+        st = feature_pass(m, ws, kind, q, uniq, k0, nu, &k1, err);
+        for (int k = k0; st == PP_OK && k < k1; k++) {
+            const double *f = ws->phi + (size_t)(k - k0) * d;
+            if (phi) memcpy(phi + (size_t)uniq[k] * d, f, (size_t)d * sizeof *phi);
+            if (scores) scores[uniq[k]] = cblas_ddot(d, w, 1, f, 1);
+        }
+        k0 = k1;
+    }
+    for (int i = 0; st == PP_OK && i < n; i++)
+        if (first[i] != i) {
+            if (phi) memcpy(phi + (size_t)i * d, phi + (size_t)first[i] * d, (size_t)d * sizeof *phi);
+            if (scores) scores[i] = scores[first[i]];
+        }
+    free(hash);
+    return st;
 }
 
 pp_status rm_features(const model *m, rm_ws *ws, rm_feature_kind kind, int n, const int32_t *const *prompt,
                       const int64_t *prompt_len, const int32_t *const *resp, const int64_t *resp_len,
                       double *phi, pp_err *err) {
-    const int d = m->cfg.dim;
-    if (ws->d != d) return pp_fail(err, PP_ESYS, "reward model: workspace built for dim %d, model has %d", ws->d, d);
-    for (int i0 = 0; i0 < n;) {
-        int i1;
-        PP_TRY(feature_pass(m, ws, kind, i0, n, prompt, prompt_len, resp, resp_len, &i1, err));
-        memcpy(phi + (size_t)i0 * d, ws->phi, (size_t)(i1 - i0) * d * sizeof *phi);
-        i0 = i1;
-    }
-    return PP_OK;
+    seq_list q = {n, prompt, resp, prompt_len, resp_len};
+    return features_or_scores(m, ws, kind, &q, phi, NULL, NULL, err);
 }
 
 /* ------------------------------------------------------------ RM files */
@@ -208,16 +272,10 @@ pp_status rm_check_model(const reward_model *rm, const model *m, pp_err *err) {
 pp_status rm_score_batch(const reward_model *rm, const model *m, rm_ws *ws, int n, const int32_t *const *prompt,
                          const int64_t *prompt_len, const int32_t *const *resp, const int64_t *resp_len,
                          double *scores, pp_err *err) {
-    const int d = rm->d;
-    if (m->cfg.dim != d || ws->d != d)
-        return pp_fail(err, PP_ESYS, "reward model: dim %d, model %d, workspace %d differ", d, m->cfg.dim, ws->d);
-    for (int i0 = 0; i0 < n;) {
-        int i1;
-        PP_TRY(feature_pass(m, ws, rm->features, i0, n, prompt, prompt_len, resp, resp_len, &i1, err));
-        for (int i = i0; i < i1; i++) scores[i] = cblas_ddot(d, rm->w, 1, ws->phi + (size_t)(i - i0) * d, 1);
-        i0 = i1;
-    }
-    return PP_OK;
+    if (m->cfg.dim != rm->d)
+        return pp_fail(err, PP_EINPUT, "reward model has %d weights, the model's dim is %d", rm->d, m->cfg.dim);
+    seq_list q = {n, prompt, resp, prompt_len, resp_len};
+    return features_or_scores(m, ws, rm->features, &q, NULL, rm->w, scores, err);
 }
 
 /* ------------------------------------------------------------------- fit */

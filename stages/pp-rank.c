@@ -11,7 +11,7 @@
 int main(int argc, char **argv) {
     const char *cand_path = NULL, *out = NULL, *method = "iterative", *judge = "oracle", *judge_cmd = NULL;
     const char *rm = NULL, *rejected = "worst", *pairs_mode = "best", *jsonl = NULL, *id_prefix = "";
-    const char *judge_stderr = NULL;
+    const char *judge_stderr = NULL, *rm_model = NULL;
     int both_orders = 0, queue_depth = 3, retries = 2, give_up = 10;
     double noise = 0, bias = 0, close = 0.25, timeout = 30;
     long long seed = 1;
@@ -22,6 +22,7 @@ int main(int argc, char **argv) {
         {"judge", OPT_CHOICE, &judge, "J", "judge: built-in task oracle, external command, reward model", "oracle|cmd|rm", 0, 0, 0},
         {"judge-cmd", OPT_STRING, &judge_cmd, "\"PROGRAM ARGS\"", "--judge cmd: the judge program (JSON lines on stdin/stdout, no shell)", NULL, 0, 0, 0},
         {"rm", OPT_STRING, &rm, "RM.h5", "--judge rm: reward model file (pp-rm)", NULL, 0, 0, 0},
+        {"rm-model", OPT_STRING, &rm_model, "M.h5", "--judge rm: its feature model (default: the one the RM file names)", NULL, 0, 0, 0},
         {"both-orders", OPT_FLAG, &both_orders, NULL, "ask every match in both orders; disagreement is a tie", NULL, 0, 0, 0},
         {"rejected", OPT_STRING, &rejected, "RULE", "rejected candidate: worst | runner-up | quantile:Q", NULL, 0, 0, 0},
         {"pairs", OPT_CHOICE, &pairs_mode, "MODE", "best: (best, rejected) per prompt; all: every pair the ranking implies", "best|all", 0, 0, 0},
@@ -70,6 +71,7 @@ int main(int argc, char **argv) {
     o.id_prefix = id_prefix;
     o.judge_stderr = judge_stderr;
     o.rm_path = rm;
+    o.rm_model_path = rm_model;
     o.queue_depth = queue_depth;
     o.candidates_path = cand_path;
     char parts[PP_PATH_MAX];
@@ -85,8 +87,8 @@ int main(int argc, char **argv) {
         st = pp_fail(&s.err, PP_EINPUT, "--judge rm scores candidates one by one: use it with --method score");
     if (st == PP_OK && o.judge == RANK_JUDGE_RM && !rm)
         st = pp_fail(&s.err, PP_EINPUT, "--judge rm needs --rm RM.h5");
-    if (st == PP_OK && o.judge != RANK_JUDGE_RM && rm)
-        st = pp_fail(&s.err, PP_EINPUT, "--rm is only used with --judge rm");
+    if (st == PP_OK && o.judge != RANK_JUDGE_RM && (rm || rm_model))
+        st = pp_fail(&s.err, PP_EINPUT, "--rm and --rm-model are only used with --judge rm");
     if (st == PP_OK && o.score_method && o.judge == RANK_JUDGE_CMD)
         st = pp_fail(&s.err, PP_EINPUT, "--method score needs a pointwise judge (oracle or rm), not a pairwise --judge cmd");
     if (st == PP_OK && o.score_method && (both_orders || bias > 0))

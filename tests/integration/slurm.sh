@@ -100,7 +100,7 @@ judge = oracle"
 TRAIN_OUT=$W/policy.h5
 if [ -z "$missing" ] && have train; then
     REAL_TRAIN=1
-    printf '[train]\nsteps = 16\nbatch = 8\nmicro-batch = 2\ncheckpoint-every = 4\nlog-every = 1\n' >>"$T/tiny.conf"
+    printf '[train]\nsteps = 24\nbatch = 8\nmicro-batch = 2\ncheckpoint-every = 4\nlog-every = 1\n' >>"$T/tiny.conf"
 else
     REAL_TRAIN=0
     TRAIN_OUT=$W/fake_train.txt
@@ -210,10 +210,11 @@ train=$(id_of train)
 after=$(sbatch --parsable --output="$T/after.out" --dependency="afterok:$train" --kill-on-invalid-dep=yes \
     --wrap "test -s '$TRAIN_OUT' && echo saw \$(basename '$TRAIN_OUT')")
 
-# Preempt training once it is stepping: SIGUSR1 to the batch shell.
+# Preempt training once it is stepping (its first checkpoint or state file
+# is there): SIGUSR1 to the batch shell, as Slurm's warning signal.
 tlog=$W/logs/pp-train-$train.out
-if [ $REAL_TRAIN = 1 ]; then stepping='(dpo|ipo|hinge|dpop|rpo|bcr): [1-9][0-9]*/'; else stepping='step [1-9][0-9]*/'; fi
-if wait_until 90 grep -Eq "$stepping" "$tlog" 2>/dev/null; then
+stepping() { ls -d "$TRAIN_OUT".ckpt/step-* "$TRAIN_OUT".state 2>/dev/null | grep -q .; }
+if wait_until 90 stepping; then
     scancel --signal=USR1 --batch "$train"
     # Slurm holds a requeued job (BeginTime, ~2 min); start it now instead.
     if wait_until 30 test "$(state "$train" Restarts)" = 1 -a "$(state "$train" JobState)" = PENDING; then
@@ -270,13 +271,16 @@ fi
     fail slurm_failed_stage_cancels_its_chain "prompts $(state "$fp" JobState), sft $(state "$fs" JobState)"
 
 # ------------------------------------------------ the local runner on the same job file
-"$LOCAL" "$T/tiny.conf" >"$T/local.log" 2>&1
+# Everything the Slurm run made is valid, so nothing runs again (the
+# fixture's text output cannot be validated: stop before it).
+last=$(echo $STAGES | tr ' ' '\n' | grep -B1 -x train | head -n 1)
+[ $REAL_TRAIN = 1 ] && last=$(echo $STAGES | tr ' ' '\n' | tail -n 1)
+"$LOCAL" "$T/tiny.conf" --to "$last" >"$T/local.log" 2>&1
 code=$?
 n_skip=$(grep -c 'skipped, .* exists and is valid' "$T/local.log")
-n_h5=$(grep -c '^out = .*\.h5$' "$W"/config/*.conf | awk -F: '{ s += $2 } END { print s }')
-if [ $REAL_TRAIN = 0 ]; then n_h5=$((n_h5)); fi
-[ $code = 0 ] && [ "$n_skip" = "$n_h5" ] && ok "run_local_skips_valid_outputs ($n_skip)" ||
-    fail run_local_skips_valid_outputs "exit $code, $n_skip skipped of $n_h5: $(tail -n 3 "$T/local.log")"
+n_ran=$(grep -c ': done in' "$T/local.log")
+[ $code = 0 ] && [ "$n_skip" -ge 3 ] && [ "$n_ran" = 0 ] && ok "run_local_skips_valid_outputs ($n_skip runs)" ||
+    fail run_local_skips_valid_outputs "exit $code, $n_skip skipped, $n_ran ran: $(tail -n 3 "$T/local.log")"
 rm -f "$W/prompts_test.h5"
 "$LOCAL" "$T/tiny.conf" --to prompts >"$T/local.log" 2>&1 && [ -s "$W/prompts_test.h5" ] &&
     grep -q 'prompts.test: done' "$T/local.log" && ok run_local_remakes_missing_output ||

@@ -228,6 +228,16 @@ static void test_sequences_independent_and_mask(void **state) {
         assert_int_equal(ntok_all[s], lens[s] - 1);
         if (ntok_all[s] > ntok[s]) assert_true(logp_all[s] < logp[s]); /* more negative terms */
     }
+    /* nothing scored (reward features): no logits, same hidden states */
+    float *hidden = malloc((size_t)NTOK * m.cfg.dim * sizeof(float));
+    memcpy(hidden, train_ws_hidden(&ws), (size_t)NTOK * m.cfg.dim * sizeof(float));
+    uint8_t none[NTOK] = {0};
+    train_batch features = b;
+    features.target_mask = none;
+    assert_int_equal(model_forward_logps(&m, &ws, &features, logp_all, ntok_all, &err), PP_OK);
+    for (int s = 0; s < NSEQ; s++) assert_true(ntok_all[s] == 0 && logp_all[s] == 0.0f);
+    assert_memory_equal(hidden, train_ws_hidden(&ws), (size_t)NTOK * m.cfg.dim * sizeof(float));
+    free(hidden);
     train_ws_free(&ws);
     model_free(&m);
 }

@@ -223,10 +223,111 @@ static void check_case(const char *file) {
 static void test_parity_tied(void **state) { (void)state; check_case("torch_tied.bin"); }
 static void test_parity_untied(void **state) { (void)state; check_case("torch_untied.bin"); }
 
+/* ---- AdamW on its own ------------------------------------------------------ */
+
+static void test_adamw_schedule(void **state) {
+    (void)state;
+    adamw_config c = adamw_defaults();
+    c.lr = 1.0f;
+    c.warmup_steps = 4;
+    c.total_steps = 104;
+    c.min_lr_ratio = 0.1f;
+    c.schedule = LR_COSINE;
+    assert_float_equal(adamw_lr(&c, 0), 0.25, 1e-7);   /* warmup: (step+1)/warmup */
+    assert_float_equal(adamw_lr(&c, 3), 1.0, 1e-7);
+    assert_float_equal(adamw_lr(&c, 4), 1.0, 1e-7);    /* decay starts at the peak */
+    assert_float_equal(adamw_lr(&c, 54), 0.55, 1e-6);  /* halfway: (1 + 0.1) / 2 */
+    assert_float_equal(adamw_lr(&c, 104), 0.1, 1e-7);  /* floor, and it stays there */
+    assert_float_equal(adamw_lr(&c, 500), 0.1, 1e-7);
+    c.schedule = LR_LINEAR;
+    assert_float_equal(adamw_lr(&c, 29), 1.0 - 0.9 * 0.25, 1e-6);
+    assert_float_equal(adamw_lr(&c, 104), 0.1, 1e-7);
+    c.schedule = LR_CONSTANT;
+    assert_float_equal(adamw_lr(&c, 1000), 1.0, 0);
+}
+
+/* Weight decay only on matrices by default; clipping leaves grads alone. */
+static void test_adamw_decay_and_clip(void **state) {
+    (void)state;
+    model_config mc = {.dim = 8, .hidden_dim = 16, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1,
+                       .vocab_size = 11, .seq_len = 8, .tied_embeddings = 0, .norm_eps = 1e-5f,
+                       .rope_theta = 1e4f};
+    adamw_config c = adamw_defaults();
+    c.lr = 0.1f;
+    c.weight_decay = 0.5f;
+    c.grad_clip = 1.0f;
+    adamw opt;
+    pp_err err;
+    assert_int_equal(adamw_init(&opt, &c, &mc, &err), PP_OK);
+    size_t n = model_param_count(&mc);
+    float *p = malloc(n * sizeof(float)), *g = calloc(n, sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = 1.0f;
+    g[0] = 3.0f, g[1] = 4.0f; /* norm 5 -> scaled by 1/5 */
+    double norm;
+    adamw_step(&opt, p, g, &norm);
+    assert_float_equal(norm, 5.0, 1e-9);
+    assert_float_equal(g[0], 3.0, 0); /* untouched */
+    model_tensors t;
+    model_point(&t, p, &mc);
+    /* zero-gradient entries move only by decay: matrices shrink by lr * wd */
+    assert_float_equal(t.wq[0], 1.0 - 0.1 * 0.5, 1e-6);
+    assert_float_equal(t.lm_head[0], 1.0 - 0.1 * 0.5, 1e-6);
+    assert_float_equal(t.attn_norm[0], 1.0, 0);
+    assert_float_equal(t.final_norm[3], 1.0, 0);
+    assert_float_equal(t.embed[5], 1.0, 0);
+    /* first step of Adam moves a gradient entry by lr (bias-corrected m/sqrt v = sign) */
+    assert_float_equal(t.embed[0], 1.0 - 0.1, 1e-5);
+    free(p), free(g);
+    adamw_free(&opt);
+
+    adamw_config bad = adamw_defaults();
+    bad.beta2 = 1.0f;
+    assert_int_equal(adamw_init(&opt, &bad, &mc, &err), PP_EINPUT);
+}
+
+/* The state (step, m, v, params) is everything: copying it into a fresh
+ * optimizer continues the run bit for bit. */
+static void test_adamw_resume_exact(void **state) {
+    (void)state;
+    model_config mc = {.dim = 8, .hidden_dim = 16, .n_layers = 2, .n_heads = 2, .n_kv_heads = 2,
+                       .vocab_size = 13, .seq_len = 8, .tied_embeddings = 1, .norm_eps = 1e-5f,
+                       .rope_theta = 1e4f};
+    adamw_config c = adamw_defaults();
+    c.warmup_steps = 2, c.total_steps = 6, c.schedule = LR_COSINE, c.grad_clip = 0.5f;
+    size_t n = model_param_count(&mc);
+    float *pa = malloc(n * sizeof(float)), *pb = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) pa[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
+    adamw a, b;
+    pp_err err;
+    assert_int_equal(adamw_init(&a, &c, &mc, &err), PP_OK);
+    assert_int_equal(adamw_init(&b, &c, &mc, &err), PP_OK);
+    for (int step = 0; step < 6; step++) {
+        if (step == 3) { /* "checkpoint": copy the plain state into b */
+            b.step = a.step;
+            memcpy(b.m, a.m, n * sizeof(float));
+            memcpy(b.v, a.v, n * sizeof(float));
+            memcpy(pb, pa, n * sizeof(float));
+        }
+        for (size_t i = 0; i < n; i++) g[i] = (float)(((i + 7 * step) * 53) % 29) / 29.0f - 0.5f;
+        adamw_step(&a, pa, g, NULL);
+        if (step >= 3) adamw_step(&b, pb, g, NULL);
+    }
+    assert_true(a.step == 6 && b.step == 6);
+    assert_memory_equal(pa, pb, n * sizeof(float));
+    assert_memory_equal(a.m, b.m, n * sizeof(float));
+    assert_memory_equal(a.v, b.v, n * sizeof(float));
+    free(pa), free(pb), free(g);
+    adamw_free(&a);
+    adamw_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_tied),
         cmocka_unit_test(test_parity_untied),
+        cmocka_unit_test(test_adamw_schedule),
+        cmocka_unit_test(test_adamw_decay_and_clip),
+        cmocka_unit_test(test_adamw_resume_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

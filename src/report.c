@@ -1,0 +1,162 @@
+/* report.c - training and evaluation plots with gnuplot (report.h). */
+#include "report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "model_io.h"
+#include "pp_h5.h"
+
+/* Run gnuplot on a script file; its output is the PNG the script names. */
+static pp_status run_gnuplot(const char *gnuplot, const char *script, const char *png, pp_err *err) {
+    pid_t pid = fork();
+    if (pid < 0) return pp_fail(err, PP_ESYS, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        execlp(gnuplot, gnuplot, script, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
+        return pp_fail(err, PP_EINPUT, "cannot run '%s' (install gnuplot, e.g. the gnuplot-nox package)", gnuplot);
+    if (WEXITSTATUS(status) != 0) return pp_fail(err, PP_ESYS, "gnuplot failed on %s (exit %d)", script, WEXITSTATUS(status));
+    struct stat s;
+    if (stat(png, &s) != 0 || s.st_size == 0) return pp_fail(err, PP_ESYS, "gnuplot did not write %s", png);
+    return PP_OK;
+}
+
+/* gnuplot strings are in single quotes: refuse paths that would break them. */
+static pp_status plain_path(const char *p, pp_err *err) {
+    if (strchr(p, '\'') || strchr(p, '\n')) return pp_fail(err, PP_EINPUT, "%s: quotes and newlines are not allowed in plot paths", p);
+    return PP_OK;
+}
+
+static double budget_from_arguments(const char *args) {
+    const char *b = strstr(args, "--bcr-budget=");
+    return b ? atof(b + 13) : -1;
+}
+
+pp_status report_training(const char *model_path, const char *png_path, const char *gnuplot, pp_err *err) {
+    PP_TRY(plain_path(png_path, err));
+    const char *names[] = {"loss", "rewards/margins", "rewards/accuracies", "logps/chosen", "delta/chosen_mean",
+                           "rewards/chosen", "rewards/rejected", "grad_norm"};
+    enum { N = 8 };
+    double *v[N] = {0};
+    int64_t n[N] = {0};
+    pp_status st = PP_OK;
+    for (int i = 0; st == PP_OK && i < N; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "/metrics/%s", names[i]);
+        st = model_read_series(model_path, name, &v[i], &n[i], err);
+    }
+    if (st == PP_OK && n[0] == 0) st = pp_fail(err, PP_EINPUT, "%s: no training metrics (/metrics/loss)", model_path);
+    char args[8192] = "", kind[32] = "";
+    if (st == PP_OK) {
+        pp_h5 f;
+        if (pp_h5_open(&f, model_path, "model", MODEL_SCHEMA_VERSION, err) == PP_OK) {
+            pp_err e2;
+            pp_h5_get_attr_str(&f, "/", "arguments", args, sizeof args, &e2);
+            pp_h5_get_attr_str(&f, "/", "training", kind, sizeof kind, &e2);
+            pp_h5_close(&f);
+        }
+    }
+    char dat[PP_PATH_MAX], gp[PP_PATH_MAX];
+    snprintf(dat, sizeof dat, "%s.dat", png_path);
+    snprintf(gp, sizeof gp, "%s.gp", png_path);
+    FILE *d = st == PP_OK ? fopen(dat, "w") : NULL;
+    if (st == PP_OK && !d) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", dat, strerror(errno));
+    for (int64_t r = 0; d && r < n[0]; r++) {
+        fprintf(d, "%lld", (long long)r + 1);
+        for (int i = 0; i < N; i++) fprintf(d, " %.9g", i < N && r < n[i] ? v[i][r] : 0.0 / 0.0);
+        fprintf(d, "\n");
+    }
+    if (d) fclose(d);
+    int dpo = n[1] > 0;
+    double budget = budget_from_arguments(args);
+    FILE *g = st == PP_OK ? fopen(gp, "w") : NULL;
+    if (st == PP_OK && !g) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", gp, strerror(errno));
+    if (g) {
+        fprintf(g, "set terminal pngcairo size 1200,%d font 'sans,10'\nset output '%s'\n", dpo ? 900 : 450, png_path);
+        fprintf(g, "set datafile missing 'nan'\nset grid\nset key top right\nset xlabel 'step'\n");
+        if (dpo) {
+            fprintf(g, "set multiplot layout 2,2 title '%s (%s)'\n", model_path, kind);
+            fprintf(g, "set title 'loss'\nplot '%s' u 1:2 w l lw 2 t 'loss', log(2) w l dt 2 lc rgb 'gray' t 'ln 2'\n", dat);
+            fprintf(g, "set title 'rewards'\nplot '%s' u 1:3 w l lw 2 t 'rewards/margins', '' u 1:7 w l t 'rewards/chosen', "
+                       "'' u 1:8 w l t 'rewards/rejected'\n", dat);
+            fprintf(g, "set title 'rewards/accuracies'\nset yrange [0:1]\nplot '%s' u 1:4 w l lw 2 t 'accuracy', 0.5 w l dt 2 "
+                       "lc rgb 'gray' t 'chance'\nset autoscale y\n", dat);
+            fprintf(g, "set title 'change of the chosen log-likelihood (policy - reference)'\n");
+            fprintf(g, "plot '%s' u 1:6 w l lw 2 t 'mean delta_w (nats)', 0 w l dt 2 lc rgb 'gray' t ''", dat);
+            if (budget >= 0) fprintf(g, ", %g w l lw 2 lc rgb 'red' t 'BCR budget -delta = %g'", -budget, -budget);
+            fprintf(g, "\nunset multiplot\n");
+        } else {
+            fprintf(g, "set multiplot layout 1,2 title '%s (%s)'\n", model_path, kind);
+            fprintf(g, "set title 'loss'\nplot '%s' u 1:2 w l lw 2 t 'loss'\n", dat);
+            fprintf(g, "set title 'gradient norm'\nplot '%s' u 1:9 w l t 'grad_norm'\nunset multiplot\n", dat);
+        }
+        fclose(g);
+        st = run_gnuplot(gnuplot, gp, png_path, err);
+    }
+    unlink(dat);
+    unlink(gp);
+    for (int i = 0; i < N; i++) free(v[i]);
+    return st;
+}
+
+pp_status report_eval(const char *eval_path, const char *png_path, const char *gnuplot, pp_err *err) {
+    PP_TRY(plain_path(png_path, err));
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, eval_path, "eval", 1, err));
+    char splits[512] = "";
+    pp_status st = pp_h5_get_attr_str(&f, "/", "splits", splits, sizeof splits, err);
+    char dat[PP_PATH_MAX], gp[PP_PATH_MAX];
+    snprintf(dat, sizeof dat, "%s.dat", png_path);
+    snprintf(gp, sizeof gp, "%s.gp", png_path);
+    FILE *d = st == PP_OK ? fopen(dat, "w") : NULL;
+    if (st == PP_OK && !d) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", dat, strerror(errno));
+    int has_acc = 0, rows = 0;
+    for (char *save = NULL, *t = strtok_r(splits, ",", &save); st == PP_OK && t; t = strtok_r(NULL, ",", &save)) {
+        char g[64];
+        snprintf(g, sizeof g, "/%s", t);
+        double w = 0, wse = 0, pa = 0, pase = 0, ba = 0, base = 0;
+        st = pp_h5_get_attr_f64(&f, g, "win_rate", &w, err);
+        if (st == PP_OK) st = pp_h5_get_attr_f64(&f, g, "win_rate_se", &wse, err);
+        if (st == PP_OK && pp_h5_has_attr(&f, g, "policy_accuracy")) {
+            has_acc = 1;
+            pp_h5_get_attr_f64(&f, g, "policy_accuracy", &pa, err);
+            pp_h5_get_attr_f64(&f, g, "policy_accuracy_se", &pase, err);
+            pp_h5_get_attr_f64(&f, g, "baseline_accuracy", &ba, err);
+            pp_h5_get_attr_f64(&f, g, "baseline_accuracy_se", &base, err);
+        }
+        if (st == PP_OK) fprintf(d, "%s %g %g %g %g %g %g\n", t, 100 * w, 100 * wse, 100 * pa, 100 * pase, 100 * ba, 100 * base);
+        rows++;
+    }
+    pp_h5_close(&f);
+    if (d) fclose(d);
+    FILE *g = st == PP_OK ? fopen(gp, "w") : NULL;
+    if (st == PP_OK && !g) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", gp, strerror(errno));
+    if (g) {
+        fprintf(g, "set terminal pngcairo size %d,450 font 'sans,10'\nset output '%s'\n", has_acc ? 1100 : 600, png_path);
+        fprintf(g, "set style data histograms\nset style histogram errorbars gap 1 lw 1\nset style fill solid 0.6 border -1\n");
+        fprintf(g, "set yrange [0:100]\nset grid ytics\nset key top right\n");
+        if (has_acc) fprintf(g, "set multiplot layout 1,2 title '%s'\n", eval_path);
+        fprintf(g, "set title 'win rate of the policy against the baseline (%%)'\n");
+        fprintf(g, "plot '%s' u 2:3:xtic(1) t 'win rate', 50 w l dt 2 lc rgb 'gray' t '50%%'\n", dat);
+        if (has_acc) {
+            fprintf(g, "set title 'exact-match accuracy (%%)'\n");
+            fprintf(g, "plot '%s' u 4:5:xtic(1) t 'policy', '' u 6:7 t 'baseline'\nunset multiplot\n", dat);
+        }
+        fclose(g);
+        st = run_gnuplot(gnuplot, gp, png_path, err);
+    }
+    unlink(dat);
+    unlink(gp);
+    (void)rows;
+    return st;
+}
