@@ -36,7 +36,7 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
 
-.PHONY: all deps test tests check-asan bench install clean distclean help
+.PHONY: all deps test tests check-asan bench install clean distclean help docs
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
@@ -85,6 +85,10 @@ check-asan: deps
 
 bench: all $(TOOL_BIN)
 	@sh tests/bench.sh
+
+# docs/formats.md is generated from the schemas (a test checks it is current)
+docs: $(BUILD)/tests/tools/schema2md
+	$(BUILD)/tests/tools/schema2md $(SCHEMAS) > docs/formats.md
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/prefpipe/hdf5-schemas \

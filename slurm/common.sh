@@ -51,7 +51,8 @@ PP_SEC=() PP_KEY=() PP_VAL=() PP_LINE=()
 # The syntax mirrors the programs' own config reader (src/pp_options.c):
 # '#' starts a comment at the start of a line or after whitespace (not in a
 # value that starts with a double quote), keys may use '_' for '-'.
-# Output: SECTION \037 KEY \037 RAW-VALUE \037 LINE per key line.
+# Output: SECTION \037 KEY \037 RAW-VALUE \037 LINE per key line, and
+# SECTION \037 [ \037 \037 LINE per section header.
 pp_parse_awk='
 function trim(s) { sub(/^[ \t\r]+/, "", s); sub(/[ \t\r]+$/, "", s); return s }
 {
@@ -59,7 +60,8 @@ function trim(s) { sub(/^[ \t\r]+/, "", s); sub(/[ \t\r]+$/, "", s); return s }
     if (line == "" || substr(line, 1, 1) == "#") next
     if (line ~ /^\[/) {
         if (line !~ /^\[[A-Za-z0-9_.-]+\]$/) { printf "%s:%d: bad section header %s\n", FILENAME, NR, line > "/dev/stderr"; bad = 1; next }
-        sec = substr(line, 2, length(line) - 2); next
+        sec = substr(line, 2, length(line) - 2)
+        printf "%s\037[\037\037%d\n", sec, NR; next
     }
     eq = index(line, "=")
     if (eq == 0) { printf "%s:%d: expected key = value, got: %s\n", FILENAME, NR, substr(line, 1, 60) > "/dev/stderr"; bad = 1; next }
@@ -85,6 +87,14 @@ pp_job_load() {
     PP_JOB=$file PP_SEC=() PP_KEY=() PP_VAL=() PP_LINE=()
     if [ -n "$recs" ]; then
         while IFS=$'\037' read -r sec key val line; do
+            if [ "$key" = "[" ]; then
+                stage=${sec%%.*}
+                if [ "$sec" != common ] && { ! pp_in_list "$stage" "$PP_STAGES" || [[ $sec == *.*.* || $sec == *. ]]; }; then
+                    echo "$file:$line: unknown section [$sec] (sections: [common], [STAGE], [STAGE.NAME] with STAGE one of: $PP_STAGES)" >&2
+                    errs=1
+                fi
+                continue
+            fi
             PP_SEC+=("$sec") PP_KEY+=("$key") PP_VAL+=("$val") PP_LINE+=("$line")
         done <<<"$recs"
     fi
@@ -101,9 +111,6 @@ pp_job_load() {
                 echo "$file:${PP_LINE[i]}: unknown [common] key '$key' (known: $(echo $PP_COMMON_KEYS | sed 's/ program//'))" >&2
                 errs=1
             fi
-        elif ! pp_in_list "$stage" "$PP_STAGES" || [[ $sec == *.*.* ]] || [[ $sec == *. ]]; then
-            echo "$file:${PP_LINE[i]}: unknown section [$sec] (sections: [common], [STAGE], [STAGE.NAME] with STAGE one of: $PP_STAGES)" >&2
-            errs=1
         fi
         for ((j = 0; j < i; j++)); do
             if [ "${PP_SEC[j]}" = "$sec" ] && [ "${PP_KEY[j]}" = "$key" ]; then
@@ -271,6 +278,21 @@ pp_program() {
 # lists in --help, so a typo fails at submission, not hours later in a job.
 # On failure PP_WHY says which keys.
 declare -A PP_HELP_KEYS=()
+pp_help_keys_prefetch() { # PROGRAM...: ask them all at once (each is an MPI start)
+    local d p i=0
+    d=$(mktemp -d "${TMPDIR:-/tmp}/pp-help.XXXXXX") || return 0
+    for p in "$@"; do
+        [ -x "$p" ] && "$p" --help >"$d/$i" 2>/dev/null &
+        i=$((i + 1))
+    done
+    wait
+    i=0
+    for p in "$@"; do
+        [ -s "$d/$i" ] && PP_HELP_KEYS[$p]=$(sed -n 's/^  --\([A-Za-z0-9-]*\).*/\1/p' "$d/$i" | grep -vx 'config\|help')
+        i=$((i + 1))
+    done
+    rm -rf "$d"
+}
 pp_check_keys() {
     local prog=$1 cfg=$2 known bad=""
     if [ -z "${PP_HELP_KEYS[$prog]+x}" ]; then

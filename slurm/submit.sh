@@ -72,6 +72,11 @@ fi
 
 # Write every run's config now, and check each program knows its keys.
 problems=0
+if [ $check = 1 ]; then
+    progs=()
+    for st in $chain; do progs+=("$(pp_program "$st")"); done
+    pp_help_keys_prefetch "${progs[@]}"
+fi
 for st in $chain; do
     prog=$(pp_program "$st")
     if [ ! -x "$prog" ]; then
@@ -119,7 +124,7 @@ for st in $chain; do
     if [ $dry = 1 ]; then
         printf 'sbatch'
         for a in "${args[@]}"; do
-            if [[ $a =~ ^[A-Za-z0-9_./:=@%,+-]+$ ]]; then printf ' %s' "$a"; else printf ' %q' "$a"; fi
+            if [[ $a =~ ^[A-Za-z0-9_./:=@%,+\<\>-]+$ ]]; then printf ' %s' "$a"; else printf ' %q' "$a"; fi
         done
         printf '\n'
         for inst in $(pp_instances "$st"); do

@@ -34,10 +34,12 @@ pp_status generator_init(generator *g, const model *m, const gen_params *p, int 
     int64_t need = (int64_t)max_prompt_tokens + p->max_new_tokens - 1;
     int max_pos = need < c->seq_len ? (int)need : c->seq_len;
     PP_TRY(infer_init(&g->st, m, p->k, max_pos, err));
+    /* a candidate never outgrows the context, whatever max_new_tokens says */
+    g->row_tokens = p->max_new_tokens < c->seq_len ? p->max_new_tokens : c->seq_len;
     size_t K = (size_t)p->k, V = (size_t)c->vocab_size;
     g->logits = malloc(K * V * sizeof *g->logits);
     g->scratch = malloc(V * sizeof *g->scratch);
-    g->tokens = malloc(K * (size_t)p->max_new_tokens * sizeof *g->tokens);
+    g->tokens = malloc(K * (size_t)g->row_tokens * sizeof *g->tokens);
     g->n_gen = malloc(K * sizeof *g->n_gen);
     g->finish = malloc(K * sizeof *g->finish);
     g->slots = malloc(K * sizeof *g->slots);
@@ -98,7 +100,7 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
     float lp = 0.0f;
     int t = sample_token(logits, c->vocab_size, &g->p.sample, &g->rng[j], g->scratch, &lp);
     int i = g->n_gen[j]++;
-    g->tokens[(size_t)j * g->p.max_new_tokens + i] = t;
+    g->tokens[(size_t)j * g->row_tokens + i] = t;
     g->logp[j] += (double)lp;
     int generated = i + 1;
     if (t == tok->eos_id || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
@@ -183,7 +185,7 @@ pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out
         for (int j = 0; j < K; j++) {
             if (g->finish[j] >= 0) continue;
             g->slots[n] = j;
-            g->feed[n] = g->tokens[(size_t)j * g->p.max_new_tokens + g->n_gen[j] - 1];
+            g->feed[n] = g->tokens[(size_t)j * g->row_tokens + g->n_gen[j] - 1];
             n++;
         }
         if (n == 0) break;
@@ -194,7 +196,7 @@ pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out
 
     PP_TRY(candidates_add_prompt(out, pr->id, pr->text, pr->family, pr->reference, pr->tokens, n_prompt, err));
     for (int j = 0; j < K; j++) {
-        const int *ids = g->tokens + (size_t)j * g->p.max_new_tokens;
+        const int *ids = g->tokens + (size_t)j * g->row_tokens;
         int n = g->n_gen[j];
         PP_TRY(decode_text(g, pr->tokens[n_prompt - 1], ids, g->finish[j] == FINISH_EOS ? n - 1 : n, err));
         PP_TRY(candidates_add_candidate(out, ids, n, g->text, g->logp[j], g->finish[j], err));

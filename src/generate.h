@@ -67,7 +67,8 @@ typedef struct {
     int max_prompt_tokens;
     float *logits;               /* [k][vocab] */
     sample_candidate *scratch;   /* [vocab] */
-    int *tokens;                 /* [k][max_new_tokens] generated ids */
+    int row_tokens;              /* min(max_new_tokens, seq_len) */
+    int *tokens;                 /* [k][row_tokens] generated ids */
     int *n_gen, *finish, *slots, *feed;
     double *logp;
     pp_rng *rng;

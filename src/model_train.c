@@ -50,7 +50,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
         {&ws->att, L * ws->att_layer_stride},
         {&ws->att_out, L * N * qd}, {&ws->xmid, L * N * d},
         {&ws->xn2, L * N * d}, {&ws->rstd2, L * N},
-        {&ws->h1, L * N * hid}, {&ws->h3, L * N * hid}, {&ws->hg, L * N * hid},
+        {&ws->h1, L * N * hid}, {&ws->h3, L * N * hid}, {&ws->hg, N * hid},
         {&ws->xf, N * d}, {&ws->rstdf, N},
         {&ws->logits, (size_t)R * V}, {&ws->rows, (size_t)R * d}, {&ws->drows, (size_t)R * d},
         {&ws->dx, N * d}, {&ws->dxn, N * d},
@@ -246,7 +246,6 @@ static void rope(float *x, int n, int width, int hd, const float *cosp, const fl
     }
 }
 
-
 /* ---- attention ------------------------------------------------------------- */
 
 /* Causal self-attention of one sequence (T rows starting at q, k, v),
@@ -317,7 +316,7 @@ static pp_status check_batch(const model *m, const train_ws *ws, const train_bat
     const model_config *c = &m->cfg, *wc = &ws->cfg;
     if (c->dim != wc->dim || c->hidden_dim != wc->hidden_dim || c->n_layers != wc->n_layers ||
         c->n_heads != wc->n_heads || c->n_kv_heads != wc->n_kv_heads || c->vocab_size != wc->vocab_size ||
-        c->tied_embeddings != wc->tied_embeddings)
+        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta)
         return pp_fail(err, PP_EINPUT, "train batch: workspace was made for another model shape");
     if (b->n_seq < 1 || b->n_seq > ws->max_tokens)
         return pp_fail(err, PP_EINPUT, "train batch: %d sequences (workspace holds 1..%d)", b->n_seq,
@@ -396,7 +395,7 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
         float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
         float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
         float *xn2 = ws->xn2 + l * Nmax * d;
-        float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid, *hg = ws->hg + l * Nmax * hid;
+        float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid, *hg = ws->hg;
         float *att = ws->att + l * ws->att_layer_stride;
 
         rmsnorm(xn1, ws->rstd1 + l * Nmax, x, w->attn_norm + (size_t)l * d, N, d, c->norm_eps);
@@ -496,13 +495,15 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
         const float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
         const float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
         const float *xn2 = ws->xn2 + l * Nmax * d;
-        const float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid, *hg = ws->hg + l * Nmax * hid;
+        const float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid;
         const float *att = ws->att + l * ws->att_layer_stride;
         float *dx = ws->dx, *dxn = ws->dxn, *dh1 = ws->dh1, *dh3 = ws->dh3;
 
         /* FFN: x_out = xmid + W_down (silu(W_gate xn2) * W_up xn2) */
-        matmul_dx(dh1, dx, w->w_down + (size_t)l * d * hid, N, hid, d, 0.0f); /* d(hg) */
+        float *hg = ws->hg; /* silu(gate) * up is recomputed: cheaper than keeping L of them */
+        for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoid_fast(h1[i]) * h3[i];
         matmul_dw(g.w_down + (size_t)l * d * hid, dx, hg, N, hid, d);
+        matmul_dx(dh1, dx, w->w_down + (size_t)l * d * hid, N, hid, d, 0.0f); /* d(hg) */
         for (size_t i = 0; i < (size_t)N * hid; i++) {
             float a = h1[i], s = sigmoid_fast(a), dhg = dh1[i];
             dh3[i] = dhg * a * s;

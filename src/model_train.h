@@ -70,7 +70,8 @@ typedef struct {
     float *att_out;             /* attention output before o_proj */
     float *xmid;                /* residual after attention */
     float *xn2, *rstd2;         /* FFN RMSNorm output and 1/rms */
-    float *h1, *h3, *hg;        /* gate, up, silu(gate) * up */
+    float *h1, *h3;             /* gate and up projections */
+    float *hg;                  /* silu(gate) * up, one layer [max_tokens][hidden] */
     float *xf, *rstdf;          /* after the final RMSNorm [max_tokens][d] */
 
     /* scratch */

@@ -220,9 +220,8 @@ static pp_status write_matches(pp_h5 *f, const pairs_set *s, pp_err *err) {
     return st;
 }
 
-/* Everything, by rank 0 alone in the serial phase: the pairs are small
- * next to the candidates, and only rank 0 holds them (it ran the
- * tournaments). */
+/* Everything, by rank 0 alone: the pairs are small next to the candidates
+ * and only rank 0 holds them (it ran the tournaments). */
 static pp_status write_all(pp_h5 *f, const pairs_set *s, pp_err *err) {
     const int64_t np = s->n_prompts, n = s->n_pairs;
     PP_TRY(write_attributes(f, s, err));
@@ -259,20 +258,31 @@ static pp_status write_all(pp_h5 *f, const pairs_set *s, pp_err *err) {
     return write_matches(f, s, err);
 }
 
+/* Rank 0 writes the file on its own (MPI_COMM_SELF): a collective MPI-IO
+ * create and the switch to the serial phase cost more than the writing
+ * itself when only one rank has data.  The others wait for the outcome. */
 pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                       pp_err *err) {
-    pp_h5 f;
-    PP_TRY(pp_h5_create(&f, path, comm, "pairs", PAIRS_SCHEMA_VERSION, prov, err));
-    pp_status st = pp_h5_serial_begin(&f, err);
-    if (st == PP_OK && f.rank == 0) st = write_all(&f, s, err);
-    if (st != PP_OK) {
-        /* the serial phase may have failed on rank 0 only: commit agrees */
-        pp_err e2 = *err;
-        pp_h5_commit(&f, &e2);
-        pp_h5_abort(&f);
-        return st;
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    pp_status st = PP_OK;
+    if (rank == 0) {
+        pp_h5 f;
+        st = pp_h5_create(&f, path, MPI_COMM_SELF, "pairs", PAIRS_SCHEMA_VERSION, prov, err);
+        if (st == PP_OK) st = pp_h5_serial_begin(&f, err);
+        if (st == PP_OK) st = pp_h5_attr_i64(&f, "/", "mpi_ranks", size, err); /* the run's, not the writer's */
+        if (st == PP_OK) st = write_all(&f, s, err);
+        if (st == PP_OK) st = pp_h5_commit(&f, err);
+        else pp_h5_abort(&f);
     }
-    return pp_h5_commit(&f, err);
+    int code = (int)st;
+    MPI_Bcast(&code, 1, MPI_INT, 0, comm);
+    if (code != PP_OK) {
+        MPI_Bcast(err->msg, (int)sizeof err->msg, MPI_CHAR, 0, comm);
+        err->status = (pp_status)code;
+    }
+    return (pp_status)code;
 }
 
 /* ------------------------------------------------------------- JSONL */

@@ -373,12 +373,29 @@ typedef struct {
     int64_t n_log, answered, replayed;
     int *outstanding;   /* per worker: calls sent, verdict not back yet */
     int *said_bye;
-    int *batch_count;   /* feed_workers' per-worker counts */
+    int *batch_count;   /* feed_workers' per-worker counts and slots [2 * size] */
     journal jr;
     pp_progress progress;
-    call_item *scratch; /* tourn_take_ready buffer */
-    int scratch_cap;
+    /* messages go out with MPI_Isend: a blocking send could wait for the
+     * receiver to finish a judge call first (rendezvous) */
+    call_item *batch;      /* rank 0: [size][depth slots][depth calls] */
+    MPI_Request *batch_req; /* rank 0: [size][depth slots] */
+    call_item *queue;      /* worker: ring of depth calls */
+    verdict_msg *out;      /* worker: [depth + 1] verdicts being sent */
+    MPI_Request *out_req;
 } engine;
+
+/* A send slot whose previous send is complete (waits only if none is). */
+static int free_slot(MPI_Request *req, int n) {
+    for (int i = 0; i < n; i++) {
+        int done = 1;
+        if (req[i] != MPI_REQUEST_NULL) MPI_Test(&req[i], &done, MPI_STATUS_IGNORE);
+        if (done) return i;
+    }
+    int i;
+    MPI_Waitany(n, req, &i, MPI_STATUS_IGNORE);
+    return i;
+}
 
 static pp_status refill_pool(engine *e, int64_t p, pp_err *err) {
     tourn_call calls[64];
@@ -528,18 +545,23 @@ void rank_remove_parts(const char *parts_dir) {
 /* Top every worker's queue up to `level` calls, one call per worker per
  * pass so scarce work is spread evenly. */
 static void feed_workers(engine *e, int level) {
-    int workers = e->size - 1;
-    if (workers == 0 || e->pool_head == e->pool_tail) return;
-    call_item *batch = e->scratch; /* [workers * queue_depth] */
-    int *count = e->batch_count;
-    memset(count, 0, sizeof(int) * (size_t)e->size);
+    const int depth = e->opt->queue_depth;
+    if (e->size == 1 || e->pool_head == e->pool_tail) return;
+    /* a worker has fewer than depth calls outstanding, so fewer than depth
+     * batches in flight: one of its depth slots is free */
+    int *count = e->batch_count, *slot = e->batch_count + e->size;
+    for (int w = 1; w < e->size; w++) {
+        count[w] = 0;
+        slot[w] = e->outstanding[w] < level ? free_slot(&e->batch_req[w * depth], depth) : -1;
+    }
     for (int lvl = 1; lvl <= level; lvl++)
         for (int w = 1; w < e->size; w++)
             if (e->outstanding[w] + count[w] < lvl && e->pool_head < e->pool_tail)
-                batch[(w - 1) * e->opt->queue_depth + count[w]++] = e->pool[e->pool_head++];
+                e->batch[(w * depth + slot[w]) * depth + count[w]++] = e->pool[e->pool_head++];
     for (int w = 1; w < e->size; w++)
         if (count[w] > 0) {
-            MPI_Send(&batch[(w - 1) * e->opt->queue_depth], 4 * count[w], MPI_INT32_T, w, TAG_WORK, e->comm);
+            MPI_Isend(&e->batch[(w * depth + slot[w]) * depth], 4 * count[w], MPI_INT32_T, w, TAG_WORK, e->comm,
+                      &e->batch_req[w * depth + slot[w]]);
             e->outstanding[w] += count[w];
         }
 }
@@ -623,13 +645,14 @@ static pp_status coordinate(engine *e, pp_err *err) {
         st = late;
         *err = late_err;
     }
+    MPI_Waitall(e->size * e->opt->queue_depth, e->batch_req, MPI_STATUSES_IGNORE);
     return st;
 }
 
 /* Every other rank: judge what rank 0 sends until it says stop. */
 static void work(engine *e) {
     int depth = e->opt->queue_depth, head = 0, n = 0, stop = 0, broken = 0;
-    call_item *queue = e->scratch; /* ring of queue_depth */
+    call_item *queue = e->queue;
     double backoff = IDLE_START;
     while (!stop) {
         int flag = 1, got = 0;
@@ -654,10 +677,11 @@ static void work(engine *e) {
             call_item c = queue[head];
             head = (head + 1) % depth;
             n--;
-            verdict_msg v;
-            judge_call(&e->judge, e->c, &c, &v);
-            MPI_Send(&v, (int)sizeof v, MPI_BYTE, 0, TAG_VERDICT, e->comm);
-            if (v.fatal) broken = 1; /* rank 0 will stop everyone */
+            int o = free_slot(e->out_req, depth + 1);
+            verdict_msg *v = &e->out[o];
+            judge_call(&e->judge, e->c, &c, v);
+            MPI_Isend(v, (int)sizeof *v, MPI_BYTE, 0, TAG_VERDICT, e->comm, &e->out_req[o]);
+            if (v->fatal) broken = 1; /* rank 0 will stop everyone */
             backoff = IDLE_START;
         } else if (got) {
             backoff = IDLE_START;
@@ -665,6 +689,7 @@ static void work(engine *e) {
             idle_wait(&backoff);
         }
     }
+    MPI_Waitall(depth + 1, e->out_req, MPI_STATUSES_IGNORE);
     MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_BYE, e->comm);
 }
 
@@ -1012,7 +1037,11 @@ static void engine_free(engine *e) {
     free(e->outstanding);
     free(e->said_bye);
     free(e->batch_count);
-    free(e->scratch);
+    free(e->batch);
+    free(e->batch_req);
+    free(e->queue);
+    free(e->out);
+    free(e->out_req);
     judge_close(&e->judge);
     if (e->rank == 0) journal_close(&e->jr);
     if (e->comm != MPI_COMM_NULL) MPI_Comm_free(&e->comm);
@@ -1057,9 +1086,18 @@ static pp_status run_pairwise(const rank_options *o, const candidate_set *c, con
     if (st == PP_OK) {
         e.outstanding = calloc((size_t)e.size, sizeof(int));
         e.said_bye = calloc((size_t)e.size, sizeof(int));
-        e.batch_count = calloc((size_t)e.size, sizeof(int));
-        e.scratch = malloc((size_t)e.size * (size_t)o->queue_depth * sizeof(call_item));
-        if (!e.outstanding || !e.said_bye || !e.batch_count || !e.scratch) st = pp_fail(err, PP_ESYS, "out of memory");
+        size_t n = (size_t)e.size, d = (size_t)o->queue_depth;
+        e.batch_count = calloc(2 * n, sizeof(int)); /* counts, then slots */
+        e.batch = malloc(n * d * d * sizeof *e.batch);
+        e.batch_req = malloc(n * d * sizeof *e.batch_req);
+        e.queue = malloc(d * sizeof *e.queue);
+        e.out = malloc((d + 1) * sizeof *e.out);
+        e.out_req = malloc((d + 1) * sizeof *e.out_req);
+        if (!e.outstanding || !e.said_bye || !e.batch_count || !e.batch || !e.batch_req || !e.queue || !e.out ||
+            !e.out_req)
+            st = pp_fail(err, PP_ESYS, "out of memory");
+        for (size_t i = 0; st == PP_OK && i < n * d; i++) e.batch_req[i] = MPI_REQUEST_NULL;
+        for (size_t i = 0; st == PP_OK && i <= d; i++) e.out_req[i] = MPI_REQUEST_NULL;
     }
     /* every rank starts its judge (a judge that cannot start stops all),
      * before the journal is touched */

@@ -383,6 +383,9 @@ static pp_status write_rm(const rm_fit_config *c, const model *m, const double *
         in[2 + h] = (pp_input){roles[h], c->heldout_paths[h]};
     }
     pp_provenance prov = {c->program, c->arguments, in, 2 + c->n_heldout};
+    /* absolute, so pp-rank finds the feature model from any directory */
+    char model_abs[PP_PATH_MAX];
+    if (!realpath(c->model_path, model_abs)) snprintf(model_abs, sizeof model_abs, "%s", c->model_path);
     char fp[17];
     model_fingerprint_hex(m, fp);
 
@@ -401,7 +404,7 @@ static pp_status write_rm(const rm_fit_config *c, const model *m, const double *
         };
         struct { const char *name; const char *v; } strs[] = {
             {"features", rm_feature_name(c->features)}, {"stop_reason", rep->stop_reason},
-            {"model_fingerprint", fp}, {"model_path", c->model_path}, {"tokenizer", tokenizer_name(&m->tok)},
+            {"model_fingerprint", fp}, {"model_path", model_abs}, {"tokenizer", tokenizer_name(&m->tok)},
         };
         for (size_t i = 0; st == PP_OK && i < sizeof ints / sizeof ints[0]; i++)
             st = pp_h5_attr_i64(&f, "/", ints[i].name, ints[i].v, err);

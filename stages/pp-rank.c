@@ -106,16 +106,19 @@ int main(int argc, char **argv) {
     candidate_set cs = {0};
     if (st == PP_OK) st = pp_agree(s.comm, candidates_load(&cs, cand_path, &s.err), &s.err);
     if (st == PP_OK)
-        pp_debug(&s.log, "%s: %lld prompts x %lld candidates; method %s, judge %s%s, %d rank(s)", cand_path,
+        pp_info(&s.log, "%s: %lld prompts x %lld candidates; method %s, judge %s%s, %d rank(s)", cand_path,
                 (long long)cs.n_prompts, (long long)cs.k, method, judge, both_orders ? ", both orders" : "", s.size);
 
     pairs_set ps = {0};
     rank_report rep;
+    pp_debug(&s.log, "started and loaded the candidates in %.2fs", pp_now() - s.t_start);
     if (st == PP_OK) st = rank_run(&o, &cs, &s.log, s.comm, &ps, &rep, &s.err);
+    pp_debug(&s.log, "ranked after %.2fs", pp_now() - s.t_start);
     if (st == PP_OK) {
         pp_provenance prov = {"pp-rank", pp_cli_effective(&cli), inputs, rm ? 2 : 1};
         st = pairs_write(&ps, out, s.comm, &prov, &s.err);
     }
+    pp_debug(&s.log, "wrote the pairs after %.2fs", pp_now() - s.t_start);
     if (st == PP_OK && jsonl && s.rank == 0) st = pairs_write_jsonl(&ps, jsonl, &s.err);
     st = pp_agree(s.comm, st, &s.err);
     if (st == PP_OK && s.rank == 0) {

@@ -9,8 +9,8 @@ I=$BIN/pp-inspect
 need_shared stories260K models/stories260K.bin || exit 0
 need_shared tinystories_prompts data/tinystories_evaluation_prompts.yaml || exit 0
 "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" \
-    --out "$T/m.h5" 2>/dev/null || fail import_model "pp-convert failed"
-"$P" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml" --out "$T/p.h5" 2>/dev/null || fail yaml_prompts "pp-prompts failed"
+    --out "$T/m.h5" >/dev/null 2>&1 || fail import_model "pp-convert failed"
+"$P" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml" --out "$T/p.h5" >/dev/null 2>&1 || fail yaml_prompts "pp-prompts failed"
 
 # Values of a numeric dataset, one per line (via h5dump's binary output).
 values() { # FILE DATASET od-type
@@ -33,7 +33,7 @@ same_data() { # A B
 }
 
 # ---- -np 1 and -np 2 give identical datasets
-ARGS="--model $T/m.h5 --prompts $T/p.h5 --k 4 --max-new-tokens 40 --temperature 0.9 --top-p 0.95 --seed 7 --chunk-prompts 3"
+ARGS="--model $T/m.h5 --prompts $T/p.h5 --k 4 --max-new-tokens 24 --temperature 0.9 --top-p 0.95 --seed 7 --chunk-prompts 3"
 check np1_run pp_mpirun 1 "$G" $ARGS --out "$T/c1.h5"
 check np2_run pp_mpirun 2 "$G" $ARGS --out "$T/c2.h5"
 if why=$(same_data "$T/c1.h5" "$T/c2.h5"); then ok np1_np2_identical; else fail np1_np2_identical "$why"; fi
@@ -45,15 +45,15 @@ n=$(h5dump -a /n_candidates "$T/c2.h5" | sed -n 's/.*(0): //p')
 if h5dump -d /candidate_text "$T/c2.h5" | grep -q '(0): "' && h5dump -d /prompt_text "$T/c2.h5" |
     grep -q '"Once upon a time, there lived a bunny in a field'; then ok h5dump_text_readable
 else fail h5dump_text_readable "texts not readable in h5dump"; fi
-# finish reasons: 0 (EOS/BOS) keeps its stop token, 1 has exactly 40 tokens
+# finish reasons: 1 (max new tokens) has exactly 24 tokens, 2 cannot happen here
 bad=$(values "$T/c2.h5" /finish_reason d4 >"$T/fr"; values "$T/c2.h5" /candidate_length d4 >"$T/len"
-    paste "$T/fr" "$T/len" | awk '$1 == 1 && $2 != 40 || $1 == 2 || $2 < 1' | wc -l)
+    paste "$T/fr" "$T/len" | awk '$1 == 1 && $2 != 24 || $1 == 2 || $2 < 1' | wc -l)
 [ "$bad" -eq 0 ] && ok finish_reasons_consistent || fail finish_reasons_consistent "$bad candidates"
 
 # ---- temperature 0 continues a prompt with run.c's tokens
 # tests/fixtures/runc_greedy.txt, case 1: "Once upon a time", run.c -n 60
 printf 'Once upon a time\n' >"$T/once.txt"
-"$P" --text "$T/once.txt" --out "$T/once.h5" 2>/dev/null
+"$P" --text "$T/once.txt" --out "$T/once.h5" >/dev/null 2>&1
 check greedy_run pp_mpirun 1 "$G" --model "$T/m.h5" --prompts "$T/once.h5" --out "$T/g.h5" --k 2 \
     --temperature 0 --max-new-tokens 56
 want=$(sed -n '/^prompt Once upon a time$/,/^text/p' "$ROOT/tests/fixtures/runc_greedy.txt" |
@@ -92,7 +92,7 @@ for row in 4 14 15; do
 done
 
 # ---- builtin suite: family and reference are carried over for the oracle
-"$P" --suite builtin --split test --n 6 --seed 3 --out "$T/b.h5" 2>/dev/null
+"$P" --suite builtin --split test --n 6 --seed 3 --out "$T/b.h5" >/dev/null 2>&1
 check builtin_run pp_mpirun 2 "$G" --model "$T/m.h5" --prompts "$T/b.h5" --out "$T/cb.h5" --k 2 --max-new-tokens 8
 check builtin_validates "$I" --validate "$T/cb.h5"
 [ "$(h5dump -d /reference "$T/cb.h5" | sed 1d)" = "$(h5dump -d /reference "$T/b.h5" | sed 1d)" ] &&
@@ -102,7 +102,7 @@ check builtin_validates "$I" --validate "$T/cb.h5"
 # ---- kill and resume: SIGKILL at a few points, then the same datasets
 # as the uninterrupted run c1.h5 (22 chunks of 2 prompts, slowed down by
 # the test hook so kills land between and inside chunks)
-KARGS="--model $T/m.h5 --prompts $T/p.h5 --k 4 --max-new-tokens 40 --temperature 0.9 --top-p 0.95 --seed 7 --chunk-prompts 2"
+KARGS="--model $T/m.h5 --prompts $T/p.h5 --k 4 --max-new-tokens 24 --temperature 0.9 --top-p 0.95 --seed 7 --chunk-prompts 2"
 chunks() { ls "$T/k.h5.parts" 2>/dev/null | grep -c '^chunk-.*\.h5$'; }
 wait_chunks() { # N: until at least N chunks are saved (at most ~20 s)
     i=0
@@ -155,7 +155,7 @@ check resumed_validates "$I" --validate "$T/k.h5"
 
 # ---- bad input: one line, exit 1, nothing under the output name
 awk 'BEGIN { s = ""; for (i = 0; i < 400; i++) s = s "zebra quilt "; print s }' >"$T/long.txt"
-"$P" --text "$T/long.txt" --out "$T/long.h5" 2>/dev/null
+"$P" --text "$T/long.txt" --out "$T/long.h5" >/dev/null 2>&1
 check_fails prompt_too_long 1 'long.h5: prompt id 0 is [0-9]+ tokens long .*seq_len 512' \
     "$G" --model "$T/m.h5" --prompts "$T/long.h5" --out "$T/bad.h5" --k 2
 check_fails k_zero 1 '--k 0: must be at least 1' "$G" --model "$T/m.h5" --prompts "$T/p.h5" --out "$T/bad.h5" --k 0

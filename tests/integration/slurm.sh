@@ -217,10 +217,15 @@ stepping() { ls -d "$TRAIN_OUT".ckpt/step-* "$TRAIN_OUT".state 2>/dev/null | gre
 if wait_until 90 stepping; then
     scancel --signal=USR1 --batch "$train"
     # Slurm holds a requeued job (BeginTime, ~2 min); start it now instead.
-    if wait_until 30 test "$(state "$train" Restarts)" = 1 -a "$(state "$train" JobState)" = PENDING; then
+    requeued() { [ "$(state "$train" Restarts)" = 1 ] && [ "$(state "$train" JobState)" = PENDING ]; }
+    if wait_until 30 requeued; then
         ok "slurm_train_requeued_itself (reason $(state "$train" Reason))"
         [ "$(state "$after" JobState)" = PENDING ] && ok slurm_dependent_waits_through_requeue ||
             fail slurm_dependent_waits_through_requeue "job $after is $(state "$after" JobState)"
+        # Not at once: slurmd revoked the killed run's credential with a
+        # one-second clock, and a relaunch within that second is refused
+        # ("already killed, do not launch batch job"): the job would fail.
+        sleep 2
         scontrol update JobId="$train" StartTime=now
     else
         fail slurm_train_requeued_itself "job $train: $(state "$train" JobState), restarts $(state "$train" Restarts); $(tail -n 5 "$tlog")"
@@ -238,7 +243,7 @@ for st in $STAGES; do
     j=$(id_of "$st")
     s=$(state "$j" JobState)
     [ "$s" = COMPLETED ] && ok "slurm_job_${st}_completed" ||
-        fail "slurm_job_${st}_completed" "job $j is $s (exit $(state "$j" ExitCode)): $(tail -n 4 "$W/logs/pp-$st-$j.out" 2>/dev/null | tr '\n' ' ')"
+        fail "slurm_job_${st}_completed" "job $j is $s (exit $(state "$j" ExitCode), $(state "$j" Reason)): $(tail -n 4 "$W/logs/pp-$st-$j.out" 2>/dev/null | tr '\n' ' ') slurm: $(grep -h "$j" "$PP_SLURM_DIR"/log/slurm*.log | tail -n 8 | tr '\n' ' ')"
     [ -s "$W/logs/pp-$st-$j.out" ] && ok "slurm_log_pp-$st-$j.out" || fail "slurm_log_pp-$st-$j.out" "no log file"
 done
 for f in "$W"/*.h5; do

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "adamw.h"
@@ -169,5 +170,9 @@ int main(int argc, char **argv) {
                100 * r.mfu);
         fflush(stdout);
     }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak resident memory %.0f MB (d=512/L=8 workspace for 2048 tokens + model, grads, AdamW state)\n",
+           (double)ru.ru_maxrss / 1024);
     return 0;
 }
