@@ -188,23 +188,36 @@ pp_instances() {
     [ -n "$names" ] && echo $names || echo -
 }
 
-# pp_derived STAGE INST: "key path" lines, the files a stage reads and writes
-# when the job file does not name them.  A run NAME of a stage adds _NAME to
-# its main output (prompts and eval runs use NAME to pick their prompts).
+# pp_derived STAGE INST: "key value" lines, the files a stage reads and
+# writes when the job file does not name them (the table in
+# jobs/template.conf).  A run [STAGE.NAME] adds _NAME to its main output;
+# prompts and eval runs use NAME to pick their prompts.
 pp_derived() {
-    local st=$1 inst=$2 W=$PP_WORKDIR sfx=""
+    local st=$1 inst=$2 W=$PP_WORKDIR sfx="" evalp="" n
     [ "$inst" = - ] || sfx=_$inst
     case $st in
-    prompts) [ "$inst" = - ] && sfx=_train
-        echo "out $W/prompts$sfx.h5" ;;
+    prompts)
+        [ "$inst" = - ] && sfx=_train
+        echo "out $W/prompts$sfx.h5"
+        # [prompts.test] of the built-in suite means split = test
+        if pp_in_list "$inst" "train test ood" && pp_stage_has prompts "$inst" suite; then echo "split $inst"; fi
+        ;;
     convert) pp_stage_has "$st" "$inst" to-llama2c || echo "out $W/base$sfx.h5" ;;
     sft) printf '%s\n' "data $W/prompts_train.h5" "out $W/base$sfx.h5" ;;
     generate) printf '%s\n' "model $W/base.h5" "prompts $W/prompts${sfx:-_train}.h5" "out $W/candidates$sfx.h5" ;;
     rank) printf '%s\n' "candidates $W/candidates$sfx.h5" "out $W/pairs$sfx.h5" ;;
     rm) printf '%s\n' "pairs $W/pairs.h5" "model $W/base.h5" "out $W/rm$sfx.h5" ;;
     train) printf '%s\n' "policy $W/base.h5" "pairs $W/pairs.h5" "out $W/policy$sfx.h5" ;;
-    eval) printf '%s\n' "policy $W/policy.h5" "baseline $W/base.h5" "prompts $W/prompts${sfx:-_test}.h5" "out $W/eval$sfx.h5" ;;
-    report) ;;
+    eval)
+        # one eval reports the test and ood prompt sets side by side
+        if [ "$inst" = - ]; then
+            for n in $(pp_instances prompts); do
+                pp_in_list "$n" "test ood" && evalp="${evalp:+$evalp,}$W/prompts_$n.h5"
+            done
+        fi
+        printf '%s\n' "policy $W/policy.h5" "baseline $W/base.h5" "prompts ${evalp:-$W/prompts${sfx:-_test}.h5}" "out $W/eval$sfx.h5"
+        ;;
+    report) printf '%s\n' "model $W/policy.h5" "eval $W/eval.h5" "out-dir $W" ;;
     esac
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pp_h5.h"
+#include "scalapack.h"
 
 /* The one piece of process-wide mutable state: a signal can only tell the
  * program something through a flag like this. */
@@ -85,6 +86,7 @@ int pp_stage_end(pp_stage *s, pp_status st) {
         else code = (int)st;
     }
     if (s->cli) pp_cli_free(s->cli);
+    if (s->blacs_started) Cblacs_exit(1); /* 1: leave MPI to us */
     MPI_Finalize();
     return code;
 }

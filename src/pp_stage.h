@@ -25,6 +25,8 @@ typedef struct {
     pp_err err;
     pp_cli *cli;
     double t_start;
+    int blacs_started;  /* set when ScaLAPACK/BLACS ran: pp_stage_end leaves
+                           BLACS (Cblacs_exit(1)) before MPI_Finalize */
 } pp_stage;
 
 /* Returns -1 to go on, else the exit code to return from main (after

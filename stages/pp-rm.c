@@ -6,7 +6,6 @@
 
 #include "pp_stage.h"
 #include "reward_model.h"
-#include "scalapack.h"
 
 /* Held-out files: every --heldout of the command line (the option table
  * keeps only the last one) or else the config file's value, each split at
@@ -74,6 +73,6 @@ int main(int argc, char **argv) {
     if (st == PP_OK) st = rm_fit(&c, &rep, &s.err);
     if (st == PP_OK) pp_info(&s.log, "wrote %s (features %.1fs, fit %.2fs)", out, rep.feature_seconds, rep.fit_seconds);
     /* bt_fit started the BLACS; they must end before MPI does */
-    if (rep.blacs_used) Cblacs_exit(1);
+    s.blacs_started = rep.blacs_used;
     return pp_stage_end(&s, st);
 }

@@ -42,6 +42,12 @@ else fail jobfile_unknown_stage_key_refused "exit $code: $(cat "$T/err.txt")"; f
 
 # ------------------------------------------------ the tiny pipeline's job file
 have() { [ -x "$BIN/pp-$1" ]; }
+pp_in_list_sh() { # WORD LIST...
+    w=$1
+    shift
+    for x in "$@"; do [ "$x" = "$w" ] && return 0; done
+    return 1
+}
 if ! have prompts || [ ! -x "$INSPECT" ] || [ ! -x "$FAKE" ]; then
     skip slurm "needs bin/pp-prompts, bin/pp-inspect and $FAKE (make tests)"
     exit 0
@@ -55,6 +61,7 @@ STAGES=prompts
     echo "ranks = 2"
     echo "prompts.ranks = 1"
     echo "convert.ranks = 1"
+    echo "report.ranks = 1"
     echo "[prompts]"
     echo "suite = builtin"
     echo "seed = 7"
@@ -113,10 +120,10 @@ fi
 STAGES="$STAGES train"
 add_stage eval "[eval]
 judge = oracle"
-skip slurm_report "pp-report's options are not in DESIGN section 6 yet; add a [report] section to this test"
+add_stage report "[report]"
 sed -i "s|^workdir = .*|&\nstages = $STAGES|" "$T/tiny.conf"
 
-"$SUBMIT" "$T/tiny.conf" --dry-run >"$T/dry.txt" 2>"$T/err.txt"
+"$SUBMIT" "$T/tiny.conf" --dry-run --no-check >"$T/dry.txt" 2>"$T/err.txt"
 code=$?
 n=$(grep -c '^sbatch ' "$T/dry.txt")
 n_want=$(echo $STAGES | wc -w)
@@ -210,6 +217,18 @@ train=$(id_of train)
 after=$(sbatch --parsable --output="$T/after.out" --dependency="afterok:$train" --kill-on-invalid-dep=yes \
     --wrap "test -s '$TRAIN_OUT' && echo saw \$(basename '$TRAIN_OUT')")
 
+# The same training, never stopped, run here meanwhile (its inputs and
+# config exist once the Slurm training job has started).
+start_reference() {
+    if [ $REAL_TRAIN = 1 ]; then
+        pp_mpirun 2 "$BIN/pp-train" --config "$W/config/train.conf" --out "$T/ref_policy.h5" >"$T/ref.log" 2>&1 &
+    else
+        pp_mpirun 2 "$FAKE" --config "$W/config/train.conf" --out "$T/ref.txt" --step-ms 0 >"$T/ref.log" 2>&1 &
+    fi
+    ref_pid=$!
+}
+ref_pid=""
+
 # Preempt training once it is stepping (its first checkpoint or state file
 # is there): SIGUSR1 to the batch shell, as Slurm's warning signal.
 tlog=$W/logs/pp-train-$train.out
@@ -227,6 +246,7 @@ if wait_until 90 stepping; then
         # ("already killed, do not launch batch job"): the job would fail.
         sleep 2
         scontrol update JobId="$train" StartTime=now
+        start_reference
     else
         fail slurm_train_requeued_itself "job $train: $(state "$train" JobState), restarts $(state "$train" Restarts); $(tail -n 5 "$tlog")"
     fi
@@ -246,27 +266,44 @@ for st in $STAGES; do
         fail "slurm_job_${st}_completed" "job $j is $s (exit $(state "$j" ExitCode), $(state "$j" Reason)): $(tail -n 4 "$W/logs/pp-$st-$j.out" 2>/dev/null | tr '\n' ' ') slurm: $(grep -h "$j" "$PP_SLURM_DIR"/log/slurm*.log | tail -n 8 | tr '\n' ' ')"
     [ -s "$W/logs/pp-$st-$j.out" ] && ok "slurm_log_pp-$st-$j.out" || fail "slurm_log_pp-$st-$j.out" "no log file"
 done
+# Every file the pipeline made, two at a time (each check is an MPI start).
+n=0
 for f in "$W"/*.h5; do
-    [ -f "$f" ] || continue
     case $f in *.ref.h5) continue ;; esac # pp-train's reference log-prob cache
-    check "slurm_output_valid_$(basename "$f")" "$INSPECT" "$f" --validate
+    [ -f "$f" ] || continue
+    n=$((n + 1))
+    ("$INSPECT" "$f" --validate >"$T/valid.$n.out" 2>&1; echo $? >"$T/valid.$n.rc") &
+    echo "$f" >"$T/valid.$n.name"
+    [ $((n % 2)) = 1 ] || wait
 done
+wait
+i=1
+while [ $i -le $n ]; do
+    f=$(cat "$T/valid.$i.name")
+    [ "$(cat "$T/valid.$i.rc")" = 0 ] && ok "slurm_output_valid_$(basename "$f")" ||
+        fail "slurm_output_valid_$(basename "$f")" "$(tail -n 3 "$T/valid.$i.out" | tr '\n' ' ')"
+    i=$((i + 1))
+done
+
+if pp_in_list_sh report $STAGES; then
+    [ -s "$W/training.png" ] && [ -s "$W/eval.png" ] && ok slurm_report_made_plots ||
+        fail slurm_report_made_plots "no training.png/eval.png in $W: $(ls "$W" | tr '\n' ' ')"
+fi
 
 # The preempted training: stopped with 75, requeued, resumed, same result.
 [ "$(state "$train" Restarts)" = 1 ] && grep -q 'exited 75' "$tlog" && grep -q 'requeueing job' "$tlog" &&
     grep -q 'resuming' "$tlog" && ok slurm_train_saved_requeued_resumed ||
     fail slurm_train_saved_requeued_resumed "restarts $(state "$train" Restarts): $(grep prefpipe "$tlog" | tail -n 6 | tr '\n' ' ')"
+[ -z "$ref_pid" ] || wait $ref_pid
 if [ $REAL_TRAIN = 1 ]; then
-    pp_mpirun 2 "$BIN/pp-train" --config "$W/config/train.conf" --out "$T/ref_policy.h5" >"$T/ref.log" 2>&1
     fp_ref=$(h5dump -a /fingerprint "$T/ref_policy.h5" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p')
     fp_got=$(h5dump -a /fingerprint "$TRAIN_OUT" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p')
 else
-    pp_mpirun 2 "$FAKE" --config "$W/config/train.conf" --out "$T/ref.txt" --step-ms 0 >"$T/ref.log" 2>&1
     fp_ref=$(cat "$T/ref.txt" 2>/dev/null)
     fp_got=$(cat "$TRAIN_OUT" 2>/dev/null)
 fi
 [ -n "$fp_ref" ] && [ "$fp_ref" = "$fp_got" ] && ok "slurm_requeued_train_equals_uninterrupted_run ($fp_got)" ||
-    fail slurm_requeued_train_equals_uninterrupted_run "preempted '$fp_got' vs uninterrupted '$fp_ref'"
+    fail slurm_requeued_train_equals_uninterrupted_run "preempted '$fp_got' vs uninterrupted '$fp_ref': $(tail -n 2 "$T/ref.log")"
 [ "$(state "$after" JobState)" = COMPLETED ] && grep -q saw "$T/after.out" && ok slurm_dependent_ran_after_requeued_job ||
     fail slurm_dependent_ran_after_requeued_job "job $after: $(state "$after" JobState) $(cat "$T/after.out" 2>/dev/null)"
 
@@ -276,11 +313,9 @@ fi
     fail slurm_failed_stage_cancels_its_chain "prompts $(state "$fp" JobState), sft $(state "$fs" JobState)"
 
 # ------------------------------------------------ the local runner on the same job file
-# Everything the Slurm run made is valid, so nothing runs again (the
-# fixture's text output cannot be validated: stop before it).
-last=$(echo $STAGES | tr ' ' '\n' | grep -B1 -x train | head -n 1)
-[ $REAL_TRAIN = 1 ] && last=$(echo $STAGES | tr ' ' '\n' | tail -n 1)
-"$LOCAL" "$T/tiny.conf" --to "$last" >"$T/local.log" 2>&1
+# What the Slurm run made is valid, so nothing runs again.
+second=$(echo $STAGES | cut -d ' ' -f 2)
+"$LOCAL" "$T/tiny.conf" --to "$second" >"$T/local.log" 2>&1
 code=$?
 n_skip=$(grep -c 'skipped, .* exists and is valid' "$T/local.log")
 n_ran=$(grep -c ': done in' "$T/local.log")
