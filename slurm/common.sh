@@ -334,16 +334,25 @@ pp_load_modules() {
 # ---------------------------------------------------------- in a Slurm job
 PP_TRAPPED=0
 PP_USR1=0   # Slurm's warning signal (or scancel --signal=USR1 --batch) came
+PP_TERM=0   # SIGTERM came: the job is being cancelled or killed, never requeue
 PP_STEP=""  # pid of the running srun/mpirun
+PP_RESEND="" # pid of the loop that repeats SIGUSR1 to it
 
 pp_on_usr1() {
     PP_USR1=1 PP_TRAPPED=1
     pp_say "got SIGUSR1 (time limit near, or preemption): asking the stage to save and stop"
-    [ -n "$PP_STEP" ] && kill -USR1 "$PP_STEP" 2>/dev/null
+    [ -n "$PP_STEP" ] || return 0
+    kill -USR1 "$PP_STEP" 2>/dev/null
+    # srun drops a signal that comes before its tasks exist: say it again
+    # every 10 s until the step ends.
+    if [ -z "$PP_RESEND" ]; then
+        (while sleep 10; do kill -USR1 "$PP_STEP" 2>/dev/null || exit 0; done) &
+        PP_RESEND=$!
+    fi
 }
 pp_on_term() {
-    PP_TRAPPED=1
-    pp_say "got SIGTERM: passing it on"
+    PP_TRAPPED=1 PP_TERM=1
+    pp_say "got SIGTERM (scancel, time limit or preemption): passing it on; this job will not requeue itself"
     [ -n "$PP_STEP" ] && kill -TERM "$PP_STEP" 2>/dev/null
 }
 
@@ -363,6 +372,11 @@ pp_wait_step() {
         [ $PP_TRAPPED = 1 ] && [ $r -gt 128 ] || break
     done
     PP_STEP=""
+    if [ -n "$PP_RESEND" ]; then
+        kill "$PP_RESEND" 2>/dev/null
+        wait "$PP_RESEND" 2>/dev/null
+        PP_RESEND=""
+    fi
     return $rc
 }
 
@@ -374,14 +388,14 @@ pp_requeue_or_fail() { # the stage saved its state and stopped: requeue the job
         exit $PP_EXIT_STOPPED
     fi
     if [ "$restarts" -ge "$max" ]; then
-        pp_say "job was already requeued $restarts times (max-restarts = $max): giving up; resume with slurm/submit.sh --from $1"
+        pp_say "job was already requeued $restarts times (max-restarts = $max): giving up; resume with slurm/submit.sh $PP_JOB --from $1"
         exit $PP_EXIT_STOPPED
     fi
-    pp_say "state saved; requeueing job $SLURM_JOB_ID (restart $((restarts + 1)); Slurm holds a requeued job ~2 min before it may start again)"
+    pp_say "requeueing job $SLURM_JOB_ID (restart $((restarts + 1)); Slurm holds a requeued job ~2 min before it may start again)"
     if scontrol requeue "$SLURM_JOB_ID"; then
         exit 0
     fi
-    pp_say "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?); resume with slurm/submit.sh --from $1"
+    pp_say "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?); resume with slurm/submit.sh $PP_JOB --from $1"
     exit $PP_EXIT_STOPPED
 }
 
@@ -416,6 +430,7 @@ pp_slurm_stage() {
             pp_say "$run: done before this restart, skipped"
             continue
         fi
+        [ $PP_TERM = 0 ] || exit $PP_EXIT_STOPPED
         [ $PP_USR1 = 0 ] || pp_requeue_or_fail "$st"
         cfg=$(pp_config_name "$st" "$inst")
         pp_stage_config "$st" "$inst" "$cfg"
@@ -439,10 +454,12 @@ pp_slurm_stage() {
         # its last saved state.  Either way, after Slurm's warning: requeue.
         if [ $rc = 0 ]; then
             touch "$done_mark"
-        elif [ $PP_USR1 = 1 ] && { [ $rc = $PP_EXIT_STOPPED ] || [ $rc -gt 128 ]; }; then
+        elif [ $PP_USR1 = 1 ] && [ $PP_TERM = 0 ] && { [ $rc = $PP_EXIT_STOPPED ] || [ $rc -gt 128 ]; }; then
+            if [ $rc = $PP_EXIT_STOPPED ]; then pp_say "$run saved its state and stopped"
+            else pp_say "$run was killed by the signal before it could catch it; it resumes from its last saved state"; fi
             pp_requeue_or_fail "$st"
         elif [ $rc = $PP_EXIT_STOPPED ]; then
-            pp_say "$run was stopped by a signal other than Slurm's warning (scancel? time limit?): not requeued; resume with slurm/submit.sh $jobfile --from $st"
+            pp_say "$run stopped after saving its state, on a signal other than Slurm's warning: not requeued; resume with slurm/submit.sh $jobfile --from $st"
             exit $PP_EXIT_STOPPED
         else
             exit "$rc"

@@ -559,6 +559,62 @@ static pp_status assemble(run_state *r, const char *out_path, const pp_provenanc
     return st;
 }
 
+/* Which chunks are saved already (ranks check them round-robin, then
+ * share); rank 0 queues the others. */
+static pp_status find_saved_chunks(run_state *r, int resuming, int64_t *reused, int64_t *reused_prompts,
+                                   pp_err *err) {
+    unsigned char *done = calloc((size_t)r->n_chunks, 1);
+    pp_status st = done ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %lld chunks", (long long)r->n_chunks);
+    if (r->rank == 0 && st == PP_OK) {
+        r->todo = malloc((size_t)r->n_chunks * sizeof *r->todo);
+        if (!r->todo) st = pp_fail(err, PP_ESYS, "out of memory for %lld chunks", (long long)r->n_chunks);
+    }
+    st = pp_agree(r->comm, st, err);
+    if (st != PP_OK) {
+        free(done);
+        return st;
+    }
+    if (resuming)
+        for (int64_t i = r->rank; i < r->n_chunks; i += r->size) done[i] = (unsigned char)chunk_valid(r, i);
+    for (int64_t i = 0; i < r->n_chunks; i += INT_MAX)
+        MPI_Allreduce(MPI_IN_PLACE, done + i, (int)(r->n_chunks - i < INT_MAX ? r->n_chunks - i : INT_MAX),
+                      MPI_UINT8_T, MPI_MAX, r->comm);
+    for (int64_t i = 0; i < r->n_chunks; i++) {
+        int64_t p0, p1;
+        chunk_rows(r, i, &p0, &p1);
+        if (done[i]) {
+            (*reused)++;
+            *reused_prompts += p1 - p0;
+        } else if (r->todo) r->todo[r->n_todo++] = i;
+    }
+    free(done);
+    return PP_OK;
+}
+
+/* Totals of this run, and per-rank figures on rank 0.  Returns the number
+ * of chunks now saved. */
+static int64_t collect_report(run_state *r, int64_t reused, generate_report *rep) {
+    int64_t mine[2] = {r->my_chunks, r->my_tokens}, all[2];
+    MPI_Allreduce(mine, all, 2, MPI_INT64_T, MPI_SUM, r->comm);
+    rep->chunks = r->n_chunks;
+    rep->chunks_reused = reused;
+    rep->tokens_this_run = all[1];
+    rep->n_ranks = r->size;
+    if (r->rank == 0) {
+        rep->rank_tokens = malloc((size_t)r->size * sizeof *rep->rank_tokens);
+        rep->rank_chunks = malloc((size_t)r->size * sizeof *rep->rank_chunks);
+        rep->rank_busy = malloc((size_t)r->size * sizeof *rep->rank_busy);
+    }
+    int have = rep->rank_tokens && rep->rank_chunks && rep->rank_busy;
+    MPI_Bcast(&have, 1, MPI_INT, 0, r->comm);
+    if (have) {
+        MPI_Gather(&r->my_tokens, 1, MPI_INT64_T, rep->rank_tokens, 1, MPI_INT64_T, 0, r->comm);
+        MPI_Gather(&r->my_chunks, 1, MPI_INT64_T, rep->rank_chunks, 1, MPI_INT64_T, 0, r->comm);
+        MPI_Gather(&r->my_busy, 1, MPI_DOUBLE, rep->rank_busy, 1, MPI_DOUBLE, 0, r->comm);
+    }
+    return reused + all[0];
+}
+
 pp_status generate_run(const char *model_path, const char *prompts_path, const char *out_path,
                        const generate_options *o, const pp_provenance *prov, MPI_Comm comm, const pp_log *log,
                        generate_report *rep, pp_err *err) {
@@ -577,7 +633,6 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     int *ptok = NULL;
     int64_t *ptok_off = NULL;
     char *key_text = NULL, parts[PP_PATH_MAX];
-    unsigned char *done = NULL;
     json_t *key = NULL;
     candidate_set header;
     memset(&header, 0, sizeof header);
@@ -607,6 +662,7 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
         st = open_parts(parts, key, &resuming, err);
         if (st == PP_OK) clean_parts(parts, 0, log);
     }
+    MPI_Bcast(&resuming, 1, MPI_INT, 0, comm);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
 
@@ -633,29 +689,8 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     r.run_key = key_text;
     r.n_chunks = (ps.n + o->chunk_prompts - 1) / o->chunk_prompts;
 
-    /* reuse saved chunks: ranks check them round-robin, then share */
-    done = calloc((size_t)r.n_chunks, 1);
-    if (!done) st = pp_fail(err, PP_ESYS, "out of memory for %lld chunks", (long long)r.n_chunks);
-    st = pp_agree(comm, st, err);
-    if (st != PP_OK) goto done;
-    if (resuming)
-        for (int64_t i = r.rank; i < r.n_chunks; i += r.size) done[i] = (unsigned char)chunk_valid(&r, i);
-    for (int64_t i = 0; i < r.n_chunks; i += INT_MAX)
-        MPI_Allreduce(MPI_IN_PLACE, done + i, (int)(r.n_chunks - i < INT_MAX ? r.n_chunks - i : INT_MAX), MPI_UINT8_T,
-                      MPI_MAX, comm);
     int64_t reused = 0, reused_prompts = 0;
-    if (r.rank == 0) {
-        r.todo = malloc((size_t)r.n_chunks * sizeof *r.todo);
-        if (!r.todo) st = pp_fail(err, PP_ESYS, "out of memory for %lld chunks", (long long)r.n_chunks);
-    }
-    for (int64_t i = 0; st == PP_OK && i < r.n_chunks; i++) {
-        int64_t p0, p1;
-        chunk_rows(&r, i, &p0, &p1);
-        if (done[i]) {
-            reused++;
-            reused_prompts += p1 - p0;
-        } else if (r.todo) r.todo[r.n_todo++] = i;
-    }
+    st = find_saved_chunks(&r, resuming, &reused, &reused_prompts, err);
     if (st == PP_OK) st = generator_init(&r.gen, &m, &o->gen, longest, err);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
@@ -672,33 +707,17 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     st = pp_agree(comm, st, err);
     rep->seconds = pp_now() - t0;
 
-    int64_t mine[2] = {r.my_chunks, r.my_tokens}, all[2];
-    MPI_Allreduce(mine, all, 2, MPI_INT64_T, MPI_SUM, comm);
-    rep->chunks = r.n_chunks;
-    rep->chunks_reused = reused;
-    rep->tokens_this_run = all[1];
-    rep->n_ranks = r.size;
-    if (r.rank == 0) {
-        rep->rank_tokens = malloc((size_t)r.size * sizeof *rep->rank_tokens);
-        rep->rank_chunks = malloc((size_t)r.size * sizeof *rep->rank_chunks);
-        rep->rank_busy = malloc((size_t)r.size * sizeof *rep->rank_busy);
-    }
-    int have = !!rep->rank_tokens && !!rep->rank_chunks && !!rep->rank_busy;
-    MPI_Bcast(&have, 1, MPI_INT, 0, comm);
-    if (have) {
-        MPI_Gather(&r.my_tokens, 1, MPI_INT64_T, rep->rank_tokens, 1, MPI_INT64_T, 0, comm);
-        MPI_Gather(&r.my_chunks, 1, MPI_INT64_T, rep->rank_chunks, 1, MPI_INT64_T, 0, comm);
-        MPI_Gather(&r.my_busy, 1, MPI_DOUBLE, rep->rank_busy, 1, MPI_DOUBLE, 0, comm);
-    }
+    int64_t chunks_done = collect_report(&r, reused, rep);
     if (st != PP_OK) goto done;
-    if (reused + all[0] < r.n_chunks) {
+    if (chunks_done < r.n_chunks) {
         st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal with %lld of %lld chunks saved in %s; run the same "
-                     "command again to resume", (long long)(reused + all[0]), (long long)r.n_chunks, parts);
+                     "command again to resume", (long long)chunks_done, (long long)r.n_chunks, parts);
         goto done;
     }
     if (r.rank == 0) {
         char extra[64];
-        snprintf(extra, sizeof extra, "%.0f tokens/s", rep->seconds > 0 ? (double)all[1] / rep->seconds : 0.0);
+        snprintf(extra, sizeof extra, "%.0f tokens/s",
+                 rep->seconds > 0 ? (double)rep->tokens_this_run / rep->seconds : 0.0);
         pp_progress_finish(&r.progress, ps.n, extra);
     }
 
@@ -711,7 +730,6 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
 done:
     if (r.gen.m) generator_free(&r.gen);
     free(r.todo);
-    free(done);
     free(key_text);
     json_decref(key);
     free(ptok);

@@ -84,7 +84,10 @@ typedef struct {
 } train_ws;
 
 /* Allocate a workspace for batches of up to max_tokens tokens in total
- * (each sequence at most min(cfg->seq_len, max_tokens) tokens). */
+ * (each sequence at most min(cfg->seq_len, max_tokens) tokens).  Size, in
+ * floats, about max_tokens * L * (5 d + 2 hidden + 2 (q + kv width))
+ * + L * n_heads * max_tokens * max_seq for the attention probabilities (of
+ * which a batch touches only n_heads * sum len^2 per layer). */
 pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err);
 void train_ws_free(train_ws *ws);
 
@@ -96,10 +99,11 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
                               float *logp_out, int *ntok_out, pp_err *err);
 
 /* Backward pass of the last forward on ws.  dlogp_seq[s] = dL/dlogp_out[s]
- * (may be NULL: none); dlogp_tok[i] = dL/d(log p of token i) for scored
- * tokens, in batch order (may be NULL).  Gradients are ADDED to grads (flat,
- * model_param_count floats; zero it yourself at the start of a step), so
- * micro-batches accumulate. */
+ * (may be NULL: none); dlogp_tok[i] = dL/d(log p of token i), indexed like
+ * tokens ([n_tokens]; entries of unscored tokens are ignored; may be NULL).
+ * Gradients are ADDED to grads (flat, model_param_count floats, laid out as
+ * model_point describes; zero it yourself at the start of a step), so
+ * micro-batches accumulate.  Can be called more than once per forward. */
 pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq,
                          const float *dlogp_tok, float *grads, pp_err *err);
 
@@ -109,7 +113,8 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq,
 static inline const float *train_ws_hidden(const train_ws *ws) { return ws->xf; }
 /* First row of sequence s in the last forward's batch. */
 static inline int train_ws_seq_start(const train_ws *ws, int s) { return ws->seq_start[s]; }
-/* log p of each token of the last forward ([n_tokens], 0 where unscored). */
+/* log p(token i | the tokens before it in its sequence) from the last
+ * forward, [n_tokens] indexed like tokens, 0 where not scored. */
 static inline const float *train_ws_token_logps(const train_ws *ws) { return ws->tok_logp; }
 
 #endif

@@ -87,7 +87,7 @@ void pairs_free(pairs_set *s) {
                    s->score, s->strength, s->true_score, s->pair_prompt, s->chosen, s->rejected,
                    s->chosen_text, s->rejected_text, s->chosen_token_offsets, s->rejected_token_offsets,
                    s->chosen_tokens, s->rejected_tokens, s->chosen_true_score, s->rejected_true_score,
-                   s->ref_chosen_logp, s->ref_rejected_logp, s->matches, s->match_error};
+                   s->matches, s->match_error};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     memset(s, 0, sizeof *s);
 }
@@ -170,8 +170,6 @@ static pp_status write_attributes(pp_h5 *f, const pairs_set *s, pp_err *err) {
         PP_TRY(pp_h5_attr_f64(f, "/", "truth_pair_accuracy", s->truth_pair_accuracy, err));
         PP_TRY(pp_h5_attr_f64(f, "/", "truth_mean_gap", s->truth_mean_gap, err));
     }
-    if (s->reference_fingerprint[0])
-        PP_TRY(pp_h5_attr_str(f, "/", "reference_fingerprint", s->reference_fingerprint, err));
     return PP_OK;
 }
 
@@ -253,8 +251,6 @@ static pp_status write_all(pp_h5 *f, const pairs_set *s, pp_err *err) {
     if (s->chosen_true_score) PP_TRY(put_1d(f, "/chosen_true_score", PP_F64, n, s->chosen_true_score, err));
     if (s->rejected_true_score)
         PP_TRY(put_1d(f, "/rejected_true_score", PP_F64, n, s->rejected_true_score, err));
-    if (s->ref_chosen_logp) PP_TRY(put_1d(f, "/ref_chosen_logp", PP_F64, n, s->ref_chosen_logp, err));
-    if (s->ref_rejected_logp) PP_TRY(put_1d(f, "/ref_rejected_logp", PP_F64, n, s->ref_rejected_logp, err));
     return write_matches(f, s, err);
 }
 
@@ -462,7 +458,6 @@ static pp_status load_attributes(pp_h5 *f, pairs_set *s, pp_err *err) {
     opt_str(f, "source", s->source, sizeof s->source);
     opt_str(f, "suite", s->suite, sizeof s->suite);
     opt_str(f, "split", s->split, sizeof s->split);
-    opt_str(f, "reference_fingerprint", s->reference_fingerprint, sizeof s->reference_fingerprint);
     v = 0;
     opt_i64(f, "both_orders", &v);
     s->both_orders = v != 0;
@@ -587,9 +582,6 @@ static pp_status load_body(pp_h5 *f, pairs_set *s, int flags, pp_err *err) {
                       &s->rejected_token_offsets, &s->rejected_tokens, err));
     PP_TRY(get_optional(f, "/chosen_true_score", PP_F64, sizeof(double), n, -1, (void **)&s->chosen_true_score, err));
     PP_TRY(get_optional(f, "/rejected_true_score", PP_F64, sizeof(double), n, -1, (void **)&s->rejected_true_score,
-                        err));
-    PP_TRY(get_optional(f, "/ref_chosen_logp", PP_F64, sizeof(double), n, -1, (void **)&s->ref_chosen_logp, err));
-    PP_TRY(get_optional(f, "/ref_rejected_logp", PP_F64, sizeof(double), n, -1, (void **)&s->ref_rejected_logp,
                         err));
     if (flags & PAIRS_LOAD_MATCHES) PP_TRY(load_matches(f, s, err));
     return PP_OK;

@@ -29,8 +29,8 @@
  * index (prompt rows, candidate indices) and every token id (< vocab_size),
  * so a loaded set can be indexed without further checks.
  *
- * Writing (pp-rank, or pp-train adding reference log-probs): fill a
- * pairs_set on rank 0 and call pairs_write collectively. */
+ * Writing (pp-rank): fill a pairs_set on rank 0 (pairs_alloc,
+ * pairs_pack_text) and call pairs_write collectively. */
 #ifndef PAIRS_H
 #define PAIRS_H
 
@@ -82,8 +82,6 @@ typedef struct {
     int64_t *chosen_token_offsets, *rejected_token_offsets; /* n_pairs + 1 */
     int32_t *chosen_tokens, *rejected_tokens;
     double *chosen_true_score, *rejected_true_score; /* NULL when unknown */
-    double *ref_chosen_logp, *ref_rejected_logp;     /* NULL until pp-train adds them */
-    char reference_fingerprint[64];                  /* "" when absent */
 
     /* match log: loaded only with PAIRS_LOAD_MATCHES (n_matches is always
      * the file's count; the arrays stay NULL without the flag) */

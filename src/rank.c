@@ -116,7 +116,7 @@ static pp_status judge_open(judge_state *j, const rank_options *o, const candida
                                (long long)p, (long long)c->prompt_id[p]);
             pp_status st = tasks_family_from_name(f, &j->family[p], err);
             if (st != PP_OK)
-                return pp_wrap(err, "prompt row %lld (id %lld): ", (long long)p, (long long)c->prompt_id[p]);
+                return pp_wrap(err, "prompt row %lld (id %lld)", (long long)p, (long long)c->prompt_id[p]);
         }
         return PP_OK;
     }
@@ -495,7 +495,7 @@ static pp_status journal_open(engine *e, pp_err *err) {
         if (n == 0) break;
         st = accept_verdict(e, &v, 1, err);
         if (st != PP_OK)
-            st = pp_wrap(err, "%s: record %lld does not fit this run (delete %s to start over): ", e->jr.path,
+            st = pp_wrap(err, "%s: record %lld does not fit this run (delete %s to start over)", e->jr.path,
                          (long long)nrec, o->parts_dir);
         good += n;
         nrec++;
@@ -1233,7 +1233,7 @@ pp_status rank_scorer_rm(rank_scorer *s, const char *rm_path, const char *model_
     const char *mp = model_path && *model_path ? model_path : r->rm.model_path;
     if (st == PP_OK) {
         st = model_load(mp, &r->m, err);
-        if (st != PP_OK) pp_wrap(err, "the reward model's feature model (--rm-model): ");
+        if (st != PP_OK) pp_wrap(err, "the reward model's feature model");
     }
     if (st == PP_OK) st = rm_check_model(&r->rm, &r->m, err);
     if (st == PP_OK && (c->vocab_size != r->m.cfg.vocab_size || strcmp(c->tokenizer, r->rm.tokenizer) != 0))

@@ -137,7 +137,9 @@ head -c 1000 "$T/k.h5.parts/$first" >"$T/trunc" && mv "$T/trunc" "$T/k.h5.parts/
 # 3: SIGTERM: finish the current chunk, exit 75, keep the parts
 PP_TEST_CHUNK_DELAY_MS=300 "$G" $KARGS --out "$T/k.h5" >"$T/term.log" 2>&1 &
 pid=$!
-sleep 1.5
+i=0 # signal handlers are installed once it says it resumes
+while ! grep -q resuming "$T/term.log" && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.4
 kill -TERM $pid
 wait $pid
 code=$?
@@ -145,9 +147,13 @@ n3=$(chunks)
 if [ "$code" = 75 ] && grep -q 'run the same command again to resume' "$T/term.log" && [ ! -e "$T/k.h5" ] &&
     [ "$n3" -lt 22 ]; then ok sigterm_exit_75
 else fail sigterm_exit_75 "exit $code, $n3 chunks, $(tail -n 1 "$T/term.log")"; fi
-grep -q 'resuming:' "$T/term.log" && ok resume_reuses_chunks || fail resume_reuses_chunks "$(head -n 2 "$T/term.log")"
-# 4: finish with two ranks
-check resume_finishes pp_mpirun 2 "$G" $KARGS --out "$T/k.h5"
+grep -q "resuming: $((n2 - 1)) of 22 chunks" "$T/term.log" && ok resume_reuses_valid_chunks_only ||
+    fail resume_reuses_valid_chunks_only "want $((n2 - 1)) reused: $(grep resuming "$T/term.log")"
+ls "$T/k.h5.parts" | grep -q '\.tmp$' && fail stale_tmp_removed "$(ls "$T/k.h5.parts")" || ok stale_tmp_removed
+# 4: finish with two ranks (both check saved chunks: all n3 are reused)
+pp_mpirun 2 "$G" $KARGS --out "$T/k.h5" >"$T/fin.log" 2>&1 && ok resume_finishes || fail resume_finishes "$(tail -n 3 "$T/fin.log")"
+grep -q "resuming: $n3 of 22 chunks" "$T/fin.log" && grep -q "($n3 of 22 chunks reused)" "$T/fin.log" &&
+    ok np2_resume_reuses_all_saved || fail np2_resume_reuses_all_saved "$n3 saved: $(grep -E 'resuming|this run' "$T/fin.log")"
 if why=$(same_data "$T/c1.h5" "$T/k.h5"); then ok resumed_equals_uninterrupted
 else fail resumed_equals_uninterrupted "$why"; fi
 check resumed_validates "$I" --validate "$T/k.h5"

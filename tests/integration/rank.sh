@@ -178,6 +178,27 @@ $GUARD mpirun --oversubscribe --bind-to none -np 2 "$R" --candidates "$T/c5.h5" 
     --both-orders --judge cmd --judge-cmd "$SLOW" >/dev/null 2>&1
 same_pairs sigterm_resume_same_pairs "$T/ref.h5" "$T/s.h5"
 
+# ---- --method score --judge rm: a real reward model (pp-sft -> pp-generate -> pp-rank -> pp-rm)
+rm_setup() {
+    "$BIN/pp-prompts" --out "$T/rp.h5" --suite builtin --split train --n 160 &&
+        "$BIN/pp-sft" --out "$T/m.h5" --data "$T/rp.h5" --arch dim=32,layers=2,heads=4,hidden=64,seq-len=48 --steps 20 &&
+        "$BIN/pp-generate" --model "$T/m.h5" --prompts "$T/rp.h5" --out "$T/rc.h5" --k 4 --max-new-tokens 8 --seed 3 &&
+        "$R" --candidates "$T/rc.h5" --out "$T/rr.h5" --judge oracle && "$BIN/pp-rm" --pairs "$T/rr.h5" --model "$T/m.h5" --out "$T/rm.h5"
+}
+if rm_setup >"$T/rm_setup.txt" 2>&1; then
+    check score_rm "$R" --candidates "$T/rc.h5" --out "$T/srm1.h5" --method score --judge rm --rm "$T/rm.h5" --pairs all
+    pp_mpirun 2 "$R" --candidates "$T/rc.h5" --out "$T/srm2.h5" --method score --judge rm --rm "$T/rm.h5" --pairs all >/dev/null 2>&1
+    if [ "$(h5dump -y -w 0 -d /score "$T/srm1.h5" 2>&1 | sed 1d)" = "$(h5dump -y -w 0 -d /score "$T/srm2.h5" 2>&1 | sed 1d)" ]; then
+        ok score_rm_np1_np2_same
+    else fail score_rm_np1_np2_same "reward model scores differ between 1 and 2 ranks"; fi
+    same_pairs score_rm_pairs_np1_np2 "$T/srm1.h5" "$T/srm2.h5"
+    valid score_rm_valid "$T/srm2.h5"
+    check_fails rm_other_model 1 'feature model: .*p.h5' "$R" --candidates "$T/rc.h5" --out "$T/x.h5" --method score --judge rm \
+        --rm "$T/rm.h5" --rm-model "$T/p.h5"
+else fail score_rm_setup "$(tail -n 2 "$T/rm_setup.txt" | tr '\n' ' ')"; fi
+check_fails rm_not_rm_file 1 "p.h5: is a 'prompts' file" "$R" --candidates "$T/c4.h5" --out "$T/x.h5" --method score \
+    --judge rm --rm "$T/p.h5"
+
 # ---- bad input: one line, exit 1, no output
 check_fails missing_candidates 1 'nope.h5: No such file' "$R" --candidates "$T/nope.h5" --out "$T/x.h5"
 check_fails oracle_needs_truth 1 'needs the task family' "$R" --candidates "$T/wc.h5" --out "$T/x.h5"

@@ -40,6 +40,24 @@ code=$?
 if [ $code = 1 ] && grep -q 'prompts: pp-prompts has no option(s): nn' "$T/err.txt"; then ok jobfile_unknown_stage_key_refused
 else fail jobfile_unknown_stage_key_refused "exit $code: $(cat "$T/err.txt")"; fi
 
+# jobs/template.conf documents every option of every built program, no more
+awk '/^#? ?\[[a-z]+(\.[a-z]+)?\]/ { s = $0; sub(/^# ?\[/, "", s); sub(/^\[/, "", s); sub(/[].].*/, "", s); sec = s; next }
+    sec != "" && sec != "common" && /^#? ?[a-z0-9-]+ = / { k = $0; sub(/^# ?/, "", k); sub(/ = .*/, "", k); print sec, k }' \
+    "$ROOT/jobs/template.conf" | sort -u >"$T/template.keys"
+for st in prompts convert sft generate rank rm train eval report; do
+    [ -x "$BIN/pp-$st" ] && "$BIN/pp-$st" --help 2>/dev/null | sed -n "s/^  --\([a-z0-9-]*\).*/$st \1/p" |
+        grep -v ' config$\| verbose$\| help$' >"$T/help.$st" &
+done
+wait
+for st in prompts convert sft generate rank rm train eval report; do
+    if [ ! -x "$BIN/pp-$st" ]; then skip "template_documents_pp-$st" "bin/pp-$st not built yet"; continue; fi
+    sort -u "$T/help.$st" >"$T/help.sorted"
+    grep "^$st " "$T/template.keys" >"$T/doc.sorted"
+    d=$(comm -3 "$T/help.sorted" "$T/doc.sorted" | tr -s ' \t' ' ')
+    [ -s "$T/help.sorted" ] && [ -z "$d" ] && ok "template_documents_pp-$st" ||
+        fail "template_documents_pp-$st" "jobs/template.conf vs pp-$st --help (left: undocumented, right: unknown):$d"
+done
+
 # ------------------------------------------------ the tiny pipeline's job file
 have() { [ -x "$BIN/pp-$1" ]; }
 pp_in_list_sh() { # WORD LIST...
@@ -142,6 +160,7 @@ done
 chmod 711 "$T" # munged wants every directory above its socket searchable
 export PP_SLURM_DIR="$T/slurm" PP_SLURM_CPUS=4
 cleanup() {
+    trap '' INT TERM # a second signal must not cut the cleanup short
     bash "$SL" stop >/dev/null 2>&1
     rm -rf "$T"
 }

@@ -16,7 +16,11 @@
  * each (all rows for the layers, the scored rows for the head)
  * + attention: 3 x 4 x head_dim x heads x layers x T(T+1)/2 per sequence
  * (QK^T and PV forward over the causal triangle only, backward twice that).
- * MFU = model FLOPs per second / the measured sgemm rate. */
+ * MFU = model FLOPs per second / the measured sgemm rate (wall clock).
+ * "MFU cpu" is the same ratio per CPU second of this process, for both the
+ * step and the sgemm rate: on a machine shared with other jobs it discounts
+ * the time spent waiting for a core (with one BLAS thread it is the MFU a
+ * quiet machine would show). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,44 +32,51 @@
 #include "model.h"
 #include "model_train.h"
 
-static double now(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+/* CPU seconds of this process (all threads): on a shared machine, time
+ * spent waiting for a core is not counted. */
+static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static void die(const char *what, const pp_err *err) {
     fprintf(stderr, "bench_train: %s: %s\n", what, err->msg);
     exit(2);
 }
 
-/* GFLOP/s of C[M][N] = A[M][K] B (B stored [N][K] when transB), best of reps. */
-static double sgemm_rate(int M, int N, int K, int transA, int transB) {
+/* GFLOP/s of C[M][N] = A[M][K] B (B stored [N][K] when transB), best of
+ * 6 rounds, per wall second (*rate) and per CPU second (*cpu_rate). */
+static void sgemm_rate(int M, int N, int K, int transA, int transB, double *rate, double *cpu_rate) {
     float *A = malloc((size_t)M * K * sizeof(float)), *B = malloc((size_t)K * N * sizeof(float));
     float *C = calloc((size_t)M * N, sizeof(float));
     for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
     for (size_t i = 0; i < (size_t)K * N; i++) B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
-    double best = 0, flops = 2.0 * M * N * K;
-    for (int rep = 0; rep < 6; rep++) {
-        double t0 = now();
+    double flops = 2.0 * M * N * K;
+    *rate = *cpu_rate = 0;
+    for (int round = 0; round < 6; round++) {
+        double t0 = now(), c0 = cpu_now();
         int reps = 0;
         do {
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N,
                         K, 1.0f, A, transA ? M : K, B, transB ? K : N, 0.0f, C, N);
             reps++;
         } while (now() - t0 < 0.15);
-        double r = flops * reps / (now() - t0) / 1e9;
-        if (r > best) best = r;
+        double r = flops * reps / (now() - t0) / 1e9, rc = flops * reps / (cpu_now() - c0) / 1e9;
+        if (r > *rate) *rate = r;
+        if (rc > *cpu_rate) *cpu_rate = rc;
     }
     free(A), free(B), free(C);
-    return best;
 }
 
 typedef struct {
-    double step_s, tok_s, gflop, mfu, fwd_s, bwd_s, opt_s;
+    double step_s, cpu_s, tok_s, gflop, mfu, cpu_mfu, fwd_s, bwd_s, opt_s;
 } result;
 
-static result bench_model(int dim, int layers, int vocab, int nseq, int T, int steps, double roofline) {
+static result bench_model(int dim, int layers, int vocab, int nseq, int T, int steps, double roofline,
+                          double cpu_roofline) {
     int hidden = (2 * 4 * dim / 3 + 31) / 32 * 32;
     model_config c = {.dim = dim, .hidden_dim = hidden, .n_layers = layers, .n_heads = dim / 64,
                       .n_kv_heads = dim / 64, .vocab_size = vocab, .seq_len = T, .tied_embeddings = 1,
@@ -90,9 +101,9 @@ static result bench_model(int dim, int layers, int vocab, int nseq, int T, int s
     int *cnt = malloc(nseq * sizeof(int));
 
     result best = {0};
-    best.step_s = 1e30;
+    best.step_s = best.cpu_s = 1e30;
     for (int step = 0; step <= steps; step++) { /* step 0 warms up */
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         memset(grads, 0, m.n_params * sizeof(float));
         if (model_forward_logps(&m, &ws, &b, logp, cnt, &err) != PP_OK) die("forward", &err);
         double t1 = now();
@@ -102,7 +113,8 @@ static result bench_model(int dim, int layers, int vocab, int nseq, int T, int s
         if (model_backward(&m, &ws, dlogp, NULL, grads, &err) != PP_OK) die("backward", &err);
         double t2 = now();
         adamw_step(&opt, m.params, grads, NULL);
-        double t3 = now();
+        double t3 = now(), cpu = cpu_now() - c0;
+        if (step > 0 && cpu < best.cpu_s) best.cpu_s = cpu;
         if (step > 0 && t3 - t0 < best.step_s) {
             best.step_s = t3 - t0;
             best.fwd_s = t1 - t0;
@@ -119,6 +131,7 @@ static result bench_model(int dim, int layers, int vocab, int nseq, int T, int s
     best.gflop = flops / 1e9;
     best.tok_s = N / best.step_s;
     best.mfu = flops / best.step_s / 1e9 / roofline;
+    best.cpu_mfu = flops / best.cpu_s / 1e9 / cpu_roofline;
     free(lens), free(toks), free(grads), free(logp), free(dlogp), free(cnt);
     adamw_free(&opt);
     train_ws_free(&ws);
@@ -144,30 +157,31 @@ int main(int argc, char **argv) {
         {"dy^T.x  512x1376x2048", 512, 1376, 2048, 1, 0},
         {"square  1024", 1024, 1024, 1024, 0, 0},
     };
-    double roofline = 0;
-    printf("\n%-24s %10s\n", "sgemm shape (MxNxK)", "GFLOP/s");
+    double roofline = 0, cpu_roofline = 0;
+    printf("\n%-24s %10s %14s\n", "sgemm shape (MxNxK)", "GFLOP/s", "per CPU second");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        double r = sgemm_rate(shapes[i].M, shapes[i].N, shapes[i].K, shapes[i].ta, shapes[i].tb);
-        printf("%-24s %10.1f\n", shapes[i].what, r);
+        double r, rc;
+        sgemm_rate(shapes[i].M, shapes[i].N, shapes[i].K, shapes[i].ta, shapes[i].tb, &r, &rc);
+        printf("%-24s %10.1f %14.1f\n", shapes[i].what, r, rc);
         if (r > roofline) roofline = r;
+        if (rc > cpu_roofline) cpu_roofline = rc;
     }
-    printf("roofline (best of the above): %.1f GFLOP/s\n", roofline);
-
+    printf("roofline (best of the above): %.1f GFLOP/s, %.1f per CPU second\n", roofline, cpu_roofline);
     printf("\ntraining step: 8 sequences x 256 tokens, vocab 4096, tied head, head size 64, all targets scored\n");
-    printf("%-14s %8s %10s %8s %8s %8s %10s %10s %6s\n", "model", "params", "GFLOP/step", "fwd s", "bwd s",
-           "adamw s", "step s", "tokens/s", "MFU");
+    printf("%-12s %8s %10s %7s %7s %7s %7s %9s %7s %8s\n", "model", "params", "GFLOP/step", "fwd s", "bwd s",
+           "adamw s", "step s", "tokens/s", "MFU", "MFU cpu");
     int cfgs[2][2] = {{256, 4}, {512, 8}};
     for (int i = 0; i < 2; i++) {
         int dim = cfgs[i][0], layers = cfgs[i][1];
         model_config c = {.dim = dim, .hidden_dim = (2 * 4 * dim / 3 + 31) / 32 * 32, .n_layers = layers,
                           .n_heads = dim / 64, .n_kv_heads = dim / 64, .vocab_size = 4096, .seq_len = 256,
                           .tied_embeddings = 1, .norm_eps = 1e-5f, .rope_theta = 1e4f};
-        result r = bench_model(dim, layers, 4096, 8, 256, steps, roofline);
+        result r = bench_model(dim, layers, 4096, 8, 256, steps, roofline, cpu_roofline);
         char name[32];
         snprintf(name, sizeof name, "d=%d/L=%d", dim, layers);
-        printf("%-14s %7.2fM %10.1f %8.3f %8.3f %8.3f %10.3f %10.0f %5.1f%%\n", name,
+        printf("%-12s %7.2fM %10.1f %7.3f %7.3f %7.3f %7.3f %9.0f %6.1f%% %7.1f%%\n", name,
                (double)model_param_count(&c) / 1e6, r.gflop, r.fwd_s, r.bwd_s, r.opt_s, r.step_s, r.tok_s,
-               100 * r.mfu);
+               100 * r.mfu, 100 * r.cpu_mfu);
         fflush(stdout);
     }
     struct rusage ru;

@@ -113,7 +113,6 @@ static void test_round_trip(void **state) {
     assert_string_equal(b.rejected_text[1], "");
     assert_true(isnan(b.true_score[4]));
     assert_true(b.strength && b.score && b.score[5] == 2.5);
-    assert_null(b.ref_chosen_logp);
     assert_int_equal(b.matches[3].verdict, 3);
     assert_int_equal(b.matches[3].sequence, 0);
     assert_string_equal(b.match_error[3], "judge timed out \"x\"");
@@ -150,15 +149,13 @@ static void test_round_trip(void **state) {
     pairs_free(&a);
 }
 
-static void test_optional_absent_and_ref_logps(void **state) {
+static void test_optional_absent(void **state) {
     (void)state;
     pairs_set a, b;
     pp_err err = {0};
     build(&a, 0);
-    a.ref_chosen_logp = calloc(3, sizeof(double));
-    a.ref_rejected_logp = calloc(3, sizeof(double));
-    a.ref_rejected_logp[2] = -7.5;
-    snprintf(a.reference_fingerprint, sizeof a.reference_fingerprint, "feedfacefeedface");
+    free(a.strength);
+    a.strength = NULL;
     const char *path = tmp_path("o.h5");
     write_file(&a, path);
     if (pp_validate_file(path, &err) != PP_OK) fail_msg("validate: %s", err.msg);
@@ -166,9 +163,8 @@ static void test_optional_absent_and_ref_logps(void **state) {
     assert_null(b.true_score);
     assert_null(b.chosen_true_score);
     assert_false(b.has_truth);
-    assert_non_null(b.ref_rejected_logp);
-    assert_true(b.ref_rejected_logp[2] == -7.5);
-    assert_string_equal(b.reference_fingerprint, "feedfacefeedface");
+    assert_null(b.strength);
+    assert_non_null(b.score);
     pairs_free(&b);
     pairs_free(&a);
 }
@@ -232,7 +228,7 @@ int main(int argc, char **argv) {
     if (!mkdtemp(scratch)) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_optional_absent_and_ref_logps),
+        cmocka_unit_test(test_optional_absent),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_damaged_refused),
     };
