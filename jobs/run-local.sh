@@ -37,16 +37,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$jobfile" ] || usage
 pp_job_load "$jobfile"
-[ -z "$from" ] || pp_in_list "$from" "$PP_CHAIN" || pp_die "--from $from: not in [common] stages ($PP_CHAIN)"
-[ -z "$to" ] || pp_in_list "$to" "$PP_CHAIN" || pp_die "--to $to: not in [common] stages ($PP_CHAIN)"
-chain="" on=0
-[ -n "$from" ] || on=1
-for st in $PP_CHAIN; do
-    [ "$st" = "$from" ] && on=1
-    [ $on = 1 ] && chain="$chain $st"
-    [ "$st" = "$to" ] && break
-done
-[ -n "$chain" ] || pp_die "--from $from comes after --to $to in the chain ($PP_CHAIN)"
+chain=$(pp_chain_part "$from" "$to") || exit 1
 command -v mpirun >/dev/null 2>&1 || pp_die "mpirun not found (install Open MPI: make deps, or module load openmpi)"
 
 # Every program must be there before the first stage starts.

@@ -13,6 +13,7 @@
 # Functions (all print "prefpipe: ..." messages on stderr):
 #   pp_job_load FILE          parse + check a job file (exit 1 on errors)
 #   pp_common STAGE KEY [DEF] a [common] value; STAGE.KEY beats KEY
+#   pp_chain_part FROM TO     the stages of [common] stages from FROM to TO
 #   pp_instances STAGE        the runs of a stage: NAMEs, or "-" for one run
 #   pp_stage_config STAGE INST FILE   write the per-stage config
 #   pp_config_value FILE KEY  a value from a written per-stage config
@@ -25,9 +26,9 @@ PP_STAGES="prompts convert sft generate rank rm train eval report"
 # Slurm's warning signal and requeue themselves.
 PP_RESUMABLE="sft generate rank rm train eval"
 PP_DEFAULT_CHAIN="prompts sft generate rank train eval"
-# [common] keys; those in PP_PER_STAGE_KEYS may also be given as STAGE.KEY
+# [common] keys, and those that may also be given per stage as STAGE.KEY
 PP_COMMON_KEYS="workdir stages bin ranks cpus-per-task nodes time partition account qos mem
-signal-lead requeue max-restarts launcher launch-args sbatch-args modules program"
+signal-lead requeue max-restarts launcher launch-args sbatch-args modules"
 PP_PER_STAGE_KEYS="bin ranks cpus-per-task nodes time partition account qos mem
 signal-lead requeue max-restarts launcher launch-args sbatch-args modules program"
 PP_EXIT_STOPPED=75 # a program stopped by a signal after saving its state
@@ -104,11 +105,11 @@ pp_job_load() {
         if [ "$sec" = common ]; then
             if [[ $key == *.* ]]; then
                 if ! pp_in_list "${key%%.*}" "$PP_STAGES" || ! pp_in_list "${key#*.}" "$PP_PER_STAGE_KEYS"; then
-                    echo "$file:${PP_LINE[i]}: unknown [common] key '$key' (per-stage keys: STAGE.KEY with KEY one of: $(echo $PP_PER_STAGE_KEYS))" >&2
+                    echo "$file:${PP_LINE[i]}: unknown [common] key '$key' (per stage: STAGE.KEY with KEY one of: ${PP_PER_STAGE_KEYS//$'\n'/ })" >&2
                     errs=1
                 fi
-            elif ! pp_in_list "$key" "$PP_COMMON_KEYS" || [ "$key" = program ]; then
-                echo "$file:${PP_LINE[i]}: unknown [common] key '$key' (known: $(echo $PP_COMMON_KEYS | sed 's/ program//'))" >&2
+            elif ! pp_in_list "$key" "$PP_COMMON_KEYS"; then
+                echo "$file:${PP_LINE[i]}: unknown [common] key '$key' (known: ${PP_COMMON_KEYS//$'\n'/ }; per stage also program)" >&2
                 errs=1
             fi
         fi
@@ -173,6 +174,22 @@ pp_check_common() { # values the scripts themselves use, per stage
 
 pp_bool() { pp_in_list "$1" "true yes 1"; }
 
+# pp_chain_part FROM TO: the stages of the chain from FROM to TO (either
+# may be empty: from the start, to the end).
+pp_chain_part() {
+    local st on=0 part=""
+    [ -z "$1" ] || pp_in_list "$1" "$PP_CHAIN" || pp_die "--from $1: not in [common] stages ($PP_CHAIN)"
+    [ -z "$2" ] || pp_in_list "$2" "$PP_CHAIN" || pp_die "--to $2: not in [common] stages ($PP_CHAIN)"
+    [ -n "$1" ] || on=1
+    for st in $PP_CHAIN; do
+        [ "$st" = "$1" ] && on=1
+        [ $on = 1 ] && part="$part $st"
+        [ "$st" = "$2" ] && break
+    done
+    [ -n "$part" ] || pp_die "--from $1 comes after --to $2 in the chain ($PP_CHAIN)"
+    echo $part
+}
+
 # The runs of a stage: the NAMEs of its [STAGE.NAME] sections in file order,
 # or "-" (one run from [STAGE] alone).
 pp_instances() {
@@ -233,7 +250,7 @@ pp_stage_has() { # pp_stage_has STAGE INST KEY: set (even empty) in [STAGE] or [
 # then [STAGE.INST] over it, then the derived paths for keys still unset.
 # A key with an empty value is left out (the program's default applies).
 pp_stage_config() {
-    local st=$1 inst=$2 out=$3 i k v
+    local st=$1 inst=$2 out=$3 i k v sec
     local -A val=()
     local order=()
     for sec in "$st" "$st.$inst"; do

@@ -43,18 +43,7 @@ done
 case $jobfile in /*) ;; *) jobfile=$PWD/$jobfile ;; esac
 pp_job_load "$jobfile"
 
-# The part of the chain to submit.
-chain=""
-on=0
-[ -n "$from" ] || on=1
-for st in $PP_CHAIN; do
-    [ "$st" = "$from" ] && on=1
-    [ $on = 1 ] && chain="$chain $st"
-    [ "$st" = "$to" ] && on=2 && break
-done
-[ -z "$from" ] || pp_in_list "$from" "$PP_CHAIN" || pp_die "--from $from: not in [common] stages ($PP_CHAIN)"
-[ -z "$to" ] || pp_in_list "$to" "$PP_CHAIN" || pp_die "--to $to: not in [common] stages ($PP_CHAIN)"
-[ -n "$chain" ] || pp_die "--from $from comes after --to $to in the chain ($PP_CHAIN)"
+chain=$(pp_chain_part "$from" "$to") || exit 1
 [ $dry = 1 ] || command -v sbatch >/dev/null 2>&1 || pp_die "sbatch not found (no Slurm here? jobs/run-local.sh runs the chain without it)"
 
 # The jobs read a copy of the job file (and write their configs from it).

@@ -54,6 +54,11 @@ int main(int argc, char **argv) {
                 (long long)rep.tokens_this_run, rep.seconds,
                 rep.seconds > 0 ? (double)rep.tokens_this_run / rep.seconds : 0.0, (long long)rep.chunks_reused,
                 (long long)rep.chunks);
+        /* idle time (waiting for work, the tail of the run) shows as busy < 100% */
+        double busy = 0.0;
+        for (int r = 0; s.rank == 0 && rep.rank_busy && r < rep.n_ranks; r++) busy += rep.rank_busy[r];
+        if (s.rank == 0 && rep.rank_busy && rep.seconds > 0)
+            pp_info(&s.log, "ranks were busy %.0f%% of the time", 100.0 * busy / (rep.n_ranks * rep.seconds));
         for (int r = 0; s.rank == 0 && rep.rank_tokens && r < rep.n_ranks; r++)
             pp_info(&s.log, "  rank %d: %lld chunks, %lld tokens, busy %.2f s, %.0f tokens/s", r,
                     (long long)rep.rank_chunks[r], (long long)rep.rank_tokens[r], rep.rank_busy[r],

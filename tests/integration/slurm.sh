@@ -83,7 +83,7 @@ STAGES=prompts
     echo "[prompts]"
     echo "suite = builtin"
     echo "seed = 7"
-    printf '[prompts.train]\nsplit = train\nn = 16\n[prompts.test]\nsplit = test\nn = 8\n[prompts.ood]\nsplit = ood\nn = 8\n'
+    printf '[prompts.train]\nn = 16\n[prompts.test]\nn = 8\n[prompts.ood]\nn = 8\n' # split from the name
 } >"$T/tiny.conf"
 if ! have convert; then
     skip slurm_convert "bin/pp-convert not built yet"
@@ -149,7 +149,7 @@ if [ $code = 0 ] && [ "$n" = "$n_want" ] &&
     grep 'pp-train.sbatch' "$T/dry.txt" | grep -q -- '--signal=B:USR1@300 --requeue --dependency=afterok:<' &&
     grep 'pp-prompts.sbatch' "$T/dry.txt" | grep -q -- '--no-requeue' &&
     [ "$(grep -c -- '--kill-on-invalid-dep=yes' "$T/dry.txt")" = $((n_want - 1)) ] &&
-    grep -q "out = $W/prompts_ood.h5" "$T/dry.txt" && [ ! -e "$W" ]; then ok submit_dry_run
+    grep -q "out = $W/prompts_ood.h5" "$T/dry.txt" && grep -q "split = ood" "$T/dry.txt" && [ ! -e "$W" ]; then ok submit_dry_run
 else fail submit_dry_run "exit $code, $n sbatch lines for $n_want stages: $(cat "$T/err.txt" "$T/dry.txt" | head -c 600)"; fi
 
 # ------------------------------------------------ a local Slurm

@@ -1,7 +1,7 @@
 /* fake_stage - TEST FIXTURE, not a pipeline stage.  A resumable MPI program
  * that behaves like a training stage towards Slurm, so the requeue
- * mechanics of the slurm/ scripts (pp-STAGE.sbatch, submit.sh) can be tested before the
- * real stages exist (tests/integration/slurm.sh).
+ * mechanics of the slurm/ scripts can be tested without a real stage
+ * (tests/integration/slurm.sh uses it when bin/pp-train is not built).
  *
  * It runs --steps steps of --step-ms milliseconds each.  Every step folds a
  * value computed by all ranks (8 fixed shards spread over the ranks, XOR
