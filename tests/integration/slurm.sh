@@ -125,7 +125,7 @@ judge = oracle"
 TRAIN_OUT=$W/policy.h5
 if [ -z "$missing" ] && have train; then
     REAL_TRAIN=1
-    printf '[train]\nsteps = 24\nbatch = 8\nmicro-batch = 2\ncheckpoint-every = 4\nlog-every = 1\n' >>"$T/tiny.conf"
+    printf '[train]\nsteps = 40\nbatch = 8\nmicro-batch = 2\ncheckpoint-every = 4\nlog-every = 1\n' >>"$T/tiny.conf"
 else
     REAL_TRAIN=0
     TRAIN_OUT=$W/fake_train.txt

@@ -18,7 +18,7 @@
 #include "model_train.h"
 #include "pp_rng.h"
 
-/* Three sequences: prompts of 3, 2 and 1 tokens, and one of length 1 that
+/* Four sequences: prompts of 3, 2 and 1 tokens, and one of length 1 that
  * scores nothing. */
 enum { NSEQ = 4, NTOK = 9 + 6 + 4 + 1 };
 static const int lens[NSEQ] = {9, 6, 4, 1};
