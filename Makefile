@@ -5,6 +5,9 @@
 #   make test       unit + integration tests; last line "N passed, N failed"
 #   make check-asan the same tests built with AddressSanitizer + UBSan
 #   make bench      engine benchmark (sgemm roofline, MFU, decode rates)
+#   make base-model the embedded base model (cached in cache/base-model/)
+#   make demo       the whole pipeline on the built-in task suite
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 600)
 #   make install PREFIX=/opt/prefpipe
 
 PREFIX   ?= /usr/local
@@ -36,7 +39,7 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
 
-.PHONY: all deps test tests check-asan bench install clean distclean help docs
+.PHONY: all deps test tests check-asan bench install clean distclean help docs base-model demo fuzz
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
@@ -85,6 +88,20 @@ check-asan: deps
 
 bench: all $(TOOL_BIN)
 	@sh tests/bench.sh
+
+# Programs run as root here and in CI: Open MPI needs to be told it is fine.
+RUN_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+           OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
+
+base-model: deps all
+	@$(RUN_ENV) bash jobs/run-local.sh jobs/base-model.conf
+
+demo: base-model
+	@$(RUN_ENV) bash jobs/demo.sh
+
+FUZZ_SECONDS ?= 600
+fuzz:
+	@sh fuzz/run.sh $(FUZZ_SECONDS)
 
 # docs/formats.md is generated from the schemas (a test checks it is current)
 docs: $(BUILD)/tests/tools/schema2md

@@ -362,3 +362,51 @@ void eval_print_table(FILE *f, const eval_split_summary *s, int n) {
         fprintf(f, "\n");
     }
 }
+
+pp_status eval_load_summary(const char *path, eval_split_summary *out, int *n_splits, pp_err *err) {
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, path, "eval", EVAL_SCHEMA_VERSION, err));
+    char splits[EVAL_MAX_SPLITS * 34] = "";
+    pp_status st = pp_h5_get_attr_str(&f, "/", "splits", splits, sizeof splits, err);
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(splits, ",", &save); st == PP_OK && t && n < EVAL_MAX_SPLITS;
+         t = strtok_r(NULL, ",", &save), n++) {
+        eval_split_summary *s = &out[n];
+        memset(s, 0, sizeof *s);
+        snprintf(s->name, sizeof s->name, "%s", t);
+        char g[64];
+        snprintf(g, sizeof g, "/%s", t);
+        double v[8];
+        const char *names[8] = {"n", "wins", "ties", "losses", "flips", "win_rate", "win_rate_se", "tie_rate"};
+        for (int i = 0; st == PP_OK && i < 8; i++) st = pp_h5_get_attr_f64(&f, g, names[i], &v[i], err);
+        if (st != PP_OK) break;
+        s->n = (int64_t)v[0];
+        s->wins = (int64_t)v[1];
+        s->ties = (int64_t)v[2];
+        s->losses = (int64_t)v[3];
+        s->flips = (int64_t)v[4];
+        s->win_rate = v[5];
+        s->win_rate_se = v[6];
+        s->tie_rate = v[7];
+        s->flip_rate = s->n ? (double)s->flips / (double)s->n : 0;
+        s->loss_rate = s->n ? (double)s->losses / (double)s->n : 0;
+        if (pp_h5_has_attr(&f, g, "policy_accuracy")) {
+            s->has_oracle = 1;
+            const char *an[8] = {"policy_accuracy", "policy_accuracy_se", "baseline_accuracy", "baseline_accuracy_se",
+                                 "policy_mean_score", "policy_mean_score_se", "baseline_mean_score", "baseline_mean_score_se"};
+            double a[8];
+            for (int i = 0; st == PP_OK && i < 8; i++) st = pp_h5_get_attr_f64(&f, g, an[i], &a[i], err);
+            s->acc[0] = a[0];
+            s->acc_se[0] = a[1];
+            s->acc[1] = a[2];
+            s->acc_se[1] = a[3];
+            s->score[0] = a[4];
+            s->score_se[0] = a[5];
+            s->score[1] = a[6];
+            s->score_se[1] = a[7];
+        }
+    }
+    pp_h5_close(&f);
+    *n_splits = n;
+    return st;
+}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "candidates.h"
+#include "eval.h"
 #include "pp_h5.h"
 #include "tasks.h"
 
@@ -95,6 +96,12 @@ pp_status inspect_print(const char *path, FILE *out, int n_items, pp_err *err) {
     pp_h5_get_attr_str(&f, "/", "schema", kind, sizeof kind, err);
     pp_h5_get_attr_i64(&f, "/", "schema_version", &version, err);
     fprintf(out, "%s: a '%s' file, schema version %lld\n", path, kind, (long long)version);
+    if (!strcmp(kind, "eval")) { /* the result first: it is what the reader wants */
+        eval_split_summary sum[EVAL_MAX_SPLITS];
+        int n = 0;
+        pp_err e2;
+        if (eval_load_summary(path, sum, &n, &e2) == PP_OK) eval_print_table(out, sum, n);
+    }
     walk_ctx c = {&f, out, n_items};
     fprintf(out, "attributes:\n");
     hsize_t idx = 0;
