@@ -86,7 +86,8 @@ static pp_status run_split(int split, const char *path, generator g[2], const mo
         char *dot = strrchr(r->name, '.');
         if (dot) *dot = '\0';
     }
-    if (!strcmp(j->o->judge, "oracle") && !p.reference)
+    int has_ref = p.n > 0 && p.reference && p.reference[0] && p.family && p.family[0];
+    if (!strcmp(j->o->judge, "oracle") && !has_ref)
         st = pp_fail(err, PP_EINPUT, "%s: --judge oracle needs prompts from the built-in suite (with references)", path);
     r->n_file = p.n;
     r->lo = p.n * rank / size;
@@ -129,7 +130,7 @@ static pp_status run_split(int split, const char *path, generator g[2], const mo
         r->verdict[1][row] = v[1];
         int sum = policy_view(v[0], 1) + policy_view(v[1], 0);
         r->outcome[row] = sum > 0 ? 1.0 : sum < 0 ? 0.0 : 0.5;
-        if (p.reference) {
+        if (has_ref) {
             task_family fam;
             if (tasks_family_from_name(p.family[i], &fam, err) == PP_OK)
                 for (int s = 0; s < 2; s++) {

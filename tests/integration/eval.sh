@@ -1,0 +1,54 @@
+#!/bin/sh
+# pp-eval and pp-report: a model against itself is a 50% win rate, swapping
+# policy and baseline gives 100 - the win rate, both splits are reported,
+# the cmd judge works, the plots render.
+. "$(dirname "$0")/../lib.sh"
+attr() { h5dump -a "$2" "$1" 2>/dev/null | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p'; }
+
+"$BIN/pp-prompts" --out "$T/train.h5" --suite builtin --split train --n 200 --seed 4 >/dev/null 2>&1
+"$BIN/pp-prompts" --out "$T/test.h5" --suite builtin --split test --n 60 --seed 5 >/dev/null 2>&1
+"$BIN/pp-prompts" --out "$T/ood.h5" --suite builtin --split ood --n 40 --seed 5 >/dev/null 2>&1
+ARCH="--arch dim=32,layers=2,heads=4,kv-heads=2,hidden=64,seq-len=48 --batch 16 --lr 3e-3"
+pp_mpirun 2 "$BIN/pp-sft" --out "$T/a.h5" --data "$T/train.h5" $ARCH --steps 40 >/dev/null 2>&1
+pp_mpirun 2 "$BIN/pp-sft" --out "$T/b.h5" --data "$T/train.h5" $ARCH --steps 80 --init-seed 9 >/dev/null 2>&1
+
+check eval_self pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/a.h5" --prompts "$T/test.h5" --out "$T/self.h5" --temperature 1
+w=$(attr "$T/self.h5" /test/win_rate)
+se=$(attr "$T/self.h5" /test/win_rate_se)
+awk "BEGIN{exit !($w >= 0.5 - $se - 1e-12 && $w <= 0.5 + $se + 1e-12)}" && ok "eval_self_is_50_percent ($w ± $se)" ||
+    fail eval_self_is_50_percent "win rate $w ± $se"
+
+check eval_ab pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5,$T/ood.h5" --out "$T/ab.h5"
+check eval_ba pp_mpirun 1 "$BIN/pp-eval" --policy "$T/b.h5" --baseline "$T/a.h5" --prompts "$T/test.h5,$T/ood.h5" --out "$T/ba.h5"
+check eval_validates "$BIN/pp-inspect" --validate "$T/ab.h5"
+for s in test ood; do
+    ab=$(attr "$T/ab.h5" /$s/win_rate)
+    ba=$(attr "$T/ba.h5" /$s/win_rate)
+    awk "BEGIN{d=$ab+$ba-1; exit !(d < 1e-12 && d > -1e-12)}" && ok "eval_swap_${s}_is_complement ($ab + $ba)" ||
+        fail "eval_swap_${s}_is_complement" "$ab + $ba != 1"
+    pa=$(attr "$T/ab.h5" /$s/policy_accuracy)
+    bb=$(attr "$T/ba.h5" /$s/baseline_accuracy)
+    [ "$pa" = "$bb" ] && ok "eval_swap_${s}_accuracy_follows_model" || fail "eval_swap_${s}_accuracy_follows_model" "$pa vs $bb"
+done
+"$BIN/pp-inspect" "$T/ab.h5" | grep -q '^ood ' && ok eval_table_has_both_splits || fail eval_table_has_both_splits "no ood row"
+h5dump -d /test/policy_text "$T/ab.h5" | grep -q 'DATA {' && ok eval_texts_readable || fail eval_texts_readable "no /test/policy_text"
+
+# the external judge gives the same kind of answer
+check eval_cmd_judge pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/cmd.h5" \
+    --judge cmd --judge-cmd "$BUILD/tests/tools/judge_good"
+
+check_fails eval_oracle_needs_suite 1 'judge oracle needs prompts from the built-in suite' \
+    sh -c "printf 'hello\n' >'$T/plain.txt' && '$BIN/pp-prompts' --out '$T/plain.h5' --text '$T/plain.txt' >/dev/null 2>&1 && '$BIN/pp-eval' --policy '$T/a.h5' --baseline '$T/b.h5' --prompts '$T/plain.h5' --out '$T/x.h5'"
+[ ! -e "$T/x.h5" ] && ok eval_bad_input_no_output || fail eval_bad_input_no_output "x.h5 exists"
+
+# plots: exist and are real PNGs of some size
+if command -v gnuplot >/dev/null 2>&1; then
+    check report_runs "$BIN/pp-report" --model "$T/b.h5" --eval "$T/ab.h5" --out-dir "$T"
+    for png in training eval; do
+        f="$T/$png.png"
+        if [ -f "$f" ] && [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && [ "$(wc -c <"$f")" -gt 5000 ]; then
+            ok "report_${png}_png ($(wc -c <"$f") bytes)"
+        else fail "report_${png}_png" "missing or too small"; fi
+    done
+else skip report_runs "gnuplot is not installed (make deps installs gnuplot-nox)"; fi
+check_fails report_needs_input 1 'give --model and/or --eval' "$BIN/pp-report"

@@ -1,0 +1,74 @@
+#!/bin/sh
+# pp-train: ln 2 at step 1, 1 rank vs 2 ranks at the same global batch,
+# kill-and-resume bit-exact, the reference log-prob cache, bad input.
+. "$(dirname "$0")/../lib.sh"
+CMP=$BUILD/tests/tools/h5cmp
+fp() { h5dump -a /fingerprint "$1" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p'; }
+first() { h5dump -d "$2" "$1" | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p'; }
+
+# a small base model, candidates and oracle pairs
+"$BIN/pp-prompts" --out "$T/p.h5" --suite builtin --split train --n 300 --seed 4 >/dev/null 2>&1
+pp_mpirun 2 "$BIN/pp-sft" --out "$T/base.h5" --data "$T/p.h5" --arch dim=32,layers=2,heads=4,kv-heads=2,hidden=64,seq-len=40 \
+    --steps 60 --batch 16 --lr 3e-3 --wrong-fraction 0.3 >/dev/null 2>&1
+pp_mpirun 2 "$BIN/pp-generate" --model "$T/base.h5" --prompts "$T/p.h5" --out "$T/c.h5" --k 4 --max-new-tokens 8 >/dev/null 2>&1
+pp_mpirun 1 "$BIN/pp-rank" --candidates "$T/c.h5" --out "$T/r.h5" --method iterative --judge oracle >/dev/null 2>&1
+[ -f "$T/r.h5" ] || { fail train_setup "no pairs file"; exit 0; }
+
+ARGS="--pairs $T/r.h5 --loss bcr --bcr-budget 0.5 --beta 0.1 --steps 20 --batch 8 --micro-batch 2 --lr 1e-3 --warmup 2"
+check train_one_rank pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/np1.h5" $ARGS
+check train_two_ranks pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/np2.h5" $ARGS
+check train_validates "$BIN/pp-inspect" --validate "$T/np2.h5"
+check train_ref_cache_validates "$BIN/pp-inspect" --validate "$T/np2.h5.ref.h5"
+l0=$(first "$T/np1.h5" /metrics/loss)
+awk "BEGIN{d=$l0-log(2); exit !(d < 1e-6 && d > -1e-6)}" && ok "train_step1_loss_is_ln2 ($l0)" || fail train_step1_loss_is_ln2 "loss $l0"
+check train_losses_match_across_ranks "$CMP" "$T/np1.h5" "$T/np2.h5" /metrics/loss 1e-5 zero-mean
+for m in rewards/chosen rewards/rejected rewards/accuracies logps/chosen logps/rejected bcr/over_budget_fraction grad_norm learning_rate; do
+    h5dump -d "/metrics/$m" "$T/np1.h5" >/dev/null 2>&1 || { fail train_metric_names "missing /metrics/$m"; break; }
+done && ok train_metric_names
+
+# the reference cache is reused when the reference and pairs are unchanged
+pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/again.h5" --ref-cache "$T/np1.h5.ref.h5" $ARGS >"$T/again.log" 2>&1
+grep -q "reused from" "$T/again.log" && ok train_reuses_reference_logps || fail train_reuses_reference_logps "$(tail -n 3 "$T/again.log")"
+[ "$(fp "$T/again.h5")" = "$(fp "$T/np1.h5")" ] && ok train_reused_cache_same_result || fail train_reused_cache_same_result "fingerprints differ"
+
+# SIGKILL at several moments, then the same command: identical weights
+ref=$(fp "$T/np2.h5")
+for delay in 0.8 1.6 2.4; do
+    rm -rf "$T/k.h5" "$T/k.h5.ckpt"
+    PP_TEST_STEP_DELAY_MS=100 pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/k.h5" $ARGS --checkpoint-every 3 >/dev/null 2>&1 &
+    pid=$!
+    sleep $delay
+    pkill -9 -f "^$BIN/pp-train --policy $T/base.h5 --out $T/k.h5" 2>/dev/null
+    wait $pid 2>/dev/null
+    [ ! -e "$T/k.h5" ] || fail "train_kill_${delay}s" "final file exists after the kill"
+    pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/k.h5" $ARGS --checkpoint-every 3 >/dev/null 2>&1
+    [ "$(fp "$T/k.h5")" = "$ref" ] && ok "train_kill_${delay}s_resumes_bit_exact" || fail "train_kill_${delay}s_resumes_bit_exact" "$(fp "$T/k.h5") vs $ref"
+done
+
+# SIGTERM saves and exits 75; the rerun finishes with the same weights
+rm -rf "$T/t.h5" "$T/t.h5.ckpt"
+PP_TEST_STEP_DELAY_MS=100 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/t.h5" $ARGS >/dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+code=$?
+[ "$code" = 75 ] && ok train_sigterm_exits_75 || fail train_sigterm_exits_75 "exit $code"
+"$BIN/pp-train" --policy "$T/base.h5" --out "$T/t.h5" $ARGS >/dev/null 2>&1
+[ "$(fp "$T/t.h5")" = "$(fp "$T/np1.h5")" ] && ok train_sigterm_resume_exact || fail train_sigterm_resume_exact "differs"
+
+# bad input
+"$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" --out "$T/s260.h5" >/dev/null 2>&1
+if [ -f "$T/s260.h5" ]; then
+    check_fails train_pairs_from_other_tokenizer 1 'pairs were made with a byte tokenizer of 259 tokens' \
+        "$BIN/pp-train" --policy "$T/s260.h5" --pairs "$T/r.h5" --out "$T/x.h5"
+else skip train_pairs_from_other_tokenizer "needs $SHARED/models/stories260K.bin"; fi
+check_fails train_wrong_kind 1 "is a 'candidates' file, expected a 'pairs' file" "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/c.h5" --out "$T/x.h5"
+check_fails train_bad_loss 1 '--loss must be one of' "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/r.h5" --out "$T/x.h5" --loss nope
+check_fails train_bad_batch 1 '--batch 0 is outside' "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/r.h5" --out "$T/x.h5" --batch 0
+check_fails train_out_is_input 1 'output file is also the policy input' "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/r.h5" --out "$T/base.h5"
+# a damaged reference cache is recomputed, not trusted
+printf 'garbage' >"$T/bad.ref.h5"
+pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/y.h5" --ref-cache "$T/bad.ref.h5" $ARGS >"$T/y.log" 2>&1
+grep -q "computed into" "$T/y.log" && [ "$(fp "$T/y.h5")" = "$(fp "$T/np1.h5")" ] && ok train_damaged_cache_recomputed || fail train_damaged_cache_recomputed "$(tail -n 2 "$T/y.log")"
+[ ! -e "$T/x.h5" ] && ok train_bad_input_no_output || fail train_bad_input_no_output "x.h5 exists"
