@@ -7,6 +7,7 @@
 #   make bench      engine benchmark (sgemm roofline, MFU, decode rates)
 #   make base-model the embedded base model (cached in cache/base-model/)
 #   make demo       the whole pipeline on the built-in task suite
+#   make reward-model  the scoring baseline (pp-rm) on oracle-labelled pairs
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 600)
 #   make install PREFIX=/opt/prefpipe
 
@@ -39,7 +40,7 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
 
-.PHONY: all deps test tests check-asan bench install clean distclean help docs base-model demo fuzz
+.PHONY: all deps test tests check-asan bench install clean distclean help docs base-model demo reward-model fuzz
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
@@ -98,6 +99,9 @@ base-model: deps all
 
 demo: base-model
 	@$(RUN_ENV) bash jobs/demo.sh
+
+reward-model: base-model
+	@$(RUN_ENV) bash jobs/run-local.sh jobs/reward-model.conf
 
 FUZZ_SECONDS ?= 600
 fuzz:
