@@ -311,3 +311,25 @@ pp_status dpo_grad(void *vctx, int64_t step, const model *m, float *grads, doubl
     metrics[DPO_M_DELTA_CHOSEN] = sum.delta_chosen / B;
     return PP_OK;
 }
+
+pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts *loss, int micro_batch,
+                              MPI_Comm comm, double *accuracy, double *margin, pp_err *err) {
+    double *lc = malloc((size_t)d->n * sizeof *lc), *lr = malloc((size_t)d->n * sizeof *lr);
+    pp_status st = lc && lr ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    if (st == PP_OK) st = dpo_compute_logps(d, m, micro_batch, comm, lc, lr, err);
+    pref_metrics sum = {0};
+    for (int64_t i = 0; st == PP_OK && i < d->n; i++) {
+        pref_pair in = {.policy_chosen = lc[i], .policy_rejected = lr[i], .ref_chosen = d->ref_logp[0][i],
+                        .ref_rejected = d->ref_logp[1][i], .len_chosen = d->resp[0][i], .len_rejected = d->resp[1][i]};
+        pref_pair_result r;
+        st = pref_loss_pair(loss, &in, &r, err);
+        if (st == PP_OK) pref_metrics_add(&sum, &in, &r);
+    }
+    if (st == PP_OK) {
+        *accuracy = sum.accuracy / (double)d->n;
+        *margin = sum.margin / (double)d->n;
+    }
+    free(lc);
+    free(lr);
+    return st;
+}

@@ -75,4 +75,9 @@ void dpo_ctx_free(dpo_ctx *c);
 /* trainer_grad_fn: metrics in dpo_metric_names order, means over the batch. */
 pp_status dpo_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
 
+/* Held-out pairs: implicit-reward accuracy and mean margin of model m
+ * (reference log-probs must be in d->ref_logp). Collective. */
+pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts *loss, int micro_batch,
+                              MPI_Comm comm, double *accuracy, double *margin, pp_err *err);
+
 #endif

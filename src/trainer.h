@@ -27,6 +27,11 @@
 typedef pp_status (*trainer_grad_fn)(void *ctx, int64_t step, const model *m, float *grads,
                                      double *metrics, pp_err *err);
 
+/* Called once on the trained model before the final file is written; it
+ * may add up to 8 attributes (names must outlive the call) to /train. */
+typedef pp_status (*trainer_final_fn)(void *ctx, const model *m, int *n_attrs, const char **names,
+                                      double *values, pp_err *err);
+
 typedef struct {
     const char *out_path;      /* final model file */
     const char *kind;          /* "sft", "dpo": the model's `training` attribute */
@@ -41,6 +46,8 @@ typedef struct {
     const pp_log *log;
     const pp_provenance *prov;
     int log_every;             /* progress line every N steps (terminal: always) */
+    trainer_final_fn final_fn; /* optional */
+    void *final_ctx;
 } trainer_config;
 
 /* Train m in place from step 0 (or from the newest valid checkpoint of the

@@ -9,8 +9,33 @@
 #include "pp_stage.h"
 #include "trainer.h"
 
+/* Closing figures: implicit-reward accuracy on held-out pairs. */
+typedef struct {
+    dpo_data *heldout;
+    const pref_loss_opts *loss;
+    int micro;
+    MPI_Comm comm;
+    const pp_log *log;
+} heldout_ctx;
+
+static pp_status heldout_final(void *vctx, const model *m, int *n, const char **names, double *values, pp_err *err) {
+    heldout_ctx *h = vctx;
+    double acc = 0, margin = 0;
+    PP_TRY(dpo_heldout_metrics(h->heldout, m, h->loss, h->micro, h->comm, &acc, &margin, err));
+    names[0] = "heldout_pairs";
+    values[0] = (double)h->heldout->n;
+    names[1] = "heldout_rewards_accuracy";
+    values[1] = acc;
+    names[2] = "heldout_rewards_margin";
+    values[2] = margin;
+    *n = 3;
+    pp_info(h->log, "held-out pairs: rewards/accuracies %.3f, rewards/margins %.4f over %lld pairs", acc, margin,
+            (long long)h->heldout->n);
+    return PP_OK;
+}
+
 int main(int argc, char **argv) {
-    const char *policy = NULL, *pairs_path = NULL, *out = NULL, *ref = NULL, *cache = NULL;
+    const char *policy = NULL, *pairs_path = NULL, *out = NULL, *ref = NULL, *cache = NULL, *heldout = NULL;
     const char *loss_name = "dpo", *bcr_form = "outside", *schedule = "cosine";
     long long steps = 0, seed = 1, ckpt_every = 100;
     int batch = 32, micro = 4, keep_last = 2, max_len = 0, length_norm = 0, ref_free = 0, log_every = 10;
@@ -31,6 +56,7 @@ int main(int argc, char **argv) {
         {"length-normalize", OPT_FLAG, &length_norm, NULL, "divide log-ratios by response length", NULL, 0, 0, 0},
         {"reference-free", OPT_FLAG, &ref_free, NULL, "no reference model (log-ratios against 0)", NULL, 0, 0, 0},
         {"ref", OPT_STRING, &ref, "M.h5", "reference model (default: --policy)", NULL, 0, 0, 0},
+        {"heldout", OPT_STRING, &heldout, "R2.h5", "pairs not trained on: implicit-reward accuracy reported at the end", NULL, 0, 0, 0},
         {"ref-cache", OPT_STRING, &cache, "FILE", "reference log-prob file (default: OUT.ref.h5); reused when fingerprints match", NULL, 0, 0, 0},
         {"epochs", OPT_DOUBLE, &epochs, "E", "passes over the pairs (used when --steps is 0)", NULL, 0, 0, 1e6},
         {"steps", OPT_INT64, &steps, "N", "optimizer steps (0: from --epochs)", NULL, 0, 0, 1e12},
@@ -63,7 +89,7 @@ int main(int argc, char **argv) {
         snprintf(cache_buf, sizeof cache_buf, "%s.ref.h5", out);
         cache = cache_buf;
     }
-    pp_input in[3] = {{"policy", policy}, {"pairs", pairs_path}, {"reference", ref}};
+    pp_input in[4] = {{"policy", policy}, {"pairs", pairs_path}, {"reference", ref}, {"heldout", heldout}};
     pref_loss_opts lo;
     pref_loss_defaults(&lo);
     lo.beta = beta;
@@ -76,13 +102,15 @@ int main(int argc, char **argv) {
     pp_status st = pref_loss_kind_parse(loss_name, "--loss", &lo.kind, &s.err);
     if (st == PP_OK) st = pref_bcr_form_parse(bcr_form, "--bcr-form", &lo.bcr_form, &lo.bcr_per_token, &s.err);
     if (st == PP_OK) st = pref_loss_check(&lo, &s.err);
-    if (st == PP_OK) st = pp_check_output(out, in, 3, &s.err);
-    if (st == PP_OK) st = pp_check_output(cache, in, 3, &s.err);
+    if (st == PP_OK) st = pp_check_output(out, in, heldout ? 4 : 3, &s.err);
+    if (st == PP_OK) st = pp_check_output(cache, in, heldout ? 4 : 3, &s.err);
 
     model m = {0};
     pairs_set p = {0};
     dpo_data d = {0};
     dpo_ctx ctx = {0};
+    pairs_set hp = {0};
+    dpo_data hd = {0};
     if (st == PP_OK) st = model_load(policy, &m, &s.err);
     if (st == PP_OK) st = pairs_load(&p, pairs_path, 0, &s.err);
     if (st == PP_OK) {
@@ -99,6 +127,14 @@ int main(int argc, char **argv) {
         st = dpo_reference_logps(&d, ref, pairs_path, cache, micro, s.comm, &reused, &s.err);
         if (st == PP_OK)
             pp_info(&s.log, "reference log-probs %s %s (%.1fs)", reused ? "reused from" : "computed into", cache, pp_now() - t0);
+    }
+    if (st == PP_OK && heldout) {
+        char hcache[PP_PATH_MAX];
+        snprintf(hcache, sizeof hcache, "%s.heldout.ref.h5", out);
+        st = pairs_load(&hp, heldout, 0, &s.err);
+        if (st == PP_OK) st = dpo_data_build(&hd, &hp, max_len > 0 && max_len < m.cfg.seq_len ? max_len : m.cfg.seq_len, &s.err);
+        st = pp_agree(s.comm, st, &s.err);
+        if (st == PP_OK && !ref_free) st = dpo_reference_logps(&hd, ref, heldout, hcache, micro, s.comm, &reused, &s.err);
     }
     if (st == PP_OK) st = dpo_ctx_init(&ctx, &d, &m.cfg, &lo, batch, micro, (uint64_t)seed, s.comm, &s.err);
     st = pp_agree(s.comm, st, &s.err);
@@ -118,11 +154,16 @@ int main(int argc, char **argv) {
         MPI_Bcast(fp_pairs, sizeof fp_pairs, MPI_CHAR, 0, s.comm);
         model_fingerprint_hex(&m, fp_model);
         snprintf(key, sizeof key, "train pairs=%s policy=%s steps=%lld %s", fp_pairs, fp_model, steps, pp_cli_effective(&cli));
-        pp_provenance prov = {"pp-train", pp_cli_effective(&cli), in, 3};
+        pp_provenance prov = {"pp-train", pp_cli_effective(&cli), in, heldout ? 4 : 3};
         trainer_config tc = {.out_path = out, .kind = "dpo", .total_steps = steps, .checkpoint_every = ckpt_every,
                              .keep_last = keep_last, .run_key = key, .n_metrics = DPO_M_N, .comm = s.comm,
                              .log = &s.log, .prov = &prov, .log_every = log_every};
         for (int i = 0; i < DPO_M_N; i++) tc.metric_names[i] = dpo_metric_names[i];
+        heldout_ctx hc = {&hd, &lo, micro, s.comm, &s.log};
+        if (heldout) {
+            tc.final_fn = heldout_final;
+            tc.final_ctx = &hc;
+        }
         tc.opt = (adamw_config){.lr = (float)lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)wd,
                                 .grad_clip = (float)clip, .warmup_steps = (int64_t)warmup, .total_steps = steps,
                                 .min_lr_ratio = (float)min_lr,
@@ -136,6 +177,8 @@ int main(int argc, char **argv) {
     }
     dpo_ctx_free(&ctx);
     dpo_data_free(&d);
+    dpo_data_free(&hd);
+    pairs_free(&hp);
     pairs_free(&p);
     model_free(&m);
     return pp_stage_end(&s, st);

@@ -31,6 +31,13 @@ pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/again.h5" --ref-cach
 grep -q "reused from" "$T/again.log" && ok train_reuses_reference_logps || fail train_reuses_reference_logps "$(tail -n 3 "$T/again.log")"
 [ "$(fp "$T/again.h5")" = "$(fp "$T/np1.h5")" ] && ok train_reused_cache_same_result || fail train_reused_cache_same_result "fingerprints differ"
 
+# held-out pairs: the implicit-reward accuracy lands in /train
+pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/h.h5" --heldout "$T/r.h5" $ARGS >"$T/h.log" 2>&1
+acc=$(h5dump -a /train/heldout_rewards_accuracy "$T/h.h5" 2>/dev/null | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p')
+if [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0 && $acc <= 1)}" && grep -q "held-out pairs: rewards/accuracies" "$T/h.log"; then
+    ok "train_heldout_accuracy_reported ($acc)"
+else fail train_heldout_accuracy_reported "acc='$acc' $(tail -n 2 "$T/h.log")"; fi
+
 # SIGKILL at several moments, then the same command: identical weights
 ref=$(fp "$T/np2.h5")
 for delay in 0.8 1.6 2.4; do
