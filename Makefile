@@ -81,11 +81,13 @@ test: deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run-tests.sh
 
-# Same tests, sanitized, in separate build directories.
+# Same tests, sanitized, in separate build directories.  Left out: the fuzz
+# smoke test (libFuzzer builds its own ASan binaries), valgrind (does not mix
+# with ASan) and the Slurm scripts test (it exercises the job scripts).
 check-asan: deps
 	@$(MAKE) --no-print-directory tests BUILD=build-asan BIN=bin-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 sh tests/run-tests.sh
+	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm" sh tests/run-tests.sh
 
 bench: all $(TOOL_BIN)
 	@sh tests/bench.sh
