@@ -82,7 +82,7 @@ pp_status report_training(const char *model_path, const char *png_path, const ch
     FILE *g = st == PP_OK ? fopen(gp, "w") : NULL;
     if (st == PP_OK && !g) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", gp, strerror(errno));
     if (g) {
-        fprintf(g, "set terminal pngcairo size 1200,%d font 'sans,10'\nset output '%s'\n", dpo ? 900 : 450, png_path);
+        fprintf(g, "set terminal pngcairo noenhanced size 1200,%d font 'sans,10'\nset output '%s'\n", dpo ? 900 : 450, png_path);
         fprintf(g, "set datafile missing 'nan'\nset grid\nset key top right\nset xlabel 'step'\n");
         if (dpo) {
             fprintf(g, "set multiplot layout 2,2 title '%s (%s)'\n", model_path, kind);
@@ -92,8 +92,8 @@ pp_status report_training(const char *model_path, const char *png_path, const ch
             fprintf(g, "set title 'rewards/accuracies'\nset yrange [0:1]\nplot '%s' u 1:4 w l lw 2 t 'accuracy', 0.5 w l dt 2 "
                        "lc rgb 'gray' t 'chance'\nset autoscale y\n", dat);
             fprintf(g, "set title 'change of the chosen log-likelihood (policy - reference)'\n");
-            fprintf(g, "plot '%s' u 1:6 w l lw 2 t 'mean delta_w (nats)', 0 w l dt 2 lc rgb 'gray' t ''", dat);
-            if (budget >= 0) fprintf(g, ", %g w l lw 2 lc rgb 'red' t 'BCR budget -delta = %g'", -budget, -budget);
+            fprintf(g, "plot '%s' u 1:6 w l lw 2 t 'mean Δw (nats)', 0 w l dt 2 lc rgb 'gray' t ''", dat);
+            if (budget >= 0) fprintf(g, ", %g w l lw 2 lc rgb 'red' t 'BCR budget -δ = %g'", -budget, -budget);
             fprintf(g, "\nunset multiplot\n");
         } else {
             fprintf(g, "set multiplot layout 1,2 title '%s (%s)'\n", model_path, kind);
@@ -142,7 +142,7 @@ pp_status report_eval(const char *eval_path, const char *png_path, const char *g
     FILE *g = st == PP_OK ? fopen(gp, "w") : NULL;
     if (st == PP_OK && !g) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", gp, strerror(errno));
     if (g) {
-        fprintf(g, "set terminal pngcairo size %d,450 font 'sans,10'\nset output '%s'\n", has_acc ? 1100 : 600, png_path);
+        fprintf(g, "set terminal pngcairo noenhanced size %d,450 font 'sans,10'\nset output '%s'\n", has_acc ? 1100 : 600, png_path);
         fprintf(g, "set style data histograms\nset style histogram errorbars gap 1 lw 1\nset style fill solid 0.6 border -1\n");
         fprintf(g, "set yrange [0:100]\nset grid ytics\nset key top right\n");
         if (has_acc) fprintf(g, "set multiplot layout 1,2 title '%s'\n", eval_path);

@@ -26,8 +26,9 @@
  * the slowest rank: uneven slices, or a rank without a core), the gradient
  * MPI_Allreduce, AdamW - each timed per step, wall and CPU, after one
  * warm-up step.  One line per rank, then
- *   loop ranks R steps S batch B wall_per_step W grad_cpu_slowest G allreduce_best A adamw_cpu O
- * G: mean over steps of the slowest rank's gradient CPU time; A: the
+ *   loop ranks R steps S batch B wall_per_step W grad_cpu_slowest G allreduce_best A adamw_cpu O token_imbalance I
+ * G: mean over steps of the slowest rank's gradient CPU time; I: mean over
+ * steps of the largest rank slice's tokens / the mean slice's; A: the
  * fastest allreduce seen (its cost when both ranks hold a core, not the
  * waiting); O: AdamW CPU time.  G + A + O estimates a step on free cores
  * (CPU time leaves out the time a rank waits to be scheduled). */
@@ -122,7 +123,7 @@ static int step_loop(model *m, const dpo_data *d, int steps, int batch, int micr
     double metrics[DPO_M_N];
     /* sums over steps (means printed); AR_BEST is a minimum */
     enum { GRAD_WALL, GRAD_CPU, WAIT, AR_WALL, AR_CPU, AR_BEST, ADAMW_CPU, NT };
-    double t[NT] = {0}, slowest_grad_cpu = 0, loop0 = 0;
+    double t[NT] = {0}, slowest_grad_cpu = 0, imbalance = 0, loop0 = 0;
     t[AR_BEST] = 1e30;
     for (int s = 0; s <= steps; s++) { /* step 0 warms up */
         if (s == 1) {
@@ -147,6 +148,13 @@ static int step_loop(model *m, const dpo_data *d, int steps, int batch, int micr
             double mine = c1 - c0, slowest;
             MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
             slowest_grad_cpu += slowest;
+            /* tokens of this rank's slice against the mean over ranks */
+            int first = (int)((int64_t)batch * rank / size), end = (int)((int64_t)batch * (rank + 1) / size);
+            double tok = 0, tok_max, tok_sum;
+            for (int j = first; j < end; j++) tok += d->len[0][ctx.idx[j]] + d->len[1][ctx.idx[j]];
+            MPI_Allreduce(&tok, &tok_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+            MPI_Allreduce(&tok, &tok_sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+            imbalance += tok_max / (tok_sum / size);
         }
     }
     double loop_wall = (wall() - loop0) / steps;
@@ -165,8 +173,8 @@ static int step_loop(model *m, const dpo_data *d, int steps, int batch, int micr
             adamw_cpu += x[ADAMW_CPU] / size;
         }
         printf("loop ranks %d steps %d batch %d wall_per_step %.5f grad_cpu_slowest %.5f allreduce_best %.5f "
-               "adamw_cpu %.5f\n", size, steps, batch, loop_wall, slowest_grad_cpu / steps, size > 1 ? ar_best : 0.0,
-               adamw_cpu);
+               "adamw_cpu %.5f token_imbalance %.4f\n", size, steps, batch, loop_wall, slowest_grad_cpu / steps,
+               size > 1 ? ar_best : 0.0, adamw_cpu, imbalance / steps);
         fflush(stdout);
     }
     free(all);
