@@ -12,7 +12,7 @@ set -eu
 
 PKGS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
 libscalapack-openmpi-dev libopenblas-dev libjansson-dev libyaml-dev
-libcmocka-dev gnuplot-nox pkg-config make gcc"
+libcmocka-dev gnuplot-nox pkg-config make gcc clang libclang-rt-dev valgrind"
 if [ "${PP_DEPS_SLURM:-1}" != 0 ]; then
     PKGS="$PKGS slurmctld slurmd slurm-client munge"
 fi
