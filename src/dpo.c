@@ -261,13 +261,7 @@ void dpo_ctx_free(dpo_ctx *c) {
 static int batch_pair(dpo_ctx *c, int64_t step, int j) {
     int64_t n = c->data->n, slot = step * c->global_batch + j, epoch = slot / n;
     if (epoch != c->perm_epoch) {
-        pp_rng r = pp_rng_stream(c->seed, (uint64_t)epoch, DPO_STREAM_ORDER);
-        for (int64_t i = 0; i < n; i++) c->perm[i] = i;
-        for (int64_t i = n - 1; i > 0; i--) {
-            int64_t k = (int64_t)pp_rng_below(&r, (uint64_t)i + 1), t = c->perm[i];
-            c->perm[i] = c->perm[k];
-            c->perm[k] = t;
-        }
+        pp_rng_permutation(c->seed, (uint64_t)epoch, DPO_STREAM_ORDER, n, c->perm);
         c->perm_epoch = epoch;
     }
     return (int)c->perm[slot % n];

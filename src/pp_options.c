@@ -210,7 +210,7 @@ pp_status pp_cli_parse(pp_cli *cli, int argc, char **argv, pp_err *err) {
     return PP_OK;
 }
 
-static void format_value(const pp_option *o, char *buf, size_t cap) {
+static void format_value(const pp_option *o, char *buf, size_t cap, int exact) {
     switch (o->type) {
     case OPT_STRING:
     case OPT_CHOICE: {
@@ -220,7 +220,7 @@ static void format_value(const pp_option *o, char *buf, size_t cap) {
     }
     case OPT_INT: snprintf(buf, cap, "%d", *(int *)o->dest); break;
     case OPT_INT64: snprintf(buf, cap, "%lld", *(long long *)o->dest); break;
-    case OPT_DOUBLE: snprintf(buf, cap, "%.17g", *(double *)o->dest); break;
+    case OPT_DOUBLE: snprintf(buf, cap, exact ? "%.17g" : "%g", *(double *)o->dest); break;
     case OPT_FLAG: snprintf(buf, cap, "%s", *(int *)o->dest ? "true" : "false"); break;
     }
 }
@@ -236,7 +236,7 @@ void pp_cli_help(const pp_cli *cli) {
         snprintf(left, sizeof left, "--%s%s%s", o->name, *mv ? " " : "", mv);
         printf("  %-28s %s", left, o->help ? o->help : "");
         if (o->type == OPT_CHOICE) printf(" (%s)", o->choices);
-        format_value(o, def, sizeof def);
+        format_value(o, def, sizeof def, 0);
         if (o->required) printf(" [required]");
         else if (def[0] && !(o->type == OPT_FLAG && !*(int *)o->dest)) printf(" [default: %s]", def);
         printf("\n");
@@ -264,7 +264,7 @@ const char *pp_cli_effective(pp_cli *cli) {
         const pp_option *o = &cli->opts[i];
         if (o->type == OPT_STRING && !*(const char **)o->dest) continue;
         char v[8192];
-        format_value(o, v, sizeof v);
+        format_value(o, v, sizeof v, 1);
         int quote = strpbrk(v, " \t\"") != NULL || !v[0];
         p += sprintf(p, "%s--%s=%s%s%s", p == cli->effective ? "" : " ", o->name, quote ? "\"" : "", v, quote ? "\"" : "");
     }

@@ -46,3 +46,13 @@ uint64_t pp_rng_below(pp_rng *r, uint64_t n) {
     while (x >= limit);
     return x % n;
 }
+
+void pp_rng_permutation(uint64_t seed, uint64_t id1, uint64_t id2, int64_t n, int64_t *perm) {
+    pp_rng r = pp_rng_stream(seed, id1, id2);
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t k = (int64_t)pp_rng_below(&r, (uint64_t)i + 1), t = perm[i];
+        perm[i] = perm[k];
+        perm[k] = t;
+    }
+}

@@ -20,6 +20,9 @@ double pp_rng_uniform(pp_rng *r);  /* [0, 1), 53 random bits */
 float pp_rng_uniformf(pp_rng *r);  /* [0, 1), 24 random bits */
 double pp_rng_normal(pp_rng *r);   /* standard normal (Box-Muller, one draw) */
 uint64_t pp_rng_below(pp_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
-uint64_t pp_hash64(uint64_t x);    /* the mixing function, for fingerprints */
+uint64_t pp_hash64(uint64_t x);
+/* perm[0..n) = a random permutation of 0..n-1 drawn from stream
+ * (seed, id1, id2) (Fisher-Yates): e.g. the data order of one epoch. */
+void pp_rng_permutation(uint64_t seed, uint64_t id1, uint64_t id2, int64_t n, int64_t *perm);    /* the mixing function, for fingerprints */
 
 #endif

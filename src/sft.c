@@ -137,14 +137,8 @@ int64_t sft_batch_index(sft_ctx *c, int64_t step, int j) {
     int64_t n = c->data->n;
     int64_t slot = step * c->global_batch + j;
     int64_t epoch = slot / n;
-    if (epoch != c->perm_epoch) { /* Fisher-Yates on the identity, keyed by (seed, epoch) */
-        pp_rng r = pp_rng_stream(c->seed, (uint64_t)epoch, SFT_STREAM_ORDER);
-        for (int64_t i = 0; i < n; i++) c->perm[i] = i;
-        for (int64_t i = n - 1; i > 0; i--) {
-            int64_t k = (int64_t)pp_rng_below(&r, (uint64_t)i + 1), t = c->perm[i];
-            c->perm[i] = c->perm[k];
-            c->perm[k] = t;
-        }
+    if (epoch != c->perm_epoch) {
+        pp_rng_permutation(c->seed, (uint64_t)epoch, SFT_STREAM_ORDER, n, c->perm);
         c->perm_epoch = epoch;
     }
     return c->perm[slot % n];

@@ -226,3 +226,24 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     adamw_free(&opt);
     return st;
 }
+
+void trainer_cli_options(trainer_cli *t, pp_option *o) {
+    o[0] = (pp_option){"lr", OPT_DOUBLE, &t->lr, "LR", "peak learning rate", NULL, 0, 0, 0};
+    o[1] = (pp_option){"warmup", OPT_DOUBLE, &t->warmup, "N", "warmup steps", NULL, 0, 0, 1e12};
+    o[2] = (pp_option){"schedule", OPT_CHOICE, &t->schedule, "S", "learning-rate decay after warmup", "cosine|linear|constant", 0, 0, 0};
+    o[3] = (pp_option){"min-lr-ratio", OPT_DOUBLE, &t->min_lr_ratio, "R", "final lr as a fraction of --lr", NULL, 0, 0, 1};
+    o[4] = (pp_option){"weight-decay", OPT_DOUBLE, &t->weight_decay, "W", "AdamW decoupled weight decay (matrices only)", NULL, 0, 0, 10};
+    o[5] = (pp_option){"grad-clip", OPT_DOUBLE, &t->grad_clip, "C", "clip the global gradient norm (0: off)", NULL, 0, 0, 1e9};
+    o[6] = (pp_option){"checkpoint-every", OPT_INT64, &t->checkpoint_every, "N",
+                       "save a resumable checkpoint every N steps (0: only on a stop signal)", NULL, 0, 0, 1e12};
+    o[7] = (pp_option){"keep-last", OPT_INT, &t->keep_last, "N", "checkpoints kept", NULL, 0, 1, 1000};
+    o[8] = (pp_option){"log-every", OPT_INT, &t->log_every, "N", "progress line every N steps", NULL, 0, 1, 1e9};
+}
+
+adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps, float beta2) {
+    lr_schedule sch = !strcmp(t->schedule, "cosine") ? LR_COSINE : !strcmp(t->schedule, "linear") ? LR_LINEAR : LR_CONSTANT;
+    return (adamw_config){.lr = (float)t->lr, .beta1 = 0.9f, .beta2 = beta2, .eps = 1e-8f,
+                          .weight_decay = (float)t->weight_decay, .grad_clip = (float)t->grad_clip,
+                          .schedule = sch, .warmup_steps = (int64_t)t->warmup, .total_steps = total_steps,
+                          .min_lr_ratio = (float)t->min_lr_ratio};
+}

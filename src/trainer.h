@@ -17,6 +17,7 @@
 #include "model.h"
 #include "pp_h5.h"
 #include "pp_log.h"
+#include "pp_options.h"
 
 #define TRAINER_MAX_METRICS 16
 
@@ -49,6 +50,20 @@ typedef struct {
     trainer_final_fn final_fn; /* optional */
     void *final_ctx;
 } trainer_config;
+
+/* The optimisation options pp-sft and pp-train share; set the defaults in
+ * the struct, then trainer_cli_options fills TRAINER_CLI_N_OPTIONS entries
+ * of an option table pointing into it. */
+typedef struct {
+    double lr, warmup, min_lr_ratio, weight_decay, grad_clip;
+    const char *schedule;       /* cosine | linear | constant */
+    long long checkpoint_every;
+    int keep_last, log_every;
+} trainer_cli;
+#define TRAINER_CLI_N_OPTIONS 9
+void trainer_cli_options(trainer_cli *t, pp_option *out);
+/* AdamW settings from those options (beta1 0.9, eps 1e-8). */
+adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps, float beta2);
 
 /* Train m in place from step 0 (or from the newest valid checkpoint of the
  * same run) to total_steps, then write out_path and remove the checkpoints.

@@ -10,11 +10,13 @@
 #include "trainer.h"
 
 int main(int argc, char **argv) {
-    const char *out = NULL, *data = NULL, *init = NULL, *arch = NULL, *schedule = "cosine";
-    long long steps = 1000, init_seed = 1234, seed = 1, ckpt_every = 200;
-    int batch = 32, micro = 8, keep_last = 2, log_every = 50;
-    double lr = 3e-3, warmup = 50, min_lr = 0.1, wd = 0.01, clip = 1.0, wrong = 0.0;
-    pp_option opts[] = {
+    const char *out = NULL, *data = NULL, *init = NULL, *arch = NULL;
+    long long steps = 1000, init_seed = 1234, seed = 1;
+    int batch = 32, micro = 8;
+    double wrong = 0.0;
+    trainer_cli opt = {.lr = 3e-3, .warmup = 50, .min_lr_ratio = 0.1, .weight_decay = 0.01, .grad_clip = 1.0,
+                       .schedule = "cosine", .checkpoint_every = 200, .keep_last = 2, .log_every = 50};
+    pp_option opts[64] = {
         {"out", OPT_STRING, &out, "M.h5", "model file to write", NULL, 1, 0, 0},
         {"data", OPT_STRING, &data, "P.h5", "prompts file; with references (built-in suite) the answers are the demonstrations", NULL, 1, 0, 0},
         {"init", OPT_STRING, &init, "M0.h5", "start from this model file", NULL, 0, 0, 0},
@@ -23,23 +25,17 @@ int main(int argc, char **argv) {
         {"steps", OPT_INT64, &steps, "N", "optimizer steps", NULL, 0, 1, 1e12},
         {"batch", OPT_INT, &batch, "B", "global batch: demonstrations per step over all ranks", NULL, 0, 1, 1e7},
         {"micro-batch", OPT_INT, &micro, "B", "demonstrations per forward/backward on one rank", NULL, 0, 1, 1e6},
-        {"lr", OPT_DOUBLE, &lr, "LR", "peak learning rate", NULL, 0, 0, 0},
-        {"warmup", OPT_DOUBLE, &warmup, "N", "warmup steps", NULL, 0, 0, 1e12},
-        {"schedule", OPT_CHOICE, &schedule, "S", "learning-rate decay after warmup", "cosine|linear|constant", 0, 0, 0},
-        {"min-lr-ratio", OPT_DOUBLE, &min_lr, "R", "final lr as a fraction of --lr", NULL, 0, 0, 1},
-        {"weight-decay", OPT_DOUBLE, &wd, "W", "AdamW decoupled weight decay (matrices only)", NULL, 0, 0, 10},
-        {"grad-clip", OPT_DOUBLE, &clip, "C", "clip the global gradient norm (0: off)", NULL, 0, 0, 1e9},
         {"seed", OPT_INT64, &seed, "S", "data order and wrong-answer seed", NULL, 0, 0, 0},
         {"wrong-fraction", OPT_DOUBLE, &wrong, "F", "fraction of demonstrations given a plausible wrong answer", NULL, 0, 0, 1},
-        {"checkpoint-every", OPT_INT64, &ckpt_every, "N", "save a resumable checkpoint every N steps (0: only on a stop signal)", NULL, 0, 0, 1e12},
-        {"keep-last", OPT_INT, &keep_last, "N", "checkpoints kept", NULL, 0, 1, 1000},
-        {"log-every", OPT_INT, &log_every, "N", "progress line every N steps", NULL, 0, 1, 1e9},
     };
     pp_cli cli = {.synopsis = "--out M.h5 --data P.h5 (--init M0.h5 | --arch dim=..,layers=..,heads=..) [--steps N ...]",
                   .description = "Next-token training on demonstrations (loss on the answer tokens), data-parallel over "
                                  "MPI ranks: the global batch, not the rank count, defines the run. Checkpoints go to "
                                  "M.h5.ckpt/; a stopped or killed run resumes from the newest one.",
-                  .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
+                  .opts = opts};
+    while (opts[cli.n_opts].name) cli.n_opts++;
+    trainer_cli_options(&opt, opts + cli.n_opts);
+    cli.n_opts += TRAINER_CLI_N_OPTIONS;
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-sft", &cli, argc, argv);
     if (rc >= 0) return rc;
@@ -80,13 +76,10 @@ int main(int argc, char **argv) {
         model_fingerprint_hex(&m, fp_model);
         snprintf(key, sizeof key, "sft data=%s init=%s %s", fp_data, fp_model, pp_cli_effective(&cli));
         pp_provenance prov = {"pp-sft", pp_cli_effective(&cli), in, init ? 2 : 1};
-        trainer_config tc = {.out_path = out, .kind = "sft", .total_steps = steps, .checkpoint_every = ckpt_every,
-                             .keep_last = keep_last, .run_key = key, .n_metrics = 2, .metric_names = {"loss", "tokens"},
-                             .comm = s.comm, .log = &s.log, .prov = &prov, .log_every = log_every};
-        tc.opt = (adamw_config){.lr = (float)lr, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = (float)wd,
-                                .grad_clip = (float)clip, .warmup_steps = (int64_t)warmup, .total_steps = steps,
-                                .min_lr_ratio = (float)min_lr,
-                                .schedule = !strcmp(schedule, "cosine") ? LR_COSINE : !strcmp(schedule, "linear") ? LR_LINEAR : LR_CONSTANT};
+        trainer_config tc = {.out_path = out, .kind = "sft", .total_steps = steps, .checkpoint_every = opt.checkpoint_every,
+                             .keep_last = opt.keep_last, .run_key = key, .n_metrics = 2, .metric_names = {"loss", "tokens"},
+                             .comm = s.comm, .log = &s.log, .prov = &prov, .log_every = opt.log_every,
+                             .opt = trainer_cli_adamw(&opt, steps, 0.95f)};
         double t0 = pp_now();
         st = trainer_run(&tc, &m, sft_grad, &ctx, &s.err);
         if (st == PP_OK) pp_info(&s.log, "wrote %s in %.1fs", out, pp_now() - t0);

@@ -36,12 +36,13 @@ static pp_status heldout_final(void *vctx, const model *m, int *n, const char **
 
 int main(int argc, char **argv) {
     const char *policy = NULL, *pairs_path = NULL, *out = NULL, *ref = NULL, *cache = NULL, *heldout = NULL;
-    const char *loss_name = "dpo", *bcr_form = "outside", *schedule = "cosine";
-    long long steps = 0, seed = 1, ckpt_every = 100;
-    int batch = 32, micro = 4, keep_last = 2, max_len = 0, length_norm = 0, ref_free = 0, log_every = 10;
+    const char *loss_name = "dpo", *bcr_form = "outside";
+    long long steps = 0, seed = 1;
+    int batch = 32, micro = 4, max_len = 0, length_norm = 0, ref_free = 0;
     double epochs = 1, beta = 0.1, budget = 0.0, bcr_weight = 1.0, dpop_lambda = 50, rpo_alpha = 1.0;
-    double lr = 1e-4, warmup = 10, min_lr = 0.1, wd = 0.0, clip = 1.0;
-    pp_option opts[] = {
+    trainer_cli opt = {.lr = 1e-4, .warmup = 10, .min_lr_ratio = 0.1, .weight_decay = 0.0, .grad_clip = 1.0,
+                       .schedule = "cosine", .checkpoint_every = 100, .keep_last = 2, .log_every = 10};
+    pp_option opts[64] = {
         {"policy", OPT_STRING, &policy, "M.h5", "model to train (also the reference unless --ref)", NULL, 1, 0, 0},
         {"pairs", OPT_STRING, &pairs_path, "R.h5", "pairs file from pp-rank", NULL, 1, 0, 0},
         {"out", OPT_STRING, &out, "M2.h5", "trained model file to write", NULL, 1, 0, 0},
@@ -63,22 +64,16 @@ int main(int argc, char **argv) {
         {"batch", OPT_INT, &batch, "B", "global batch: pairs per step over all ranks", NULL, 0, 1, 1e7},
         {"micro-batch", OPT_INT, &micro, "B", "pairs per forward/backward on one rank (gradient accumulation)", NULL, 0, 1, 1e6},
         {"max-len", OPT_INT, &max_len, "N", "longest prompt+response; responses are cut at the end (0: model context)", NULL, 0, 0, 1e7},
-        {"lr", OPT_DOUBLE, &lr, "LR", "peak learning rate", NULL, 0, 0, 0},
-        {"warmup", OPT_DOUBLE, &warmup, "N", "warmup steps", NULL, 0, 0, 1e12},
-        {"schedule", OPT_CHOICE, &schedule, "S", "learning-rate decay after warmup", "cosine|linear|constant", 0, 0, 0},
-        {"min-lr-ratio", OPT_DOUBLE, &min_lr, "R", "final lr as a fraction of --lr", NULL, 0, 0, 1},
-        {"weight-decay", OPT_DOUBLE, &wd, "W", "AdamW decoupled weight decay (matrices only)", NULL, 0, 0, 10},
-        {"grad-clip", OPT_DOUBLE, &clip, "C", "clip the global gradient norm (0: off)", NULL, 0, 0, 1e9},
         {"seed", OPT_INT64, &seed, "S", "data order", NULL, 0, 0, 0},
-        {"checkpoint-every", OPT_INT64, &ckpt_every, "N", "resumable checkpoint every N steps (0: only on a stop signal)", NULL, 0, 0, 1e12},
-        {"keep-last", OPT_INT, &keep_last, "N", "checkpoints kept", NULL, 0, 1, 1000},
-        {"log-every", OPT_INT, &log_every, "N", "progress line every N steps", NULL, 0, 1, 1e9},
     };
     pp_cli cli = {.synopsis = "--policy M.h5 --pairs R.h5 --out M2.h5 --loss dpo|ipo|hinge|dpop|rpo|bcr [--beta B --bcr-budget D ...]",
                   .description = "Trains a policy on chosen/rejected pairs. Reference log-probs are computed once (spread "
                                  "over ranks) and kept in a ref_logps file. Metrics use TRL's names and are stored in the "
                                  "output under /metrics. Checkpoints go to M2.h5.ckpt/; a stopped or killed run resumes.",
-                  .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
+                  .opts = opts};
+    while (opts[cli.n_opts].name) cli.n_opts++;
+    trainer_cli_options(&opt, opts + cli.n_opts);
+    cli.n_opts += TRAINER_CLI_N_OPTIONS;
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-train", &cli, argc, argv);
     if (rc >= 0) return rc;
@@ -155,19 +150,16 @@ int main(int argc, char **argv) {
         model_fingerprint_hex(&m, fp_model);
         snprintf(key, sizeof key, "train pairs=%s policy=%s steps=%lld %s", fp_pairs, fp_model, steps, pp_cli_effective(&cli));
         pp_provenance prov = {"pp-train", pp_cli_effective(&cli), in, heldout ? 4 : 3};
-        trainer_config tc = {.out_path = out, .kind = "dpo", .total_steps = steps, .checkpoint_every = ckpt_every,
-                             .keep_last = keep_last, .run_key = key, .n_metrics = DPO_M_N, .comm = s.comm,
-                             .log = &s.log, .prov = &prov, .log_every = log_every};
+        trainer_config tc = {.out_path = out, .kind = "dpo", .total_steps = steps, .checkpoint_every = opt.checkpoint_every,
+                             .keep_last = opt.keep_last, .run_key = key, .n_metrics = DPO_M_N, .comm = s.comm,
+                             .log = &s.log, .prov = &prov, .log_every = opt.log_every,
+                             .opt = trainer_cli_adamw(&opt, steps, 0.999f)};
         for (int i = 0; i < DPO_M_N; i++) tc.metric_names[i] = dpo_metric_names[i];
         heldout_ctx hc = {&hd, &lo, micro, s.comm, &s.log};
         if (heldout) {
             tc.final_fn = heldout_final;
             tc.final_ctx = &hc;
         }
-        tc.opt = (adamw_config){.lr = (float)lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)wd,
-                                .grad_clip = (float)clip, .warmup_steps = (int64_t)warmup, .total_steps = steps,
-                                .min_lr_ratio = (float)min_lr,
-                                .schedule = !strcmp(schedule, "cosine") ? LR_COSINE : !strcmp(schedule, "linear") ? LR_LINEAR : LR_CONSTANT};
         double t0 = pp_now();
         st = trainer_run(&tc, &m, dpo_grad, &ctx, &s.err);
         if (st == PP_OK) {
