@@ -28,9 +28,10 @@ if ! ${FUZZ_CC:-clang} -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$pro
 fi
 rm -rf "$probe"
 
-if ! make -s -f fuzz/Makefile -j"${FUZZ_BUILD_JOBS:-2}" >"$FB.log" 2>&1; then
+mkdir -p "$FB"
+if ! make -s -f fuzz/Makefile -j"${FUZZ_BUILD_JOBS:-2}" >"$FB/build.log" 2>&1; then
     echo "fuzz: build failed:" >&2
-    tail -n 30 "$FB.log" >&2
+    tail -n 30 "$FB/build.log" >&2
     exit 2
 fi
 
@@ -47,8 +48,8 @@ target_opts() {
     esac
 }
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 printf '%-22s %12s %8s %10s %6s %8s\n' target executions exec/s corpus cov crashes
 total_crashes=0 total_execs=0
 for t in $targets; do
@@ -81,7 +82,7 @@ for t in $targets; do
             cp "$log" "fuzz/crashes/$name/$(basename "$a").log"
             echo "    reproducer: fuzz/crashes/$name/$(basename "$a")  (rerun: $bin fuzz/crashes/$name/$(basename "$a"))"
         done
-        grep -E 'ERROR|SUMMARY|property failed|#[0-9]+ 0x' "$log" | head -n 25 | sed 's/^/    | /'
+        grep -E 'ERROR|SUMMARY|runtime error|property failed|#[0-9]+ 0x' "$log" | head -n 25 | sed 's/^/    | /'
     fi
 done
 echo "total: $total_execs executions, $total_crashes crashes"
