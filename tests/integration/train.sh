@@ -74,6 +74,15 @@ check_fails train_wrong_kind 1 "is a 'candidates' file, expected a 'pairs' file"
 check_fails train_bad_loss 1 '--loss must be one of' "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/r.h5" --out "$T/x.h5" --loss nope
 check_fails train_bad_batch 1 '--batch 0 is outside' "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/r.h5" --out "$T/x.h5" --batch 0
 check_fails train_out_is_input 1 'output file is also the policy input' "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/r.h5" --out "$T/base.h5"
+# a NaN/Inf gradient stops the run with its step number; the last good
+# checkpoint stays intact and valid
+check_fails train_nonfinite_gradient_stops 1 'non-finite (gradient|loss) at step [0-9]+; stopped, the last checkpoint' \
+    "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/r.h5" --out "$T/nan.h5" --lr 1e30 --warmup 0 --grad-clip 0 \
+    --steps 6 --batch 8 --checkpoint-every 1
+ck=$(ls "$T/nan.h5.ckpt"/step-*.h5 2>/dev/null | tail -n 1)
+[ -n "$ck" ] && [ ! -e "$T/nan.h5" ] && "$BIN/pp-inspect" --validate "$ck" >/dev/null 2>&1 &&
+    ok train_nonfinite_keeps_last_checkpoint || fail train_nonfinite_keeps_last_checkpoint "checkpoint '$ck'"
+
 # a damaged reference cache is recomputed, not trusted
 printf 'garbage' >"$T/bad.ref.h5"
 pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/y.h5" --ref-cache "$T/bad.ref.h5" $ARGS >"$T/y.log" 2>&1
