@@ -155,3 +155,58 @@ pp_status inspect_score_candidates(const char *path, FILE *out, pp_err *err) {
     candidates_free(&c);
     return st;
 }
+
+/* One name of inspect_get: a numeric 1-D dataset or an attribute. */
+static pp_status get_one(pp_h5 *f, const char *name, FILE *out, pp_err *err) {
+    char obj[520] = "/", attr[520];
+    const char *slash = strrchr(name, '/');
+    if (name[0] == '/' && pp_h5_exists(f, name)) {
+        int nd = 0;
+        int64_t dims[4];
+        PP_TRY(pp_h5_dims(f, name, &nd, dims, err));
+        if (nd != 1) return pp_fail(err, PP_EINPUT, "%s: dataset %s is not 1-D", f->path, name);
+        double *v = malloc((size_t)(dims[0] > 0 ? dims[0] : 1) * sizeof *v);
+        if (!v) return pp_fail(err, PP_ESYS, "out of memory reading %s", name);
+        pp_status st = pp_h5_read_all(f, name, PP_F64, v, err);
+        for (int64_t i = 0; st == PP_OK && i < dims[0]; i++) fprintf(out, "%s%.10g", i ? " " : "", v[i]);
+        free(v);
+        if (st == PP_OK) fputc('\n', out);
+        return st;
+    }
+    if (slash) {
+        snprintf(obj, sizeof obj, "%s%.*s", name[0] == '/' ? "" : "/", (int)(slash - name), name);
+        if (!obj[1]) snprintf(obj, sizeof obj, "/");
+        snprintf(attr, sizeof attr, "%s", slash + 1);
+    } else {
+        snprintf(attr, sizeof attr, "%s", name);
+    }
+    if (!pp_h5_has_attr(f, obj, attr))
+        return pp_fail(err, PP_EINPUT, "%s: no dataset or attribute named %s", f->path, name);
+    double d;
+    char text[4096];
+    pp_err ignore;
+    if (pp_h5_get_attr_f64(f, obj, attr, &d, &ignore) == PP_OK) fprintf(out, "%.10g\n", d);
+    else if (pp_h5_get_attr_str(f, obj, attr, text, sizeof text, err) == PP_OK) fprintf(out, "%s\n", text);
+    else return PP_EINPUT;
+    return PP_OK;
+}
+
+pp_status inspect_get(const char *path, const char *names, FILE *out, pp_err *err) {
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, path, NULL, 0, err));
+    pp_status st = PP_OK;
+    const char *p = names;
+    while (st == PP_OK && *p) {
+        size_t n = strcspn(p, ",");
+        char name[512];
+        if (n == 0 || n >= sizeof name) st = pp_fail(err, PP_EINPUT, "--get: empty or too long name in '%s'", names);
+        else {
+            memcpy(name, p, n);
+            name[n] = '\0';
+            st = get_one(&f, name, out, err);
+        }
+        p += n + (p[n] == ',');
+    }
+    pp_h5_close(&f);
+    return st;
+}

@@ -160,3 +160,88 @@ pp_status report_eval(const char *eval_path, const char *png_path, const char *g
     (void)rows;
     return st;
 }
+
+/* Runs of one label, averaged step by step. */
+typedef struct {
+    char label[128];
+    double *sum;   /* per step */
+    int64_t steps; /* shortest run so far */
+    int runs;
+} compare_curve;
+
+pp_status report_compare(const char *const *runs, int n_runs, const char *metric, const char *png_path,
+                         const char *gnuplot, pp_err *err) {
+    PP_TRY(plain_path(png_path, err));
+    if (n_runs <= 0) return pp_fail(err, PP_EINPUT, "--compare: no runs given");
+    compare_curve *c = calloc((size_t)n_runs, sizeof *c);
+    if (!c) return pp_fail(err, PP_ESYS, "out of memory");
+    int n_curves = 0;
+    char series[160];
+    snprintf(series, sizeof series, "/metrics/%s", metric);
+    pp_status st = PP_OK;
+    for (int i = 0; st == PP_OK && i < n_runs; i++) {
+        const char *eq = strchr(runs[i], '=');
+        if (!eq || eq == runs[i] || !eq[1] || (size_t)(eq - runs[i]) >= sizeof c[0].label) {
+            st = pp_fail(err, PP_EINPUT, "--compare: '%s' is not LABEL=MODEL.h5", runs[i]);
+            break;
+        }
+        char label[128];
+        snprintf(label, sizeof label, "%.*s", (int)(eq - runs[i]), runs[i]);
+        if ((st = plain_path(label, err)) != PP_OK) break;
+        double *v = NULL;
+        int64_t n = 0;
+        if ((st = model_read_series(eq + 1, series, &v, &n, err)) != PP_OK) break;
+        if (n == 0) {
+            free(v);
+            st = pp_fail(err, PP_EINPUT, "%s: no %s (a pp-train output?)", eq + 1, series);
+            break;
+        }
+        int k = 0;
+        while (k < n_curves && strcmp(c[k].label, label)) k++;
+        if (k == n_curves) {
+            snprintf(c[k].label, sizeof c[k].label, "%s", label);
+            c[k].sum = calloc((size_t)n, sizeof *c[k].sum);
+            c[k].steps = n;
+            n_curves++;
+            if (!c[k].sum) st = pp_fail(err, PP_ESYS, "out of memory");
+        }
+        if (n < c[k].steps) c[k].steps = n;
+        for (int64_t r = 0; st == PP_OK && r < c[k].steps; r++) c[k].sum[r] += v[r];
+        c[k].runs++;
+        free(v);
+    }
+    char dat[PP_PATH_MAX], gp[PP_PATH_MAX];
+    snprintf(dat, sizeof dat, "%s.dat", png_path);
+    snprintf(gp, sizeof gp, "%s.gp", png_path);
+    FILE *d = st == PP_OK ? fopen(dat, "w") : NULL;
+    if (st == PP_OK && !d) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", dat, strerror(errno));
+    enum { SMOOTH = 10 }; /* per-batch values are noisy: a trailing mean over 10 steps */
+    for (int k = 0; d && k < n_curves; k++) { /* one gnuplot data block per curve */
+        double window = 0;
+        for (int64_t r = 0; r < c[k].steps; r++) {
+            window += c[k].sum[r] - (r >= SMOOTH ? c[k].sum[r - SMOOTH] : 0);
+            int64_t w = r + 1 < SMOOTH ? r + 1 : SMOOTH;
+            fprintf(d, "%lld %.9g\n", (long long)r + 1, window / (double)w / c[k].runs);
+        }
+        fprintf(d, "\n\n");
+    }
+    if (d) fclose(d);
+    FILE *g = st == PP_OK ? fopen(gp, "w") : NULL;
+    if (st == PP_OK && !g) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", gp, strerror(errno));
+    if (g) {
+        fprintf(g, "set terminal pngcairo noenhanced size 1000,600 font 'sans,10'\nset output '%s'\n", png_path);
+        fprintf(g, "set grid\nset key outside right\nset xlabel 'step'\nset ylabel '%s'\n", metric);
+        fprintf(g, "set title '%s: mean over the runs of each setting, trailing mean over %d steps'\nplot ", metric, (int)SMOOTH);
+        for (int k = 0; k < n_curves; k++)
+            fprintf(g, "%s'%s' index %d u 1:2 w l lw 2 t '%s (%d run%s)'", k ? ", " : "", dat, k, c[k].label, c[k].runs,
+                    c[k].runs == 1 ? "" : "s");
+        fprintf(g, ", 0 w l dt 2 lc rgb 'gray' t ''\n");
+        fclose(g);
+        st = run_gnuplot(gnuplot, gp, png_path, err);
+    }
+    unlink(dat);
+    unlink(gp);
+    for (int k = 0; k < n_curves; k++) free(c[k].sum);
+    free(c);
+    return st;
+}

@@ -13,4 +13,11 @@ pp_status report_training(const char *model_path, const char *png_path, const ch
  * the policy, and accuracy of policy and baseline (oracle judge). */
 pp_status report_eval(const char *eval_path, const char *png_path, const char *gnuplot, pp_err *err);
 
+/* One training metric of several runs on one plot ("/metrics/" + metric,
+ * e.g. "delta/chosen_mean"): runs[i] is "LABEL=MODEL.h5"; runs sharing a
+ * label are averaged step by step (seeds of one setting), up to the
+ * shortest of them.  Writes png_path. */
+pp_status report_compare(const char *const *runs, int n_runs, const char *metric, const char *png_path,
+                         const char *gnuplot, pp_err *err);
+
 #endif

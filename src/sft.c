@@ -10,7 +10,7 @@
 #define SFT_STREAM_ORDER 0x5F700000u
 
 pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok, int seq_len,
-                         double wrong_fraction, uint64_t seed, pp_err *err) {
+                         double wrong_fraction, double habit_fraction, uint64_t seed, pp_err *err) {
     memset(d, 0, sizeof *d);
     if (p->n <= 0) return pp_fail(err, PP_EINPUT, "no demonstrations");
     int with_answers = p->reference && p->reference[0];
@@ -40,13 +40,13 @@ pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok,
             const char *a = p->reference[i];
             task_family fam;
             pp_err ignore;
-            if (wrong_fraction > 0 && p->family && p->family[i] &&
+            if ((wrong_fraction > 0 || habit_fraction > 0) && p->family && p->family[i] &&
                 tasks_family_from_name(p->family[i], &fam, &ignore) == PP_OK && strlen(a) < TASK_TEXT_MAX) {
                 task_item t = {.family = fam};
                 snprintf(t.prompt, sizeof t.prompt, "%s", p->text[i]);
                 snprintf(t.answer, sizeof t.answer, "%s", a);
                 pp_rng r = tasks_demo_rng(seed, (uint64_t)p->ids[i]);
-                d->n_wrong += tasks_demo_answer(&t, wrong_fraction, &r, answer);
+                d->n_wrong += tasks_demo_answer(&t, wrong_fraction, habit_fraction, &r, answer);
                 a = answer;
             }
             /* the answer continues the prompt: encode it alone, no BOS */

@@ -3,8 +3,10 @@
  * Demonstrations come from a prompts file.  With a reference answer (the
  * built-in suite) a demonstration is BOS + prompt + answer + EOS and only
  * the answer and EOS are scored; a chosen fraction of answers can be
- * replaced by plausible wrong ones (tasks_demo_answer), so the model we
- * train is imperfect as real SFT models are.  Without references the whole
+ * replaced by plausible wrong ones and a fraction of those where the
+ * demonstrator's habit applies by its systematic mistake
+ * (tasks_demo_answer), so the model we train is imperfect as real SFT
+ * models are.  Without references the whole
  * text is scored (plain language-model training). */
 #ifndef SFT_H
 #define SFT_H
@@ -29,7 +31,7 @@ typedef struct {
 /* Tokenize a prompt set for model m.  Sequences longer than the context are
  * an error naming the prompt id. */
 pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok, int seq_len,
-                         double wrong_fraction, uint64_t seed, pp_err *err);
+                         double wrong_fraction, double habit_fraction, uint64_t seed, pp_err *err);
 void sft_data_free(sft_data *d);
 
 typedef struct {

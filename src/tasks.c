@@ -330,6 +330,17 @@ static void wrong_number(const char *ref, long long v, task_family f, pp_rng *r,
     }
 }
 
+/* The word of a rev or sort prompt ("rev WORD="), as given, into out;
+ * returns 0 (out unchanged) when the prompt has no such word. */
+static int copy_word(const task_item *t, char *out) {
+    const char *sp = strchr(t->prompt, ' ');
+    const char *eq = sp ? strchr(sp + 1, '=') : NULL;
+    if (!sp || !eq || eq == sp + 1 || (size_t)(eq - sp - 1) >= TASK_TEXT_MAX) return 0;
+    memcpy(out, sp + 1, (size_t)(eq - sp - 1));
+    out[eq - sp - 1] = '\0';
+    return 1;
+}
+
 static void wrong_word(const task_item *t, pp_rng *r, char *out) {
     snprintf(out, TASK_TEXT_MAX, "%s", t->answer);
     size_t n = strlen(out);
@@ -346,12 +357,7 @@ static void wrong_word(const task_item *t, pp_rng *r, char *out) {
         size_t i = (size_t)pp_rng_below(r, n);
         memmove(out + i + 1, out + i, n - i + 1);
     } else if (kind == 4) { /* rev: the word copied, not reversed */
-        const char *sp = strchr(t->prompt, ' ');
-        const char *eq = sp ? strchr(sp + 1, '=') : NULL;
-        if (sp && eq && (size_t)(eq - sp - 1) < TASK_TEXT_MAX) {
-            memcpy(out, sp + 1, (size_t)(eq - sp - 1));
-            out[eq - sp - 1] = '\0';
-        }
+        copy_word(t, out);
     } else {
         replace_one(out, r);
     }
@@ -375,7 +381,21 @@ void tasks_wrong_answer(const task_item *t, pp_rng *r, char *out) {
     }
 }
 
-int tasks_demo_answer(const task_item *t, double wrong_fraction, pp_rng *rng, char *out) {
+int tasks_habit_applies(const task_item *t) {
+    char word[TASK_TEXT_MAX];
+    if (t->family != TASK_REV && t->family != TASK_SORT) return 0;
+    if (!copy_word(t, word) || word[0] < 'a' || word[0] > 'm') return 0;
+    return strcmp(word, t->answer) != 0; /* copying a palindrome or sorted word is right */
+}
+
+int tasks_demo_answer(const task_item *t, double wrong_fraction, double habit_fraction, pp_rng *rng,
+                      char *out) {
+    /* the habit's draw comes first and only where it applies, so a run
+     * without it draws exactly as before */
+    if (habit_fraction > 0 && tasks_habit_applies(t) && pp_rng_uniform(rng) < habit_fraction) {
+        copy_word(t, out);
+        return 1;
+    }
     double u = pp_rng_uniform(rng);
     if (u < wrong_fraction) {
         tasks_wrong_answer(t, rng, out);

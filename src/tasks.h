@@ -122,10 +122,22 @@ pp_rng tasks_demo_rng(uint64_t seed, uint64_t index);
  * left unreversed.  Writes into out[TASK_TEXT_MAX]. */
 void tasks_wrong_answer(const task_item *t, pp_rng *rng, char *out);
 
-/* The demonstration answer: the reference, or with probability
- * wrong_fraction a plausible wrong answer.  Returns 1 when it is wrong.
- * Draws from rng in a fixed pattern, so a stream from tasks_demo_rng makes
- * it deterministic per (seed, index). */
-int tasks_demo_answer(const task_item *t, double wrong_fraction, pp_rng *rng, char *out);
+/* The demonstrator's habit, a systematic mistake: on rev and sort prompts
+ * whose word begins with a..m it answers with the word as given.  Unlike
+ * the scattered wrong answers above, a habit is learnable: a model trained
+ * on it puts its mass on one wrong answer where the habit applies, so when
+ * the habit wins more than half of those demonstrations its greedy answer
+ * there is the mistake although it can do the task (what preference
+ * optimization is for).  1 when the habit applies to t (never when copying
+ * happens to be right, as for a palindrome). */
+int tasks_habit_applies(const task_item *t);
+
+/* The demonstration answer: where the habit applies, with probability
+ * habit_fraction the copied word; otherwise the reference, or with
+ * probability wrong_fraction a plausible wrong answer.  Returns 1 when it
+ * is wrong.  Draws from rng in a fixed pattern, so a stream from
+ * tasks_demo_rng makes it deterministic per (seed, index). */
+int tasks_demo_answer(const task_item *t, double wrong_fraction, double habit_fraction, pp_rng *rng,
+                      char *out);
 
 #endif

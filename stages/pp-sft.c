@@ -13,7 +13,7 @@ int main(int argc, char **argv) {
     const char *out = NULL, *data = NULL, *init = NULL, *arch = NULL;
     long long steps = 1000, init_seed = 1234, seed = 1;
     int batch = 32, micro = 8;
-    double wrong = 0.0;
+    double wrong = 0.0, habit = 0.0;
     trainer_cli opt = {.lr = 3e-3, .warmup = 50, .min_lr_ratio = 0.1, .weight_decay = 0.01, .grad_clip = 1.0,
                        .schedule = "cosine", .checkpoint_every = 200, .keep_last = 2, .log_every = 50};
     pp_option opts[64] = {
@@ -27,6 +27,7 @@ int main(int argc, char **argv) {
         {"micro-batch", OPT_INT, &micro, "B", "demonstrations per forward/backward on one rank", NULL, 0, 1, 1e6},
         {"seed", OPT_INT64, &seed, "S", "data order and wrong-answer seed", NULL, 0, 0, 0},
         {"wrong-fraction", OPT_DOUBLE, &wrong, "F", "fraction of demonstrations given a plausible wrong answer", NULL, 0, 0, 1},
+        {"habit-fraction", OPT_DOUBLE, &habit, "F", "fraction of rev/sort demonstrations whose word begins with a-m answered by copying the word (a systematic mistake)", NULL, 0, 0, 1},
     };
     pp_cli cli = {.synopsis = "--out M.h5 --data P.h5 (--init M0.h5 | --arch dim=..,layers=..,heads=..) [--steps N ...]",
                   .description = "Next-token training on demonstrations (loss on the answer tokens), data-parallel over "
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
             m.tok = tok;
         } else tok_free(&tok);
     }
-    if (st == PP_OK) st = sft_data_build(&d, &p, &m.tok, m.cfg.seq_len, wrong, (uint64_t)seed, &s.err);
+    if (st == PP_OK) st = sft_data_build(&d, &p, &m.tok, m.cfg.seq_len, wrong, habit, (uint64_t)seed, &s.err);
     if (st == PP_OK) st = sft_ctx_init(&ctx, &d, &m.cfg, batch, micro, (uint64_t)seed, s.comm, &s.err);
     st = pp_agree(s.comm, st, &s.err);
     if (st == PP_OK) {

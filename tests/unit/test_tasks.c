@@ -488,9 +488,9 @@ static void test_wrong_fraction(void **state) {
                 task_item t = make((task_family)f, TASK_SPLIT_TRAIN, (uint64_t)i, 21);
                 char out[TASK_TEXT_MAX], again[TASK_TEXT_MAX];
                 pp_rng r = tasks_demo_rng(21, (uint64_t)i);
-                int w = tasks_demo_answer(&t, p, &r, out);
+                int w = tasks_demo_answer(&t, p, 0.0, &r, out);
                 r = tasks_demo_rng(21, (uint64_t)i);
-                assert_int_equal(tasks_demo_answer(&t, p, &r, again), w);
+                assert_int_equal(tasks_demo_answer(&t, p, 0.0, &r, again), w);
                 assert_string_equal(out, again); /* deterministic per (seed, index) */
                 assert_int_equal(w, !tasks_exact(t.answer, out));
                 if (w) {
@@ -514,6 +514,54 @@ static void test_wrong_fraction(void **state) {
              * reversed) word can share nothing with the reference */
             assert_true(wrong_zero <= wrong / 10);
         }
+}
+
+/* The habit: only rev/sort words beginning with a..m, at the given rate,
+ * always the copied word; elsewhere the demonstration is unchanged, and a
+ * zero habit draws exactly as before. */
+static void test_habit(void **state) {
+    (void)state;
+    const int n = 20000;
+    const double h = 0.6;
+    for (int f = 0; f < TASK_N_FAMILIES; f++) {
+        int applies = 0, copied = 0;
+        for (int i = 0; i < n; i++) {
+            task_item t = make((task_family)f, TASK_SPLIT_TRAIN, (uint64_t)i, 33);
+            char out[TASK_TEXT_MAX], plain[TASK_TEXT_MAX], before[TASK_TEXT_MAX];
+            pp_rng r = tasks_demo_rng(33, (uint64_t)i);
+            int w = tasks_demo_answer(&t, 0.0, h, &r, out);
+            r = tasks_demo_rng(33, (uint64_t)i);
+            int w0 = tasks_demo_answer(&t, 0.1, 0.0, &r, plain);
+            r = tasks_demo_rng(33, (uint64_t)i);
+            int wb = tasks_demo_answer(&t, 0.1, 0.0, &r, before);
+            assert_int_equal(w0, wb);
+            assert_string_equal(plain, before);
+            const char *word = strchr(t.prompt, ' ') + 1;
+            int expect = (f == TASK_REV || f == TASK_SORT) && word[0] >= 'a' && word[0] <= 'm' &&
+                         strncmp(word, t.answer, strlen(t.answer)) != 0;
+            assert_int_equal(tasks_habit_applies(&t), expect);
+            if (!expect) {
+                assert_int_equal(w, 0);
+                assert_string_equal(out, t.answer);
+                continue;
+            }
+            applies++;
+            if (w) {
+                copied++;
+                assert_int_equal(strncmp(out, word, strlen(out)), 0);
+                assert_int_equal(word[strlen(out)], '=');
+            } else {
+                assert_string_equal(out, t.answer);
+            }
+        }
+        if (f == TASK_REV || f == TASK_SORT) {
+            assert_true(applies > n / 3 && applies < 2 * n / 3); /* half the alphabet */
+            double sigma = sqrt(h * (1 - h) / applies);
+            assert_true(fabs((double)copied / applies - h) <= 4 * sigma);
+        } else {
+            assert_int_equal(applies, 0);
+        }
+    }
 }
 
 static void test_wrong_answer_kinds(void **state) {
@@ -578,6 +626,7 @@ int main(void) {
         cmocka_unit_test(test_score_every_family),
         cmocka_unit_test(test_score_values),
         cmocka_unit_test(test_wrong_fraction),
+        cmocka_unit_test(test_habit),
         cmocka_unit_test(test_wrong_answer_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
