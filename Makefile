@@ -8,7 +8,10 @@
 #   make base-model the embedded base model (cached in cache/base-model/)
 #   make demo       the whole pipeline on the built-in task suite
 #   make reward-model  the scoring baseline (pp-rm) on oracle-labelled pairs
+#   make experiment the paper's findings on the built-in suite -> docs/results.md
+#   make experiment-quick  a small form of it (minutes; also in make test)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 600)
+#   make soak       crash tests, PP_KILL_POINTS SIGKILLs per stage (default 50)
 #   make install PREFIX=/opt/prefpipe
 
 PREFIX   ?= /usr/local
@@ -40,13 +43,13 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
 
-.PHONY: all deps test tests check-asan bench install clean distclean help docs base-model demo reward-model fuzz
+.PHONY: all deps test tests check-asan bench install clean distclean help docs base-model demo reward-model experiment experiment-quick fuzz soak
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,13p' Makefile
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -83,11 +86,13 @@ test: deps
 
 # Same tests, sanitized, in separate build directories.  Left out: the fuzz
 # smoke test (libFuzzer builds its own ASan binaries), valgrind (does not mix
-# with ASan) and the Slurm scripts test (it exercises the job scripts).
+# with ASan), the Slurm scripts test (it exercises the job scripts), and
+# the slow end-to-end ones, crash and experiment (the stages they run are
+# covered by the per-stage tests here).
 check-asan: deps
 	@$(MAKE) --no-print-directory tests BUILD=build-asan BIN=bin-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm" sh tests/run-tests.sh
+	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm crash experiment" sh tests/run-tests.sh
 
 bench: all $(TOOL_BIN)
 	@sh tests/bench.sh
@@ -105,9 +110,20 @@ demo: base-model
 reward-model: base-model
 	@$(RUN_ENV) bash jobs/run-local.sh jobs/reward-model.conf
 
+# EXP_DOCS: where the results go besides the work directory (results.md
+# spliced into docs/results.md, plots into docs/images/)
+experiment: base-model
+	@$(RUN_ENV) EXP_DOCS=docs bash jobs/experiment.sh jobs/experiment.conf
+
+experiment-quick: deps all
+	@$(RUN_ENV) EXP_SEEDS=1 EXP_BUDGETS=0.5 EXP_LOSSES=dpo EXP_EPOCHS=1 bash jobs/experiment.sh jobs/experiment-quick.conf
+
 FUZZ_SECONDS ?= 600
 fuzz:
 	@sh fuzz/run.sh $(FUZZ_SECONDS)
+
+soak: $(PROGRAMS) $(TOOL_BIN)
+	@BUILD=$(BUILD) BIN=$(BIN) sh tests/soak.sh
 
 # docs/formats.md is generated from the schemas (a test checks it is current)
 docs: $(BUILD)/tests/tools/schema2md

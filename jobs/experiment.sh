@@ -81,7 +81,7 @@ runs=() # NAME_sSEED of every training run
     echo "[train]"
     echo "policy = $BASE"
     echo "heldout = $W/pairs_iterative_test.h5"
-    echo "beta = 0.1"
+    echo "beta = 0.03"
     echo "lr = 1e-3"
     echo "warmup = 10"
     echo "epochs = $EPOCHS"
@@ -200,9 +200,9 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     echo "- training pairs: iterative ranking of the train candidates, best vs worst: $(get "$W/pairs_train.h5" n_pairs) pairs"
     read -r rm_test rm_ood < <(get "$W/rm.h5" /heldout/accuracy)
     echo "- reward model: Bradley-Terry on the base model's mean response features, fitted to those pairs; pairwise accuracy on the judge's pairs: train $(get "$W/rm.h5" train_accuracy | stat 100), test $(echo "$rm_test" | stat 100), ood $(echo "$rm_ood" | stat 100) (%)"
-    echo "- training: β 0.1, lr 1e-3 (cosine, 10 warmup steps), batch 32, $EPOCHS epochs; seeds (data order): $SEEDS"
+    echo "- training: β 0.03, lr 1e-3 (cosine, 10 warmup steps), batch 32, $EPOCHS epochs; seeds (data order): $SEEDS"
     echo "- evaluation: greedy decoding against the base model, oracle judge in both orders; win rate = mean of 1 win / ½ tie / 0 loss"
-    echo "- run time: ${secs} s (phases A and B, $(nproc) cores, 2 MPI ranks)"
+    echo "- run time of this invocation: ${secs} s (phases A and B, $(nproc) cores, 2 MPI ranks; runs already complete are skipped)"
     echo
     echo "## 1. Pair quality: which ranking finds the true best and worst?"
     echo

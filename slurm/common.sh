@@ -24,7 +24,7 @@ PP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PP_STAGES="prompts convert sft generate rank rm train eval report"
 # Stages that save their state on SIGUSR1/SIGTERM and exit 75: they get
 # Slurm's warning signal and requeue themselves.
-PP_RESUMABLE="sft generate rank rm train eval"
+PP_RESUMABLE="sft generate rank train eval" # pp-rm is short and starts over
 PP_DEFAULT_CHAIN="prompts sft generate rank train eval"
 # [common] keys, and those that may also be given per stage as STAGE.KEY
 PP_COMMON_KEYS="workdir stages bin ranks cpus-per-task nodes time partition account qos mem

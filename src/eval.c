@@ -1,11 +1,15 @@
 /* eval.c - policy vs baseline, judged in both orders (eval.h). */
 #include "eval.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "judge_cmd.h"
 #include "judge_oracle.h"
@@ -14,6 +18,9 @@
 #include "pp_stage.h"
 #include "prompts.h"
 #include "tasks.h"
+
+#define EVAL_CHUNK_SCHEMA "eval_chunk" /* OUT.parts/S-NNNNNN.h5: finished prompts of a run */
+#define EVAL_KEY_MAX 8192
 
 /* One split's results on this rank (rows lo..hi of the prompt file). */
 typedef struct {
@@ -69,9 +76,163 @@ static pp_status judge_pair(judges *j, const prompt_set *p, int64_t i, int split
     return PP_OK;
 }
 
-static pp_status run_split(int split, const char *path, generator g[2], const model *models[2], judges *j,
-                           MPI_Comm comm, const pp_log *log, split_rows *r, pp_progress *prog, int64_t *done,
-                           pp_err *err) {
+/* ---------------------------------------------------------------- resume
+ * The prompts of a split are cut into chunks of chunk_prompts; each rank
+ * works through a contiguous range of chunks and saves every finished chunk
+ * (texts and verdicts) as OUT.parts/S-NNNNNN.h5, written .tmp and renamed
+ * like every output.  A chunk file carries the run key (models, prompts,
+ * judge and sampling settings); a rerun reuses each chunk that loads with
+ * the same key and redoes the others.  Outcomes, scores and exact matches
+ * are recomputed from the saved texts and verdicts, so a resumed run writes
+ * the same file as an uninterrupted one. */
+
+static void chunk_file(const char *parts, int split, int64_t c, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%d-%06lld.h5", parts, split, (long long)c);
+}
+
+/* Everything a chunk's texts and verdicts depend on, one line per item. */
+static pp_status split_key(const eval_options *o, const char fp[2][17], const char *prompts_path, int split, char *key,
+                           size_t cap, pp_err *err) {
+    char pfp[17];
+    PP_TRY(pp_file_fingerprint(prompts_path, pfp, err));
+    int n = snprintf(key, cap,
+                     "eval_parts_version=1\nprogram_version=%s\npolicy=%s\nbaseline=%s\nprompts=%s\nsplit=%d\n"
+                     "judge=%s\njudge_cmd=%s\njudge_timeout=%.17g\njudge_noise=%.17g\njudge_position_bias=%.17g\n"
+                     "judge_close=%.17g\njudge_seed=%llu\ntemperature=%.9g\ntop_p=%.9g\ntop_k=%d\n"
+                     "max_new_tokens=%d\nseed=%llu\nchunk_prompts=%d\n",
+                     PP_VERSION, fp[0], fp[1], pfp, split, o->judge, o->judge_cmd ? o->judge_cmd : "",
+                     o->judge_timeout, o->judge_noise, o->judge_position_bias, o->judge_close,
+                     (unsigned long long)o->judge_seed, (double)o->gen.sample.temperature,
+                     (double)o->gen.sample.top_p, o->gen.sample.top_k, o->gen.max_new_tokens,
+                     (unsigned long long)o->gen.seed, o->chunk_prompts);
+    if (n < 0 || (size_t)n >= cap) return pp_fail(err, PP_EINPUT, "--judge-cmd is too long for the resume key");
+    return PP_OK;
+}
+
+/* Fill rows [p0, p1) of r from a saved chunk.  Returns 1 when the chunk is
+ * there, complete and of this run; otherwise 0 (it will be redone). */
+static int chunk_load(const char *path, const char *key, const prompt_set *p, int64_t p0, int64_t p1, split_rows *r) {
+    if (access(path, F_OK) != 0) return 0;
+    pp_err e;
+    pp_h5 f;
+    if (pp_h5_open(&f, path, EVAL_CHUNK_SCHEMA, 1, &e) != PP_OK) return 0;
+    int64_t n = p1 - p0, want[1] = {n}, *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids);
+    int32_t *v[2] = {malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t)), malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t))};
+    char **texts[2] = {NULL, NULL}, have[EVAL_KEY_MAX];
+    int64_t got[2];
+    int ok = ids && v[0] && v[1] && pp_h5_get_attr_str(&f, "/", "run_key", have, sizeof have, &e) == PP_OK &&
+             !strcmp(have, key) && pp_h5_expect(&f, "/prompt_id", PP_I64, 1, want, NULL, &e) == PP_OK &&
+             pp_h5_read_all(&f, "/prompt_id", PP_I64, ids, &e) == PP_OK &&
+             pp_h5_expect(&f, "/verdict_policy_first", PP_I32, 1, want, NULL, &e) == PP_OK &&
+             pp_h5_read_all(&f, "/verdict_policy_first", PP_I32, v[0], &e) == PP_OK &&
+             pp_h5_expect(&f, "/verdict_baseline_first", PP_I32, 1, want, NULL, &e) == PP_OK &&
+             pp_h5_read_all(&f, "/verdict_baseline_first", PP_I32, v[1], &e) == PP_OK &&
+             pp_h5_read_text(&f, "/policy_text", n, &got[0], &texts[0], &e) == PP_OK &&
+             pp_h5_read_text(&f, "/baseline_text", n, &got[1], &texts[1], &e) == PP_OK;
+    pp_h5_close(&f);
+    for (int64_t i = 0; ok && i < n; i++)
+        ok = ids[i] == p->ids[p0 + i] && v[0][i] >= 0 && v[0][i] <= 3 && v[1][i] >= 0 && v[1][i] <= 3;
+    for (int64_t i = 0; ok && i < n; i++) {
+        int64_t row = p0 + i - r->lo;
+        for (int s = 0; s < 2; s++) {
+            r->verdict[s][row] = v[s][i];
+            free(r->text[s][row]);
+            r->text[s][row] = strdup(texts[s][i]);
+            ok = ok && r->text[s][row];
+        }
+    }
+    free(ids);
+    free(v[0]);
+    free(v[1]);
+    free(texts[0]);
+    free(texts[1]);
+    return ok;
+}
+
+/* Save rows [p0, p1) of r atomically (one process, MPI_COMM_SELF). */
+static pp_status chunk_save(const char *path, const char *key, const prompt_set *p, int64_t p0, int64_t p1,
+                            const split_rows *r, pp_err *err) {
+    pp_h5 f;
+    pp_provenance prov = {"pp-eval", "one chunk of a run (see run_key)", NULL, 0};
+    PP_TRY(pp_h5_create(&f, path, MPI_COMM_SELF, EVAL_CHUNK_SCHEMA, 1, &prov, err));
+    int64_t n = p1 - p0, dims[1] = {n}, row = p0 - r->lo;
+    pp_status st = pp_h5_attr_str(&f, "/", "run_key", key, err);
+    if (st == PP_OK) st = pp_h5_write_rows(&f, "/prompt_id", PP_I64, 1, dims, 0, n, p->ids + p0, err);
+    if (st == PP_OK) st = pp_h5_write_rows(&f, "/verdict_policy_first", PP_I32, 1, dims, 0, n, r->verdict[0] + row, err);
+    if (st == PP_OK) st = pp_h5_write_rows(&f, "/verdict_baseline_first", PP_I32, 1, dims, 0, n, r->verdict[1] + row, err);
+    if (st == PP_OK) st = pp_h5_serial_begin(&f, err);
+    if (st == PP_OK) st = pp_h5_write_text(&f, "/policy_text", n, (const char *const *)r->text[0] + row, err);
+    if (st == PP_OK) st = pp_h5_write_text(&f, "/baseline_text", n, (const char *const *)r->text[1] + row, err);
+    if (st == PP_OK) return pp_h5_commit(&f, err);
+    pp_h5_abort(&f);
+    return st;
+}
+
+/* Rank 0: remove the parts directory once the output is committed. */
+static void remove_parts(const char *parts) {
+    DIR *d = opendir(parts);
+    if (!d) return;
+    struct dirent *e;
+    char path[PP_PATH_MAX + 300];
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (n[0] < '0' || n[0] > '9' || !strstr(n, ".h5")) continue; /* only ours: S-NNNNNN.h5[.tmp] */
+        snprintf(path, sizeof path, "%s/%s", parts, n);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(parts);
+}
+
+/* Generate both responses of prompt i and judge them in both orders. */
+static pp_status do_row(int split, const char *path, const prompt_set *p, int64_t i, generator g[2],
+                        const model *models[2], judges *j, split_rows *r, pp_err *err) {
+    int64_t row = i - r->lo;
+    for (int s = 0; s < 2; s++) {
+        int *ids = NULL, nid = 0;
+        pp_status st = generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, p->text[i], &ids, &nid, err);
+        if (st == PP_OK && nid >= models[s]->cfg.seq_len)
+            st = pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
+                         (long long)p->ids[i], nid, models[s]->cfg.seq_len);
+        candidate_set cs;
+        if (st == PP_OK) st = candidates_init(&cs, 1, err);
+        if (st == PP_OK) {
+            gen_prompt gp = {.id = p->ids[i], .text = p->text[i], .tokens = ids, .n_tokens = nid};
+            st = generate_prompt(&g[s], &gp, &cs, err);
+            free(r->text[s][row]); /* a text left by a chunk that failed to load */
+            r->text[s][row] = NULL;
+            if (st == PP_OK && !(r->text[s][row] = strdup(cs.candidate_text[0])))
+                st = pp_fail(err, PP_ESYS, "out of memory");
+            candidates_free(&cs);
+        }
+        free(ids);
+        PP_TRY(st);
+    }
+    int v[2];
+    PP_TRY(judge_pair(j, p, i, split, r->text[0][row], r->text[1][row], 0, &v[0], err));
+    PP_TRY(judge_pair(j, p, i, split, r->text[1][row], r->text[0][row], 1, &v[1], err));
+    r->verdict[0][row] = v[0];
+    r->verdict[1][row] = v[1];
+    return PP_OK;
+}
+
+/* What follows from a row's texts and verdicts: outcome, scores, exact matches. */
+static void finish_row(const prompt_set *p, int64_t i, int has_ref, split_rows *r) {
+    int64_t row = i - r->lo;
+    int sum = policy_view(r->verdict[0][row], 1) + policy_view(r->verdict[1][row], 0);
+    r->outcome[row] = sum > 0 ? 1.0 : sum < 0 ? 0.0 : 0.5;
+    task_family fam;
+    pp_err e;
+    if (has_ref && tasks_family_from_name(p->family[i], &fam, &e) == PP_OK)
+        for (int s = 0; s < 2; s++) {
+            r->score[s][row] = tasks_score(fam, p->text[i], p->reference[i], r->text[s][row]);
+            r->exact[s][row] = tasks_exact(p->reference[i], r->text[s][row]);
+        }
+}
+
+static pp_status run_split(int split, const char *path, const char *parts, const char *key, generator g[2],
+                           const model *models[2], judges *j, MPI_Comm comm, const pp_log *log, split_rows *r,
+                           pp_progress *prog, int64_t *done, int64_t *reused, pp_err *err) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
@@ -87,11 +248,15 @@ static pp_status run_split(int split, const char *path, generator g[2], const mo
         if (dot) *dot = '\0';
     }
     int has_ref = p.n > 0 && p.reference && p.reference[0] && p.family && p.family[0];
-    if (!strcmp(j->o->judge, "oracle") && !has_ref)
+    if (p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts (an empty prompt set)", path);
+    else if (!strcmp(j->o->judge, "oracle") && !has_ref)
         st = pp_fail(err, PP_EINPUT, "%s: --judge oracle needs prompts from the built-in suite (with references)", path);
+    /* contiguous chunks per rank: rows lo..hi */
+    int64_t cp = j->o->chunk_prompts, nc = (p.n + cp - 1) / cp;
+    int64_t c0 = nc * rank / size, c1 = nc * (rank + 1) / size;
     r->n_file = p.n;
-    r->lo = p.n * rank / size;
-    r->hi = p.n * (rank + 1) / size;
+    r->lo = c0 * cp < p.n ? c0 * cp : p.n;
+    r->hi = c1 * cp < p.n ? c1 * cp : p.n;
     int64_t n = r->hi - r->lo;
     size_t cnt = (size_t)(n > 0 ? n : 1);
     r->outcome = calloc(cnt, sizeof(double));
@@ -103,43 +268,24 @@ static pp_status run_split(int split, const char *path, generator g[2], const mo
         if (!r->score[s] || !r->verdict[s] || !r->exact[s] || !r->text[s]) st = pp_fail(err, PP_ESYS, "out of memory");
     }
     if (!r->outcome) st = pp_fail(err, PP_ESYS, "out of memory");
-    for (int64_t i = r->lo; st == PP_OK && i < r->hi; i++) {
-        int64_t row = i - r->lo;
-        for (int s = 0; st == PP_OK && s < 2; s++) {
-            int *ids = NULL, nid = 0;
-            st = generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, p.text[i], &ids, &nid, err);
-            if (st == PP_OK && nid >= models[s]->cfg.seq_len)
-                st = pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
-                             (long long)p.ids[i], nid, models[s]->cfg.seq_len);
-            candidate_set cs;
-            if (st == PP_OK) st = candidates_init(&cs, 1, err);
-            if (st == PP_OK) {
-                gen_prompt gp = {.id = p.ids[i], .text = p.text[i], .tokens = ids, .n_tokens = nid};
-                st = generate_prompt(&g[s], &gp, &cs, err);
-                if (st == PP_OK) r->text[s][row] = strdup(cs.candidate_text[0]);
-                candidates_free(&cs);
-            }
-            free(ids);
-        }
+    const char *delay = getenv("PP_TEST_CHUNK_DELAY_MS");
+    for (int64_t c = c0; st == PP_OK && c < c1; c++) {
+        int64_t p0 = c * cp, p1 = p0 + cp < p.n ? p0 + cp : p.n;
+        char file[PP_PATH_MAX + 64];
+        chunk_file(parts, split, c, file, sizeof file);
+        int from_file = chunk_load(file, key, &p, p0, p1, r);
+        for (int64_t i = p0; st == PP_OK && !from_file && i < p1; i++)
+            st = do_row(split, path, &p, i, g, models, j, r, err);
+        if (st == PP_OK && !from_file) st = chunk_save(file, key, &p, p0, p1, r, err);
         if (st != PP_OK) break;
-        int v[2];
-        st = judge_pair(j, &p, i, split, r->text[0][row], r->text[1][row], 0, &v[0], err);
-        if (st == PP_OK) st = judge_pair(j, &p, i, split, r->text[1][row], r->text[0][row], 1, &v[1], err);
-        if (st != PP_OK) break;
-        r->verdict[0][row] = v[0];
-        r->verdict[1][row] = v[1];
-        int sum = policy_view(v[0], 1) + policy_view(v[1], 0);
-        r->outcome[row] = sum > 0 ? 1.0 : sum < 0 ? 0.0 : 0.5;
-        if (has_ref) {
-            task_family fam;
-            if (tasks_family_from_name(p.family[i], &fam, err) == PP_OK)
-                for (int s = 0; s < 2; s++) {
-                    r->score[s][row] = tasks_score(fam, p.text[i], p.reference[i], r->text[s][row]);
-                    r->exact[s][row] = tasks_exact(p.reference[i], r->text[s][row]);
-                }
-        }
-        (*done)++;
+        for (int64_t i = p0; i < p1; i++) finish_row(&p, i, has_ref, r);
+        *done += p1 - p0;
+        if (from_file) *reused += p1 - p0;
         pp_progress_update(prog, *done * size, NULL);
+        if (!from_file && delay) usleep((useconds_t)(1000 * atoi(delay)));
+        if (pp_stop_requested() && c + 1 < c1)
+            st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal; finished prompts are saved in %s, run the same "
+                         "command again to resume", parts);
     }
     (void)log;
     prompts_free(&p);
@@ -238,6 +384,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
                    MPI_Comm comm, const pp_log *log, eval_split_summary *summary, pp_err *err) {
     if (n_splits < 1 || n_splits > EVAL_MAX_SPLITS)
         return pp_fail(err, PP_EINPUT, "give 1 to %d prompt files", EVAL_MAX_SPLITS);
+    if (o->chunk_prompts < 1) return pp_fail(err, PP_EINPUT, "--chunk-prompts %d: must be at least 1", o->chunk_prompts);
     model models[2];
     memset(models, 0, sizeof models);
     generator g[2];
@@ -261,9 +408,24 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         st = o->judge_cmd ? judge_cmd_open(&j.cmd, o->judge_cmd, &jo, err)
                           : pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
     }
+    /* the resume directory, made by rank 0 */
+    char parts[PP_PATH_MAX + 8], fp[2][17];
+    snprintf(parts, sizeof parts, "%s.parts", out_path);
+    struct stat sb;
+    if (st == PP_OK && rank == 0) {
+        if (stat(parts, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            st = pp_fail(err, PP_EINPUT, "%s exists and is not a directory; remove it (pp-eval keeps partial results there)",
+                         parts);
+        else if (mkdir(parts, 0777) != 0 && errno != EEXIST)
+            st = pp_fail(err, PP_EINPUT, "%s: cannot create the directory for partial results: %s", parts, strerror(errno));
+    }
+    if (st == PP_OK) {
+        model_fingerprint_hex(&models[0], fp[0]);
+        model_fingerprint_hex(&models[1], fp[1]);
+    }
     st = pp_agree(comm, st, err);
     /* total prompts for progress */
-    int64_t total = 0, done = 0;
+    int64_t total = 0, done = 0, reused = 0;
     for (int s = 0; st == PP_OK && s < n_splits; s++) {
         prompt_set p;
         st = prompts_load(&p, prompt_paths[s], err);
@@ -273,16 +435,25 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     st = pp_agree(comm, st, err);
     pp_progress prog;
     pp_progress_start(&prog, log, "eval", total, 0, "prompts");
+    char *key = malloc(EVAL_KEY_MAX);
+    if (!key) st = pp_fail(err, PP_ESYS, "out of memory");
     for (int s = 0; st == PP_OK && s < n_splits; s++) {
-        st = run_split(s, prompt_paths[s], g, (const model *[2]){&models[0], &models[1]}, &j, comm, log, &rows[s],
-                       &prog, &done, err);
+        st = split_key(o, (const char(*)[17])fp, prompt_paths[s], s, key, EVAL_KEY_MAX, err);
+        if (st == PP_OK)
+            st = run_split(s, prompt_paths[s], parts, key, g, (const model *[2]){&models[0], &models[1]}, &j, comm,
+                           log, &rows[s], &prog, &done, &reused, err);
         st = pp_agree(comm, st, err);
         if (st == PP_OK) summarize(&rows[s], !strcmp(o->judge, "oracle"), comm, &summary[s]);
         for (int t = 0; st == PP_OK && t < s; t++)
             if (!strcmp(rows[t].name, rows[s].name))
                 st = pp_fail(err, PP_EINPUT, "%s: split name '%s' given twice", prompt_paths[s], rows[s].name);
     }
+    free(key);
     if (st == PP_OK) pp_progress_finish(&prog, total, NULL);
+    if (st == PP_OK) {
+        MPI_Allreduce(MPI_IN_PLACE, &reused, 1, MPI_INT64_T, MPI_SUM, comm);
+        if (reused) pp_info(log, "resumed: %lld of %lld prompts reused from %s", (long long)reused, (long long)total, parts);
+    }
     /* write */
     pp_h5 f;
     int created = 0;
@@ -291,10 +462,8 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         created = st == PP_OK;
     }
     if (st == PP_OK) {
-        char names[EVAL_MAX_SPLITS * 34] = "", fp[2][17];
+        char names[EVAL_MAX_SPLITS * 34] = "";
         for (int s = 0; s < n_splits; s++) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", s ? "," : "", rows[s].name);
-        model_fingerprint_hex(&models[0], fp[0]);
-        model_fingerprint_hex(&models[1], fp[1]);
         st = pp_h5_attr_i64(&f, "/", "n_splits", n_splits, err);
         if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "splits", names, err);
         if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "judge", o->judge, err);
@@ -330,13 +499,14 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         prompts_free(&p);
     }
     if (created) {
+        /* the serial phase ran on rank 0 alone: agree before anything is renamed,
+         * so a failure there never leaves a partial file under the final name */
+        st = pp_agree(comm, st, err);
         if (st == PP_OK) st = pp_h5_commit(&f, err);
-        else {
-            pp_err e2 = *err;
-            if (f.serial) pp_h5_commit(&f, &e2);
-            pp_h5_abort(&f);
-        }
+        else pp_h5_abort(&f);
     }
+    if (st == PP_OK && rank == 0) remove_parts(parts);
+    if (st != PP_OK && rank == 0) rmdir(parts); /* only when nothing was saved in it */
     for (int s = 0; s < n_splits; s++) {
         free(texts[s][0]);
         free(texts[s][1]);

@@ -8,7 +8,18 @@
  * (0.5).  The win rate is the mean outcome and its standard error is
  * sd(outcome)/sqrt(n).  Opposite verdicts in the two orders are a flip
  * (position bias) and count as a tie.  Because both orders are asked,
- * swapping policy and baseline gives exactly 1 - win rate. */
+ * swapping policy and baseline gives exactly 1 - win rate.
+ *
+ * Resume: the prompts of each split are cut into chunks of chunk_prompts;
+ * each rank takes a contiguous range of chunks and saves every finished one
+ * (both texts and both verdicts) atomically as OUT.parts/S-NNNNNN.h5,
+ * tagged with a run key (model and prompts fingerprints, judge and sampling
+ * settings).  A rerun reuses every chunk of the same key and redoes the
+ * rest; a response and an oracle verdict depend only on (model, prompt id,
+ * seed), so the output equals an uninterrupted run's whatever the rank
+ * count.  OUT.parts is removed once OUT is written.  A stop signal ends the
+ * run after the current chunk with PP_EINTERRUPTED.  Test hook: environment
+ * PP_TEST_CHUNK_DELAY_MS=N sleeps N ms after each saved chunk. */
 #ifndef EVAL_H
 #define EVAL_H
 
@@ -20,6 +31,7 @@
 
 #define EVAL_SCHEMA_VERSION 1
 #define EVAL_MAX_SPLITS 8
+#define EVAL_DEFAULT_CHUNK_PROMPTS 16
 
 typedef struct {
     const char *judge;          /* oracle | cmd */
@@ -27,6 +39,7 @@ typedef struct {
     double judge_noise, judge_position_bias, judge_close, judge_timeout;
     uint64_t judge_seed;
     gen_params gen;             /* k is forced to 1 */
+    int chunk_prompts;          /* prompts per saved chunk, >= 1 */
 } eval_options;
 
 typedef struct {

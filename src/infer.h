@@ -14,21 +14,48 @@
  *
  * infer_decode runs one step for any subset of slots, each at its own
  * position, as one batch: every weight matrix is applied with one
- * cblas_sgemm over the active rows.
+ * cblas_sgemm over the active rows (cblas_sgemv for a single row).
+ *
+ * Memory: besides the cache, the state holds its own copy of every matrix
+ * the forward pass multiplies by (the layers' projections and the
+ * classifier), transposed to [in][out], about as many floats as the model
+ * has parameters (4 bytes x n_params: 1 MB for stories260K, 17 MB at
+ * d=256/L=4, 110 MB at d=512/L=8).  OpenBLAS packs a transposed weight
+ * operand for its sgemm kernel much more slowly than a plain one, and at
+ * decode's few rows that packing is most of the work: with the copy a
+ * batch-8 sgemm runs 1.3-1.6x faster (docs/performance.md, Decode).  The copy is made by infer_init, so
+ * weights changed afterwards are not seen: make a new state.
  *
  * The arithmetic follows llama2.c's run.c: RMSNorm (x * 1/sqrt(mean(x^2)+eps)
  * then gain), RoPE on consecutive pairs with cosf/sinf of pos * theta^(-2i/hd),
  * grouped-query attention with softmax(q.k / sqrt(hd)), SwiGLU FFN, final
- * RMSNorm and the (tied or untied) classifier.  Only the summation order of
- * the matrix products differs (BLAS). */
+ * RMSNorm and the (tied or untied) classifier.  What differs is rounding
+ * only: the summation order of the matrix products (BLAS), of the softmax
+ * sums and of the attention-weighted values (in SIMD-friendly blocks), and
+ * exp, which is sample_expf (about 1 ulp, sample.h) instead of expf. */
 #ifndef INFER_H
 #define INFER_H
 
 #include "model.h"
 #include "pp_error.h"
 
+/* The matrices the forward pass multiplies by, each transposed ([in][out])
+ * and stacked over layers like model_tensors; pointers into buffer. */
+typedef struct {
+    float *buffer;
+    float *wq;          /* [L][d][Hq*hd] */
+    float *wk;          /* [L][d][Hkv*hd] */
+    float *wv;          /* [L][d][Hkv*hd] */
+    float *wo;          /* [L][Hq*hd][d] */
+    float *w_gate;      /* [L][d][hidden] */
+    float *w_up;        /* [L][d][hidden] */
+    float *w_down;      /* [L][hidden][d] */
+    float *lm_head;     /* [d][V] */
+} infer_weights_t;
+
 typedef struct {
     const model *m;     /* borrowed; must outlive the state */
+    infer_weights_t wt; /* transposed copy of m's matrices (see above) */
     int max_seqs;       /* sequence slots in the cache */
     int max_pos;        /* positions per slot (<= m->cfg.seq_len) */
     int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */

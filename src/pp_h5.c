@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,25 @@ static pp_status agree(pp_h5 *f, pp_status st, pp_err *err) {
 
 /* ------------------------------------------------------------------ write */
 
+/* Space kept free beyond every write: room for the metadata HDF5 writes
+ * when the file is closed. */
+#define SPACE_RESERVE (1 << 20)
+
+/* Refuse a write the disk cannot hold before HDF5 tries it: HDF5 1.10
+ * cannot close a file after a failed metadata write (it crashes when the
+ * library shuts down), so a full disk has to be found out here. */
+static pp_status check_space(const char *path, const char *what, double bytes, pp_err *err) {
+    char dir[PP_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    struct statvfs v;
+    if (statvfs(dirname(dir), &v) != 0) return PP_OK; /* cannot tell: the write will find out */
+    double avail = (double)v.f_bavail * (double)v.f_frsize;
+    if (avail >= bytes + SPACE_RESERVE) return PP_OK;
+    return pp_fail(err, PP_EINPUT, "%s: disk full: %.2f MB free, %s needs %.2f MB (and %d MB kept for closing the "
+                   "file); free some space or choose another --out", path, avail / 1e6, what, bytes / 1e6,
+                   SPACE_RESERVE >> 20);
+}
+
 pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs, pp_err *err) {
     if (!out || !*out) return pp_fail(err, PP_EINPUT, "no output file given");
     if (strlen(out) + 5 >= PP_PATH_MAX) return pp_fail(err, PP_EINPUT, "%s: path too long", out);
@@ -68,8 +88,8 @@ pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs,
     snprintf(dirbuf, sizeof dirbuf, "%s", out);
     const char *dir = dirname(dirbuf);
     struct stat sd;
-    if (stat(dir, &sd) != 0 || !S_ISDIR(sd.st_mode))
-        return pp_fail(err, PP_EINPUT, "%s: output directory %s does not exist", out, dir);
+    if (stat(dir, &sd) != 0) return pp_fail(err, PP_EINPUT, "%s: output directory %s does not exist", out, dir);
+    if (!S_ISDIR(sd.st_mode)) return pp_fail(err, PP_EINPUT, "%s: %s is not a directory", out, dir);
     if (access(dir, W_OK | X_OK) != 0)
         return pp_fail(err, PP_EINPUT, "%s: output directory %s is not writable", out, dir);
     if (have_out && S_ISDIR(so.st_mode)) return pp_fail(err, PP_EINPUT, "%s: is a directory", out);
@@ -131,11 +151,12 @@ pp_status pp_h5_create(pp_h5 *f, const char *path, MPI_Comm comm, const char *sc
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path);
     f->writing = 1;
+    pp_status st = agree(f, check_space(path, "a new file", 0, err), err);
+    if (st != PP_OK) return st;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     f->id = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
-    pp_status st = PP_OK;
     if (f->id < 0) st = pp_fail(err, PP_EINPUT, "%s: cannot create (directory missing or not writable?)", f->tmp);
     st = agree(f, st, err);
     if (st != PP_OK) {
@@ -180,6 +201,9 @@ pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, co
     if (row0 < 0 || nrows < 0 || row0 + nrows > dims[0])
         st = pp_fail(err, PP_ESYS, "%s: dataset %s: rows [%lld, %lld) outside %lld", f->tmp, name,
                      (long long)row0, (long long)(row0 + nrows), (long long)dims[0]);
+    double bytes = (double)H5Tget_size(file_type(t));
+    for (int i = 0; i < ndims; i++) bytes *= (double)dims[i];
+    if (st == PP_OK) st = check_space(f->path, name, bytes, err);
     st = agree(f, st, err);
     if (st != PP_OK) return st;
     hid_t fspace = H5Screate_simple(ndims, gd, NULL);
@@ -276,6 +300,9 @@ pp_status pp_h5_serial_begin(pp_h5 *f, pp_err *err) {
 pp_status pp_h5_write_text(pp_h5 *f, const char *name, int64_t n, const char *const *strs, pp_err *err) {
     if (!f->serial) return pp_fail(err, PP_ESYS, "%s: text dataset %s written outside the serial phase", f->tmp, name);
     if (f->rank != 0) return PP_OK;
+    double bytes = 16.0 * (double)n; /* the heap's per-string overhead, roughly */
+    for (int64_t i = 0; i < n; i++) bytes += strs[i] ? (double)strlen(strs[i]) : 0;
+    PP_TRY(check_space(f->path, name, bytes, err));
     hsize_t dim = (hsize_t)n;
     hid_t t = utf8_vlen_type();
     hid_t sp = H5Screate_simple(1, &dim, NULL);

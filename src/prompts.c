@@ -8,6 +8,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "pp_stage.h"
 #include "pp_text.h"
 #include "tasks.h"
 
@@ -304,10 +305,10 @@ pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, co
         st = pp_h5_write_text(&f, "/family", n, (const char *const *)s->family, err);
         if (st == PP_OK) st = pp_h5_write_text(&f, "/reference", n, (const char *const *)s->reference, err);
     }
+    /* the serial phase may have failed on rank 0 only: agree before anything
+     * is renamed, so a failure never leaves a partial file under the final name */
+    st = pp_agree(comm, st, err);
     if (st != PP_OK) {
-        /* the serial phase may have failed on rank 0 only: commit agrees */
-        pp_err e2 = *err;
-        pp_h5_commit(&f, &e2);
         pp_h5_abort(&f);
         return st;
     }

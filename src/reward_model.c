@@ -423,9 +423,10 @@ static pp_status write_rm(const rm_fit_config *c, const model *m, const double *
             if (st == PP_OK) st = pp_h5_write_text(&f, "/heldout/split", rep->n_heldout, heldout_split, err);
         }
     }
-    if (st != PP_OK) { /* rank 0 alone may have failed: commit agrees, then clean up */
-        pp_err e2 = *err;
-        pp_h5_commit(&f, &e2);
+    /* rank 0 alone may have failed: agree before anything is renamed, so a
+     * failure never leaves a partial file under the final name */
+    st = pp_agree(c->comm, st, err);
+    if (st != PP_OK) {
         pp_h5_abort(&f);
         return st;
     }

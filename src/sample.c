@@ -13,18 +13,52 @@ pp_status sample_params_check(const sample_params *p, pp_err *err) {
     return PP_OK;
 }
 
-int sample_argmax(const float *logits, int vocab) {
-    int best = 0;
-    for (int i = 1; i < vocab; i++)
-        if (logits[i] > logits[best]) best = i;
+#define LANES 8
+
+float sample_max(const float *x, int n) {
+    float lane[LANES];
+    for (int u = 0; u < LANES; u++) lane[u] = x[0];
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) lane[u] = x[j + u] > lane[u] ? x[j + u] : lane[u];
+    float best = lane[0];
+    for (int u = 1; u < LANES; u++) best = lane[u] > best ? lane[u] : best;
+    for (; j < n; j++) best = x[j] > best ? x[j] : best;
     return best;
 }
 
+int sample_argmax(const float *logits, int vocab) {
+    float best = sample_max(logits, vocab);
+    for (int i = 0; i < vocab; i++)
+        if (logits[i] == best) return i;
+    return 0; /* logits[0] is NaN */
+}
+
+/* sum over i < n of e^(x[i] - shift), in double lanes */
+static double exp_sum(const float *x, int n, float shift) {
+    double lane[LANES] = {0}, sum = 0.0;
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int u = 0; u < LANES; u++) lane[u] += (double)sample_expf(x[i + u] - shift);
+    for (; i < n; i++) sum += (double)sample_expf(x[i] - shift);
+    for (int u = 0; u < LANES; u++) sum += lane[u];
+    return sum;
+}
+
+/* sum of c[0..n).prob, in double lanes */
+static double prob_sum(const sample_candidate *c, int n) {
+    double lane[LANES] = {0}, sum = 0.0;
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int u = 0; u < LANES; u++) lane[u] += (double)c[i + u].prob;
+    for (; i < n; i++) sum += (double)c[i].prob;
+    for (int u = 0; u < LANES; u++) sum += lane[u];
+    return sum;
+}
+
 float sample_logprob(const float *logits, int vocab, int token) {
-    float max = logits[sample_argmax(logits, vocab)];
-    double sum = 0.0;
-    for (int i = 0; i < vocab; i++) sum += exp((double)(logits[i] - max));
-    return (float)((double)(logits[token] - max) - log(sum));
+    float max = sample_max(logits, vocab);
+    return (float)((double)(logits[token] - max) - log(exp_sum(logits, vocab, max)));
 }
 
 /* Total order "a ranks before b": more probable, then lower id, so every
@@ -76,19 +110,17 @@ int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng 
         token = sample_argmax(logits, vocab);
     } else {
         /* unnormalised tempered probabilities; the max-shift keeps exp finite */
-        float max = logits[sample_argmax(logits, vocab)];
-        double total = 0.0;
+        float max = sample_max(logits, vocab);
         for (int i = 0; i < vocab; i++) {
-            scratch[i].prob = expf((logits[i] - max) / p->temperature);
+            scratch[i].prob = sample_expf((logits[i] - max) / p->temperature);
             scratch[i].id = i;
-            total += scratch[i].prob;
         }
+        double total = prob_sum(scratch, vocab);
         int n = vocab;
         if (p->top_k > 0 && p->top_k < n) {
             select_top(scratch, n, p->top_k);
             n = p->top_k;
-            total = 0.0;
-            for (int i = 0; i < n; i++) total += scratch[i].prob;
+            total = prob_sum(scratch, n);
         }
         if (p->top_p < 1.0f) {
             if (n == vocab && n > 1) {

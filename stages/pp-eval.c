@@ -10,7 +10,7 @@
 int main(int argc, char **argv) {
     const char *policy = NULL, *baseline = NULL, *prompts = NULL, *out = NULL, *judge = "oracle", *judge_cmd = NULL;
     double temperature = 0, top_p = 1, noise = 0, bias = 0, close = 0.25, timeout = 30;
-    int top_k = 0, max_new = 16;
+    int top_k = 0, max_new = 16, chunk = EVAL_DEFAULT_CHUNK_PROMPTS;
     long long seed = 1, judge_seed = 1;
     pp_option opts[] = {
         {"policy", OPT_STRING, &policy, "M2.h5", "the model to evaluate", NULL, 1, 0, 0},
@@ -29,6 +29,7 @@ int main(int argc, char **argv) {
         {"top-k", OPT_INT, &top_k, "N", "top-k sampling (0: off)", NULL, 0, 0, 1e9},
         {"max-new-tokens", OPT_INT, &max_new, "N", "longest response", NULL, 0, 1, 1e6},
         {"seed", OPT_INT64, &seed, "S", "sampling seed (the same for both models)", NULL, 0, 0, 0},
+        {"chunk-prompts", OPT_INT, &chunk, "N", "prompts per saved chunk (OUT.parts: a killed run resumes from them)", NULL, 0, 1, 1e9},
     };
     pp_cli cli = {.synopsis = "--policy M2.h5 --baseline M.h5 --prompts P.h5[,P2.h5] --out E.h5 --judge oracle|cmd ...",
                   .description = "Generates one response per prompt from each model (same seeds), asks the judge about "
@@ -57,6 +58,7 @@ int main(int argc, char **argv) {
     if (st == PP_OK) st = pp_check_output(out, in, 2 + n, &s.err);
     eval_options o = {.judge = judge, .judge_cmd = judge_cmd, .judge_noise = noise, .judge_position_bias = bias,
                       .judge_close = close, .judge_timeout = timeout, .judge_seed = (uint64_t)judge_seed,
+                      .chunk_prompts = chunk,
                       .gen = {.k = 1, .max_new_tokens = max_new, .seed = (uint64_t)seed,
                               .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p}}};
     eval_split_summary sum[EVAL_MAX_SPLITS];

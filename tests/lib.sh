@@ -8,6 +8,14 @@
 #                              line matching PATTERN (grep -E)
 #   ok NAME / fail NAME WHY / skip NAME WHY
 #   need_shared NAME FILE      skip (return 1) when ../shared lacks FILE
+#   h5_same A B [NAME...]      same contents (h5dump, floats to 17 digits)
+#                              apart from the creation time and the
+#                              attributes and datasets NAME (statistics of
+#                              the run such as timings)
+#   kill_at SECONDS CMD...     run CMD in a session of its own, SIGKILL every
+#                              process of it after SECONDS; 0 when the kill
+#                              landed before CMD ended
+#   crash_test NAME OUT SLOW CMD...  seeded SIGKILLs + reruns (see below)
 #   $ROOT $BUILD $BIN $SHARED $T (a fresh scratch directory, removed at exit)
 
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -64,4 +72,106 @@ need_shared() {
     if [ -f "$SHARED/$2" ]; then return 0; fi
     skip "$1" "needs $SHARED/$2 (see README: test data)"
     return 1
+}
+
+h5_same() {
+    ha=$1 hb=$2
+    shift 2
+    for f in "$ha" "$hb"; do
+        h5dump -m '%.17g' "$f" 2>&1 | sed 1d |
+            sed -E '/^ *\(0\): "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"$/d' |
+            awk -v skip=" $* " '
+                skipping { if ($0 == ind "}") skipping = 0; next }
+                /^ *(ATTRIBUTE|DATASET) "[^"]*" \{$/ {
+                    name = $0; sub(/^ *[A-Z]+ "/, "", name); sub(/" \{$/, "", name)
+                    if (index(skip, " " name " ")) { ind = $0; sub(/[^ ].*/, "", ind); skipping = 1; next }
+                }
+                { print }' >"$f.dump" || return 1
+    done
+    set -- "$ha" "$hb"
+    cmp -s "$1.dump" "$2.dump" || { diff "$1.dump" "$2.dump" | head -n 4 | tr '\n' ' '; rm -f "$1.dump" "$2.dump"; return 1; }
+    rm -f "$1.dump" "$2.dump"
+}
+
+kill_at() {
+    kt=$1
+    shift
+    setsid "$@" >/dev/null 2>&1 &
+    kpid=$!
+    sleep "$kt"
+    # mpirun puts each rank in a process group of its own, but all stay in
+    # the session setsid made: kill that session (mpirun, ranks, judges)
+    kill -9 $(ps -o pid= --sid $kpid) 2>/dev/null
+    wait $kpid 2>/dev/null
+    kcode=$?
+    kw=0 # until no process of the session is left
+    while [ -n "$(ps -o pid= --sid $kpid)" ] && [ $kw -lt 100 ]; do
+        kill -9 $(ps -o pid= --sid $kpid) 2>/dev/null
+        sleep 0.05
+        kw=$((kw + 1))
+    done
+    [ "$kcode" = 137 ]
+}
+
+# crash_test NAME OUT SLOW CMD...
+#   The issue-11 crash test of one stage.  CMD writes OUT (and may keep
+#   partial state next to it: OUT.ckpt, OUT.parts, OUT.*).  SLOW is
+#   environment assignments ("PP_TEST_STEP_DELAY_MS=50", or "") that widen
+#   the run so kills land inside it; they never change the output.
+#   1. the reference: CMD run slowed and uninterrupted, its wall time D;
+#   2. PP_KILL_POINTS times (default 5): CMD slowed, SIGKILL of every
+#      process at a moment drawn from PP_KILL_SEED (default 11) in
+#      [0.03 D, 0.97 D]; OUT must then be absent or valid
+#      (pp-inspect --validate); the same CMD again must succeed and write
+#      an OUT equal to the reference (h5_same; the attributes and datasets
+#      named in CRASH_IGNORE, statistics of the run, are left out).  Each point
+#      starts afresh.
+#   Prints one line per kill point and a summary line
+#   "crash_NAME: P kill points, M mid-run, R resumed, E exact".
+crash_test() {
+    cname=$1 cout=$2 cslow=$3
+    shift 3
+    points=${PP_KILL_POINTS:-5}
+    seed=${PP_KILL_SEED:-11}
+    rm -rf "$cout" "$cout".*
+    t0=$(date +%s.%N)
+    if ! env $cslow "$@" >"$T/crash_ref.log" 2>&1; then
+        fail "crash_${cname}_reference" "$(tail -n 2 "$T/crash_ref.log" | tr '\n' ' ')"
+        return 1
+    fi
+    dur=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+    mv "$cout" "$T/crash_${cname}_ref.h5"
+    rm -rf "$cout".*
+    mid=0 resumed=0 exact=0 ci=1
+    while [ $ci -le "$points" ]; do
+        ct=$(awk -v s="$seed" -v n="$cname" -v i="$ci" -v d="$dur" 'BEGIN {
+            h = 0; for (c = 1; c <= length(n); c++) h = (h * 31 + index("abcdefghijklmnopqrstuvwxyz-_", substr(n, c, 1))) % 100003
+            x = (s * 7919 + h * 104729) % 2147483647; if (x < 1) x = 1
+            # draw number 3i of a Park-Miller stream (exact in doubles)
+            for (r = 0; r < 3 * i + 5; r++) x = (x * 16807) % 2147483647
+            printf "%.3f", d * (0.03 + 0.94 * x / 2147483647) }')
+        rm -rf "$cout" "$cout".*
+        where="after it ended"
+        if kill_at "$ct" env $cslow "$@"; then where=mid-run; mid=$((mid + 1)); fi
+        why=""
+        if [ -e "$cout" ] && ! "$BIN/pp-inspect" --validate "$cout" >"$T/crash_val.log" 2>&1; then
+            why="after the kill $cout exists and is not valid: $(tail -n 1 "$T/crash_val.log")"
+        elif ! "$@" >"$T/crash_rerun.log" 2>&1; then
+            why="the rerun failed: $(tail -n 2 "$T/crash_rerun.log" | tr '\n' ' ')"
+        elif ! cdiff=$(h5_same "$T/crash_${cname}_ref.h5" "$cout" ${CRASH_IGNORE:-}); then
+            why="output differs from the uninterrupted run: $cdiff"
+        fi
+        how=restarted
+        if grep -qi 'resum' "$T/crash_rerun.log"; then how=resumed; fi
+        if [ -z "$why" ]; then
+            exact=$((exact + 1))
+            [ $how = resumed ] && resumed=$((resumed + 1))
+            ok "crash_${cname}_$ci (SIGKILL at ${ct}s of ${dur}s, $where; $how; exact)"
+        else fail "crash_${cname}_$ci" "SIGKILL at ${ct}s of ${dur}s, $where: $why"; fi
+        ci=$((ci + 1))
+    done
+    rm -rf "$cout" "$cout".*
+    echo "crash_${cname}: $points kill points, $mid mid-run, $resumed resumed, $exact exact"
+    [ $mid -gt 0 ] && ok "crash_${cname}_kills_land_mid_run ($mid of $points)" ||
+        fail "crash_${cname}_kills_land_mid_run" "every run ended before its kill (reference ${dur}s)"
 }

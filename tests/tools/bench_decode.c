@@ -1,20 +1,28 @@
 /* bench_decode.c - KV-cache decode throughput at batch 1 and batch 8.
  *
  *   OPENBLAS_NUM_THREADS=1 build/tests/tools/bench_decode [--steps N] [--reps N] [--cpu-time]
+ *                                                         [--only stories260K|d256|d512]
  *
  * For each model: every slot is prefilled with the same 8-token prompt,
  * then `steps` decode steps (default 128) run with all slots active,
  * feeding back the argmax token; only the decode loop is timed, best of
- * `reps` (default 5).  tokens/s counts generated
- * tokens (batch x steps).  Models: stories260K from $PP_SHARED/models (or
- * ../shared/models; skipped when absent) and random models of the sizes
- * the pipeline trains, d=256/L=4 and d=512/L=8 (vocab 4096, seq 512),
- * which are the representative ones: stories260K's 1 MB of weights sits in
- * cache, so batching has little memory traffic to save there. */
+ * `reps` (default 5).  tokens/s counts generated tokens (batch x steps).
+ * Models: stories260K from $PP_SHARED/models (or ../shared/models; skipped
+ * when absent) and random models of the sizes the pipeline trains,
+ * d=256/L=4 and d=512/L=8 (vocab 4096, seq 512).
+ *
+ * The last column is the ceiling batching can reach on this machine: the
+ * same weight products infer.c does for one decode step (every layer's
+ * projections and the classifier, on its transposed weights), as batch-8
+ * sgemm against batch-1 sgemv, without attention, norms or sampling.  Where
+ * the weights sit in cache (stories260K: 1 MB) a batch-1 sgemv is already
+ * fast and this ceiling is far below 8. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <cblas.h>
 
 #include "infer.h"
 #include "llama2c.h"
@@ -59,6 +67,46 @@ static double decode_run(infer_state *st, int batch, int steps, float *logits) {
     return (double)batch * steps / (now() - t0);
 }
 
+/* Seconds for the weight products of one decode step of `rows` rows,
+ * exactly as infer.c's matmul_rows issues them (sgemv for one row, sgemm
+ * otherwise), on the state's transposed weights; best of 20. */
+static double matmul_step(const infer_state *st, int rows, float *in, float *out) {
+    const model_config *c = &st->m->cfg;
+    const infer_weights_t *w = &st->wt;
+    int d = c->dim, kv = st->kv_dim, h = c->hidden_dim, V = c->vocab_size;
+    double best = 1e30;
+    for (int rep = 0; rep < 20; rep++) {
+        double t0 = now();
+        for (int l = 0; l <= c->n_layers; l++) {
+            const float *mats[7];
+            int ins[7], outs[7], n_mats;
+            if (l < c->n_layers) {
+                const float *m7[7] = {w->wq + (size_t)l * d * d,      w->wk + (size_t)l * d * kv,
+                                      w->wv + (size_t)l * d * kv,     w->wo + (size_t)l * d * d,
+                                      w->w_gate + (size_t)l * d * h, w->w_up + (size_t)l * d * h,
+                                      w->w_down + (size_t)l * h * d};
+                int i7[7] = {d, d, d, d, d, d, h}, o7[7] = {d, kv, kv, d, h, h, d};
+                memcpy(mats, m7, sizeof mats);
+                memcpy(ins, i7, sizeof ins);
+                memcpy(outs, o7, sizeof outs);
+                n_mats = 7;
+            } else {
+                mats[0] = w->lm_head, ins[0] = d, outs[0] = V, n_mats = 1;
+            }
+            for (int j = 0; j < n_mats; j++) {
+                if (rows == 1)
+                    cblas_sgemv(CblasRowMajor, CblasTrans, ins[j], outs[j], 1.0f, mats[j], outs[j], in, 1, 0.0f, out, 1);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, outs[j], ins[j], 1.0f, in, ins[j],
+                                mats[j], outs[j], 0.0f, out, outs[j]);
+            }
+        }
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
 /* Batch 1 and batch 8 runs alternate and each keeps its best, so load
  * from other processes on a shared machine hits both alike. */
 static void bench(const char *name, const model *m, int steps, int reps) {
@@ -75,7 +123,15 @@ static void bench(const char *name, const model *m, int steps, int reps) {
         if (a > r1) r1 = a;
         if (b > r8) r8 = b;
     }
-    printf("%-22s %9.2f %6d %12.0f %12.0f %8.2fx\n", name, (double)m->n_params / 1e6, steps, r1, r8, r8 / r1);
+    /* the matmul-only ceiling, inputs any finite numbers */
+    size_t widest = (size_t)(m->cfg.hidden_dim > m->cfg.vocab_size ? m->cfg.hidden_dim : m->cfg.vocab_size);
+    float *in = calloc(8 * widest, sizeof(float)), *out = calloc(8 * widest, sizeof(float));
+    for (size_t i = 0; i < 8 * widest; i++) in[i] = 0.01f * (float)(i % 13);
+    double mm1 = matmul_step(&s8, 1, in, out), mm8 = matmul_step(&s8, 8, in, out);
+    free(in);
+    free(out);
+    printf("%-22s %9.2f %6d %12.0f %12.0f %8.2fx %11.2fx\n", name, (double)m->n_params / 1e6, steps, r1, r8, r8 / r1,
+           8.0 * mm1 / mm8);
     fflush(stdout);
     infer_free(&s1);
     infer_free(&s8);
@@ -97,12 +153,14 @@ static void random_model(model *m, int dim, int layers, int vocab) {
 
 int main(int argc, char **argv) {
     int steps = 128, reps = 5;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cpu-time")) bench_clock = CLOCK_THREAD_CPUTIME_ID;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_decode [--steps N] [--reps N] [--cpu-time]\n");
+            fprintf(stderr, "usage: bench_decode [--steps N] [--reps N] [--cpu-time] [--only stories260K|d256|d512]\n");
             return 1;
         }
     }
@@ -116,21 +174,27 @@ int main(int argc, char **argv) {
 
     printf("decode throughput (KV cache, greedy feed-back), OPENBLAS_NUM_THREADS=%s, %s time, best of %d\n",
            blas ? blas : "unset", bench_clock == CLOCK_MONOTONIC ? "wall" : "thread CPU", reps);
-    printf("%-22s %9s %6s %12s %12s %9s\n", "model", "Mparams", "steps", "batch1 tok/s", "batch8 tok/s",
-           "ratio");
+    printf("%-22s %9s %6s %12s %12s %9s %12s\n", "model", "Mparams", "steps", "batch1 tok/s", "batch8 tok/s",
+           "ratio", "matmul-only");
     model m;
     pp_err err;
-    if (llama2c_load(&m, path, NULL, NULL, &err) == PP_OK) {
-        bench("stories260K", &m, steps, reps);
-        model_free(&m);
-    } else {
-        printf("%-22s skipped: %s\n", "stories260K", err.msg);
+    if (!only || !strcmp(only, "stories260K")) {
+        if (llama2c_load(&m, path, NULL, NULL, &err) == PP_OK) {
+            bench("stories260K", &m, steps, reps);
+            model_free(&m);
+        } else {
+            printf("%-22s skipped: %s\n", "stories260K", err.msg);
+        }
     }
-    random_model(&m, 256, 4, 4096);
-    bench("random d256 L4 V4096", &m, steps, reps);
-    model_free(&m);
-    random_model(&m, 512, 8, 4096);
-    bench("random d512 L8 V4096", &m, steps, reps);
-    model_free(&m);
+    if (!only || !strcmp(only, "d256")) {
+        random_model(&m, 256, 4, 4096);
+        bench("random d256 L4 V4096", &m, steps, reps);
+        model_free(&m);
+    }
+    if (!only || !strcmp(only, "d512")) {
+        random_model(&m, 512, 8, 4096);
+        bench("random d512 L8 V4096", &m, steps, reps);
+        model_free(&m);
+    }
     return 0;
 }
