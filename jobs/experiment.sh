@@ -168,22 +168,16 @@ values() {
         get "$f" "$3" || return 1
     done
 }
-last() { awk '{ print $NF }'; }
-# mean of the last 10% of a per-step series, per seed
-tail_mean() {
+# one number per seed from a setting's Δw series (the mean change of the
+# chosen log-likelihood per step): delta_stat NAME AWK-PROGRAM over $1..$NF
+delta_stat() {
     local seed
     for seed in $SEEDS; do
-        get "$W/policy_$1_s$seed.h5" /metrics/delta/chosen_mean |
-            awk '{ k = int(NF / 10); if (k < 1) k = 1; s = 0; for (i = NF - k + 1; i <= NF; i++) s += $i; print s / k }'
+        get "$W/policy_$1_s$seed.h5" /metrics/delta/chosen_mean | awk "$2"
     done
 }
-min_delta() {
-    local seed
-    for seed in $SEEDS; do
-        get "$W/policy_$1_s$seed.h5" /metrics/delta/chosen_mean |
-            awk '{ m = $1; for (i = 2; i <= NF; i++) if ($i < m) m = $i; print m }'
-    done
-}
+tail_mean() { delta_stat "$1" '{ k = int(NF / 10); if (k < 1) k = 1; s = 0; for (i = NF - k + 1; i <= NF; i++) s += $i; print s / k }'; }
+min_delta() { delta_stat "$1" '{ m = $1; for (i = 2; i <= NF; i++) if ($i < m) m = $i; print m }'; }
 
 R=$W/results.md
 n_seeds=$(echo $SEEDS | wc -w)

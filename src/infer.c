@@ -6,12 +6,14 @@
  * RoPE and attention (which read a row's own slot and position) loop per row. */
 #include "infer.h"
 
+
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastmath.h"
 #include "sample.h"
 
 /* Rows per prefill chunk: enough for sgemm to run near its peak, small
@@ -175,32 +177,8 @@ static void rmsnorm(float *out, const float *x, const float *gain, int size, flo
     for (int j = 0; j < size; j++) out[j] = gain[j] * (ss * x[j]);
 }
 
-/* ---- vectorisable softmax ------------------------------------------------
- * Without -ffast-math GCC neither vectorises a loop that calls expf (a
- * library call, one element at a time) nor reorders a float sum or max into
- * SIMD lanes.  The attention softmax and SiLU are therefore written so that
- * it can: exp is sample_expf (inline, sample.h), sums and maxima run in
- * LANES independent partial results. */
-
-#define LANES 8
-
-/* softmax over x[0..n), in place: max-shifted exp, then divide by the sum */
-static void softmax(float *x, int n) {
-    float shift = sample_max(x, n);
-    float lane[LANES] = {0}, sum = 0.0f;
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int u = 0; u < LANES; u++) {
-            x[j + u] = sample_expf(x[j + u] - shift);
-            lane[u] += x[j + u];
-        }
-    for (; j < n; j++) {
-        x[j] = sample_expf(x[j] - shift);
-        sum += x[j];
-    }
-    for (int u = 0; u < LANES; u++) sum += lane[u];
-    for (int i = 0; i < n; i++) x[i] /= sum;
-}
+/* softmax and SiLU use the vectorisable exp of fastmath.h: a loop calling
+ * expf runs one element at a time without -ffast-math. */
 
 /* Rotate consecutive pairs of each head of vec (n_heads heads) by the
  * angles of position pos. */
@@ -273,7 +251,7 @@ static void attend_row(infer_state *st, int r, size_t layer_cache) {
         size_t kv_off = (size_t)(h / kv_mul) * hd;
         attention_scores(st->att, st->q + (size_t)r * d + (size_t)h * hd, keys_t + kv_off * T, T, hd, len,
                          sqrtf((float)hd));
-        softmax(st->att, len);
+        fast_softmax(st->att, len);
         attention_values(st->xb + (size_t)r * d + (size_t)h * hd, st->att, vals + kv_off, (size_t)kv_dim, hd, len);
     }
 }
@@ -325,7 +303,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
         matmul_rows(st->hb2, st->xb, wt->w_up + (size_t)l * hidden * d, n, d, hidden, 0.0f);
         for (size_t i = 0; i < (size_t)n * hidden; i++) {
             float g = st->hb[i];
-            g *= 1.0f / (1.0f + sample_expf(-g));
+            g *= 1.0f / (1.0f + fast_expf(-g));
             st->hb[i] = g * st->hb2[i];
         }
         matmul_rows(st->x, st->hb, wt->w_down + (size_t)l * d * hidden, n, hidden, d, 1.0f);

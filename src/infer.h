@@ -32,7 +32,7 @@
  * RMSNorm and the (tied or untied) classifier.  What differs is rounding
  * only: the summation order of the matrix products (BLAS), of the softmax
  * sums and of the attention-weighted values (in SIMD-friendly blocks), and
- * exp, which is sample_expf (about 1 ulp, sample.h) instead of expf. */
+ * exp, which is fast_expf (about 1e-7 relative, fastmath.h) instead of expf. */
 #ifndef INFER_H
 #define INFER_H
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastmath.h"
+
 /* Query rows per causal attention block. */
 #define ATT_BLOCK 64
 /* Upper bound of floats in one logits block (rows * vocab). */
@@ -105,42 +107,7 @@ void train_ws_free(train_ws *ws) {
 
 #define LANES 16
 
-/* e^x, clamped to [e^-87.3, e^88.3] (beyond that it is 0 or inf for
- * softmax and sigmoid purposes: added to numbers >= 1, or dividing one).
- * The clamp compares the float's bits as integers: a float compare-and-
- * select stops GCC from vectorising under the default -ftrapping-math.
- * As unsigned, every float below -87.3 (sign bit set, larger magnitude) is
- * above the bits of -87.3; as signed, only positive floats above 88.3 are
- * above the bits of 88.3. */
-static inline float exp_fast(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u = u > 0xC2AE999Au ? 0xC2AE999Au : u; /* -87.3f */
-    int32_t i = (int32_t)u;
-    i = i > 0x42B0999A ? 0x42B0999A : i;   /* 88.3f */
-    memcpy(&x, &i, sizeof x);
-    /* x = n ln2 + r, |r| <= ln2/2; n rounded by the 1.5 * 2^23 trick */
-    float t = x * 1.44269504088896341f + 12582912.0f;
-    float n = t - 12582912.0f;
-    int32_t ni;
-    memcpy(&ni, &t, sizeof ni);
-    ni -= 0x4B400000; /* bits of 12582912.0f: the integer n in the low bits */
-    float r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f; /* Cody-Waite: ln2 = 0.693359375 - 2.12194440e-4 */
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    int32_t bits = (ni + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-static inline float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
+static inline float sigmoid_fast(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
 
 static float dot(const float *a, const float *b, int n) {
     float acc[LANES] = {0}, s = 0.0f;
@@ -159,30 +126,6 @@ static float dot3(const float *a, const float *b, const float *c, int n) {
     for (; j + LANES <= n; j += LANES)
         for (int u = 0; u < LANES; u++) acc[u] += a[j + u] * b[j + u] * c[j + u];
     for (; j < n; j++) s += a[j] * b[j] * c[j];
-    for (int u = 0; u < LANES; u++) s += acc[u];
-    return s;
-}
-
-/* (a float max does not vectorise without -ffast-math either; it is cheap) */
-static float max_of(const float *x, int n) {
-    float best = x[0];
-    for (int j = 1; j < n; j++) best = x[j] > best ? x[j] : best;
-    return best;
-}
-
-/* x[j] = e^(x[j] - shift) for j < n; returns their sum */
-static float exp_shift_sum(float *x, int n, float shift) {
-    float acc[LANES] = {0}, s = 0.0f;
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int u = 0; u < LANES; u++) {
-            x[j + u] = exp_fast(x[j + u] - shift);
-            acc[u] += x[j + u];
-        }
-    for (; j < n; j++) {
-        x[j] = exp_fast(x[j] - shift);
-        s += x[j];
-    }
     for (int u = 0; u < LANES; u++) s += acc[u];
     return s;
 }
@@ -266,7 +209,7 @@ static void attention_forward(const model_config *c, int T, const float *q, cons
                         K, kvd, 0.0f, Pb, T);
             for (int i = r0; i < r1; i++) {
                 float *row = Ph + (size_t)i * T;
-                float inv = 1.0f / exp_shift_sum(row, i + 1, max_of(row, i + 1));
+                float inv = 1.0f / fast_exp_shift_sum(row, i + 1, fast_max(row, i + 1));
                 for (int j = 0; j <= i; j++) row[j] *= inv;
                 for (int j = i + 1; j < r1; j++) row[j] = 0.0f;
             }
@@ -431,8 +374,8 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
         for (int r = 0; r < nr; r++) {
             float *z = ws->logits + (size_t)r * V;
             int target_row = ws->scored_row[b0 + r] + 1;
-            float target_logit = z[ws->tokens[target_row]], mx = max_of(z, V);
-            float lse = mx + logf(exp_shift_sum(z, V, mx)); /* (overwrites z) */
+            float target_logit = z[ws->tokens[target_row]], mx = fast_max(z, V);
+            float lse = mx + logf(fast_exp_shift_sum(z, V, mx)); /* (overwrites z) */
             ws->lse[b0 + r] = lse;
             ws->tok_logp[target_row] = target_logit - lse;
         }
@@ -477,7 +420,7 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
             float wgt = (dlogp_seq ? dlogp_seq[ws->scored_seq[b0 + r]] : 0.0f) +
                         (dlogp_tok ? dlogp_tok[target_row] : 0.0f);
             float *z = ws->logits + (size_t)r * V, lse = ws->lse[b0 + r];
-            for (int j = 0; j < V; j++) z[j] = -wgt * exp_fast(z[j] - lse);
+            for (int j = 0; j < V; j++) z[j] = -wgt * fast_expf(z[j] - lse);
             z[ws->tokens[target_row]] += wgt;
         }
         matmul_dx(ws->drows, ws->logits, w->lm_head, nr, d, V, 0.0f);

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fastmath.h"
+
 pp_status sample_params_check(const sample_params *p, pp_err *err) {
     if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
         return pp_fail(err, PP_EINPUT, "sampling: temperature %g must be a finite number >= 0",
@@ -15,20 +17,8 @@ pp_status sample_params_check(const sample_params *p, pp_err *err) {
 
 #define LANES 8
 
-float sample_max(const float *x, int n) {
-    float lane[LANES];
-    for (int u = 0; u < LANES; u++) lane[u] = x[0];
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int u = 0; u < LANES; u++) lane[u] = x[j + u] > lane[u] ? x[j + u] : lane[u];
-    float best = lane[0];
-    for (int u = 1; u < LANES; u++) best = lane[u] > best ? lane[u] : best;
-    for (; j < n; j++) best = x[j] > best ? x[j] : best;
-    return best;
-}
-
 int sample_argmax(const float *logits, int vocab) {
-    float best = sample_max(logits, vocab);
+    float best = fast_max(logits, vocab);
     for (int i = 0; i < vocab; i++)
         if (logits[i] == best) return i;
     return 0; /* logits[0] is NaN */
@@ -39,8 +29,8 @@ static double exp_sum(const float *x, int n, float shift) {
     double lane[LANES] = {0}, sum = 0.0;
     int i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++) lane[u] += (double)sample_expf(x[i + u] - shift);
-    for (; i < n; i++) sum += (double)sample_expf(x[i] - shift);
+        for (int u = 0; u < LANES; u++) lane[u] += (double)fast_expf(x[i + u] - shift);
+    for (; i < n; i++) sum += (double)fast_expf(x[i] - shift);
     for (int u = 0; u < LANES; u++) sum += lane[u];
     return sum;
 }
@@ -57,7 +47,7 @@ static double prob_sum(const sample_candidate *c, int n) {
 }
 
 float sample_logprob(const float *logits, int vocab, int token) {
-    float max = sample_max(logits, vocab);
+    float max = fast_max(logits, vocab);
     return (float)((double)(logits[token] - max) - log(exp_sum(logits, vocab, max)));
 }
 
@@ -110,9 +100,9 @@ int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng 
         token = sample_argmax(logits, vocab);
     } else {
         /* unnormalised tempered probabilities; the max-shift keeps exp finite */
-        float max = sample_max(logits, vocab);
+        float max = fast_max(logits, vocab);
         for (int i = 0; i < vocab; i++) {
-            scratch[i].prob = sample_expf((logits[i] - max) / p->temperature);
+            scratch[i].prob = fast_expf((logits[i] - max) / p->temperature);
             scratch[i].id = i;
         }
         double total = prob_sum(scratch, vocab);

@@ -1,0 +1,62 @@
+/* fastmath.h - the vectorisable exp, max and softmax pieces shared by
+ * training (model_train.c), inference (infer.c) and sampling (sample.c).
+ *
+ * Without -ffast-math GCC neither vectorises a loop that calls expf (a
+ * library call, one element at a time) nor reorders a float sum or max
+ * into SIMD lanes.  So exp is an inline polynomial, and sums and maxima run
+ * in FAST_LANES independent partial results. */
+#ifndef FASTMATH_H
+#define FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define FAST_LANES 16
+
+/* e^x, clamped to [e^-87.3, e^88.3] (beyond that it is 0 or inf for
+ * softmax and sigmoid purposes: added to numbers >= 1, or dividing one),
+ * relative error about 1e-7.  The clamp compares the float's bits as
+ * integers: a float compare-and-select stops GCC from vectorising under the
+ * default -ftrapping-math.  As unsigned, every float below -87.3 (sign bit
+ * set, larger magnitude) is above the bits of -87.3; as signed, only
+ * positive floats above 88.3 are above the bits of 88.3 (a NaN input
+ * therefore comes out finite; callers feed finite values). */
+static inline float fast_expf(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = u > 0xC2AE999Au ? 0xC2AE999Au : u; /* -87.3f */
+    int32_t i = (int32_t)u;
+    i = i > 0x42B0999A ? 0x42B0999A : i;   /* 88.3f */
+    memcpy(&x, &i, sizeof x);
+    /* x = n ln2 + r, |r| <= ln2/2; n rounded by the 1.5 * 2^23 trick */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    int32_t ni;
+    memcpy(&ni, &t, sizeof ni);
+    ni -= 0x4B400000; /* bits of 12582912.0f: the integer n in the low bits */
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f; /* Cody-Waite: ln2 = 0.693359375 - 2.12194440e-4 */
+    /* e^r = 1 + r + r^2 p(r), p a minimax polynomial on |r| <= ln2/2 */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t bits = (ni + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* The largest of x[0..n), n >= 1 (NaNs after x[0] are ignored). */
+float fast_max(const float *x, int n);
+
+/* x[j] = e^(x[j] - shift) for j < n; returns their sum. */
+float fast_exp_shift_sum(float *x, int n, float shift);
+
+/* softmax over x[0..n), in place: max-shifted exp, then divided by the sum. */
+void fast_softmax(float *x, int n);
+
+#endif
