@@ -19,7 +19,8 @@
 # The sweep (environment variables):
 #   EXP_SEEDS="1 2 3"            training seeds (data order) of every setting
 #   EXP_BUDGETS="0 0.5 1 2 4"    BCR budgets delta in nats (penalty outside the sigmoid)
-#   EXP_TOKEN_BUDGET=0.1         BCR per-token form: budget per response token
+#   EXP_TOKEN_BUDGET=0.1         BCR per-token form: budget per response token ("" = none)
+#   EXP_INSIDE_BUDGET=0.2        BCR with the penalty inside the sigmoid (the demo's form; "" = none)
 #   EXP_EPOCHS=3                 passes over the pairs
 #   EXP_LOSSES="dpo dpop rpo"    the baselines beside bcr
 set -u
@@ -28,7 +29,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 job=${1:-$ROOT/jobs/experiment.conf}
 SEEDS=${EXP_SEEDS:-1 2 3}
 BUDGETS=${EXP_BUDGETS:-0 0.5 1 2 4}
-TOKEN_BUDGET=${EXP_TOKEN_BUDGET:-0.1}
+TOKEN_BUDGET=${EXP_TOKEN_BUDGET-0.1}
+INSIDE_BUDGET=${EXP_INSIDE_BUDGET-0.2}
 EPOCHS=${EXP_EPOCHS:-3}
 LOSSES=${EXP_LOSSES:-dpo dpop rpo}
 start=$(date +%s)
@@ -49,13 +51,28 @@ settings=()
 for l in $LOSSES; do settings+=("$l|$l|loss = $l"); done
 for d in $BUDGETS; do settings+=("bcr${d//./p}|bcr δ=$d|loss = bcr
 bcr-budget = $d"); done
+[ -n "$INSIDE_BUDGET" ] && settings+=("bcr-inside${INSIDE_BUDGET//./p}|bcr δ=$INSIDE_BUDGET inside the sigmoid|loss = bcr
+bcr-form = inside
+bcr-budget = $INSIDE_BUDGET")
 [ -n "$TOKEN_BUDGET" ] && settings+=("bcr-token${TOKEN_BUDGET//./p}|bcr δ=$TOKEN_BUDGET per token|loss = bcr
 bcr-form = outside-per-token
 bcr-budget = $TOKEN_BUDGET")
-e2e_rm="rm-dpo" # reward-model pairs + DPO, the end-to-end baseline
-e2e_delta=0.5
-pp_in_list 0.5 "$BUDGETS" || e2e_delta=${BUDGETS%% *}
-e2e_bcr="bcr${e2e_delta//./p}"
+# End to end: the BCR setting of the paper's pipeline is the demo's form
+# (inside the sigmoid) when it is in the sweep, else the budget 0.5 (or the
+# first one).  Both kinds of pairs are trained with DPO and with that BCR.
+if [ -n "$INSIDE_BUDGET" ]; then
+    e2e_bcr="bcr-inside${INSIDE_BUDGET//./p}" e2e_bcr_label="BCR (δ $INSIDE_BUDGET inside)"
+    e2e_bcr_opts="loss = bcr
+bcr-form = inside
+bcr-budget = $INSIDE_BUDGET"
+else
+    e2e_delta=0.5
+    pp_in_list 0.5 "$BUDGETS" || e2e_delta=${BUDGETS%% *}
+    e2e_bcr="bcr${e2e_delta//./p}" e2e_bcr_label="BCR (δ $e2e_delta)"
+    e2e_bcr_opts="loss = bcr
+bcr-budget = $e2e_delta"
+fi
+e2e_rm="rm-dpo" e2e_rm_bcr="rm-bcr" # reward-model pairs + DPO / + that BCR
 
 B=$W/experiment-b.conf
 runs=() # NAME_sSEED of every training run
@@ -99,12 +116,14 @@ runs=() # NAME_sSEED of every training run
             echo "seed = $seed"
             runs+=("${name}_s$seed")
         done
-        echo "[train.${e2e_rm}_s$seed]"
-        echo "loss = dpo"
-        echo "pairs = $W/pairs_score_train.h5"
-        echo "ref-cache = $W/ref_pairs_score_train.h5"
-        echo "seed = $seed"
-        runs+=("${e2e_rm}_s$seed")
+        for r in "$e2e_rm|loss = dpo" "$e2e_rm_bcr|$e2e_bcr_opts"; do
+            echo "[train.${r%%|*}_s$seed]"
+            echo "${r#*|}"
+            echo "pairs = $W/pairs_score_train.h5"
+            echo "ref-cache = $W/ref_pairs_score_train.h5"
+            echo "seed = $seed"
+            runs+=("${r%%|*}_s$seed")
+        done
     done
     echo
     echo "# every policy against the base model, greedy, oracle judge, both orders"
@@ -125,7 +144,7 @@ runs=() # NAME_sSEED of every training run
     echo "eval ="
     compare=""
     for r in "${runs[@]}"; do
-        [ "${r%_s*}" = "$e2e_rm" ] && continue
+        [ "${r%_s*}" = "$e2e_rm" ] || [ "${r%_s*}" = "$e2e_rm_bcr" ] && continue
         compare="${compare:+$compare,}${r%_s*}=$W/policy_$r.h5"
     done
     echo "[report.delta]"
@@ -157,17 +176,19 @@ stat() {
               for (i = 1; i <= NR; i++) v += (x[i] - m) ^ 2
               if (NR > 1) printf(fmt " ± " fmt "\n", m, sqrt(v / (NR - 1))); else printf(fmt "\n", m) }'
 }
-# the numbers of one setting over its seeds: values NAME FILEKIND ATTR
-values() {
+# the numbers of one setting, one line per seed, one column per name:
+# seed_rows NAME eval|policy NAME,NAME,...  (one pp-inspect call per file)
+seed_rows() {
     local seed f
     for seed in $SEEDS; do
         case $2 in
         eval) f=$W/eval_$1_s$seed.h5 ;;
         policy) f=$W/policy_$1_s$seed.h5 ;;
         esac
-        get "$f" "$3" || return 1
+        get "$f" "$3" | paste -sd' ' || return 1
     done
 }
+col() { awk -v k="$1" '{ print $k }'; }
 # one number per seed from a setting's Δw series (the mean change of the
 # chosen log-likelihood per step): delta_stat NAME AWK-PROGRAM over $1..$NF
 delta_stat() {
@@ -185,7 +206,7 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
 {
     echo "## Setup"
     echo
-    echo "- commands: \`EXP_SEEDS=\"$SEEDS\" EXP_BUDGETS=\"$BUDGETS\" EXP_TOKEN_BUDGET=$TOKEN_BUDGET EXP_EPOCHS=$EPOCHS EXP_LOSSES=\"$LOSSES\" jobs/experiment.sh ${job#$ROOT/}\`; phase B's job file is \`${B#$ROOT/}\`, every program's options are in \`${W#$ROOT/}/config/\`, its log in \`${W#$ROOT/}/logs/\`"
+    echo "- commands: \`EXP_SEEDS=\"$SEEDS\" EXP_BUDGETS=\"$BUDGETS\" EXP_TOKEN_BUDGET=$TOKEN_BUDGET EXP_INSIDE_BUDGET=$INSIDE_BUDGET EXP_EPOCHS=$EPOCHS EXP_LOSSES=\"$LOSSES\" jobs/experiment.sh ${job#$ROOT/}\`; phase B's job file is \`${B#$ROOT/}\`, every program's options are in \`${W#$ROOT/}/config/\`, its log in \`${W#$ROOT/}/logs/\`"
     echo "- base model: \`${BASE#$ROOT/}\`"
     for s in train test ood; do
         echo "- $s: $(get "$W/prompts_$s.h5" n_prompts) prompts, $(get "$W/candidates_$s.h5" k) candidates each (temperature $(get "$W/candidates_$s.h5" temperature))"
@@ -223,15 +244,16 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     echo
     echo "| loss | test accuracy % | test win rate % | ood accuracy % | ood win rate % | final Δw | lowest Δw | held-out reward acc. % |"
     echo "|---|---|---|---|---|---|---|---|"
-    for s in "${settings[@]}" "$e2e_rm|dpo on reward-model pairs|"; do
+    for s in "${settings[@]}"; do
         name=${s%%|*}
         label=${s#*|}
         label=${label%%|*}
+        ev=$(seed_rows "$name" eval test/policy_accuracy,test/win_rate,ood/policy_accuracy,ood/win_rate)
         printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
-            "$(values "$name" eval test/policy_accuracy | stat 100)" "$(values "$name" eval test/win_rate | stat 100)" \
-            "$(values "$name" eval ood/policy_accuracy | stat 100)" "$(values "$name" eval ood/win_rate | stat 100)" \
+            "$(col 1 <<<"$ev" | stat 100)" "$(col 2 <<<"$ev" | stat 100)" \
+            "$(col 3 <<<"$ev" | stat 100)" "$(col 4 <<<"$ev" | stat 100)" \
             "$(tail_mean "$name" | stat 1 %.2f)" "$(min_delta "$name" | stat 1 %.2f)" \
-            "$(values "$name" policy train/heldout_rewards_accuracy | stat 100)"
+            "$(seed_rows "$name" policy train/heldout_rewards_accuracy | stat 100)"
     done
     echo
     echo "![Δw trajectories](experiment-delta-compare.png)"
@@ -242,11 +264,14 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     echo
     echo "| pipeline | test accuracy % | test win rate % | ood accuracy % | ood win rate % |"
     echo "|---|---|---|---|---|"
-    for pair in "$e2e_rm|reward-model scores (best vs worst) + DPO" "$e2e_bcr|iterative pairwise ranking + BCR (δ $e2e_delta)"; do
+    for pair in "$e2e_rm|reward-model scores (best vs worst) + DPO" "$e2e_rm_bcr|reward-model scores + $e2e_bcr_label" \
+        "dpo|iterative pairwise ranking + DPO" "$e2e_bcr|iterative pairwise ranking + $e2e_bcr_label"; do
+        pp_in_list "${pair%%|*}" "$e2e_rm $e2e_rm_bcr $e2e_bcr" || pp_in_list dpo "$LOSSES" || continue
         name=${pair%%|*}
+        ev=$(seed_rows "$name" eval test/policy_accuracy,test/win_rate,ood/policy_accuracy,ood/win_rate)
         printf '| %s | %s | %s | %s | %s |\n' "${pair#*|}" \
-            "$(values "$name" eval test/policy_accuracy | stat 100)" "$(values "$name" eval test/win_rate | stat 100)" \
-            "$(values "$name" eval ood/policy_accuracy | stat 100)" "$(values "$name" eval ood/win_rate | stat 100)"
+            "$(col 1 <<<"$ev" | stat 100)" "$(col 2 <<<"$ev" | stat 100)" \
+            "$(col 3 <<<"$ev" | stat 100)" "$(col 4 <<<"$ev" | stat 100)"
     done
     echo
     echo "Reward-model pairs: $(get "$W/pairs_score_train.h5" n_pairs) (true best right $(get "$W/pairs_score_train.h5" truth_best_rate | stat 100)%, true gap $(get "$W/pairs_score_train.h5" truth_mean_gap | stat 1 %.3f)); iterative pairs: $(get "$W/pairs_train.h5" n_pairs) (true best right $(get "$W/pairs_train.h5" truth_best_rate | stat 100)%, true gap $(get "$W/pairs_train.h5" truth_mean_gap | stat 1 %.3f))."

@@ -21,9 +21,9 @@ rows() { awk -v h="$1" 'index($0, h) == 1 { on = 1; next } on && /^\|---/ { next
 [ "$(rows '| method | split |')" = 8 ] && ok "experiment_pair_quality_table (8 rows)" ||
     fail experiment_pair_quality_table "expected 8 rows (4 methods x test, ood), got $(rows '| method | split |')"
 [ "$(rows '| loss |')" = 4 ] && ok "experiment_regularization_table (4 rows)" ||
-    fail experiment_regularization_table "expected dpo, bcr, bcr per token, dpo on RM pairs rows, got $(rows '| loss |')"
-[ "$(rows '| pipeline |')" = 2 ] && ok "experiment_end_to_end_table (2 rows)" ||
-    fail experiment_end_to_end_table "expected 2 rows, got $(rows '| pipeline |')"
+    fail experiment_regularization_table "expected dpo, bcr, bcr inside, bcr per token rows, got $(rows '| loss |')"
+[ "$(rows '| pipeline |')" = 4 ] && ok "experiment_end_to_end_table (4 rows)" ||
+    fail experiment_end_to_end_table "expected 4 rows (RM or iterative pairs x DPO or BCR), got $(rows '| pipeline |')"
 # every cell of every table row after the first column is a number (or mean ± sd)
 # (the pair-quality rows name the split in their second column)
 cells=$(awk -F'|' '/^\| [a-z]/ && !/^\| (method|loss|pipeline) / {
