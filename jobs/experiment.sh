@@ -142,14 +142,20 @@ runs=() # NAME_sSEED of every training run
     echo "out-dir = $W"
     echo "model ="
     echo "eval ="
-    compare=""
+    # the regularized runs on a plot of their own too: plain DPO's fall
+    # sets the scale of the first
+    compare="" regularized=""
     for r in "${runs[@]}"; do
         [ "${r%_s*}" = "$e2e_rm" ] || [ "${r%_s*}" = "$e2e_rm_bcr" ] && continue
         compare="${compare:+$compare,}${r%_s*}=$W/policy_$r.h5"
+        [ "${r%_s*}" = dpo ] || regularized="${regularized:+$regularized,}${r%_s*}=$W/policy_$r.h5"
     done
     echo "[report.delta]"
     echo "compare = $compare"
     echo "prefix = experiment-delta-"
+    echo "[report.delta_regularized]"
+    echo "compare = $regularized"
+    echo "prefix = experiment-delta-regularized-"
     echo "[report.accuracy]"
     echo "compare = $compare"
     echo "metric = rewards/accuracies"
@@ -257,6 +263,8 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     done
     echo
     echo "![Δw trajectories](experiment-delta-compare.png)"
+    echo
+    echo "![Δw trajectories of the regularized losses](experiment-delta-regularized-compare.png)"
     echo
     echo "![training reward accuracy](experiment-accuracy-compare.png)"
     echo

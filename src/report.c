@@ -233,8 +233,9 @@ pp_status report_compare(const char *const *runs, int n_runs, const char *metric
         fprintf(g, "set grid\nset key outside right\nset xlabel 'step'\nset ylabel '%s'\n", metric);
         fprintf(g, "set title '%s: mean over the runs of each setting, trailing mean over %d steps'\nplot ", metric, (int)SMOOTH);
         for (int k = 0; k < n_curves; k++)
-            fprintf(g, "%s'%s' index %d u 1:2 w l lw 2 t '%s (%d run%s)'", k ? ", " : "", dat, k, c[k].label, c[k].runs,
-                    c[k].runs == 1 ? "" : "s");
+            /* gnuplot cycles through 8 colours: past them, change the dash too */
+            fprintf(g, "%s'%s' index %d u 1:2 w l lw 2 lt %d dt %d t '%s (%d run%s)'", k ? ", " : "", dat, k, k % 8 + 1,
+                    k / 8 + 1, c[k].label, c[k].runs, c[k].runs == 1 ? "" : "s");
         fprintf(g, ", 0 w l dt 2 lc rgb 'gray' t ''\n");
         fclose(g);
         st = run_gnuplot(gnuplot, gp, png_path, err);

@@ -34,10 +34,10 @@ nonnum=$(printf '%s\n' "$cells" | grep -v -E '^ *-?[0-9]+(\.[0-9]+)?%?( ± [0-9.
 n=$("$BIN/pp-inspect" "$W/pairs_train.h5" --get n_pairs)
 grep -q "best vs worst: $n pairs" "$R" && ok "experiment_reports_pair_count ($n)" || fail experiment_reports_pair_count "$n not in results.md"
 pngs=0
-for p in "$W"/experiment-delta-compare.png "$W"/experiment-accuracy-compare.png "$W"/experiment-rm-dpo-eval.png "$W"/experiment-bcr0p5-eval.png; do
+for p in "$W"/experiment-delta-compare.png "$W"/experiment-delta-regularized-compare.png "$W"/experiment-accuracy-compare.png "$W"/experiment-rm-dpo-eval.png "$W"/experiment-bcr-inside0p2-eval.png; do
     [ "$(head -c 4 "$p" 2>/dev/null | od -An -c | tr -d ' ')" = "211PNG" ] && pngs=$((pngs + 1))
 done
-[ $pngs = 4 ] && ok experiment_plots || fail experiment_plots "$pngs of 4 PNG files"
+[ $pngs = 5 ] && ok experiment_plots || fail experiment_plots "$pngs of 5 PNG files"
 check experiment_rerun run_quick 2
 # only the plots are drawn again (pp-report has no HDF5 output to check)
 redone=$(grep -E '^prefpipe: [a-z]+(\.[A-Za-z0-9_-]+)?: done in' "$T/run2.log" | grep -v -c '^prefpipe: report' | tr -d ' ')
