@@ -173,6 +173,10 @@ runs=() # NAME_sSEED of every training run
 pp_say "experiment phase B: $B (${#runs[@]} training runs)"
 bash "$ROOT/jobs/run-local.sh" "$B" || exit $?
 secs=$(($(date +%s) - start))
+# every invocation adds its wall time: a stopped and restarted experiment
+# reports the sum (runs already complete are skipped, costing seconds)
+echo "$(date -u +%FT%TZ) $secs" >>"$W/experiment-seconds.log"
+read -r total invocations < <(awk '{ s += $2; n++ } END { print s, n }' "$W/experiment-seconds.log")
 
 # ---- tables -----------------------------------------------------------------
 # mean ± sample standard deviation of the numbers on stdin, times SCALE
@@ -223,7 +227,7 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     echo "- reward model: Bradley-Terry on the base model's mean response features, fitted to those pairs; pairwise accuracy on the judge's pairs: train $(get "$W/rm.h5" train_accuracy | stat 100), test $(echo "$rm_test" | stat 100), ood $(echo "$rm_ood" | stat 100) (%)"
     echo "- training: β 0.03, lr 1e-3 (cosine, 10 warmup steps), batch 32, $EPOCHS epochs; seeds (data order): $SEEDS"
     echo "- evaluation: greedy decoding against the base model, oracle judge in both orders; win rate = mean of 1 win / ½ tie / 0 loss"
-    echo "- run time of this invocation: ${secs} s (phases A and B, $(nproc) cores, 2 MPI ranks; runs already complete are skipped)"
+    echo "- run time: ${total} s in total over $invocations invocation(s) of jobs/experiment.sh (this one: ${secs} s; phases A and B, $(nproc) cores, 2 MPI ranks; each invocation skips the runs already complete); the times are in \`${W#$ROOT/}/experiment-seconds.log\`"
     echo
     echo "## 1. Pair quality: which ranking finds the true best and worst?"
     echo
