@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
     if (!!init == !!arch) st = pp_fail(&s.err, PP_EINPUT, "give either --init or --arch (see --help)");
     if (st == PP_OK) st = pp_check_output(out, in, 2, &s.err);
     if (st == PP_OK) st = prompts_load(&p, data, &s.err);
+    if (st == PP_OK && p.n == 0) st = pp_fail(&s.err, PP_EINPUT, "%s: no prompts", data);
     if (st == PP_OK && init) st = model_load(init, &m, &s.err);
     if (st == PP_OK && arch) {
         model_config c = {.dim = 128, .hidden_dim = 344, .n_layers = 4, .n_heads = 4, .n_kv_heads = 4, .seq_len = 64,

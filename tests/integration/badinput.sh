@@ -227,7 +227,7 @@ bad longprompt_eval 'long\.h5: prompt id 0 \([0-9]+ tokens\) does not fit the co
 bad empty_prompts 'empty\.txt: no prompts found' $PR --text "$IN/empty.txt" --out "$X"
 bad empty_generate 'p0\.h5: no prompts' $G --model "$m" --prompts "$IN/p0.h5" --out "$X" --k 2
 bad empty_eval 'p0\.h5: no prompts' $EV --policy "$m" --baseline "$m" --prompts "$IN/p0.h5" --out "$X"
-bad empty_sft 'no demonstrations' $S --data "$IN/p0.h5" $ARCH --out "$X"
+bad empty_sft 'p0\.h5: no prompts' $S --data "$IN/p0.h5" $ARCH --out "$X"
 # invalid UTF-8, a JSONL line without the field
 bad utf8_text 'bad8\.txt:2: line is not valid UTF-8' $PR --text "$IN/bad8.txt" --out "$X"
 bad utf8_jsonl 'bad8\.jsonl:2: .*UTF-8' $PR --jsonl "$IN/bad8.jsonl" --out "$X"
