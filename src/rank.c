@@ -260,6 +260,10 @@ static pp_status write_all_bytes(int fd, const void *data, size_t n, const char 
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
+        /* a full disk or quota is the user's to fix (exit 1), like a full disk under an HDF5 output */
+        if (w < 0 && (errno == ENOSPC || errno == EDQUOT))
+            return pp_fail(err, PP_EINPUT, "%s: disk full: %s; free some space or choose another --out", path,
+                           strerror(errno));
         if (w <= 0) return pp_fail(err, PP_ESYS, "%s: write failed: %s", path, strerror(errno));
         p += w;
         n -= (size_t)w;
