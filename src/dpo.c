@@ -221,67 +221,35 @@ pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, c
     c->loss = *loss;
     c->global_batch = global_batch;
     c->micro_batch = micro_batch;
-    c->seed = seed;
-    c->perm_epoch = -1;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->size);
     if (global_batch < c->size)
         return pp_fail(err, PP_EINPUT, "--batch %d is smaller than the number of ranks (%d)", global_batch, c->size);
-    int max_tokens = 2 * micro_batch * d->max_len;
-    PP_TRY(train_ws_alloc(&c->ws, cfg, max_tokens, err));
-    c->perm = malloc((size_t)d->n * sizeof *c->perm);
-    c->idx = malloc((size_t)global_batch * sizeof *c->idx);
-    c->mb_lens = malloc((size_t)2 * micro_batch * sizeof *c->mb_lens);
-    c->mb_tokens = malloc((size_t)max_tokens * sizeof *c->mb_tokens);
-    c->mb_mask = malloc((size_t)max_tokens);
-    c->logp = malloc((size_t)2 * micro_batch * sizeof *c->logp);
-    c->dlogp = malloc((size_t)2 * micro_batch * sizeof *c->dlogp);
-    c->ntok = malloc((size_t)2 * micro_batch * sizeof *c->ntok);
-    if (!c->perm || !c->idx || !c->mb_lens || !c->mb_tokens || !c->mb_mask || !c->logp || !c->dlogp || !c->ntok) {
-        dpo_ctx_free(c);
-        return pp_fail(err, PP_ESYS, "out of memory for the training workspace");
-    }
-    return PP_OK;
+    /* a micro-batch holds both sides of micro_batch pairs */
+    return step_batch_alloc(&c->b, cfg, d->n, global_batch, 2 * micro_batch, 2 * micro_batch * d->max_len, seed,
+                             DPO_STREAM_ORDER, err);
 }
 
 void dpo_ctx_free(dpo_ctx *c) {
-    train_ws_free(&c->ws);
-    free(c->perm);
-    free(c->idx);
-    free(c->mb_lens);
-    free(c->mb_tokens);
-    free(c->mb_mask);
-    free(c->logp);
-    free(c->dlogp);
-    free(c->ntok);
+    step_batch_free(&c->b);
     memset(c, 0, sizeof *c);
-}
-
-/* Pair of slot j of step's global batch: epoch-wise permutation keyed by (seed, epoch). */
-static int batch_pair(dpo_ctx *c, int64_t step, int j) {
-    int64_t n = c->data->n, slot = step * c->global_batch + j, epoch = slot / n;
-    if (epoch != c->perm_epoch) {
-        pp_rng_permutation(c->seed, (uint64_t)epoch, DPO_STREAM_ORDER, n, c->perm);
-        c->perm_epoch = epoch;
-    }
-    return (int)c->perm[slot % n];
 }
 
 pp_status dpo_grad(void *vctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err) {
     dpo_ctx *c = vctx;
     const dpo_data *d = c->data;
     int B = c->global_batch;
-    for (int j = 0; j < B; j++) c->idx[j] = batch_pair(c, step, j);
+    for (int j = 0; j < B; j++) c->b.idx[j] = (int)step_batch_item(&c->b, step, j);
     int lo = (int)((int64_t)B * c->rank / c->size), hi = (int)((int64_t)B * (c->rank + 1) / c->size);
     pref_metrics sum = {0};
     for (int j0 = lo; j0 < hi; j0 += c->micro_batch) {
         int nb = hi - j0 < c->micro_batch ? hi - j0 : c->micro_batch;
-        fill_batch(d, c->idx + j0, nb, c->mb_lens, c->mb_tokens, c->mb_mask);
-        train_batch tb = {.n_seq = 2 * nb, .lens = c->mb_lens, .tokens = c->mb_tokens, .target_mask = c->mb_mask};
-        PP_TRY(model_forward_logps(m, &c->ws, &tb, c->logp, c->ntok, err));
+        fill_batch(d, c->b.idx + j0, nb, c->b.mb_lens, c->b.mb_tokens, c->b.mb_mask);
+        train_batch tb = {.n_seq = 2 * nb, .lens = c->b.mb_lens, .tokens = c->b.mb_tokens, .target_mask = c->b.mb_mask};
+        PP_TRY(model_forward_logps(m, &c->b.ws, &tb, c->b.logp, c->b.ntok, err));
         for (int j = 0; j < nb; j++) {
-            int i = c->idx[j0 + j];
-            pref_pair in = {.policy_chosen = c->logp[2 * j], .policy_rejected = c->logp[2 * j + 1],
+            int i = c->b.idx[j0 + j];
+            pref_pair in = {.policy_chosen = c->b.logp[2 * j], .policy_rejected = c->b.logp[2 * j + 1],
                             .ref_chosen = d->ref_logp[0][i], .ref_rejected = d->ref_logp[1][i],
                             .len_chosen = d->resp[0][i], .len_rejected = d->resp[1][i]};
             pref_pair_result r;
@@ -289,10 +257,10 @@ pp_status dpo_grad(void *vctx, int64_t step, const model *m, float *grads, doubl
             if (st != PP_OK) return pp_wrap(err, "step %lld, pair %d", (long long)step + 1, i);
             pref_metrics_add(&sum, &in, &r);
             /* the loss is the mean over the global batch */
-            c->dlogp[2 * j] = (float)(r.d_policy_chosen / B);
-            c->dlogp[2 * j + 1] = (float)(r.d_policy_rejected / B);
+            c->b.dlogp[2 * j] = (float)(r.d_policy_chosen / B);
+            c->b.dlogp[2 * j + 1] = (float)(r.d_policy_rejected / B);
         }
-        PP_TRY(model_backward(m, &c->ws, c->dlogp, NULL, grads, err));
+        PP_TRY(model_backward(m, &c->b.ws, c->b.dlogp, NULL, grads, err));
     }
     metrics[DPO_M_LOSS] = sum.loss / B;
     metrics[DPO_M_REWARD_CHOSEN] = sum.reward_chosen / B;

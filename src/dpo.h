@@ -20,6 +20,7 @@
 #include "model_train.h"
 #include "pairs.h"
 #include "pref_loss.h"
+#include "step_batch.h"
 
 #define REF_LOGPS_SCHEMA_VERSION 1
 
@@ -59,14 +60,8 @@ typedef struct {
     const dpo_data *data;
     pref_loss_opts loss;
     int global_batch, micro_batch;
-    uint64_t seed;
     int rank, size;
-    train_ws ws;
-    int64_t *perm, perm_epoch;
-    int *idx, *mb_lens, *mb_tokens;
-    uint8_t *mb_mask;
-    float *logp, *dlogp;
-    int *ntok;
+    step_batch b;             /* workspace (both sides of micro_batch pairs) and data order */
 } dpo_ctx;
 
 pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, const pref_loss_opts *loss,

@@ -97,51 +97,17 @@ pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, i
     c->data = d;
     c->global_batch = global_batch;
     c->micro_batch = micro_batch;
-    c->seed = seed;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->size);
     if (global_batch < c->size)
         return pp_fail(err, PP_EINPUT, "--batch %d is smaller than the number of ranks (%d)", global_batch, c->size);
-    int max_tokens = micro_batch * d->max_len;
-    PP_TRY(train_ws_alloc(&c->ws, cfg, max_tokens, err));
-    c->idx = malloc((size_t)global_batch * sizeof *c->idx);
-    c->mb_lens = malloc((size_t)micro_batch * sizeof *c->mb_lens);
-    c->mb_tokens = malloc((size_t)max_tokens * sizeof *c->mb_tokens);
-    c->mb_mask = malloc((size_t)max_tokens);
-    c->logp = malloc((size_t)micro_batch * sizeof *c->logp);
-    c->dlogp = malloc((size_t)micro_batch * sizeof *c->dlogp);
-    c->ntok = malloc((size_t)micro_batch * sizeof *c->ntok);
-    c->perm = malloc((size_t)d->n * sizeof *c->perm);
-    c->perm_epoch = -1;
-    if (!c->perm || !c->idx || !c->mb_lens || !c->mb_tokens || !c->mb_mask || !c->logp || !c->dlogp || !c->ntok) {
-        sft_ctx_free(c);
-        return pp_fail(err, PP_ESYS, "out of memory for the SFT workspace");
-    }
-    return PP_OK;
+    return step_batch_alloc(&c->b, cfg, d->n, global_batch, micro_batch, micro_batch * d->max_len, seed,
+                             SFT_STREAM_ORDER, err);
 }
 
 void sft_ctx_free(sft_ctx *c) {
-    train_ws_free(&c->ws);
-    free(c->idx);
-    free(c->mb_lens);
-    free(c->mb_tokens);
-    free(c->mb_mask);
-    free(c->logp);
-    free(c->dlogp);
-    free(c->ntok);
-    free(c->perm);
+    step_batch_free(&c->b);
     memset(c, 0, sizeof *c);
-}
-
-int64_t sft_batch_index(sft_ctx *c, int64_t step, int j) {
-    int64_t n = c->data->n;
-    int64_t slot = step * c->global_batch + j;
-    int64_t epoch = slot / n;
-    if (epoch != c->perm_epoch) {
-        pp_rng_permutation(c->seed, (uint64_t)epoch, SFT_STREAM_ORDER, n, c->perm);
-        c->perm_epoch = epoch;
-    }
-    return c->perm[slot % n];
 }
 
 pp_status sft_grad(void *vctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err) {
@@ -151,9 +117,9 @@ pp_status sft_grad(void *vctx, int64_t step, const model *m, float *grads, doubl
      * mean over the global batch needs no extra communication */
     int64_t total = 0;
     for (int j = 0; j < c->global_batch; j++) {
-        c->idx[j] = (int)sft_batch_index(c, step, j);
-        const uint8_t *mk = d->mask + d->start[c->idx[j]];
-        for (int t = 0; t < d->lens[c->idx[j]]; t++) total += mk[t];
+        c->b.idx[j] = (int)step_batch_item(&c->b, step, j);
+        const uint8_t *mk = d->mask + d->start[c->b.idx[j]];
+        for (int t = 0; t < d->lens[c->b.idx[j]]; t++) total += mk[t];
     }
     if (total == 0) return pp_fail(err, PP_EINPUT, "step %lld: the batch has no scored tokens", (long long)step + 1);
     int lo, hi;
@@ -163,19 +129,19 @@ pp_status sft_grad(void *vctx, int64_t step, const model *m, float *grads, doubl
         int nb = hi - j0 < c->micro_batch ? hi - j0 : c->micro_batch;
         int pos = 0;
         for (int b = 0; b < nb; b++) {
-            int i = c->idx[j0 + b], len = d->lens[i];
-            memcpy(c->mb_tokens + pos, d->tokens + d->start[i], (size_t)len * sizeof(int));
-            memcpy(c->mb_mask + pos, d->mask + d->start[i], (size_t)len);
-            c->mb_lens[b] = len;
+            int i = c->b.idx[j0 + b], len = d->lens[i];
+            memcpy(c->b.mb_tokens + pos, d->tokens + d->start[i], (size_t)len * sizeof(int));
+            memcpy(c->b.mb_mask + pos, d->mask + d->start[i], (size_t)len);
+            c->b.mb_lens[b] = len;
             pos += len;
         }
-        train_batch tb = {.n_seq = nb, .lens = c->mb_lens, .tokens = c->mb_tokens, .target_mask = c->mb_mask};
-        PP_TRY(model_forward_logps(m, &c->ws, &tb, c->logp, c->ntok, err));
+        train_batch tb = {.n_seq = nb, .lens = c->b.mb_lens, .tokens = c->b.mb_tokens, .target_mask = c->b.mb_mask};
+        PP_TRY(model_forward_logps(m, &c->b.ws, &tb, c->b.logp, c->b.ntok, err));
         for (int b = 0; b < nb; b++) {
-            nll -= c->logp[b];
-            c->dlogp[b] = -1.0f / (float)total;
+            nll -= c->b.logp[b];
+            c->b.dlogp[b] = -1.0f / (float)total;
         }
-        PP_TRY(model_backward(m, &c->ws, c->dlogp, NULL, grads, err));
+        PP_TRY(model_backward(m, &c->b.ws, c->b.dlogp, NULL, grads, err));
     }
     metrics[0] = nll / (double)total;
     metrics[1] = c->rank == 0 ? (double)total : 0;

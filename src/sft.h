@@ -17,6 +17,7 @@
 #include "model.h"
 #include "model_train.h"
 #include "prompts.h"
+#include "step_batch.h"
 
 typedef struct {
     int64_t n;            /* demonstrations */
@@ -38,23 +39,13 @@ typedef struct {
     const sft_data *data;
     int global_batch;     /* sequences per step, over all ranks */
     int micro_batch;      /* sequences per forward/backward on one rank */
-    uint64_t seed;        /* data order */
     int rank, size;
-    train_ws ws;
-    /* scratch */
-    int *idx, *mb_lens, *mb_tokens;
-    uint8_t *mb_mask;
-    float *logp, *dlogp;
-    int *ntok;
-    int64_t *perm, perm_epoch; /* data order of the current epoch */
+    step_batch b;        /* workspace and data order */
 } sft_ctx;
 
 pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, int global_batch,
                        int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err);
 void sft_ctx_free(sft_ctx *c);
-/* Demonstration index of slot j of the global batch of `step`: an epoch-wise
- * permutation keyed by (seed, epoch), so every rank computes the same. */
-int64_t sft_batch_index(sft_ctx *c, int64_t step, int j);
 /* trainer_grad_fn: metrics[0] = mean NLL per scored token, metrics[1] =
  * scored tokens in the batch. */
 pp_status sft_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);

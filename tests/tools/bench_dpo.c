@@ -151,7 +151,7 @@ static int step_loop(model *m, const dpo_data *d, int steps, int batch, int micr
             /* tokens of this rank's slice against the mean over ranks */
             int first = (int)((int64_t)batch * rank / size), end = (int)((int64_t)batch * (rank + 1) / size);
             double tok = 0, tok_max, tok_sum;
-            for (int j = first; j < end; j++) tok += d->len[0][ctx.idx[j]] + d->len[1][ctx.idx[j]];
+            for (int j = first; j < end; j++) tok += d->len[0][ctx.b.idx[j]] + d->len[1][ctx.b.idx[j]];
             MPI_Allreduce(&tok, &tok_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
             MPI_Allreduce(&tok, &tok_sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
             imbalance += tok_max / (tok_sum / size);
