@@ -22,8 +22,11 @@ ARCH     ?= -march=native
 OPT      ?= -O3
 SAN      ?=
 PKGS     := hdf5-openmpi openblas jansson yaml-0.1
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs hdf5-openmpi jansson yaml-0.1 2>/dev/null)
+# Computed when make reads this file.  Targets that install packages first
+# (test, demo, base-model, ...) run `deps`, then re-invoke make, so the
+# compile sees flags computed after the install.
+PKG_CFLAGS ?= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   ?= $(shell pkg-config --libs hdf5-openmpi jansson yaml-0.1 2>/dev/null)
 CFLAGS   ?= $(OPT) $(ARCH) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -Isrc -I$(BUILD) $(PKG_CFLAGS) $(SAN)
@@ -43,7 +46,7 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
 
-.PHONY: all deps test tests check-asan bench install clean distclean help docs base-model demo reward-model experiment experiment-quick fuzz soak
+.PHONY: all deps test tests valgrind-programs check-asan bench install clean distclean help docs base-model demo reward-model experiment experiment-quick fuzz soak
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
@@ -52,6 +55,7 @@ help:
 	@sed -n '1,13p' Makefile
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
+	@$(if $(strip $(PKG_LIBS)),true,echo "make: pkg-config finds no hdf5-openmpi, jansson, yaml-0.1: run 'make deps' first (or set PKG_CFLAGS and PKG_LIBS)" >&2; false)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/schemas_embedded.c: $(SCHEMAS) tools/embed-schemas.sh | $(BUILD)
@@ -80,9 +84,16 @@ tests: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN)
 deps:
 	@sh tools/install-deps.sh
 
+# valgrind 3.19 cannot execute AVX-512 code, so the programs the valgrind
+# test runs are built a second time for the baseline ISA (ARCH= empty).
+VG_BUILD ?= build-vg
+VG_BIN   ?= bin-vg
+valgrind-programs:
+	@$(MAKE) --no-print-directory BUILD=$(VG_BUILD) BIN=$(VG_BIN) ARCH= $(VG_BIN)/pp-prompts $(VG_BIN)/pp-convert
+
 test: deps
-	@$(MAKE) --no-print-directory tests
-	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run-tests.sh
+	@$(MAKE) --no-print-directory tests valgrind-programs
+	@BUILD=$(BUILD) BIN=$(BIN) VG_BIN=$(VG_BIN) sh tests/run-tests.sh
 
 # Same tests, sanitized, in separate build directories.  Left out: the fuzz
 # smoke test (libFuzzer builds its own ASan binaries), valgrind (does not mix
@@ -94,14 +105,18 @@ check-asan: deps
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm crash experiment" sh tests/run-tests.sh
 
-bench: all $(TOOL_BIN)
+bench: deps
+	@$(MAKE) --no-print-directory all $(TOOL_BIN)
 	@sh tests/bench.sh
 
 # Programs run as root here and in CI: Open MPI needs to be told it is fine.
 RUN_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
            OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
 
-base-model: deps all
+# Each of these needs the packages before it can compile: deps, then a
+# fresh make (so pkg-config runs after the install), then the work.
+base-model: deps
+	@$(MAKE) --no-print-directory all
 	@$(RUN_ENV) bash jobs/run-local.sh jobs/base-model.conf
 
 demo: base-model
@@ -115,14 +130,16 @@ reward-model: base-model
 experiment: base-model
 	@$(RUN_ENV) EXP_DOCS=docs bash jobs/experiment.sh jobs/experiment.conf
 
-experiment-quick: deps all
+experiment-quick: deps
+	@$(MAKE) --no-print-directory all
 	@$(RUN_ENV) EXP_SEEDS=1 EXP_BUDGETS=0.5 EXP_LOSSES=dpo EXP_EPOCHS=1 bash jobs/experiment.sh jobs/experiment-quick.conf
 
 FUZZ_SECONDS ?= 600
 fuzz:
 	@sh fuzz/run.sh $(FUZZ_SECONDS)
 
-soak: $(PROGRAMS) $(TOOL_BIN)
+soak: deps
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(TOOL_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) sh tests/soak.sh
 
 # docs/formats.md is generated from the schemas (a test checks it is current)
@@ -140,7 +157,7 @@ install: all
 	cp -R docs/. README.md LICENSE $(DESTDIR)$(PREFIX)/share/doc/prefpipe/
 
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan build-vg bin bin-asan bin-vg
 
 distclean: clean
 	rm -rf cache

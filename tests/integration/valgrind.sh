@@ -16,6 +16,16 @@ if ! command -v valgrind >/dev/null 2>&1; then
     skip valgrind "valgrind not installed (apt-get install -y valgrind)"
     exit 0
 fi
+# The programs run here are built for the baseline ISA (make valgrind-programs,
+# run by make test): valgrind 3.19 dies with SIGILL on AVX-512 instructions.
+VGBIN=${VG_BIN:-bin-vg}
+case $VGBIN in /*) ;; *) VGBIN=$ROOT/$VGBIN ;; esac
+for p in pp-prompts pp-convert; do
+    if [ ! -x "$VGBIN/$p" ]; then
+        fail valgrind_programs "$VGBIN/$p is missing: run 'make valgrind-programs' (make test does)"
+        exit 0
+    fi
+done
 SUPP=$ROOT/tests/valgrind.supp
 # 99: valgrind found something; any other code is the program's own.
 VG="valgrind --error-exitcode=99 --leak-check=full --num-callers=50 --suppressions=$SUPP"
@@ -68,15 +78,15 @@ SRC
 fi
 
 if need_shared valgrind_prompts_yaml data/tinystories_evaluation_prompts.yaml; then
-    vg valgrind_prompts_yaml 0 "$BIN/pp-prompts" --out "$T/p.h5" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml"
+    vg valgrind_prompts_yaml 0 "$VGBIN/pp-prompts" --out "$T/p.h5" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml"
 fi
 printf 'key: value\n' >"$T/mapping.yaml"
-vg valgrind_prompts_bad_input 1 "$BIN/pp-prompts" --out "$T/bad.h5" --yaml "$T/mapping.yaml"
+vg valgrind_prompts_bad_input 1 "$VGBIN/pp-prompts" --out "$T/bad.h5" --yaml "$T/mapping.yaml"
 
 if need_shared valgrind_convert_import models/stories260K.bin && need_shared valgrind_convert_import models/tok512.bin; then
-    vg valgrind_convert_import 0 "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" \
+    vg valgrind_convert_import 0 "$VGBIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" \
         --tokenizer "$SHARED/models/tok512.bin" --out "$T/m.h5"
-    vg valgrind_convert_export 0 "$BIN/pp-convert" --to-llama2c "$T/back.bin" --model "$T/m.h5"
+    vg valgrind_convert_export 0 "$VGBIN/pp-convert" --to-llama2c "$T/back.bin" --model "$T/m.h5"
     if cmp -s "$T/back.bin" "$SHARED/models/stories260K.bin"; then ok valgrind_convert_roundtrip_identical
     else fail valgrind_convert_roundtrip_identical "exported checkpoint differs from stories260K.bin"; fi
 fi
