@@ -35,7 +35,7 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter 
 LDLIBS   := $(PKG_LIBS) -lopenblas -lscalapack-openmpi -ldl -lm
 LDFLAGS  += $(SAN)
 
-LIB_SRC   := $(sort $(wildcard src/*.c))
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
 LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIB_SRC)) $(BUILD)/schemas_embedded.o
 LIB       := $(BUILD)/libprefpipe.a
 STAGE_SRC := $(sort $(wildcard stages/pp-*.c))
@@ -54,7 +54,8 @@ all: $(PROGRAMS)
 help:
 	@sed -n '1,13p' Makefile
 
-$(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
+$(BUILD)/src/%.o: src/%.c $(wildcard src/*/*.h) | $(BUILD)/src
+	@mkdir -p $(dir $@)
 	@$(if $(strip $(PKG_LIBS)),true,echo "make: pkg-config finds no hdf5-openmpi, jansson, yaml-0.1: run 'make deps' first (or set PKG_CFLAGS and PKG_LIBS)" >&2; false)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -64,8 +65,13 @@ $(BUILD)/schemas_embedded.c: $(SCHEMAS) tools/embed-schemas.sh | $(BUILD)
 $(BUILD)/schemas_embedded.o: $(BUILD)/schemas_embedded.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+# The layering rule of src/ (folder READMEs, tools/check-layers.sh): an
+# upward or circular include fails the build.
+$(BUILD)/layers.ok: tools/check-layers.sh $(wildcard src/*/*.c src/*/*.h src/*/README.md) | $(BUILD)
+	@sh tools/check-layers.sh src > $@.tmp && mv $@.tmp $@
+
+$(LIB): $(LIB_OBJ) $(BUILD)/layers.ok
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
 $(BIN)/%: stages/%.c $(LIB) | $(BIN)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS)

@@ -8,7 +8,7 @@
 #include <fcntl.h>
 
 #include "fuzz_common.h"
-#include "pp_options.h"
+#include "core/pp_options.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     /* pp_cli_help prints to stdout; libFuzzer reports on stderr */

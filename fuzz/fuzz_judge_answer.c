@@ -7,7 +7,7 @@
  * JUDGE_FAILED otherwise, one-line messages; split words never exceed the
  * input and the argv is NULL-terminated. */
 #include "fuzz_common.h"
-#include "judge_cmd.h"
+#include "judge/judge_cmd.h"
 
 static const char *ids[] = {"17", "0", "-3", "", "9223372036854775807", "a\"b\\c", "id with spaces",
                             "caf\xc3\xa9", "00017"};

@@ -8,7 +8,7 @@
  * another size must fail cleanly (no leak). */
 #include "fuzz_common.h"
 #include "fuzz_vocab.h"
-#include "llama2c.h"
+#include "model/llama2c.h"
 
 #define MAX_TOKENIZER_VOCAB 4096 /* bigger ones are not worth writing per input */
 

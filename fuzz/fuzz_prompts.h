@@ -6,8 +6,8 @@
 #include <ctype.h>
 
 #include "fuzz_common.h"
-#include "pp_text.h"
-#include "prompts.h"
+#include "core/pp_text.h"
+#include "prompts/prompts.h"
 
 /* Every prompt valid UTF-8 (NULs cannot be in a C string, so none got in),
  * within the size limit, without builtin-suite fields; ids increasing. */

@@ -6,7 +6,7 @@
  * overflowing the documented buffer sizes, and decode into short buffers
  * exactly like snprintf (same length, a prefix of the full text). */
 #include "fuzz_common.h"
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 static const char *samples[] = {"", " ", "Once upon a time, there was a little girl.",
                                 "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",

@@ -9,7 +9,7 @@
  * arbitrary int32 ids (out of range included) stays in bounds. */
 #include "fuzz_common.h"
 #include "fuzz_vocab.h"
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 static tokenizer byte_tok, l2c_tok;
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_vocab.h"
-#include "llama2c.h"
+#include "model/llama2c.h"
 
 static void die(const char *msg) {
     fprintf(stderr, "make_seeds: %s\n", msg);

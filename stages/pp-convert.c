@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llama2c.h"
-#include "model_io.h"
-#include "pp_stage.h"
+#include "model/llama2c.h"
+#include "model/model_io.h"
+#include "stage/pp_stage.h"
 
 int main(int argc, char **argv) {
     const char *from = NULL, *tok_path_in = NULL, *out = NULL, *to = NULL, *model_path = NULL;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval.h"
-#include "pp_stage.h"
+#include "eval/eval.h"
+#include "stage/pp_stage.h"
 
 int main(int argc, char **argv) {
     const char *policy = NULL, *baseline = NULL, *prompts = NULL, *out = NULL, *judge = "oracle", *judge_cmd = NULL;

@@ -2,8 +2,8 @@
  * MPI ranks, resumable (see src/generate.h). */
 #include <stdio.h>
 
-#include "generate.h"
-#include "pp_stage.h"
+#include "generate/generate.h"
+#include "stage/pp_stage.h"
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *prompts_path = NULL, *out = NULL;

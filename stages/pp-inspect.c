@@ -2,9 +2,9 @@
  * schema (hdf5-schemas/). */
 #include <stdio.h>
 
-#include "inspect.h"
-#include "pp_schema.h"
-#include "pp_stage.h"
+#include "report/inspect.h"
+#include "io/pp_schema.h"
+#include "stage/pp_stage.h"
 
 int main(int argc, char **argv) {
     const char *file = NULL;

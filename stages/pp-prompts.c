@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pp_stage.h"
-#include "prompts.h"
+#include "stage/pp_stage.h"
+#include "prompts/prompts.h"
 
 int main(int argc, char **argv) {
     const char *out = NULL, *jsonl = NULL, *field = "prompt", *yaml = NULL, *text = NULL;

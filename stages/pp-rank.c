@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "candidates.h"
-#include "pairs.h"
-#include "pp_stage.h"
-#include "rank.h"
+#include "io/candidates.h"
+#include "io/pairs.h"
+#include "stage/pp_stage.h"
+#include "rank/rank.h"
 
 int main(int argc, char **argv) {
     const char *cand_path = NULL, *out = NULL, *method = "iterative", *judge = "oracle", *judge_cmd = NULL;

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pp_stage.h"
-#include "report.h"
+#include "stage/pp_stage.h"
+#include "report/report.h"
 
 int main(int argc, char **argv) {
     const char *model = NULL, *eval = NULL, *out_dir = ".", *prefix = "", *gnuplot = "gnuplot";

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pp_stage.h"
-#include "reward_model.h"
+#include "stage/pp_stage.h"
+#include "rm/reward_model.h"
 
 /* Held-out files: every --heldout of the command line (the option table
  * keeps only the last one) or else the config file's value, each split at

@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model_io.h"
-#include "pp_stage.h"
-#include "prompts.h"
-#include "sft.h"
-#include "trainer.h"
+#include "model/model_io.h"
+#include "stage/pp_stage.h"
+#include "prompts/prompts.h"
+#include "train/sft.h"
+#include "train/trainer.h"
 
 int main(int argc, char **argv) {
     const char *out = NULL, *data = NULL, *init = NULL, *arch = NULL;

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dpo.h"
-#include "model_io.h"
-#include "pp_stage.h"
-#include "trainer.h"
+#include "train/dpo.h"
+#include "model/model_io.h"
+#include "stage/pp_stage.h"
+#include "train/trainer.h"
 
 /* Closing figures: implicit-reward accuracy on held-out pairs. */
 typedef struct {

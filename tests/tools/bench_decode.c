@@ -24,10 +24,10 @@
 
 #include <cblas.h>
 
-#include "infer.h"
-#include "llama2c.h"
-#include "model.h"
-#include "sample.h"
+#include "model/infer.h"
+#include "model/llama2c.h"
+#include "model/model.h"
+#include "model/sample.h"
 
 /* Wall time, or with --cpu-time this thread's CPU time (on a machine
  * shared with other jobs, time spent descheduled is not ours). */

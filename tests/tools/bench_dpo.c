@@ -39,11 +39,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "adamw.h"
-#include "dpo.h"
-#include "model.h"
-#include "model_io.h"
-#include "pairs.h"
+#include "model/adamw.h"
+#include "train/dpo.h"
+#include "model/model.h"
+#include "model/model_io.h"
+#include "io/pairs.h"
 
 static double clock_s(clockid_t id) {
     struct timespec ts;

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "generate.h"
-#include "llama2c.h"
-#include "model_io.h"
+#include "generate/generate.h"
+#include "model/llama2c.h"
+#include "model/model_io.h"
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
 

@@ -28,9 +28,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "adamw.h"
-#include "model.h"
-#include "model_train.h"
+#include "model/adamw.h"
+#include "model/model.h"
+#include "model/model_train.h"
 
 static double clock_s(clockid_t id) {
     struct timespec ts;

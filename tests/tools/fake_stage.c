@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pp_stage.h"
+#include "stage/pp_stage.h"
 
 static uint64_t mix64(uint64_t x) { /* splitmix64 finaliser */
     x ^= x >> 30;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pp_h5.h"
+#include "io/pp_h5.h"
 
 static double *load(const char *path, const char *name, int64_t *n) {
     pp_h5 f;

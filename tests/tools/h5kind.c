@@ -2,8 +2,8 @@
  * the "file of the wrong kind" error). */
 #include <stdio.h>
 
-#include "pp_h5.h"
-#include "pp_schema.h"
+#include "io/pp_h5.h"
+#include "io/pp_schema.h"
 
 int main(int argc, char **argv) {
     if (argc != 3) {

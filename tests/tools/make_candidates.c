@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "candidates.h"
-#include "prompts.h"
-#include "pp_rng.h"
-#include "tasks.h"
-#include "tokenizer.h"
+#include "io/candidates.h"
+#include "prompts/prompts.h"
+#include "core/pp_rng.h"
+#include "suite/tasks.h"
+#include "model/tokenizer.h"
 
 #define MAX_TEXT 512
 

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_io.h"
-#include "pairs.h"
-#include "pp_rng.h"
-#include "tasks.h"
+#include "model/model_io.h"
+#include "io/pairs.h"
+#include "core/pp_rng.h"
+#include "suite/tasks.h"
 
 static pp_status encode(const tokenizer *t, const char *text, int bos, int eos, int32_t **tok, int64_t *used,
                         int64_t *cap, pp_err *err) {

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model_io.h"
-#include "pairs.h"
-#include "reward_model.h"
+#include "model/model_io.h"
+#include "io/pairs.h"
+#include "rm/reward_model.h"
 
 #define PAIRS_PER_CALL 8
 

@@ -18,9 +18,9 @@
 
 #include <mpi.h>
 
-#include "bt_fit.h"
-#include "pp_rng.h"
-#include "scalapack.h"
+#include "rm/bt_fit.h"
+#include "core/pp_rng.h"
+#include "rm/scalapack.h"
 
 static int rank = 0, nranks = 1, n_fail = 0;
 

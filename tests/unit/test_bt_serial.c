@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "bt_fit.h"
-#include "pp_rng.h"
+#include "rm/bt_fit.h"
+#include "core/pp_rng.h"
 
 /* x_i ~ N(0, 1), flipped with probability 1 - sigma(w_true.x_i) */
 static double *make_pairs(int64_t n, int d, const double *w_true, uint64_t seed) {

@@ -29,11 +29,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "adamw.h"
-#include "dpo.h"
-#include "model.h"
-#include "pairs.h"
-#include "pref_loss.h"
+#include "model/adamw.h"
+#include "train/dpo.h"
+#include "model/model.h"
+#include "io/pairs.h"
+#include "train/pref_loss.h"
 
 #define RTOL 1e-4
 #define MAX_RECORDS 64

@@ -12,13 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pp_error.h"
-#include "pp_h5.h"
-#include "pp_options.h"
-#include "pp_rng.h"
-#include "pp_schema.h"
-#include "pp_text.h"
-#include "prompts.h"
+#include "core/pp_error.h"
+#include "io/pp_h5.h"
+#include "core/pp_options.h"
+#include "core/pp_rng.h"
+#include "io/pp_schema.h"
+#include "core/pp_text.h"
+#include "prompts/prompts.h"
 
 static char scratch[256];
 

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "candidates.h"
-#include "generate.h"
-#include "llama2c.h"
+#include "io/candidates.h"
+#include "generate/generate.h"
+#include "model/llama2c.h"
 
 static char root_dir[900], shared_dir[1024];
 

@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "infer.h"
-#include "model.h"
-#include "pp_rng.h"
-#include "sample.h"
+#include "model/infer.h"
+#include "model/model.h"
+#include "core/pp_rng.h"
+#include "model/sample.h"
 
 static void tiny_model(model *m, int tied, int seq_len) {
     model_config c = {.dim = 64, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,

@@ -22,12 +22,12 @@
 
 #include <cmocka.h>
 
-#include "infer.h"
-#include "llama2c.h"
-#include "model.h"
-#include "pp_rng.h"
-#include "fastmath.h"
-#include "sample.h"
+#include "model/infer.h"
+#include "model/llama2c.h"
+#include "model/model.h"
+#include "core/pp_rng.h"
+#include "model/fastmath.h"
+#include "model/sample.h"
 
 /* ---- reference forward pass ------------------------------------------- */
 

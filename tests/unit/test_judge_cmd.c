@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "judge_cmd.h"
+#include "judge/judge_cmd.h"
 
 static char tools_dir[PATH_MAX]; /* .../build/tests/tools */
 static char root_dir[PATH_MAX];  /* the repository, for examples/ */

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "judge_oracle.h"
+#include "judge/judge_oracle.h"
 
 static oracle_judge judge(double noise, double bias, double close, uint64_t seed) {
     oracle_judge j;

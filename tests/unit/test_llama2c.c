@@ -17,11 +17,11 @@
 
 #include <cmocka.h>
 
-#include "infer.h"
-#include "llama2c.h"
-#include "model.h"
-#include "sample.h"
-#include "tokenizer.h"
+#include "model/infer.h"
+#include "model/llama2c.h"
+#include "model/model.h"
+#include "model/sample.h"
+#include "model/tokenizer.h"
 
 static char shared_dir[4096];
 static char tmp_dir[64];

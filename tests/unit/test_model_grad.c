@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
-#include "model_train.h"
-#include "pp_rng.h"
+#include "model/model.h"
+#include "model/model_train.h"
+#include "core/pp_rng.h"
 
 /* Four sequences: prompts of 3, 2 and 1 tokens, and one of length 1 that
  * scores nothing. */

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pairs.h"
-#include "pp_schema.h"
+#include "io/pairs.h"
+#include "io/pp_schema.h"
 
 static char scratch[256];
 

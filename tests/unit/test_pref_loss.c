@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "pp_rng.h"
-#include "pref_loss.h"
+#include "core/pp_rng.h"
+#include "train/pref_loss.h"
 
 /* |actual − expected| ≤ tol, printing both values when it fails (this
  * cmocka has no assert_double_equal). */

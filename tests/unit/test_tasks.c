@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tasks.h"
+#include "suite/tasks.h"
 
 /* ---- a small string set (open addressing) for disjointness checks ---- */
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 static char root_dir[900];
 static char shared_dir[1024];

@@ -23,9 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "adamw.h"
-#include "model.h"
-#include "model_train.h"
+#include "model/adamw.h"
+#include "model/model.h"
+#include "model/model_train.h"
 
 #define RTOL 1e-4
 

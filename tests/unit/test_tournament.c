@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "pp_rng.h"
-#include "tournament.h"
+#include "core/pp_rng.h"
+#include "rank/tournament.h"
 
 #define MAXK 16
 #define MAX_CALLS (MAXK * (MAXK - 1)) /* round robin, both orders */

@@ -1,0 +1,67 @@
+/* pp_text.c - UTF-8 validation and whole-file reads. */
+#include "core/pp_text.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+int pp_utf8_valid(const char *s, size_t len, size_t *bad) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = u[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) { i++; continue; }
+        else if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
+        else goto invalid;
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (u[i + k] & 0xC0) != 0x80) goto invalid;
+            cp = cp << 6 | (u[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            goto invalid;
+        i += n + 1;
+    }
+    return 1;
+invalid:
+    if (bad) *bad = i;
+    return 0;
+}
+
+int pp_read_file(const char *path, size_t max_bytes, char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno ? errno : EIO;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return EISDIR;
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return -1;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        fclose(f);
+        return ENOMEM;
+    }
+    size_t got = fread(buf, 1, (size_t)st.st_size, f);
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(buf);
+        return EIO;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    return 0;
+}

@@ -1,0 +1,583 @@
+/* eval.c - policy vs baseline, judged in both orders (eval.h). */
+#include "eval/eval.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "judge/judge_cmd.h"
+#include "judge/judge_oracle.h"
+#include "model/model_io.h"
+#include "core/pp_gather.h"
+#include "core/pp_mpi.h"
+#include "prompts/prompts.h"
+#include "suite/tasks.h"
+
+#define EVAL_CHUNK_SCHEMA "eval_chunk" /* OUT.parts/S-NNNNNN.h5: finished prompts of a run */
+#define EVAL_KEY_MAX 8192
+
+/* One split's results on this rank (rows lo..hi of the prompt file). */
+typedef struct {
+    int64_t lo, hi, n_file;
+    double *outcome, *score[2];
+    int32_t *verdict[2], *exact[2];
+    char **text[2];
+    char name[32];
+} split_rows;
+
+static void rows_free(split_rows *r) {
+    free(r->outcome);
+    for (int s = 0; s < 2; s++) {
+        free(r->score[s]);
+        free(r->verdict[s]);
+        free(r->exact[s]);
+        if (r->text[s])
+            for (int64_t i = 0; i < r->hi - r->lo; i++) free(r->text[s][i]);
+        free(r->text[s]);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* +1 when the policy is preferred in this order, -1 the baseline, 0 otherwise. */
+static int policy_view(int verdict, int policy_first) {
+    if (verdict == 0) return policy_first ? 1 : -1;
+    if (verdict == 1) return policy_first ? -1 : 1;
+    return 0;
+}
+
+typedef struct {
+    const eval_options *o;
+    oracle_judge oracle;
+    judge_cmd *cmd;
+} judges;
+
+static pp_status judge_pair(judges *j, const prompt_set *p, int64_t i, int split, const char *first,
+                            const char *second, int order, int *verdict, pp_err *err) {
+    if (!strcmp(j->o->judge, "oracle")) {
+        task_family fam;
+        PP_TRY(tasks_family_from_name(p->family[i], &fam, err));
+        uint64_t match_id = ((uint64_t)split << 40) ^ (uint64_t)p->ids[i];
+        oracle_result r = oracle_judge_match(&j->oracle, fam, p->text[i], p->reference[i], first, second, match_id,
+                                             (uint64_t)order);
+        *verdict = (int)r.verdict;
+        return PP_OK;
+    }
+    char id[64];
+    snprintf(id, sizeof id, "%d:%lld:%d", split, (long long)p->ids[i], order);
+    judge_verdict v;
+    PP_TRY(judge_cmd_match(j->cmd, id, p->text[i], first, second, &v, NULL, err));
+    *verdict = (int)v;
+    return PP_OK;
+}
+
+/* ---------------------------------------------------------------- resume
+ * The prompts of a split are cut into chunks of chunk_prompts; each rank
+ * works through a contiguous range of chunks and saves every finished chunk
+ * (texts and verdicts) as OUT.parts/S-NNNNNN.h5, written .tmp and renamed
+ * like every output.  A chunk file carries the run key (models, prompts,
+ * judge and sampling settings); a rerun reuses each chunk that loads with
+ * the same key and redoes the others.  Outcomes, scores and exact matches
+ * are recomputed from the saved texts and verdicts, so a resumed run writes
+ * the same file as an uninterrupted one. */
+
+static void chunk_file(const char *parts, int split, int64_t c, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%d-%06lld.h5", parts, split, (long long)c);
+}
+
+/* Everything a chunk's texts and verdicts depend on, one line per item. */
+static pp_status split_key(const eval_options *o, const char fp[2][17], const char *prompts_path, int split, char *key,
+                           size_t cap, pp_err *err) {
+    char pfp[17];
+    PP_TRY(pp_file_fingerprint(prompts_path, pfp, err));
+    int n = snprintf(key, cap,
+                     "eval_parts_version=1\nprogram_version=%s\npolicy=%s\nbaseline=%s\nprompts=%s\nsplit=%d\n"
+                     "judge=%s\njudge_cmd=%s\njudge_timeout=%.17g\njudge_noise=%.17g\njudge_position_bias=%.17g\n"
+                     "judge_close=%.17g\njudge_seed=%llu\ntemperature=%.9g\ntop_p=%.9g\ntop_k=%d\n"
+                     "max_new_tokens=%d\nseed=%llu\nchunk_prompts=%d\n",
+                     PP_VERSION, fp[0], fp[1], pfp, split, o->judge, o->judge_cmd ? o->judge_cmd : "",
+                     o->judge_timeout, o->judge_noise, o->judge_position_bias, o->judge_close,
+                     (unsigned long long)o->judge_seed, (double)o->gen.sample.temperature,
+                     (double)o->gen.sample.top_p, o->gen.sample.top_k, o->gen.max_new_tokens,
+                     (unsigned long long)o->gen.seed, o->chunk_prompts);
+    if (n < 0 || (size_t)n >= cap) return pp_fail(err, PP_EINPUT, "--judge-cmd is too long for the resume key");
+    return PP_OK;
+}
+
+/* Fill rows [p0, p1) of r from a saved chunk.  Returns 1 when the chunk is
+ * there, complete and of this run; otherwise 0 (it will be redone). */
+static int chunk_load(const char *path, const char *key, const prompt_set *p, int64_t p0, int64_t p1, split_rows *r) {
+    if (access(path, F_OK) != 0) return 0;
+    pp_err e;
+    pp_h5 f;
+    if (pp_h5_open(&f, path, EVAL_CHUNK_SCHEMA, 1, &e) != PP_OK) return 0;
+    int64_t n = p1 - p0, want[1] = {n}, *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids);
+    int32_t *v[2] = {malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t)), malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t))};
+    char **texts[2] = {NULL, NULL}, have[EVAL_KEY_MAX];
+    int64_t got[2];
+    int ok = ids && v[0] && v[1] && pp_h5_get_attr_str(&f, "/", "run_key", have, sizeof have, &e) == PP_OK &&
+             !strcmp(have, key) && pp_h5_expect(&f, "/prompt_id", PP_I64, 1, want, NULL, &e) == PP_OK &&
+             pp_h5_read_all(&f, "/prompt_id", PP_I64, ids, &e) == PP_OK &&
+             pp_h5_expect(&f, "/verdict_policy_first", PP_I32, 1, want, NULL, &e) == PP_OK &&
+             pp_h5_read_all(&f, "/verdict_policy_first", PP_I32, v[0], &e) == PP_OK &&
+             pp_h5_expect(&f, "/verdict_baseline_first", PP_I32, 1, want, NULL, &e) == PP_OK &&
+             pp_h5_read_all(&f, "/verdict_baseline_first", PP_I32, v[1], &e) == PP_OK &&
+             pp_h5_read_text(&f, "/policy_text", n, &got[0], &texts[0], &e) == PP_OK &&
+             pp_h5_read_text(&f, "/baseline_text", n, &got[1], &texts[1], &e) == PP_OK;
+    pp_h5_close(&f);
+    for (int64_t i = 0; ok && i < n; i++)
+        ok = ids[i] == p->ids[p0 + i] && v[0][i] >= 0 && v[0][i] <= 3 && v[1][i] >= 0 && v[1][i] <= 3;
+    for (int64_t i = 0; ok && i < n; i++) {
+        int64_t row = p0 + i - r->lo;
+        for (int s = 0; s < 2; s++) {
+            r->verdict[s][row] = v[s][i];
+            free(r->text[s][row]);
+            r->text[s][row] = strdup(texts[s][i]);
+            ok = ok && r->text[s][row];
+        }
+    }
+    free(ids);
+    free(v[0]);
+    free(v[1]);
+    free(texts[0]);
+    free(texts[1]);
+    return ok;
+}
+
+/* Save rows [p0, p1) of r atomically (one process, MPI_COMM_SELF). */
+static pp_status chunk_save(const char *path, const char *key, const prompt_set *p, int64_t p0, int64_t p1,
+                            const split_rows *r, pp_err *err) {
+    pp_h5 f;
+    pp_provenance prov = {"pp-eval", "one chunk of a run (see run_key)", NULL, 0};
+    PP_TRY(pp_h5_create(&f, path, MPI_COMM_SELF, EVAL_CHUNK_SCHEMA, 1, &prov, err));
+    int64_t n = p1 - p0, dims[1] = {n}, row = p0 - r->lo;
+    pp_status st = pp_h5_attr_str(&f, "/", "run_key", key, err);
+    if (st == PP_OK) st = pp_h5_write_rows(&f, "/prompt_id", PP_I64, 1, dims, 0, n, p->ids + p0, err);
+    if (st == PP_OK) st = pp_h5_write_rows(&f, "/verdict_policy_first", PP_I32, 1, dims, 0, n, r->verdict[0] + row, err);
+    if (st == PP_OK) st = pp_h5_write_rows(&f, "/verdict_baseline_first", PP_I32, 1, dims, 0, n, r->verdict[1] + row, err);
+    if (st == PP_OK) st = pp_h5_serial_begin(&f, err);
+    if (st == PP_OK) st = pp_h5_write_text(&f, "/policy_text", n, (const char *const *)r->text[0] + row, err);
+    if (st == PP_OK) st = pp_h5_write_text(&f, "/baseline_text", n, (const char *const *)r->text[1] + row, err);
+    if (st == PP_OK) return pp_h5_commit(&f, err);
+    pp_h5_abort(&f);
+    return st;
+}
+
+/* Rank 0: remove the parts directory once the output is committed. */
+static void remove_parts(const char *parts) {
+    DIR *d = opendir(parts);
+    if (!d) return;
+    struct dirent *e;
+    char path[PP_PATH_MAX + 300];
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (n[0] < '0' || n[0] > '9' || !strstr(n, ".h5")) continue; /* only ours: S-NNNNNN.h5[.tmp] */
+        snprintf(path, sizeof path, "%s/%s", parts, n);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(parts);
+}
+
+/* Generate both responses of prompt i and judge them in both orders. */
+static pp_status do_row(int split, const char *path, const prompt_set *p, int64_t i, generator g[2],
+                        const model *models[2], judges *j, split_rows *r, pp_err *err) {
+    int64_t row = i - r->lo;
+    for (int s = 0; s < 2; s++) {
+        int *ids = NULL, nid = 0;
+        pp_status st = generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, p->text[i], &ids, &nid, err);
+        if (st == PP_OK && nid >= models[s]->cfg.seq_len)
+            st = pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
+                         (long long)p->ids[i], nid, models[s]->cfg.seq_len);
+        candidate_set cs;
+        if (st == PP_OK) st = candidates_init(&cs, 1, err);
+        if (st == PP_OK) {
+            gen_prompt gp = {.id = p->ids[i], .text = p->text[i], .tokens = ids, .n_tokens = nid};
+            st = generate_prompt(&g[s], &gp, &cs, err);
+            free(r->text[s][row]); /* a text left by a chunk that failed to load */
+            r->text[s][row] = NULL;
+            if (st == PP_OK && !(r->text[s][row] = strdup(cs.candidate_text[0])))
+                st = pp_fail(err, PP_ESYS, "out of memory");
+            candidates_free(&cs);
+        }
+        free(ids);
+        PP_TRY(st);
+    }
+    int v[2];
+    PP_TRY(judge_pair(j, p, i, split, r->text[0][row], r->text[1][row], 0, &v[0], err));
+    PP_TRY(judge_pair(j, p, i, split, r->text[1][row], r->text[0][row], 1, &v[1], err));
+    r->verdict[0][row] = v[0];
+    r->verdict[1][row] = v[1];
+    return PP_OK;
+}
+
+/* What follows from a row's texts and verdicts: outcome, scores, exact matches. */
+static void finish_row(const prompt_set *p, int64_t i, int has_ref, split_rows *r) {
+    int64_t row = i - r->lo;
+    int sum = policy_view(r->verdict[0][row], 1) + policy_view(r->verdict[1][row], 0);
+    r->outcome[row] = sum > 0 ? 1.0 : sum < 0 ? 0.0 : 0.5;
+    task_family fam;
+    pp_err e;
+    if (has_ref && tasks_family_from_name(p->family[i], &fam, &e) == PP_OK)
+        for (int s = 0; s < 2; s++) {
+            r->score[s][row] = tasks_score(fam, p->text[i], p->reference[i], r->text[s][row]);
+            r->exact[s][row] = tasks_exact(p->reference[i], r->text[s][row]);
+        }
+}
+
+static pp_status run_split(int split, const char *path, const char *parts, const char *key, generator g[2],
+                           const model *models[2], judges *j, MPI_Comm comm, const pp_log *log, split_rows *r,
+                           pp_progress *prog, int64_t *done, int64_t *reused, pp_err *err) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    prompt_set p;
+    PP_TRY(prompts_load(&p, path, err));
+    pp_status st = PP_OK;
+    if (p.split[0]) snprintf(r->name, sizeof r->name, "%s", p.split);
+    else {
+        char b[PP_PATH_MAX];
+        snprintf(b, sizeof b, "%s", path);
+        snprintf(r->name, sizeof r->name, "%.20s", basename(b));
+        char *dot = strrchr(r->name, '.');
+        if (dot) *dot = '\0';
+    }
+    int has_ref = p.n > 0 && p.reference && p.reference[0] && p.family && p.family[0];
+    if (p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts (an empty prompt set)", path);
+    else if (!strcmp(j->o->judge, "oracle") && !has_ref)
+        st = pp_fail(err, PP_EINPUT, "%s: --judge oracle needs prompts from the built-in suite (with references)", path);
+    /* contiguous chunks per rank: rows lo..hi */
+    int64_t cp = j->o->chunk_prompts, nc = (p.n + cp - 1) / cp;
+    int64_t c0 = nc * rank / size, c1 = nc * (rank + 1) / size;
+    r->n_file = p.n;
+    r->lo = c0 * cp < p.n ? c0 * cp : p.n;
+    r->hi = c1 * cp < p.n ? c1 * cp : p.n;
+    int64_t n = r->hi - r->lo;
+    size_t cnt = (size_t)(n > 0 ? n : 1);
+    r->outcome = calloc(cnt, sizeof(double));
+    for (int s = 0; s < 2; s++) {
+        r->score[s] = calloc(cnt, sizeof(double));
+        r->verdict[s] = calloc(cnt, sizeof(int32_t));
+        r->exact[s] = calloc(cnt, sizeof(int32_t));
+        r->text[s] = calloc(cnt, sizeof(char *));
+        if (!r->score[s] || !r->verdict[s] || !r->exact[s] || !r->text[s]) st = pp_fail(err, PP_ESYS, "out of memory");
+    }
+    if (!r->outcome) st = pp_fail(err, PP_ESYS, "out of memory");
+    const char *delay = getenv("PP_TEST_CHUNK_DELAY_MS");
+    for (int64_t c = c0; st == PP_OK && c < c1; c++) {
+        int64_t p0 = c * cp, p1 = p0 + cp < p.n ? p0 + cp : p.n;
+        char file[PP_PATH_MAX + 64];
+        chunk_file(parts, split, c, file, sizeof file);
+        int from_file = chunk_load(file, key, &p, p0, p1, r);
+        for (int64_t i = p0; st == PP_OK && !from_file && i < p1; i++)
+            st = do_row(split, path, &p, i, g, models, j, r, err);
+        if (st == PP_OK && !from_file) st = chunk_save(file, key, &p, p0, p1, r, err);
+        if (st != PP_OK) break;
+        for (int64_t i = p0; i < p1; i++) finish_row(&p, i, has_ref, r);
+        *done += p1 - p0;
+        if (from_file) *reused += p1 - p0;
+        pp_progress_update(prog, *done * size, NULL);
+        if (!from_file && delay) usleep((useconds_t)(1000 * atoi(delay)));
+        if (pp_stop_requested() && c + 1 < c1)
+            st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal; finished prompts are saved in %s, run the same "
+                         "command again to resume", parts);
+    }
+    (void)log;
+    prompts_free(&p);
+    return st;
+}
+
+static void summarize(const split_rows *r, int has_oracle, MPI_Comm comm, eval_split_summary *s) {
+    /* local sums, then one reduction */
+    double a[16] = {0};
+    for (int64_t i = 0; i < r->hi - r->lo; i++) {
+        double o = r->outcome[i];
+        int p0 = policy_view(r->verdict[0][i], 1), p1 = policy_view(r->verdict[1][i], 0);
+        a[0] += 1;
+        a[1] += o == 1.0;
+        a[2] += o == 0.5;
+        a[3] += o == 0.0;
+        a[4] += p0 * p1 == -1;
+        a[5] += (r->verdict[0][i] == 3) + (r->verdict[1][i] == 3);
+        a[6] += o;
+        a[7] += o * o;
+        for (int m = 0; m < 2; m++) {
+            a[8 + 4 * m] += r->exact[m][i];
+            a[9 + 4 * m] += r->score[m][i];
+            a[10 + 4 * m] += r->score[m][i] * r->score[m][i];
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, a, 16, MPI_DOUBLE, MPI_SUM, comm);
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", r->name);
+    double n = a[0];
+    s->n = (int64_t)n;
+    s->wins = (int64_t)a[1];
+    s->ties = (int64_t)a[2];
+    s->losses = (int64_t)a[3];
+    s->flips = (int64_t)a[4];
+    s->failures = (int64_t)a[5];
+    if (n > 0) {
+        s->win_rate = a[6] / n;
+        double var = fmax(a[7] / n - s->win_rate * s->win_rate, 0);
+        s->win_rate_se = n > 1 ? sqrt(var * n / (n - 1) / n) : 0;
+        s->tie_rate = a[2] / n;
+        s->loss_rate = a[3] / n;
+        s->flip_rate = a[4] / n;
+    }
+    s->has_oracle = has_oracle;
+    for (int m = 0; has_oracle && n > 0 && m < 2; m++) {
+        double acc = a[8 + 4 * m] / n, sc = a[9 + 4 * m] / n, sc2 = a[10 + 4 * m] / n;
+        s->acc[m] = acc;
+        s->acc_se[m] = n > 1 ? sqrt(acc * (1 - acc) / (n - 1)) : 0;
+        s->score[m] = sc;
+        s->score_se[m] = n > 1 ? sqrt(fmax(sc2 - sc * sc, 0) / (n - 1)) : 0;
+    }
+}
+
+static pp_status write_split(pp_h5 *f, const split_rows *r, const eval_split_summary *s, pp_err *err) {
+    char g[64], name[96];
+    snprintf(g, sizeof g, "/%s", r->name);
+    PP_TRY(pp_h5_group(f, g, err));
+    int64_t dims[1] = {r->n_file}, n = r->hi - r->lo;
+    struct {
+        const char *n;
+        pp_dtype t;
+        const void *d;
+    } cols[] = {{"outcome", PP_F64, r->outcome},          {"verdict_policy_first", PP_I32, r->verdict[0]},
+                {"verdict_baseline_first", PP_I32, r->verdict[1]}, {"policy_score", PP_F64, r->score[0]},
+                {"baseline_score", PP_F64, r->score[1]},  {"policy_exact", PP_I32, r->exact[0]},
+                {"baseline_exact", PP_I32, r->exact[1]}};
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+        if (!s->has_oracle && c >= 3) break;
+        snprintf(name, sizeof name, "%s/%s", g, cols[c].n);
+        PP_TRY(pp_h5_write_rows(f, name, cols[c].t, 1, dims, r->lo, n, cols[c].d, err));
+    }
+    struct {
+        const char *n;
+        double v;
+    } at[] = {{"n", (double)s->n},         {"wins", (double)s->wins},   {"ties", (double)s->ties},
+              {"losses", (double)s->losses}, {"flips", (double)s->flips}, {"judge_failures", (double)s->failures},
+              {"win_rate", s->win_rate},   {"win_rate_se", s->win_rate_se}, {"tie_rate", s->tie_rate},
+              {"loss_rate", s->loss_rate}, {"flip_rate", s->flip_rate}};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) PP_TRY(pp_h5_attr_f64(f, g, at[i].n, at[i].v, err));
+    if (s->has_oracle) {
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_accuracy", s->acc[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_accuracy_se", s->acc_se[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_accuracy", s->acc[1], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_accuracy_se", s->acc_se[1], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_mean_score", s->score[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "policy_mean_score_se", s->score_se[0], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_mean_score", s->score[1], err));
+        PP_TRY(pp_h5_attr_f64(f, g, "baseline_mean_score_se", s->score_se[1], err));
+    }
+    return PP_OK;
+}
+
+pp_status eval_run(const char *policy_path, const char *baseline_path, const char *const *prompt_paths,
+                   int n_splits, const char *out_path, const eval_options *o, const pp_provenance *prov,
+                   MPI_Comm comm, const pp_log *log, eval_split_summary *summary, pp_err *err) {
+    if (n_splits < 1 || n_splits > EVAL_MAX_SPLITS)
+        return pp_fail(err, PP_EINPUT, "give 1 to %d prompt files", EVAL_MAX_SPLITS);
+    if (o->chunk_prompts < 1) return pp_fail(err, PP_EINPUT, "--chunk-prompts %d: must be at least 1", o->chunk_prompts);
+    model models[2];
+    memset(models, 0, sizeof models);
+    generator g[2];
+    memset(g, 0, sizeof g);
+    judges j = {.o = o};
+    split_rows rows[EVAL_MAX_SPLITS];
+    memset(rows, 0, sizeof rows);
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    gen_params gp = o->gen;
+    gp.k = 1;
+    pp_status st = model_load(policy_path, &models[0], err);
+    if (st == PP_OK) st = model_load(baseline_path, &models[1], err);
+    for (int s = 0; st == PP_OK && s < 2; s++) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
+    if (st == PP_OK && !strcmp(o->judge, "oracle"))
+        st = oracle_judge_init(&j.oracle, o->judge_noise, o->judge_position_bias, o->judge_close, o->judge_seed, err);
+    if (st == PP_OK && !strcmp(o->judge, "cmd")) {
+        judge_cmd_options jo;
+        judge_cmd_options_default(&jo);
+        if (o->judge_timeout > 0) jo.timeout_s = o->judge_timeout;
+        st = o->judge_cmd ? judge_cmd_open(&j.cmd, o->judge_cmd, &jo, err)
+                          : pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
+    }
+    /* the resume directory, made by rank 0 */
+    char parts[PP_PATH_MAX + 8], fp[2][17];
+    snprintf(parts, sizeof parts, "%s.parts", out_path);
+    struct stat sb;
+    if (st == PP_OK && rank == 0) {
+        if (stat(parts, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            st = pp_fail(err, PP_EINPUT, "%s exists and is not a directory; remove it (pp-eval keeps partial results there)",
+                         parts);
+        else if (mkdir(parts, 0777) != 0 && errno != EEXIST)
+            st = pp_fail(err, PP_EINPUT, "%s: cannot create the directory for partial results: %s", parts, strerror(errno));
+    }
+    if (st == PP_OK) {
+        model_fingerprint_hex(&models[0], fp[0]);
+        model_fingerprint_hex(&models[1], fp[1]);
+    }
+    st = pp_agree(comm, st, err);
+    /* total prompts for progress */
+    int64_t total = 0, done = 0, reused = 0;
+    for (int s = 0; st == PP_OK && s < n_splits; s++) {
+        prompt_set p;
+        st = prompts_load(&p, prompt_paths[s], err);
+        total += p.n;
+        prompts_free(&p);
+    }
+    st = pp_agree(comm, st, err);
+    pp_progress prog;
+    pp_progress_start(&prog, log, "eval", total, 0, "prompts");
+    char *key = malloc(EVAL_KEY_MAX);
+    if (!key) st = pp_fail(err, PP_ESYS, "out of memory");
+    for (int s = 0; st == PP_OK && s < n_splits; s++) {
+        st = split_key(o, (const char(*)[17])fp, prompt_paths[s], s, key, EVAL_KEY_MAX, err);
+        if (st == PP_OK)
+            st = run_split(s, prompt_paths[s], parts, key, g, (const model *[2]){&models[0], &models[1]}, &j, comm,
+                           log, &rows[s], &prog, &done, &reused, err);
+        st = pp_agree(comm, st, err);
+        if (st == PP_OK) summarize(&rows[s], !strcmp(o->judge, "oracle"), comm, &summary[s]);
+        for (int t = 0; st == PP_OK && t < s; t++)
+            if (!strcmp(rows[t].name, rows[s].name))
+                st = pp_fail(err, PP_EINPUT, "%s: split name '%s' given twice", prompt_paths[s], rows[s].name);
+    }
+    free(key);
+    if (st == PP_OK) pp_progress_finish(&prog, total, NULL);
+    if (st == PP_OK) {
+        MPI_Allreduce(MPI_IN_PLACE, &reused, 1, MPI_INT64_T, MPI_SUM, comm);
+        if (reused) pp_info(log, "resumed: %lld of %lld prompts reused from %s", (long long)reused, (long long)total, parts);
+    }
+    /* write */
+    pp_h5 f;
+    int created = 0;
+    if (st == PP_OK) {
+        st = pp_h5_create(&f, out_path, comm, "eval", EVAL_SCHEMA_VERSION, prov, err);
+        created = st == PP_OK;
+    }
+    if (st == PP_OK) {
+        char names[EVAL_MAX_SPLITS * 34] = "";
+        for (int s = 0; s < n_splits; s++) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", s ? "," : "", rows[s].name);
+        st = pp_h5_attr_i64(&f, "/", "n_splits", n_splits, err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "splits", names, err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "judge", o->judge, err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "policy_fingerprint", fp[0], err);
+        if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "baseline_fingerprint", fp[1], err);
+        if (st == PP_OK) st = pp_h5_attr_f64(&f, "/", "temperature", o->gen.sample.temperature, err);
+        if (st == PP_OK) st = pp_h5_attr_i64(&f, "/", "max_new_tokens", o->gen.max_new_tokens, err);
+        if (st == PP_OK) st = pp_h5_attr_i64(&f, "/", "seed", (int64_t)o->gen.seed, err);
+    }
+    for (int s = 0; st == PP_OK && s < n_splits; s++) st = write_split(&f, &rows[s], &summary[s], err);
+    /* texts: gathered to rank 0, written in the serial phase */
+    char **texts[EVAL_MAX_SPLITS][2];
+    memset(texts, 0, sizeof texts);
+    for (int s = 0; st == PP_OK && s < n_splits; s++)
+        for (int m = 0; st == PP_OK && m < 2; m++) {
+            int64_t nall;
+            st = pp_gather_strings(comm, rows[s].hi - rows[s].lo, (const char *const *)rows[s].text[m], &texts[s][m], &nall, err);
+        }
+    if (st == PP_OK) st = pp_h5_serial_begin(&f, err);
+    for (int s = 0; st == PP_OK && s < n_splits && rank == 0; s++) {
+        char name[96];
+        prompt_set p;
+        st = prompts_load(&p, prompt_paths[s], err);
+        snprintf(name, sizeof name, "/%s/prompt_text", rows[s].name);
+        if (st == PP_OK) st = pp_h5_write_text(&f, name, p.n, (const char *const *)p.text, err);
+        snprintf(name, sizeof name, "/%s/prompt_id", rows[s].name);
+        int64_t dims[1] = {p.n};
+        if (st == PP_OK) st = pp_h5_write_rows(&f, name, PP_I64, 1, dims, 0, p.n, p.ids, err);
+        snprintf(name, sizeof name, "/%s/policy_text", rows[s].name);
+        if (st == PP_OK) st = pp_h5_write_text(&f, name, p.n, (const char *const *)texts[s][0], err);
+        snprintf(name, sizeof name, "/%s/baseline_text", rows[s].name);
+        if (st == PP_OK) st = pp_h5_write_text(&f, name, p.n, (const char *const *)texts[s][1], err);
+        prompts_free(&p);
+    }
+    if (created) {
+        /* the serial phase ran on rank 0 alone: agree before anything is renamed,
+         * so a failure there never leaves a partial file under the final name */
+        st = pp_agree(comm, st, err);
+        if (st == PP_OK) st = pp_h5_commit(&f, err);
+        else pp_h5_abort(&f);
+    }
+    if (st == PP_OK && rank == 0) remove_parts(parts);
+    if (st != PP_OK && rank == 0) rmdir(parts); /* only when nothing was saved in it */
+    for (int s = 0; s < n_splits; s++) {
+        free(texts[s][0]);
+        free(texts[s][1]);
+        rows_free(&rows[s]);
+    }
+    if (j.cmd) judge_cmd_close(j.cmd);
+    for (int s = 0; s < 2; s++) {
+        generator_free(&g[s]);
+        model_free(&models[s]);
+    }
+    return st;
+}
+
+void eval_print_table(FILE *f, const eval_split_summary *s, int n) {
+    fprintf(f, "%-8s %5s  %-16s %-7s %-7s", "split", "n", "win rate", "ties", "flips");
+    if (n > 0 && s[0].has_oracle) fprintf(f, "  %-16s %-16s", "policy acc", "baseline acc");
+    fprintf(f, "\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%-8s %5lld  %5.1f%% ± %4.1f%%  %5.1f%%  %5.1f%%", s[i].name, (long long)s[i].n, 100 * s[i].win_rate,
+                100 * s[i].win_rate_se, 100 * s[i].tie_rate, 100 * s[i].flip_rate);
+        if (s[i].has_oracle)
+            fprintf(f, "  %5.1f%% ± %4.1f%%  %5.1f%% ± %4.1f%%", 100 * s[i].acc[0], 100 * s[i].acc_se[0],
+                    100 * s[i].acc[1], 100 * s[i].acc_se[1]);
+        fprintf(f, "\n");
+    }
+}
+
+pp_status eval_load_summary(const char *path, eval_split_summary *out, int *n_splits, pp_err *err) {
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, path, "eval", EVAL_SCHEMA_VERSION, err));
+    char splits[EVAL_MAX_SPLITS * 34] = "";
+    pp_status st = pp_h5_get_attr_str(&f, "/", "splits", splits, sizeof splits, err);
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(splits, ",", &save); st == PP_OK && t && n < EVAL_MAX_SPLITS;
+         t = strtok_r(NULL, ",", &save), n++) {
+        eval_split_summary *s = &out[n];
+        memset(s, 0, sizeof *s);
+        snprintf(s->name, sizeof s->name, "%s", t);
+        char g[64];
+        snprintf(g, sizeof g, "/%s", t);
+        double v[8];
+        const char *names[8] = {"n", "wins", "ties", "losses", "flips", "win_rate", "win_rate_se", "tie_rate"};
+        for (int i = 0; st == PP_OK && i < 8; i++) st = pp_h5_get_attr_f64(&f, g, names[i], &v[i], err);
+        if (st != PP_OK) break;
+        s->n = (int64_t)v[0];
+        s->wins = (int64_t)v[1];
+        s->ties = (int64_t)v[2];
+        s->losses = (int64_t)v[3];
+        s->flips = (int64_t)v[4];
+        s->win_rate = v[5];
+        s->win_rate_se = v[6];
+        s->tie_rate = v[7];
+        s->flip_rate = s->n ? (double)s->flips / (double)s->n : 0;
+        s->loss_rate = s->n ? (double)s->losses / (double)s->n : 0;
+        if (pp_h5_has_attr(&f, g, "policy_accuracy")) {
+            s->has_oracle = 1;
+            const char *an[8] = {"policy_accuracy", "policy_accuracy_se", "baseline_accuracy", "baseline_accuracy_se",
+                                 "policy_mean_score", "policy_mean_score_se", "baseline_mean_score", "baseline_mean_score_se"};
+            double a[8];
+            for (int i = 0; st == PP_OK && i < 8; i++) st = pp_h5_get_attr_f64(&f, g, an[i], &a[i], err);
+            s->acc[0] = a[0];
+            s->acc_se[0] = a[1];
+            s->acc[1] = a[2];
+            s->acc_se[1] = a[3];
+            s->score[0] = a[4];
+            s->score_se[0] = a[5];
+            s->score[1] = a[6];
+            s->score_se[1] = a[7];
+        }
+    }
+    pp_h5_close(&f);
+    *n_splits = n;
+    return st;
+}

@@ -1,0 +1,747 @@
+/* generate.c - K candidates per prompt, and the resumable distributed run (generate.h). */
+#include "generate/generate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/model_io.h"
+#include "core/pp_mpi.h"
+#include "core/pp_text.h"
+#include "prompts/prompts.h"
+
+/* ------------------------------------------------------------ generator */
+
+pp_status generator_init(generator *g, const model *m, const gen_params *p, int max_prompt_tokens, pp_err *err) {
+    memset(g, 0, sizeof *g);
+    const model_config *c = &m->cfg;
+    if (p->k < 1 || p->k > 4096) return pp_fail(err, PP_EINPUT, "--k %d: must be between 1 and 4096", p->k);
+    if (p->max_new_tokens < 1) return pp_fail(err, PP_EINPUT, "--max-new-tokens %d: must be at least 1", p->max_new_tokens);
+    PP_TRY(sample_params_check(&p->sample, err));
+    if (max_prompt_tokens < 1 || max_prompt_tokens > c->seq_len)
+        return pp_fail(err, PP_EINPUT, "prompts of %d tokens do not fit the model's context of %d", max_prompt_tokens,
+                       c->seq_len);
+    g->m = m;
+    g->p = *p;
+    g->max_prompt_tokens = max_prompt_tokens;
+    /* positions used: the prompt, then every generated token but the last */
+    int64_t need = (int64_t)max_prompt_tokens + p->max_new_tokens - 1;
+    int max_pos = need < c->seq_len ? (int)need : c->seq_len;
+    PP_TRY(infer_init(&g->st, m, p->k, max_pos, err));
+    /* a candidate never outgrows the context, whatever max_new_tokens says */
+    g->row_tokens = p->max_new_tokens < c->seq_len ? p->max_new_tokens : c->seq_len;
+    size_t K = (size_t)p->k, V = (size_t)c->vocab_size;
+    g->logits = malloc(K * V * sizeof *g->logits);
+    g->scratch = malloc(V * sizeof *g->scratch);
+    g->tokens = malloc(K * (size_t)g->row_tokens * sizeof *g->tokens);
+    g->n_gen = malloc(K * sizeof *g->n_gen);
+    g->finish = malloc(K * sizeof *g->finish);
+    g->slots = malloc(K * sizeof *g->slots);
+    g->feed = malloc(K * sizeof *g->feed);
+    g->logp = malloc(K * sizeof *g->logp);
+    g->rng = malloc(K * sizeof *g->rng);
+    g->raw_cap = 4096;
+    g->text_cap = 3 * g->raw_cap + 1;
+    g->raw = malloc(g->raw_cap);
+    g->text = malloc(g->text_cap);
+    if (!g->logits || !g->scratch || !g->tokens || !g->n_gen || !g->finish || !g->slots || !g->feed || !g->logp ||
+        !g->rng || !g->raw || !g->text) {
+        generator_free(g);
+        return pp_fail(err, PP_ESYS, "out of memory for %d candidates of %d tokens", p->k, p->max_new_tokens);
+    }
+    return PP_OK;
+}
+
+void generator_free(generator *g) {
+    infer_free(&g->st);
+    free(g->logits);
+    free(g->scratch);
+    free(g->tokens);
+    free(g->n_gen);
+    free(g->finish);
+    free(g->slots);
+    free(g->feed);
+    free(g->logp);
+    free(g->rng);
+    free(g->raw);
+    free(g->text);
+    memset(g, 0, sizeof *g);
+}
+
+pp_status generate_encode(const tokenizer *t, int vocab_size, const char *text, int **ids, int *n, pp_err *err) {
+    *ids = NULL;
+    size_t len = strlen(text);
+    if (len > (size_t)INT_MAX / 2) return pp_fail(err, PP_EINPUT, "prompt of %zu bytes is too long", len);
+    int *v = malloc((len + 3) * sizeof *v);
+    if (!v) return pp_fail(err, PP_ESYS, "out of memory tokenizing a prompt of %zu bytes", len);
+    pp_status st = tok_encode(t, text, 1, 0, v, n, err);
+    for (int i = 0; st == PP_OK && i < *n; i++)
+        if (v[i] < 0 || v[i] >= vocab_size)
+            st = pp_fail(err, PP_EINPUT, "token id %d is outside the model's vocabulary (size %d)", v[i], vocab_size);
+    if (st != PP_OK) {
+        free(v);
+        return st;
+    }
+    *ids = v;
+    return PP_OK;
+}
+
+/* Sample candidate j's next token from its logits row and decide whether it
+ * is finished.  The prompt had n_prompt tokens. */
+static void accept_token(generator *g, int j, const float *logits, int n_prompt) {
+    const model_config *c = &g->m->cfg;
+    const tokenizer *tok = &g->m->tok;
+    float lp = 0.0f;
+    int t = sample_token(logits, c->vocab_size, &g->p.sample, &g->rng[j], g->scratch, &lp);
+    int i = g->n_gen[j]++;
+    g->tokens[(size_t)j * g->row_tokens + i] = t;
+    g->logp[j] += (double)lp;
+    int generated = i + 1;
+    if (t == tok->eos_id || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
+    else if (generated >= g->p.max_new_tokens) g->finish[j] = FINISH_MAX_TOKENS;
+    else if (n_prompt - 1 + generated >= c->seq_len) g->finish[j] = FINISH_CONTEXT; /* no position to feed it */
+}
+
+/* Make room for `need` bytes in the decode buffers (rarely grows). */
+static int reserve_text(generator *g, size_t need) {
+    if (need <= g->raw_cap) return 0;
+    size_t cap = g->raw_cap;
+    while (cap < need) cap *= 2;
+    char *r = realloc(g->raw, cap), *t = r ? realloc(g->text, 3 * cap + 1) : NULL;
+    if (r) g->raw = r;
+    if (!t) return -1;
+    g->text = t;
+    g->raw_cap = cap;
+    g->text_cap = 3 * cap + 1;
+    return 0;
+}
+
+/* Copy n bytes to out as valid UTF-8 without NULs: every byte that does
+ * not start a valid sequence, and every NUL, becomes U+FFFD.  out holds
+ * 3 n + 1 bytes. */
+static void clean_utf8(const char *in, size_t n, char *out) {
+    static const char replacement[] = "\xEF\xBF\xBD";
+    size_t o = 0, i = 0;
+    while (i < n) {
+        size_t bad = n - i;
+        int ok = pp_utf8_valid(in + i, n - i, &bad);
+        size_t good = ok ? n - i : bad;
+        for (size_t j = 0; j < good; j++) {
+            if (in[i + j] == '\0') {
+                memcpy(out + o, replacement, 3);
+                o += 3;
+            } else out[o++] = in[i + j];
+        }
+        i += good;
+        if (!ok) {
+            memcpy(out + o, replacement, 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* Decode ids after the token prev into g->text. */
+static pp_status decode_text(generator *g, int prev, const int *ids, int n, pp_err *err) {
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        const char *piece = tok_piece(&g->m->tok, prev, ids[i], &len);
+        if (reserve_text(g, used + len + 1)) return pp_fail(err, PP_ESYS, "out of memory decoding a candidate");
+        memcpy(g->raw + used, piece, len);
+        used += len;
+        prev = ids[i];
+    }
+    clean_utf8(g->raw, used, g->text);
+    return PP_OK;
+}
+
+pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out, pp_err *err) {
+    int K = g->p.k, V = g->m->cfg.vocab_size, n_prompt = pr->n_tokens;
+    if (n_prompt < 1 || n_prompt > g->max_prompt_tokens)
+        return pp_fail(err, PP_EINPUT, "prompt id %lld: %d tokens, the generator holds at most %d", (long long)pr->id,
+                       n_prompt, g->max_prompt_tokens);
+    /* one prefill, shared by the K candidates */
+    infer_reset(&g->st, 0);
+    PP_TRY(infer_prefill(&g->st, 0, pr->tokens, n_prompt, g->logits, err));
+    for (int j = 1; j < K; j++) PP_TRY(infer_copy_seq(&g->st, 0, j, err));
+    for (int j = 0; j < K; j++) {
+        g->rng[j] = pp_rng_stream(g->p.seed, (uint64_t)pr->id, (uint64_t)j);
+        g->n_gen[j] = 0;
+        g->logp[j] = 0.0;
+        g->finish[j] = -1;
+    }
+    for (int j = 0; j < K; j++) accept_token(g, j, g->logits, n_prompt);
+    /* then every unfinished candidate advances together, one batch per step */
+    for (;;) {
+        int n = 0;
+        for (int j = 0; j < K; j++) {
+            if (g->finish[j] >= 0) continue;
+            g->slots[n] = j;
+            g->feed[n] = g->tokens[(size_t)j * g->row_tokens + g->n_gen[j] - 1];
+            n++;
+        }
+        if (n == 0) break;
+        PP_TRY(infer_decode(&g->st, n, g->slots, g->feed, g->logits, err));
+        for (int i = 0; i < n; i++) accept_token(g, g->slots[i], g->logits + (size_t)i * V, n_prompt);
+        if (g->poll) g->poll(g->poll_ctx);
+    }
+
+    PP_TRY(candidates_add_prompt(out, pr->id, pr->text, pr->family, pr->reference, pr->tokens, n_prompt, err));
+    for (int j = 0; j < K; j++) {
+        const int *ids = g->tokens + (size_t)j * g->row_tokens;
+        int n = g->n_gen[j];
+        PP_TRY(decode_text(g, pr->tokens[n_prompt - 1], ids, g->finish[j] == FINISH_EOS ? n - 1 : n, err));
+        PP_TRY(candidates_add_candidate(out, ids, n, g->text, g->logp[j], g->finish[j], err));
+        g->tokens_generated += n;
+    }
+    return PP_OK;
+}
+
+/* ----------------------------------------------------------- the run */
+
+enum { TAG_REQUEST = 701, TAG_WORK = 702 };
+
+typedef struct {
+    /* fixed for the run */
+    const generate_options *o;
+    const model *m;
+    const prompt_set *ps;
+    const int *ptok;          /* every prompt tokenized */
+    const int64_t *ptok_off;  /* n + 1 */
+    const candidate_set *header;
+    const char *parts;        /* <out>.parts */
+    const char *run_key;
+    int64_t n_chunks;
+    generator gen;
+    MPI_Comm comm;
+    int rank, size;
+    const pp_log *log;
+    /* rank 0: the work queue */
+    int64_t *todo, n_todo, next;
+    int stop, workers_left;
+    /* rank 0: progress of all ranks; every rank: its own work */
+    pp_progress progress;
+    int64_t prompts_done, tokens_done;
+    int64_t my_tokens, my_chunks;
+    double my_busy;
+} run_state;
+
+static void chunk_path(const run_state *r, int64_t idx, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/chunk-%06lld.h5", r->parts, (long long)idx);
+}
+
+static void chunk_rows(const run_state *r, int64_t idx, int64_t *p0, int64_t *p1) {
+    *p0 = idx * r->o->chunk_prompts;
+    *p1 = *p0 + r->o->chunk_prompts < r->ps->n ? *p0 + r->o->chunk_prompts : r->ps->n;
+}
+
+static void copy_header(candidate_set *dst, const candidate_set *h) {
+    memcpy(dst->model_fingerprint, h->model_fingerprint, sizeof dst->model_fingerprint);
+    memcpy(dst->tokenizer, h->tokenizer, sizeof dst->tokenizer);
+    dst->vocab_size = h->vocab_size;
+    dst->temperature = h->temperature;
+    dst->top_p = h->top_p;
+    dst->top_k = h->top_k;
+    dst->max_new_tokens = h->max_new_tokens;
+    dst->seed = h->seed;
+    memcpy(dst->source, h->source, sizeof dst->source);
+    memcpy(dst->suite, h->suite, sizeof dst->suite);
+    memcpy(dst->split, h->split, sizeof dst->split);
+}
+
+static void progress_note(run_state *r) {
+    char extra[64];
+    double el = pp_now() - r->progress.t_start;
+    snprintf(extra, sizeof extra, "%.0f tokens/s", el > 0 ? (double)r->tokens_done / el : 0.0);
+    pp_progress_update(&r->progress, r->prompts_done, extra);
+}
+
+/* Generate chunk idx and save it atomically in the parts directory. */
+static pp_status do_chunk(run_state *r, int64_t idx, int64_t *n_prompts, int64_t *n_tokens, pp_err *err) {
+    int64_t p0, p1;
+    chunk_rows(r, idx, &p0, &p1);
+    double t0 = pp_now();
+    candidate_set s;
+    PP_TRY(candidates_init(&s, r->o->gen.k, err));
+    copy_header(&s, r->header);
+    const prompt_set *ps = r->ps;
+    pp_status st = PP_OK;
+    for (int64_t p = p0; st == PP_OK && p < p1; p++) {
+        gen_prompt pr = {ps->ids[p], ps->text[p], ps->family ? ps->family[p] : NULL,
+                         ps->reference ? ps->reference[p] : NULL, r->ptok + r->ptok_off[p],
+                         (int)(r->ptok_off[p + 1] - r->ptok_off[p])};
+        st = generate_prompt(&r->gen, &pr, &s, err);
+    }
+    if (st == PP_OK) {
+        char path[PP_PATH_MAX + 32], idxs[32];
+        chunk_path(r, idx, path, sizeof path);
+        snprintf(idxs, sizeof idxs, "%lld", (long long)idx);
+        const char *extra[] = {"run_key", r->run_key, "chunk", idxs, NULL};
+        pp_provenance prov = {"pp-generate", "one chunk of a run (see run_key)", NULL, 0};
+        st = candidates_write(&s, path, MPI_COMM_SELF, &prov, extra, err);
+    }
+    *n_prompts = p1 - p0;
+    *n_tokens = s.candidate_token_offsets[s.n_candidates];
+    candidates_free(&s);
+    if (st != PP_OK) return st;
+    r->my_busy += pp_now() - t0;
+    r->my_tokens += *n_tokens;
+    r->my_chunks++;
+    const char *delay = getenv("PP_TEST_CHUNK_DELAY_MS");
+    if (delay) usleep((useconds_t)(1000 * atoi(delay)));
+    return PP_OK;
+}
+
+/* Rank 0: the next chunk to hand out, or -1. */
+static int64_t take_chunk(run_state *r) {
+    if (r->stop || r->next >= r->n_todo) return -1;
+    return r->todo[r->next++];
+}
+
+/* Rank 0: answer one request.  msg = {stopping, prompts done, tokens done}
+ * of the sender's last chunk. */
+static void serve(run_state *r, const int64_t msg[3], int source) {
+    r->prompts_done += msg[1];
+    r->tokens_done += msg[2];
+    if (msg[0]) r->stop = 1;
+    if (pp_stop_requested()) r->stop = 1;
+    int64_t idx = msg[0] ? -1 : take_chunk(r);
+    if (idx < 0) r->workers_left--;
+    MPI_Send(&idx, 1, MPI_INT64_T, source, TAG_WORK, r->comm);
+    if (msg[1]) progress_note(r);
+}
+
+/* Rank 0, between its own decode steps: answer every waiting request. */
+static void serve_waiting(void *ctx) {
+    run_state *r = ctx;
+    for (;;) {
+        int flag = 0;
+        MPI_Status status;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQUEST, r->comm, &flag, &status);
+        if (!flag) return;
+        int64_t msg[3];
+        MPI_Recv(msg, 3, MPI_INT64_T, status.MPI_SOURCE, TAG_REQUEST, r->comm, MPI_STATUS_IGNORE);
+        serve(r, msg, status.MPI_SOURCE);
+    }
+}
+
+/* Rank 0 works through the queue and serves the others until all of them
+ * have been told there is no more work. */
+static pp_status master_loop(run_state *r, pp_err *err) {
+    pp_status st = PP_OK;
+    r->gen.poll = r->size > 1 ? serve_waiting : NULL;
+    r->gen.poll_ctx = r;
+    for (;;) {
+        if (pp_stop_requested()) r->stop = 1;
+        int64_t idx = take_chunk(r);
+        if (idx < 0) break;
+        int64_t np, nt;
+        st = do_chunk(r, idx, &np, &nt, err);
+        if (st != PP_OK) {
+            r->stop = 1;
+            break;
+        }
+        r->prompts_done += np;
+        r->tokens_done += nt;
+        progress_note(r);
+        if (r->size > 1) serve_waiting(r);
+    }
+    while (r->workers_left > 0) {
+        int64_t msg[3];
+        MPI_Status status;
+        MPI_Recv(msg, 3, MPI_INT64_T, MPI_ANY_SOURCE, TAG_REQUEST, r->comm, &status);
+        serve(r, msg, status.MPI_SOURCE);
+    }
+    return st;
+}
+
+/* Other ranks: ask rank 0 for a chunk, do it, report it with the next
+ * request; the last request says "stopping" after an error or a signal. */
+static pp_status worker_loop(run_state *r, pp_err *err) {
+    pp_status st = PP_OK;
+    int64_t msg[3] = {0, 0, 0};
+    for (;;) {
+        MPI_Send(msg, 3, MPI_INT64_T, 0, TAG_REQUEST, r->comm);
+        int64_t idx;
+        MPI_Recv(&idx, 1, MPI_INT64_T, 0, TAG_WORK, r->comm, MPI_STATUS_IGNORE);
+        if (idx < 0) break;
+        int64_t np = 0, nt = 0;
+        st = do_chunk(r, idx, &np, &nt, err);
+        msg[0] = st != PP_OK || pp_stop_requested();
+        msg[1] = st == PP_OK ? np : 0;
+        msg[2] = st == PP_OK ? nt : 0;
+    }
+    return st;
+}
+
+/* Is chunk idx saved, complete and made by this run?  A damaged or foreign
+ * chunk file is removed (it will be redone). */
+static int chunk_valid(const run_state *r, int64_t idx) {
+    char path[PP_PATH_MAX + 32];
+    chunk_path(r, idx, path, sizeof path);
+    if (access(path, F_OK) != 0) return 0;
+    pp_err e;
+    pp_h5 f;
+    int ok = pp_h5_open(&f, path, "candidates", CANDIDATES_SCHEMA_VERSION, &e) == PP_OK;
+    if (ok) {
+        char key[4096];
+        ok = pp_h5_get_attr_str(&f, "/", "run_key", key, sizeof key, &e) == PP_OK && !strcmp(key, r->run_key);
+        pp_h5_close(&f);
+    }
+    candidate_set s;
+    if (ok && candidates_load(&s, path, &e) == PP_OK) {
+        int64_t p0, p1;
+        chunk_rows(r, idx, &p0, &p1);
+        ok = s.n_prompts == p1 - p0 && s.k == r->o->gen.k;
+        for (int64_t p = 0; ok && p < s.n_prompts; p++) {
+            int64_t n, want = r->ptok_off[p0 + p + 1] - r->ptok_off[p0 + p];
+            const int32_t *t = candidates_prompt_tokens(&s, p, &n);
+            ok = s.prompt_id[p] == r->ps->ids[p0 + p] && n == want;
+            for (int64_t i = 0; ok && i < n; i++) ok = t[i] == r->ptok[r->ptok_off[p0 + p] + i];
+        }
+        candidates_free(&s);
+    } else ok = 0;
+    if (!ok) unlink(path);
+    return ok;
+}
+
+/* The run key: everything the chunks depend on. */
+static json_t *make_run_key(const model *m, const char *prompts_fp, int64_t n_prompts, const generate_options *o) {
+    char mfp[17];
+    model_fingerprint_hex(m, mfp);
+    return json_pack("{s:s, s:s, s:s, s:I, s:i, s:f, s:f, s:i, s:i, s:I, s:i}", "program_version", PP_VERSION,
+                     "model_fingerprint", mfp, "prompts_fingerprint", prompts_fp, "n_prompts", (json_int_t)n_prompts,
+                     "k", o->gen.k, "temperature", (double)o->gen.sample.temperature, "top_p",
+                     (double)o->gen.sample.top_p, "top_k", o->gen.sample.top_k, "max_new_tokens",
+                     o->gen.max_new_tokens, "seed", (json_int_t)o->gen.seed, "chunk_prompts", o->chunk_prompts);
+}
+
+/* Rank 0: make or reopen the parts directory; refuse one of another run. */
+static pp_status open_parts(const char *parts, json_t *key, int *resuming, pp_err *err) {
+    char run_json[PP_PATH_MAX + 32], tmp[PP_PATH_MAX + 32];
+    snprintf(run_json, sizeof run_json, "%s/run.json", parts);
+    snprintf(tmp, sizeof tmp, "%s/run.json.tmp", parts);
+    *resuming = 0;
+    struct stat sb;
+    if (stat(parts, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode))
+            return pp_fail(err, PP_EINPUT, "%s exists and is not a directory; remove it (pp-generate keeps partial results there)",
+                           parts);
+        if (access(run_json, F_OK) == 0) {
+            json_error_t je;
+            json_t *old = json_load_file(run_json, 0, &je);
+            if (!old)
+                return pp_fail(err, PP_EINPUT, "%s is unreadable (%s); delete %s to start over", run_json, je.text, parts);
+            const char *name;
+            json_t *want;
+            pp_status st = PP_OK;
+            json_object_foreach(key, name, want) {
+                json_t *have = json_object_get(old, name);
+                if (have && json_equal(have, want)) continue;
+                char *h = have ? json_dumps(have, JSON_ENCODE_ANY) : NULL, *w = json_dumps(want, JSON_ENCODE_ANY);
+                st = pp_fail(err, PP_EINPUT,
+                             "%s holds partial results of a different run (%s was %s, now %s); rerun with the same "
+                             "arguments or delete %s to start over",
+                             parts, name, h ? h : "missing", w ? w : "?", parts);
+                free(h);
+                free(w);
+                break;
+            }
+            json_decref(old);
+            *resuming = st == PP_OK;
+            return st;
+        }
+    } else if (mkdir(parts, 0777) != 0)
+        return pp_fail(err, PP_EINPUT, "%s: cannot create the directory for partial results: %s", parts, strerror(errno));
+    if (json_dump_file(key, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, run_json) != 0)
+        return pp_fail(err, PP_ESYS, "%s: cannot write: %s", run_json, strerror(errno));
+    return PP_OK;
+}
+
+/* Remove entries of the parts directory: .tmp leftovers only, or all (and
+ * the directory) at the end. */
+static void clean_parts(const char *parts, int everything, const pp_log *log) {
+    DIR *d = opendir(parts);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        size_t l = strlen(n);
+        int ours = !strncmp(n, "chunk-", 6) || !strncmp(n, "run.json", 8);
+        int tmp = l > 4 && !strcmp(n + l - 4, ".tmp");
+        if (ours && (everything || tmp)) {
+            char path[PP_PATH_MAX + 256];
+            snprintf(path, sizeof path, "%s/%s", parts, n);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    if (everything && rmdir(parts) != 0) pp_warn(log, "could not remove %s: %s", parts, strerror(errno));
+}
+
+/* Every prompt tokenized (every rank does it; it is cheap next to
+ * generation), checked against the vocabulary and the context. */
+static pp_status tokenize_all(const model *m, const prompt_set *ps, const char *prompts_path, const char *model_path,
+                              int **ptok, int64_t **off, int *longest, pp_err *err) {
+    *ptok = NULL;
+    *longest = 0;
+    *off = malloc((size_t)(ps->n + 1) * sizeof **off);
+    if (!*off) return pp_fail(err, PP_ESYS, "out of memory for %lld prompts", (long long)ps->n);
+    (*off)[0] = 0;
+    int64_t cap = 0;
+    for (int64_t p = 0; p < ps->n; p++) {
+        int *ids, n;
+        pp_status st = generate_encode(&m->tok, m->cfg.vocab_size, ps->text[p], &ids, &n, err);
+        if (st != PP_OK) return pp_wrap(err, "%s: prompt id %lld", prompts_path, (long long)ps->ids[p]);
+        if (n > m->cfg.seq_len) {
+            free(ids);
+            return pp_fail(err, PP_EINPUT, "%s: prompt id %lld is %d tokens long (BOS included), more than the context "
+                           "of %s (seq_len %d)", prompts_path, (long long)ps->ids[p], n, model_path, m->cfg.seq_len);
+        }
+        if ((*off)[p] + n > cap) {
+            int64_t c = cap ? cap : 4096;
+            while (c < (*off)[p] + n) c *= 2;
+            int *q = realloc(*ptok, (size_t)c * sizeof *q);
+            if (!q) {
+                free(ids);
+                return pp_fail(err, PP_ESYS, "out of memory for the prompts' tokens");
+            }
+            *ptok = q;
+            cap = c;
+        }
+        memcpy(*ptok + (*off)[p], ids, (size_t)n * sizeof *ids);
+        (*off)[p + 1] = (*off)[p] + n;
+        if (n > *longest) *longest = n;
+        free(ids);
+    }
+    return PP_OK;
+}
+
+static pp_status check_options(const generate_options *o, pp_err *err) {
+    if (o->gen.k < 1) return pp_fail(err, PP_EINPUT, "--k %d: must be at least 1", o->gen.k);
+    if (o->gen.max_new_tokens < 1)
+        return pp_fail(err, PP_EINPUT, "--max-new-tokens %d: must be at least 1", o->gen.max_new_tokens);
+    if (o->chunk_prompts < 1) return pp_fail(err, PP_EINPUT, "--chunk-prompts %d: must be at least 1", o->chunk_prompts);
+    return sample_params_check(&o->gen.sample, err);
+}
+
+/* Each rank loads a contiguous range of chunks; together they write out. */
+static pp_status assemble(run_state *r, const char *out_path, const pp_provenance *prov, int64_t *tokens,
+                          pp_err *err) {
+    int64_t a = r->n_chunks * r->rank / r->size, b = r->n_chunks * (r->rank + 1) / r->size;
+    candidate_set mine;
+    pp_status st = candidates_init(&mine, r->o->gen.k, err);
+    if (st != PP_OK) return pp_agree(r->comm, st, err);
+    copy_header(&mine, r->header);
+    for (int64_t i = a; st == PP_OK && i < b; i++) {
+        char path[PP_PATH_MAX + 32];
+        chunk_path(r, i, path, sizeof path);
+        candidate_set s;
+        st = candidates_load(&s, path, err);
+        if (st == PP_OK) {
+            st = candidates_append(&mine, &s, err);
+            candidates_free(&s);
+        }
+    }
+    st = pp_agree(r->comm, st, err);
+    int64_t n_tok = mine.candidate_token_offsets[mine.n_candidates];
+    MPI_Allreduce(&n_tok, tokens, 1, MPI_INT64_T, MPI_SUM, r->comm);
+    if (st == PP_OK) st = candidates_write(&mine, out_path, r->comm, prov, NULL, err);
+    candidates_free(&mine);
+    return st;
+}
+
+/* Which chunks are saved already (ranks check them round-robin, then
+ * share); rank 0 queues the others. */
+static pp_status find_saved_chunks(run_state *r, int resuming, int64_t *reused, int64_t *reused_prompts,
+                                   pp_err *err) {
+    unsigned char *done = calloc((size_t)r->n_chunks, 1);
+    pp_status st = done ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %lld chunks", (long long)r->n_chunks);
+    if (r->rank == 0 && st == PP_OK) {
+        r->todo = malloc((size_t)r->n_chunks * sizeof *r->todo);
+        if (!r->todo) st = pp_fail(err, PP_ESYS, "out of memory for %lld chunks", (long long)r->n_chunks);
+    }
+    st = pp_agree(r->comm, st, err);
+    if (st != PP_OK) {
+        free(done);
+        return st;
+    }
+    if (resuming)
+        for (int64_t i = r->rank; i < r->n_chunks; i += r->size) done[i] = (unsigned char)chunk_valid(r, i);
+    for (int64_t i = 0; i < r->n_chunks; i += INT_MAX)
+        MPI_Allreduce(MPI_IN_PLACE, done + i, (int)(r->n_chunks - i < INT_MAX ? r->n_chunks - i : INT_MAX),
+                      MPI_UINT8_T, MPI_MAX, r->comm);
+    for (int64_t i = 0; i < r->n_chunks; i++) {
+        int64_t p0, p1;
+        chunk_rows(r, i, &p0, &p1);
+        if (done[i]) {
+            (*reused)++;
+            *reused_prompts += p1 - p0;
+        } else if (r->todo) r->todo[r->n_todo++] = i;
+    }
+    free(done);
+    return PP_OK;
+}
+
+/* Totals of this run, and per-rank figures on rank 0.  Returns the number
+ * of chunks now saved. */
+static int64_t collect_report(run_state *r, int64_t reused, generate_report *rep) {
+    int64_t mine[2] = {r->my_chunks, r->my_tokens}, all[2];
+    MPI_Allreduce(mine, all, 2, MPI_INT64_T, MPI_SUM, r->comm);
+    rep->chunks = r->n_chunks;
+    rep->chunks_reused = reused;
+    rep->tokens_this_run = all[1];
+    rep->n_ranks = r->size;
+    if (r->rank == 0) {
+        rep->rank_tokens = malloc((size_t)r->size * sizeof *rep->rank_tokens);
+        rep->rank_chunks = malloc((size_t)r->size * sizeof *rep->rank_chunks);
+        rep->rank_busy = malloc((size_t)r->size * sizeof *rep->rank_busy);
+    }
+    int have = rep->rank_tokens && rep->rank_chunks && rep->rank_busy;
+    MPI_Bcast(&have, 1, MPI_INT, 0, r->comm);
+    if (have) {
+        MPI_Gather(&r->my_tokens, 1, MPI_INT64_T, rep->rank_tokens, 1, MPI_INT64_T, 0, r->comm);
+        MPI_Gather(&r->my_chunks, 1, MPI_INT64_T, rep->rank_chunks, 1, MPI_INT64_T, 0, r->comm);
+        MPI_Gather(&r->my_busy, 1, MPI_DOUBLE, rep->rank_busy, 1, MPI_DOUBLE, 0, r->comm);
+    }
+    return reused + all[0];
+}
+
+pp_status generate_run(const char *model_path, const char *prompts_path, const char *out_path,
+                       const generate_options *o, const pp_provenance *prov, MPI_Comm comm, const pp_log *log,
+                       generate_report *rep, pp_err *err) {
+    memset(rep, 0, sizeof *rep);
+    run_state r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.comm = comm;
+    r.log = log;
+    MPI_Comm_rank(comm, &r.rank);
+    MPI_Comm_size(comm, &r.size);
+    model m;
+    memset(&m, 0, sizeof m);
+    prompt_set ps;
+    memset(&ps, 0, sizeof ps);
+    int *ptok = NULL;
+    int64_t *ptok_off = NULL;
+    char *key_text = NULL, parts[PP_PATH_MAX];
+    json_t *key = NULL;
+    candidate_set header;
+    memset(&header, 0, sizeof header);
+    int longest = 0;
+
+    pp_status st = check_options(o, err);
+    if (st == PP_OK) st = model_load(model_path, &m, err);
+    if (st == PP_OK) st = prompts_load(&ps, prompts_path, err);
+    if (st == PP_OK && ps.n < 1) st = pp_fail(err, PP_EINPUT, "%s: no prompts", prompts_path);
+    if (st == PP_OK) st = tokenize_all(&m, &ps, prompts_path, model_path, &ptok, &ptok_off, &longest, err);
+    if (st == PP_OK && strlen(out_path) + 64 >= sizeof parts) st = pp_fail(err, PP_EINPUT, "%s: path too long", out_path);
+    st = pp_agree(comm, st, err);
+    if (st != PP_OK) goto done;
+
+    /* the run key: rank 0 hashes the prompts file, everyone builds the key */
+    char pfp[17] = "";
+    if (r.rank == 0) st = pp_file_fingerprint(prompts_path, pfp, err);
+    MPI_Bcast(pfp, sizeof pfp, MPI_CHAR, 0, comm);
+    st = pp_agree(comm, st, err);
+    if (st != PP_OK) goto done;
+    key = make_run_key(&m, pfp, ps.n, o);
+    key_text = key ? json_dumps(key, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    if (!key_text) st = pp_fail(err, PP_ESYS, "out of memory for the run key");
+    snprintf(parts, sizeof parts, "%s.parts", out_path);
+    int resuming = 0;
+    if (st == PP_OK && r.rank == 0) {
+        st = open_parts(parts, key, &resuming, err);
+        if (st == PP_OK) clean_parts(parts, 0, log);
+    }
+    MPI_Bcast(&resuming, 1, MPI_INT, 0, comm);
+    st = pp_agree(comm, st, err);
+    if (st != PP_OK) goto done;
+
+    /* header of every chunk and of the output */
+    header.k = o->gen.k;
+    model_fingerprint_hex(&m, header.model_fingerprint);
+    snprintf(header.tokenizer, sizeof header.tokenizer, "%s", m.tok.kind == TOK_BYTE ? "byte" : "llama2c");
+    header.vocab_size = m.cfg.vocab_size;
+    header.temperature = o->gen.sample.temperature;
+    header.top_p = o->gen.sample.top_p;
+    header.top_k = o->gen.sample.top_k;
+    header.max_new_tokens = o->gen.max_new_tokens;
+    header.seed = (int64_t)o->gen.seed;
+    snprintf(header.source, sizeof header.source, "%s", ps.source);
+    snprintf(header.suite, sizeof header.suite, "%s", ps.suite);
+    snprintf(header.split, sizeof header.split, "%s", ps.split);
+
+    r.m = &m;
+    r.ps = &ps;
+    r.ptok = ptok;
+    r.ptok_off = ptok_off;
+    r.header = &header;
+    r.parts = parts;
+    r.run_key = key_text;
+    r.n_chunks = (ps.n + o->chunk_prompts - 1) / o->chunk_prompts;
+
+    int64_t reused = 0, reused_prompts = 0;
+    st = find_saved_chunks(&r, resuming, &reused, &reused_prompts, err);
+    if (st == PP_OK) st = generator_init(&r.gen, &m, &o->gen, longest, err);
+    st = pp_agree(comm, st, err);
+    if (st != PP_OK) goto done;
+    if (reused) pp_info(log, "resuming: %lld of %lld chunks already saved in %s", (long long)reused, (long long)r.n_chunks, parts);
+
+    /* generate */
+    double t0 = pp_now();
+    r.prompts_done = reused_prompts;
+    r.workers_left = r.size - 1;
+    if (r.rank == 0) {
+        pp_progress_start(&r.progress, log, "prompts", ps.n, reused_prompts, "prompts");
+        st = master_loop(&r, err);
+    } else st = worker_loop(&r, err);
+    st = pp_agree(comm, st, err);
+    rep->seconds = pp_now() - t0;
+
+    int64_t chunks_done = collect_report(&r, reused, rep);
+    if (st != PP_OK) goto done;
+    if (chunks_done < r.n_chunks) {
+        st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal with %lld of %lld chunks saved in %s; run the same "
+                     "command again to resume", (long long)chunks_done, (long long)r.n_chunks, parts);
+        goto done;
+    }
+    if (r.rank == 0) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "%.0f tokens/s",
+                 rep->seconds > 0 ? (double)rep->tokens_this_run / rep->seconds : 0.0);
+        pp_progress_finish(&r.progress, ps.n, extra);
+    }
+
+    /* assemble the output from the chunks, then drop them */
+    st = assemble(&r, out_path, prov, &rep->tokens, err);
+    if (st == PP_OK && r.rank == 0) clean_parts(parts, 1, log);
+    rep->prompts = ps.n;
+    rep->candidates = ps.n * o->gen.k;
+
+done:
+    if (r.gen.m) generator_free(&r.gen);
+    free(r.todo);
+    free(key_text);
+    json_decref(key);
+    free(ptok);
+    free(ptok_off);
+    prompts_free(&ps);
+    model_free(&m);
+    return st;
+}
+
+void generate_report_free(generate_report *rep) {
+    free(rep->rank_tokens);
+    free(rep->rank_chunks);
+    free(rep->rank_busy);
+    memset(rep, 0, sizeof *rep);
+}

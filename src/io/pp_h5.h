@@ -1,0 +1,115 @@
+/* pp_h5.h - the HDF5 layer every stage reads and writes through.
+ *
+ * Writing (collective over a communicator):
+ *   pp_h5_create      opens NAME.tmp with the MPI-IO driver, tags it with
+ *                     schema, schema_version and provenance
+ *   pp_h5_write_rows  collective hyperslab write of a numeric array, each rank
+ *                     giving a block of rows (dimension 0)
+ *   pp_h5_serial_begin  closes the parallel handle; rank 0 reopens the file
+ *                     alone: variable-length UTF-8 text can only be written
+ *                     that way with HDF5 1.10 (see docs/formats.md)
+ *   pp_h5_write_text  rank 0, serial phase: a 1-D dataset of UTF-8 strings
+ *   pp_h5_commit      closes and renames NAME.tmp to NAME (rank 0), so an
+ *                     output exists under its final name only when complete
+ *   pp_h5_abort       closes and removes NAME.tmp
+ * Reading (any rank, independently, read-only): pp_h5_open checks the file
+ * kind and version; pp_h5_dims / pp_h5_read* check rank and dimensions before
+ * anything is allocated or read. */
+#ifndef PP_H5_H
+#define PP_H5_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pp_error.h"
+
+#define PP_VERSION "0.1.0"
+#define PP_PATH_MAX 4096
+
+typedef enum { PP_F32, PP_F64, PP_I32, PP_I64, PP_U8 } pp_dtype;
+
+typedef struct {
+    hid_t id;              /* file handle, H5I_INVALID_HID on ranks without one */
+    MPI_Comm comm;
+    int rank, size;
+    int writing;           /* created by pp_h5_create */
+    int serial;            /* in the serial phase */
+    char path[PP_PATH_MAX]; /* final name */
+    char tmp[PP_PATH_MAX];  /* NAME.tmp while writing */
+} pp_h5;
+
+/* One input recorded in provenance. */
+typedef struct {
+    const char *role;      /* "model", "prompts", ... */
+    const char *path;
+} pp_input;
+
+typedef struct {
+    const char *program;   /* "pp-generate" */
+    const char *arguments; /* effective options (pp_cli_effective) */
+    const pp_input *inputs;
+    int n_inputs;
+} pp_provenance;
+
+/* ---- writing ---- */
+pp_status pp_h5_create(pp_h5 *f, const char *path, MPI_Comm comm, const char *schema,
+                       int schema_version, const pp_provenance *prov, pp_err *err);
+/* Global dims; this rank writes rows [row0, row0 + nrows) of dimension 0. */
+pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
+                           int64_t row0, int64_t nrows, const void *data, pp_err *err);
+/* Whole array from rank 0 (others pass anything, NULL ok): collective. */
+pp_status pp_h5_write_root(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
+                           const void *data, pp_err *err);
+/* Attributes on an object ("/" or a dataset); every rank passes the same value
+ * while parallel; only rank 0 in the serial phase. */
+pp_status pp_h5_attr_str(pp_h5 *f, const char *obj, const char *name, const char *value, pp_err *err);
+pp_status pp_h5_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t value, pp_err *err);
+pp_status pp_h5_attr_f64(pp_h5 *f, const char *obj, const char *name, double value, pp_err *err);
+pp_status pp_h5_serial_begin(pp_h5 *f, pp_err *err);
+/* Rank 0 in the serial phase: n UTF-8 strings (NULL = ""), lengths given or
+ * NUL-terminated when lens == NULL. */
+pp_status pp_h5_write_text(pp_h5 *f, const char *name, int64_t n, const char *const *strs, pp_err *err);
+/* Create a group (collective while parallel). */
+pp_status pp_h5_group(pp_h5 *f, const char *name, pp_err *err);
+pp_status pp_h5_commit(pp_h5 *f, pp_err *err);
+void pp_h5_abort(pp_h5 *f);
+
+/* ---- reading ---- */
+/* Open read-only; schema NULL accepts any kind.  max_version: the newest
+ * schema version this program understands. */
+pp_status pp_h5_open(pp_h5 *f, const char *path, const char *schema, int max_version, pp_err *err);
+void pp_h5_close(pp_h5 *f);
+int pp_h5_exists(pp_h5 *f, const char *name);
+/* Rank and dims of a dataset (dims[0..3]); error naming file and dataset when missing. */
+pp_status pp_h5_dims(pp_h5 *f, const char *name, int *ndims, int64_t dims[4], pp_err *err);
+/* Check a dataset has ndims dims equal to want[] (-1 = any) and numeric class
+ * compatible with t. */
+pp_status pp_h5_expect(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *want,
+                       int64_t dims_out[4], pp_err *err);
+/* Read rows [row0, row0+nrows) of dimension 0 (all columns) converting to t. */
+pp_status pp_h5_read_rows(pp_h5 *f, const char *name, pp_dtype t, int64_t row0, int64_t nrows,
+                          void *out, pp_err *err);
+/* Read the whole dataset into out (caller checked dims). */
+pp_status pp_h5_read_all(pp_h5 *f, const char *name, pp_dtype t, void *out, pp_err *err);
+/* Read a 1-D string dataset: *strs is one malloc'd array of n pointers into one
+ * block (free(*strs) frees all).  Checks the count equals want_n (-1 any). */
+pp_status pp_h5_read_text(pp_h5 *f, const char *name, int64_t want_n, int64_t *n, char ***strs,
+                          pp_err *err);
+pp_status pp_h5_get_attr_str(pp_h5 *f, const char *obj, const char *name, char *buf, size_t cap, pp_err *err);
+pp_status pp_h5_get_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, pp_err *err);
+pp_status pp_h5_get_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, pp_err *err);
+int pp_h5_has_attr(pp_h5 *f, const char *obj, const char *name);
+
+/* ---- files ---- */
+/* Fingerprint of a file: its "fingerprint" attribute when it has one (models:
+ * hash of the parameters), else a hash of its bytes; 16 hex digits. */
+pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err);
+/* Refuse an output path that names an input (same file), and check that its
+ * directory is writable. */
+pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs, pp_err *err);
+/* Turn HDF5's own error printing off (we report our own line). */
+void pp_h5_quiet(void);
+
+#endif

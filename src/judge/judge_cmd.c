@@ -1,0 +1,776 @@
+/* judge_cmd.c - run an external pairwise judge over pipes (see judge_cmd.h).
+ *
+ * One judge process at a time.  Each attempt writes one request line and
+ * reads one answer line before a deadline, with both pipe ends non-blocking
+ * and poll() watching them together (a judge that writes before it has read
+ * everything must not deadlock us).  Every attempt ends in exactly one of:
+ * a valid answer, a timeout, a crash (EOF/EPIPE) or a bad answer.  After a
+ * timeout or crash the judge is gone or killed; after a bad answer that
+ * still named the right id the stream is in step and the judge is kept,
+ * otherwise it is out of step and is restarted so that the next answer
+ * belongs to the next question.  Restarts happen lazily, at the next attempt. */
+#include "judge/judge_cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct judge_cmd {
+    judge_cmd_options opt;
+    char **argv;          /* argv[0] names the program in messages */
+    char program[4096];   /* argv[0] found on PATH */
+    char *stderr_path;    /* our copy of opt.stderr_path */
+    int stderr_fd;        /* -1: the judge inherits our stderr */
+    pid_t pid;            /* -1 when no judge runs */
+    int to_judge;         /* our end of its stdin, -1 when closed */
+    int from_judge;       /* our end of its stdout */
+    char *buf;            /* bytes read from the judge, not yet consumed */
+    size_t buf_len, buf_cap;
+    char *req;            /* the request line being sent (reused) */
+    size_t req_cap;
+    int fresh;            /* no attempt made yet by this judge process */
+    int fails_in_row;     /* failed attempts since the last valid answer */
+    int broken;           /* gave up: every further match is an error */
+    char exit_note[160];  /* how the last judge process ended */
+    char last_problem[1024];
+    judge_cmd_counters n;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void sleep_s(double s) {
+    if (s <= 0) return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+/* Printable excerpt of untrusted bytes for a one-line message. */
+static void preview(const char *s, size_t n, char *dst, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 8 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= 80) {
+            memcpy(dst + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f) dst[o++] = (char)c;
+        else o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
+    }
+    dst[o] = '\0';
+}
+
+/* Length of the valid UTF-8 sequence (RFC 3629) starting at p, 0 if none.
+ * p is NUL-terminated, and NUL fails every continuation test, so this never
+ * reads past the end. */
+static size_t utf8_seq_len(const unsigned char *p) {
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    unsigned lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;  /* overlong */
+        if (c == 0xED) hi = 0x9F;  /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;  /* overlong */
+        if (c == 0xF4) hi = 0x8F;  /* past U+10FFFF */
+    } else return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < n; k++)
+        if ((p[k] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+/* JSON strings must be UTF-8: returns s itself when valid, else a copy in
+ * *owned with every invalid byte replaced by U+FFFD (NULL: out of memory). */
+static const char *utf8_clean(const char *s, char **owned) {
+    *owned = NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t k;
+    while (*p && (k = utf8_seq_len(p)) > 0) p += k;
+    if (!*p) return s;
+    size_t n = strlen(s);
+    char *o = malloc(3 * n + 1);
+    if (!o) return NULL;
+    size_t w = 0;
+    for (p = (const unsigned char *)s; *p;) {
+        k = utf8_seq_len(p);
+        if (k) {
+            memcpy(o + w, p, k);
+            w += k;
+            p += k;
+        } else {
+            memcpy(o + w, "\xEF\xBF\xBD", 3);
+            w += 3;
+            p++;
+        }
+    }
+    o[w] = '\0';
+    *owned = o;
+    return o;
+}
+
+/* write() with SIGPIPE blocked for this thread: a dead judge gives EPIPE,
+ * and the SIGPIPE it raised is taken off the pending set again. */
+static ssize_t write_no_sigpipe(int fd, const char *p, size_t n) {
+    sigset_t pipe_set, old_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t w = write(fd, p, n);
+    int saved = errno;
+    if (w < 0 && saved == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    errno = saved;
+    return w;
+}
+
+/* Keep our descriptors off 0-2, so the dup2s into the child cannot clash
+ * even when the caller runs with stdin or stdout closed. */
+static int fd_above_stdio(int fd) {
+    if (fd < 0 || fd > 2) return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
+}
+
+static void close_fd(int *fd) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+/* ------------------------------------------------------------ argv split */
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+void judge_argv_free(char **argv) {
+    if (!argv) return;
+    for (char **a = argv; *a; a++) free(*a);
+    free(argv);
+}
+
+pp_status judge_split_argv(const char *cmdline, char ***argv_out, int *argc_out, pp_err *err) {
+    *argv_out = NULL;
+    if (argc_out) *argc_out = 0;
+    if (!cmdline) cmdline = "";
+    size_t len = strlen(cmdline);
+    char *word = malloc(len + 1);
+    char **argv = malloc((len / 2 + 2) * sizeof *argv); /* words need a blank between */
+    if (!word || !argv) {
+        free(word);
+        free(argv);
+        return pp_fail(err, PP_ESYS, "judge command: out of memory");
+    }
+    int argc = 0;
+    const char *why = NULL;
+    const char *p = cmdline;
+    for (;;) {
+        while (is_blank(*p)) p++;
+        if (!*p) break;
+        size_t w = 0;
+        while (*p && !is_blank(*p) && !why) {
+            if (*p == '\'') {
+                for (p++; *p && *p != '\''; p++) word[w++] = *p;
+                if (*p) p++;
+                else why = "unterminated single quote";
+            } else if (*p == '"') {
+                for (p++; *p && *p != '"'; p++) {
+                    if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) p++;
+                    word[w++] = *p;
+                }
+                if (*p) p++;
+                else why = "unterminated double quote";
+            } else if (*p == '\\') {
+                if (p[1]) {
+                    word[w++] = p[1];
+                    p += 2;
+                } else why = "ends with a lone backslash";
+            } else word[w++] = *p++;
+        }
+        if (why) break;
+        word[w] = '\0';
+        argv[argc] = strdup(word);
+        if (!argv[argc]) {
+            why = "out of memory";
+            break;
+        }
+        argc++;
+    }
+    argv[argc] = NULL;
+    free(word);
+    if (!why && argc == 0) why = "is empty (want \"PROGRAM ARGS\")";
+    if (why) {
+        judge_argv_free(argv);
+        return pp_fail(err, PP_EINPUT, "judge command \"%.200s\": %s", cmdline, why);
+    }
+    *argv_out = argv;
+    if (argc_out) *argc_out = argc;
+    return PP_OK;
+}
+
+/* ---------------------------------------------------- process lifecycle */
+
+static void describe_status(int status, char *dst, size_t cap) {
+    if (WIFEXITED(status)) snprintf(dst, cap, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(dst, cap, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else snprintf(dst, cap, "ended with wait status %d", status);
+}
+
+enum { RUNNING = 0, EXITED = 1, GONE = 2 };
+
+/* Has the judge exited?  EXITED: it is a zombie now, so its pid and process
+ * group id cannot be reused yet; GONE: someone else reaped it (SIGCHLD
+ * ignored, or a waitpid(-1) elsewhere).  Polls for up to `within` seconds. */
+static int judge_exited(judge_cmd *j, double within) {
+    double end = now_s() + within, nap = 0.001;
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        int r = waitid(P_PID, (id_t)j->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        if (r == 0 && si.si_pid == j->pid) return EXITED;
+        if (r < 0 && errno != EINTR) return GONE;
+        double left = end - now_s();
+        if (left <= 0) return 0;
+        sleep_s(nap < left ? nap : left);
+        if (nap < 0.02) nap *= 2;
+    }
+}
+
+/* Close the pipes (EOF on the judge's stdin), give the judge wait_first
+ * seconds to exit, then SIGTERM and later SIGKILL its process group; reap
+ * it.  Never blocks for more than wait_first + kill_grace_s + 5 s. */
+static void stop_judge(judge_cmd *j, double wait_first) {
+    close_fd(&j->to_judge);
+    close_fd(&j->from_judge);
+    j->buf_len = 0;
+    if (j->pid < 0) return;
+    int killed = 0, exited = judge_exited(j, wait_first);
+    if (exited == RUNNING) {
+        j->n.kills++;
+        killed = 1;
+        kill(-j->pid, SIGTERM);
+        exited = judge_exited(j, j->opt.kill_grace_s);
+        if (exited == RUNNING) {
+            kill(-j->pid, SIGKILL);
+            exited = judge_exited(j, 5.0);
+        }
+    }
+    if (exited == GONE) {
+        snprintf(j->exit_note, sizeof j->exit_note, "%sended (status unknown)",
+                 killed ? "did not stop by itself and " : "");
+    } else if (exited == EXITED) {
+        /* the leader is a zombie, so its group id is still ours to signal:
+         * end whatever it left behind (e.g. children of a wrapper script) */
+        kill(-j->pid, SIGTERM);
+        int status;
+        pid_t r;
+        char how[100] = "ended (status unknown)";
+        while ((r = waitpid(j->pid, &status, 0)) < 0 && errno == EINTR) {}
+        if (r == j->pid) describe_status(status, how, sizeof how);
+        snprintf(j->exit_note, sizeof j->exit_note, "%s%s",
+                 killed ? "did not stop by itself and " : "", how);
+    } else {
+        /* unkillable (stuck in the kernel): leave it rather than hang */
+        snprintf(j->exit_note, sizeof j->exit_note, "could not be killed (pid %d left behind)",
+                 (int)j->pid);
+    }
+    j->pid = -1;
+}
+
+/* Find the program like execvp does (PATH search when the name has no '/')
+ * and check that it can be executed, so that a wrong --judge-cmd is a clear
+ * error at open, whatever posix_spawn can report. */
+static int resolve_program(const char *name, char *out, size_t cap) {
+    struct stat st;
+    if (strchr(name, '/')) {
+        snprintf(out, cap, "%s", name);
+        if (access(out, X_OK) != 0) return errno;
+        return stat(out, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR : 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+    int why = ENOENT;
+    for (const char *dir = path;; dir++) {
+        size_t n = strcspn(dir, ":");
+        if (n == 0) snprintf(out, cap, "%s", name); /* empty entry: the current directory */
+        else snprintf(out, cap, "%.*s/%s", (int)n, dir, name);
+        if (access(out, X_OK) == 0 && stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) return 0;
+        if (errno == EACCES) why = EACCES; /* found but not executable: say so */
+        dir += n;
+        if (!*dir) break;
+    }
+    return why;
+}
+
+static int can_fix_exec_error(int e) {
+    return e == ENOENT || e == EACCES || e == ENOEXEC || e == ENOTDIR || e == ELOOP ||
+           e == ENAMETOOLONG || e == EISDIR;
+}
+
+/* Start a judge process: its stdin and stdout are pipes to us, its stderr is
+ * ours or the log file, nothing else is inherited (on glibc >= 2.34), signals
+ * the caller may ignore or block are back to default, and it leads its own
+ * process group so that a wrapper script and its children die together. */
+static pp_status spawn_judge(judge_cmd *j, pp_err *err) {
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+        int e = errno;
+        close_fd(&in[0]);
+        close_fd(&in[1]);
+        return pp_fail(err, PP_ESYS, "judge '%s': cannot make pipes: %s", j->argv[0], strerror(e));
+    }
+    for (int k = 0; k < 2; k++) {
+        in[k] = fd_above_stdio(in[k]);
+        out[k] = fd_above_stdio(out[k]);
+    }
+    if (in[0] < 0 || in[1] < 0 || out[0] < 0 || out[1] < 0) {
+        int e = errno;
+        for (int k = 0; k < 2; k++) close_fd(&in[k]), close_fd(&out[k]);
+        return pp_fail(err, PP_ESYS, "judge '%s': cannot place pipes: %s", j->argv[0], strerror(e));
+    }
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    if (j->stderr_fd >= 0) posix_spawn_file_actions_adddup2(&fa, j->stderr_fd, 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* MPI sockets, HDF5 files... */
+#endif
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    const int reset[] = {SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD, SIGALRM,
+                         SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (size_t k = 0; k < sizeof reset / sizeof reset[0]; k++) sigaddset(&defaults, reset[k]);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &defaults);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int rc = posix_spawn(&pid, j->program, &fa, &at, j->argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close_fd(&in[0]);
+    close_fd(&out[1]);
+    if (rc != 0) {
+        close_fd(&in[1]);
+        close_fd(&out[0]);
+        return pp_fail(err, can_fix_exec_error(rc) ? PP_EINPUT : PP_ESYS,
+                       "judge program '%s' cannot be run: %s%s", j->argv[0], strerror(rc),
+                       strchr(j->argv[0], '/') ? "" : " (searched PATH)");
+    }
+    fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    j->pid = pid;
+    j->to_judge = in[1];
+    j->from_judge = out[0];
+    j->buf_len = 0;
+    j->fresh = 1;
+    return PP_OK;
+}
+
+/* ------------------------------------------------------------ the answer */
+
+static pp_status parse_answer(const char *line, size_t len, const char *expect_id,
+                              judge_verdict *out, int *id_ok, pp_err *err) {
+    *out = JUDGE_FAILED;
+    *id_ok = 0;
+    char show[400];
+    json_error_t je;
+    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        char why[200]; /* jansson quotes the offending bytes: untrusted too */
+        preview(je.text, strlen(je.text), why, sizeof why);
+        preview(line, len, show, sizeof show);
+        return pp_fail(err, PP_EINPUT, "judge answer is not JSON (%s, column %d): \"%s\"", why,
+                       je.column, show);
+    }
+    pp_status st = PP_OK;
+    json_t *id = json_object_get(root, "id");     /* NULL when root is no object */
+    json_t *winner = json_object_get(root, "winner");
+    char got[64];
+    if (!json_is_object(root)) {
+        preview(line, len, show, sizeof show);
+        st = pp_fail(err, PP_EINPUT, "judge answer is not a JSON object: \"%s\"", show);
+    } else if (!id) {
+        st = pp_fail(err, PP_EINPUT, "judge answer has no \"id\" (expected \"%.100s\")", expect_id);
+    } else if (json_is_string(id)) {
+        const char *s = json_string_value(id);
+        size_t n = json_string_length(id);
+        if (n != strlen(expect_id) || memcmp(s, expect_id, n) != 0) {
+            preview(s, n, show, sizeof show);
+            st = pp_fail(err, PP_EINPUT, "judge answer is for id \"%s\", expected \"%.100s\"",
+                         show, expect_id);
+        }
+    } else if (json_is_integer(id)) {
+        snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+        if (strcmp(got, expect_id) != 0)
+            st = pp_fail(err, PP_EINPUT, "judge answer is for id %s, expected \"%.100s\"", got,
+                         expect_id);
+    } else {
+        st = pp_fail(err, PP_EINPUT, "judge answer \"id\" is neither a string nor an integer");
+    }
+    if (st == PP_OK) {
+        *id_ok = 1;
+        const char *w = json_string_value(winner);
+        size_t n = w ? json_string_length(winner) : 0;
+        if (!w) st = pp_fail(err, PP_EINPUT, "judge answer has no string \"winner\"");
+        else if (n == 1 && w[0] == 'a') *out = JUDGE_A;
+        else if (n == 1 && w[0] == 'b') *out = JUDGE_B;
+        else if (n == 3 && memcmp(w, "tie", 3) == 0) *out = JUDGE_TIE;
+        else {
+            preview(w, n, show, sizeof show);
+            st = pp_fail(err, PP_EINPUT, "judge answer \"winner\" is \"%s\", not \"a\", \"b\" or \"tie\"",
+                         show);
+        }
+    }
+    json_decref(root);
+    return st;
+}
+
+pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verdict *out,
+                             pp_err *err) {
+    int id_ok;
+    return parse_answer(line, strlen(line), expect_id ? expect_id : "", out, &id_ok, err);
+}
+
+const char *judge_verdict_name(judge_verdict v) {
+    switch (v) {
+    case JUDGE_A: return "a";
+    case JUDGE_B: return "b";
+    case JUDGE_TIE: return "tie";
+    default: return "failed";
+    }
+}
+
+/* --------------------------------------------------------------- exchange */
+
+typedef enum { GOT_LINE, GOT_EARLY_LINE, GOT_TIMEOUT, GOT_EOF, GOT_TOO_LONG } got;
+
+/* Send req and wait for one full answer line before the deadline.  On
+ * GOT_LINE / GOT_EARLY_LINE the line is buf[0 .. *line_len) and its newline
+ * is at buf[*line_len]. */
+static got exchange(judge_cmd *j, const char *req, size_t req_len, double deadline,
+                    size_t *line_len) {
+    size_t sent = 0;
+    for (;;) {
+        char *nl = memchr(j->buf, '\n', j->buf_len);
+        if (nl) {
+            *line_len = (size_t)(nl - j->buf);
+            return sent < req_len ? GOT_EARLY_LINE : GOT_LINE;
+        }
+        if (j->buf_len >= j->buf_cap) return GOT_TOO_LONG;
+        double left = deadline - now_s();
+        if (left <= 0) return GOT_TIMEOUT;
+        struct pollfd p[2] = {{j->from_judge, POLLIN, 0}, {j->to_judge, POLLOUT, 0}};
+        int ms = left > 1000.0 ? 1000000 : (int)(left * 1000.0) + 1;
+        int r = poll(p, sent < req_len ? 2 : 1, ms);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return GOT_EOF;
+        }
+        if (sent < req_len && p[1].revents) {
+            ssize_t w = write_no_sigpipe(j->to_judge, req + sent, req_len - sent);
+            if (w > 0) sent += (size_t)w;
+            else if (w < 0 && errno != EAGAIN && errno != EINTR) return GOT_EOF; /* EPIPE */
+        }
+        if (p[0].revents) {
+            ssize_t got_n = read(j->from_judge, j->buf + j->buf_len, j->buf_cap - j->buf_len);
+            if (got_n > 0) j->buf_len += (size_t)got_n;
+            else if (got_n == 0) return GOT_EOF;
+            else if (errno != EAGAIN && errno != EINTR) return GOT_EOF;
+        }
+    }
+}
+
+static void consume_line(judge_cmd *j, size_t line_len) {
+    size_t used = line_len + 1;
+    memmove(j->buf, j->buf + used, j->buf_len - used);
+    j->buf_len -= used;
+}
+
+typedef enum { ATTEMPT_OK, ATTEMPT_FAILED } attempt_end;
+
+/* One request, one answer.  Counts the outcome; stops the judge when it is
+ * dead, hung or out of step. */
+static attempt_end attempt_once(judge_cmd *j, size_t req_len, const char *id,
+                                judge_verdict *out) {
+    j->n.attempts++;
+    /* a freshly started judge may first have a model to load */
+    double limit = j->opt.timeout_s;
+    if (j->fresh && j->opt.startup_timeout_s > limit) limit = j->opt.startup_timeout_s;
+    j->fresh = 0;
+    size_t line_len = 0;
+    got g = exchange(j, j->req, req_len, now_s() + limit, &line_len);
+    pp_err perr;
+    int id_ok = 0;
+    switch (g) {
+    case GOT_TIMEOUT:
+        j->n.timeouts++;
+        stop_judge(j, 0);
+        snprintf(j->last_problem, sizeof j->last_problem,
+                 "no answer to id \"%.100s\" within %g s; the judge %s", id, limit,
+                 j->exit_note);
+        return ATTEMPT_FAILED;
+    case GOT_EOF:
+        j->n.crashes++;
+        stop_judge(j, 0.2);
+        snprintf(j->last_problem, sizeof j->last_problem,
+                 "the judge closed its stdout before answering id \"%.100s\" and %s", id,
+                 j->exit_note);
+        return ATTEMPT_FAILED;
+    case GOT_TOO_LONG:
+        j->n.bad_answers++;
+        stop_judge(j, 0.1);
+        snprintf(j->last_problem, sizeof j->last_problem,
+                 "answer to id \"%.100s\" is longer than %zu bytes (judge restarted)", id,
+                 j->opt.max_answer_bytes);
+        return ATTEMPT_FAILED;
+    case GOT_EARLY_LINE: {
+        char show[200];
+        j->n.bad_answers++;
+        preview(j->buf, line_len, show, sizeof show);
+        snprintf(j->last_problem, sizeof j->last_problem,
+                 "a line came before request \"%.100s\" was read (an extra line after an "
+                 "earlier answer?): \"%s\" (judge restarted)", id, show);
+        stop_judge(j, 0.1);
+        return ATTEMPT_FAILED;
+    }
+    case GOT_LINE:
+        break;
+    }
+    pp_status st = parse_answer(j->buf, line_len, id, out, &id_ok, &perr);
+    consume_line(j, line_len);
+    if (st == PP_OK) return ATTEMPT_OK;
+    j->n.bad_answers++;
+    snprintf(j->last_problem, sizeof j->last_problem, "%.900s%s", perr.msg,
+             id_ok ? "" : " (judge restarted)");
+    if (!id_ok) stop_judge(j, 0.1); /* out of step: the next line could be anything */
+    return ATTEMPT_FAILED;
+}
+
+/* ---------------------------------------------------------------- public */
+
+void judge_cmd_options_default(judge_cmd_options *opt) {
+    opt->timeout_s = 30.0;
+    opt->startup_timeout_s = 60.0;
+    opt->max_retries = 2;
+    opt->give_up_after = 10;
+    opt->max_answer_bytes = 65536;
+    opt->restart_backoff_s = 0.05;
+    opt->kill_grace_s = 2.0;
+    opt->close_timeout_s = 5.0;
+    opt->stderr_path = NULL;
+}
+
+static pp_status check_options(const judge_cmd_options *o, pp_err *err) {
+    if (!(o->timeout_s > 0))
+        return pp_fail(err, PP_EINPUT, "judge timeout must be > 0 s, got %g", o->timeout_s);
+    if (o->max_retries < 0)
+        return pp_fail(err, PP_EINPUT, "judge retries must be >= 0, got %d", o->max_retries);
+    if (o->give_up_after < 1)
+        return pp_fail(err, PP_EINPUT, "judge give-up count must be >= 1, got %d",
+                       o->give_up_after);
+    if (o->max_answer_bytes < 16 || o->max_answer_bytes > ((size_t)1 << 30))
+        return pp_fail(err, PP_EINPUT, "judge answer limit must be 16 B .. 1 GiB, got %zu",
+                       o->max_answer_bytes);
+    if (!(o->startup_timeout_s >= 0) || !(o->restart_backoff_s >= 0) || !(o->kill_grace_s >= 0) ||
+        !(o->close_timeout_s >= 0))
+        return pp_fail(err, PP_EINPUT,
+                       "judge startup timeout, backoff, kill grace and close timeout must be >= 0");
+    return PP_OK;
+}
+
+pp_status judge_cmd_open(judge_cmd **out, const char *cmdline, const judge_cmd_options *opt,
+                         pp_err *err) {
+    *out = NULL;
+    judge_cmd_options o;
+    if (opt) o = *opt;
+    else judge_cmd_options_default(&o);
+    PP_TRY(check_options(&o, err));
+    judge_cmd *j = calloc(1, sizeof *j);
+    if (!j) return pp_fail(err, PP_ESYS, "judge: out of memory");
+    j->opt = o;
+    j->pid = -1;
+    j->to_judge = j->from_judge = j->stderr_fd = -1;
+    pp_status st = judge_split_argv(cmdline, &j->argv, NULL, err);
+    if (st != PP_OK) {
+        free(j);
+        return st;
+    }
+    j->buf_cap = o.max_answer_bytes + 1; /* the longest line plus its newline */
+    j->buf = malloc(j->buf_cap);
+    if (!j->buf) st = pp_fail(err, PP_ESYS, "judge '%s': out of memory", j->argv[0]);
+    if (st == PP_OK && o.stderr_path) {
+        j->stderr_path = strdup(o.stderr_path);
+        j->opt.stderr_path = j->stderr_path;
+        j->stderr_fd = open(o.stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (j->stderr_fd < 0)
+            st = pp_fail(err, PP_EINPUT, "judge stderr log %s: %s", o.stderr_path,
+                         strerror(errno));
+        else j->stderr_fd = fd_above_stdio(j->stderr_fd);
+    }
+    if (st == PP_OK) {
+        int e = resolve_program(j->argv[0], j->program, sizeof j->program);
+        if (e != 0)
+            st = pp_fail(err, can_fix_exec_error(e) ? PP_EINPUT : PP_ESYS,
+                         "judge program '%s' cannot be run: %s%s", j->argv[0], strerror(e),
+                         strchr(j->argv[0], '/') ? "" : " (searched PATH)");
+    }
+    if (st == PP_OK) st = spawn_judge(j, err);
+    if (st != PP_OK) {
+        judge_cmd_close(j);
+        return st;
+    }
+    *out = j;
+    return PP_OK;
+}
+
+/* Build the request line in j->req; returns its length, 0 when out of memory.
+ * id is valid UTF-8 already. */
+static size_t build_request(judge_cmd *j, const char *id, const char *prompt, const char *a,
+                            const char *b) {
+    const char *in[3] = {prompt ? prompt : "", a ? a : "", b ? b : ""};
+    const char *clean[3];
+    char *owned[3] = {NULL, NULL, NULL};
+    size_t len = 0;
+    int ok = 1;
+    for (int k = 0; k < 3; k++) {
+        clean[k] = utf8_clean(in[k], &owned[k]);
+        if (!clean[k]) ok = 0;
+    }
+    json_t *obj = ok ? json_pack("{s:s, s:s, s:s, s:s}", "id", id, "prompt", clean[0], "a",
+                                 clean[1], "b", clean[2])
+                     : NULL;
+    if (obj) {
+        /* JSON_COMPACT without JSON_ENSURE_ASCII: UTF-8 goes through as is;
+         * newlines and control characters are escaped, so one line. */
+        size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+        if (need > 0 && need + 1 > j->req_cap) {
+            char *grown = realloc(j->req, need + 1);
+            if (grown) j->req = grown, j->req_cap = need + 1;
+        }
+        if (need > 0 && need + 1 <= j->req_cap &&
+            json_dumpb(obj, j->req, need, JSON_COMPACT) == need) {
+            j->req[need] = '\n';
+            len = need + 1;
+        }
+        json_decref(obj);
+    }
+    for (int k = 0; k < 3; k++) free(owned[k]);
+    return len;
+}
+
+pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
+                          const char *b, judge_verdict *out, double *seconds, pp_err *err) {
+    double t0 = now_s();
+    *out = JUDGE_FAILED;
+    if (seconds) *seconds = 0;
+    j->n.calls++;
+    if (j->broken)
+        return pp_fail(err, PP_ESYS, "judge '%s' was given up earlier: %s", j->argv[0],
+                       j->last_problem);
+    char id_buf[32];
+    if (!id) {
+        snprintf(id_buf, sizeof id_buf, "%ld", j->n.calls);
+        id = id_buf;
+    }
+    char *id_owned; /* the answer must echo the id as sent */
+    id = utf8_clean(id, &id_owned);
+    size_t req_len = id ? build_request(j, id, prompt, a, b) : 0;
+    if (req_len == 0) {
+        free(id_owned);
+        return pp_fail(err, PP_ESYS, "judge '%s': out of memory building a request", j->argv[0]);
+    }
+
+    pp_status st = PP_OK;
+    int done = 0;
+    for (int attempt = 0; attempt <= j->opt.max_retries && !done && st == PP_OK; attempt++) {
+        if (j->pid < 0) {
+            /* first restart after a failure at once, further ones in a row back off */
+            if (j->fails_in_row >= 2) {
+                double pause = j->opt.restart_backoff_s;
+                for (int k = 2; k < j->fails_in_row && pause < 1.0; k++) pause *= 2;
+                sleep_s(pause < 1.0 ? pause : 1.0);
+            }
+            j->n.restarts++;
+            st = spawn_judge(j, err);
+            if (st != PP_OK) {
+                st = err->status = PP_ESYS;
+                j->broken = 1;
+                snprintf(j->last_problem, sizeof j->last_problem, "%.900s", err->msg);
+                break;
+            }
+        }
+        if (attempt_once(j, req_len, id, out) == ATTEMPT_OK) {
+            j->n.ok++;
+            j->fails_in_row = 0;
+            done = 1;
+        } else if (++j->fails_in_row >= j->opt.give_up_after) {
+            j->broken = 1;
+            stop_judge(j, 0.1);
+            st = pp_fail(err, PP_ESYS,
+                         "judge '%s' gave no valid answer in %d attempts in a row, giving up "
+                         "(see its stderr); last problem: %s",
+                         j->argv[0], j->fails_in_row, j->last_problem);
+        }
+    }
+    if (!done) {
+        *out = JUDGE_FAILED;
+        if (st == PP_OK) j->n.failures++;
+    }
+    free(id_owned);
+    double dt = now_s() - t0;
+    j->n.seconds += dt;
+    if (seconds) *seconds = dt;
+    return st;
+}
+
+void judge_cmd_stats(const judge_cmd *j, judge_cmd_counters *out) { *out = j->n; }
+
+pid_t judge_cmd_pid(const judge_cmd *j) { return j->pid; }
+
+const char *judge_cmd_last_problem(const judge_cmd *j) { return j->last_problem; }
+
+void judge_cmd_close(judge_cmd *j) {
+    if (!j) return;
+    stop_judge(j, j->opt.close_timeout_s);
+    close_fd(&j->stderr_fd);
+    judge_argv_free(j->argv);
+    free(j->stderr_path);
+    free(j->buf);
+    free(j->req);
+    free(j);
+}

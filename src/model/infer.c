@@ -1,0 +1,389 @@
+/* infer.c - KV-cache forward pass, batched over rows (see infer.h).
+ *
+ * A "row" is one token of one sequence slot at one position.  Prefill sends
+ * consecutive positions of one slot as rows; decode sends one row per active
+ * slot.  Either way every projection is one sgemm over all rows, and only
+ * RoPE and attention (which read a row's own slot and position) loop per row. */
+#include "model/infer.h"
+
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/fastmath.h"
+#include "model/sample.h"
+
+/* Rows per prefill chunk: enough for sgemm to run near its peak, small
+ * enough that long prompts do not need prompt-sized activation buffers. */
+#define PREFILL_CHUNK 256
+
+/* Floats in the transposed weight copy: every matrix a projection applies,
+ * and the classifier. */
+static size_t weights_t_count(const model_config *c, int kv_dim) {
+    size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, kv = (size_t)kv_dim;
+    return (size_t)c->n_layers * (2 * d * d + 2 * d * kv + 3 * d * h) + d * (size_t)c->vocab_size;
+}
+
+/* dst[in][out] = src[out][in] for `count` stacked matrices, in tiles so
+ * both sides stay in cache. */
+static void transpose_stack(float *dst, const float *src, int count, int out, int in) {
+    enum { TILE = 32 };
+    for (int m = 0; m < count; m++) {
+        const float *s = src + (size_t)m * out * in;
+        float *d = dst + (size_t)m * out * in;
+        for (int o0 = 0; o0 < out; o0 += TILE)
+            for (int i0 = 0; i0 < in; i0 += TILE)
+                for (int o = o0; o < out && o < o0 + TILE; o++)
+                    for (int i = i0; i < in && i < i0 + TILE; i++) d[(size_t)i * out + o] = s[(size_t)o * in + i];
+    }
+}
+
+/* Carve the transposed copy into named pointers and fill it. */
+static void weights_t_fill(infer_state *st) {
+    const model_config *c = &st->m->cfg;
+    const model_tensors *w = &st->m->w;
+    int L = c->n_layers, d = c->dim, h = c->hidden_dim, kv = st->kv_dim;
+    infer_weights_t *t = &st->wt;
+    float *p = t->buffer;
+    t->wq = p, p += (size_t)L * d * d;
+    t->wk = p, p += (size_t)L * d * kv;
+    t->wv = p, p += (size_t)L * d * kv;
+    t->wo = p, p += (size_t)L * d * d;
+    t->w_gate = p, p += (size_t)L * d * h;
+    t->w_up = p, p += (size_t)L * d * h;
+    t->w_down = p, p += (size_t)L * h * d;
+    t->lm_head = p;
+    transpose_stack(t->wq, w->wq, L, d, d);
+    transpose_stack(t->wk, w->wk, L, kv, d);
+    transpose_stack(t->wv, w->wv, L, kv, d);
+    transpose_stack(t->wo, w->wo, L, d, d);
+    transpose_stack(t->w_gate, w->w_gate, L, h, d);
+    transpose_stack(t->w_up, w->w_up, L, h, d);
+    transpose_stack(t->w_down, w->w_down, L, d, h);
+    transpose_stack(t->lm_head, w->lm_head, 1, c->vocab_size, d);
+}
+
+pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
+    memset(st, 0, sizeof *st);
+    const model_config *c = &m->cfg;
+    if (max_pos <= 0) max_pos = c->seq_len;
+    if (max_seqs <= 0 || max_seqs > 1 << 16)
+        return pp_fail(err, PP_EINPUT, "inference cache: %d sequence slots is out of range", max_seqs);
+    if (max_pos > c->seq_len)
+        return pp_fail(err, PP_EINPUT, "inference cache: %d positions exceed the model's seq_len %d",
+                       max_pos, c->seq_len);
+    int hd = model_head_dim(c);
+    st->m = m;
+    st->max_seqs = max_seqs;
+    st->max_pos = max_pos;
+    st->kv_dim = c->n_kv_heads * hd;
+    int chunk = max_pos < PREFILL_CHUNK ? max_pos : PREFILL_CHUNK;
+    st->max_rows = max_seqs > chunk ? max_seqs : chunk;
+
+    size_t rows = (size_t)st->max_rows, d = (size_t)c->dim, h = (size_t)c->hidden_dim;
+    size_t cache = (size_t)c->n_layers * (size_t)max_seqs * (size_t)max_pos * (size_t)st->kv_dim;
+    size_t half = (size_t)max_pos * (size_t)(hd / 2);
+    size_t wt = weights_t_count(c, st->kv_dim);
+    st->pos = calloc((size_t)max_seqs, sizeof *st->pos);
+    st->key_cache = malloc(cache * sizeof(float));
+    st->value_cache = malloc(cache * sizeof(float));
+    st->rope_cos = malloc(half * sizeof(float));
+    st->rope_sin = malloc(half * sizeof(float));
+    st->wt.buffer = malloc(wt * sizeof(float));
+    st->x = malloc(rows * d * sizeof(float));
+    st->xb = malloc(rows * d * sizeof(float));
+    st->q = malloc(rows * d * sizeof(float));
+    st->k = malloc(rows * (size_t)st->kv_dim * sizeof(float));
+    st->v = malloc(rows * (size_t)st->kv_dim * sizeof(float));
+    st->hb = malloc(rows * h * sizeof(float));
+    st->hb2 = malloc(rows * h * sizeof(float));
+    st->att = malloc((size_t)max_pos * sizeof(float));
+    st->row_slot = malloc(rows * sizeof(int));
+    st->row_pos = malloc(rows * sizeof(int));
+    if (!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt.buffer ||
+        !st->x || !st->xb || !st->q || !st->k || !st->v || !st->hb || !st->hb2 || !st->att || !st->row_slot ||
+        !st->row_pos) {
+        infer_free(st);
+        return pp_fail(err, PP_ESYS,
+                       "inference cache: out of memory for %d slots x %d positions (%.1f MB) and the "
+                       "transposed weights (%.1f MB)",
+                       max_seqs, max_pos, 2.0 * (double)cache * sizeof(float) / 1e6,
+                       (double)wt * sizeof(float) / 1e6);
+    }
+    weights_t_fill(st);
+    /* RoPE angles exactly as run.c forms them: float exponent, powf, float
+     * product with the position, then cosf/sinf. */
+    for (int p = 0; p < max_pos; p++)
+        for (int i = 0; i < hd / 2; i++) {
+            float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
+            float angle = (float)p * freq;
+            st->rope_cos[(size_t)p * (hd / 2) + i] = cosf(angle);
+            st->rope_sin[(size_t)p * (hd / 2) + i] = sinf(angle);
+        }
+    return PP_OK;
+}
+
+void infer_free(infer_state *st) {
+    free(st->pos);
+    free(st->key_cache);
+    free(st->value_cache);
+    free(st->rope_cos);
+    free(st->rope_sin);
+    free(st->wt.buffer);
+    free(st->x);
+    free(st->xb);
+    free(st->q);
+    free(st->k);
+    free(st->v);
+    free(st->hb);
+    free(st->hb2);
+    free(st->att);
+    free(st->row_slot);
+    free(st->row_pos);
+    memset(st, 0, sizeof *st);
+}
+
+void infer_reset(infer_state *st, int slot) {
+    if (slot >= 0 && slot < st->max_seqs) st->pos[slot] = 0;
+}
+
+int infer_position(const infer_state *st, int slot) {
+    return slot >= 0 && slot < st->max_seqs ? st->pos[slot] : -1;
+}
+
+/* out[n][out_dim] = in[n][in_dim] . wt[in_dim][out_dim] + beta * out, with
+ * wt a transposed weight matrix.  Stored this way the weights are a plain
+ * (NoTrans) operand, which OpenBLAS packs for its kernel much faster than
+ * the transposed one; a single row goes through gemv, which reads the
+ * weights once without packing them. */
+static void matmul_rows(float *out, const float *in, const float *wt, int n, int in_dim, int out_dim,
+                        float beta) {
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, in_dim, out_dim, 1.0f, wt, out_dim, in, 1, beta, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_dim, in_dim, 1.0f, in, in_dim, wt,
+                    out_dim, beta, out, out_dim);
+}
+
+static void rmsnorm(float *out, const float *x, const float *gain, int size, float eps) {
+    float ss = 0.0f;
+    for (int j = 0; j < size; j++) ss += x[j] * x[j];
+    ss /= (float)size;
+    ss += eps;
+    ss = 1.0f / sqrtf(ss);
+    for (int j = 0; j < size; j++) out[j] = gain[j] * (ss * x[j]);
+}
+
+/* softmax and SiLU use the vectorisable exp of fastmath.h: a loop calling
+ * expf runs one element at a time without -ffast-math. */
+
+/* Rotate consecutive pairs of each head of vec (n_heads heads) by the
+ * angles of position pos. */
+static void rope(float *vec, int n_heads, int hd, const float *cos_p, const float *sin_p) {
+    for (int h = 0; h < n_heads; h++) {
+        float *v = vec + (size_t)h * hd;
+        for (int i = 0; i < hd / 2; i++) {
+            float v0 = v[2 * i], v1 = v[2 * i + 1];
+            v[2 * i] = v0 * cos_p[i] - v1 * sin_p[i];
+            v[2 * i + 1] = v0 * sin_p[i] + v1 * cos_p[i];
+        }
+    }
+}
+
+/* att[t] = (q . key of position t) / scale for t < len, the keys stored
+ * transposed (dimension i of position t at keys_t[i * T + t]).  The dot
+ * products accumulate one dimension at a time over all positions, which is
+ * SIMD over t and also run.c's summation order; four dimensions per pass,
+ * added left to right, give the same sums with a quarter of the memory
+ * round trips. */
+static void attention_scores(float *restrict att, const float *restrict q, const float *restrict keys_t, size_t T,
+                             int hd, int len, float scale) {
+    memset(att, 0, (size_t)len * sizeof(float));
+    int i = 0;
+    for (; i + 4 <= hd; i += 4) {
+        const float *k0 = keys_t + (size_t)i * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T;
+        float q0 = q[i], q1 = q[i + 1], q2 = q[i + 2], q3 = q[i + 3];
+        for (int t = 0; t < len; t++) att[t] = att[t] + q0 * k0[t] + q1 * k1[t] + q2 * k2[t] + q3 * k3[t];
+    }
+    for (; i < hd; i++) {
+        const float *ki = keys_t + (size_t)i * T;
+        for (int t = 0; t < len; t++) att[t] += q[i] * ki[t];
+    }
+    for (int t = 0; t < len; t++) att[t] /= scale;
+}
+
+/* out[j] = sum over t < len of att[t] * vals[t * stride + j].  Positions
+ * go in blocks of eight whose eight products are summed before they join
+ * the running total: with small heads (stories260K's are 8 wide, one SIMD
+ * register) a strictly sequential sum over t would be one long chain of
+ * dependent additions, while the blocks' products are independent work. */
+static void attention_values(float *restrict out, const float *restrict att, const float *restrict vals,
+                             size_t stride, int hd, int len) {
+    memset(out, 0, (size_t)hd * sizeof(float));
+    int t = 0;
+    for (; t + 8 <= len; t += 8) {
+        const float *v0 = vals + (size_t)t * stride, *v1 = v0 + stride, *v2 = v1 + stride, *v3 = v2 + stride,
+                    *v4 = v3 + stride, *v5 = v4 + stride, *v6 = v5 + stride, *v7 = v6 + stride;
+        const float *a = att + t;
+        for (int j = 0; j < hd; j++)
+            out[j] += a[0] * v0[j] + a[1] * v1[j] + a[2] * v2[j] + a[3] * v3[j] + a[4] * v4[j] + a[5] * v5[j] +
+                      a[6] * v6[j] + a[7] * v7[j];
+    }
+    for (; t < len; t++) {
+        const float *vt = vals + (size_t)t * stride;
+        for (int j = 0; j < hd; j++) out[j] += att[t] * vt[j];
+    }
+}
+
+/* Causal attention of row r over its own slot, positions 0..pos, for all
+ * heads; the output goes to st->xb row r. */
+static void attend_row(infer_state *st, int r, size_t layer_cache) {
+    const model_config *c = &st->m->cfg;
+    int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, kv_mul = c->n_heads / c->n_kv_heads;
+    size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
+    const float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
+    const float *vals = st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
+    int len = st->row_pos[r] + 1;
+    for (int h = 0; h < c->n_heads; h++) {
+        size_t kv_off = (size_t)(h / kv_mul) * hd;
+        attention_scores(st->att, st->q + (size_t)r * d + (size_t)h * hd, keys_t + kv_off * T, T, hd, len,
+                         sqrtf((float)hd));
+        fast_softmax(st->att, len);
+        attention_values(st->xb + (size_t)r * d + (size_t)h * hd, st->att, vals + kv_off, (size_t)kv_dim, hd, len);
+    }
+}
+
+/* Forward n rows (st->row_slot/row_pos set, tokens valid).  Writes each
+ * row's keys and values into the cache.  When logits is not NULL, rows
+ * first_logit_row..n-1 get their next-token logits there, one row each. */
+static void forward_rows(infer_state *st, int n, const int *tokens, float *logits, int first_logit_row) {
+    const model_config *c = &st->m->cfg;
+    const model_tensors *w = &st->m->w;
+    const infer_weights_t *wt = &st->wt;
+    int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, hidden = c->hidden_dim;
+    size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
+    float eps = c->norm_eps;
+
+    for (int r = 0; r < n; r++)
+        memcpy(st->x + (size_t)r * d, w->embed + (size_t)tokens[r] * d, (size_t)d * sizeof(float));
+
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t layer_cache = (size_t)l * st->max_seqs * slot_stride;
+        /* attention: q, k, v for all rows at once */
+        for (int r = 0; r < n; r++)
+            rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
+        matmul_rows(st->q, st->xb, wt->wq + (size_t)l * d * d, n, d, d, 0.0f);
+        matmul_rows(st->k, st->xb, wt->wk + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
+        matmul_rows(st->v, st->xb, wt->wv + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
+
+        /* RoPE, then store this row's key (transposed) and value in its slot */
+        for (int r = 0; r < n; r++) {
+            const float *cs = st->rope_cos + (size_t)st->row_pos[r] * (hd / 2);
+            const float *sn = st->rope_sin + (size_t)st->row_pos[r] * (hd / 2);
+            float *kr = st->k + (size_t)r * kv_dim;
+            rope(st->q + (size_t)r * d, c->n_heads, hd, cs, sn);
+            rope(kr, c->n_kv_heads, hd, cs, sn);
+            float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
+            for (int j = 0; j < kv_dim; j++) keys_t[(size_t)j * T + st->row_pos[r]] = kr[j];
+            memcpy(st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride +
+                       (size_t)st->row_pos[r] * kv_dim,
+                   st->v + (size_t)r * kv_dim, (size_t)kv_dim * sizeof(float));
+        }
+        for (int r = 0; r < n; r++) attend_row(st, r, layer_cache);
+        /* x += attention output . wo^T */
+        matmul_rows(st->x, st->xb, wt->wo + (size_t)l * d * d, n, d, d, 1.0f);
+
+        /* SwiGLU feed-forward: x += (silu(xb.w1^T) * (xb.w3^T)) . w2^T */
+        for (int r = 0; r < n; r++)
+            rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->ffn_norm + (size_t)l * d, d, eps);
+        matmul_rows(st->hb, st->xb, wt->w_gate + (size_t)l * hidden * d, n, d, hidden, 0.0f);
+        matmul_rows(st->hb2, st->xb, wt->w_up + (size_t)l * hidden * d, n, d, hidden, 0.0f);
+        for (size_t i = 0; i < (size_t)n * hidden; i++) {
+            float g = st->hb[i];
+            g *= 1.0f / (1.0f + fast_expf(-g));
+            st->hb[i] = g * st->hb2[i];
+        }
+        matmul_rows(st->x, st->hb, wt->w_down + (size_t)l * d * hidden, n, hidden, d, 1.0f);
+    }
+
+    if (!logits) return;
+    int n_out = n - first_logit_row;
+    for (int r = 0; r < n_out; r++)
+        rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)(first_logit_row + r) * d, w->final_norm, d, eps);
+    matmul_rows(logits, st->xb, wt->lm_head, n_out, d, c->vocab_size, 0.0f);
+}
+static pp_status check_slot(const infer_state *st, int slot, pp_err *err) {
+    if (slot < 0 || slot >= st->max_seqs)
+        return pp_fail(err, PP_EINPUT, "inference: slot %d out of range (%d slots)", slot, st->max_seqs);
+    return PP_OK;
+}
+
+static pp_status check_token(const infer_state *st, int token, pp_err *err) {
+    if (token < 0 || token >= st->m->cfg.vocab_size)
+        return pp_fail(err, PP_EINPUT, "inference: token id %d outside the vocabulary (size %d)", token,
+                       st->m->cfg.vocab_size);
+    return PP_OK;
+}
+
+pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, float *logits,
+                        pp_err *err) {
+    PP_TRY(check_slot(st, slot, err));
+    if (n <= 0) return pp_fail(err, PP_EINPUT, "inference: prefill of %d tokens", n);
+    if (n > st->max_pos - st->pos[slot])
+        return pp_fail(err, PP_EINPUT, "inference: %d tokens do not fit slot %d (%d of %d positions used)",
+                       n, slot, st->pos[slot], st->max_pos);
+    for (int i = 0; i < n; i++) PP_TRY(check_token(st, tokens[i], err));
+
+    for (int start = 0; start < n; start += st->max_rows) {
+        int rows = n - start < st->max_rows ? n - start : st->max_rows;
+        for (int r = 0; r < rows; r++) {
+            st->row_slot[r] = slot;
+            st->row_pos[r] = st->pos[slot] + r;
+        }
+        int last = start + rows == n;
+        forward_rows(st, rows, tokens + start, last ? logits : NULL, rows - 1);
+        st->pos[slot] += rows;
+    }
+    return PP_OK;
+}
+
+pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err) {
+    PP_TRY(check_slot(st, src, err));
+    PP_TRY(check_slot(st, dst, err));
+    if (src == dst) return PP_OK;
+    size_t T = (size_t)st->max_pos, kv_dim = (size_t)st->kv_dim, slot_stride = T * kv_dim;
+    size_t used = (size_t)st->pos[src];
+    for (int l = 0; l < st->m->cfg.n_layers; l++) {
+        size_t layer = (size_t)l * st->max_seqs * slot_stride;
+        const float *ks = st->key_cache + layer + (size_t)src * slot_stride;
+        float *kd = st->key_cache + layer + (size_t)dst * slot_stride;
+        for (size_t j = 0; j < kv_dim; j++) memcpy(kd + j * T, ks + j * T, used * sizeof(float));
+        memcpy(st->value_cache + layer + (size_t)dst * slot_stride,
+               st->value_cache + layer + (size_t)src * slot_stride, used * kv_dim * sizeof(float));
+    }
+    st->pos[dst] = st->pos[src];
+    return PP_OK;
+}
+
+pp_status infer_decode(infer_state *st, int n, const int *slots, const int *tokens, float *logits,
+                       pp_err *err) {
+    if (n <= 0 || n > st->max_seqs)
+        return pp_fail(err, PP_EINPUT, "inference: decode batch of %d rows (at most %d)", n, st->max_seqs);
+    for (int i = 0; i < n; i++) {
+        PP_TRY(check_slot(st, slots[i], err));
+        PP_TRY(check_token(st, tokens[i], err));
+        if (st->pos[slots[i]] >= st->max_pos)
+            return pp_fail(err, PP_EINPUT, "inference: slot %d is full (%d positions)", slots[i], st->max_pos);
+        for (int j = 0; j < i; j++)
+            if (slots[j] == slots[i])
+                return pp_fail(err, PP_EINPUT, "inference: slot %d appears twice in one decode batch", slots[i]);
+        st->row_slot[i] = slots[i];
+        st->row_pos[i] = st->pos[slots[i]];
+    }
+    forward_rows(st, n, tokens, logits, 0);
+    for (int i = 0; i < n; i++) st->pos[slots[i]]++;
+    return PP_OK;
+}

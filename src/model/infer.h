@@ -1,0 +1,109 @@
+/* infer.h - incremental (KV-cache) forward pass for generation.
+ *
+ * One infer_state holds a key/value cache for up to max_seqs sequence slots
+ * of up to max_pos positions each, plus activation buffers, all allocated
+ * once by infer_init; nothing is allocated per token.
+ *
+ * Typical use for K candidates of one prompt:
+ *
+ *   infer_reset(st, 0);
+ *   infer_prefill(st, 0, prompt, n, first_logits, err);   // sgemm over n rows
+ *   for (k = 1; k < K; k++) infer_copy_seq(st, 0, k, err); // share the prefill
+ *   ... sample K first tokens from first_logits ...
+ *   while (some active) infer_decode(st, n_active, slots, tokens, logits, err);
+ *
+ * infer_decode runs one step for any subset of slots, each at its own
+ * position, as one batch: every weight matrix is applied with one
+ * cblas_sgemm over the active rows (cblas_sgemv for a single row).
+ *
+ * Memory: besides the cache, the state holds its own copy of every matrix
+ * the forward pass multiplies by (the layers' projections and the
+ * classifier), transposed to [in][out], about as many floats as the model
+ * has parameters (4 bytes x n_params: 1 MB for stories260K, 17 MB at
+ * d=256/L=4, 110 MB at d=512/L=8).  OpenBLAS packs a transposed weight
+ * operand for its sgemm kernel much more slowly than a plain one, and at
+ * decode's few rows that packing is most of the work: with the copy a
+ * batch-8 sgemm runs 1.3-1.6x faster (docs/performance.md, Decode).  The copy is made by infer_init, so
+ * weights changed afterwards are not seen: make a new state.
+ *
+ * The arithmetic follows llama2.c's run.c: RMSNorm (x * 1/sqrt(mean(x^2)+eps)
+ * then gain), RoPE on consecutive pairs with cosf/sinf of pos * theta^(-2i/hd),
+ * grouped-query attention with softmax(q.k / sqrt(hd)), SwiGLU FFN, final
+ * RMSNorm and the (tied or untied) classifier.  What differs is rounding
+ * only: the summation order of the matrix products (BLAS), of the softmax
+ * sums and of the attention-weighted values (in SIMD-friendly blocks), and
+ * exp, which is fast_expf (about 1e-7 relative, fastmath.h) instead of expf. */
+#ifndef INFER_H
+#define INFER_H
+
+#include "model/model.h"
+#include "core/pp_error.h"
+
+/* The matrices the forward pass multiplies by, each transposed ([in][out])
+ * and stacked over layers like model_tensors; pointers into buffer. */
+typedef struct {
+    float *buffer;
+    float *wq;          /* [L][d][Hq*hd] */
+    float *wk;          /* [L][d][Hkv*hd] */
+    float *wv;          /* [L][d][Hkv*hd] */
+    float *wo;          /* [L][Hq*hd][d] */
+    float *w_gate;      /* [L][d][hidden] */
+    float *w_up;        /* [L][d][hidden] */
+    float *w_down;      /* [L][hidden][d] */
+    float *lm_head;     /* [d][V] */
+} infer_weights_t;
+
+typedef struct {
+    const model *m;     /* borrowed; must outlive the state */
+    infer_weights_t wt; /* transposed copy of m's matrices (see above) */
+    int max_seqs;       /* sequence slots in the cache */
+    int max_pos;        /* positions per slot (<= m->cfg.seq_len) */
+    int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */
+    int kv_dim;         /* n_kv_heads * head_dim */
+    int *pos;           /* [max_seqs] positions filled in each slot */
+    float *key_cache;   /* [L][max_seqs][kv_dim][max_pos]: keys transposed, so the
+                           scores of one head sweep contiguous positions */
+    float *value_cache; /* [L][max_seqs][max_pos][kv_dim] */
+    float *rope_cos;    /* [max_pos][head_dim/2] */
+    float *rope_sin;    /* [max_pos][head_dim/2] */
+    /* activations, max_rows rows each */
+    float *x;           /* [rows][dim] residual stream */
+    float *xb;          /* [rows][dim] normed input / attention output */
+    float *q;           /* [rows][dim] */
+    float *k;           /* [rows][kv_dim] */
+    float *v;           /* [rows][kv_dim] */
+    float *hb;          /* [rows][hidden_dim] */
+    float *hb2;         /* [rows][hidden_dim] */
+    float *att;         /* [max_pos] attention scores of one head of one row */
+    int *row_slot;      /* [rows] slot of each row of the current batch */
+    int *row_pos;       /* [rows] position of each row */
+} infer_state;
+
+/* Allocate a cache for max_seqs slots of max_pos positions (max_pos <= 0
+ * means the model's seq_len).  All slots start empty. */
+pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err);
+void infer_free(infer_state *st);
+
+/* Empty a slot (its position goes back to 0). */
+void infer_reset(infer_state *st, int slot);
+/* Positions filled in a slot, i.e. the position the next token will get. */
+int infer_position(const infer_state *st, int slot);
+
+/* Run n tokens through slot `slot`, at positions infer_position(slot) ..
+ * +n-1 (normally a whole prompt into an empty slot), in batched chunks.
+ * logits (may be NULL) receives vocab_size floats: the next-token logits
+ * after the last of the n tokens. */
+pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, float *logits,
+                        pp_err *err);
+
+/* Make slot dst a copy of slot src (its cache rows and position): the K
+ * candidates of one prompt share one prefill. */
+pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err);
+
+/* One decode step for n distinct slots: row i feeds tokens[i] to slots[i]
+ * at that slot's current position, and logits row i (n x vocab_size floats,
+ * caller-owned) receives its next-token logits.  n <= max_seqs. */
+pp_status infer_decode(infer_state *st, int n, const int *slots, const int *tokens,
+                       float *logits, pp_err *err);
+
+#endif

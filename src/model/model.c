@@ -1,0 +1,207 @@
+/* model.c - configuration checks, flat-buffer layout, tensor table, init. */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pp_rng.h"
+
+pp_status model_config_check(const model_config *c, const char *what, pp_err *err) {
+#define BAD(...) return pp_fail(err, PP_EINPUT, __VA_ARGS__)
+    if (c->dim <= 0 || c->dim > 65536) BAD("%s: dim %d out of range", what, c->dim);
+    if (c->hidden_dim <= 0 || c->hidden_dim > 262144) BAD("%s: hidden_dim %d out of range", what, c->hidden_dim);
+    if (c->n_layers <= 0 || c->n_layers > 1024) BAD("%s: n_layers %d out of range", what, c->n_layers);
+    if (c->n_heads <= 0 || c->dim % c->n_heads != 0)
+        BAD("%s: n_heads %d does not divide dim %d", what, c->n_heads, c->dim);
+    if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads != 0)
+        BAD("%s: n_kv_heads %d does not divide n_heads %d", what, c->n_kv_heads, c->n_heads);
+    if (model_head_dim(c) % 2 != 0) BAD("%s: head size %d is odd (RoPE needs pairs)", what, model_head_dim(c));
+    if (c->vocab_size <= 0 || c->vocab_size > 1 << 22) BAD("%s: vocab_size %d out of range", what, c->vocab_size);
+    if (c->seq_len <= 0 || c->seq_len > 1 << 20) BAD("%s: seq_len %d out of range", what, c->seq_len);
+    if (!(c->norm_eps > 0 && c->norm_eps < 1)) BAD("%s: norm_eps %g out of range", what, c->norm_eps);
+    if (!(c->rope_theta > 1)) BAD("%s: rope_theta %g out of range", what, c->rope_theta);
+    double n = (double)model_param_count(c);
+    if (n > 4e9) BAD("%s: %.0f parameters is more than this engine holds", what, n);
+#undef BAD
+    return PP_OK;
+}
+
+pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) return pp_fail(err, PP_EINPUT, "--arch: expected key=value, got '%s'", tok);
+        *eq = '\0';
+        char *end;
+        long v = strtol(eq + 1, &end, 10);
+        if (*end || end == eq + 1 || v < 0 || v > (1 << 24))
+            return pp_fail(err, PP_EINPUT, "--arch: %s wants a non-negative integer, not '%s'", tok, eq + 1);
+        if (!strcmp(tok, "dim")) c->dim = (int)v;
+        else if (!strcmp(tok, "layers")) c->n_layers = (int)v;
+        else if (!strcmp(tok, "heads")) c->n_heads = (int)v;
+        else if (!strcmp(tok, "kv-heads") || !strcmp(tok, "kv_heads")) c->n_kv_heads = (int)v;
+        else if (!strcmp(tok, "hidden")) c->hidden_dim = (int)v;
+        else if (!strcmp(tok, "seq-len") || !strcmp(tok, "seq_len")) c->seq_len = (int)v;
+        else if (!strcmp(tok, "tied")) c->tied_embeddings = v != 0;
+        else return pp_fail(err, PP_EINPUT, "--arch: unknown key '%s' (dim, layers, heads, kv-heads, hidden, seq-len, tied)", tok);
+    }
+    return PP_OK;
+}
+
+/* Sizes of the stacked kinds, in layout order. */
+static void kind_sizes(const model_config *c, size_t s[12]) {
+    size_t d = c->dim, L = c->n_layers, hd = model_head_dim(c);
+    size_t q = c->n_heads * hd, kv = c->n_kv_heads * hd, h = c->hidden_dim, V = c->vocab_size;
+    s[0] = V * d;      /* embed */
+    s[1] = L * d;      /* attn_norm */
+    s[2] = L * q * d;  /* wq */
+    s[3] = L * kv * d; /* wk */
+    s[4] = L * kv * d; /* wv */
+    s[5] = L * d * q;  /* wo */
+    s[6] = L * d;      /* ffn_norm */
+    s[7] = L * h * d;  /* w_gate */
+    s[8] = L * d * h;  /* w_down */
+    s[9] = L * h * d;  /* w_up */
+    s[10] = d;         /* final_norm */
+    s[11] = c->tied_embeddings ? 0 : V * d; /* lm_head */
+}
+
+size_t model_param_count(const model_config *c) {
+    size_t s[12], n = 0;
+    kind_sizes(c, s);
+    for (int i = 0; i < 12; i++) n += s[i];
+    return n;
+}
+
+void model_point(model_tensors *t, float *base, const model_config *c) {
+    size_t s[12];
+    kind_sizes(c, s);
+    float **ptrs[12] = {&t->embed, &t->attn_norm, &t->wq, &t->wk, &t->wv, &t->wo,
+                        &t->ffn_norm, &t->w_gate, &t->w_down, &t->w_up, &t->final_norm, &t->lm_head};
+    float *p = base;
+    for (int i = 0; i < 12; i++) {
+        *ptrs[i] = p;
+        p += s[i];
+    }
+    if (c->tied_embeddings) t->lm_head = t->embed;
+}
+
+int model_tensor_count(const model_config *c) {
+    return 2 + 9 * c->n_layers + (c->tied_embeddings ? 0 : 1);
+}
+
+static void add_tensor(tensor_info **out, const char *name, int rank, int64_t d0, int64_t d1,
+                       size_t offset, int is_matrix, int is_embedding) {
+    tensor_info *t = (*out)++;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rank = rank;
+    t->dims[0] = d0;
+    t->dims[1] = rank == 2 ? d1 : 1;
+    t->offset = offset;
+    t->count = (size_t)d0 * (size_t)(rank == 2 ? d1 : 1);
+    t->is_matrix = is_matrix;
+    t->is_embedding = is_embedding;
+}
+
+void model_tensor_table(const model_config *c, tensor_info *out) {
+    size_t s[12], start[12], off = 0;
+    kind_sizes(c, s);
+    for (int i = 0; i < 12; i++) {
+        start[i] = off;
+        off += s[i];
+    }
+    int64_t d = c->dim, hd = model_head_dim(c), L = c->n_layers;
+    int64_t q = c->n_heads * hd, kv = c->n_kv_heads * hd, h = c->hidden_dim;
+    char name[80];
+    add_tensor(&out, "model.embed_tokens.weight", 2, c->vocab_size, d, start[0], 0, 1);
+    for (int64_t l = 0; l < L; l++) {
+#define LAYER(kind_idx, suffix, rank, d0, d1, mat)                                  \
+    snprintf(name, sizeof name, "model.layers.%d." suffix, (int)l);                 \
+    add_tensor(&out, name, rank, d0, d1, start[kind_idx] + (size_t)l * (s[kind_idx] / L), mat, 0)
+        LAYER(1, "input_layernorm.weight", 1, d, 1, 0);
+        LAYER(2, "self_attn.q_proj.weight", 2, q, d, 1);
+        LAYER(3, "self_attn.k_proj.weight", 2, kv, d, 1);
+        LAYER(4, "self_attn.v_proj.weight", 2, kv, d, 1);
+        LAYER(5, "self_attn.o_proj.weight", 2, d, q, 1);
+        LAYER(6, "post_attention_layernorm.weight", 1, d, 1, 0);
+        LAYER(7, "mlp.gate_proj.weight", 2, h, d, 1);
+        LAYER(8, "mlp.down_proj.weight", 2, d, h, 1);
+        LAYER(9, "mlp.up_proj.weight", 2, h, d, 1);
+#undef LAYER
+    }
+    add_tensor(&out, "model.norm.weight", 1, d, 1, start[10], 0, 0);
+    if (!c->tied_embeddings) add_tensor(&out, "lm_head.weight", 2, c->vocab_size, d, start[11], 1, 0);
+}
+
+pp_status model_alloc(model *m, const model_config *cfg, pp_err *err) {
+    memset(m, 0, sizeof *m);
+    PP_TRY(model_config_check(cfg, "model config", err));
+    m->cfg = *cfg;
+    m->n_params = model_param_count(cfg);
+    m->params = calloc(m->n_params, sizeof(float));
+    if (!m->params)
+        return pp_fail(err, PP_ESYS, "out of memory for %zu parameters", m->n_params);
+    model_point(&m->w, m->params, cfg);
+    return PP_OK;
+}
+
+void model_init_random(model *m, uint64_t seed) {
+    const model_config *c = &m->cfg;
+    int n = model_tensor_count(c);
+    tensor_info *tab = malloc((size_t)n * sizeof *tab);
+    if (!tab) return;
+    model_tensor_table(c, tab);
+    float out_scale = 1.0f / sqrtf(2.0f * (float)c->n_layers);
+    for (int i = 0; i < n; i++) {
+        float *p = m->params + tab[i].offset;
+        if (tab[i].rank == 1) { /* norm gains */
+            for (size_t j = 0; j < tab[i].count; j++) p[j] = 1.0f;
+            continue;
+        }
+        pp_rng r = pp_rng_stream(seed, 0x11117ULL, (uint64_t)i);
+        float std = 0.02f;
+        if (strstr(tab[i].name, "o_proj") || strstr(tab[i].name, "down_proj")) std *= out_scale;
+        for (size_t j = 0; j < tab[i].count; j++) p[j] = std * (float)pp_rng_normal(&r);
+    }
+    free(tab);
+    m->fingerprint = model_params_hash(m);
+}
+
+uint64_t model_params_hash(const model *m) {
+    uint64_t h = 0x6A09E667F3BCC908ULL ^ m->n_params;
+    const uint32_t *u = (const uint32_t *)m->params;
+    /* mix 64 bits at a time: fast enough to run at every checkpoint */
+    size_t n = m->n_params, i = 0;
+    for (; i + 1 < n; i += 2) h = pp_hash64(h ^ ((uint64_t)u[i] | (uint64_t)u[i + 1] << 32));
+    if (i < n) h = pp_hash64(h ^ u[i]);
+    return h;
+}
+
+pp_status model_check_finite(const model *m, const char *what, pp_err *err) {
+    int n = model_tensor_count(&m->cfg);
+    tensor_info tab_small[64];
+    tensor_info *tab = n <= 64 ? tab_small : malloc((size_t)n * sizeof *tab);
+    if (!tab) return pp_fail(err, PP_ESYS, "out of memory");
+    model_tensor_table(&m->cfg, tab);
+    pp_status st = PP_OK;
+    for (int i = 0; i < n && st == PP_OK; i++) {
+        const float *p = m->params + tab[i].offset;
+        for (size_t j = 0; j < tab[i].count; j++)
+            if (!isfinite(p[j])) {
+                st = pp_fail(err, PP_EINPUT, "%s: tensor %s has a non-finite value at element %zu",
+                             what, tab[i].name, j);
+                break;
+            }
+    }
+    if (tab != tab_small) free(tab);
+    return st;
+}
+
+void model_free(model *m) {
+    free(m->params);
+    tok_free(&m->tok);
+    memset(m, 0, sizeof *m);
+}

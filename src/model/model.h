@@ -1,0 +1,96 @@
+/* model.h - the Llama model: configuration, the flat parameter buffer with
+ * named pointers, and the tensor table used for checkpoints.
+ *
+ * Every tensor kind is stacked across layers (as llama2.c stores them), so a
+ * llama2.c checkpoint maps onto the buffer in order and all-reduce, checksum
+ * and checkpoint I/O are each one call over one buffer.  Gradients and AdamW
+ * moments use the same layout (model_point on another buffer).
+ *
+ * RoPE follows the llama2.c/Meta convention: consecutive pairs (2i, 2i+1) of
+ * each head are rotated by angle pos * theta^(-2i/head_dim). */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pp_error.h"
+#include "model/tokenizer.h"
+
+typedef struct {
+    int dim;           /* d_model */
+    int hidden_dim;    /* SwiGLU inner width */
+    int n_layers;
+    int n_heads;       /* query heads */
+    int n_kv_heads;    /* key/value heads (GQA: n_heads % n_kv_heads == 0) */
+    int vocab_size;
+    int seq_len;       /* maximum context */
+    int tied_embeddings; /* 1: lm_head is the token embedding */
+    float norm_eps;    /* RMSNorm epsilon (llama2.c: 1e-5) */
+    float rope_theta;  /* 10000 */
+} model_config;
+
+/* Named pointers into one flat float buffer. */
+typedef struct {
+    float *embed;      /* [V][d]                 model.embed_tokens.weight */
+    float *attn_norm;  /* [L][d]                 layers.l.input_layernorm.weight */
+    float *wq;         /* [L][Hq*hd][d]          layers.l.self_attn.q_proj.weight */
+    float *wk;         /* [L][Hkv*hd][d]         layers.l.self_attn.k_proj.weight */
+    float *wv;         /* [L][Hkv*hd][d]         layers.l.self_attn.v_proj.weight */
+    float *wo;         /* [L][d][Hq*hd]          layers.l.self_attn.o_proj.weight */
+    float *ffn_norm;   /* [L][d]                 layers.l.post_attention_layernorm.weight */
+    float *w_gate;     /* [L][hidden][d]         layers.l.mlp.gate_proj.weight (llama2.c w1) */
+    float *w_down;     /* [L][d][hidden]         layers.l.mlp.down_proj.weight (w2) */
+    float *w_up;       /* [L][hidden][d]         layers.l.mlp.up_proj.weight   (w3) */
+    float *final_norm; /* [d]                    model.norm.weight */
+    float *lm_head;    /* [V][d]                 lm_head.weight; == embed when tied */
+} model_tensors;
+
+/* One named tensor of the table (per layer, Hugging Face Llama names). */
+typedef struct {
+    char name[80];
+    int rank;          /* 1 or 2 */
+    int64_t dims[2];
+    size_t offset;     /* in floats from the start of the flat buffer */
+    size_t count;
+    int is_matrix;     /* weight decay applies by default to matrices only */
+    int is_embedding;
+} tensor_info;
+
+typedef struct {
+    model_config cfg;
+    size_t n_params;
+    float *params;     /* flat buffer, n_params floats */
+    model_tensors w;   /* named pointers into params */
+    tokenizer tok;
+    uint64_t fingerprint; /* pp_hash of params, set by loaders */
+} model;
+
+static inline int model_head_dim(const model_config *c) { return c->dim / c->n_heads; }
+
+/* Check a configuration for sanity before anything is allocated. */
+pp_status model_config_check(const model_config *c, const char *what, pp_err *err);
+/* Parse "dim=128,layers=4,heads=4,kv-heads=2,hidden=344,seq-len=64,tied=1"
+ * into c (keys not given keep c's values; vocab comes from the tokenizer). */
+pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err);
+/* Number of floats in the flat buffer. */
+size_t model_param_count(const model_config *c);
+/* Point the named pointers at a buffer laid out for c (params, grads, m, v). */
+void model_point(model_tensors *t, float *base, const model_config *c);
+/* Number of tensors in the table (2 + 9 * L + 1 untied head). */
+int model_tensor_count(const model_config *c);
+/* Fill the table; out must hold model_tensor_count(c) entries. */
+void model_tensor_table(const model_config *c, tensor_info *out);
+
+/* Allocate params (zeroed) for cfg; tokenizer left empty. */
+pp_status model_alloc(model *m, const model_config *cfg, pp_err *err);
+/* Deterministic random initialisation (normal(0, 0.02); norms = 1; output
+ * projections scaled by 1/sqrt(2L)). */
+void model_init_random(model *m, uint64_t seed);
+/* 64-bit content hash of the parameters (order-dependent, exact bits). */
+uint64_t model_params_hash(const model *m);
+/* Reject NaN/Inf weights: names the first bad tensor. */
+pp_status model_check_finite(const model *m, const char *what, pp_err *err);
+void model_free(model *m);
+
+#endif

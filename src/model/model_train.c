@@ -1,0 +1,494 @@
+/* model_train.c - full-sequence forward and backward of the Llama model.
+ *
+ * Rows are the tokens of all sequences back to back, so every projection is
+ * one cblas_sgemm over all rows of the batch.  Attention runs per sequence
+ * and head, also through sgemm, on causal row blocks: a block of query rows
+ * only looks at the key columns up to its last row, which skips most of the
+ * masked upper triangle.  The backward pass mirrors the forward pass from
+ * the top, reading the activations kept in the workspace; only the logits
+ * are recomputed (one block of scored rows at a time). */
+#include "model/model_train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/fastmath.h"
+
+/* Query rows per causal attention block. */
+#define ATT_BLOCK 64
+/* Upper bound of floats in one logits block (rows * vocab). */
+#define LOGITS_BLOCK_FLOATS (1 << 21)
+
+/* ---- allocation ---------------------------------------------------------- */
+
+pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err) {
+    memset(ws, 0, sizeof *ws);
+    PP_TRY(model_config_check(cfg, "train workspace", err));
+    if (max_tokens < 1) return pp_fail(err, PP_EINPUT, "train workspace: max_tokens %d < 1", max_tokens);
+    ws->cfg = *cfg;
+    ws->max_tokens = max_tokens;
+    ws->max_seq = cfg->seq_len < max_tokens ? cfg->seq_len : max_tokens;
+    int R = LOGITS_BLOCK_FLOATS / cfg->vocab_size;
+    if (R < 16) R = 16;
+    if (R > 512) R = 512;
+    if (R > max_tokens) R = max_tokens;
+    ws->row_block = R;
+
+    size_t N = (size_t)max_tokens, S = (size_t)ws->max_seq, L = (size_t)cfg->n_layers;
+    size_t d = cfg->dim, hd = model_head_dim(cfg), V = cfg->vocab_size, hid = cfg->hidden_dim;
+    size_t qd = (size_t)cfg->n_heads * hd, kvd = (size_t)cfg->n_kv_heads * hd;
+    ws->att_layer_stride = (size_t)cfg->n_heads * N * S;
+
+    /* Carve every float array out of one allocation, in this order. */
+    struct { float **p; size_t n; } parts[] = {
+        {&ws->lse, N}, {&ws->tok_logp, N},
+        {&ws->rope_cos, S * hd / 2}, {&ws->rope_sin, S * hd / 2},
+        {&ws->resid, (L + 1) * N * d},
+        {&ws->xn1, L * N * d}, {&ws->rstd1, L * N},
+        {&ws->q, L * N * qd}, {&ws->k, L * N * kvd}, {&ws->v, L * N * kvd},
+        {&ws->att, L * ws->att_layer_stride},
+        {&ws->att_out, L * N * qd}, {&ws->xmid, L * N * d},
+        {&ws->xn2, L * N * d}, {&ws->rstd2, L * N},
+        {&ws->h1, L * N * hid}, {&ws->h3, L * N * hid}, {&ws->hg, N * hid},
+        {&ws->xf, N * d}, {&ws->rstdf, N},
+        {&ws->logits, (size_t)R * V}, {&ws->rows, (size_t)R * d}, {&ws->drows, (size_t)R * d},
+        {&ws->dx, N * d}, {&ws->dxn, N * d},
+        {&ws->dq, N * qd}, {&ws->datt, N * qd}, {&ws->dk, N * kvd}, {&ws->dv, N * kvd},
+        {&ws->dh1, N * hid}, {&ws->dh3, N * hid},
+        {&ws->dscore, S * S},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += (parts[i].n + 15) & ~(size_t)15;
+    ws->mem = malloc(total * sizeof(float));
+    ws->imem = malloc((5 * N + 1) * sizeof(int));
+    if (!ws->mem || !ws->imem) {
+        train_ws_free(ws);
+        return pp_fail(err, PP_ESYS, "train workspace: out of memory for %.1f MB of activations",
+                       (double)total * 4 / 1e6);
+    }
+    float *p = ws->mem;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        *parts[i].p = p;
+        p += (parts[i].n + 15) & ~(size_t)15; /* 64-byte aligned starts */
+    }
+    ws->lens = ws->imem;
+    ws->tokens = ws->imem + N;
+    ws->scored_row = ws->imem + 2 * N;
+    ws->scored_seq = ws->imem + 3 * N;
+    ws->seq_start = ws->imem + 4 * N; /* N + 1 entries */
+
+    /* RoPE table, computed as llama2.c does (float), so training and its
+     * run.c agree on every angle. */
+    for (size_t pos = 0; pos < S; pos++)
+        for (size_t j = 0; j < hd / 2; j++) {
+            float freq = 1.0f / powf(cfg->rope_theta, (float)(2 * j) / (float)hd);
+            float angle = (float)pos * freq;
+            ws->rope_cos[pos * (hd / 2) + j] = cosf(angle);
+            ws->rope_sin[pos * (hd / 2) + j] = sinf(angle);
+        }
+    return PP_OK;
+}
+
+void train_ws_free(train_ws *ws) {
+    free(ws->mem);
+    free(ws->imem);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* ---- vectorisable helpers ---------------------------------------------------
+ * Without -ffast-math the compiler neither vectorises a float sum (it may
+ * not reorder additions) nor a loop that calls expf (a library call).  So
+ * sums use 16 separate lanes, and exp is written out (Cephes' expf
+ * polynomial, about 1 ulp), which turns the softmax and SiLU loops into
+ * AVX code instead of one call per element. */
+
+#define LANES 16
+
+static inline float sigmoid_fast(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
+
+static float dot(const float *a, const float *b, int n) {
+    float acc[LANES] = {0}, s = 0.0f;
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) acc[u] += a[j + u] * b[j + u];
+    for (; j < n; j++) s += a[j] * b[j];
+    for (int u = 0; u < LANES; u++) s += acc[u];
+    return s;
+}
+
+/* sum of a[j] * b[j] * c[j] */
+static float dot3(const float *a, const float *b, const float *c, int n) {
+    float acc[LANES] = {0}, s = 0.0f;
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int u = 0; u < LANES; u++) acc[u] += a[j + u] * b[j + u] * c[j + u];
+    for (; j < n; j++) s += a[j] * b[j] * c[j];
+    for (int u = 0; u < LANES; u++) s += acc[u];
+    return s;
+}
+
+/* ---- building blocks ----------------------------------------------------- */
+
+/* out[n][o] = x[n][i] . w[o][i]^T  (+ out when beta = 1) */
+static void matmul(float *out, const float *x, const float *w, int n, int in, int o, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, o, in, 1.0f, x, in, w, in, beta, out, o);
+}
+
+/* dx[n][i] = dout[n][o] . w[o][i]  (+ dx when beta = 1) */
+static void matmul_dx(float *dx, const float *dout, const float *w, int n, int in, int o, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, o, 1.0f, dout, o, w, in, beta, dx, in);
+}
+
+/* dw[o][i] += dout[n][o]^T . x[n][i] */
+static void matmul_dw(float *dw, const float *dout, const float *x, int n, int in, int o) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, in, n, 1.0f, dout, o, x, in, 1.0f, dw, in);
+}
+
+static void rmsnorm(float *out, float *rstd, const float *x, const float *w, int n, int d, float eps) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * d;
+        float *oi = out + (size_t)i * d;
+        float r = 1.0f / sqrtf(dot(xi, xi, d) / (float)d + eps);
+        rstd[i] = r;
+        for (int j = 0; j < d; j++) oi[j] = w[j] * (r * xi[j]);
+    }
+}
+
+/* Backward of out = w * x * r, r = 1/rms(x): dx += ..., dw += ...
+ * dx_j = r * w_j * g_j - x_j * r^3 * (sum_k g_k w_k x_k) / d. */
+static void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                             const float *rstd, int n, int d) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * d, *gi = dout + (size_t)i * d;
+        float *dxi = dx + (size_t)i * d;
+        float r = rstd[i];
+        float c = r * r * r * dot3(gi, w, xi, d) / (float)d;
+        for (int j = 0; j < d; j++) {
+            dxi[j] += r * w[j] * gi[j] - c * xi[j];
+            dw[j] += gi[j] * xi[j] * r;
+        }
+    }
+}
+
+/* Rotate the pairs (2j, 2j+1) of every head of rows [0, n) of one sequence;
+ * dir = +1 forward, -1 applies the inverse (the backward of a rotation). */
+static void rope(float *x, int n, int width, int hd, const float *cosp, const float *sinp, float dir) {
+    int half = hd / 2;
+    for (int pos = 0; pos < n; pos++) {
+        float *row = x + (size_t)pos * width;
+        const float *c = cosp + (size_t)pos * half, *s = sinp + (size_t)pos * half;
+        for (int h = 0; h < width; h += hd)
+            for (int j = 0; j < half; j++) {
+                float a = row[h + 2 * j], b = row[h + 2 * j + 1], sj = dir * s[j];
+                row[h + 2 * j] = a * c[j] - b * sj;
+                row[h + 2 * j + 1] = a * sj + b * c[j];
+            }
+    }
+}
+
+/* ---- attention ------------------------------------------------------------- */
+
+/* Causal self-attention of one sequence (T rows starting at q, k, v),
+ * all heads.  P gets the probabilities [Hq][T][T] (only columns <= the end
+ * of each row block are written), out the weighted values. */
+static void attention_forward(const model_config *c, int T, const float *q, const float *k, const float *v,
+                              float *P, float *out) {
+    int hd = model_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    int group = c->n_heads / c->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < c->n_heads; h++) {
+        const float *Q = q + h * hd, *K = k + (h / group) * hd, *Vh = v + (h / group) * hd;
+        float *Ph = P + (size_t)h * T * T;
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+            int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T, nr = r1 - r0;
+            float *Pb = Ph + (size_t)r0 * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, r1, hd, scale, Q + (size_t)r0 * qd, qd,
+                        K, kvd, 0.0f, Pb, T);
+            for (int i = r0; i < r1; i++) {
+                float *row = Ph + (size_t)i * T;
+                float inv = 1.0f / fast_exp_shift_sum(row, i + 1, fast_max(row, i + 1));
+                for (int j = 0; j <= i; j++) row[j] *= inv;
+                for (int j = i + 1; j < r1; j++) row[j] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, r1, 1.0f, Pb, T, Vh, kvd, 0.0f,
+                        out + (size_t)r0 * qd + h * hd, qd);
+        }
+    }
+}
+
+/* Backward of attention_forward: dout -> dq (overwritten), dk, dv (added;
+ * heads of a group share them).  dS is T*T scratch. */
+static void attention_backward(const model_config *c, int T, const float *q, const float *k, const float *v,
+                               const float *P, const float *dout, float *dq, float *dk, float *dv, float *dS) {
+    int hd = model_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    int group = c->n_heads / c->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < c->n_heads; h++) {
+        int kvo = (h / group) * hd;
+        const float *Ph = P + (size_t)h * T * T;
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+            int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T, nr = r1 - r0;
+            const float *Pb = Ph + (size_t)r0 * T, *dO = dout + (size_t)r0 * qd + h * hd;
+            float *dSb = dS + (size_t)r0 * T;
+            /* dP = dO V^T, then dS = P * (dP - rowsum(P * dP)) in place */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, r1, hd, 1.0f, dO, qd, v + kvo, kvd, 0.0f,
+                        dSb, T);
+            /* dV += P^T dO */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, nr, 1.0f, Pb, T, dO, qd, 1.0f,
+                        dv + kvo, kvd);
+            for (int i = 0; i < nr; i++) {
+                const float *p = Pb + (size_t)i * T;
+                float *g = dSb + (size_t)i * T, pg = dot(p, g, r1);
+                for (int j = 0; j < r1; j++) g[j] = p[j] * (g[j] - pg);
+            }
+            /* dQ = scale dS K ; dK += scale dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, r1, scale, dSb, T, k + kvo, kvd, 0.0f,
+                        dq + (size_t)r0 * qd + h * hd, qd);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, nr, scale, dSb, T,
+                        q + (size_t)r0 * qd + h * hd, qd, 1.0f, dk + kvo, kvd);
+        }
+    }
+}
+
+/* ---- forward --------------------------------------------------------------- */
+
+static pp_status check_batch(const model *m, const train_ws *ws, const train_batch *b, pp_err *err) {
+    const model_config *c = &m->cfg, *wc = &ws->cfg;
+    if (c->dim != wc->dim || c->hidden_dim != wc->hidden_dim || c->n_layers != wc->n_layers ||
+        c->n_heads != wc->n_heads || c->n_kv_heads != wc->n_kv_heads || c->vocab_size != wc->vocab_size ||
+        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta)
+        return pp_fail(err, PP_EINPUT, "train batch: workspace was made for another model shape");
+    if (b->n_seq < 1 || b->n_seq > ws->max_tokens)
+        return pp_fail(err, PP_EINPUT, "train batch: %d sequences (workspace holds 1..%d)", b->n_seq,
+                       ws->max_tokens);
+    long total = 0;
+    for (int s = 0; s < b->n_seq; s++) {
+        if (b->lens[s] < 1 || b->lens[s] > ws->max_seq)
+            return pp_fail(err, PP_EINPUT, "train batch: sequence %d has %d tokens (allowed 1..%d)", s,
+                           b->lens[s], ws->max_seq);
+        if (b->target_mask && b->target_mask[total] != 0)
+            return pp_fail(err, PP_EINPUT,
+                           "train batch: sequence %d scores its first token, which nothing predicts", s);
+        total += b->lens[s];
+        if (total > ws->max_tokens)
+            return pp_fail(err, PP_EINPUT, "train batch: more than %d tokens in total", ws->max_tokens);
+    }
+    for (long i = 0; i < total; i++) {
+        if (b->tokens[i] < 0 || b->tokens[i] >= c->vocab_size)
+            return pp_fail(err, PP_EINPUT, "train batch: token %ld has id %d outside the vocabulary (0..%d)", i,
+                           b->tokens[i], c->vocab_size - 1);
+        if (b->target_mask && b->target_mask[i] > 1)
+            return pp_fail(err, PP_EINPUT, "train batch: target_mask[%ld] = %d is not 0 or 1", i,
+                           b->target_mask[i]);
+    }
+    return PP_OK;
+}
+
+/* Copy the batch into the workspace and list the scored rows. */
+static void record_batch(train_ws *ws, const train_batch *b) {
+    ws->n_seq = b->n_seq;
+    int n = 0, ns = 0;
+    for (int s = 0; s < b->n_seq; s++) {
+        ws->lens[s] = b->lens[s];
+        ws->seq_start[s] = n;
+        for (int i = 0; i < b->lens[s]; i++, n++) {
+            ws->tokens[n] = b->tokens[n];
+            int scored = i > 0 && (b->target_mask ? b->target_mask[n] : 1);
+            if (scored) {
+                ws->scored_row[ns] = n - 1; /* the row that predicts token n */
+                ws->scored_seq[ns] = s;
+                ns++;
+            }
+        }
+    }
+    ws->seq_start[b->n_seq] = n;
+    ws->n_tokens = n;
+    ws->n_scored = ns;
+}
+
+/* Copy the hidden rows of scored block [b0, b0 + nr) into ws->rows and
+ * compute their logits into ws->logits. */
+static void block_logits(const model *m, train_ws *ws, int b0, int nr) {
+    int d = m->cfg.dim, V = m->cfg.vocab_size;
+    for (int r = 0; r < nr; r++)
+        memcpy(ws->rows + (size_t)r * d, ws->xf + (size_t)ws->scored_row[b0 + r] * d, (size_t)d * sizeof(float));
+    matmul(ws->logits, ws->rows, m->w.lm_head, nr, d, V, 0.0f);
+}
+
+pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b, float *logp_out,
+                              int *ntok_out, pp_err *err) {
+    ws->ready = 0;
+    PP_TRY(check_batch(m, ws, b, err));
+    record_batch(ws, b);
+    const model_config *c = &m->cfg;
+    const model_tensors *w = &m->w;
+    int N = ws->n_tokens, d = c->dim, hd = model_head_dim(c), hid = c->hidden_dim, V = c->vocab_size;
+    int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    size_t Nmax = ws->max_tokens;
+
+    for (int i = 0; i < N; i++)
+        memcpy(ws->resid + (size_t)i * d, w->embed + (size_t)ws->tokens[i] * d, (size_t)d * sizeof(float));
+
+    for (int l = 0; l < c->n_layers; l++) {
+        float *x = ws->resid + l * Nmax * d, *xnext = ws->resid + (l + 1) * Nmax * d;
+        float *xn1 = ws->xn1 + l * Nmax * d, *q = ws->q + l * Nmax * qd;
+        float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
+        float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
+        float *xn2 = ws->xn2 + l * Nmax * d;
+        float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid, *hg = ws->hg;
+        float *att = ws->att + l * ws->att_layer_stride;
+
+        rmsnorm(xn1, ws->rstd1 + l * Nmax, x, w->attn_norm + (size_t)l * d, N, d, c->norm_eps);
+        matmul(q, xn1, w->wq + (size_t)l * qd * d, N, d, qd, 0.0f);
+        matmul(k, xn1, w->wk + (size_t)l * kvd * d, N, d, kvd, 0.0f);
+        matmul(v, xn1, w->wv + (size_t)l * kvd * d, N, d, kvd, 0.0f);
+        size_t att_off = 0;
+        for (int s = 0; s < ws->n_seq; s++) {
+            int st = ws->seq_start[s], T = ws->lens[s];
+            rope(q + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, 1.0f);
+            rope(k + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, 1.0f);
+            attention_forward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd,
+                              att + att_off, ao + (size_t)st * qd);
+            att_off += (size_t)c->n_heads * T * T;
+        }
+        memcpy(xmid, x, (size_t)N * d * sizeof(float));
+        matmul(xmid, ao, w->wo + (size_t)l * d * qd, N, qd, d, 1.0f);
+
+        rmsnorm(xn2, ws->rstd2 + l * Nmax, xmid, w->ffn_norm + (size_t)l * d, N, d, c->norm_eps);
+        matmul(h1, xn2, w->w_gate + (size_t)l * hid * d, N, d, hid, 0.0f);
+        matmul(h3, xn2, w->w_up + (size_t)l * hid * d, N, d, hid, 0.0f);
+        for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoid_fast(h1[i]) * h3[i];
+        memcpy(xnext, xmid, (size_t)N * d * sizeof(float));
+        matmul(xnext, hg, w->w_down + (size_t)l * d * hid, N, hid, d, 1.0f);
+    }
+    rmsnorm(ws->xf, ws->rstdf, ws->resid + (size_t)c->n_layers * Nmax * d, w->final_norm, N, d, c->norm_eps);
+
+    /* log-probabilities of the scored tokens, a block of rows at a time */
+    memset(ws->tok_logp, 0, (size_t)N * sizeof(float));
+    for (int b0 = 0; b0 < ws->n_scored; b0 += ws->row_block) {
+        int nr = ws->n_scored - b0 < ws->row_block ? ws->n_scored - b0 : ws->row_block;
+        block_logits(m, ws, b0, nr);
+        for (int r = 0; r < nr; r++) {
+            float *z = ws->logits + (size_t)r * V;
+            int target_row = ws->scored_row[b0 + r] + 1;
+            float target_logit = z[ws->tokens[target_row]], mx = fast_max(z, V);
+            float lse = mx + logf(fast_exp_shift_sum(z, V, mx)); /* (overwrites z) */
+            ws->lse[b0 + r] = lse;
+            ws->tok_logp[target_row] = target_logit - lse;
+        }
+    }
+    for (int s = 0; s < ws->n_seq; s++) {
+        double sum = 0.0;
+        int cnt = 0;
+        for (int i = ws->seq_start[s] + 1; i < ws->seq_start[s + 1]; i++) {
+            int scored = b->target_mask ? b->target_mask[i] : 1;
+            sum += ws->tok_logp[i];
+            cnt += scored;
+        }
+        if (logp_out) logp_out[s] = (float)sum;
+        if (ntok_out) ntok_out[s] = cnt;
+    }
+    ws->ready = 1;
+    return PP_OK;
+}
+
+/* ---- backward -------------------------------------------------------------- */
+
+pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, const float *dlogp_tok,
+                         float *grads, pp_err *err) {
+    if (!ws->ready) return pp_fail(err, PP_EINPUT, "model_backward: no forward pass on this workspace");
+    const model_config *c = &m->cfg;
+    const model_tensors *w = &m->w;
+    model_tensors g;
+    model_point(&g, grads, c);
+    int N = ws->n_tokens, d = c->dim, hd = model_head_dim(c), hid = c->hidden_dim, V = c->vocab_size;
+    int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd, L = c->n_layers;
+    size_t Nmax = ws->max_tokens;
+
+    /* Head: dlogits = weight * (onehot(target) - softmax), block by block;
+     * the hidden-state gradient of the final norm's output goes to dxn. */
+    float *dxf = ws->dxn;
+    memset(dxf, 0, (size_t)N * d * sizeof(float));
+    for (int b0 = 0; b0 < ws->n_scored; b0 += ws->row_block) {
+        int nr = ws->n_scored - b0 < ws->row_block ? ws->n_scored - b0 : ws->row_block;
+        block_logits(m, ws, b0, nr);
+        for (int r = 0; r < nr; r++) {
+            int target_row = ws->scored_row[b0 + r] + 1;
+            float wgt = (dlogp_seq ? dlogp_seq[ws->scored_seq[b0 + r]] : 0.0f) +
+                        (dlogp_tok ? dlogp_tok[target_row] : 0.0f);
+            float *z = ws->logits + (size_t)r * V, lse = ws->lse[b0 + r];
+            for (int j = 0; j < V; j++) z[j] = -wgt * fast_expf(z[j] - lse);
+            z[ws->tokens[target_row]] += wgt;
+        }
+        matmul_dx(ws->drows, ws->logits, w->lm_head, nr, d, V, 0.0f);
+        matmul_dw(g.lm_head, ws->logits, ws->rows, nr, d, V);
+        for (int r = 0; r < nr; r++)
+            memcpy(dxf + (size_t)ws->scored_row[b0 + r] * d, ws->drows + (size_t)r * d, (size_t)d * sizeof(float));
+    }
+    memset(ws->dx, 0, (size_t)N * d * sizeof(float));
+    rmsnorm_backward(ws->dx, g.final_norm, dxf, ws->resid + (size_t)L * Nmax * d, w->final_norm, ws->rstdf, N, d);
+
+    /* ws->dx now holds dL/d(residual) at the top; walk the layers down. */
+    for (int l = L - 1; l >= 0; l--) {
+        const float *x = ws->resid + l * Nmax * d;
+        const float *xn1 = ws->xn1 + l * Nmax * d, *q = ws->q + l * Nmax * qd;
+        const float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
+        const float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
+        const float *xn2 = ws->xn2 + l * Nmax * d;
+        const float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid;
+        const float *att = ws->att + l * ws->att_layer_stride;
+        float *dx = ws->dx, *dxn = ws->dxn, *dh1 = ws->dh1, *dh3 = ws->dh3;
+
+        /* FFN: x_out = xmid + W_down (silu(W_gate xn2) * W_up xn2) */
+        float *hg = ws->hg; /* silu(gate) * up is recomputed: cheaper than keeping L of them */
+        for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoid_fast(h1[i]) * h3[i];
+        matmul_dw(g.w_down + (size_t)l * d * hid, dx, hg, N, hid, d);
+        matmul_dx(dh1, dx, w->w_down + (size_t)l * d * hid, N, hid, d, 0.0f); /* d(hg) */
+        for (size_t i = 0; i < (size_t)N * hid; i++) {
+            float a = h1[i], s = sigmoid_fast(a), dhg = dh1[i];
+            dh3[i] = dhg * a * s;
+            dh1[i] = dhg * h3[i] * s * (1.0f + a * (1.0f - s));
+        }
+        matmul_dx(dxn, dh1, w->w_gate + (size_t)l * hid * d, N, d, hid, 0.0f);
+        matmul_dx(dxn, dh3, w->w_up + (size_t)l * hid * d, N, d, hid, 1.0f);
+        matmul_dw(g.w_gate + (size_t)l * hid * d, dh1, xn2, N, d, hid);
+        matmul_dw(g.w_up + (size_t)l * hid * d, dh3, xn2, N, d, hid);
+        rmsnorm_backward(dx, g.ffn_norm + (size_t)l * d, dxn, xmid, w->ffn_norm + (size_t)l * d,
+                         ws->rstd2 + l * Nmax, N, d);
+
+        /* attention: xmid = x + W_o attention(rope(W_q xn1), rope(W_k xn1), W_v xn1) */
+        matmul_dx(ws->datt, dx, w->wo + (size_t)l * d * qd, N, qd, d, 0.0f);
+        matmul_dw(g.wo + (size_t)l * d * qd, dx, ao, N, qd, d);
+        memset(ws->dk, 0, (size_t)N * kvd * sizeof(float));
+        memset(ws->dv, 0, (size_t)N * kvd * sizeof(float));
+        size_t att_off = 0;
+        for (int s = 0; s < ws->n_seq; s++) {
+            int st = ws->seq_start[s], T = ws->lens[s];
+            attention_backward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd,
+                               att + att_off, ws->datt + (size_t)st * qd, ws->dq + (size_t)st * qd,
+                               ws->dk + (size_t)st * kvd, ws->dv + (size_t)st * kvd, ws->dscore);
+            rope(ws->dq + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, -1.0f);
+            rope(ws->dk + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, -1.0f);
+            att_off += (size_t)c->n_heads * T * T;
+        }
+        matmul_dx(dxn, ws->dq, w->wq + (size_t)l * qd * d, N, d, qd, 0.0f);
+        matmul_dx(dxn, ws->dk, w->wk + (size_t)l * kvd * d, N, d, kvd, 1.0f);
+        matmul_dx(dxn, ws->dv, w->wv + (size_t)l * kvd * d, N, d, kvd, 1.0f);
+        matmul_dw(g.wq + (size_t)l * qd * d, ws->dq, xn1, N, d, qd);
+        matmul_dw(g.wk + (size_t)l * kvd * d, ws->dk, xn1, N, d, kvd);
+        matmul_dw(g.wv + (size_t)l * kvd * d, ws->dv, xn1, N, d, kvd);
+        rmsnorm_backward(dx, g.attn_norm + (size_t)l * d, dxn, x, w->attn_norm + (size_t)l * d,
+                         ws->rstd1 + l * Nmax, N, d);
+    }
+
+    /* token embeddings: scatter-add the residual gradient */
+    for (int i = 0; i < N; i++) {
+        float *ge = g.embed + (size_t)ws->tokens[i] * d;
+        const float *dxi = ws->dx + (size_t)i * d;
+        for (int j = 0; j < d; j++) ge[j] += dxi[j];
+    }
+    return PP_OK;
+}

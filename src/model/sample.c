@@ -1,0 +1,152 @@
+/* sample.c - temperature / top-k / top-p sampling (see sample.h). */
+#include "model/sample.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "model/fastmath.h"
+
+pp_status sample_params_check(const sample_params *p, pp_err *err) {
+    if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
+        return pp_fail(err, PP_EINPUT, "sampling: temperature %g must be a finite number >= 0",
+                       (double)p->temperature);
+    if (!(p->top_p > 0.0f && p->top_p <= 1.0f))
+        return pp_fail(err, PP_EINPUT, "sampling: top_p %g must be in (0, 1]", (double)p->top_p);
+    return PP_OK;
+}
+
+#define LANES 8
+
+int sample_argmax(const float *logits, int vocab) {
+    float best = fast_max(logits, vocab);
+    for (int i = 0; i < vocab; i++)
+        if (logits[i] == best) return i;
+    return 0; /* logits[0] is NaN */
+}
+
+/* sum over i < n of e^(x[i] - shift), in double lanes */
+static double exp_sum(const float *x, int n, float shift) {
+    double lane[LANES] = {0}, sum = 0.0;
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int u = 0; u < LANES; u++) lane[u] += (double)fast_expf(x[i + u] - shift);
+    for (; i < n; i++) sum += (double)fast_expf(x[i] - shift);
+    for (int u = 0; u < LANES; u++) sum += lane[u];
+    return sum;
+}
+
+/* sum of c[0..n).prob, in double lanes */
+static double prob_sum(const sample_candidate *c, int n) {
+    double lane[LANES] = {0}, sum = 0.0;
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int u = 0; u < LANES; u++) lane[u] += (double)c[i + u].prob;
+    for (; i < n; i++) sum += (double)c[i].prob;
+    for (int u = 0; u < LANES; u++) sum += lane[u];
+    return sum;
+}
+
+float sample_logprob(const float *logits, int vocab, int token) {
+    float max = fast_max(logits, vocab);
+    return (float)((double)(logits[token] - max) - log(exp_sum(logits, vocab, max)));
+}
+
+/* Total order "a ranks before b": more probable, then lower id, so every
+ * selection and sort below is deterministic. */
+static int ranks_before(const sample_candidate *a, const sample_candidate *b) {
+    return a->prob > b->prob || (a->prob == b->prob && a->id < b->id);
+}
+
+static int compare_candidates(const void *pa, const void *pb) {
+    const sample_candidate *a = pa, *b = pb;
+    if (ranks_before(a, b)) return -1;
+    if (ranks_before(b, a)) return 1;
+    return 0;
+}
+
+static void swap(sample_candidate *a, sample_candidate *b) {
+    sample_candidate t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Reorder c[0..n) so its k best-ranked entries come first (any order):
+ * quickselect, expected O(n), with a median-of-three pivot. */
+static void select_top(sample_candidate *c, int n, int k) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ranks_before(&c[mid], &c[lo])) swap(&c[mid], &c[lo]);
+        if (ranks_before(&c[hi], &c[lo])) swap(&c[hi], &c[lo]);
+        if (ranks_before(&c[hi], &c[mid])) swap(&c[hi], &c[mid]);
+        sample_candidate pivot = c[mid];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (ranks_before(&c[i], &pivot)) i++;
+            while (ranks_before(&pivot, &c[j])) j--;
+            if (i <= j) swap(&c[i++], &c[j--]);
+        }
+        /* now c[lo..j] rank before-or-equal pivot, c[i..hi] after-or-equal */
+        if (k - 1 <= j) hi = j;
+        else if (k - 1 >= i) lo = i;
+        else break;
+    }
+}
+
+int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng *rng,
+                 sample_candidate *scratch, float *logprob) {
+    int token;
+    if (p->temperature == 0.0f) {
+        token = sample_argmax(logits, vocab);
+    } else {
+        /* unnormalised tempered probabilities; the max-shift keeps exp finite */
+        float max = fast_max(logits, vocab);
+        for (int i = 0; i < vocab; i++) {
+            scratch[i].prob = fast_expf((logits[i] - max) / p->temperature);
+            scratch[i].id = i;
+        }
+        double total = prob_sum(scratch, vocab);
+        int n = vocab;
+        if (p->top_k > 0 && p->top_k < n) {
+            select_top(scratch, n, p->top_k);
+            n = p->top_k;
+            total = prob_sum(scratch, n);
+        }
+        if (p->top_p < 1.0f) {
+            if (n == vocab && n > 1) {
+                /* Tokens below (1-top_p)/(n-1) of the mass cannot be in the
+                 * nucleus (all of them together hold less than 1-top_p), so
+                 * drop them before sorting, as llama2.c does. */
+                double cutoff = (1.0 - p->top_p) / (double)(n - 1) * total;
+                if (cutoff > 1.0) cutoff = 1.0; /* the argmax (prob exactly 1) always stays */
+                int kept = 0;
+                for (int i = 0; i < n; i++)
+                    if (scratch[i].prob >= cutoff) scratch[kept++] = scratch[i];
+                n = kept;
+            }
+            qsort(scratch, (size_t)n, sizeof *scratch, compare_candidates);
+            double want = p->top_p * total, cum = 0.0;
+            int keep = n;
+            for (int i = 0; i < n; i++) {
+                cum += scratch[i].prob;
+                if (cum >= want) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            n = keep;
+            total = cum;
+        }
+        double u = pp_rng_uniform(rng) * total, cum = 0.0;
+        token = scratch[n - 1].id; /* if rounding leaves u past the sum */
+        for (int i = 0; i < n; i++) {
+            cum += scratch[i].prob;
+            if (u < cum) {
+                token = scratch[i].id;
+                break;
+            }
+        }
+    }
+    if (logprob) *logprob = sample_logprob(logits, vocab, token);
+    return token;
+}

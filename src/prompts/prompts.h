@@ -1,0 +1,57 @@
+/* prompts.h - prompt sets: import (JSONL, YAML list, plain text), clean-up
+ * (empty and duplicate prompts), and the `prompts` HDF5 file. */
+#ifndef PROMPTS_H
+#define PROMPTS_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "core/pp_error.h"
+#include "io/pp_h5.h"
+
+#define PROMPTS_SCHEMA_VERSION 1
+#define PROMPT_MAX_BYTES (1 << 20)   /* one prompt */
+#define PROMPT_FILE_MAX_BYTES (1u << 30)
+
+typedef struct {
+    int64_t n, cap;
+    int64_t *ids;       /* stable ids: position in the source */
+    char **text;        /* UTF-8 */
+    char **family;      /* builtin suite only, else NULL */
+    char **reference;   /* builtin suite only, else NULL */
+    char source[16];    /* jsonl | yaml | text | builtin */
+    char source_file[PP_PATH_MAX];
+    char suite[128];    /* builtin */
+    char split[16];     /* builtin */
+    int64_t seed;       /* builtin */
+} prompt_set;
+
+typedef struct {
+    int64_t empty;      /* dropped: empty or whitespace only */
+    int64_t duplicate;  /* dropped unless keep_duplicates */
+    int64_t first_empty_id, first_duplicate_id;
+} prompt_cleanup;
+
+/* Append one prompt (copies the strings). */
+pp_status prompts_add(prompt_set *s, int64_t id, const char *text, const char *family,
+                      const char *reference, pp_err *err);
+/* field: key or dotted path into the object ("turns.0"). */
+pp_status prompts_read_jsonl(prompt_set *s, const char *path, const char *field, pp_err *err);
+/* A YAML sequence of scalars (e.g. block scalars "- |-"). */
+pp_status prompts_read_yaml(prompt_set *s, const char *path, pp_err *err);
+/* One prompt per non-empty line. */
+pp_status prompts_read_text(prompt_set *s, const char *path, pp_err *err);
+/* The built-in task suite: n prompts of `split` ("train|test|ood") over
+ * `families` ("all" or a comma list), deterministic for seed. */
+pp_status prompts_from_suite(prompt_set *s, const char *families, const char *split, int64_t n, uint64_t seed,
+                             pp_err *err);
+/* Drop empty prompts and (unless keep_duplicates) repeated texts. */
+void prompts_cleanup(prompt_set *s, int keep_duplicates, prompt_cleanup *report);
+/* Write the file: collective over comm; rank 0's set is written. */
+pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
+                        pp_err *err);
+/* Read a prompts file (any rank, independently). */
+pp_status prompts_load(prompt_set *s, const char *path, pp_err *err);
+void prompts_free(prompt_set *s);
+
+#endif

@@ -1,0 +1,212 @@
+/* inspect.c - generic summary of a prefpipe HDF5 file. */
+#include "report/inspect.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/candidates.h"
+#include "eval/eval.h"
+#include "io/pp_h5.h"
+#include "suite/tasks.h"
+
+typedef struct {
+    pp_h5 *f;
+    FILE *out;
+    int n_items;
+} walk_ctx;
+
+static void print_items(walk_ctx *c, const char *name, hid_t d, hid_t ty, int64_t n) {
+    H5T_class_t cls = H5Tget_class(ty);
+    int64_t k = n < c->n_items ? n : c->n_items;
+    if (k <= 0) return;
+    if (cls == H5T_STRING && H5Tis_variable_str(ty) > 0) {
+        char **strs;
+        int64_t got;
+        pp_err e;
+        if (pp_h5_read_text(c->f, name, -1, &got, &strs, &e) != PP_OK) return;
+        for (int64_t i = 0; i < k; i++) {
+            fprintf(c->out, "      [%lld] \"", (long long)i);
+            int len = 0;
+            for (const char *p = strs[i]; *p && len < 160; p++, len++) {
+                if (*p == '\n') fputs("\\n", c->out);
+                else if (*p == '"') fputs("\\\"", c->out);
+                else fputc(*p, c->out);
+            }
+            fprintf(c->out, "\"%s\n", strlen(strs[i]) > 160 ? "..." : "");
+        }
+        free(strs);
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        double v[8];
+        int64_t m = k < 8 ? k : 8;
+        if (pp_h5_read_rows(c->f, name, PP_F64, 0, m, v, &(pp_err){0}) != PP_OK) return;
+        fprintf(c->out, "      first: ");
+        for (int64_t i = 0; i < m; i++) fprintf(c->out, "%s%.6g", i ? ", " : "", v[i]);
+        fprintf(c->out, "%s\n", n > m ? ", ..." : "");
+    }
+    (void)d;
+}
+
+static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *op) {
+    walk_ctx *c = op;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    char full[512];
+    snprintf(full, sizeof full, "/%s", name);
+    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (d < 0) return 0;
+    hid_t sp = H5Dget_space(d), ty = H5Dget_type(d);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[H5S_MAX_RANK] = {0};
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    char shape[128] = "";
+    for (int i = 0; i < nd; i++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%llu", i ? " x " : "", (unsigned long long)dims[i]);
+    const char *tn = "other";
+    H5T_class_t cls = H5Tget_class(ty);
+    if (cls == H5T_STRING) tn = "text";
+    else if (cls == H5T_FLOAT) tn = H5Tget_size(ty) == 4 ? "float32" : "float64";
+    else if (cls == H5T_INTEGER) tn = H5Tget_size(ty) == 8 ? "int64" : H5Tget_size(ty) == 4 ? "int32" : "int8";
+    fprintf(c->out, "  %-44s %-8s [%s]\n", full, tn, shape);
+    if (nd == 1) print_items(c, full, d, ty, (int64_t)dims[0]);
+    H5Tclose(ty);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return 0;
+}
+
+static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, void *op) {
+    walk_ctx *c = op;
+    char buf[1024];
+    pp_err e;
+    if (pp_h5_get_attr_str(c->f, "/", name, buf, sizeof buf, &e) == PP_OK) {
+        fprintf(c->out, "  %-24s %s\n", name, buf);
+        return 0;
+    }
+    double v;
+    if (pp_h5_get_attr_f64(c->f, "/", name, &v, &e) == PP_OK) fprintf(c->out, "  %-24s %.10g\n", name, v);
+    (void)loc;
+    (void)info;
+    return 0;
+}
+
+pp_status inspect_print(const char *path, FILE *out, int n_items, pp_err *err) {
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, path, NULL, 0, err));
+    char kind[64];
+    int64_t version = 0;
+    pp_h5_get_attr_str(&f, "/", "schema", kind, sizeof kind, err);
+    pp_h5_get_attr_i64(&f, "/", "schema_version", &version, err);
+    fprintf(out, "%s: a '%s' file, schema version %lld\n", path, kind, (long long)version);
+    if (!strcmp(kind, "eval")) { /* the result first: it is what the reader wants */
+        eval_split_summary sum[EVAL_MAX_SPLITS];
+        int n = 0;
+        pp_err e2;
+        if (eval_load_summary(path, sum, &n, &e2) == PP_OK) eval_print_table(out, sum, n);
+    }
+    walk_ctx c = {&f, out, n_items};
+    fprintf(out, "attributes:\n");
+    hsize_t idx = 0;
+    H5Aiterate2(f.id, H5_INDEX_NAME, H5_ITER_INC, &idx, print_attr, &c);
+    fprintf(out, "datasets:\n");
+    H5Ovisit(f.id, H5_INDEX_NAME, H5_ITER_INC, visit, &c);
+    pp_h5_close(&f);
+    return PP_OK;
+}
+
+pp_status inspect_score_candidates(const char *path, FILE *out, pp_err *err) {
+    candidate_set c;
+    PP_TRY(candidates_load(&c, path, err));
+    if (!c.reference) {
+        candidates_free(&c);
+        return pp_fail(err, PP_EINPUT, "%s: no /reference answers (not made from the built-in suite)", path);
+    }
+    double exact[TASK_N_FAMILIES + 1] = {0}, pass[TASK_N_FAMILIES + 1] = {0}, score[TASK_N_FAMILIES + 1] = {0};
+    double np[TASK_N_FAMILIES + 1] = {0};
+    pp_status st = PP_OK;
+    for (int64_t p = 0; st == PP_OK && p < c.n_prompts; p++) {
+        task_family f;
+        st = tasks_family_from_name(c.family[p], &f, err);
+        if (st != PP_OK) break;
+        int any = 0;
+        for (int64_t j = 0; j < c.k; j++) {
+            const char *t = c.candidate_text[p * c.k + j];
+            int e = tasks_exact(c.reference[p], t);
+            double sc = tasks_score(f, c.prompt_text[p], c.reference[p], t);
+            any |= e;
+            exact[f] += e;
+            exact[TASK_N_FAMILIES] += e;
+            score[f] += sc;
+            score[TASK_N_FAMILIES] += sc;
+        }
+        pass[f] += any;
+        pass[TASK_N_FAMILIES] += any;
+        np[f] += 1;
+        np[TASK_N_FAMILIES] += 1;
+    }
+    if (st == PP_OK) {
+        fprintf(out, "%s: %lld prompts x %lld candidates (temperature %g)\n", path, (long long)c.n_prompts,
+                (long long)c.k, c.temperature);
+        fprintf(out, "%-8s %7s %10s %8s %10s\n", "family", "prompts", "exact", "pass@k", "score");
+        for (int f = 0; f <= TASK_N_FAMILIES; f++) {
+            if (np[f] == 0) continue;
+            fprintf(out, "%-8s %7.0f %9.1f%% %7.1f%% %10.3f\n", f == TASK_N_FAMILIES ? "all" : tasks_family_name((task_family)f),
+                    np[f], 100 * exact[f] / (np[f] * (double)c.k), 100 * pass[f] / np[f], score[f] / (np[f] * (double)c.k));
+        }
+    }
+    candidates_free(&c);
+    return st;
+}
+
+/* One name of inspect_get: a numeric 1-D dataset or an attribute. */
+static pp_status get_one(pp_h5 *f, const char *name, FILE *out, pp_err *err) {
+    char obj[520] = "/", attr[520];
+    const char *slash = strrchr(name, '/');
+    if (name[0] == '/' && pp_h5_exists(f, name)) {
+        int nd = 0;
+        int64_t dims[4];
+        PP_TRY(pp_h5_dims(f, name, &nd, dims, err));
+        if (nd != 1) return pp_fail(err, PP_EINPUT, "%s: dataset %s is not 1-D", f->path, name);
+        double *v = malloc((size_t)(dims[0] > 0 ? dims[0] : 1) * sizeof *v);
+        if (!v) return pp_fail(err, PP_ESYS, "out of memory reading %s", name);
+        pp_status st = pp_h5_read_all(f, name, PP_F64, v, err);
+        for (int64_t i = 0; st == PP_OK && i < dims[0]; i++) fprintf(out, "%s%.10g", i ? " " : "", v[i]);
+        free(v);
+        if (st == PP_OK) fputc('\n', out);
+        return st;
+    }
+    if (slash) {
+        snprintf(obj, sizeof obj, "%s%.*s", name[0] == '/' ? "" : "/", (int)(slash - name), name);
+        if (!obj[1]) snprintf(obj, sizeof obj, "/");
+        snprintf(attr, sizeof attr, "%s", slash + 1);
+    } else {
+        snprintf(attr, sizeof attr, "%s", name);
+    }
+    if (!pp_h5_has_attr(f, obj, attr))
+        return pp_fail(err, PP_EINPUT, "%s: no dataset or attribute named %s", f->path, name);
+    double d;
+    char text[4096];
+    pp_err ignore;
+    if (pp_h5_get_attr_f64(f, obj, attr, &d, &ignore) == PP_OK) fprintf(out, "%.10g\n", d);
+    else if (pp_h5_get_attr_str(f, obj, attr, text, sizeof text, err) == PP_OK) fprintf(out, "%s\n", text);
+    else return PP_EINPUT;
+    return PP_OK;
+}
+
+pp_status inspect_get(const char *path, const char *names, FILE *out, pp_err *err) {
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, path, NULL, 0, err));
+    pp_status st = PP_OK;
+    const char *p = names;
+    while (st == PP_OK && *p) {
+        size_t n = strcspn(p, ",");
+        char name[512];
+        if (n == 0 || n >= sizeof name) st = pp_fail(err, PP_EINPUT, "--get: empty or too long name in '%s'", names);
+        else {
+            memcpy(name, p, n);
+            name[n] = '\0';
+            st = get_one(&f, name, out, err);
+        }
+        p += n + (p[n] == ',');
+    }
+    pp_h5_close(&f);
+    return st;
+}

@@ -1,0 +1,40 @@
+/* pp_stage.h - what every stage program does around its real work:
+ * MPI start, option parsing (--help, --config, --verbose), logging, one
+ * agreed error line at the end, exit codes, and stop-signal requests.
+ *
+ *   pp_stage s;
+ *   int rc = pp_stage_begin(&s, "pp-x", &cli, argc, argv);
+ *   if (rc >= 0) return rc;            // --help or a usage error
+ *   ... st = work(..., &s.err) ...
+ *   return pp_stage_end(&s, st);
+ */
+#ifndef PP_STAGE_H
+#define PP_STAGE_H
+
+#include <mpi.h>
+
+#include "core/pp_error.h"
+#include "core/pp_log.h"
+#include "core/pp_options.h"
+#include "core/pp_mpi.h"
+
+typedef struct {
+    const char *prog;
+    MPI_Comm comm;
+    int rank, size;
+    pp_log log;
+    pp_err err;
+    pp_cli *cli;
+    double t_start;
+    int blacs_started;  /* set when ScaLAPACK/BLACS ran: pp_stage_end leaves
+                           BLACS (Cblacs_exit(1)) before MPI_Finalize */
+} pp_stage;
+
+/* Returns -1 to go on, else the exit code to return from main (after
+ * MPI_Finalize was called). */
+int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **argv);
+/* Agree on the outcome over all ranks, print one error line on rank 0,
+ * finalize MPI; returns the exit code. */
+int pp_stage_end(pp_stage *s, pp_status st);
+
+#endif

@@ -1,0 +1,297 @@
+/* dpo.c - preference data, reference log-probs, DPO-family gradient (dpo.h). */
+#include "train/dpo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_io.h"
+#include "core/pp_rng.h"
+#include "core/pp_mpi.h"
+#include <unistd.h>
+
+#define DPO_STREAM_ORDER 0xD7000000u
+
+const char *const dpo_metric_names[DPO_M_N] = {
+    "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+    "logps/chosen", "logps/rejected", "bcr/over_budget_fraction", "delta/chosen_mean"};
+
+pp_status dpo_data_build(dpo_data *d, const pairs_set *p, int max_len, pp_err *err) {
+    memset(d, 0, sizeof *d);
+    if (p->n_pairs <= 0) return pp_fail(err, PP_EINPUT, "the pairs file has no pairs");
+    int64_t n = p->n_pairs;
+    size_t total[2] = {0, 0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t np, nc, nr;
+        pairs_prompt_tokens(p, i, &np);
+        pairs_chosen_tokens(p, i, &nc);
+        pairs_rejected_tokens(p, i, &nr);
+        total[0] += (size_t)(np + nc);
+        total[1] += (size_t)(np + nr);
+    }
+    for (int s = 0; s < 2; s++) {
+        d->len[s] = malloc((size_t)n * sizeof(int));
+        d->resp[s] = malloc((size_t)n * sizeof(int));
+        d->start[s] = malloc((size_t)n * sizeof(int64_t));
+        d->tokens[s] = malloc((total[s] + 1) * sizeof(int));
+        d->ref_logp[s] = calloc((size_t)n, sizeof(double));
+        if (!d->len[s] || !d->resp[s] || !d->start[s] || !d->tokens[s] || !d->ref_logp[s]) {
+            dpo_data_free(d);
+            return pp_fail(err, PP_ESYS, "out of memory for %lld pairs", (long long)n);
+        }
+    }
+    int64_t pos[2] = {0, 0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t np, nresp[2];
+        const int32_t *pt = pairs_prompt_tokens(p, i, &np);
+        const int32_t *rt[2] = {pairs_chosen_tokens(p, i, &nresp[0]), pairs_rejected_tokens(p, i, &nresp[1])};
+        if (np + 1 > max_len) {
+            dpo_data_free(d);
+            return pp_fail(err, PP_EINPUT, "pair %lld: its prompt (%lld tokens) leaves no room for the response in %d",
+                           (long long)i, (long long)np, max_len);
+        }
+        int cut = 0;
+        for (int s = 0; s < 2; s++) {
+            int64_t keep = nresp[s];
+            if (np + keep > max_len) {
+                keep = max_len - np;
+                cut = 1;
+            }
+            if (keep < 1) {
+                dpo_data_free(d);
+                return pp_fail(err, PP_EINPUT, "pair %lld: the %s response is empty", (long long)i, s ? "rejected" : "chosen");
+            }
+            d->start[s][i] = pos[s];
+            for (int64_t t = 0; t < np; t++) d->tokens[s][pos[s] + t] = pt[t];
+            for (int64_t t = 0; t < keep; t++) d->tokens[s][pos[s] + np + t] = rt[s][t];
+            d->len[s][i] = (int)(np + keep);
+            d->resp[s][i] = (int)keep;
+            if (d->len[s][i] > d->max_len) d->max_len = d->len[s][i];
+            pos[s] += np + keep;
+        }
+        d->truncated += cut;
+    }
+    d->n = n;
+    return PP_OK;
+}
+
+void dpo_data_free(dpo_data *d) {
+    for (int s = 0; s < 2; s++) {
+        free(d->len[s]);
+        free(d->resp[s]);
+        free(d->start[s]);
+        free(d->tokens[s]);
+        free(d->ref_logp[s]);
+    }
+    memset(d, 0, sizeof *d);
+}
+
+/* Copy sequences into one micro-batch: entries (pair idx[j], side) for j <
+ * nb, chosen and rejected interleaved; mask the response tokens. */
+static int fill_batch(const dpo_data *d, const int *idx, int nb, int *lens, int *tokens, uint8_t *mask) {
+    int pos = 0;
+    for (int j = 0; j < nb; j++)
+        for (int s = 0; s < 2; s++) {
+            int i = idx[j], len = d->len[s][i], np = len - d->resp[s][i];
+            memcpy(tokens + pos, d->tokens[s] + d->start[s][i], (size_t)len * sizeof(int));
+            memset(mask + pos, 0, (size_t)np);
+            memset(mask + pos + np, 1, (size_t)(len - np));
+            lens[2 * j + s] = len;
+            pos += len;
+        }
+    return pos;
+}
+
+pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
+                            double *out_rejected, pp_err *err) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int64_t lo = d->n * rank / size, hi = d->n * (rank + 1) / size;
+    train_ws ws;
+    pp_status st = train_ws_alloc(&ws, &m->cfg, 2 * micro_batch * d->max_len, err);
+    int *idx = malloc((size_t)micro_batch * sizeof *idx), *lens = malloc((size_t)2 * micro_batch * sizeof *lens);
+    int *tokens = malloc((size_t)2 * micro_batch * d->max_len * sizeof *tokens);
+    uint8_t *mask = malloc((size_t)2 * micro_batch * d->max_len);
+    float *logp = malloc((size_t)2 * micro_batch * sizeof *logp);
+    double *both = calloc((size_t)(2 * d->n), sizeof *both);
+    if (st == PP_OK && (!idx || !lens || !tokens || !mask || !logp || !both)) st = pp_fail(err, PP_ESYS, "out of memory");
+    for (int64_t i0 = lo; st == PP_OK && i0 < hi; i0 += micro_batch) {
+        int nb = (int)(hi - i0 < micro_batch ? hi - i0 : micro_batch);
+        for (int j = 0; j < nb; j++) idx[j] = (int)(i0 + j);
+        fill_batch(d, idx, nb, lens, tokens, mask);
+        train_batch tb = {.n_seq = 2 * nb, .lens = lens, .tokens = tokens, .target_mask = mask};
+        st = model_forward_logps(m, &ws, &tb, logp, NULL, err);
+        for (int j = 0; st == PP_OK && j < nb; j++) {
+            both[i0 + j] = logp[2 * j];
+            both[d->n + i0 + j] = logp[2 * j + 1];
+        }
+    }
+    st = pp_agree(comm, st, err);
+    if (st == PP_OK) { /* each rank filled its own range, zeros elsewhere: a sum gathers */
+        MPI_Allreduce(MPI_IN_PLACE, both, (int)(2 * d->n), MPI_DOUBLE, MPI_SUM, comm);
+        memcpy(out_chosen, both, (size_t)d->n * sizeof *both);
+        memcpy(out_rejected, both + d->n, (size_t)d->n * sizeof *both);
+    }
+    train_ws_free(&ws);
+    free(idx);
+    free(lens);
+    free(tokens);
+    free(mask);
+    free(logp);
+    free(both);
+    return st;
+}
+
+static pp_status read_cache(dpo_data *d, const char *cache, const char *ref_fp, const char *pairs_fp, int *hit,
+                            pp_err *err) {
+    *hit = 0;
+    if (access(cache, R_OK) != 0) return PP_OK;
+    pp_h5 f;
+    if (pp_h5_open(&f, cache, "ref_logps", REF_LOGPS_SCHEMA_VERSION, err) != PP_OK) return PP_OK; /* recompute */
+    char a[64] = "", b[64] = "";
+    int64_t n = -1, maxlen = -1;
+    pp_err e2;
+    pp_h5_get_attr_str(&f, "/", "reference_fingerprint", a, sizeof a, &e2);
+    pp_h5_get_attr_str(&f, "/", "pairs_fingerprint", b, sizeof b, &e2);
+    pp_h5_get_attr_i64(&f, "/", "n_pairs", &n, &e2);
+    pp_h5_get_attr_i64(&f, "/", "max_len", &maxlen, &e2);
+    pp_status st = PP_OK;
+    if (!strcmp(a, ref_fp) && !strcmp(b, pairs_fp) && n == d->n && maxlen == d->max_len) {
+        int64_t want[1] = {n};
+        st = pp_h5_expect(&f, "/chosen_logp", PP_F64, 1, want, NULL, err);
+        if (st == PP_OK) st = pp_h5_expect(&f, "/rejected_logp", PP_F64, 1, want, NULL, err);
+        if (st == PP_OK) st = pp_h5_read_all(&f, "/chosen_logp", PP_F64, d->ref_logp[0], err);
+        if (st == PP_OK) st = pp_h5_read_all(&f, "/rejected_logp", PP_F64, d->ref_logp[1], err);
+        if (st == PP_OK) *hit = 1;
+    }
+    pp_h5_close(&f);
+    return st;
+}
+
+pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pairs_path, const char *cache_path,
+                              int micro_batch, MPI_Comm comm, int *reused, pp_err *err) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    char ref_fp[17] = "", pairs_fp[17] = "";
+    pp_status st = pp_file_fingerprint(ref_path, ref_fp, err);
+    if (st == PP_OK) st = pp_file_fingerprint(pairs_path, pairs_fp, err);
+    int hit = 0;
+    if (st == PP_OK && rank == 0) st = read_cache(d, cache_path, ref_fp, pairs_fp, &hit, err);
+    st = pp_agree(comm, st, err);
+    PP_TRY(st);
+    MPI_Bcast(&hit, 1, MPI_INT, 0, comm);
+    *reused = hit;
+    if (hit) {
+        MPI_Bcast(d->ref_logp[0], (int)d->n, MPI_DOUBLE, 0, comm);
+        MPI_Bcast(d->ref_logp[1], (int)d->n, MPI_DOUBLE, 0, comm);
+        return PP_OK;
+    }
+    model ref;
+    st = model_load(ref_path, &ref, err);
+    st = pp_agree(comm, st, err);
+    PP_TRY(st);
+    st = dpo_compute_logps(d, &ref, micro_batch, comm, d->ref_logp[0], d->ref_logp[1], err);
+    model_free(&ref); /* the reference is not held during training */
+    PP_TRY(st);
+    /* write the cache */
+    pp_provenance prov = {"pp-train", "reference log-probs", (pp_input[]){{"reference", ref_path}, {"pairs", pairs_path}}, 2};
+    pp_h5 f;
+    PP_TRY(pp_h5_create(&f, cache_path, comm, "ref_logps", REF_LOGPS_SCHEMA_VERSION, &prov, err));
+    int64_t dims[1] = {d->n};
+    st = pp_h5_attr_i64(&f, "/", "n_pairs", d->n, err);
+    if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "reference_fingerprint", ref_fp, err);
+    if (st == PP_OK) st = pp_h5_attr_str(&f, "/", "pairs_fingerprint", pairs_fp, err);
+    if (st == PP_OK) st = pp_h5_attr_i64(&f, "/", "max_len", d->max_len, err);
+    if (st == PP_OK) st = pp_h5_write_root(&f, "/chosen_logp", PP_F64, 1, dims, d->ref_logp[0], err);
+    if (st == PP_OK) st = pp_h5_write_root(&f, "/rejected_logp", PP_F64, 1, dims, d->ref_logp[1], err);
+    if (st == PP_OK) st = pp_h5_write_root(&f, "/chosen_len", PP_I32, 1, dims, d->resp[0], err);
+    if (st == PP_OK) st = pp_h5_write_root(&f, "/rejected_len", PP_I32, 1, dims, d->resp[1], err);
+    if (st != PP_OK) {
+        pp_h5_abort(&f);
+        return st;
+    }
+    return pp_h5_commit(&f, err);
+}
+
+pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, const pref_loss_opts *loss,
+                       int global_batch, int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err) {
+    memset(c, 0, sizeof *c);
+    c->data = d;
+    c->loss = *loss;
+    c->global_batch = global_batch;
+    c->micro_batch = micro_batch;
+    MPI_Comm_rank(comm, &c->rank);
+    MPI_Comm_size(comm, &c->size);
+    if (global_batch < c->size)
+        return pp_fail(err, PP_EINPUT, "--batch %d is smaller than the number of ranks (%d)", global_batch, c->size);
+    /* a micro-batch holds both sides of micro_batch pairs */
+    return step_batch_alloc(&c->b, cfg, d->n, global_batch, 2 * micro_batch, 2 * micro_batch * d->max_len, seed,
+                             DPO_STREAM_ORDER, err);
+}
+
+void dpo_ctx_free(dpo_ctx *c) {
+    step_batch_free(&c->b);
+    memset(c, 0, sizeof *c);
+}
+
+pp_status dpo_grad(void *vctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err) {
+    dpo_ctx *c = vctx;
+    const dpo_data *d = c->data;
+    int B = c->global_batch;
+    for (int j = 0; j < B; j++) c->b.idx[j] = (int)step_batch_item(&c->b, step, j);
+    int lo = (int)((int64_t)B * c->rank / c->size), hi = (int)((int64_t)B * (c->rank + 1) / c->size);
+    pref_metrics sum = {0};
+    for (int j0 = lo; j0 < hi; j0 += c->micro_batch) {
+        int nb = hi - j0 < c->micro_batch ? hi - j0 : c->micro_batch;
+        fill_batch(d, c->b.idx + j0, nb, c->b.mb_lens, c->b.mb_tokens, c->b.mb_mask);
+        train_batch tb = {.n_seq = 2 * nb, .lens = c->b.mb_lens, .tokens = c->b.mb_tokens, .target_mask = c->b.mb_mask};
+        PP_TRY(model_forward_logps(m, &c->b.ws, &tb, c->b.logp, c->b.ntok, err));
+        for (int j = 0; j < nb; j++) {
+            int i = c->b.idx[j0 + j];
+            pref_pair in = {.policy_chosen = c->b.logp[2 * j], .policy_rejected = c->b.logp[2 * j + 1],
+                            .ref_chosen = d->ref_logp[0][i], .ref_rejected = d->ref_logp[1][i],
+                            .len_chosen = d->resp[0][i], .len_rejected = d->resp[1][i]};
+            pref_pair_result r;
+            pp_status st = pref_loss_pair(&c->loss, &in, &r, err);
+            if (st != PP_OK) return pp_wrap(err, "step %lld, pair %d", (long long)step + 1, i);
+            pref_metrics_add(&sum, &in, &r);
+            /* the loss is the mean over the global batch */
+            c->b.dlogp[2 * j] = (float)(r.d_policy_chosen / B);
+            c->b.dlogp[2 * j + 1] = (float)(r.d_policy_rejected / B);
+        }
+        PP_TRY(model_backward(m, &c->b.ws, c->b.dlogp, NULL, grads, err));
+    }
+    metrics[DPO_M_LOSS] = sum.loss / B;
+    metrics[DPO_M_REWARD_CHOSEN] = sum.reward_chosen / B;
+    metrics[DPO_M_REWARD_REJECTED] = sum.reward_rejected / B;
+    metrics[DPO_M_MARGIN] = sum.margin / B;
+    metrics[DPO_M_ACCURACY] = sum.accuracy / B;
+    metrics[DPO_M_LOGP_CHOSEN] = sum.logp_chosen / B;
+    metrics[DPO_M_LOGP_REJECTED] = sum.logp_rejected / B;
+    metrics[DPO_M_OVER_BUDGET] = sum.over_budget / B;
+    metrics[DPO_M_DELTA_CHOSEN] = sum.delta_chosen / B;
+    return PP_OK;
+}
+
+pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts *loss, int micro_batch,
+                              MPI_Comm comm, double *accuracy, double *margin, pp_err *err) {
+    double *lc = malloc((size_t)d->n * sizeof *lc), *lr = malloc((size_t)d->n * sizeof *lr);
+    pp_status st = lc && lr ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    if (st == PP_OK) st = dpo_compute_logps(d, m, micro_batch, comm, lc, lr, err);
+    pref_metrics sum = {0};
+    for (int64_t i = 0; st == PP_OK && i < d->n; i++) {
+        pref_pair in = {.policy_chosen = lc[i], .policy_rejected = lr[i], .ref_chosen = d->ref_logp[0][i],
+                        .ref_rejected = d->ref_logp[1][i], .len_chosen = d->resp[0][i], .len_rejected = d->resp[1][i]};
+        pref_pair_result r;
+        st = pref_loss_pair(loss, &in, &r, err);
+        if (st == PP_OK) pref_metrics_add(&sum, &in, &r);
+    }
+    if (st == PP_OK) {
+        *accuracy = sum.accuracy / (double)d->n;
+        *margin = sum.margin / (double)d->n;
+    }
+    free(lc);
+    free(lr);
+    return st;
+}

@@ -1,0 +1,78 @@
+/* dpo.h - preference training data, reference log-probs and the gradient
+ * of the DPO family of losses (pref_loss.h) for trainer_run.
+ *
+ * A pair becomes two sequences, prompt + chosen and prompt + rejected,
+ * scored on the response tokens only.  Truncation rule: the prompt is kept
+ * whole and the response is cut at the end so the sequence fits max_len; a
+ * pair whose prompt leaves no room for one response token is an error.
+ *
+ * Reference log-probs are computed once, spread over ranks, and kept in a
+ * `ref_logps` file tagged with the fingerprints of the reference model and
+ * the pairs file; a later run with the same two reuses it, so the
+ * reference model is never held during training. */
+#ifndef DPO_H
+#define DPO_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "model/model_train.h"
+#include "io/pairs.h"
+#include "train/pref_loss.h"
+#include "train/step_batch.h"
+
+#define REF_LOGPS_SCHEMA_VERSION 1
+
+typedef struct {
+    int64_t n;                 /* pairs */
+    int *len[2];               /* [n] sequence length: 0 chosen, 1 rejected */
+    int *resp[2];              /* [n] response tokens kept */
+    int64_t *start[2];         /* [n] offset into tokens[side] */
+    int *tokens[2];            /* prompt + response, back to back */
+    double *ref_logp[2];       /* [n] reference log-probs */
+    int max_len;
+    int64_t truncated;         /* pairs with a response cut */
+} dpo_data;
+
+pp_status dpo_data_build(dpo_data *d, const pairs_set *p, int max_len, pp_err *err);
+void dpo_data_free(dpo_data *d);
+
+/* Log-probs of both responses of every pair under model m, spread over the
+ * ranks of comm (every rank ends with all of them). */
+pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
+                            double *out_rejected, pp_err *err);
+
+/* Fill d->ref_logp from the cache file when its fingerprints match, else
+ * compute them with the reference model at ref_path and write the cache
+ * (atomically).  *reused tells which. */
+pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pairs_path, const char *cache_path,
+                              int micro_batch, MPI_Comm comm, int *reused, pp_err *err);
+
+enum {
+    DPO_M_LOSS, DPO_M_REWARD_CHOSEN, DPO_M_REWARD_REJECTED, DPO_M_MARGIN, DPO_M_ACCURACY,
+    DPO_M_LOGP_CHOSEN, DPO_M_LOGP_REJECTED, DPO_M_OVER_BUDGET, DPO_M_DELTA_CHOSEN, DPO_M_N
+};
+/* TRL's names (and ours for the last two), index = enum above. */
+extern const char *const dpo_metric_names[DPO_M_N];
+
+typedef struct {
+    const dpo_data *data;
+    pref_loss_opts loss;
+    int global_batch, micro_batch;
+    int rank, size;
+    step_batch b;             /* workspace (both sides of micro_batch pairs) and data order */
+} dpo_ctx;
+
+pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, const pref_loss_opts *loss,
+                       int global_batch, int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err);
+void dpo_ctx_free(dpo_ctx *c);
+/* trainer_grad_fn: metrics in dpo_metric_names order, means over the batch. */
+pp_status dpo_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
+
+/* Held-out pairs: implicit-reward accuracy and mean margin of model m
+ * (reference log-probs must be in d->ref_logp). Collective. */
+pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts *loss, int micro_batch,
+                              MPI_Comm comm, double *accuracy, double *margin, pp_err *err);
+
+#endif

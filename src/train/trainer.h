@@ -1,0 +1,73 @@
+/* trainer.h - the data-parallel training loop shared by pp-sft and
+ * pp-train: every rank holds the model, computes the gradient of its slice
+ * of each global batch, the gradients are summed with one MPI_Allreduce
+ * over the flat buffer, and every rank applies the same AdamW update.
+ *
+ * The loop owns checkpoints (complete-or-absent files under OUT.ckpt/),
+ * exact resume, stop signals (save, then PP_EINTERRUPTED), NaN/Inf
+ * detection, the replica checksum, progress and the metric history.  The
+ * caller supplies one function: the gradient of one step. */
+#ifndef TRAINER_H
+#define TRAINER_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "model/adamw.h"
+#include "model/model.h"
+#include "io/pp_h5.h"
+#include "core/pp_log.h"
+#include "core/pp_options.h"
+
+#define TRAINER_MAX_METRICS 16
+
+/* Gradient of step `step` (0-based).  grads is zeroed; the function ADDS
+ * this rank's contribution to the gradient of the global batch's mean loss,
+ * so that the sum over ranks is the full gradient.  metrics[i] receives
+ * this rank's contribution to metric i likewise (summed over ranks). */
+typedef pp_status (*trainer_grad_fn)(void *ctx, int64_t step, const model *m, float *grads,
+                                     double *metrics, pp_err *err);
+
+/* Called once on the trained model before the final file is written; it
+ * may add up to 8 attributes (names must outlive the call) to /train. */
+typedef pp_status (*trainer_final_fn)(void *ctx, const model *m, int *n_attrs, const char **names,
+                                      double *values, pp_err *err);
+
+typedef struct {
+    const char *out_path;      /* final model file */
+    const char *kind;          /* "sft", "dpo": the model's `training` attribute */
+    int64_t total_steps;
+    int64_t checkpoint_every;  /* 0: only when stopped */
+    int keep_last;             /* checkpoints kept (>= 1) */
+    adamw_config opt;
+    const char *run_key;       /* everything that defines the run */
+    int n_metrics;             /* metrics from the grad function; trainer adds grad_norm, learning_rate */
+    const char *metric_names[TRAINER_MAX_METRICS];
+    MPI_Comm comm;
+    const pp_log *log;
+    const pp_provenance *prov;
+    int log_every;             /* progress line every N steps (terminal: always) */
+    trainer_final_fn final_fn; /* optional */
+    void *final_ctx;
+} trainer_config;
+
+/* The optimisation options pp-sft and pp-train share; set the defaults in
+ * the struct, then trainer_cli_options fills TRAINER_CLI_N_OPTIONS entries
+ * of an option table pointing into it. */
+typedef struct {
+    double lr, warmup, min_lr_ratio, weight_decay, grad_clip;
+    const char *schedule;       /* cosine | linear | constant */
+    long long checkpoint_every;
+    int keep_last, log_every;
+} trainer_cli;
+#define TRAINER_CLI_N_OPTIONS 9
+void trainer_cli_options(trainer_cli *t, pp_option *out);
+/* AdamW settings from those options (beta1 0.9, eps 1e-8). */
+adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps, float beta2);
+
+/* Train m in place from step 0 (or from the newest valid checkpoint of the
+ * same run) to total_steps, then write out_path and remove the checkpoints.
+ * Returns PP_EINTERRUPTED after saving when a stop signal arrived. */
+pp_status trainer_run(const trainer_config *cfg, model *m, trainer_grad_fn fn, void *ctx, pp_err *err);
+
+#endif
