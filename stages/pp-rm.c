@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "stage/pp_stage.h"
+#include "rm/bt_fit.h"
 #include "rm/reward_model.h"
 
 /* Held-out files: every --heldout of the command line (the option table
@@ -73,6 +74,6 @@ int main(int argc, char **argv) {
     if (st == PP_OK) st = rm_fit(&c, &rep, &s.err);
     if (st == PP_OK) pp_info(&s.log, "wrote %s (features %.1fs, fit %.2fs)", out, rep.feature_seconds, rep.fit_seconds);
     /* bt_fit started the BLACS; they must end before MPI does */
-    s.blacs_started = rep.blacs_used;
+    if (rep.blacs_used) s.before_finalize = bt_blacs_exit;
     return pp_stage_end(&s, st);
 }

@@ -585,3 +585,5 @@ pp_status bt_accuracy(MPI_Comm comm, const double *x_local, int64_t n_local, int
     *accuracy = (double)sums[0] / (2.0 * (double)sums[1]);
     return PP_OK;
 }
+
+void bt_blacs_exit(void) { Cblacs_exit(1); /* 1: MPI stays up for MPI_Finalize */ }

@@ -110,4 +110,8 @@ pp_status bt_newton_step_serial(const double *x, int64_t n, int d, double lambda
 /* The 2-D grid used for nranks processes: rows <= cols, rows * cols = nranks. */
 void bt_grid_shape(int nranks, int *rows, int *cols);
 
+/* Leave BLACS but not MPI (Cblacs_exit(1)); a program that ran bt_fit calls
+ * it once, just before MPI_Finalize. */
+void bt_blacs_exit(void);
+
 #endif

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "io/pp_h5.h"
-#include "rm/scalapack.h"
 
 int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **argv) {
     memset(s, 0, sizeof *s);
@@ -41,7 +40,7 @@ int pp_stage_end(pp_stage *s, pp_status st) {
         else code = (int)st;
     }
     if (s->cli) pp_cli_free(s->cli);
-    if (s->blacs_started) Cblacs_exit(1); /* 1: leave MPI to us */
+    if (s->before_finalize) s->before_finalize();
     MPI_Finalize();
     return code;
 }

@@ -26,8 +26,10 @@ typedef struct {
     pp_err err;
     pp_cli *cli;
     double t_start;
-    int blacs_started;  /* set when ScaLAPACK/BLACS ran: pp_stage_end leaves
-                           BLACS (Cblacs_exit(1)) before MPI_Finalize */
+    /* run by pp_stage_end just before MPI_Finalize when set: a library that
+       keeps MPI state of its own (BLACS, see bt_blacs_exit) hands its
+       clean-up here, so this module knows nothing of it */
+    void (*before_finalize)(void);
 } pp_stage;
 
 /* Returns -1 to go on, else the exit code to return from main (after
