@@ -1,5 +1,6 @@
 /* eval.c - policy vs baseline, judged in both orders (eval.h). */
 #include "eval/eval.h"
+#include "core/pp_testhook.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -268,7 +269,6 @@ static pp_status run_split(int split, const char *path, const char *parts, const
         if (!r->score[s] || !r->verdict[s] || !r->exact[s] || !r->text[s]) st = pp_fail(err, PP_ESYS, "out of memory");
     }
     if (!r->outcome) st = pp_fail(err, PP_ESYS, "out of memory");
-    const char *delay = getenv("PP_TEST_CHUNK_DELAY_MS");
     for (int64_t c = c0; st == PP_OK && c < c1; c++) {
         int64_t p0 = c * cp, p1 = p0 + cp < p.n ? p0 + cp : p.n;
         char file[PP_PATH_MAX + 64];
@@ -282,7 +282,7 @@ static pp_status run_split(int split, const char *path, const char *parts, const
         *done += p1 - p0;
         if (from_file) *reused += p1 - p0;
         pp_progress_update(prog, *done * size, NULL);
-        if (!from_file && delay) usleep((useconds_t)(1000 * atoi(delay)));
+        if (!from_file) pp_test_hook_sleep(PP_HOOK_CHUNK_DELAY);
         if (pp_stop_requested() && c + 1 < c1)
             st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal; finished prompts are saved in %s, run the same "
                          "command again to resume", parts);

@@ -18,8 +18,8 @@
  * rest; a response and an oracle verdict depend only on (model, prompt id,
  * seed), so the output equals an uninterrupted run's whatever the rank
  * count.  OUT.parts is removed once OUT is written.  A stop signal ends the
- * run after the current chunk with PP_EINTERRUPTED.  Test hook: environment
- * PP_TEST_CHUNK_DELAY_MS=N sleeps N ms after each saved chunk. */
+ * run after the current chunk with PP_EINTERRUPTED.  Test hook:
+ * PP_HOOK_CHUNK_DELAY (core/pp_testhook.h) after each saved chunk. */
 #ifndef EVAL_H
 #define EVAL_H
 

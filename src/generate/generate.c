@@ -1,5 +1,6 @@
 /* generate.c - K candidates per prompt, and the resumable distributed run (generate.h). */
 #include "generate/generate.h"
+#include "core/pp_testhook.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -295,8 +296,7 @@ static pp_status do_chunk(run_state *r, int64_t idx, int64_t *n_prompts, int64_t
     r->my_busy += pp_now() - t0;
     r->my_tokens += *n_tokens;
     r->my_chunks++;
-    const char *delay = getenv("PP_TEST_CHUNK_DELAY_MS");
-    if (delay) usleep((useconds_t)(1000 * atoi(delay)));
+    pp_test_hook_sleep(PP_HOOK_CHUNK_DELAY);
     return PP_OK;
 }
 

@@ -29,7 +29,7 @@
  * chunks) and the parts directory is removed.  A stop signal finishes the
  * current chunks and returns PP_EINTERRUPTED.
  *
- * Test hook: environment PP_TEST_CHUNK_DELAY_MS=N sleeps N ms after each
+ * Test hook: PP_HOOK_CHUNK_DELAY (core/pp_testhook.h) sleeps after each
  * saved chunk, so tests can kill a run between chunks. */
 #ifndef GENERATE_H
 #define GENERATE_H

@@ -1,5 +1,6 @@
 /* pp_h5.c - atomic, schema-tagged HDF5 files written collectively (pp_h5.h). */
 #include "io/pp_h5.h"
+#include "core/pp_testhook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -344,8 +345,7 @@ pp_status pp_h5_commit(pp_h5 *f, pp_err *err) {
     }
     st = agree(f, st, err);
     /* test hook: widen the window in which a kill finds only NAME.tmp */
-    const char *delay = getenv("PP_TEST_COMMIT_DELAY_MS");
-    if (delay && st == PP_OK) usleep((useconds_t)(1000 * atoi(delay)));
+    if (st == PP_OK) pp_test_hook_sleep(PP_HOOK_COMMIT_DELAY);
     if (st == PP_OK && f->rank == 0) {
         /* flush the data before the rename makes it visible */
         int fd = open(f->tmp, O_RDONLY);

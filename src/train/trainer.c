@@ -1,5 +1,6 @@
 /* trainer.c - data-parallel training loop with checkpoints and exact resume. */
 #include "train/trainer.h"
+#include "core/pp_testhook.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,8 +161,6 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     double metrics[TRAINER_MAX_METRICS], summed[TRAINER_MAX_METRICS];
     int64_t step = start;
     int stopped = 0;
-    const char *delay_env = getenv("PP_TEST_STEP_DELAY_MS");
-    int test_delay_ms = delay_env ? atoi(delay_env) : 0;
     for (; st == PP_OK && step < c->total_steps; step++) {
         memset(grads, 0, m->n_params * sizeof *grads);
         memset(metrics, 0, sizeof metrics);
@@ -186,7 +185,7 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
             prog.t_last = 0; /* force a line */
         }
         pp_progress_update(&prog, step + 1, extra);
-        if (test_delay_ms > 0) usleep((useconds_t)test_delay_ms * 1000); /* crash tests widen each step */
+        pp_test_hook_sleep(PP_HOOK_STEP_DELAY); /* crash tests widen each step */
         int stop = pp_stop_agreed(c->comm);
         int due = c->checkpoint_every > 0 && (step + 1) % c->checkpoint_every == 0 && step + 1 < c->total_steps;
         if (stop || due) {
