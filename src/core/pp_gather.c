@@ -1,10 +1,18 @@
-/* pp_gather.c - strings from every rank to rank 0 (pp_gather.h). */
+/* pp_gather.c - strings from every rank to rank 0 (pp_gather.h).
+ *
+ * Sizes travel as 64-bit counts; the bytes go point to point in pieces of
+ * at most 1 GiB, since MPI counts are int.  Rank 0 allocates one block
+ * (pointers, then the NUL-separated bytes) and tells every rank whether it
+ * could before any byte moves, so an allocation failure anywhere is one
+ * agreed error, never a hang. */
 #include "core/pp_gather.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/pp_mpi.h"
+
+#define PIECE ((int64_t)1 << 30)
 
 pp_status pp_gather_strings(MPI_Comm comm, int64_t n_local, const char *const *local, char ***all,
                             int64_t *n_all, pp_err *err) {
@@ -13,61 +21,70 @@ pp_status pp_gather_strings(MPI_Comm comm, int64_t n_local, const char *const *l
     MPI_Comm_size(comm, &size);
     *all = NULL;
     *n_all = 0;
-    /* pack local strings NUL-separated */
-    size_t bytes = 0;
-    for (int64_t i = 0; i < n_local; i++) bytes += strlen(local[i] ? local[i] : "") + 1;
-    pp_status st = bytes > (size_t)1 << 30 ? pp_fail(err, PP_EINPUT, "texts of one rank exceed 1 GiB") : PP_OK;
-    char *buf = malloc(bytes + 1);
-    if (st == PP_OK && !buf) st = pp_fail(err, PP_ESYS, "out of memory gathering texts");
-    st = pp_agree(comm, st, err);
-    if (st != PP_OK) {
-        free(buf);
-        return st;
-    }
-    size_t pos = 0;
-    for (int64_t i = 0; i < n_local; i++) {
-        const char *s = local[i] ? local[i] : "";
-        size_t l = strlen(s) + 1;
-        memcpy(buf + pos, s, l);
-        pos += l;
-    }
-    int mine[2] = {(int)bytes, (int)n_local};
-    int *counts = rank == 0 ? malloc((size_t)size * 2 * sizeof(int)) : NULL;
-    MPI_Gather(mine, 2, MPI_INT, counts, 2, MPI_INT, 0, comm);
-    int *rc = NULL, *displ = NULL;
-    char *joined = NULL;
-    int64_t total_bytes = 0, total_n = 0;
-    if (rank == 0) {
-        rc = malloc((size_t)size * sizeof(int));
-        displ = malloc((size_t)size * sizeof(int));
-        for (int r = 0; r < size; r++) {
-            rc[r] = counts[2 * r];
-            displ[r] = (int)total_bytes;
-            total_bytes += counts[2 * r];
-            total_n += counts[2 * r + 1];
+
+    /* this rank's strings, NUL-separated (NULL list or entry: "") */
+    int64_t bytes = 0;
+    for (int64_t i = 0; i < n_local; i++) bytes += (int64_t)strlen(local && local[i] ? local[i] : "") + 1;
+    char *mine = malloc((size_t)(bytes > 0 ? bytes : 1));
+    if (mine) {
+        char *p = mine;
+        for (int64_t i = 0; i < n_local; i++) {
+            const char *s = local && local[i] ? local[i] : "";
+            size_t l = strlen(s) + 1;
+            memcpy(p, s, l);
+            p += l;
         }
-        joined = malloc((size_t)total_bytes + 1);
     }
-    MPI_Gatherv(buf, (int)bytes, MPI_CHAR, joined, rc, displ, MPI_CHAR, 0, comm);
-    free(buf);
+
+    /* rank 0 learns every rank's count and bytes, and allocates the block */
+    int64_t sizes[2] = {mine ? n_local : -1, bytes}, dummy[2];
+    int64_t *every = rank == 0 ? malloc((size_t)size * sizeof sizes) : NULL;
+    MPI_Gather(sizes, 2, MPI_INT64_T, every ? every : dummy, 2, MPI_INT64_T, 0, comm);
+    int go = 1;
+    int64_t n_total = 0, b_total = 0;
+    char **out = NULL;
     if (rank == 0) {
-        /* one block: pointers then bytes */
-        char **out = malloc((size_t)(total_n > 0 ? total_n : 1) * sizeof(char *) + (size_t)total_bytes + 1);
-        if (out) {
-            char *text = (char *)(out + (total_n > 0 ? total_n : 1));
-            memcpy(text, joined, (size_t)total_bytes);
-            size_t p = 0;
-            for (int64_t i = 0; i < total_n; i++) {
-                out[i] = text + p;
-                p += strlen(text + p) + 1;
-            }
-            *all = out;
-            *n_all = total_n;
-        } else st = pp_fail(err, PP_ESYS, "out of memory gathering texts");
+        if (!every) go = 0;
+        for (int r = 0; go && r < size; r++) {
+            if (every[2 * r] < 0) go = 0;
+            n_total += every[2 * r];
+            b_total += every[2 * r + 1];
+        }
+        if (go) {
+            out = malloc((size_t)(n_total > 0 ? n_total : 1) * sizeof *out + (size_t)b_total + 1);
+            if (!out) go = 0;
+        }
     }
-    free(joined);
-    free(rc);
-    free(displ);
-    free(counts);
+    MPI_Bcast(&go, 1, MPI_INT, 0, comm);
+
+    if (go && rank == 0) {
+        char *text = (char *)(out + (n_total > 0 ? n_total : 1));
+        memcpy(text, mine, (size_t)bytes);
+        int64_t at = bytes;
+        for (int r = 1; r < size; r++) {
+            for (int64_t off = 0; off < every[2 * r + 1]; off += PIECE) {
+                int64_t m = every[2 * r + 1] - off < PIECE ? every[2 * r + 1] - off : PIECE;
+                MPI_Recv(text + at + off, (int)m, MPI_BYTE, r, 0, comm, MPI_STATUS_IGNORE);
+            }
+            at += every[2 * r + 1];
+        }
+        size_t p = 0;
+        for (int64_t i = 0; i < n_total; i++) {
+            out[i] = text + p;
+            p += strlen(text + p) + 1;
+        }
+        *all = out;
+        *n_all = n_total;
+    } else if (go) {
+        for (int64_t off = 0; off < bytes; off += PIECE) {
+            int64_t m = bytes - off < PIECE ? bytes - off : PIECE;
+            MPI_Send(mine + off, (int)m, MPI_BYTE, 0, 0, comm);
+        }
+    }
+    pp_status st = go ? PP_OK
+                      : pp_fail(err, PP_ESYS, "out of memory gathering %lld bytes of text to rank 0",
+                                (long long)(rank == 0 ? b_total : bytes));
+    free(every);
+    free(mine);
     return pp_agree(comm, st, err);
 }

@@ -1,5 +1,6 @@
 /* candidates.c - candidate sets in memory and the candidates file (candidates.h). */
 #include "io/candidates.h"
+#include "core/pp_gather.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -415,90 +416,13 @@ pp_status candidates_count(const char *path, int64_t *n_prompts, int64_t *k, pp_
 
 /* -------------------------------------------------------------- writing */
 
-/* Send n strings of every rank to rank 0, in rank order: *all (rank 0) gets
- * n_total pointers into one block *blob.  Strings travel as NUL-separated
- * bytes in pieces of at most 1 GiB (MPI counts are int); strs NULL or a
- * NULL entry is "". */
-static pp_status gather_text(MPI_Comm comm, char *const *strs, int64_t n, char ***all, char **blob, pp_err *err) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    *all = NULL;
-    *blob = NULL;
-    int64_t bytes = 0;
-    for (int64_t i = 0; i < n; i++) bytes += (int64_t)strlen(strs && strs[i] ? strs[i] : "") + 1;
-    char *mine = malloc((size_t)(bytes > 0 ? bytes : 1));
-    if (mine) {
-        char *p = mine;
-        for (int64_t i = 0; i < n; i++) {
-            const char *t = strs && strs[i] ? strs[i] : "";
-            size_t l = strlen(t) + 1;
-            memcpy(p, t, l);
-            p += l;
-        }
-    }
-    int64_t sizes[2] = {mine ? n : -1, mine ? bytes : -1};
-    int64_t *every = rank == 0 ? malloc((size_t)size * 2 * sizeof *every) : NULL;
-    int64_t dummy[2];
-    MPI_Gather(sizes, 2, MPI_INT64_T, every ? every : dummy, 2, MPI_INT64_T, 0, comm);
-    /* rank 0 says whether to go on: everyone packed, and it has room */
-    int go = 1;
-    int64_t n_total = 0, b_total = 0;
-    if (rank == 0) {
-        for (int r = 0; every && r < size; r++) {
-            if (every[2 * r] < 0) go = 0;
-            n_total += every[2 * r];
-            b_total += every[2 * r + 1];
-        }
-        if (!every) go = 0;
-        if (go) {
-            *blob = malloc((size_t)(b_total > 0 ? b_total : 1));
-            *all = malloc((size_t)(n_total > 0 ? n_total : 1) * sizeof **all);
-            if (!*blob || !*all) go = 0;
-        }
-    }
-    MPI_Bcast(&go, 1, MPI_INT, 0, comm);
-    pp_status st = PP_OK;
-    const int64_t piece = (int64_t)1 << 30;
-    if (go && rank == 0) {
-        memcpy(*blob, mine, (size_t)bytes);
-        int64_t at = bytes;
-        for (int r = 1; r < size; r++)
-            for (int64_t off = 0; off < every[2 * r + 1]; off += piece) {
-                int64_t m = every[2 * r + 1] - off < piece ? every[2 * r + 1] - off : piece;
-                MPI_Recv(*blob + at + off, (int)m, MPI_BYTE, r, 0, comm, MPI_STATUS_IGNORE);
-            }
-        for (int r = 1; r < size; r++) at += every[2 * r + 1];
-        char *p = *blob;
-        for (int64_t i = 0; i < n_total; i++) {
-            (*all)[i] = p;
-            p += strlen(p) + 1;
-        }
-    } else if (go) {
-        for (int64_t off = 0; off < bytes; off += piece) {
-            int64_t m = bytes - off < piece ? bytes - off : piece;
-            MPI_Send(mine + off, (int)m, MPI_BYTE, 0, 0, comm);
-        }
-    }
-    if (!go) {
-        st = pp_fail(err, PP_ESYS, "out of memory gathering %lld bytes of text", (long long)(rank == 0 ? b_total : bytes));
-        free(*blob);
-        free(*all);
-        *blob = NULL;
-        *all = NULL;
-    }
-    free(every);
-    free(mine);
-    return st;
-}
-
 static pp_status write_text_gathered(pp_h5 *f, MPI_Comm comm, const char *name, char *const *strs, int64_t n,
                                      int64_t n_total, pp_err *err) {
-    char **all, *blob;
-    pp_status st = gather_text(comm, strs, n, &all, &blob, err);
+    char **all;
+    int64_t n_all;
+    pp_status st = pp_gather_strings(comm, n, (const char *const *)strs, &all, &n_all, err);
     if (st == PP_OK) st = pp_h5_write_text(f, name, n_total, (const char *const *)all, err);
     free(all);
-    free(blob);
     return st;
 }
 
