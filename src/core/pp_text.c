@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 int pp_utf8_valid(const char *s, size_t len, size_t *bad) {
@@ -32,6 +33,41 @@ int pp_utf8_valid(const char *s, size_t len, size_t *bad) {
 invalid:
     if (bad) *bad = i;
     return 0;
+}
+
+size_t pp_utf8_sanitize(const char *in, size_t n, char *out) {
+    static const char replacement[] = "\xEF\xBF\xBD";
+    size_t o = 0, i = 0;
+    while (i < n) {
+        size_t bad = n - i;
+        int ok = pp_utf8_valid(in + i, n - i, &bad);
+        size_t good = ok ? n - i : bad;
+        for (size_t j = 0; j < good; j++) {
+            if (in[i + j] == '\0') {
+                memcpy(out + o, replacement, 3);
+                o += 3;
+            } else out[o++] = in[i + j];
+        }
+        i += good;
+        if (!ok) {
+            memcpy(out + o, replacement, 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+const char *pp_utf8_clean(const char *s, char **owned) {
+    *owned = NULL;
+    size_t n = strlen(s);
+    if (pp_utf8_valid(s, n, NULL)) return s;
+    char *o = malloc(3 * n + 1);
+    if (!o) return NULL;
+    pp_utf8_sanitize(s, n, o);
+    *owned = o;
+    return o;
 }
 
 int pp_read_file(const char *path, size_t max_bytes, char **data, size_t *len) {

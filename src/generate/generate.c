@@ -123,32 +123,6 @@ static int reserve_text(generator *g, size_t need) {
     return 0;
 }
 
-/* Copy n bytes to out as valid UTF-8 without NULs: every byte that does
- * not start a valid sequence, and every NUL, becomes U+FFFD.  out holds
- * 3 n + 1 bytes. */
-static void clean_utf8(const char *in, size_t n, char *out) {
-    static const char replacement[] = "\xEF\xBF\xBD";
-    size_t o = 0, i = 0;
-    while (i < n) {
-        size_t bad = n - i;
-        int ok = pp_utf8_valid(in + i, n - i, &bad);
-        size_t good = ok ? n - i : bad;
-        for (size_t j = 0; j < good; j++) {
-            if (in[i + j] == '\0') {
-                memcpy(out + o, replacement, 3);
-                o += 3;
-            } else out[o++] = in[i + j];
-        }
-        i += good;
-        if (!ok) {
-            memcpy(out + o, replacement, 3);
-            o += 3;
-            i++;
-        }
-    }
-    out[o] = '\0';
-}
-
 /* Decode ids after the token prev into g->text. */
 static pp_status decode_text(generator *g, int prev, const int *ids, int n, pp_err *err) {
     size_t used = 0;
@@ -160,7 +134,7 @@ static pp_status decode_text(generator *g, int prev, const int *ids, int n, pp_e
         used += len;
         prev = ids[i];
     }
-    clean_utf8(g->raw, used, g->text);
+    pp_utf8_sanitize(g->raw, used, g->text);
     return PP_OK;
 }
 

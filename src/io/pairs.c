@@ -286,24 +286,10 @@ pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const
 /* A JSON string of text; invalid UTF-8 bytes become U+FFFD (JSON has no
  * way to carry them). */
 static json_t *json_text(const char *text) {
-    size_t len = strlen(text), bad;
-    if (pp_utf8_valid(text, len, &bad)) return json_stringn(text, len);
-    char *fixed = malloc(3 * len + 1);
-    if (!fixed) return NULL;
-    size_t o = 0, i = 0;
-    while (i < len) {
-        if (pp_utf8_valid(text + i, len - i, &bad)) bad = len - i;
-        memcpy(fixed + o, text + i, bad);
-        o += bad;
-        i += bad;
-        if (i < len) {
-            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    json_t *j = json_stringn(fixed, o);
-    free(fixed);
+    char *owned;
+    const char *clean = pp_utf8_clean(text, &owned);
+    json_t *j = clean ? json_string(clean) : NULL;
+    free(owned);
     return j;
 }
 

@@ -10,6 +10,7 @@
  * otherwise it is out of step and is restarted so that the next answer
  * belongs to the next question.  Restarts happen lazily, at the next attempt. */
 #include "judge/judge_cmd.h"
+#include "core/pp_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,59 +77,6 @@ static void preview(const char *s, size_t n, char *dst, size_t cap) {
         else o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
     }
     dst[o] = '\0';
-}
-
-/* Length of the valid UTF-8 sequence (RFC 3629) starting at p, 0 if none.
- * p is NUL-terminated, and NUL fails every continuation test, so this never
- * reads past the end. */
-static size_t utf8_seq_len(const unsigned char *p) {
-    unsigned c = p[0];
-    if (c < 0x80) return 1;
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;  /* overlong */
-        if (c == 0xED) hi = 0x9F;  /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;  /* overlong */
-        if (c == 0xF4) hi = 0x8F;  /* past U+10FFFF */
-    } else return 0;
-    if (p[1] < lo || p[1] > hi) return 0;
-    for (size_t k = 2; k < n; k++)
-        if ((p[k] & 0xC0) != 0x80) return 0;
-    return n;
-}
-
-/* JSON strings must be UTF-8: returns s itself when valid, else a copy in
- * *owned with every invalid byte replaced by U+FFFD (NULL: out of memory). */
-static const char *utf8_clean(const char *s, char **owned) {
-    *owned = NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t k;
-    while (*p && (k = utf8_seq_len(p)) > 0) p += k;
-    if (!*p) return s;
-    size_t n = strlen(s);
-    char *o = malloc(3 * n + 1);
-    if (!o) return NULL;
-    size_t w = 0;
-    for (p = (const unsigned char *)s; *p;) {
-        k = utf8_seq_len(p);
-        if (k) {
-            memcpy(o + w, p, k);
-            w += k;
-            p += k;
-        } else {
-            memcpy(o + w, "\xEF\xBF\xBD", 3);
-            w += 3;
-            p++;
-        }
-    }
-    o[w] = '\0';
-    *owned = o;
-    return o;
 }
 
 /* write() with SIGPIPE blocked for this thread: a dead judge gives EPIPE,
@@ -668,7 +616,7 @@ static size_t build_request(judge_cmd *j, const char *id, const char *prompt, co
     size_t len = 0;
     int ok = 1;
     for (int k = 0; k < 3; k++) {
-        clean[k] = utf8_clean(in[k], &owned[k]);
+        clean[k] = pp_utf8_clean(in[k], &owned[k]);
         if (!clean[k]) ok = 0;
     }
     json_t *obj = ok ? json_pack("{s:s, s:s, s:s, s:s}", "id", id, "prompt", clean[0], "a",
@@ -708,7 +656,7 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
         id = id_buf;
     }
     char *id_owned; /* the answer must echo the id as sent */
-    id = utf8_clean(id, &id_owned);
+    id = pp_utf8_clean(id, &id_owned);
     size_t req_len = id ? build_request(j, id, prompt, a, b) : 0;
     if (req_len == 0) {
         free(id_owned);

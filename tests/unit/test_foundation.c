@@ -188,6 +188,28 @@ static void test_utf8(void **state) {
     assert_false(pp_utf8_valid("\xf4\x90\x80\x80", 4, &bad)); /* > U+10FFFF */
 }
 
+/* The one sanitizer: valid text passes unchanged; a bad byte, a truncated
+ * sequence at the end and an embedded NUL each become one U+FFFD. */
+static void test_utf8_sanitize(void **state) {
+    (void)state;
+    char out[64];
+    const char *ok = "gr\xc3\xbc\xc3\x9f \xf0\x9f\x98\x80";
+    assert_int_equal(pp_utf8_sanitize(ok, strlen(ok), out), strlen(ok));
+    assert_string_equal(out, ok);
+    const char in[] = {'a', (char)0xff, 'b', '\0', 'c', (char)0xe2, (char)0x80};
+    size_t n = pp_utf8_sanitize(in, sizeof in, out);
+    assert_string_equal(out, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd");
+    assert_int_equal(n, strlen(out));
+    assert_true(pp_utf8_valid(out, n, NULL));
+    char *owned = (char *)1;
+    assert_ptr_equal(pp_utf8_clean(ok, &owned), ok);
+    assert_null(owned);
+    const char *fixed = pp_utf8_clean("x\xc0\xafy", &owned);
+    assert_non_null(owned);
+    assert_string_equal(fixed, "x\xef\xbf\xbd\xef\xbf\xbdy");
+    free(owned);
+}
+
 static void test_error_wrap(void **state) {
     (void)state;
     pp_err err = {0};
@@ -297,6 +319,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_options_errors),
         cmocka_unit_test(test_rng_streams),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8_sanitize),
         cmocka_unit_test(test_error_wrap),
         cmocka_unit_test(test_h5_roundtrip_and_validate),
         cmocka_unit_test(test_validator_finds_defects),
