@@ -24,9 +24,9 @@
 #include <stdint.h>
 
 #include "core/pp_error.h"
+#include "core/pp_file.h"
 
 #define PP_VERSION "0.1.0"
-#define PP_PATH_MAX 4096
 
 typedef enum { PP_F32, PP_F64, PP_I32, PP_I64, PP_U8 } pp_dtype;
 
@@ -39,12 +39,6 @@ typedef struct {
     char path[PP_PATH_MAX]; /* final name */
     char tmp[PP_PATH_MAX];  /* NAME.tmp while writing */
 } pp_h5;
-
-/* One input recorded in provenance. */
-typedef struct {
-    const char *role;      /* "model", "prompts", ... */
-    const char *path;
-} pp_input;
 
 typedef struct {
     const char *program;   /* "pp-generate" */
@@ -104,11 +98,8 @@ int pp_h5_has_attr(pp_h5 *f, const char *obj, const char *name);
 
 /* ---- files ---- */
 /* Fingerprint of a file: its "fingerprint" attribute when it has one (models:
- * hash of the parameters), else a hash of its bytes; 16 hex digits. */
+ * hash of the parameters), else pp_file_hash of its bytes; 16 hex digits. */
 pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err);
-/* Refuse an output path that names an input (same file), and check that its
- * directory is writable. */
-pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs, pp_err *err);
 /* Turn HDF5's own error printing off (we report our own line). */
 void pp_h5_quiet(void);
 
