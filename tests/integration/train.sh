@@ -104,9 +104,16 @@ if [ -f "$T/s260.h5" ]; then
     # bcr hinge and the dpop penalty no longer switch on rounding noise)
     for loss in bcr dpop; do
         for np in 1 2; do
-            pp_mpirun $np "$BIN/pp-train" $SARGS --out "$T/three-$loss-$np.h5" --steps 3 --loss $loss >/dev/null 2>&1
+            pp_mpirun $np "$BIN/pp-train" $SARGS --out "$T/three-$loss-$np.h5" --steps 3 --loss $loss --log-every 1 \
+                >"$T/three-$loss-$np.log" 2>&1
         done
         check "train_${loss}_budget0_losses_match_across_ranks" "$CMP" "$T/three-$loss-1.h5" "$T/three-$loss-2.h5" /metrics/loss 1e-5
+        # the progress lines and the model's `training` attribute name the loss used
+        kind=$(h5dump -a /training "$T/three-$loss-2.h5" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p')
+        if [ "$kind" = "$loss" ] && grep -q "^pp-train: $loss: 3/3 steps" "$T/three-$loss-2.log" &&
+            ! grep -q "^pp-train: dpo:" "$T/three-$loss-2.log"; then
+            ok "train_${loss}_labelled_${loss}"
+        else fail "train_${loss}_labelled_${loss}" "training attribute '$kind'; $(grep -m 1 ' steps' "$T/three-$loss-2.log")"; fi
     done
 else skip train_at_reference_dw_exactly_0 "needs $SHARED/models/stories260K.bin"; fi
 
