@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
         model_fingerprint_hex(&m, fp_model);
         snprintf(key, sizeof key, "train pairs=%s policy=%s steps=%lld %s", fp_pairs, fp_model, steps, pp_cli_effective(&cli));
         pp_provenance prov = {"pp-train", pp_cli_effective(&cli), in, heldout ? 4 : 3};
-        trainer_config tc = {.out_path = out, .kind = "dpo", .total_steps = steps, .checkpoint_every = opt.checkpoint_every,
+        trainer_config tc = {.out_path = out, .kind = pref_loss_kind_name(lo.kind), .total_steps = steps, .checkpoint_every = opt.checkpoint_every,
                              .keep_last = opt.keep_last, .run_key = key, .n_metrics = DPO_M_N, .comm = s.comm,
                              .log = &s.log, .prov = &prov, .log_every = opt.log_every,
                              .opt = trainer_cli_adamw(&opt, steps, 0.999f)};

@@ -1,7 +1,11 @@
 /* model_train.c - full-sequence forward and backward of the Llama model.
  *
- * Rows are the tokens of all sequences back to back, so every projection is
- * one cblas_sgemm over all rows of the batch.  Attention runs per sequence
+ * Rows are the tokens of all sequences back to back.  In the forward pass
+ * every projection is one cblas_sgemm per sequence, over that sequence's
+ * rows only, so a sequence's log-prob does not depend on the other
+ * sequences of its batch (model_matmul_groups); the backward pass, which
+ * need not be batch-invariant, runs each projection over all rows at once.
+ * Attention runs per sequence
  * and head, also through sgemm, on causal row blocks: a block of query rows
  * only looks at the key columns up to its last row, which skips most of the
  * masked upper triangle.  The backward pass mirrors the forward pass from
@@ -63,7 +67,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += (parts[i].n + 15) & ~(size_t)15;
     ws->mem = malloc(total * sizeof(float));
-    ws->imem = malloc((5 * N + 1) * sizeof(int));
+    ws->imem = malloc((6 * N + 2) * sizeof(int));
     if (!ws->mem || !ws->imem) {
         train_ws_free(ws);
         return pp_fail(err, PP_ESYS, "train workspace: out of memory for %.1f MB of activations",
@@ -78,7 +82,8 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
     ws->tokens = ws->imem + N;
     ws->scored_row = ws->imem + 2 * N;
     ws->scored_seq = ws->imem + 3 * N;
-    ws->seq_start = ws->imem + 4 * N; /* N + 1 entries */
+    ws->seq_start = ws->imem + 4 * N;        /* N + 1 entries */
+    ws->scored_start = ws->imem + 5 * N + 1; /* N + 1 entries */
 
     /* RoPE table, computed as llama2.c does (float), so training and its
      * run.c agree on every angle. */
@@ -132,9 +137,23 @@ static float dot3(const float *a, const float *b, const float *c, int n) {
 
 /* ---- building blocks ----------------------------------------------------- */
 
-/* out[n][o] = x[n][i] . w[o][i]^T  (+ out when beta = 1) */
-static void matmul(float *out, const float *x, const float *w, int n, int in, int o, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, o, in, 1.0f, x, in, w, in, beta, out, o);
+/* One sgemm per group: a group's rows see only its own rows, so their
+ * results cannot depend on the other groups (docs/architecture.md,
+ * "Batch-invariant forward"). */
+void model_matmul_groups(float *out, const float *x, const float *w, int n_groups, const int *group_start, int in,
+                         int o, float beta) {
+    for (int g = 0; g < n_groups; g++) {
+        int r0 = group_start[g], n = group_start[g + 1] - r0;
+        if (n > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, o, in, 1.0f, x + (size_t)r0 * in, in, w, in,
+                        beta, out + (size_t)r0 * o, o);
+    }
+}
+
+/* out[n][o] = x[n][i] . w[o][i]^T  (+ out when beta = 1) over the rows of
+ * the workspace's batch, one sgemm per sequence. */
+static void matmul_seqs(const train_ws *ws, float *out, const float *x, const float *w, int in, int o, float beta) {
+    model_matmul_groups(out, x, w, ws->n_seq, ws->seq_start, in, o, beta);
 }
 
 /* dx[n][i] = dout[n][o] . w[o][i]  (+ dx when beta = 1) */
@@ -287,13 +306,15 @@ static pp_status check_batch(const model *m, const train_ws *ws, const train_bat
     return PP_OK;
 }
 
-/* Copy the batch into the workspace and list the scored rows. */
+/* Copy the batch into the workspace and list the scored rows, sequence by
+ * sequence. */
 static void record_batch(train_ws *ws, const train_batch *b) {
     ws->n_seq = b->n_seq;
     int n = 0, ns = 0;
     for (int s = 0; s < b->n_seq; s++) {
         ws->lens[s] = b->lens[s];
         ws->seq_start[s] = n;
+        ws->scored_start[s] = ns;
         for (int i = 0; i < b->lens[s]; i++, n++) {
             ws->tokens[n] = b->tokens[n];
             int scored = i > 0 && (b->target_mask ? b->target_mask[n] : 1);
@@ -305,17 +326,26 @@ static void record_batch(train_ws *ws, const train_batch *b) {
         }
     }
     ws->seq_start[b->n_seq] = n;
+    ws->scored_start[b->n_seq] = ns;
     ws->n_tokens = n;
     ws->n_scored = ns;
 }
 
 /* Copy the hidden rows of scored block [b0, b0 + nr) into ws->rows and
- * compute their logits into ws->logits. */
+ * compute their logits into ws->logits.  Callers cut blocks per sequence,
+ * from its first scored row, so a block is the same in any batch. */
 static void block_logits(const model *m, train_ws *ws, int b0, int nr) {
-    int d = m->cfg.dim, V = m->cfg.vocab_size;
+    int d = m->cfg.dim, V = m->cfg.vocab_size, one[2] = {0, nr};
     for (int r = 0; r < nr; r++)
         memcpy(ws->rows + (size_t)r * d, ws->xf + (size_t)ws->scored_row[b0 + r] * d, (size_t)d * sizeof(float));
-    matmul(ws->logits, ws->rows, m->w.lm_head, nr, d, V, 0.0f);
+    model_matmul_groups(ws->logits, ws->rows, m->w.lm_head, 1, one, d, V, 0.0f);
+}
+
+/* Size of the logits block that starts at scored row b0: row_block rows,
+ * fewer at the end of b0's sequence. */
+static int block_rows(const train_ws *ws, int b0) {
+    int left = ws->scored_start[ws->scored_seq[b0] + 1] - b0;
+    return left < ws->row_block ? left : ws->row_block;
 }
 
 pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b, float *logp_out,
@@ -342,9 +372,9 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
         float *att = ws->att + l * ws->att_layer_stride;
 
         rmsnorm(xn1, ws->rstd1 + l * Nmax, x, w->attn_norm + (size_t)l * d, N, d, c->norm_eps);
-        matmul(q, xn1, w->wq + (size_t)l * qd * d, N, d, qd, 0.0f);
-        matmul(k, xn1, w->wk + (size_t)l * kvd * d, N, d, kvd, 0.0f);
-        matmul(v, xn1, w->wv + (size_t)l * kvd * d, N, d, kvd, 0.0f);
+        matmul_seqs(ws, q, xn1, w->wq + (size_t)l * qd * d, d, qd, 0.0f);
+        matmul_seqs(ws, k, xn1, w->wk + (size_t)l * kvd * d, d, kvd, 0.0f);
+        matmul_seqs(ws, v, xn1, w->wv + (size_t)l * kvd * d, d, kvd, 0.0f);
         size_t att_off = 0;
         for (int s = 0; s < ws->n_seq; s++) {
             int st = ws->seq_start[s], T = ws->lens[s];
@@ -355,21 +385,21 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
             att_off += (size_t)c->n_heads * T * T;
         }
         memcpy(xmid, x, (size_t)N * d * sizeof(float));
-        matmul(xmid, ao, w->wo + (size_t)l * d * qd, N, qd, d, 1.0f);
+        matmul_seqs(ws, xmid, ao, w->wo + (size_t)l * d * qd, qd, d, 1.0f);
 
         rmsnorm(xn2, ws->rstd2 + l * Nmax, xmid, w->ffn_norm + (size_t)l * d, N, d, c->norm_eps);
-        matmul(h1, xn2, w->w_gate + (size_t)l * hid * d, N, d, hid, 0.0f);
-        matmul(h3, xn2, w->w_up + (size_t)l * hid * d, N, d, hid, 0.0f);
+        matmul_seqs(ws, h1, xn2, w->w_gate + (size_t)l * hid * d, d, hid, 0.0f);
+        matmul_seqs(ws, h3, xn2, w->w_up + (size_t)l * hid * d, d, hid, 0.0f);
         for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoid_fast(h1[i]) * h3[i];
         memcpy(xnext, xmid, (size_t)N * d * sizeof(float));
-        matmul(xnext, hg, w->w_down + (size_t)l * d * hid, N, hid, d, 1.0f);
+        matmul_seqs(ws, xnext, hg, w->w_down + (size_t)l * d * hid, hid, d, 1.0f);
     }
     rmsnorm(ws->xf, ws->rstdf, ws->resid + (size_t)c->n_layers * Nmax * d, w->final_norm, N, d, c->norm_eps);
 
     /* log-probabilities of the scored tokens, a block of rows at a time */
     memset(ws->tok_logp, 0, (size_t)N * sizeof(float));
-    for (int b0 = 0; b0 < ws->n_scored; b0 += ws->row_block) {
-        int nr = ws->n_scored - b0 < ws->row_block ? ws->n_scored - b0 : ws->row_block;
+    for (int b0 = 0, nr; b0 < ws->n_scored; b0 += nr) {
+        nr = block_rows(ws, b0);
         block_logits(m, ws, b0, nr);
         for (int r = 0; r < nr; r++) {
             float *z = ws->logits + (size_t)r * V;
@@ -412,8 +442,8 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
      * the hidden-state gradient of the final norm's output goes to dxn. */
     float *dxf = ws->dxn;
     memset(dxf, 0, (size_t)N * d * sizeof(float));
-    for (int b0 = 0; b0 < ws->n_scored; b0 += ws->row_block) {
-        int nr = ws->n_scored - b0 < ws->row_block ? ws->n_scored - b0 : ws->row_block;
+    for (int b0 = 0, nr; b0 < ws->n_scored; b0 += nr) {
+        nr = block_rows(ws, b0);
         block_logits(m, ws, b0, nr);
         for (int r = 0; r < nr; r++) {
             int target_row = ws->scored_row[b0 + r] + 1;

@@ -56,6 +56,7 @@ typedef struct {
     int *lens, *seq_start, *tokens; /* copies: [max_tokens] each */
     int *scored_row;  /* [n_scored] predictor row of each scored target */
     int *scored_seq;  /* [n_scored] its sequence */
+    int *scored_start; /* [n_seq + 1] first scored row of each sequence */
     float *lse;       /* [n_scored] log-sum-exp of the row's logits */
     float *tok_logp;  /* [n_tokens] log p of token i (0 where not scored) */
 
@@ -82,6 +83,16 @@ typedef struct {
     float *dh1, *dh3;           /* [max_tokens][hidden] */
     float *dscore;              /* [max_seq][max_seq] */
 } train_ws;
+
+/* out[r][o] = x[r][in] . w[o][in]^T (+ beta * out) for the rows r of
+ * n_groups groups, group g being rows [group_start[g], group_start[g+1]),
+ * with one cblas_sgemm per group.  A row's result then depends only on the
+ * rows of its own group: OpenBLAS's result for a row depends on how many
+ * rows share the call and on the row's place in it (docs/architecture.md,
+ * "Batch-invariant forward").  The forward pass groups by sequence; a
+ * decoder can group one row per slot. */
+void model_matmul_groups(float *out, const float *x, const float *w, int n_groups, const int *group_start, int in,
+                         int o, float beta);
 
 /* Allocate a workspace for batches of up to max_tokens tokens in total
  * (each sequence at most min(cfg->seq_len, max_tokens) tokens).  Size, in

@@ -35,7 +35,8 @@ typedef pp_status (*trainer_final_fn)(void *ctx, const model *m, int *n_attrs, c
 
 typedef struct {
     const char *out_path;      /* final model file */
-    const char *kind;          /* "sft", "dpo": the model's `training` attribute */
+    const char *kind;          /* "sft", or pp-train's loss ("dpo", "bcr", ...): the
+                                  model's `training` attribute and the progress label */
     int64_t total_steps;
     int64_t checkpoint_every;  /* 0: only when stopped */
     int keep_last;             /* checkpoints kept (>= 1) */

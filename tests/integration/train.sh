@@ -1,6 +1,7 @@
 #!/bin/sh
 # pp-train: ln 2 at step 1, 1 rank vs 2 ranks at the same global batch,
-# kill-and-resume bit-exact, the reference log-prob cache, bad input.
+# kill-and-resume bit-exact, the reference log-prob cache, Δw exactly 0 at
+# the reference for every loss, bad input.
 . "$(dirname "$0")/../lib.sh"
 CMP=$BUILD/tests/tools/h5cmp
 fp() { h5dump -a /fingerprint "$1" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p'; }
@@ -64,8 +65,59 @@ code=$?
 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/t.h5" $ARGS >/dev/null 2>&1
 [ "$(fp "$T/t.h5")" = "$(fp "$T/np1.h5")" ] && ok train_sigterm_resume_exact || fail train_sigterm_resume_exact "differs"
 
-# bad input
+# At the reference (step 1, policy = reference) every pair's Δw is exactly
+# 0 for every loss, because a sequence's log-prob does not depend on its
+# micro-batch or the rank count (docs/architecture.md, "Batch-invariant
+# forward"): stories260K on its TinyStories continuations, 1 and 2 ranks.
+# over_budget_fraction = 0 at δ = 0 means no pair has Δw < 0, and a zero
+# mean of those non-negative Δw means every one is 0.  The loss is then
+# ln 2 to the last bit, and bcr and dpop, whose penalties are off at
+# Δw = 0, have dpo's gradient norm exactly.
 "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" --out "$T/s260.h5" >/dev/null 2>&1
+exact() { h5dump -m '%.17g' -d "/metrics/$2" "$1" 2>/dev/null | sed -n "s/.*($3): \([-0-9.e]*\).*/\1/p"; }
+if [ -f "$T/s260.h5" ]; then
+    "$BIN/pp-prompts" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml" --out "$T/sp.h5" >/dev/null 2>&1
+    "$BIN/pp-generate" --model "$T/s260.h5" --prompts "$T/sp.h5" --out "$T/sc.h5" --k 2 --max-new-tokens 24 >/dev/null 2>&1
+    "$BIN/pp-rank" --candidates "$T/sc.h5" --out "$T/sr.h5" --method roundrobin --judge cmd \
+        --judge-cmd "$BUILD/tests/tools/judge_good" >/dev/null 2>&1
+    SARGS="--policy $T/s260.h5 --pairs $T/sr.h5 --ref-cache $T/sr.ref.h5 --batch 16 --micro-batch 3 --warmup 0 --lr 1e-3 --bcr-budget 0"
+    ln2=$(awk 'BEGIN{printf "%.17g", log(2)}')
+    for np in 1 2; do
+        gn_dpo=
+        for loss in dpo bcr:outside bcr:inside bcr:outside-per-token bcr:inside-per-token dpop; do
+            name=$(echo "$loss" | tr ':' '_')
+            out="$T/ref-$name-$np.h5"
+            pp_mpirun $np "$BIN/pp-train" $SARGS --out "$out" --steps 1 --loss "${loss%%:*}" \
+                $(case $loss in bcr:*) echo "--bcr-form ${loss#*:}" ;; esac) >"$T/ref.log" 2>&1
+            l=$(exact "$out" loss 0) ob=$(exact "$out" bcr/over_budget_fraction 0)
+            dw=$(exact "$out" delta/chosen_mean 0) mg=$(exact "$out" rewards/margins 0) gn=$(exact "$out" grad_norm 0)
+            [ -z "$gn_dpo" ] && gn_dpo=$gn
+            if [ "$l" = "$ln2" ] && [ "$ob" = 0 ] && [ "$dw" = 0 ] && [ "$mg" = 0 ] && [ -n "$gn" ] && [ "$gn" = "$gn_dpo" ]; then
+                ok "train_at_reference_dw_exactly_0_${name}_np$np"
+            else
+                fail "train_at_reference_dw_exactly_0_${name}_np$np" \
+                    "loss $l (ln 2 = $ln2), over_budget $ob, delta/chosen_mean $dw, margin $mg, grad_norm $gn (dpo $gn_dpo) $(tail -n 1 "$T/ref.log")"
+            fi
+        done
+    done
+    # a few steps away from the reference: 1 rank and 2 ranks agree (the
+    # bcr hinge and the dpop penalty no longer switch on rounding noise)
+    for loss in bcr dpop; do
+        for np in 1 2; do
+            pp_mpirun $np "$BIN/pp-train" $SARGS --out "$T/three-$loss-$np.h5" --steps 3 --loss $loss --log-every 1 \
+                >"$T/three-$loss-$np.log" 2>&1
+        done
+        check "train_${loss}_budget0_losses_match_across_ranks" "$CMP" "$T/three-$loss-1.h5" "$T/three-$loss-2.h5" /metrics/loss 1e-5
+        # the progress lines and the model's `training` attribute name the loss used
+        kind=$(h5dump -a /training "$T/three-$loss-2.h5" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p')
+        if [ "$kind" = "$loss" ] && grep -q "^pp-train: $loss: 3/3 steps" "$T/three-$loss-2.log" &&
+            ! grep -q "^pp-train: dpo:" "$T/three-$loss-2.log"; then
+            ok "train_${loss}_labelled_${loss}"
+        else fail "train_${loss}_labelled_${loss}" "training attribute '$kind'; $(grep -m 1 ' steps' "$T/three-$loss-2.log")"; fi
+    done
+else skip train_at_reference_dw_exactly_0 "needs $SHARED/models/stories260K.bin"; fi
+
+# bad input
 if [ -f "$T/s260.h5" ]; then
     check_fails train_pairs_from_other_tokenizer 1 'pairs were made with a byte tokenizer of 259 tokens' \
         "$BIN/pp-train" --policy "$T/s260.h5" --pairs "$T/r.h5" --out "$T/x.h5"

@@ -1,6 +1,7 @@
 /* test_model_grad.c - the training forward/backward of model_train.c:
  * log-probs against a naive double-precision full-softmax forward, the
- * target mask, independence of the sequences of a batch, bad batches, and
+ * target mask, independence of the sequences of a batch (bit for bit with
+ * stories260K's shapes), bad batches, and
  * every parameter tensor's gradient against central finite differences on
  * a tiny random model with tied and with untied heads. */
 #include <setjmp.h>
@@ -242,6 +243,66 @@ static void test_sequences_independent_and_mask(void **state) {
     model_free(&m);
 }
 
+/* A sequence's log-prob, and each token's, is bit-identical alone and
+ * inside batches of 2, 7 and 32 sequences, wherever it sits: what makes
+ * policy - reference exactly 0 at the reference (docs/architecture.md,
+ * "Batch-invariant forward").  stories260K's layer shapes, so OpenBLAS
+ * runs the kernels it runs for the real model; before the forward made one
+ * sgemm per sequence, the probe's log-prob changed in its last bits with
+ * the batch around it. */
+static void test_logp_batch_invariant(void **state) {
+    (void)state;
+    enum { PROBE = 45, MAXLEN = 60, MAXSEQ = 32 };
+    model_config c = {.dim = 64, .hidden_dim = 172, .n_layers = 2, .n_heads = 8, .n_kv_heads = 4,
+                      .vocab_size = 512, .seq_len = 64, .tied_embeddings = 1, .norm_eps = 1e-5f,
+                      .rope_theta = 10000.0f};
+    model m;
+    pp_err err;
+    assert_int_equal(model_alloc(&m, &c, &err), PP_OK);
+    model_init_random(&m, 11);
+    train_ws ws;
+    assert_int_equal(train_ws_alloc(&ws, &c, MAXSEQ * MAXLEN, &err), PP_OK);
+    int probe[PROBE], *tok = malloc(MAXSEQ * MAXLEN * sizeof *tok), lens_b[MAXSEQ];
+    uint8_t probe_mask[PROBE], *msk = malloc(MAXSEQ * MAXLEN);
+    pp_rng r = pp_rng_stream(3, 4, 5);
+    for (int i = 0; i < PROBE; i++) {
+        probe[i] = (int)pp_rng_below(&r, 512);
+        probe_mask[i] = i >= 9; /* a 9-token prompt */
+    }
+    float alone, *tok_alone = malloc(PROBE * sizeof *tok_alone);
+    train_batch one = {.n_seq = 1, .lens = (int[]){PROBE}, .tokens = probe, .target_mask = probe_mask};
+    assert_int_equal(model_forward_logps(&m, &ws, &one, &alone, NULL, &err), PP_OK);
+    memcpy(tok_alone, train_ws_token_logps(&ws), PROBE * sizeof *tok_alone);
+    assert_true(alone < 0);
+    static const int sizes[] = {2, 7, 32};
+    for (int si = 0; si < 3; si++) {
+        int B = sizes[si];
+        for (int at = 0; at < B; at += B > 7 ? 5 : 1) { /* the probe's place in the batch */
+            int n = 0, at_row = 0;
+            for (int s = 0; s < B; s++) {
+                int len = s == at ? PROBE : 1 + (int)pp_rng_below(&r, MAXLEN);
+                lens_b[s] = len;
+                if (s == at) at_row = n;
+                for (int i = 0; i < len; i++, n++) {
+                    tok[n] = s == at ? probe[i] : (int)pp_rng_below(&r, 512);
+                    msk[n] = s == at ? probe_mask[i] : i > 0 && pp_rng_below(&r, 2);
+                }
+            }
+            float logp[MAXSEQ];
+            train_batch b = {.n_seq = B, .lens = lens_b, .tokens = tok, .target_mask = msk};
+            assert_int_equal(model_forward_logps(&m, &ws, &b, logp, NULL, &err), PP_OK);
+            if (memcmp(&logp[at], &alone, sizeof alone) != 0)
+                fail_msg("batch of %d, probe at %d: logp %.9g, alone %.9g", B, at, logp[at], alone);
+            assert_memory_equal(train_ws_token_logps(&ws) + at_row, tok_alone, PROBE * sizeof *tok_alone);
+        }
+    }
+    free(tok);
+    free(msk);
+    free(tok_alone);
+    train_ws_free(&ws);
+    model_free(&m);
+}
+
 static void test_bad_batches(void **state) {
     (void)state;
     model m;
@@ -365,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_logp_matches_naive_tied),
         cmocka_unit_test(test_logp_matches_naive_untied),
         cmocka_unit_test(test_sequences_independent_and_mask),
+        cmocka_unit_test(test_logp_batch_invariant),
         cmocka_unit_test(test_bad_batches),
         cmocka_unit_test(test_gradients_tied),
         cmocka_unit_test(test_gradients_untied),
