@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_train.h"
-#include "pp_rng.h"
+#include "model/model_train.h"
+#include "core/pp_rng.h"
 
 static void fill(float *p, size_t n, pp_rng *r) {
     for (size_t i = 0; i < n; i++) p[i] = (float)pp_rng_normal(r);
