@@ -67,6 +67,14 @@ for f in txt jsonl yaml; do
     [ "$t" = '"hello"' ] && ok "bom_dropped_$f" || fail "bom_dropped_$f" "text '$t' $(cat "$T/bom.err")"
 done
 
+# several --config files are read in order, a later one winning
+printf 'n = 5\nseed = 9\n' >"$T/a.conf"
+printf 'n = 7\n' >"$T/b.conf"
+"$P" --config "$T/a.conf" --config "$T/b.conf" --out "$T/two.h5" --suite builtin --split test >/dev/null 2>&1
+n=$(h5dump -a /n_prompts "$T/two.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+h5dump -a /arguments "$T/two.h5" 2>/dev/null | grep -q -- '--seed=9 ' && [ "$n" = 7 ] && ok config_files_merge_in_order ||
+    fail config_files_merge_in_order "n_prompts=$n; $(h5dump -a /arguments "$T/two.h5" 2>&1 | grep '(0)')"
+
 # ---- bad input: one line, exit 1, nothing under the output name
 check_fails missing_file 1 '/nonexistent/p.yaml: No such file' "$P" --out "$T/bad.h5" --yaml /nonexistent/p.yaml
 printf 'ok line\nbad \377\376 line\n' >"$T/bad.txt"
