@@ -332,7 +332,8 @@ pp_check_keys() {
     [ -n "$known" ] || { PP_WHY="$prog --help lists no options"; return 1; }
     while read -r k _; do
         case $k in '' | '#'*) continue ;; esac
-        printf '%s\n' "$known" | grep -qx -- "$k" || bad="$bad $k"
+        # -F: a key is a name, not a pattern ("se.d" must not pass as "seed")
+        printf '%s\n' "$known" | grep -qxF -- "$k" || bad="$bad $k"
     done <"$cfg"
     [ -z "$bad" ] && return 0
     PP_WHY="$(basename "$prog") has no option(s):$bad (see $prog --help)"
@@ -340,12 +341,13 @@ pp_check_keys() {
 }
 
 pp_load_modules() {
-    local mods
+    local mods list=()
     mods=$(pp_common "$1" modules)
     [ -n "$mods" ] || return 0
     type module >/dev/null 2>&1 || pp_die "modules = $mods, but this shell has no 'module' command"
-    # shellcheck disable=SC2086
-    module load $mods || pp_die "module load $mods failed"
+    # split on blanks only: a job file's value is never glob-expanded
+    read -r -a list <<<"$mods"
+    module load "${list[@]}" || pp_die "module load $mods failed"
 }
 
 # ---------------------------------------------------------- in a Slurm job

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Option names use '-', config keys may use '_' too. */
 static int same_key(const char *name, const char *key, size_t keylen) {
@@ -99,7 +100,12 @@ static char *trim(char *s) {
     return s;
 }
 
-static pp_status read_config(pp_cli *cli, const char *path, pp_err *err) {
+/* Read one --config file into its own buffer (the values point into it).
+ * A key given twice in one file is refused, as job files do. */
+static pp_status read_config(pp_cli *cli, const char *path, char **store, pp_err *err) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return pp_fail(err, PP_EINPUT, "%s: is a directory, not a config file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return pp_fail(err, PP_EINPUT, "%s: cannot open config file: %s", path, strerror(errno));
     fseek(f, 0, SEEK_END);
@@ -109,19 +115,19 @@ static pp_status read_config(pp_cli *cli, const char *path, pp_err *err) {
         fclose(f);
         return pp_fail(err, PP_EINPUT, "%s: config file is larger than 1 MiB", path);
     }
-    cli->store = malloc((size_t)size + 1);
-    if (!cli->store) {
+    *store = malloc((size_t)size + 1);
+    if (!*store) {
         fclose(f);
         return pp_fail(err, PP_ESYS, "out of memory");
     }
-    size_t got = fread(cli->store, 1, (size_t)size, f);
+    size_t got = fread(*store, 1, (size_t)size, f);
     fclose(f);
-    cli->store[got] = '\0';
-    if (memchr(cli->store, '\0', got))
+    (*store)[got] = '\0';
+    if (memchr(*store, '\0', got))
         return pp_fail(err, PP_EINPUT, "%s: config file contains a NUL byte", path);
 
-    int lineno = 0;
-    char *line = cli->store;
+    int lineno = 0, first_line[PP_MAX_OPTIONS] = {0};
+    char *line = *store;
     while (line) {
         char *next = strchr(line, '\n');
         if (next) *next++ = '\0';
@@ -148,6 +154,9 @@ static pp_status read_config(pp_cli *cli, const char *path, pp_err *err) {
             }
             int i = find_option(cli, key, strlen(key));
             if (i < 0) return pp_fail(err, PP_EINPUT, "%s: unknown key '%s' (see %s --help)", where, key, cli->prog);
+            if (first_line[i])
+                return pp_fail(err, PP_EINPUT, "%s: '%s' given twice (first on line %d)", where, key, first_line[i]);
+            first_line[i] = lineno;
             PP_TRY(set_value(cli, i, val, 'f', where, err));
         }
         line = next;
@@ -158,7 +167,10 @@ static pp_status read_config(pp_cli *cli, const char *path, pp_err *err) {
 pp_status pp_cli_parse(pp_cli *cli, int argc, char **argv, pp_err *err) {
     if (cli->n_opts > PP_MAX_OPTIONS) return pp_fail(err, PP_ESYS, "too many options");
     memset(cli->set_by, 0, sizeof cli->set_by);
-    /* First pass: --help, --config, --verbose. */
+    /* First pass: --help, --config, --verbose.  Several --config files are
+     * read in order, a later one winning over an earlier one. */
+    const char *configs[PP_MAX_CONFIGS];
+    int n_configs = 0;
     for (int a = 1; a < argc; a++) {
         const char *s = argv[a];
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
@@ -166,13 +178,16 @@ pp_status pp_cli_parse(pp_cli *cli, int argc, char **argv, pp_err *err) {
             return PP_OK;
         }
         if (!strcmp(s, "--verbose") || !strcmp(s, "-v")) cli->verbose = 1;
-        if (!strncmp(s, "--config=", 9)) cli->config_path = s + 9;
+        const char *c = NULL;
+        if (!strncmp(s, "--config=", 9)) c = s + 9;
         else if (!strcmp(s, "--config")) {
             if (a + 1 >= argc) return pp_fail(err, PP_EINPUT, "--config needs a FILE");
-            cli->config_path = argv[++a];
+            c = argv[++a];
         }
+        if (c && n_configs == PP_MAX_CONFIGS) return pp_fail(err, PP_EINPUT, "more than %d --config files", PP_MAX_CONFIGS);
+        if (c) configs[n_configs++] = cli->config_path = c;
     }
-    if (cli->config_path) PP_TRY(read_config(cli, cli->config_path, err));
+    for (int k = 0; k < n_configs; k++) PP_TRY(read_config(cli, configs[k], &cli->store[k], err));
     /* Second pass: everything else; the command line wins. */
     for (int a = 1; a < argc; a++) {
         const char *s = argv[a];
@@ -241,7 +256,7 @@ void pp_cli_help(const pp_cli *cli) {
         else if (def[0] && !(o->type == OPT_FLAG && !*(int *)o->dest)) printf(" [default: %s]", def);
         printf("\n");
     }
-    printf("  %-28s %s\n  %-28s %s\n  %-28s %s\n", "--config FILE", "read options from FILE (command line wins)",
+    printf("  %-28s %s\n  %-28s %s\n  %-28s %s\n", "--config FILE", "read options from FILE (command line wins; several: later files win)",
            "--verbose", "more detail on stderr", "--help", "this text");
     printf("\nexit status: 0 ok, 1 bad input or usage, 2 internal/system error,\n"
            "75 stopped by a signal after saving its state (run the same command again to resume)\n");
@@ -277,7 +292,10 @@ int pp_cli_is_set(const pp_cli *cli, const char *name) {
 }
 
 void pp_cli_free(pp_cli *cli) {
-    free(cli->store);
+    for (int k = 0; k < PP_MAX_CONFIGS; k++) {
+        free(cli->store[k]);
+        cli->store[k] = NULL;
+    }
     free(cli->effective);
-    cli->store = cli->effective = NULL;
+    cli->effective = NULL;
 }

@@ -2,8 +2,9 @@
  * files (key = value lines, same keys as the long options) and --help.
  *
  * Every program gets --help, --config FILE and --verbose for free.  The
- * command line wins over the config file.  Unknown keys and bad values are
- * errors that name the file and line. */
+ * command line wins over the config files; several --config files are read
+ * in order, a later one winning.  Unknown keys, a key given twice in one
+ * file and bad values are errors that name the file and line. */
 #ifndef PP_OPTIONS_H
 #define PP_OPTIONS_H
 
@@ -30,6 +31,7 @@ typedef struct {
 } pp_option;
 
 #define PP_MAX_OPTIONS 96
+#define PP_MAX_CONFIGS 8 /* --config files, read in order: a later one wins */
 
 typedef struct {
     const char *prog;
@@ -43,9 +45,9 @@ typedef struct {
     /* results */
     int help_requested;
     int verbose;
-    const char *config_path;
+    const char *config_path;     /* the last --config file */
     char set_by[PP_MAX_OPTIONS]; /* 0 default, 'f' config file, 'c' command line */
-    char *store;                 /* config-file values live here */
+    char *store[PP_MAX_CONFIGS]; /* config-file values live here, one per file */
     char *effective;             /* "name=value ..." of every set option */
 } pp_cli;
 

@@ -23,6 +23,43 @@
 #define EVAL_CHUNK_SCHEMA "eval_chunk" /* OUT.parts/S-NNNNNN.h5: finished prompts of a run */
 #define EVAL_KEY_MAX 8192
 
+/* A split's name: the prompt file's split attribute, else its file name
+ * without the extension.  It names an HDF5 group and is an item of the
+ * comma-separated `splits` attribute. */
+static void split_name(const prompt_set *p, const char *path, char *name, size_t cap) {
+    if (p->split[0]) {
+        snprintf(name, cap, "%s", p->split);
+        return;
+    }
+    char b[PP_PATH_MAX];
+    snprintf(b, sizeof b, "%s", path);
+    snprintf(name, cap, "%.20s", basename(b));
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = '\0';
+}
+
+/* Letters, digits, '_', '-' and '.' (not first), not too long, and the
+ * names of one run distinct: checked before any work. */
+static pp_status check_split_names(const char *const *paths, int n, pp_err *err) {
+    char names[EVAL_MAX_SPLITS][64];
+    for (int s = 0; s < n; s++) {
+        prompt_set p;
+        PP_TRY(prompts_load(&p, paths[s], err));
+        split_name(&p, paths[s], names[s], sizeof names[s]);
+        int from_attr = p.split[0] != 0;
+        prompts_free(&p);
+        const char *v = names[s];
+        size_t len = strlen(v), ok = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+        if (len == 0 || ok != len || v[0] == '.' || len >= 32)
+            return pp_fail(err, PP_EINPUT, "%s: split name '%s' (from its %s) is not usable: letters, digits, '_', '-' and '.' "
+                           "(not first), at most 31", paths[s], v, from_attr ? "split attribute" : "file name");
+        for (int k = 0; k < s; k++)
+            if (!strcmp(names[k], v))
+                return pp_fail(err, PP_EINPUT, "%s: split name '%s' given twice (also %s)", paths[s], v, paths[k]);
+    }
+    return PP_OK;
+}
+
 /* One split's results on this rank (rows lo..hi of the prompt file). */
 typedef struct {
     int64_t lo, hi, n_file;
@@ -240,14 +277,7 @@ static pp_status run_split(int split, const char *path, const char *parts, const
     prompt_set p;
     PP_TRY(prompts_load(&p, path, err));
     pp_status st = PP_OK;
-    if (p.split[0]) snprintf(r->name, sizeof r->name, "%s", p.split);
-    else {
-        char b[PP_PATH_MAX];
-        snprintf(b, sizeof b, "%s", path);
-        snprintf(r->name, sizeof r->name, "%.20s", basename(b));
-        char *dot = strrchr(r->name, '.');
-        if (dot) *dot = '\0';
-    }
+    split_name(&p, path, r->name, sizeof r->name);
     int has_ref = p.n > 0 && p.reference && p.reference[0] && p.family && p.family[0];
     if (p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts (an empty prompt set)", path);
     else if (!strcmp(j->o->judge, "oracle") && !has_ref)
@@ -385,6 +415,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     if (n_splits < 1 || n_splits > EVAL_MAX_SPLITS)
         return pp_fail(err, PP_EINPUT, "give 1 to %d prompt files", EVAL_MAX_SPLITS);
     if (o->chunk_prompts < 1) return pp_fail(err, PP_EINPUT, "--chunk-prompts %d: must be at least 1", o->chunk_prompts);
+    PP_TRY(check_split_names(prompt_paths, n_splits, err));
     model models[2];
     memset(models, 0, sizeof models);
     generator g[2];
@@ -444,9 +475,6 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
                            log, &rows[s], &prog, &done, &reused, err);
         st = pp_agree(comm, st, err);
         if (st == PP_OK) summarize(&rows[s], !strcmp(o->judge, "oracle"), comm, &summary[s]);
-        for (int t = 0; st == PP_OK && t < s; t++)
-            if (!strcmp(rows[t].name, rows[s].name))
-                st = pp_fail(err, PP_EINPUT, "%s: split name '%s' given twice", prompt_paths[s], rows[s].name);
     }
     free(key);
     if (st == PP_OK) pp_progress_finish(&prog, total, NULL);

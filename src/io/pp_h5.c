@@ -376,6 +376,12 @@ pp_status pp_h5_open(pp_h5 *f, const char *path, const char *schema, int max_ver
         pp_h5_close(f);
         return pp_fail(err, PP_EINPUT, "%s: no 'schema_version' attribute", path);
     }
+    /* a float attribute reads as an integer by truncation: 1.9 is not 1 */
+    double exact = 0;
+    if (pp_h5_get_attr_f64(f, "/", "schema_version", &exact, err) != PP_OK || exact != (double)version) {
+        pp_h5_close(f);
+        return pp_fail(err, PP_EINPUT, "%s: schema_version %g is not an integer", path, exact);
+    }
     if (max_version > 0 && (version < 1 || version > max_version)) {
         pp_h5_close(f);
         return pp_fail(err, PP_EINPUT, "%s: %s schema version %lld is not supported by this program (understands 1..%d)",

@@ -48,10 +48,17 @@ static pp_status check_text(const char *path, const char *what, long line, const
     return PP_OK;
 }
 
+/* Read a prompt file.  One rule for text, JSONL and YAML: a single leading
+ * UTF-8 byte-order mark is dropped (editors on Windows add one), any other
+ * U+FEFF is text. */
 static pp_status slurp(const char *path, char **data, size_t *len, pp_err *err) {
     int rc = pp_read_file(path, PROMPT_FILE_MAX_BYTES, data, len);
     if (rc == -1) return pp_fail(err, PP_EINPUT, "%s: larger than %u bytes", path, PROMPT_FILE_MAX_BYTES);
     if (rc) return pp_fail(err, PP_EINPUT, "%s: %s", path, strerror(rc));
+    if (*len >= 3 && memcmp(*data, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(*data, *data + 3, *len - 3 + 1);
+        *len -= 3;
+    }
     return PP_OK;
 }
 
@@ -160,6 +167,13 @@ pp_status prompts_read_yaml(prompt_set *s, const char *path, pp_err *err) {
     pp_status st = PP_OK;
     int depth = 0, in_list = 0, done = 0;
     int64_t item = 0;
+    /* anchored items, so that an alias (*name) repeats its text: the id of
+     * every item stays its position in the list */
+    typedef struct {
+        char *name, *text;
+    } anchor;
+    anchor *anchors = NULL;
+    int n_anchors = 0;
     while (st == PP_OK && !done) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
@@ -184,14 +198,42 @@ pp_status prompts_read_yaml(prompt_set *s, const char *path, pp_err *err) {
                 const char *v = (const char *)ev.data.scalar.value;
                 st = check_text(path, "item", line, v, ev.data.scalar.length, err);
                 if (st == PP_OK) st = prompts_add(s, item++, v, NULL, NULL, err);
+                if (st == PP_OK && ev.data.scalar.anchor) {
+                    anchor *a = realloc(anchors, (size_t)(n_anchors + 1) * sizeof *a);
+                    if (a) anchors = a;
+                    if (!a || !(a[n_anchors].name = strdup((const char *)ev.data.scalar.anchor))) {
+                        st = pp_fail(err, PP_ESYS, "out of memory");
+                        break;
+                    }
+                    if (!(a[n_anchors].text = strdup(v))) {
+                        free(a[n_anchors].name);
+                        st = pp_fail(err, PP_ESYS, "out of memory");
+                        break;
+                    }
+                    n_anchors++;
+                }
             }
             break;
+        case YAML_ALIAS_EVENT: {
+            const char *name = (const char *)ev.data.alias.anchor;
+            int k = n_anchors - 1; /* YAML: the latest anchor of that name */
+            while (k >= 0 && strcmp(anchors[k].name, name) != 0) k--;
+            if (!in_list) st = pp_fail(err, PP_EINPUT, "%s:%ld: expected a list of strings at the top level", path, line);
+            else if (k < 0) st = pp_fail(err, PP_EINPUT, "%s:%ld: alias *%s names no anchored item before it", path, line, name);
+            else st = prompts_add(s, item++, anchors[k].text, NULL, NULL, err);
+            break;
+        }
         case YAML_STREAM_END_EVENT: done = 1; break;
         default: break;
         }
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&parser);
+    for (int k = 0; k < n_anchors; k++) {
+        free(anchors[k].name);
+        free(anchors[k].text);
+    }
+    free(anchors);
     free(data);
     if (st == PP_OK && !in_list && item == 0)
         st = pp_fail(err, PP_EINPUT, "%s: no YAML list of prompts found", path);

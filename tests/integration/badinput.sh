@@ -18,7 +18,7 @@ mkdir -p "$IN" "$T/out"
 
 # ---- the HDF5 editor (test fixture)
 cat >"$T/h5edit.c" <<'EOF'
-/* h5edit FILE attr NAME VALUE | delete PATH | shorten PATH | poke PATH INDEX VALUE */
+/* h5edit FILE attr|fattr|sattr NAME VALUE | delete PATH | shorten PATH | poke PATH INDEX VALUE */
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +37,18 @@ int main(int argc, char **argv) {
         rc = a < 0 || H5Awrite(a, H5T_NATIVE_LLONG, &v) < 0;
         H5Aclose(a);
         H5Sclose(sp);
+    } else if ((!strcmp(op, "fattr") || !strcmp(op, "sattr")) && argc == 5) { /* a float64 or text one */
+        double v = strtod(argv[4], NULL);
+        const char *str = argv[4];
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        int text = !strcmp(op, "sattr");
+        if (H5Aexists(f, name) > 0) H5Adelete(f, name);
+        hid_t sp = H5Screate(H5S_SCALAR), a = H5Acreate2(f, name, text ? t : H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        rc = a < 0 || (text ? H5Awrite(a, t, &str) : H5Awrite(a, H5T_NATIVE_DOUBLE, &v)) < 0;
+        H5Aclose(a);
+        H5Sclose(sp);
+        H5Tclose(t);
     } else if (!strcmp(op, "delete")) {
         rc = H5Ldelete(f, name, H5P_DEFAULT) < 0;
     } else if (!strcmp(op, "shorten") || (!strcmp(op, "poke") && argc == 6)) {
@@ -100,7 +112,11 @@ setup() {
         n=$(wc -c <"$f")
         head -c $((n / 2)) "$f" >"$IN/${k}_trunc.h5"
         cp "$f" "$IN/${k}_v99.h5" && "$E" "$IN/${k}_v99.h5" attr schema_version 99 || return 1
+        cp "$f" "$IN/${k}_v19.h5" && "$E" "$IN/${k}_v19.h5" fattr schema_version 1.9 || return 1
     done
+    # split names pp-eval cannot use: '.' (from the file name) and 'x,y'
+    cp "$IN/p.h5" "$IN/..h5" && "$E" "$IN/..h5" sattr split "" &&
+        cp "$IN/p.h5" "$IN/p_xy.h5" && "$E" "$IN/p_xy.h5" sattr split "x,y" || return 1
     : >"$IN/zero.h5"
     printf 'not an HDF5 file\n' >"$IN/notes.txt"
     edit() { cp "$IN/$1" "$IN/$2" && shift 2 && "$E" "$@"; }
@@ -124,6 +140,8 @@ setup() {
     printf 'steps = 3\nbogus = 1\n' >"$IN/unknown.conf"
     printf 'steps = many\n' >"$IN/badvalue.conf"
     printf 'k = 0\n' >"$IN/k0.conf"
+    printf 'steps = 3\nlr = 1e-3\nsteps = 4\n' >"$IN/twice.conf"
+    printf 'lr = 1e-3\n' >"$IN/good.conf"
 }
 if ! setup >"$T/setup.log" 2>&1; then
     fail badinput_setup "$(tail -n 3 "$T/setup.log" | tr '\n' ' ')"
@@ -207,6 +225,16 @@ bad newer_rank 'c_v99\.h5: candidates schema version 99 is not supported' $R --c
 bad newer_train 'r_v99\.h5: pairs schema version 99 is not supported' $TR --policy "$m" --pairs "$IN/r_v99.h5" --out "$X"
 bad newer_eval 'p_v99\.h5: prompts schema version 99 is not supported' $EV --policy "$m" --baseline "$m" --prompts "$IN/p_v99.h5" --out "$X"
 bad newer_rm 'r_v99\.h5: pairs schema version 99 is not supported' $RM --pairs "$IN/r_v99.h5" --model "$m" --out "$X"
+# a float schema version is not read as its integer part
+bad floatversion_sft 'p_v19\.h5: schema_version 1\.9 is not an integer' $S --data "$IN/p_v19.h5" $ARCH --out "$X"
+bad floatversion_generate 'm_v19\.h5: schema_version 1\.9 is not an integer' $G --model "$IN/m_v19.h5" --prompts "$p" --out "$X" --k 2
+bad floatversion_rank 'c_v19\.h5: schema_version 1\.9 is not an integer' $R --candidates "$IN/c_v19.h5" --out "$X"
+bad floatversion_train 'r_v19\.h5: schema_version 1\.9 is not an integer' $TR --policy "$m" --pairs "$IN/r_v19.h5" --out "$X"
+bad floatversion_validate 'p_v19\.h5: schema_version 1\.9 is not an integer' "$BIN/pp-inspect" --validate "$IN/p_v19.h5"
+# pp-eval split names it cannot use, refused before any work
+bad splitname_dot_eval "\.\.h5: split name '\.' \(from its file name\) is not usable" $EV --policy "$m" --baseline "$m" --prompts "$IN/..h5" --out "$X"
+bad splitname_comma_eval "p_xy\.h5: split name 'x,y' \(from its split attribute\) is not usable" $EV --policy "$m" --baseline "$m" --prompts "$IN/p_xy.h5" --out "$X"
+bad splitname_twice_eval "p\.h5: split name 'train' given twice" $EV --policy "$m" --baseline "$m" --prompts "$p,$p" --out "$X"
 # NaN/Inf weights in a model file
 bad nan_sft_init 'm_nan\.h5: tensor model\.norm\.weight has a non-finite value at element 3' $S --init "$IN/m_nan.h5" --data "$p" --out "$X"
 bad nan_generate 'm_nan\.h5: tensor model\.norm\.weight has a non-finite value' $G --model "$IN/m_nan.h5" --prompts "$p" --out "$X" --k 2
@@ -238,6 +266,10 @@ bad config_unknown_sft "unknown\.conf:2: unknown key 'bogus'" $S --config "$IN/u
 bad config_unknown_eval "unknown\.conf:1: unknown key 'steps'" $EV --config "$IN/unknown.conf" --policy "$m" --baseline "$m" --prompts "$p" --out "$X"
 bad config_badvalue_train "badvalue\.conf:1: --steps wants an integer, not 'many'" $TR --config "$IN/badvalue.conf" --policy "$m" --pairs "$r" --out "$X"
 bad config_k0_generate '--k 0: must be at least 1' $G --config "$IN/k0.conf" --model "$m" --prompts "$p" --out "$X"
+# config: a key twice in one file, a directory, the first of two files is read too
+bad config_key_twice_train "twice\.conf:3: 'steps' given twice \(first on line 1\)" $TR --config "$IN/twice.conf" --policy "$m" --pairs "$r" --out "$X"
+bad config_directory_sft "$IN: is a directory, not a config file" $S --config "$IN" --data "$p" $ARCH --out "$X"
+bad config_first_of_two_read_sft "unknown\.conf:2: unknown key 'bogus'" $S --config "$IN/unknown.conf" --config "$IN/good.conf" --data "$p" $ARCH --out "$X"
 # K or batch <= 0
 bad k0_generate '--k 0: must be at least 1' $G --model "$m" --prompts "$p" --out "$X" --k 0
 bad kneg_generate '--k -3: must be at least 1' $G --model "$m" --prompts "$p" --out "$X" --k -3

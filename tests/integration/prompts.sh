@@ -45,6 +45,36 @@ check builtin_validates "$I" --validate "$T/b.h5"
 if [ "$(h5dump -d /text "$T/b.h5" | sed 1d)" = "$(h5dump -d /text "$T/b2.h5" | sed 1d)" ]; then ok builtin_deterministic
 else fail builtin_deterministic "same seed gave different prompts"; fi
 
+# YAML aliases repeat their anchored item; ids stay positions in the source
+printf -- '- first\n- &a lol\n- *a\n- other\n' >"$T/alias.yaml"
+"$P" --out "$T/alias.h5" --yaml "$T/alias.yaml" --keep-duplicates >/dev/null 2>&1
+ids=$(h5dump -d /id "$T/alias.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+texts=$(h5dump -d /text "$T/alias.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+[ "$ids" = "0, 1, 2, 3" ] && [ "$texts" = '"first", "lol", "lol", "other"' ] && ok yaml_alias_resolved_ids_stable ||
+    fail yaml_alias_resolved_ids_stable "ids '$ids' texts '$texts'"
+printf -- '- first\n- *nowhere\n' >"$T/alias2.yaml"
+check_fails yaml_alias_without_anchor 1 'alias2.yaml:2: alias \*nowhere names no anchored item' "$P" --out "$T/bad.h5" --yaml "$T/alias2.yaml"
+
+# one BOM rule for text, JSONL and YAML: a leading UTF-8 BOM is dropped
+printf '\357\273\277hello\n' >"$T/bom.txt"
+printf '\357\273\277{"prompt":"hello"}\n' >"$T/bom.jsonl"
+printf '\357\273\277- hello\n' >"$T/bom.yaml"
+for f in txt jsonl yaml; do
+    opt=--$f
+    [ $f = txt ] && opt=--text
+    "$P" --out "$T/bom_$f.h5" $opt "$T/bom.$f" >/dev/null 2>"$T/bom.err"
+    t=$(h5dump -d /text "$T/bom_$f.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+    [ "$t" = '"hello"' ] && ok "bom_dropped_$f" || fail "bom_dropped_$f" "text '$t' $(cat "$T/bom.err")"
+done
+
+# several --config files are read in order, a later one winning
+printf 'n = 5\nseed = 9\n' >"$T/a.conf"
+printf 'n = 7\n' >"$T/b.conf"
+"$P" --config "$T/a.conf" --config "$T/b.conf" --out "$T/two.h5" --suite builtin --split test >/dev/null 2>&1
+n=$(h5dump -a /n_prompts "$T/two.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+h5dump -a /arguments "$T/two.h5" 2>/dev/null | grep -q -- '--seed=9 ' && [ "$n" = 7 ] && ok config_files_merge_in_order ||
+    fail config_files_merge_in_order "n_prompts=$n; $(h5dump -a /arguments "$T/two.h5" 2>&1 | grep '(0)')"
+
 # ---- bad input: one line, exit 1, nothing under the output name
 check_fails missing_file 1 '/nonexistent/p.yaml: No such file' "$P" --out "$T/bad.h5" --yaml /nonexistent/p.yaml
 printf 'ok line\nbad \377\376 line\n' >"$T/bad.txt"
