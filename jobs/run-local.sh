@@ -38,6 +38,7 @@ done
 [ -n "$jobfile" ] || usage
 pp_job_load "$jobfile"
 chain=$(pp_chain_part "$from" "$to") || exit 1
+pp_check_required || pp_die "$jobfile: required files are missing (above)"
 command -v mpirun >/dev/null 2>&1 || pp_die "mpirun not found (install Open MPI: make deps, or module load openmpi)"
 
 # Every program must be there before the first stage starts.

@@ -61,6 +61,7 @@ fi
 
 # Write every run's config now, and check each program knows its keys.
 problems=0
+pp_check_required || problems=1
 if [ $check = 1 ]; then
     progs=()
     for st in $chain; do progs+=("$(pp_program "$st")"); done
