@@ -49,6 +49,19 @@ for st in $chain; do
 done
 [ -x "$inspect" ] || [ $dry = 1 ] || pp_die "$inspect: not found (build with make)"
 
+# The judge programs too: a missing one would otherwise fail only at rank,
+# after the stages before it have run.
+pre=$(mktemp -d "${TMPDIR:-/tmp}/pp-run-local.XXXXXX") || exit 2
+bad=0
+for st in $chain; do
+    for inst in $(pp_instances "$st"); do
+        pp_stage_config "$st" "$inst" "$pre/cfg"
+        pp_check_judge "$st" "$inst" "$pre/cfg" || bad=1
+    done
+done
+rm -rf "$pre"
+[ $bad = 0 ] || pp_die "$jobfile: pre-flight checks failed (above)"
+
 # Open MPI on one machine, as root too, in containers without ptrace
 # rights, and with more ranks than cores.
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

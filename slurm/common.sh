@@ -347,19 +347,88 @@ pp_help_keys_prefetch() { # PROGRAM...: ask them all at once (each is an MPI sta
     done
     rm -rf "$d"
 }
+# pp_check_keys STAGE INST PROGRAM CONFIG: one line per unknown key, naming
+# the job file's FILE:LINE.
 pp_check_keys() {
-    local prog=$1 cfg=$2 known bad=""
+    local st=$1 inst=$2 prog=$3 cfg=$4 known bad=0 k
     if [ -z "${PP_HELP_KEYS[$prog]+x}" ]; then
         PP_HELP_KEYS[$prog]=$("$prog" --help 2>/dev/null | sed -n 's/^  --\([A-Za-z0-9-]*\).*/\1/p' | grep -vx 'config\|help')
     fi
     known=${PP_HELP_KEYS[$prog]}
-    [ -n "$known" ] || { PP_WHY="$prog --help lists no options"; return 1; }
+    if [ -z "$known" ]; then
+        pp_say "error: $(pp_run_name "$st" "$inst"): $prog --help lists no options"
+        return 1
+    fi
     while read -r k _; do
         case $k in '' | '#'*) continue ;; esac
-        printf '%s\n' "$known" | grep -qx -- "$k" || bad="$bad $k"
+        printf '%s\n' "$known" | grep -qx -- "$k" && continue
+        echo "$(pp_key_where "$st" "$inst" "$k"): unknown key '$k': $(basename "$prog") has no option --$k (see $prog --help)" >&2
+        bad=1
     done <"$cfg"
-    [ -z "$bad" ] && return 0
-    PP_WHY="$(basename "$prog") has no option(s):$bad (see $prog --help)"
+    return $bad
+}
+
+# pp_key_where STAGE INST KEY: "FILE:LINE [SECTION]" of the line that sets
+# KEY for this run ([STAGE.INST] beats [STAGE]), or "FILE [STAGE]".
+pp_key_where() {
+    local i sec found="" where="$PP_JOB [$1]"
+    for sec in "$1" "$1.$2"; do
+        for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
+            [ "${PP_SEC[i]}" = "$sec" ] && [ "${PP_KEY[i]}" = "$3" ] && found="$PP_JOB:${PP_LINE[i]}: [$sec]"
+        done
+    done
+    printf '%s' "${found:-$where}"
+}
+
+# pp_first_word CMDLINE: the program of a judge command line, split as
+# src/judge_cmd.c splits it (blanks; 'single', "double" quotes with \" and
+# \\; backslash outside quotes), with no shell evaluation at all.
+pp_first_word() {
+    local s=$1 w="" q="" c i=0 n=${#1}
+    while [ $i -lt $n ] && [[ ${s:i:1} == [$' \t\n'] ]]; do i=$((i + 1)); done
+    for (( ; i < n; i++)); do
+        c=${s:i:1}
+        if [ "$q" = "'" ]; then
+            if [ "$c" = "'" ]; then q=""; else w+=$c; fi
+        elif [ "$q" = '"' ]; then
+            if [ "$c" = '"' ]; then q=""
+            elif [ "$c" = '\' ] && [[ ${s:i+1:1} == [\"\\] ]]; then
+                i=$((i + 1))
+                w+=${s:i:1}
+            else w+=$c; fi
+        else
+            case $c in
+            ' ' | $'\t' | $'\n') break ;;
+            "'" | '"') q=$c ;;
+            '\') i=$((i + 1)); w+=${s:i:1} ;;
+            *) w+=$c ;;
+            esac
+        fi
+    done
+    printf '%s' "$w"
+}
+
+# pp_check_judge STAGE INST CONFIG: with --judge cmd, the judge program can
+# be run: an executable file (a name with '/'), or one found on PATH.  One
+# line naming FILE:LINE when not.
+pp_check_judge() {
+    local st=$1 inst=$2 cfg=$3 judge cmd prog
+    pp_in_list "$st" "rank eval" || return 0
+    judge=$(pp_config_value "$cfg" judge)
+    cmd=$(pp_config_value "$cfg" judge-cmd)
+    [ "$judge" = cmd ] || [ -n "$cmd" ] || return 0
+    if [ -z "$cmd" ]; then
+        echo "$(pp_key_where "$st" "$inst" judge): judge = cmd needs judge-cmd = \"PROGRAM ARGS\"" >&2
+        return 1
+    fi
+    prog=$(pp_first_word "$cmd")
+    if [[ $prog == */* ]]; then
+        [ -f "$prog" ] && [ -x "$prog" ] && return 0
+        echo "$(pp_key_where "$st" "$inst" judge-cmd): judge program '$prog' is not an executable file" >&2
+    else
+        [ -n "$prog" ] && type -P -- "$prog" >/dev/null 2>&1 && return 0
+        echo "$(pp_key_where "$st" "$inst" judge-cmd): judge program '$prog' is not on PATH" >&2
+    fi
     return 1
 }
 
