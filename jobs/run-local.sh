@@ -38,6 +38,7 @@ done
 [ -n "$jobfile" ] || usage
 pp_job_load "$jobfile"
 chain=$(pp_chain_part "$from" "$to") || exit 1
+pp_check_required || pp_die "$jobfile: required files are missing (above)"
 command -v mpirun >/dev/null 2>&1 || pp_die "mpirun not found (install Open MPI: make deps, or module load openmpi)"
 
 # Every program must be there before the first stage starts.
@@ -47,6 +48,19 @@ for st in $chain; do
     [ -x "$prog" ] || [ $dry = 1 ] || pp_die "$prog: not found or not executable (build with make, or set bin/program in [common])"
 done
 [ -x "$inspect" ] || [ $dry = 1 ] || pp_die "$inspect: not found (build with make)"
+
+# The judge programs too: a missing one would otherwise fail only at rank,
+# after the stages before it have run.
+pre=$(mktemp -d "${TMPDIR:-/tmp}/pp-run-local.XXXXXX") || exit 2
+bad=0
+for st in $chain; do
+    for inst in $(pp_instances "$st"); do
+        pp_stage_config "$st" "$inst" "$pre/cfg"
+        pp_check_judge "$st" "$inst" "$pre/cfg" || bad=1
+    done
+done
+rm -rf "$pre"
+[ $bad = 0 ] || pp_die "$jobfile: pre-flight checks failed (above)"
 
 # Open MPI on one machine, as root too, in containers without ptrace
 # rights, and with more ranks than cores.

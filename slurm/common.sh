@@ -21,6 +21,9 @@
 #   pp_slurm_stage STAGE JOBFILE      the body of every pp-STAGE.sbatch
 
 PP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# ${shared} in a job file: the shared data directory (models, prompt sets),
+# $PP_SHARED when set, else ../shared beside the prefpipe directory.
+PP_SHARED_DIR=${PP_SHARED:-$(dirname "$PP_ROOT")/shared}
 PP_STAGES="prompts convert sft generate rank rm train eval report"
 # Stages that save their state on SIGUSR1/SIGTERM and exit 75: they get
 # Slurm's warning signal and requeue themselves.
@@ -28,7 +31,7 @@ PP_RESUMABLE="sft generate rank train eval" # pp-rm is short and starts over
 PP_DEFAULT_CHAIN="prompts sft generate rank train eval"
 # [common] keys, and those that may also be given per stage as STAGE.KEY
 PP_COMMON_KEYS="workdir stages bin ranks cpus-per-task nodes time partition account qos mem
-signal-lead requeue max-restarts launcher launch-args sbatch-args modules"
+signal-lead requeue max-restarts launcher launch-args sbatch-args modules require require-hint"
 PP_PER_STAGE_KEYS="bin ranks cpus-per-task nodes time partition account qos mem
 signal-lead requeue max-restarts launcher launch-args sbatch-args modules program"
 PP_EXIT_STOPPED=75 # a program stopped by a signal after saving its state
@@ -85,7 +88,7 @@ pp_job_load() {
     local file=$1 recs sec key val line i j stage errs=0 s
     [ -f "$file" ] && [ -r "$file" ] || pp_die "$file: no such job file"
     recs=$(LC_ALL=C awk "$pp_parse_awk" "$file") || pp_die "$file: syntax errors (above)"
-    PP_JOB=$file PP_SEC=() PP_KEY=() PP_VAL=() PP_LINE=()
+    PP_JOB=$file PP_SEC=() PP_KEY=() PP_VAL=() PP_LINE=() PP_WORKDIR=""
     if [ -n "$recs" ]; then
         while IFS=$'\037' read -r sec key val line; do
             if [ "$key" = "[" ]; then
@@ -123,7 +126,6 @@ pp_job_load() {
     [ $errs = 0 ] || pp_die "$file: invalid job file (above; see jobs/template.conf)"
 
     PP_WORKDIR=$(pp_get common workdir) || pp_die "$file: [common] needs 'workdir = DIR'"
-    PP_WORKDIR=${PP_WORKDIR//'${root}'/$PP_ROOT}
     [ -n "$PP_WORKDIR" ] || pp_die "$file: [common] workdir is empty"
     case $PP_WORKDIR in /*) ;; *) PP_WORKDIR=$PWD/$PP_WORKDIR ;; esac
     case $PP_WORKDIR in *'#'* | *'"'* | *$'\n'*) pp_die "$file: workdir must not contain '#' or '\"': $PP_WORKDIR" ;; esac
@@ -139,19 +141,43 @@ pp_job_load() {
     for s in $PP_CHAIN; do pp_check_common "$s"; done
 }
 
-# pp_get SECTION KEY: the unquoted value (${root}, ${workdir} expanded);
-# status 1 when the key is absent.
+# pp_expand VALUE: ${root}, ${shared} and (once known) ${workdir} replaced;
+# nothing else is expanded.
+pp_expand() {
+    local v=$1
+    v=${v//'${root}'/$PP_ROOT}
+    v=${v//'${shared}'/$PP_SHARED_DIR}
+    [ -n "${PP_WORKDIR:-}" ] && v=${v//'${workdir}'/$PP_WORKDIR}
+    printf '%s' "$v"
+}
+
+# pp_get SECTION KEY: the unquoted, expanded value; status 1 when the key
+# is absent.
 pp_get() {
-    local i v
+    local i
     for ((i = ${#PP_SEC[@]} - 1; i >= 0; i--)); do
         if [ "${PP_SEC[i]}" = "$1" ] && [ "${PP_KEY[i]}" = "$2" ]; then
-            v=$(pp_unquote "${PP_VAL[i]}")
-            v=${v//'${root}'/$PP_ROOT}
-            [ -n "${PP_WORKDIR:-}" ] && v=${v//'${workdir}'/$PP_WORKDIR}
-            printf '%s' "$v"
+            pp_expand "$(pp_unquote "${PP_VAL[i]}")"
             return 0
         fi
     done
+    return 1
+}
+
+# pp_check_required: every file of [common] require exists and is
+# readable; else one line per missing file, then require-hint (where to get
+# them).  Status 1 when one is missing.
+pp_check_required() {
+    local files f missing=0
+    read -r -a files <<<"$(pp_get common require)"
+    for f in "${files[@]}"; do
+        [ -f "$f" ] && [ -r "$f" ] && continue
+        pp_say "error: $PP_JOB: [common] require: $f: no such file"
+        missing=1
+    done
+    [ $missing = 0 ] && return 0
+    local hint
+    hint=$(pp_get common require-hint) && [ -n "$hint" ] && pp_say "$hint"
     return 1
 }
 
@@ -273,9 +299,7 @@ pp_stage_config() {
         for k in "${order[@]}"; do
             v=${val[$k]}
             [ -n "$v" ] || continue
-            v=${v//'${root}'/$PP_ROOT}
-            v=${v//'${workdir}'/$PP_WORKDIR}
-            printf '%s = %s\n' "$k" "$v"
+            printf '%s = %s\n' "$k" "$(pp_expand "$v")"
         done
     } >"$out.tmp" && mv -f "$out.tmp" "$out" || pp_die "cannot write $out"
 }
@@ -323,20 +347,88 @@ pp_help_keys_prefetch() { # PROGRAM...: ask them all at once (each is an MPI sta
     done
     rm -rf "$d"
 }
+# pp_check_keys STAGE INST PROGRAM CONFIG: one line per unknown key, naming
+# the job file's FILE:LINE.
 pp_check_keys() {
-    local prog=$1 cfg=$2 known bad=""
+    local st=$1 inst=$2 prog=$3 cfg=$4 known bad=0 k
     if [ -z "${PP_HELP_KEYS[$prog]+x}" ]; then
         PP_HELP_KEYS[$prog]=$("$prog" --help 2>/dev/null | sed -n 's/^  --\([A-Za-z0-9-]*\).*/\1/p' | grep -vx 'config\|help')
     fi
     known=${PP_HELP_KEYS[$prog]}
-    [ -n "$known" ] || { PP_WHY="$prog --help lists no options"; return 1; }
+    if [ -z "$known" ]; then
+        pp_say "error: $(pp_run_name "$st" "$inst"): $prog --help lists no options"
+        return 1
+    fi
     while read -r k _; do
         case $k in '' | '#'*) continue ;; esac
-        # -F: a key is a name, not a pattern ("se.d" must not pass as "seed")
-        printf '%s\n' "$known" | grep -qxF -- "$k" || bad="$bad $k"
+        printf '%s\n' "$known" | grep -qxF -- "$k" && continue  # -F: a key is a name, not a pattern
+        echo "$(pp_key_where "$st" "$inst" "$k"): unknown key '$k': $(basename "$prog") has no option --$k (see $prog --help)" >&2
+        bad=1
     done <"$cfg"
-    [ -z "$bad" ] && return 0
-    PP_WHY="$(basename "$prog") has no option(s):$bad (see $prog --help)"
+    return $bad
+}
+
+# pp_key_where STAGE INST KEY: "FILE:LINE [SECTION]" of the line that sets
+# KEY for this run ([STAGE.INST] beats [STAGE]), or "FILE [STAGE]".
+pp_key_where() {
+    local i sec found="" where="$PP_JOB [$1]"
+    for sec in "$1" "$1.$2"; do
+        for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
+            [ "${PP_SEC[i]}" = "$sec" ] && [ "${PP_KEY[i]}" = "$3" ] && found="$PP_JOB:${PP_LINE[i]}: [$sec]"
+        done
+    done
+    printf '%s' "${found:-$where}"
+}
+
+# pp_first_word CMDLINE: the program of a judge command line, split as
+# src/judge_cmd.c splits it (blanks; 'single', "double" quotes with \" and
+# \\; backslash outside quotes), with no shell evaluation at all.
+pp_first_word() {
+    local s=$1 w="" q="" c i=0 n=${#1}
+    while [ $i -lt $n ] && [[ ${s:i:1} == [$' \t\n'] ]]; do i=$((i + 1)); done
+    for (( ; i < n; i++)); do
+        c=${s:i:1}
+        if [ "$q" = "'" ]; then
+            if [ "$c" = "'" ]; then q=""; else w+=$c; fi
+        elif [ "$q" = '"' ]; then
+            if [ "$c" = '"' ]; then q=""
+            elif [ "$c" = '\' ] && [[ ${s:i+1:1} == [\"\\] ]]; then
+                i=$((i + 1))
+                w+=${s:i:1}
+            else w+=$c; fi
+        else
+            case $c in
+            ' ' | $'\t' | $'\n') break ;;
+            "'" | '"') q=$c ;;
+            '\') i=$((i + 1)); w+=${s:i:1} ;;
+            *) w+=$c ;;
+            esac
+        fi
+    done
+    printf '%s' "$w"
+}
+
+# pp_check_judge STAGE INST CONFIG: with --judge cmd, the judge program can
+# be run: an executable file (a name with '/'), or one found on PATH.  One
+# line naming FILE:LINE when not.
+pp_check_judge() {
+    local st=$1 inst=$2 cfg=$3 judge cmd prog
+    pp_in_list "$st" "rank eval" || return 0
+    judge=$(pp_config_value "$cfg" judge)
+    cmd=$(pp_config_value "$cfg" judge-cmd)
+    [ "$judge" = cmd ] || [ -n "$cmd" ] || return 0
+    if [ -z "$cmd" ]; then
+        echo "$(pp_key_where "$st" "$inst" judge): judge = cmd needs judge-cmd = \"PROGRAM ARGS\"" >&2
+        return 1
+    fi
+    prog=$(pp_first_word "$cmd")
+    if [[ $prog == */* ]]; then
+        [ -f "$prog" ] && [ -x "$prog" ] && return 0
+        echo "$(pp_key_where "$st" "$inst" judge-cmd): judge program '$prog' is not an executable file" >&2
+    else
+        [ -n "$prog" ] && type -P -- "$prog" >/dev/null 2>&1 && return 0
+        echo "$(pp_key_where "$st" "$inst" judge-cmd): judge program '$prog' is not on PATH" >&2
+    fi
     return 1
 }
 

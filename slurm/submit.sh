@@ -61,6 +61,7 @@ fi
 
 # Write every run's config now, and check each program knows its keys.
 problems=0
+pp_check_required || problems=1
 if [ $check = 1 ]; then
     progs=()
     for st in $chain; do progs+=("$(pp_program "$st")"); done
@@ -78,14 +79,12 @@ for st in $chain; do
         cfg=$cfgdir/$(basename "$(pp_config_name "$st" "$inst")")
         pp_stage_config "$st" "$inst" "$cfg"
         if [ $check = 1 ] && [ -x "$prog" ]; then
-            pp_check_keys "$prog" "$cfg" || {
-                pp_say "error: $(pp_run_name "$st" "$inst"): $PP_WHY"
-                problems=1
-            }
+            pp_check_keys "$st" "$inst" "$prog" "$cfg" || problems=1
         fi
+        pp_check_judge "$st" "$inst" "$cfg" || problems=1
     done
 done
-[ $problems = 0 ] || { [ $dry = 1 ] || rm -f "$snap"; pp_die "nothing submitted"; }
+[ $problems = 0 ] || { [ $dry = 1 ] || rm -f "$snap"; pp_die "pre-flight checks failed (above): nothing submitted"; }
 
 submitted=""
 cancel_submitted() {

@@ -5,25 +5,22 @@
 #include <string.h>
 
 #include "eval/eval.h"
+#include "judge/judge_cli.h"
 #include "stage/pp_stage.h"
 
 int main(int argc, char **argv) {
-    const char *policy = NULL, *baseline = NULL, *prompts = NULL, *out = NULL, *judge = "oracle", *judge_cmd = NULL;
-    double temperature = 0, top_p = 1, noise = 0, bias = 0, close = 0.25, timeout = 30;
+    const char *policy = NULL, *baseline = NULL, *prompts = NULL, *out = NULL, *judge = "oracle";
+    double temperature = 0, top_p = 1;
     int top_k = 0, max_new = 16, chunk = EVAL_DEFAULT_CHUNK_PROMPTS;
-    long long seed = 1, judge_seed = 1;
-    pp_option opts[] = {
+    long long seed = 1;
+    judge_cli jc;
+    judge_cli_defaults(&jc);
+    pp_option opts[32] = {
         {"policy", OPT_STRING, &policy, "M2.h5", "the model to evaluate", NULL, 1, 0, 0},
         {"baseline", OPT_STRING, &baseline, "M.h5", "the model to compare against (normally the reference)", NULL, 1, 0, 0},
         {"prompts", OPT_STRING, &prompts, "P.h5[,P2.h5]", "prompt files, comma-separated; each is one split of the report", NULL, 1, 0, 0},
         {"out", OPT_STRING, &out, "E.h5", "eval file to write", NULL, 1, 0, 0},
         {"judge", OPT_CHOICE, &judge, "J", "pairwise judge", "oracle|cmd", 0, 0, 0},
-        {"judge-cmd", OPT_STRING, &judge_cmd, "\"PROGRAM ARGS\"", "--judge cmd: the judge program (JSON lines, no shell)", NULL, 0, 0, 0},
-        {"judge-noise", OPT_DOUBLE, &noise, "P", "oracle: probability of a swapped verdict", NULL, 0, 0, 1},
-        {"judge-position-bias", OPT_DOUBLE, &bias, "P", "oracle: probability of answering 'first' on a close pair", NULL, 0, 0, 1},
-        {"judge-close", OPT_DOUBLE, &close, "D", "oracle: score difference below which a pair is close", NULL, 0, 0, 1},
-        {"judge-seed", OPT_INT64, &judge_seed, "S", "oracle: seed of the verdict noise", NULL, 0, 0, 0},
-        {"judge-timeout", OPT_DOUBLE, &timeout, "SECONDS", "cmd: seconds per attempt", NULL, 0, 0.001, 1e6},
         {"temperature", OPT_DOUBLE, &temperature, "T", "sampling temperature (0: greedy)", NULL, 0, 0, 100},
         {"top-p", OPT_DOUBLE, &top_p, "P", "nucleus sampling", NULL, 0, 1e-9, 1},
         {"top-k", OPT_INT, &top_k, "N", "top-k sampling (0: off)", NULL, 0, 0, 1e9},
@@ -35,7 +32,10 @@ int main(int argc, char **argv) {
                   .description = "Generates one response per prompt from each model (same seeds), asks the judge about "
                                  "every pair in both orders, and reports win, tie and loss rates with a standard error; "
                                  "with the oracle also exact-match accuracy and mean score of both models.",
-                  .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
+                  .opts = opts};
+    while (opts[cli.n_opts].name) cli.n_opts++;
+    judge_cli_options(&jc, opts + cli.n_opts);
+    cli.n_opts += JUDGE_CLI_N_OPTIONS;
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-eval", &cli, argc, argv);
     if (rc >= 0) return rc;
@@ -55,10 +55,9 @@ int main(int argc, char **argv) {
     }
     pp_status st = PP_OK;
     if (n < 1 || n > EVAL_MAX_SPLITS) st = pp_fail(&s.err, PP_EINPUT, "--prompts: give 1 to %d files", EVAL_MAX_SPLITS);
+    if (st == PP_OK) st = judge_cli_check(&jc, !strcmp(judge, "cmd"), 0, &s.err);
     if (st == PP_OK) st = pp_check_output(out, in, 2 + n, &s.err);
-    eval_options o = {.judge = judge, .judge_cmd = judge_cmd, .judge_noise = noise, .judge_position_bias = bias,
-                      .judge_close = close, .judge_timeout = timeout, .judge_seed = (uint64_t)judge_seed,
-                      .chunk_prompts = chunk,
+    eval_options o = {.judge = judge, .j = jc, .chunk_prompts = chunk,
                       .gen = {.k = 1, .max_new_tokens = max_new, .seed = (uint64_t)seed,
                               .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p}}};
     eval_split_summary sum[EVAL_MAX_SPLITS];

@@ -4,37 +4,27 @@
 #include <string.h>
 
 #include "io/candidates.h"
+#include "judge/judge_cli.h"
 #include "io/pairs.h"
 #include "stage/pp_stage.h"
 #include "rank/rank.h"
 
 int main(int argc, char **argv) {
-    const char *cand_path = NULL, *out = NULL, *method = "iterative", *judge = "oracle", *judge_cmd = NULL;
-    const char *rm = NULL, *rejected = "worst", *pairs_mode = "best", *jsonl = NULL, *id_prefix = "";
-    const char *judge_stderr = NULL, *rm_model = NULL;
-    int both_orders = 0, queue_depth = 3, retries = 2, give_up = 10;
-    double noise = 0, bias = 0, close = 0.25, timeout = 30;
-    long long seed = 1;
-    pp_option opts[] = {
+    const char *cand_path = NULL, *out = NULL, *method = "iterative", *judge = "oracle";
+    const char *rm = NULL, *rejected = "worst", *pairs_mode = "best", *jsonl = NULL, *rm_model = NULL;
+    int both_orders = 0, queue_depth = 3;
+    judge_cli jc;
+    judge_cli_defaults(&jc);
+    pp_option opts[32] = {
         {"candidates", OPT_STRING, &cand_path, "C.h5", "candidates file (pp-generate)", NULL, 1, 0, 0},
         {"out", OPT_STRING, &out, "R.h5", "pairs file to write", NULL, 1, 0, 0},
         {"method", OPT_CHOICE, &method, "M", "ranking method", "iterative|knockout|roundrobin|score", 0, 0, 0},
         {"judge", OPT_CHOICE, &judge, "J", "judge: built-in task oracle, external command, reward model", "oracle|cmd|rm", 0, 0, 0},
-        {"judge-cmd", OPT_STRING, &judge_cmd, "\"PROGRAM ARGS\"", "--judge cmd: the judge program (JSON lines on stdin/stdout, no shell)", NULL, 0, 0, 0},
         {"rm", OPT_STRING, &rm, "RM.h5", "--judge rm: reward model file (pp-rm)", NULL, 0, 0, 0},
         {"rm-model", OPT_STRING, &rm_model, "M.h5", "--judge rm: its feature model (default: the one the RM file names)", NULL, 0, 0, 0},
         {"both-orders", OPT_FLAG, &both_orders, NULL, "ask every match in both orders; disagreement is a tie", NULL, 0, 0, 0},
         {"rejected", OPT_STRING, &rejected, "RULE", "rejected candidate: worst | runner-up | quantile:Q", NULL, 0, 0, 0},
         {"pairs", OPT_CHOICE, &pairs_mode, "MODE", "best: (best, rejected) per prompt; all: every pair the ranking implies", "best|all", 0, 0, 0},
-        {"judge-noise", OPT_DOUBLE, &noise, "P", "oracle: probability of a swapped verdict (score: std of added noise)", NULL, 0, 0, 0},
-        {"judge-position-bias", OPT_DOUBLE, &bias, "P", "oracle: probability of answering 'first' on a close pair", NULL, 0, 0, 1},
-        {"judge-close", OPT_DOUBLE, &close, "D", "oracle: score difference below which a pair is close", NULL, 0, 0, 0},
-        {"judge-seed", OPT_INT64, &seed, "S", "oracle: seed of the verdict noise", NULL, 0, 0, 9.2e18},
-        {"judge-timeout", OPT_DOUBLE, &timeout, "SECONDS", "cmd: seconds per attempt before the judge is killed and restarted", NULL, 0, 0, 0},
-        {"judge-retries", OPT_INT, &retries, "N", "cmd: extra attempts for a match after a failed one", NULL, 0, 0, 100},
-        {"judge-give-up", OPT_INT, &give_up, "N", "cmd: failed attempts in a row after which the judge counts as broken", NULL, 0, 1, 1e9},
-        {"judge-id-prefix", OPT_STRING, &id_prefix, "TEXT", "cmd: text put before every request id", NULL, 0, 0, 0},
-        {"judge-stderr", OPT_STRING, &judge_stderr, "FILE", "cmd: append the judges' stderr to FILE (default: ours)", NULL, 0, 0, 0},
         {"queue-depth", OPT_INT, &queue_depth, "N", "calls queued at each worker rank", NULL, 0, 1, 64},
         {"jsonl", OPT_STRING, &jsonl, "FILE", "also write the pairs as TRL JSON lines {prompt, chosen, rejected}", NULL, 0, 0, 0},
     };
@@ -45,7 +35,10 @@ int main(int argc, char **argv) {
                                  "are one work pool over the MPI ranks. Every verdict goes to a resume journal in "
                                  "OUT.parts/ as it arrives: a killed run started again with the same command judges "
                                  "only what is missing and writes the same pairs.",
-                  .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
+                  .opts = opts};
+    while (opts[cli.n_opts].name) cli.n_opts++;
+    judge_cli_options(&jc, opts + cli.n_opts);
+    cli.n_opts += JUDGE_CLI_N_OPTIONS;
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-rank", &cli, argc, argv);
     if (rc >= 0) return rc;
@@ -60,16 +53,13 @@ int main(int argc, char **argv) {
     snprintf(o.rejected_text, sizeof o.rejected_text, "%s", rejected);
     o.pairs_all = strcmp(pairs_mode, "all") == 0;
     o.both_orders = both_orders;
-    o.noise = noise;
-    o.position_bias = bias;
-    o.close_threshold = close;
-    o.seed = (uint64_t)seed;
-    o.judge_cmd = judge_cmd;
-    o.timeout_s = timeout;
-    o.max_retries = retries;
-    o.give_up_after = give_up;
-    o.id_prefix = id_prefix;
-    o.judge_stderr = judge_stderr;
+    o.noise = jc.noise;
+    o.position_bias = jc.position_bias;
+    o.close_threshold = jc.close;
+    o.seed = (uint64_t)jc.seed;
+    o.judge_cmd = jc.cmdline;
+    o.cmd_opts = jc.cmd;
+    o.id_prefix = jc.id_prefix;
     o.rm_path = rm;
     o.rm_model_path = rm_model;
     o.queue_depth = queue_depth;
@@ -79,10 +69,7 @@ int main(int argc, char **argv) {
     o.parts_dir = parts;
 
     /* combinations that make no sense, refused up front */
-    if (st == PP_OK && o.judge == RANK_JUDGE_CMD && (!judge_cmd || !*judge_cmd))
-        st = pp_fail(&s.err, PP_EINPUT, "--judge cmd needs --judge-cmd \"PROGRAM ARGS\"");
-    if (st == PP_OK && o.judge != RANK_JUDGE_CMD && judge_cmd)
-        st = pp_fail(&s.err, PP_EINPUT, "--judge-cmd is only used with --judge cmd");
+    if (st == PP_OK) st = judge_cli_check(&jc, o.judge == RANK_JUDGE_CMD, o.score_method, &s.err);
     if (st == PP_OK && o.judge == RANK_JUDGE_RM && !o.score_method)
         st = pp_fail(&s.err, PP_EINPUT, "--judge rm scores candidates one by one: use it with --method score");
     if (st == PP_OK && o.judge == RANK_JUDGE_RM && !rm)
@@ -91,11 +78,8 @@ int main(int argc, char **argv) {
         st = pp_fail(&s.err, PP_EINPUT, "--rm and --rm-model are only used with --judge rm");
     if (st == PP_OK && o.score_method && o.judge == RANK_JUDGE_CMD)
         st = pp_fail(&s.err, PP_EINPUT, "--method score needs a pointwise judge (oracle or rm), not a pairwise --judge cmd");
-    if (st == PP_OK && o.score_method && (both_orders || bias > 0))
+    if (st == PP_OK && o.score_method && (both_orders || jc.position_bias > 0))
         st = pp_fail(&s.err, PP_EINPUT, "--both-orders and --judge-position-bias apply to pairwise methods, not --method score");
-    if (st == PP_OK && !(noise >= 0 && (o.score_method || noise <= 1)))
-        st = pp_fail(&s.err, PP_EINPUT, "--judge-noise must be a probability in [0, 1], got %g", noise);
-    if (st == PP_OK && !(timeout > 0)) st = pp_fail(&s.err, PP_EINPUT, "--judge-timeout must be > 0, got %g", timeout);
 
     pp_input inputs[2] = {{"candidates", cand_path}, {"rm", rm}};
     if (st == PP_OK) st = pp_check_output(out, inputs, 2, &s.err);

@@ -41,6 +41,7 @@ int main(int argc, char **argv) {
     int batch = 32, micro = 4, max_len = 0, length_norm = 0, ref_free = 0;
     double epochs = 1, beta = 0.1, budget = 0.0, bcr_weight = 1.0, dpop_lambda = 50, rpo_alpha = 1.0;
     trainer_cli opt = {.lr = 1e-4, .warmup = 10, .min_lr_ratio = 0.1, .weight_decay = 0.0, .grad_clip = 1.0,
+                       .adam_beta1 = 0.9, .adam_beta2 = 0.999, .adam_eps = 1e-8,
                        .schedule = "cosine", .checkpoint_every = 100, .keep_last = 2, .log_every = 10};
     pp_option opts[64] = {
         {"policy", OPT_STRING, &policy, "M.h5", "model to train (also the reference unless --ref)", NULL, 1, 0, 0},
@@ -153,7 +154,7 @@ int main(int argc, char **argv) {
         trainer_config tc = {.out_path = out, .kind = pref_loss_kind_name(lo.kind), .total_steps = steps, .checkpoint_every = opt.checkpoint_every,
                              .keep_last = opt.keep_last, .run_key = key, .n_metrics = DPO_M_N, .comm = s.comm,
                              .log = &s.log, .prov = &prov, .log_every = opt.log_every,
-                             .opt = trainer_cli_adamw(&opt, steps, 0.999f)};
+                             .opt = trainer_cli_adamw(&opt, steps)};
         for (int i = 0; i < DPO_M_N; i++) tc.metric_names[i] = dpo_metric_names[i];
         heldout_ctx hc = {&hd, &lo, micro, s.comm, &s.log};
         if (heldout) {

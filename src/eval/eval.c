@@ -106,8 +106,8 @@ static pp_status judge_pair(judges *j, const prompt_set *p, int64_t i, int split
         *verdict = (int)r.verdict;
         return PP_OK;
     }
-    char id[64];
-    snprintf(id, sizeof id, "%d:%lld:%d", split, (long long)p->ids[i], order);
+    char id[96];
+    snprintf(id, sizeof id, "%s%d:%lld:%d", j->o->j.id_prefix, split, (long long)p->ids[i], order);
     judge_verdict v;
     PP_TRY(judge_cmd_match(j->cmd, id, p->text[i], first, second, &v, NULL, err));
     *verdict = (int)v;
@@ -137,12 +137,12 @@ static pp_status split_key(const eval_options *o, const char fp[2][17], const ch
                      "eval_parts_version=1\nprogram_version=%s\npolicy=%s\nbaseline=%s\nprompts=%s\nsplit=%d\n"
                      "judge=%s\njudge_cmd=%s\njudge_timeout=%.17g\njudge_noise=%.17g\njudge_position_bias=%.17g\n"
                      "judge_close=%.17g\njudge_seed=%llu\ntemperature=%.9g\ntop_p=%.9g\ntop_k=%d\n"
-                     "max_new_tokens=%d\nseed=%llu\nchunk_prompts=%d\n",
-                     PP_VERSION, fp[0], fp[1], pfp, split, o->judge, o->judge_cmd ? o->judge_cmd : "",
-                     o->judge_timeout, o->judge_noise, o->judge_position_bias, o->judge_close,
-                     (unsigned long long)o->judge_seed, (double)o->gen.sample.temperature,
+                     "max_new_tokens=%d\nseed=%llu\nchunk_prompts=%d\njudge_id_prefix=%s\n",
+                     PP_VERSION, fp[0], fp[1], pfp, split, o->judge, o->j.cmdline ? o->j.cmdline : "",
+                     o->j.cmd.timeout_s, o->j.noise, o->j.position_bias, o->j.close,
+                     (unsigned long long)o->j.seed, (double)o->gen.sample.temperature,
                      (double)o->gen.sample.top_p, o->gen.sample.top_k, o->gen.max_new_tokens,
-                     (unsigned long long)o->gen.seed, o->chunk_prompts);
+                     (unsigned long long)o->gen.seed, o->chunk_prompts, o->j.id_prefix);
     if (n < 0 || (size_t)n >= cap) return pp_fail(err, PP_EINPUT, "--judge-cmd is too long for the resume key");
     return PP_OK;
 }
@@ -431,14 +431,10 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     if (st == PP_OK) st = model_load(baseline_path, &models[1], err);
     for (int s = 0; st == PP_OK && s < 2; s++) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
     if (st == PP_OK && !strcmp(o->judge, "oracle"))
-        st = oracle_judge_init(&j.oracle, o->judge_noise, o->judge_position_bias, o->judge_close, o->judge_seed, err);
-    if (st == PP_OK && !strcmp(o->judge, "cmd")) {
-        judge_cmd_options jo;
-        judge_cmd_options_default(&jo);
-        if (o->judge_timeout > 0) jo.timeout_s = o->judge_timeout;
-        st = o->judge_cmd ? judge_cmd_open(&j.cmd, o->judge_cmd, &jo, err)
+        st = oracle_judge_init(&j.oracle, o->j.noise, o->j.position_bias, o->j.close, (uint64_t)o->j.seed, err);
+    if (st == PP_OK && !strcmp(o->judge, "cmd"))
+        st = o->j.cmdline ? judge_cmd_open(&j.cmd, o->j.cmdline, &o->j.cmd, err)
                           : pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
-    }
     /* the resume directory, made by rank 0 */
     char parts[PP_PATH_MAX + 8], fp[2][17];
     snprintf(parts, sizeof parts, "%s.parts", out_path);

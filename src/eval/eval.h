@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "generate/generate.h"
+#include "judge/judge_cli.h"
 #include "core/pp_log.h"
 
 #define EVAL_SCHEMA_VERSION 1
@@ -35,9 +36,7 @@
 
 typedef struct {
     const char *judge;          /* oracle | cmd */
-    const char *judge_cmd;
-    double judge_noise, judge_position_bias, judge_close, judge_timeout;
-    uint64_t judge_seed;
+    judge_cli j;                /* the judge's settings (the options pp-rank takes too) */
     gen_params gen;             /* k is forced to 1 */
     int chunk_prompts;          /* prompts per saved chunk, >= 1 */
 } eval_options;

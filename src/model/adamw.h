@@ -35,7 +35,9 @@ typedef struct {
 } adamw_config;
 
 /* Usual defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01,
- * clip 1.0, constant schedule, no warmup. */
+ * clip 1.0, constant schedule, no warmup.  The programs set their own from
+ * their options (trainer_cli: --adam-beta1/2, --adam-eps; pp-sft's default
+ * beta2 is 0.95). */
 adamw_config adamw_defaults(void);
 
 typedef struct {

@@ -43,9 +43,7 @@ void rank_options_default(rank_options *o) {
     snprintf(o->rejected_text, sizeof o->rejected_text, "worst");
     o->close_threshold = ORACLE_DEFAULT_CLOSE;
     o->seed = 1;
-    o->timeout_s = 30;
-    o->max_retries = 2;
-    o->give_up_after = 10;
+    judge_cmd_options_default(&o->cmd_opts);
     o->id_prefix = "";
     o->queue_depth = 3;
 }
@@ -120,13 +118,7 @@ static pp_status judge_open(judge_state *j, const rank_options *o, const candida
         }
         return PP_OK;
     }
-    judge_cmd_options jo;
-    judge_cmd_options_default(&jo);
-    jo.timeout_s = o->timeout_s;
-    jo.max_retries = o->max_retries;
-    jo.give_up_after = o->give_up_after;
-    jo.stderr_path = o->judge_stderr;
-    return judge_cmd_open(&j->cmd, o->judge_cmd, &jo, err);
+    return judge_cmd_open(&j->cmd, o->judge_cmd, &o->cmd_opts, err);
 }
 
 static void judge_close(judge_state *j) {
@@ -982,7 +974,7 @@ static pp_status build_pairs(const rank_options *o, const candidate_set *c, cons
     }
     if (o->judge == RANK_JUDGE_CMD) {
         s->has_timeout = 1;
-        s->judge_timeout = o->timeout_s;
+        s->judge_timeout = o->cmd_opts.timeout_s;
     }
     s->judge_calls_total = r->calls_total;
     s->matches_total = r->matches;

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "io/candidates.h"
+#include "judge/judge_cmd.h"
 #include "io/pairs.h"
 #include "core/pp_error.h"
 #include "core/pp_log.h"
@@ -58,11 +59,8 @@ typedef struct {
 
     /* cmd */
     const char *judge_cmd;       /* "PROGRAM ARGS", split without a shell */
-    double timeout_s;
-    int max_retries;
-    int give_up_after;
+    judge_cmd_options cmd_opts;  /* timeout, retries, give-up, stderr (judge_cli) */
     const char *id_prefix;       /* put before every request id ("" none) */
-    const char *judge_stderr;    /* NULL: inherit; else append the judges' stderr here */
 
     /* rm */
     const char *rm_path;

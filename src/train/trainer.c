@@ -237,11 +237,16 @@ void trainer_cli_options(trainer_cli *t, pp_option *o) {
                        "save a resumable checkpoint every N steps (0: only on a stop signal)", NULL, 0, 0, 1e12};
     o[7] = (pp_option){"keep-last", OPT_INT, &t->keep_last, "N", "checkpoints kept", NULL, 0, 1, 1000};
     o[8] = (pp_option){"log-every", OPT_INT, &t->log_every, "N", "progress line every N steps", NULL, 0, 1, 1e9};
+    /* Ranges as torch.optim.AdamW checks them: 0 <= beta < 1, eps >= 0. */
+    o[9] = (pp_option){"adam-beta1", OPT_DOUBLE, &t->adam_beta1, "B1", "AdamW decay rate of the first moment", NULL, 0, 0, 0.999999};
+    o[10] = (pp_option){"adam-beta2", OPT_DOUBLE, &t->adam_beta2, "B2", "AdamW decay rate of the second moment", NULL, 0, 0, 0.999999};
+    o[11] = (pp_option){"adam-eps", OPT_DOUBLE, &t->adam_eps, "E", "AdamW term added to the root of the second moment", NULL, 0, 0, 1};
 }
 
-adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps, float beta2) {
+adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps) {
     lr_schedule sch = !strcmp(t->schedule, "cosine") ? LR_COSINE : !strcmp(t->schedule, "linear") ? LR_LINEAR : LR_CONSTANT;
-    return (adamw_config){.lr = (float)t->lr, .beta1 = 0.9f, .beta2 = beta2, .eps = 1e-8f,
+    return (adamw_config){.lr = (float)t->lr, .beta1 = (float)t->adam_beta1, .beta2 = (float)t->adam_beta2,
+                          .eps = (float)t->adam_eps,
                           .weight_decay = (float)t->weight_decay, .grad_clip = (float)t->grad_clip,
                           .schedule = sch, .warmup_steps = (int64_t)t->warmup, .total_steps = total_steps,
                           .min_lr_ratio = (float)t->min_lr_ratio};

@@ -53,18 +53,22 @@ typedef struct {
 } trainer_config;
 
 /* The optimisation options pp-sft and pp-train share; set the defaults in
- * the struct, then trainer_cli_options fills TRAINER_CLI_N_OPTIONS entries
- * of an option table pointing into it. */
+ * the struct (each program keeps its own: pp-sft's adam_beta2 is 0.95, the
+ * value its embedded base model was trained with; pp-train's is 0.999),
+ * then trainer_cli_options fills TRAINER_CLI_N_OPTIONS entries of an
+ * option table pointing into it, so --help shows the true defaults and
+ * the effective-arguments provenance records the values used. */
 typedef struct {
     double lr, warmup, min_lr_ratio, weight_decay, grad_clip;
+    double adam_beta1, adam_beta2, adam_eps;
     const char *schedule;       /* cosine | linear | constant */
     long long checkpoint_every;
     int keep_last, log_every;
 } trainer_cli;
-#define TRAINER_CLI_N_OPTIONS 9
+#define TRAINER_CLI_N_OPTIONS 12
 void trainer_cli_options(trainer_cli *t, pp_option *out);
-/* AdamW settings from those options (beta1 0.9, eps 1e-8). */
-adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps, float beta2);
+/* AdamW settings from those options. */
+adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps);
 
 /* Train m in place from step 0 (or from the newest valid checkpoint of the
  * same run) to total_steps, then write out_path and remove the checkpoints.

@@ -37,6 +37,27 @@ h5dump -d /test/policy_text "$T/ab.h5" | grep -q 'DATA {' && ok eval_texts_reada
 check eval_cmd_judge pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/cmd.h5" \
     --judge cmd --judge-cmd "$BUILD/tests/tools/judge_good"
 
+# the judge options are pp-rank's (one set, src/judge_cli.h): the id prefix
+# reaches the judge (judge_garbage answers badly the first time it sees an
+# id that starts "badwinner_once:"), --judge-retries and --judge-give-up
+# are honoured, --judge-stderr collects the judges' stderr
+G="$BUILD/tests/tools/judge_garbage"
+EV="$BIN/pp-eval --policy $T/a.h5 --baseline $T/b.h5 --prompts $T/test.h5 --judge cmd"
+n=$(attr "$T/cmd.h5" /test/n)
+check eval_judge_prefix_no_retry $EV --out "$T/g0.h5" --judge-cmd "$G" --judge-id-prefix badwinner_once: --judge-retries 0 --judge-give-up 1000
+check eval_judge_prefix_retried $EV --out "$T/g2.h5" --judge-cmd "$G" --judge-id-prefix badwinner_once: --judge-retries 1
+f0=$(attr "$T/g0.h5" /test/judge_failures) f2=$(attr "$T/g2.h5" /test/judge_failures)
+[ -n "$n" ] && [ "$f0" = "$((2 * n))" ] && [ "$f2" = 0 ] && ok "eval_judge_id_prefix_and_retries_honoured ($f0 of $((2 * n)) without retries)" ||
+    fail eval_judge_id_prefix_and_retries_honoured "failures $f0 (want $((2 * n))) without retries, $f2 (want 0) with one"
+check_fails eval_judge_give_up 2 'gave no valid answer' $EV --out "$T/g3.h5" --judge-cmd "$G" \
+    --judge-id-prefix notjson: --judge-retries 0 --judge-give-up 2
+rm -f "$T/judge.log"
+check eval_judge_stderr_run pp_mpirun 2 $EV --out "$T/g4.h5" --judge-cmd "$BUILD/tests/tools/judge_good --hello" --judge-stderr "$T/judge.log"
+[ "$(grep -c '^judge_good: hello$' "$T/judge.log" 2>/dev/null)" = 2 ] && ok eval_judge_stderr_collects_both_ranks ||
+    fail eval_judge_stderr_collects_both_ranks "$(head -c 200 "$T/judge.log" 2>&1)"
+check_fails eval_judge_id_prefix_too_long 1 'judge-id-prefix is longer than' $EV --out "$T/g5.h5" --judge-cmd "$G" \
+    --judge-id-prefix "$(printf '%070d' 0)"
+
 check_fails eval_oracle_needs_suite 1 'judge oracle needs prompts from the built-in suite' \
     sh -c "printf 'hello\n' >'$T/plain.txt' && '$BIN/pp-prompts' --out '$T/plain.h5' --text '$T/plain.txt' >/dev/null 2>&1 && '$BIN/pp-eval' --policy '$T/a.h5' --baseline '$T/b.h5' --prompts '$T/plain.h5' --out '$T/x.h5'"
 [ ! -e "$T/x.h5" ] && ok eval_bad_input_no_output || fail eval_bad_input_no_output "x.h5 exists"

@@ -18,6 +18,25 @@ l19=$(h5dump -d /metrics/loss "$T/np1.h5" | tr ',' '\n' | grep -E '^ *[0-9.]+$' 
 awk "BEGIN{exit !($l19 < $l0)}" && ok sft_loss_decreases || fail sft_loss_decreases "loss $l0 -> $l19"
 [ ! -d "$T/np1.h5.ckpt" ] && ok sft_removes_checkpoints_when_done || fail sft_removes_checkpoints_when_done "ckpt dir left"
 
+# AdamW settings are options with their true defaults (beta2 0.95 for
+# pp-sft), shown in --help, recorded in the provenance, and they take effect
+fpof() { h5dump -a /fingerprint "$1" | sed -n 's/.*(0): "\(.*\)"/\1/p'; }
+$S --help >"$T/help.txt"
+if grep -q -- '--adam-beta1 B1 .*\[default: 0.9\]' "$T/help.txt" && grep -q -- '--adam-beta2 B2 .*\[default: 0.95\]' "$T/help.txt" &&
+    grep -q -- '--adam-eps E .*\[default: 1e-08\]' "$T/help.txt"; then ok sft_help_shows_adam_defaults
+else fail sft_help_shows_adam_defaults "$(grep adam "$T/help.txt")"; fi
+h5dump -w 0 -a /arguments "$T/np1.h5" | grep -q -- '--adam-beta1=0.9000.* --adam-beta2=0.9499.* --adam-eps=1[.0-9]*e-08' &&
+    ok sft_provenance_records_adam || fail sft_provenance_records_adam "$(h5dump -w 0 -a /arguments "$T/np1.h5" | grep -o -- '--adam[^ ]*')"
+pp_mpirun 1 $S --out "$T/b95.h5" $ARGS --adam-beta2 0.95 >/dev/null 2>&1
+[ "$(fpof "$T/b95.h5")" = "$(fpof "$T/np1.h5")" ] && ok sft_default_beta2_is_0.95 || fail sft_default_beta2_is_0.95 "fingerprints differ"
+for o in "adam-beta1 0.5" "adam-beta2 0.999" "adam-eps 1e-3"; do
+    rm -f "$T/bo.h5"
+    pp_mpirun 1 $S --out "$T/bo.h5" $ARGS --$o >/dev/null 2>&1
+    f=$(fpof "$T/bo.h5")
+    [ -n "$f" ] && [ "$f" != "$(fpof "$T/np1.h5")" ] && ok "sft_${o%% *}_takes_effect" || fail "sft_${o%% *}_takes_effect" "fingerprint '$f'"
+done
+check_fails sft_adam_beta2_range 1 'adam-beta2' $S --out "$T/x.h5" $ARGS --adam-beta2 1
+
 # SIGKILL mid-run, then the same command: same final weights as uninterrupted
 fp_ref=$(h5dump -a /fingerprint "$T/np2.h5" | sed -n 's/.*(0): "\(.*\)"/\1/p')
 for delay in 0.1 0.6; do

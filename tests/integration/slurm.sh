@@ -37,8 +37,40 @@ else fail jobfile_errors_name_file_and_line "exit $code: $(cat "$T/err.txt")"; f
 printf '[common]\nworkdir = %s\n[prompts]\nsuite = builtin\nnn = 3\n' "$T/bad" >"$T/bad.conf"
 "$SUBMIT" "$T/bad.conf" --to prompts --dry-run >"$T/out.txt" 2>"$T/err.txt"
 code=$?
-if [ $code = 1 ] && grep -q 'prompts: pp-prompts has no option(s): nn' "$T/err.txt"; then ok jobfile_unknown_stage_key_refused
-else fail jobfile_unknown_stage_key_refused "exit $code: $(cat "$T/err.txt")"; fi
+if [ $code = 1 ] && grep -q "^$T/bad.conf:5: \[prompts\]: unknown key 'nn': pp-prompts has no option --nn" "$T/err.txt"; then
+    ok jobfile_unknown_stage_key_refused_with_file_and_line
+else fail jobfile_unknown_stage_key_refused_with_file_and_line "exit $code: $(cat "$T/err.txt")"; fi
+# the judge program must be runnable: on PATH or an executable file, its
+# name split from judge-cmd like the programs split it, never by a shell
+judge_job() { # judge_job JUDGE-CMD: a job file whose rank (line 6) and eval (line 9) use it
+    printf '[common]\nworkdir = %s\nstages = rank eval\n[rank]\njudge = cmd\njudge-cmd = %s\n[eval]\njudge = cmd\njudge-cmd = %s\n' \
+        "$T/jw" "$1" "$1" >"$T/judge.conf"
+}
+judge_job '"no_such_judge --flag"'
+"$SUBMIT" "$T/judge.conf" --dry-run >"$T/out.txt" 2>"$T/err.txt"
+code=$?
+if [ $code = 1 ] && [ "$(grep -c "^$T/judge.conf:6: \[rank\]: judge program 'no_such_judge' is not on PATH\$" "$T/err.txt")" = 1 ] &&
+    grep -q "^$T/judge.conf:9: \[eval\]: judge program 'no_such_judge' is not on PATH\$" "$T/err.txt"; then ok dryrun_missing_judge_exits_1_naming_file_and_line
+else fail dryrun_missing_judge_exits_1_naming_file_and_line "exit $code: $(cat "$T/err.txt")"; fi
+judge_job "\"'$T/no dir/judge' --x\""
+"$SUBMIT" "$T/judge.conf" --dry-run >"$T/out.txt" 2>"$T/err.txt"
+code=$?
+[ $code = 1 ] && grep -q "judge.conf:6: \[rank\]: judge program '$T/no dir/judge' is not an executable file" "$T/err.txt" &&
+    ok dryrun_judge_path_not_executable || fail dryrun_judge_path_not_executable "exit $code: $(cat "$T/err.txt")"
+judge_job "\"\$(touch $T/pwned) x\""
+"$SUBMIT" "$T/judge.conf" --dry-run >"$T/out.txt" 2>"$T/err.txt"
+code=$?
+[ $code = 1 ] && [ ! -e "$T/pwned" ] && grep -q "judge program '\$(touch' is not on PATH" "$T/err.txt" &&
+    ok dryrun_judge_cmd_not_evaluated || fail dryrun_judge_cmd_not_evaluated "exit $code, pwned: $(ls "$T/pwned" 2>&1): $(cat "$T/err.txt")"
+judge_job "\"'$BUILD/tests/tools/judge_good' --hello\""
+"$SUBMIT" "$T/judge.conf" --dry-run >"$T/out.txt" 2>"$T/err.txt"
+code=$?
+[ $code = 0 ] && ok dryrun_runnable_judge_passes || fail dryrun_runnable_judge_passes "exit $code: $(cat "$T/err.txt")"
+judge_job '"no_such_judge"'
+"$LOCAL" "$T/judge.conf" --dry-run >"$T/out.txt" 2>"$T/err.txt"
+code=$?
+[ $code = 1 ] && grep -q "judge.conf:6: \[rank\]: judge program 'no_such_judge' is not on PATH" "$T/err.txt" &&
+    ok run_local_missing_judge_refused || fail run_local_missing_judge_refused "exit $code: $(cat "$T/err.txt")"
 
 # jobs/template.conf documents every option of every built program, no more
 awk '/^#? ?\[[a-z]+(\.[a-z]+)?\]/ { s = $0; sub(/^# ?\[/, "", s); sub(/^\[/, "", s); sub(/[].].*/, "", s); sec = s; next }

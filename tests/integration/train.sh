@@ -27,6 +27,16 @@ for m in rewards/chosen rewards/rejected rewards/accuracies logps/chosen logps/r
     h5dump -d "/metrics/$m" "$T/np1.h5" >/dev/null 2>&1 || { fail train_metric_names "missing /metrics/$m"; break; }
 done && ok train_metric_names
 
+# AdamW settings: pp-train's defaults (beta2 0.999) in --help and the
+# provenance; a different beta2 gives different weights
+"$BIN/pp-train" --help | grep -q -- '--adam-beta2 B2 .*\[default: 0.999\]' && ok train_help_shows_adam_beta2 ||
+    fail train_help_shows_adam_beta2 "$("$BIN/pp-train" --help | grep adam)"
+h5dump -w 0 -a /arguments "$T/np1.h5" | grep -Eq -- '--adam-beta1=0.9000.* --adam-beta2=0\.99(9|89)[0-9]* --adam-eps=1[.0-9]*e-08' &&
+    ok train_provenance_records_adam || fail train_provenance_records_adam "$(h5dump -w 0 -a /arguments "$T/np1.h5" | grep -o -- '--adam[^ ]*')"
+pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/b2.h5" --ref-cache "$T/np1.h5.ref.h5" $ARGS --adam-beta2 0.9 >/dev/null 2>&1
+f=$(fp "$T/b2.h5")
+[ -n "$f" ] && [ "$f" != "$(fp "$T/np1.h5")" ] && ok train_adam_beta2_takes_effect || fail train_adam_beta2_takes_effect "fingerprint '$f'"
+
 # the reference cache is reused when the reference and pairs are unchanged
 pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/again.h5" --ref-cache "$T/np1.h5.ref.h5" $ARGS >"$T/again.log" 2>&1
 grep -q "reused from" "$T/again.log" && ok train_reuses_reference_logps || fail train_reuses_reference_logps "$(tail -n 3 "$T/again.log")"

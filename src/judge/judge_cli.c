@@ -1,0 +1,43 @@
+/* judge_cli.c - the judge options shared by pp-rank and pp-eval (judge_cli.h). */
+#include <string.h>
+
+#include "judge/judge_cli.h"
+#include "judge/judge_oracle.h"
+
+void judge_cli_defaults(judge_cli *j) {
+    memset(j, 0, sizeof *j);
+    judge_cmd_options_default(&j->cmd);
+    j->id_prefix = "";
+    j->close = ORACLE_DEFAULT_CLOSE;
+    j->seed = 1;
+}
+
+void judge_cli_options(judge_cli *j, pp_option *o) {
+    o[0] = (pp_option){"judge-cmd", OPT_STRING, &j->cmdline, "\"PROGRAM ARGS\"",
+                       "--judge cmd: the judge program (JSON lines on stdin/stdout, no shell)", NULL, 0, 0, 0};
+    o[1] = (pp_option){"judge-noise", OPT_DOUBLE, &j->noise, "P",
+                       "oracle: probability of a swapped verdict (pp-rank --method score: std of added noise)", NULL, 0, 0, 1e9};
+    o[2] = (pp_option){"judge-position-bias", OPT_DOUBLE, &j->position_bias, "P",
+                       "oracle: probability of answering 'first' on a close pair", NULL, 0, 0, 1};
+    o[3] = (pp_option){"judge-close", OPT_DOUBLE, &j->close, "D", "oracle: score difference below which a pair is close", NULL, 0, 0, 1e9};
+    o[4] = (pp_option){"judge-seed", OPT_INT64, &j->seed, "S", "oracle: seed of the verdict noise", NULL, 0, 0, 9.2e18};
+    o[5] = (pp_option){"judge-timeout", OPT_DOUBLE, &j->cmd.timeout_s, "SECONDS",
+                       "cmd: seconds per attempt before the judge is killed and restarted", NULL, 0, 0, 1e6};
+    o[6] = (pp_option){"judge-retries", OPT_INT, &j->cmd.max_retries, "N", "cmd: extra attempts for a match after a failed one", NULL, 0, 0, 100};
+    o[7] = (pp_option){"judge-give-up", OPT_INT, &j->cmd.give_up_after, "N",
+                       "cmd: failed attempts in a row after which the judge counts as broken", NULL, 0, 1, 1e9};
+    o[8] = (pp_option){"judge-id-prefix", OPT_STRING, &j->id_prefix, "TEXT", "cmd: text put before every request id", NULL, 0, 0, 0};
+    o[9] = (pp_option){"judge-stderr", OPT_STRING, &j->cmd.stderr_path, "FILE",
+                       "cmd: append the judges' stderr to FILE (default: ours)", NULL, 0, 0, 0};
+}
+
+pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err) {
+    if (is_cmd && (!j->cmdline || !*j->cmdline)) return pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd \"PROGRAM ARGS\"");
+    if (!is_cmd && j->cmdline) return pp_fail(err, PP_EINPUT, "--judge-cmd is only used with --judge cmd");
+    if (!pointwise && j->noise > 1)
+        return pp_fail(err, PP_EINPUT, "--judge-noise must be a probability in [0, 1], got %g", j->noise);
+    if (!(j->cmd.timeout_s > 0)) return pp_fail(err, PP_EINPUT, "--judge-timeout must be > 0, got %g", j->cmd.timeout_s);
+    if (j->id_prefix && strlen(j->id_prefix) > JUDGE_CLI_MAX_ID_PREFIX)
+        return pp_fail(err, PP_EINPUT, "--judge-id-prefix is longer than %d characters", JUDGE_CLI_MAX_ID_PREFIX);
+    return PP_OK;
+}

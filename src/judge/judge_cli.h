@@ -1,0 +1,38 @@
+/* judge_cli.h - the judge options pp-rank and pp-eval share: one option
+ * table fragment, one check, one set of defaults, documented once in
+ * docs/judge-protocol.md ("Options").
+ *
+ * Usage: judge_cli_defaults(&j), judge_cli_options(&j, opts + n) fills
+ * JUDGE_CLI_N_OPTIONS entries of the program's option table pointing into
+ * j, and after parsing judge_cli_check refuses combinations that make no
+ * sense.  The external judge's settings are j.cmd itself (the table points
+ * into a judge_cmd_options), so a new judge_cmd option needs one entry in
+ * judge_cli_options and nothing in the programs. */
+#ifndef JUDGE_CLI_H
+#define JUDGE_CLI_H
+
+#include "judge/judge_cmd.h"
+#include "core/pp_error.h"
+#include "core/pp_options.h"
+
+/* Longest --judge-id-prefix: pp-rank and pp-eval put it before ids of at
+ * most 32 characters in a 96-byte buffer. */
+#define JUDGE_CLI_MAX_ID_PREFIX 60
+
+typedef struct {
+    const char *cmdline;        /* --judge-cmd "PROGRAM ARGS" (NULL: not given) */
+    judge_cmd_options cmd;      /* --judge-timeout, -retries, -give-up, -stderr */
+    const char *id_prefix;      /* --judge-id-prefix, "" none */
+    double noise, position_bias, close; /* oracle: --judge-noise, -position-bias, -close */
+    long long seed;             /* oracle: --judge-seed */
+} judge_cli;
+
+#define JUDGE_CLI_N_OPTIONS 10
+
+void judge_cli_defaults(judge_cli *j);
+void judge_cli_options(judge_cli *j, pp_option *out);
+/* is_cmd: --judge cmd was chosen; pointwise: pp-rank --method score, where
+ * --judge-noise is a standard deviation rather than a probability. */
+pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err);
+
+#endif
