@@ -183,12 +183,17 @@ pp_status model_load(const char *path, model *m, pp_err *err) {
     if (st == PP_OK) st = model_check_finite(m, path, err);
     if (st == PP_OK) st = read_tokenizer(&f, m, err);
     if (st == PP_OK) {
-        m->fingerprint = model_params_hash(m);
-        char want[17], have[17];
+        m->fingerprint = model_fingerprint(m);
+        char want[17], have[17], legacy[17];
         model_fingerprint_hex(m, have);
-        if (pp_h5_get_attr_str(&f, "/", "fingerprint", want, sizeof want, err) == PP_OK && strcmp(want, have) != 0)
-            st = pp_fail(err, PP_EINPUT, "%s: weights do not match the stored fingerprint %s (got %s): file damaged", path,
-                         want, have);
+        /* files written before the fingerprint covered config and tokenizer
+         * store the parameter hash: still a valid damage check on the weights */
+        snprintf(legacy, sizeof legacy, "%016llx", (unsigned long long)model_params_hash(m));
+        if (pp_h5_get_attr_str(&f, "/", "fingerprint", want, sizeof want, err) == PP_OK && strcmp(want, have) != 0 &&
+            strcmp(want, legacy) != 0)
+            st = pp_fail(err, PP_EINPUT,
+                         "%s: weights, config or tokenizer do not match the stored fingerprint %s (got %s): file damaged or edited",
+                         path, want, have);
     }
     pp_h5_close(&f);
     if (st != PP_OK) model_free(m);
