@@ -57,6 +57,12 @@ typedef struct {
     judge_cmd *cmd;
 } judges;
 
+/* A stop signal abandons a judge call in flight (judge_cmd.h). */
+static int judge_should_stop(void *ctx) {
+    (void)ctx;
+    return pp_stop_requested();
+}
+
 static pp_status judge_pair(judges *j, const prompt_set *p, int64_t i, int split, const char *first,
                             const char *second, int order, int *verdict, pp_err *err) {
     if (!strcmp(j->o->judge, "oracle")) {
@@ -277,6 +283,9 @@ static pp_status run_split(int split, const char *path, const char *parts, const
         for (int64_t i = p0; st == PP_OK && !from_file && i < p1; i++)
             st = do_row(split, path, &p, i, g, models, j, r, err);
         if (st == PP_OK && !from_file) st = chunk_save(file, key, &p, p0, p1, r, err);
+        if (st == PP_EINTERRUPTED) /* during a judge call: the chunk is done again on resume */
+            st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal; finished prompts are saved in %s, run the same "
+                         "command again to resume", parts);
         if (st != PP_OK) break;
         for (int64_t i = p0; i < p1; i++) finish_row(&p, i, has_ref, r);
         *done += p1 - p0;
@@ -405,6 +414,8 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         judge_cmd_options jo;
         judge_cmd_options_default(&jo);
         if (o->judge_timeout > 0) jo.timeout_s = o->judge_timeout;
+        if (o->judge_startup_timeout >= 0) jo.startup_timeout_s = o->judge_startup_timeout;
+        jo.stop_requested = judge_should_stop;
         st = o->judge_cmd ? judge_cmd_open(&j.cmd, o->judge_cmd, &jo, err)
                           : pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
     }

@@ -37,6 +37,7 @@ typedef struct {
     const char *judge;          /* oracle | cmd */
     const char *judge_cmd;
     double judge_noise, judge_position_bias, judge_close, judge_timeout;
+    double judge_startup_timeout; /* first answer of each judge process; < 0: default */
     uint64_t judge_seed;
     gen_params gen;             /* k is forced to 1 */
     int chunk_prompts;          /* prompts per saved chunk, >= 1 */

@@ -59,6 +59,7 @@ typedef struct {
     /* cmd */
     const char *judge_cmd;       /* "PROGRAM ARGS", split without a shell */
     double timeout_s;
+    double startup_timeout_s;    /* first answer of each judge process; < 0: the default (60) */
     int max_retries;
     int give_up_after;
     const char *id_prefix;       /* put before every request id ("" none) */

@@ -9,7 +9,7 @@
 
 int main(int argc, char **argv) {
     const char *policy = NULL, *baseline = NULL, *prompts = NULL, *out = NULL, *judge = "oracle", *judge_cmd = NULL;
-    double temperature = 0, top_p = 1, noise = 0, bias = 0, close = 0.25, timeout = 30;
+    double temperature = 0, top_p = 1, noise = 0, bias = 0, close = 0.25, timeout = 30, startup_timeout = 60;
     int top_k = 0, max_new = 16, chunk = EVAL_DEFAULT_CHUNK_PROMPTS;
     long long seed = 1, judge_seed = 1;
     pp_option opts[] = {
@@ -24,6 +24,7 @@ int main(int argc, char **argv) {
         {"judge-close", OPT_DOUBLE, &close, "D", "oracle: score difference below which a pair is close", NULL, 0, 0, 1},
         {"judge-seed", OPT_INT64, &judge_seed, "S", "oracle: seed of the verdict noise", NULL, 0, 0, 0},
         {"judge-timeout", OPT_DOUBLE, &timeout, "SECONDS", "cmd: seconds per attempt", NULL, 0, 0.001, 1e6},
+        {"judge-startup-timeout", OPT_DOUBLE, &startup_timeout, "SECONDS", "cmd: seconds for the first answer of each judge process (started or restarted), if longer than --judge-timeout", NULL, 0, 0, 1e6},
         {"temperature", OPT_DOUBLE, &temperature, "T", "sampling temperature (0: greedy)", NULL, 0, 0, 100},
         {"top-p", OPT_DOUBLE, &top_p, "P", "nucleus sampling", NULL, 0, 1e-9, 1},
         {"top-k", OPT_INT, &top_k, "N", "top-k sampling (0: off)", NULL, 0, 0, 1e9},
@@ -57,7 +58,7 @@ int main(int argc, char **argv) {
     if (n < 1 || n > EVAL_MAX_SPLITS) st = pp_fail(&s.err, PP_EINPUT, "--prompts: give 1 to %d files", EVAL_MAX_SPLITS);
     if (st == PP_OK) st = pp_check_output(out, in, 2 + n, &s.err);
     eval_options o = {.judge = judge, .judge_cmd = judge_cmd, .judge_noise = noise, .judge_position_bias = bias,
-                      .judge_close = close, .judge_timeout = timeout, .judge_seed = (uint64_t)judge_seed,
+                      .judge_close = close, .judge_timeout = timeout, .judge_startup_timeout = startup_timeout, .judge_seed = (uint64_t)judge_seed,
                       .chunk_prompts = chunk,
                       .gen = {.k = 1, .max_new_tokens = max_new, .seed = (uint64_t)seed,
                               .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p}}};

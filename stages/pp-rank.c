@@ -13,7 +13,7 @@ int main(int argc, char **argv) {
     const char *rm = NULL, *rejected = "worst", *pairs_mode = "best", *jsonl = NULL, *id_prefix = "";
     const char *judge_stderr = NULL, *rm_model = NULL;
     int both_orders = 0, queue_depth = 3, retries = 2, give_up = 10;
-    double noise = 0, bias = 0, close = 0.25, timeout = 30;
+    double noise = 0, bias = 0, close = 0.25, timeout = 30, startup_timeout = 60;
     long long seed = 1;
     pp_option opts[] = {
         {"candidates", OPT_STRING, &cand_path, "C.h5", "candidates file (pp-generate)", NULL, 1, 0, 0},
@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
         {"judge-close", OPT_DOUBLE, &close, "D", "oracle: score difference below which a pair is close", NULL, 0, 0, 0},
         {"judge-seed", OPT_INT64, &seed, "S", "oracle: seed of the verdict noise", NULL, 0, 0, 9.2e18},
         {"judge-timeout", OPT_DOUBLE, &timeout, "SECONDS", "cmd: seconds per attempt before the judge is killed and restarted", NULL, 0, 0, 0},
+        {"judge-startup-timeout", OPT_DOUBLE, &startup_timeout, "SECONDS", "cmd: seconds for the first answer of each judge process (started or restarted), if longer than --judge-timeout", NULL, 0, 0, 1e6},
         {"judge-retries", OPT_INT, &retries, "N", "cmd: extra attempts for a match after a failed one", NULL, 0, 0, 100},
         {"judge-give-up", OPT_INT, &give_up, "N", "cmd: failed attempts in a row after which the judge counts as broken", NULL, 0, 1, 1e9},
         {"judge-id-prefix", OPT_STRING, &id_prefix, "TEXT", "cmd: text put before every request id", NULL, 0, 0, 0},
@@ -66,6 +67,7 @@ int main(int argc, char **argv) {
     o.seed = (uint64_t)seed;
     o.judge_cmd = judge_cmd;
     o.timeout_s = timeout;
+    o.startup_timeout_s = startup_timeout;
     o.max_retries = retries;
     o.give_up_after = give_up;
     o.id_prefix = id_prefix;
