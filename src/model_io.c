@@ -168,16 +168,22 @@ pp_status model_load(const char *path, model *m, pp_err *err) {
     PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
     model_config c = {0};
     pp_status st = read_config(&f, &c, err);
-    if (st == PP_OK) st = model_alloc(m, &c, err);
-    int n = model_tensor_count(&c);
+    int n = st == PP_OK ? model_tensor_count(&c) : 0;
     tensor_info *tab = st == PP_OK ? malloc((size_t)n * sizeof *tab) : NULL;
     if (st == PP_OK && !tab) st = pp_fail(err, PP_ESYS, "out of memory");
     if (tab) model_tensor_table(&c, tab);
+    /* every tensor is where the config says, stored in full, before the
+     * config sizes an allocation */
     for (int i = 0; st == PP_OK && i < n; i++) {
         char name[128];
         snprintf(name, sizeof name, "/tensors/%s", tab[i].name);
         st = pp_h5_expect(&f, name, PP_F32, tab[i].rank, tab[i].dims, NULL, err);
-        if (st == PP_OK) st = pp_h5_read_all(&f, name, PP_F32, m->params + tab[i].offset, err);
+    }
+    if (st == PP_OK) st = model_alloc(m, &c, err);
+    for (int i = 0; st == PP_OK && i < n; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "/tensors/%s", tab[i].name);
+        st = pp_h5_read_all(&f, name, PP_F32, m->params + tab[i].offset, err);
     }
     free(tab);
     if (st == PP_OK) st = model_check_finite(m, path, err);

@@ -66,6 +66,17 @@ setup() {
         edit m.h5 m_eps_nan.h5 "$IN/m_eps_nan.h5" attrf norm_eps nan &&
         edit m.h5 m_heads.h5 "$IN/m_heads.h5" attr n_heads 4 && "$E" "$IN/m_heads.h5" attr n_kv_heads 2 &&
         edit m.h5 m_theta.h5 "$IN/m_theta.h5" attrf rope_theta 20000 || return 1
+    # sizes from attributes backed by datasets of that shape with nothing
+    # stored (chunks never written): a few KB claiming 2^33 or 2^27 rows
+    for big in 8589934592 134217728; do
+        f=$IN/c_big$big.h5
+        cp "$IN/c.h5" "$f" && "$E" "$f" attr n_prompts $big && "$E" "$f" attr n_candidates $((big * 2)) &&
+            "$E" "$f" hollow /prompt_id $big && "$E" "$f" hollow /prompt_token_offsets $((big + 1)) || return 1
+        for d in candidate_logp candidate_length finish_reason; do "$E" "$f" hollow /$d $((big * 2)) || return 1; done
+    done
+    edit r.h5 r_big.h5 "$IN/r_big.h5" attr n_prompts 134217728 && "$E" "$IN/r_big.h5" hollow /prompt_id 134217728 &&
+        edit p.h5 p_big.h5 "$IN/p_big.h5" attr n_prompts 134217728 && "$E" "$IN/p_big.h5" hollow /id 134217728 &&
+        "$E" "$IN/p_big.h5" hollow /text 134217728 || return 1
     printf '\n   \n\n' >"$IN/empty.txt"
     printf 'good line\nbad \377\376 line\n' >"$IN/bad8.txt"
     printf '{"prompt":"fine"}\n{"prompt":"bad \377"}\n' >"$IN/bad8.jsonl"
@@ -172,6 +183,16 @@ bad fingerprint_heads_generate 'm_heads\.h5: weights, config or tokenizer do not
     $G --model "$IN/m_heads.h5" --prompts "$p" --out "$X" --k 2
 bad fingerprint_theta_train_ref 'm_theta\.h5: weights, config or tokenizer do not match the stored fingerprint' \
     $TR --policy "$m" --ref "$IN/m_theta.h5" --pairs "$r" --out "$X"
+# counts from attributes checked against what is stored before any
+# allocation (issue 17.5): no "out of memory", no GB resident
+for big in 8589934592 134217728; do
+    bad "hollow_candidates_rank_$big" "c_big$big\\.h5: dataset /prompt_id declares $big elements \\([0-9]+ bytes\\) but stores 0 bytes" \
+        $R --candidates "$IN/c_big$big.h5" --out "$X"
+done
+bad hollow_pairs_train 'r_big\.h5: dataset /prompt_id declares 134217728 elements .* but stores 0 bytes' \
+    $TR --policy "$m" --pairs "$IN/r_big.h5" --out "$X"
+bad hollow_prompts_generate 'p_big\.h5: dataset /id declares 134217728 elements .* but stores 0 bytes' \
+    $G --model "$m" --prompts "$IN/p_big.h5" --out "$X" --k 2
 # token ids past the vocabulary
 bad vocab_train 'r_tok\.h5: dataset /chosen_tokens element 2 = 5000 is outside \[0, 259\)' $TR --policy "$m" --pairs "$IN/r_tok.h5" --out "$X"
 bad vocab_rm 'r_tok\.h5: dataset /chosen_tokens element 2 = 5000 is outside \[0, 259\)' $RM --pairs "$IN/r_tok.h5" --model "$m" --out "$X"

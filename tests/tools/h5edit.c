@@ -5,6 +5,9 @@
  *   h5edit FILE delete PATH          remove a dataset or group
  *   h5edit FILE shorten PATH         drop the last row of a dataset
  *   h5edit FILE poke PATH INDEX VALUE  overwrite one element (as a double)
+ *   h5edit FILE hollow PATH ROWS     replace a dataset by one of ROWS rows (same
+ *                                    type and other dimensions), chunked, with
+ *                                    nothing written: a forged size in a small file
  */
 #include <hdf5.h>
 #include <stdio.h>
@@ -55,6 +58,25 @@ int main(int argc, char **argv) {
         if (d >= 0) H5Dclose(d);
         H5Tclose(ft);
         H5Sclose(sp);
+    } else if (!strcmp(op, "hollow") && argc == 5) {
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d), ft = H5Dget_type(d);
+        hsize_t dims[8], chunk[8];
+        int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Dclose(d);
+        H5Sclose(sp);
+        rc = nd < 1 || H5Ldelete(f, name, H5P_DEFAULT) < 0;
+        if (!rc) {
+            dims[0] = (hsize_t)atoll(argv[4]);
+            for (int i = 0; i < nd; i++) chunk[i] = i == 0 ? 1024 : dims[i];
+            hid_t sp2 = H5Screate_simple(nd, dims, NULL), pl = H5Pcreate(H5P_DATASET_CREATE);
+            H5Pset_chunk(pl, nd, chunk);
+            hid_t d2 = H5Dcreate2(f, name, ft, sp2, H5P_DEFAULT, pl, H5P_DEFAULT);
+            rc = d2 < 0;
+            H5Dclose(d2);
+            H5Pclose(pl);
+            H5Sclose(sp2);
+        }
+        H5Tclose(ft);
     } else rc = 2;
     H5Fclose(f);
     return rc;
