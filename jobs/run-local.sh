@@ -108,7 +108,7 @@ for st in $chain; do
             pp_say "$run: skipped, $out exists and is valid (--force reruns it)"
             continue
         fi
-        cmd=(mpirun -np "$ranks" --bind-to none "$prog" --config "$cfg")
+        cmd=(mpirun -np "$ranks" --bind-to none -x PP_EXIT_STATUS_FILE "$prog" --config "$cfg")
         if [ $dry = 1 ]; then
             echo "OPENBLAS_NUM_THREADS=$cpt ${cmd[*]}"
             grep -v '^#' "$cfg" | sed 's/^/    /'
@@ -120,7 +120,10 @@ for st in $chain; do
         # mpirun runs in a session of its own, so Ctrl-C reaches only this
         # script, which asks the stage to save and stop (SIGUSR1, forwarded
         # by mpirun) instead of letting mpirun kill it.
+        export PP_EXIT_STATUS_FILE=$PP_WORKDIR/logs/.pp-$run.status # the stage's own status (pp_step_status)
+        rm -f "$PP_EXIT_STATUS_FILE"
         OPENBLAS_NUM_THREADS=$cpt OMP_NUM_THREADS=$cpt pp_wait_step $setsid "${cmd[@]}" > >(tee -i -a "$log") 2>&1
+        pp_step_status $? "$PP_EXIT_STATUS_FILE"
         rc=$?
         echo "prefpipe: $run: exit $rc after $((SECONDS - t0)) s" >>"$log"
         case $rc in

@@ -461,10 +461,11 @@ pp_on_usr1() {
         PP_RESEND=$!
     fi
 }
+PP_STEP_TERM=TERM # the signal that asks the step to stop: USR1 for mpirun
 pp_on_term() {
     PP_TRAPPED=1 PP_TERM=1
     pp_say "got SIGTERM (scancel, time limit or preemption): passing it on; this job will not requeue itself"
-    [ -n "$PP_STEP" ] && kill -TERM "$PP_STEP" 2>/dev/null
+    [ -n "$PP_STEP" ] && kill -"$PP_STEP_TERM" "$PP_STEP" 2>/dev/null
 }
 
 # Run "$@" in the background and wait for it, so the traps above can run
@@ -489,6 +490,22 @@ pp_wait_step() {
         PP_RESEND=""
     fi
     return $rc
+}
+
+# pp_step_status RC FILE: the exit status of a stage run.  mpirun exits 1
+# when SIGTERM or SIGINT reached it (Ctrl-C, scancel), whatever its ranks
+# returned, so the stage's rank 0 also writes its own status to FILE
+# (PP_EXIT_STATUS_FILE); 75 there (stopped after saving its state) wins
+# over a failing launcher.
+pp_step_status() {
+    local rc=$1 own=""
+    [ -f "$2" ] && own=$(head -c 8 "$2")
+    rm -f "$2"
+    if [ "$rc" != 0 ] && [ "$own" = "$PP_EXIT_STOPPED" ] && [ "$rc" != "$PP_EXIT_STOPPED" ]; then
+        pp_say "the launcher exited $rc, the stage itself $own (stopped after saving its state): taking $own"
+        rc=$own
+    fi
+    return "$rc"
 }
 
 pp_requeue_or_fail() { # the stage saved its state and stopped: requeue the job
@@ -546,6 +563,11 @@ pp_slurm_stage() {
         cfg=$(pp_config_name "$st" "$inst")
         pp_stage_config "$st" "$inst" "$cfg"
         local cmd
+        # mpirun answers SIGTERM by killing the ranks (SIGTERM, SIGKILL 1 s
+        # later) and exiting 1; SIGUSR1 it only forwards, and then reports
+        # the ranks' status.  The stages stop the same way on either.
+        PP_STEP_TERM=TERM
+        [ "$launcher" = srun ] || PP_STEP_TERM=USR1
         if [ "$launcher" = srun ]; then
             # srun does not inherit --cpus-per-task from sbatch (Slurm >= 22.05)
             cmd=(srun --mpi=pmix --ntasks="$ranks" --cpus-per-task="$cpt" "${largs[@]}" "$prog" --config "$cfg")
@@ -553,11 +575,14 @@ pp_slurm_stage() {
             [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
             local bind=()
             [ "$cpt" -gt 1 ] && bind=(--bind-to none)
-            cmd=(mpirun -np "$ranks" "${bind[@]}" "${largs[@]}" "$prog" --config "$cfg")
+            cmd=(mpirun -np "$ranks" -x PP_EXIT_STATUS_FILE "${bind[@]}" "${largs[@]}" "$prog" --config "$cfg")
         fi
+        export PP_EXIT_STATUS_FILE=$PP_WORKDIR/.slurm/$SLURM_JOB_ID.$run.status
+        rm -f "$PP_EXIT_STATUS_FILE"
         pp_say "$run: ${cmd[*]}"
         t0=$SECONDS
         pp_wait_step "${cmd[@]}"
+        pp_step_status $? "$PP_EXIT_STATUS_FILE"
         rc=$?
         pp_say "$run: $(basename "$prog") exited $rc after $((SECONDS - t0)) s"
         # 75: stopped after saving.  Above 128: killed by the signal itself

@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
         if (st == PP_OK) {
             model_init_random(&m, (uint64_t)init_seed);
             m.tok = tok;
+            m.fingerprint = model_fingerprint(&m); // now with the tokenizer
         } else tok_free(&tok);
     }
     if (st == PP_OK) st = sft_data_build(&d, &p, &m.tok, m.cfg.seq_len, wrong, habit, (uint64_t)seed, &s.err);

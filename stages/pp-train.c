@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
     int reused = 0;
     if (st == PP_OK && !ref_free) {
         double t0 = pp_now();
-        st = dpo_reference_logps(&d, ref, pairs_path, cache, micro, s.comm, &reused, &s.err);
+        st = dpo_reference_logps(&d, ref, pairs_path, cache, micro, s.comm, &s.log, &reused, &s.err);
         if (st == PP_OK)
             pp_info(&s.log, "reference log-probs %s %s (%.1fs)", reused ? "reused from" : "computed into", cache, pp_now() - t0);
     }
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
         st = pairs_load(&hp, heldout, 0, &s.err);
         if (st == PP_OK) st = dpo_data_build(&hd, &hp, max_len > 0 && max_len < m.cfg.seq_len ? max_len : m.cfg.seq_len, &s.err);
         st = pp_agree(s.comm, st, &s.err);
-        if (st == PP_OK && !ref_free) st = dpo_reference_logps(&hd, ref, heldout, hcache, micro, s.comm, &reused, &s.err);
+        if (st == PP_OK && !ref_free) st = dpo_reference_logps(&hd, ref, heldout, hcache, micro, s.comm, &s.log, &reused, &s.err);
     }
     if (st == PP_OK) st = dpo_ctx_init(&ctx, &d, &m.cfg, &lo, batch, micro, (uint64_t)seed, s.comm, &s.err);
     st = pp_agree(s.comm, st, &s.err);

@@ -95,6 +95,12 @@ typedef struct {
     judge_cmd *cmd;
 } judges;
 
+/* A stop signal abandons a judge call in flight (judge_cmd.h). */
+static int judge_should_stop(void *ctx) {
+    (void)ctx;
+    return pp_stop_requested();
+}
+
 static pp_status judge_pair(judges *j, const prompt_set *p, int64_t i, int split, const char *first,
                             const char *second, int order, int *verdict, pp_err *err) {
     if (!strcmp(j->o->judge, "oracle")) {
@@ -307,6 +313,9 @@ static pp_status run_split(int split, const char *path, const char *parts, const
         for (int64_t i = p0; st == PP_OK && !from_file && i < p1; i++)
             st = do_row(split, path, &p, i, g, models, j, r, err);
         if (st == PP_OK && !from_file) st = chunk_save(file, key, &p, p0, p1, r, err);
+        if (st == PP_EINTERRUPTED) /* during a judge call: the chunk is done again on resume */
+            st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal; finished prompts are saved in %s, run the same "
+                         "command again to resume", parts);
         if (st != PP_OK) break;
         for (int64_t i = p0; i < p1; i++) finish_row(&p, i, has_ref, r);
         *done += p1 - p0;
@@ -432,9 +441,12 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     for (int s = 0; st == PP_OK && s < 2; s++) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
     if (st == PP_OK && !strcmp(o->judge, "oracle"))
         st = oracle_judge_init(&j.oracle, o->j.noise, o->j.position_bias, o->j.close, (uint64_t)o->j.seed, err);
-    if (st == PP_OK && !strcmp(o->judge, "cmd"))
-        st = o->j.cmdline ? judge_cmd_open(&j.cmd, o->j.cmdline, &o->j.cmd, err)
+    if (st == PP_OK && !strcmp(o->judge, "cmd")) {
+        judge_cmd_options jo = o->j.cmd;
+        jo.stop_requested = judge_should_stop;
+        st = o->j.cmdline ? judge_cmd_open(&j.cmd, o->j.cmdline, &jo, err)
                           : pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
+    }
     /* the resume directory, made by rank 0 */
     char parts[PP_PATH_MAX + 8], fp[2][17];
     snprintf(parts, sizeof parts, "%s.parts", out_path);

@@ -184,6 +184,7 @@ static pp_status read_text_rows(pp_h5 *f, const char *name, int64_t file_n, int6
     if (nd != 1 || dims[0] != want[0])
         return pp_fail(err, PP_EINPUT, "%s: text dataset %s has %lld entries, expected %lld", f->path, name,
                        (long long)(nd == 1 ? dims[0] : -1), (long long)file_n);
+    PP_TRY(pp_h5_check_stored(f, name, err));
     char **v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
     char **raw = calloc((size_t)(n > 0 ? n : 1), sizeof *raw);
     if (!v || !raw) {

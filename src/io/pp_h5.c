@@ -429,6 +429,33 @@ pp_status pp_h5_dims(pp_h5 *f, const char *name, int *ndims, int64_t dims[4], pp
     return st;
 }
 
+pp_status pp_h5_check_stored(pp_h5 *f, const char *name, pp_err *err) {
+    int n;
+    int64_t dims[4];
+    PP_TRY(pp_h5_dims(f, name, &n, dims, err));
+    double elems = 1;
+    for (int i = 0; i < n; i++) elems *= (double)dims[i];
+    if (elems == 0) return PP_OK;
+    hid_t d = H5Dopen2(f->id, name, H5P_DEFAULT);
+    hid_t ty = H5Dget_type(d);
+    double bytes = elems * (double)H5Tget_size(ty);
+    H5Tclose(ty);
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    H5Dget_space_status(d, &status);
+    double stored = (double)H5Dget_storage_size(d);
+    H5Dclose(d);
+    /* Shapes come from the file and size our allocations: a forged file can
+     * declare 2^33 rows in chunks it never wrote.  prefpipe writes every
+     * element and no filters, so all storage is there, byte for byte; the
+     * factor leaves room for files compressed by other tools (deflate
+     * reaches about 1000:1 at best). */
+    if (status != H5D_SPACE_STATUS_ALLOCATED || stored * 1100.0 < bytes)
+        return pp_fail(err, PP_EINPUT,
+                       "%s: dataset %s declares %.0f elements (%.0f bytes) but stores %.0f bytes: damaged or forged file",
+                       f->path, name, elems, bytes, stored);
+    return PP_OK;
+}
+
 pp_status pp_h5_expect(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *want,
                        int64_t dims_out[4], pp_err *err) {
     int n;
@@ -448,6 +475,7 @@ pp_status pp_h5_expect(pp_h5 *f, const char *name, pp_dtype t, int ndims, const 
     int is_float = t == PP_F32 || t == PP_F64;
     if ((is_float && cls != H5T_FLOAT) || (!is_float && cls != H5T_INTEGER))
         return pp_fail(err, PP_EINPUT, "%s: dataset %s is not %s data", f->path, name, dtype_name(t));
+    PP_TRY(pp_h5_check_stored(f, name, err));
     if (dims_out) memcpy(dims_out, dims, sizeof dims);
     return PP_OK;
 }
@@ -494,6 +522,7 @@ pp_status pp_h5_read_text(pp_h5 *f, const char *name, int64_t want_n, int64_t *n
     if (want_n >= 0 && dims[0] != want_n)
         return pp_fail(err, PP_EINPUT, "%s: text dataset %s has %lld entries, expected %lld", f->path, name,
                        (long long)dims[0], (long long)want_n);
+    PP_TRY(pp_h5_check_stored(f, name, err));
     int64_t n = dims[0];
     hid_t d = H5Dopen2(f->id, name, H5P_DEFAULT);
     hid_t ty = H5Dget_type(d);

@@ -78,8 +78,11 @@ void pp_h5_close(pp_h5 *f);
 int pp_h5_exists(pp_h5 *f, const char *name);
 /* Rank and dims of a dataset (dims[0..3]); error naming file and dataset when missing. */
 pp_status pp_h5_dims(pp_h5 *f, const char *name, int *ndims, int64_t dims[4], pp_err *err);
-/* Check a dataset has ndims dims equal to want[] (-1 = any) and numeric class
- * compatible with t. */
+/* PP_EINPUT unless every element a dataset's shape declares is stored (no
+ * unwritten chunks; storage not implausibly small): shapes size allocations. */
+pp_status pp_h5_check_stored(pp_h5 *f, const char *name, pp_err *err);
+/* Check a dataset has ndims dims equal to want[] (-1 = any), numeric class
+ * compatible with t, and all its data stored (pp_h5_check_stored). */
 pp_status pp_h5_expect(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *want,
                        int64_t dims_out[4], pp_err *err);
 /* Read rows [row0, row0+nrows) of dimension 0 (all columns) converting to t. */

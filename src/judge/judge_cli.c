@@ -27,6 +27,9 @@ void judge_cli_options(judge_cli *j, pp_option *o) {
     o[7] = (pp_option){"judge-give-up", OPT_INT, &j->cmd.give_up_after, "N",
                        "cmd: failed attempts in a row after which the judge counts as broken", NULL, 0, 1, 1e9};
     o[8] = (pp_option){"judge-id-prefix", OPT_STRING, &j->id_prefix, "TEXT", "cmd: text put before every request id", NULL, 0, 0, 0};
+    o[10] = (pp_option){"judge-startup-timeout", OPT_DOUBLE, &j->cmd.startup_timeout_s, "SECONDS",
+                        "cmd: seconds for the first answer of each judge process (started or restarted), if longer "
+                        "than --judge-timeout", NULL, 0, 0, 1e6};
     o[9] = (pp_option){"judge-stderr", OPT_STRING, &j->cmd.stderr_path, "FILE",
                        "cmd: append the judges' stderr to FILE (default: ours)", NULL, 0, 0, 0};
 }

@@ -21,13 +21,13 @@
 
 typedef struct {
     const char *cmdline;        /* --judge-cmd "PROGRAM ARGS" (NULL: not given) */
-    judge_cmd_options cmd;      /* --judge-timeout, -retries, -give-up, -stderr */
+    judge_cmd_options cmd;      /* --judge-timeout, -startup-timeout, -retries, -give-up, -stderr */
     const char *id_prefix;      /* --judge-id-prefix, "" none */
     double noise, position_bias, close; /* oracle: --judge-noise, -position-bias, -close */
     long long seed;             /* oracle: --judge-seed */
 } judge_cli;
 
-#define JUDGE_CLI_N_OPTIONS 10
+#define JUDGE_CLI_N_OPTIONS 11
 
 void judge_cli_defaults(judge_cli *j);
 void judge_cli_options(judge_cli *j, pp_option *out);

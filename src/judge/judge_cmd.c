@@ -51,6 +51,8 @@ struct judge_cmd {
 
 /* ---------------------------------------------------------------- helpers */
 
+static int stop_seen(const judge_cmd *j) { return j->opt.stop_requested && j->opt.stop_requested(j->opt.stop_ctx); }
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -425,23 +427,49 @@ const char *judge_verdict_name(judge_verdict v) {
 
 /* --------------------------------------------------------------- exchange */
 
-typedef enum { GOT_LINE, GOT_EARLY_LINE, GOT_TIMEOUT, GOT_EOF, GOT_TOO_LONG } got;
+typedef enum { GOT_LINE, GOT_EARLY_LINE, GOT_TIMEOUT, GOT_EOF, GOT_TOO_LONG, GOT_STOPPED } got;
+
+static int is_blank_line(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!is_blank(s[i])) return 0;
+    return 1;
+}
+
+static void consume_line(judge_cmd *j, size_t line_len) {
+    size_t used = line_len + 1;
+    memmove(j->buf, j->buf + used, j->buf_len - used);
+    j->buf_len -= used;
+}
 
 /* Send req and wait for one full answer line before the deadline.  On
  * GOT_LINE / GOT_EARLY_LINE the line is buf[0 .. *line_len) and its newline
- * is at buf[*line_len]. */
+ * is at buf[*line_len].  Blank lines are dropped (a judge that prints one
+ * after each answer is common and harmless).  A stop request pulls the
+ * deadline in to stop_grace_s after it was seen: GOT_STOPPED. */
 static got exchange(judge_cmd *j, const char *req, size_t req_len, double deadline,
                     size_t *line_len) {
     size_t sent = 0;
+    double stop_deadline = -1;
     for (;;) {
         char *nl = memchr(j->buf, '\n', j->buf_len);
+        if (nl && is_blank_line(j->buf, (size_t)(nl - j->buf))) {
+            consume_line(j, (size_t)(nl - j->buf));
+            continue;
+        }
         if (nl) {
             *line_len = (size_t)(nl - j->buf);
             return sent < req_len ? GOT_EARLY_LINE : GOT_LINE;
         }
         if (j->buf_len >= j->buf_cap) return GOT_TOO_LONG;
-        double left = deadline - now_s();
+        double t = now_s();
+        if (stop_deadline < 0 && stop_seen(j))
+            stop_deadline = t + j->opt.stop_grace_s;
+        if (stop_deadline >= 0 && stop_deadline < deadline && t >= stop_deadline) return GOT_STOPPED;
+        double left = (stop_deadline >= 0 && stop_deadline < deadline ? stop_deadline : deadline) - t;
         if (left <= 0) return GOT_TIMEOUT;
+        /* a signal may land between the check above and poll(): with a stop
+         * callback, look again at least every 100 ms */
+        if (j->opt.stop_requested && left > 0.1) left = 0.1;
         struct pollfd p[2] = {{j->from_judge, POLLIN, 0}, {j->to_judge, POLLOUT, 0}};
         int ms = left > 1000.0 ? 1000000 : (int)(left * 1000.0) + 1;
         int r = poll(p, sent < req_len ? 2 : 1, ms);
@@ -463,13 +491,7 @@ static got exchange(judge_cmd *j, const char *req, size_t req_len, double deadli
     }
 }
 
-static void consume_line(judge_cmd *j, size_t line_len) {
-    size_t used = line_len + 1;
-    memmove(j->buf, j->buf + used, j->buf_len - used);
-    j->buf_len -= used;
-}
-
-typedef enum { ATTEMPT_OK, ATTEMPT_FAILED } attempt_end;
+typedef enum { ATTEMPT_OK, ATTEMPT_FAILED, ATTEMPT_STOPPED } attempt_end;
 
 /* One request, one answer.  Counts the outcome; stops the judge when it is
  * dead, hung or out of step. */
@@ -485,6 +507,12 @@ static attempt_end attempt_once(judge_cmd *j, size_t req_len, const char *id,
     pp_err perr;
     int id_ok = 0;
     switch (g) {
+    case GOT_STOPPED:
+        j->n.abandoned++;
+        stop_judge(j, 0); /* out of step now; the run is ending anyway */
+        snprintf(j->last_problem, sizeof j->last_problem,
+                 "stopped by a signal while waiting for the answer to id \"%.100s\"", id);
+        return ATTEMPT_STOPPED;
     case GOT_TIMEOUT:
         j->n.timeouts++;
         stop_judge(j, 0);
@@ -541,6 +569,9 @@ void judge_cmd_options_default(judge_cmd_options *opt) {
     opt->kill_grace_s = 2.0;
     opt->close_timeout_s = 5.0;
     opt->stderr_path = NULL;
+    opt->stop_requested = NULL;
+    opt->stop_ctx = NULL;
+    opt->stop_grace_s = 5.0;
 }
 
 static pp_status check_options(const judge_cmd_options *o, pp_err *err) {
@@ -555,9 +586,9 @@ static pp_status check_options(const judge_cmd_options *o, pp_err *err) {
         return pp_fail(err, PP_EINPUT, "judge answer limit must be 16 B .. 1 GiB, got %zu",
                        o->max_answer_bytes);
     if (!(o->startup_timeout_s >= 0) || !(o->restart_backoff_s >= 0) || !(o->kill_grace_s >= 0) ||
-        !(o->close_timeout_s >= 0))
+        !(o->close_timeout_s >= 0) || !(o->stop_grace_s >= 0))
         return pp_fail(err, PP_EINPUT,
-                       "judge startup timeout, backoff, kill grace and close timeout must be >= 0");
+                       "judge startup timeout, backoff, kill grace, close timeout and stop grace must be >= 0");
     return PP_OK;
 }
 
@@ -666,6 +697,10 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
     pp_status st = PP_OK;
     int done = 0;
     for (int attempt = 0; attempt <= j->opt.max_retries && !done && st == PP_OK; attempt++) {
+        if (stop_seen(j)) { /* no new attempt, no restart */
+            st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal before judge call \"%.100s\"", id);
+            break;
+        }
         if (j->pid < 0) {
             /* first restart after a failure at once, further ones in a row back off */
             if (j->fails_in_row >= 2) {
@@ -682,10 +717,13 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
                 break;
             }
         }
-        if (attempt_once(j, req_len, id, out) == ATTEMPT_OK) {
+        attempt_end how = attempt_once(j, req_len, id, out);
+        if (how == ATTEMPT_OK) {
             j->n.ok++;
             j->fails_in_row = 0;
             done = 1;
+        } else if (how == ATTEMPT_STOPPED) {
+            st = pp_fail(err, PP_EINTERRUPTED, "%s", j->last_problem);
         } else if (++j->fails_in_row >= j->opt.give_up_after) {
             j->broken = 1;
             stop_judge(j, 0.1);
@@ -714,7 +752,10 @@ const char *judge_cmd_last_problem(const judge_cmd *j) { return j->last_problem;
 
 void judge_cmd_close(judge_cmd *j) {
     if (!j) return;
-    stop_judge(j, j->opt.close_timeout_s);
+    /* when stopping, a judge that does not exit at EOF is not waited for long */
+    double wait = j->opt.close_timeout_s;
+    if (wait > 0.5 && stop_seen(j)) wait = 0.5;
+    stop_judge(j, wait);
     close_fd(&j->stderr_fd);
     judge_argv_free(j->argv);
     free(j->stderr_path);

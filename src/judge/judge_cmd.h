@@ -50,6 +50,15 @@ typedef struct {
     double close_timeout_s;    /* at close: wait this long for exit after EOF (5) */
     const char *stderr_path;   /* NULL: the judge's stderr is ours; else appended
                                   to this file */
+    int (*stop_requested)(void *ctx); /* NULL, or nonzero once the program should
+                                  stop (a signal, or the MPI coordinator says so;
+                                  called with stop_ctx): then no new attempt and no
+                                  restart is made, and an attempt in flight is
+                                  abandoned stop_grace_s after the stop was seen
+                                  (earlier if its own deadline comes first) */
+    void *stop_ctx;
+    double stop_grace_s;       /* (5); with kill_grace_s the longest a stop waits
+                                  for a judge call: 5 + 2 s by default */
 } judge_cmd_options;
 
 typedef struct {
@@ -63,9 +72,11 @@ typedef struct {
     long restarts;     /* judge processes started after the first (counted when
                           started: at the attempt after the failure) */
     long kills;        /* judge processes that had to be sent SIGTERM or SIGKILL */
+    long abandoned;    /* attempts cut short by a stop request (judge killed) */
     double seconds;    /* wall time inside judge_cmd_match */
 } judge_cmd_counters;
-/* Every attempt ends one way: attempts == ok + timeouts + crashes + bad_answers,
+/* Every attempt ends one way:
+ * attempts == ok + timeouts + crashes + bad_answers + abandoned,
  * and calls == ok + failures unless a call returned an error. */
 
 typedef struct judge_cmd judge_cmd;
@@ -90,8 +101,11 @@ pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const judge_cmd_opt
  * anything; invalid UTF-8 sequences are sent as U+FFFD.  Returns PP_OK with
  * *out = JUDGE_FAILED when the match could not be judged; PP_ESYS (and
  * JUDGE_FAILED) only when the judge can no longer be run or has given no
- * valid answer for give_up_after attempts in a row.  *seconds (may be NULL)
- * gets the wall time of the match, retries included. */
+ * valid answer for give_up_after attempts in a row; PP_EINTERRUPTED (and
+ * JUDGE_FAILED, not a verdict: do not record it) when opt.stop_requested
+ * said stop before or during the match.  *seconds (may be NULL) gets the
+ * wall time of the match, retries included.  Blank answer lines (whitespace
+ * only) are skipped. */
 pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
                           const char *b, judge_verdict *out, double *seconds, pp_err *err);
 

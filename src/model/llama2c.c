@@ -193,7 +193,7 @@ pp_status llama2c_load(model *m, const char *bin_path, const char *tokenizer_pat
         model_free(m);
         return st;
     }
-    m->fingerprint = model_params_hash(m);
+    m->fingerprint = model_fingerprint(m);
     if (extras) {
         extras->version = version;
         extras->rope_tables = rope;

@@ -19,9 +19,13 @@ pp_status model_config_check(const model_config *c, const char *what, pp_err *er
         BAD("%s: n_kv_heads %d does not divide n_heads %d", what, c->n_kv_heads, c->n_heads);
     if (model_head_dim(c) % 2 != 0) BAD("%s: head size %d is odd (RoPE needs pairs)", what, model_head_dim(c));
     if (c->vocab_size <= 0 || c->vocab_size > 1 << 22) BAD("%s: vocab_size %d out of range", what, c->vocab_size);
-    if (c->seq_len <= 0 || c->seq_len > 1 << 20) BAD("%s: seq_len %d out of range", what, c->seq_len);
-    if (!(c->norm_eps > 0 && c->norm_eps < 1)) BAD("%s: norm_eps %g out of range", what, c->norm_eps);
-    if (!(c->rope_theta > 1)) BAD("%s: rope_theta %g out of range", what, c->rope_theta);
+    if (c->seq_len <= 0 || c->seq_len > MODEL_MAX_SEQ_LEN)
+        BAD("%s: seq_len %d out of range (1 to %d)", what, c->seq_len, MODEL_MAX_SEQ_LEN);
+    /* the negated tests also catch NaN; isfinite catches a double that
+     * overflowed float when read */
+    if (!(c->norm_eps > 0 && c->norm_eps < 1)) BAD("%s: norm_eps %g out of range (0 to 1, exclusive)", what, c->norm_eps);
+    if (!(isfinite(c->rope_theta) && c->rope_theta > 1 && c->rope_theta <= 1e9f))
+        BAD("%s: rope_theta %g out of range (above 1, at most 1e9)", what, c->rope_theta);
     double n = (double)model_param_count(c);
     if (n > 4e9) BAD("%s: %.0f parameters is more than this engine holds", what, n);
 #undef BAD
@@ -167,7 +171,7 @@ void model_init_random(model *m, uint64_t seed) {
         for (size_t j = 0; j < tab[i].count; j++) p[j] = std * (float)pp_rng_normal(&r);
     }
     free(tab);
-    m->fingerprint = model_params_hash(m);
+    m->fingerprint = model_fingerprint(m);
 }
 
 uint64_t model_params_hash(const model *m) {
@@ -177,6 +181,40 @@ uint64_t model_params_hash(const model *m) {
     size_t n = m->n_params, i = 0;
     for (; i + 1 < n; i += 2) h = pp_hash64(h ^ ((uint64_t)u[i] | (uint64_t)u[i + 1] << 32));
     if (i < n) h = pp_hash64(h ^ u[i]);
+    return h;
+}
+
+/* Fold n bytes into h, 8 at a time (the tail zero-padded). */
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
+    const unsigned char *b = data;
+    h = pp_hash64(h ^ n);
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, b + i, n - i < 8 ? n - i : 8);
+        h = pp_hash64(h ^ w);
+    }
+    return h;
+}
+
+uint64_t model_fingerprint(const model *m) {
+    const model_config *c = &m->cfg;
+    /* Every value that changes what the model computes: two files with the
+     * same tensors but other heads, RoPE base, epsilon or vocabulary must not
+     * share caches or run keys. */
+    int64_t ints[] = {c->dim,        c->hidden_dim, c->n_layers,   c->n_heads,       c->n_kv_heads,
+                      c->vocab_size, c->seq_len,    c->tied_embeddings};
+    float floats[] = {c->norm_eps, c->rope_theta};
+    uint64_t h = model_params_hash(m);
+    h = hash_bytes(h, ints, sizeof ints);
+    h = hash_bytes(h, floats, sizeof floats);
+    const tokenizer *t = &m->tok;
+    int64_t tints[] = {t->kind, t->vocab_size, t->bos_id, t->eos_id, t->pad_id, t->max_token_length};
+    h = hash_bytes(h, tints, sizeof tints);
+    if (t->piece_offsets) { /* NULL until a tokenizer is attached (model_init_random) */
+        h = hash_bytes(h, t->piece_offsets, (size_t)(t->vocab_size + 1) * sizeof *t->piece_offsets);
+        h = hash_bytes(h, t->pieces, (size_t)t->piece_offsets[t->vocab_size]);
+        h = hash_bytes(h, t->scores, (size_t)t->vocab_size * sizeof *t->scores);
+    }
     return h;
 }
 

@@ -63,8 +63,11 @@ typedef struct {
     float *params;     /* flat buffer, n_params floats */
     model_tensors w;   /* named pointers into params */
     tokenizer tok;
-    uint64_t fingerprint; /* pp_hash of params, set by loaders */
+    uint64_t fingerprint; /* model_fingerprint, set by loaders */
 } model;
+
+/* Longest context accepted (Llama 3.1 has 131072). */
+#define MODEL_MAX_SEQ_LEN (1 << 17)
 
 static inline int model_head_dim(const model_config *c) { return c->dim / c->n_heads; }
 
@@ -89,6 +92,9 @@ pp_status model_alloc(model *m, const model_config *cfg, pp_err *err);
 void model_init_random(model *m, uint64_t seed);
 /* 64-bit content hash of the parameters (order-dependent, exact bits). */
 uint64_t model_params_hash(const model *m);
+/* Identity of a model: the parameters, every config value and the tokenizer
+ * (kind, special ids, pieces, scores).  Keys caches and run keys. */
+uint64_t model_fingerprint(const model *m);
 /* Reject NaN/Inf weights: names the first bad tensor. */
 pp_status model_check_finite(const model *m, const char *what, pp_err *err);
 void model_free(model *m);

@@ -168,27 +168,38 @@ pp_status model_load(const char *path, model *m, pp_err *err) {
     PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
     model_config c = {0};
     pp_status st = read_config(&f, &c, err);
-    if (st == PP_OK) st = model_alloc(m, &c, err);
-    int n = model_tensor_count(&c);
+    int n = st == PP_OK ? model_tensor_count(&c) : 0;
     tensor_info *tab = st == PP_OK ? malloc((size_t)n * sizeof *tab) : NULL;
     if (st == PP_OK && !tab) st = pp_fail(err, PP_ESYS, "out of memory");
     if (tab) model_tensor_table(&c, tab);
+    /* every tensor is where the config says, stored in full, before the
+     * config sizes an allocation */
     for (int i = 0; st == PP_OK && i < n; i++) {
         char name[128];
         snprintf(name, sizeof name, "/tensors/%s", tab[i].name);
         st = pp_h5_expect(&f, name, PP_F32, tab[i].rank, tab[i].dims, NULL, err);
-        if (st == PP_OK) st = pp_h5_read_all(&f, name, PP_F32, m->params + tab[i].offset, err);
+    }
+    if (st == PP_OK) st = model_alloc(m, &c, err);
+    for (int i = 0; st == PP_OK && i < n; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "/tensors/%s", tab[i].name);
+        st = pp_h5_read_all(&f, name, PP_F32, m->params + tab[i].offset, err);
     }
     free(tab);
     if (st == PP_OK) st = model_check_finite(m, path, err);
     if (st == PP_OK) st = read_tokenizer(&f, m, err);
     if (st == PP_OK) {
-        m->fingerprint = model_params_hash(m);
-        char want[17], have[17];
+        m->fingerprint = model_fingerprint(m);
+        char want[17], have[17], legacy[17];
         model_fingerprint_hex(m, have);
-        if (pp_h5_get_attr_str(&f, "/", "fingerprint", want, sizeof want, err) == PP_OK && strcmp(want, have) != 0)
-            st = pp_fail(err, PP_EINPUT, "%s: weights do not match the stored fingerprint %s (got %s): file damaged", path,
-                         want, have);
+        /* files written before the fingerprint covered config and tokenizer
+         * store the parameter hash: still a valid damage check on the weights */
+        snprintf(legacy, sizeof legacy, "%016llx", (unsigned long long)model_params_hash(m));
+        if (pp_h5_get_attr_str(&f, "/", "fingerprint", want, sizeof want, err) == PP_OK && strcmp(want, have) != 0 &&
+            strcmp(want, legacy) != 0)
+            st = pp_fail(err, PP_EINPUT,
+                         "%s: weights, config or tokenizer do not match the stored fingerprint %s (got %s): file damaged or edited",
+                         path, want, have);
     }
     pp_h5_close(&f);
     if (st != PP_OK) model_free(m);

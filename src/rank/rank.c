@@ -59,6 +59,7 @@ typedef struct {
     int32_t prompt, call, first, second, verdict;
     int32_t attempts, timeouts, crashes, bad_answers, restarts, rank;
     int32_t fatal; /* the judge is broken: error holds the message, stop the run */
+    int32_t stopped; /* a stop cut the call short: no verdict, not journaled */
     double seconds;
     char error[ERROR_TEXT];
 } verdict_msg;
@@ -92,10 +93,24 @@ typedef struct {
     const char *id_prefix;
     int orders;
     int rank;
+    MPI_Comm comm;
 } judge_state;
 
-static pp_status judge_open(judge_state *j, const rank_options *o, const candidate_set *c, int rank, pp_err *err) {
+/* The judge's stop test: a signal here, or, on a worker, rank 0 has said
+ * stop (it may have seen the signal alone, or failed); the TAG_STOP
+ * message stays queued for work() to receive. */
+static int judge_should_stop(void *ctx) {
+    const judge_state *j = ctx;
+    if (pp_stop_requested()) return 1;
+    int flag = 0;
+    if (j->rank != 0) MPI_Iprobe(0, TAG_STOP, j->comm, &flag, MPI_STATUS_IGNORE);
+    return flag;
+}
+
+static pp_status judge_open(judge_state *j, const rank_options *o, const candidate_set *c, int rank, MPI_Comm comm,
+                            pp_err *err) {
     memset(j, 0, sizeof *j);
+    j->comm = comm;
     j->kind = o->judge;
     j->orders = o->both_orders ? 2 : 1;
     j->rank = rank;
@@ -118,7 +133,10 @@ static pp_status judge_open(judge_state *j, const rank_options *o, const candida
         }
         return PP_OK;
     }
-    return judge_cmd_open(&j->cmd, o->judge_cmd, &o->cmd_opts, err);
+    judge_cmd_options jo = o->cmd_opts;
+    jo.stop_requested = judge_should_stop;
+    jo.stop_ctx = j;
+    return judge_cmd_open(&j->cmd, o->judge_cmd, &jo, err);
 }
 
 static void judge_close(judge_state *j) {
@@ -170,7 +188,9 @@ static void judge_call(judge_state *j, const candidate_set *c, const call_item *
     v->bad_answers = (int32_t)(after.bad_answers - before.bad_answers);
     v->restarts = (int32_t)(after.restarts - before.restarts);
     v->verdict = jv == JUDGE_A ? TOURN_FIRST : jv == JUDGE_B ? TOURN_SECOND : jv == JUDGE_TIE ? TOURN_TIE : TOURN_FAILED;
-    if (st != PP_OK) {
+    if (st == PP_EINTERRUPTED) {
+        v->stopped = 1;
+    } else if (st != PP_OK) {
         v->fatal = 1;
         set_error(v, e.msg);
     } else if (v->verdict == TOURN_FAILED) {
@@ -579,6 +599,7 @@ static int poll_workers(engine *e, pp_status *st, pp_err *err) {
         verdict_msg v;
         MPI_Recv(&v, (int)sizeof v, MPI_BYTE, s.MPI_SOURCE, TAG_VERDICT, e->comm, MPI_STATUS_IGNORE);
         e->outstanding[s.MPI_SOURCE]--;
+        if (v.stopped) continue; /* judged again on resume */
         if (v.fatal) {
             if (*st == PP_OK) *st = pp_fail(err, PP_ESYS, "judge on rank %d: %s", s.MPI_SOURCE, v.error);
             continue;
@@ -613,6 +634,7 @@ static pp_status coordinate(engine *e, pp_err *err) {
         if (have) {
             verdict_msg v;
             judge_call(&e->judge, e->c, &mine, &v);
+            if (v.stopped) continue; /* the loop's stop test says so */
             if (v.fatal) st = pp_fail(err, PP_ESYS, "judge on rank 0: %s", v.error);
             else st = accept_verdict(e, &v, 0, err);
             backoff = IDLE_START;
@@ -1098,7 +1120,7 @@ static pp_status run_pairwise(const rank_options *o, const candidate_set *c, con
     /* every rank starts its judge (a judge that cannot start stops all),
      * before the journal is touched */
     st = pp_agree(e.comm, st, err);
-    if (st == PP_OK) st = pp_agree(e.comm, judge_open(&e.judge, o, c, e.rank, err), err);
+    if (st == PP_OK) st = pp_agree(e.comm, judge_open(&e.judge, o, c, e.rank, e.comm, err), err);
     if (st == PP_OK && e.rank == 0) st = coordinator_setup(&e, err);
     st = pp_agree(e.comm, st, err);
     double t0 = pp_now();

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/pp_h5.h"
@@ -31,6 +32,19 @@ int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **
     return -1;
 }
 
+/* mpirun exits 1 after it forwarded SIGTERM or SIGINT, whatever the ranks
+ * returned, so a stage that saved its state and exited 75 would look like
+ * bad input.  With PP_EXIT_STATUS_FILE set (the job scripts set it), rank 0
+ * also writes its exit code there. */
+static void write_exit_status(int code) {
+    const char *path = getenv("PP_EXIT_STATUS_FILE");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f, "%d\n", code);
+    fclose(f);
+}
+
 int pp_stage_end(pp_stage *s, pp_status st) {
     st = pp_agree(s->comm, st, &s->err);
     int code = 0;
@@ -39,6 +53,7 @@ int pp_stage_end(pp_stage *s, pp_status st) {
         if (s->rank == 0) code = pp_report_error(s->prog, &s->err);
         else code = (int)st;
     }
+    if (s->rank == 0) write_exit_status(code);
     if (s->cli) pp_cli_free(s->cli);
     if (s->before_finalize) s->before_finalize();
     MPI_Finalize();

@@ -1,6 +1,7 @@
 /* dpo.c - preference data, reference log-probs, DPO-family gradient (dpo.h). */
 #include "train/dpo.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,57 +144,71 @@ pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Co
     return st;
 }
 
-static pp_status read_cache(dpo_data *d, const char *cache, const char *ref_fp, const char *pairs_fp, int *hit,
-                            pp_err *err) {
+/* Reads one log-prob dataset of n finite values from an open cache. */
+static pp_status read_cached_logps(pp_h5 *f, const char *name, int64_t n, double *out, pp_err *err) {
+    int64_t want[1] = {n};
+    PP_TRY(pp_h5_expect(f, name, PP_F64, 1, want, NULL, err));
+    PP_TRY(pp_h5_read_all(f, name, PP_F64, out, err));
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(out[i])) return pp_fail(err, PP_EINPUT, "%s: %s element %lld is %g", f->path, name, (long long)i, out[i]);
+    return PP_OK;
+}
+
+/* *hit = 1 when the cache holds the log-probs of this reference, pairs file
+ * and length.  A cache made for other inputs is a plain miss; one that claims
+ * to match but is damaged (missing or short datasets, non-finite values) is
+ * a miss with a warning: the log-probs are recomputed and the cache rewritten. */
+static void read_cache(dpo_data *d, const char *cache, const char *ref_fp, const char *pairs_fp, int *hit,
+                       const pp_log *log) {
     *hit = 0;
-    if (access(cache, R_OK) != 0) return PP_OK;
+    if (access(cache, R_OK) != 0) return;
     pp_h5 f;
-    if (pp_h5_open(&f, cache, "ref_logps", REF_LOGPS_SCHEMA_VERSION, err) != PP_OK) return PP_OK; /* recompute */
+    pp_err e;
+    if (pp_h5_open(&f, cache, "ref_logps", REF_LOGPS_SCHEMA_VERSION, &e) != PP_OK) {
+        pp_warn(log, "%s; recomputing the reference log-probs", e.msg);
+        return;
+    }
     char a[64] = "", b[64] = "";
     int64_t n = -1, maxlen = -1;
-    pp_err e2;
-    pp_h5_get_attr_str(&f, "/", "reference_fingerprint", a, sizeof a, &e2);
-    pp_h5_get_attr_str(&f, "/", "pairs_fingerprint", b, sizeof b, &e2);
-    pp_h5_get_attr_i64(&f, "/", "n_pairs", &n, &e2);
-    pp_h5_get_attr_i64(&f, "/", "max_len", &maxlen, &e2);
-    pp_status st = PP_OK;
+    pp_h5_get_attr_str(&f, "/", "reference_fingerprint", a, sizeof a, &e);
+    pp_h5_get_attr_str(&f, "/", "pairs_fingerprint", b, sizeof b, &e);
+    pp_h5_get_attr_i64(&f, "/", "n_pairs", &n, &e);
+    pp_h5_get_attr_i64(&f, "/", "max_len", &maxlen, &e);
     if (!strcmp(a, ref_fp) && !strcmp(b, pairs_fp) && n == d->n && maxlen == d->max_len) {
-        int64_t want[1] = {n};
-        st = pp_h5_expect(&f, "/chosen_logp", PP_F64, 1, want, NULL, err);
-        if (st == PP_OK) st = pp_h5_expect(&f, "/rejected_logp", PP_F64, 1, want, NULL, err);
-        if (st == PP_OK) st = pp_h5_read_all(&f, "/chosen_logp", PP_F64, d->ref_logp[0], err);
-        if (st == PP_OK) st = pp_h5_read_all(&f, "/rejected_logp", PP_F64, d->ref_logp[1], err);
+        pp_status st = read_cached_logps(&f, "/chosen_logp", n, d->ref_logp[0], &e);
+        if (st == PP_OK) st = read_cached_logps(&f, "/rejected_logp", n, d->ref_logp[1], &e);
         if (st == PP_OK) *hit = 1;
+        else pp_warn(log, "damaged reference log-prob cache: %s; recomputing it", e.msg);
     }
     pp_h5_close(&f);
-    return st;
 }
 
 pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pairs_path, const char *cache_path,
-                              int micro_batch, MPI_Comm comm, int *reused, pp_err *err) {
+                              int micro_batch, MPI_Comm comm, const pp_log *log, int *reused, pp_err *err) {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    char ref_fp[17] = "", pairs_fp[17] = "";
-    pp_status st = pp_file_fingerprint(ref_path, ref_fp, err);
-    if (st == PP_OK) st = pp_file_fingerprint(pairs_path, pairs_fp, err);
-    int hit = 0;
-    if (st == PP_OK && rank == 0) st = read_cache(d, cache_path, ref_fp, pairs_fp, &hit, err);
-    st = pp_agree(comm, st, err);
+    /* The cache is keyed on the fingerprint of the reference as loaded (its
+     * weights, config and tokenizer), not on what the file claims: a model
+     * with other heads or another RoPE base must not reuse the log-probs. */
+    model ref;
+    pp_status st = pp_agree(comm, model_load(ref_path, &ref, err), err);
     PP_TRY(st);
+    char ref_fp[17] = "", pairs_fp[17] = "";
+    model_fingerprint_hex(&ref, ref_fp);
+    st = pp_file_fingerprint(pairs_path, pairs_fp, err);
+    int hit = 0;
+    if (st == PP_OK && rank == 0) read_cache(d, cache_path, ref_fp, pairs_fp, &hit, log);
+    st = pp_agree(comm, st, err);
     MPI_Bcast(&hit, 1, MPI_INT, 0, comm);
     *reused = hit;
-    if (hit) {
+    if (st == PP_OK && hit) {
         MPI_Bcast(d->ref_logp[0], (int)d->n, MPI_DOUBLE, 0, comm);
         MPI_Bcast(d->ref_logp[1], (int)d->n, MPI_DOUBLE, 0, comm);
-        return PP_OK;
+    } else if (st == PP_OK) {
+        st = dpo_compute_logps(d, &ref, micro_batch, comm, d->ref_logp[0], d->ref_logp[1], err);
     }
-    model ref;
-    st = model_load(ref_path, &ref, err);
-    st = pp_agree(comm, st, err);
-    PP_TRY(st);
-    st = dpo_compute_logps(d, &ref, micro_batch, comm, d->ref_logp[0], d->ref_logp[1], err);
     model_free(&ref); /* the reference is not held during training */
-    PP_TRY(st);
+    if (st != PP_OK || hit) return st;
     /* write the cache */
     pp_provenance prov = {"pp-train", "reference log-probs", (pp_input[]){{"reference", ref_path}, {"pairs", pairs_path}}, 2};
     pp_h5 f;

@@ -19,6 +19,7 @@
 #include "model/model.h"
 #include "model/model_train.h"
 #include "io/pairs.h"
+#include "core/pp_log.h"
 #include "train/pref_loss.h"
 #include "train/step_batch.h"
 
@@ -43,11 +44,12 @@ void dpo_data_free(dpo_data *d);
 pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
                             double *out_rejected, pp_err *err);
 
-/* Fill d->ref_logp from the cache file when its fingerprints match, else
- * compute them with the reference model at ref_path and write the cache
- * (atomically).  *reused tells which. */
+/* Fill d->ref_logp from the cache file when its fingerprints match (the
+ * reference model's as loaded, the pairs file's), else compute them with the
+ * reference model at ref_path and write the cache (atomically).  A matching
+ * but damaged cache is recomputed with a warning on log.  *reused tells which. */
 pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pairs_path, const char *cache_path,
-                              int micro_batch, MPI_Comm comm, int *reused, pp_err *err);
+                              int micro_batch, MPI_Comm comm, const pp_log *log, int *reused, pp_err *err);
 
 enum {
     DPO_M_LOSS, DPO_M_REWARD_CHOSEN, DPO_M_REWARD_REJECTED, DPO_M_MARGIN, DPO_M_ACCURACY,

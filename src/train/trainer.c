@@ -41,7 +41,7 @@ static pp_status save_model(const trainer_config *c, const char *path, model *m,
         x.metric_names[j] = h->names[j];
         x.metric_values[j] = h->series + (size_t)j * c->total_steps;
     }
-    m->fingerprint = model_params_hash(m);
+    m->fingerprint = model_fingerprint(m);
     return model_save(path, m, c->comm, c->prov, &x, err);
 }
 

@@ -3,10 +3,9 @@
 # to must give one stderr line naming what is wrong, exit status 1, leave
 # nothing under the final output name, and damage no existing file.
 #
-# Damaged HDF5 files are made from good ones by a small HDF5 editor (the C
-# source below, built with h5pcc): remove a dataset, drop the last row of
-# one, set the schema version, overwrite one element with NaN/Inf or an
-# out-of-vocabulary id.  "Not writable" and "disk full" need mounts: a
+# Damaged HDF5 files are made from good ones by a small HDF5 editor
+# (tests/tools/h5edit.c): remove a dataset, drop the last row of one, set an
+# attribute, overwrite one element with NaN/Inf or an out-of-vocabulary id.  "Not writable" and "disk full" need mounts: a
 # read-only tmpfs and tmpfs of 48 KB and 1.3 MB (we run as root, for whom
 # chmod does not stop writes); without mount permission those cases skip.
 . "$(dirname "$0")/../lib.sh"
@@ -16,77 +15,9 @@ IN=$T/in
 X=$T/out/x.h5 # every case writes here; it must never appear
 mkdir -p "$IN" "$T/out"
 
-# ---- the HDF5 editor (test fixture)
-cat >"$T/h5edit.c" <<'EOF'
-/* h5edit FILE attr|fattr|sattr NAME VALUE | delete PATH | shorten PATH | poke PATH INDEX VALUE */
-#include <hdf5.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-int main(int argc, char **argv) {
-    if (argc < 4) return 2;
-    hid_t f = H5Fopen(argv[1], H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0) return 2;
-    const char *op = argv[2], *name = argv[3];
-    int rc = 0;
-    if (!strcmp(op, "attr") && argc == 5) { /* an int64 attribute of the root group */
-        long long v = atoll(argv[4]);
-        if (H5Aexists(f, name) > 0) H5Adelete(f, name);
-        hid_t sp = H5Screate(H5S_SCALAR), a = H5Acreate2(f, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-        rc = a < 0 || H5Awrite(a, H5T_NATIVE_LLONG, &v) < 0;
-        H5Aclose(a);
-        H5Sclose(sp);
-    } else if ((!strcmp(op, "fattr") || !strcmp(op, "sattr")) && argc == 5) { /* a float64 or text one */
-        double v = strtod(argv[4], NULL);
-        const char *str = argv[4];
-        hid_t t = H5Tcopy(H5T_C_S1);
-        H5Tset_size(t, H5T_VARIABLE);
-        int text = !strcmp(op, "sattr");
-        if (H5Aexists(f, name) > 0) H5Adelete(f, name);
-        hid_t sp = H5Screate(H5S_SCALAR), a = H5Acreate2(f, name, text ? t : H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-        rc = a < 0 || (text ? H5Awrite(a, t, &str) : H5Awrite(a, H5T_NATIVE_DOUBLE, &v)) < 0;
-        H5Aclose(a);
-        H5Sclose(sp);
-        H5Tclose(t);
-    } else if (!strcmp(op, "delete")) {
-        rc = H5Ldelete(f, name, H5P_DEFAULT) < 0;
-    } else if (!strcmp(op, "shorten") || (!strcmp(op, "poke") && argc == 6)) {
-        hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d), ft = H5Dget_type(d);
-        hsize_t dims[8], n = 1;
-        int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
-        for (int i = 0; i < nd; i++) n *= dims[i];
-        double *buf = malloc((n ? n : 1) * sizeof *buf);
-        int empty = !strcmp(op, "shorten") && dims[0] == 1; /* no data to keep: any type */
-        rc = d < 0 || nd < 1 || (!empty && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0);
-        if (!rc && !strcmp(op, "poke")) {
-            buf[atoll(argv[4])] = strtod(argv[5], NULL);
-            rc = H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
-        } else if (!rc) { /* the same dataset with its last row dropped */
-            H5Dclose(d);
-            d = -1;
-            H5Ldelete(f, name, H5P_DEFAULT);
-            dims[0]--;
-            hid_t sp2 = H5Screate_simple(nd, dims, NULL);
-            hid_t d2 = H5Dcreate2(f, name, ft, sp2, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-            rc = d2 < 0 || (!empty && H5Dwrite(d2, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0);
-            H5Dclose(d2);
-            H5Sclose(sp2);
-        }
-        free(buf);
-        if (d >= 0) H5Dclose(d);
-        H5Tclose(ft);
-        H5Sclose(sp);
-    } else rc = 2;
-    H5Fclose(f);
-    return rc;
-}
-EOF
-E=$T/h5edit
-if ! h5pcc -o "$E" "$T/h5edit.c" >"$T/cc.log" 2>&1; then
-    fail badinput_setup "cannot build the HDF5 editor with h5pcc: $(tail -n 2 "$T/cc.log" | tr '\n' ' ')"
-    exit 0
-fi
+# the HDF5 editor (tests/tools/h5edit.c)
+E=$TOOLS/h5edit
+[ -x "$E" ] || { fail badinput_setup "$E is not built (make tests)"; exit 0; }
 
 # ---- good inputs, then damaged copies
 ARCH="--arch dim=16,layers=1,heads=2,kv-heads=1,hidden=32,seq-len=32"
@@ -132,6 +63,24 @@ setup() {
         edit m.h5 m_inf.h5 "$IN/m_inf.h5" poke /tensors/model.layers.0.mlp.up_proj.weight 7 -inf &&
         edit r.h5 r_tok.h5 "$IN/r_tok.h5" poke /chosen_tokens 2 5000 &&
         edit c.h5 c_tok.h5 "$IN/c_tok.h5" poke /candidate_tokens 1 5000 || return 1
+    # model config: not finite, not sane, or edited under the old fingerprint
+    # (4 heads / 2 KV heads have the same tensor shapes as 2 / 1)
+    edit m.h5 m_theta_inf.h5 "$IN/m_theta_inf.h5" attrf rope_theta inf &&
+        edit m.h5 m_seq_huge.h5 "$IN/m_seq_huge.h5" attr seq_len 1048576 &&
+        edit m.h5 m_eps_nan.h5 "$IN/m_eps_nan.h5" attrf norm_eps nan &&
+        edit m.h5 m_heads.h5 "$IN/m_heads.h5" attr n_heads 4 && "$E" "$IN/m_heads.h5" attr n_kv_heads 2 &&
+        edit m.h5 m_theta.h5 "$IN/m_theta.h5" attrf rope_theta 20000 || return 1
+    # sizes from attributes backed by datasets of that shape with nothing
+    # stored (chunks never written): a few KB claiming 2^33 or 2^27 rows
+    for big in 8589934592 134217728; do
+        f=$IN/c_big$big.h5
+        cp "$IN/c.h5" "$f" && "$E" "$f" attr n_prompts $big && "$E" "$f" attr n_candidates $((big * 2)) &&
+            "$E" "$f" hollow /prompt_id $big && "$E" "$f" hollow /prompt_token_offsets $((big + 1)) || return 1
+        for d in candidate_logp candidate_length finish_reason; do "$E" "$f" hollow /$d $((big * 2)) || return 1; done
+    done
+    edit r.h5 r_big.h5 "$IN/r_big.h5" attr n_prompts 134217728 && "$E" "$IN/r_big.h5" hollow /prompt_id 134217728 &&
+        edit p.h5 p_big.h5 "$IN/p_big.h5" attr n_prompts 134217728 && "$E" "$IN/p_big.h5" hollow /id 134217728 &&
+        "$E" "$IN/p_big.h5" hollow /text 134217728 || return 1
     printf '\n   \n\n' >"$IN/empty.txt"
     printf 'good line\nbad \377\376 line\n' >"$IN/bad8.txt"
     printf '{"prompt":"fine"}\n{"prompt":"bad \377"}\n' >"$IN/bad8.jsonl"
@@ -241,6 +190,25 @@ bad nan_generate 'm_nan\.h5: tensor model\.norm\.weight has a non-finite value' 
 bad inf_train 'm_inf\.h5: tensor model\.layers\.0\.mlp\.up_proj\.weight has a non-finite value at element 7' $TR --policy "$IN/m_inf.h5" --pairs "$r" --out "$X"
 bad nan_eval 'm_nan\.h5: tensor model\.norm\.weight has a non-finite value' $EV --policy "$m" --baseline "$IN/m_nan.h5" --prompts "$p" --out "$X"
 bad inf_rm 'm_inf\.h5: tensor .* has a non-finite value' $RM --pairs "$r" --model "$IN/m_inf.h5" --out "$X"
+# model config values not finite or not sane; a config edited under the
+# stored fingerprint (which covers config and tokenizer, issue 17.2)
+bad config_theta_inf_generate 'm_theta_inf\.h5: rope_theta inf out of range' $G --model "$IN/m_theta_inf.h5" --prompts "$p" --out "$X" --k 2
+bad config_seq_huge_train 'm_seq_huge\.h5: seq_len 1048576 out of range' $TR --policy "$IN/m_seq_huge.h5" --pairs "$r" --out "$X"
+bad config_eps_nan_eval 'm_eps_nan\.h5: norm_eps nan out of range' $EV --policy "$m" --baseline "$IN/m_eps_nan.h5" --prompts "$p" --out "$X"
+bad fingerprint_heads_generate 'm_heads\.h5: weights, config or tokenizer do not match the stored fingerprint' \
+    $G --model "$IN/m_heads.h5" --prompts "$p" --out "$X" --k 2
+bad fingerprint_theta_train_ref 'm_theta\.h5: weights, config or tokenizer do not match the stored fingerprint' \
+    $TR --policy "$m" --ref "$IN/m_theta.h5" --pairs "$r" --out "$X"
+# counts from attributes checked against what is stored before any
+# allocation (issue 17.5): no "out of memory", no GB resident
+for big in 8589934592 134217728; do
+    bad "hollow_candidates_rank_$big" "c_big$big\\.h5: dataset /prompt_id declares $big elements \\([0-9]+ bytes\\) but stores 0 bytes" \
+        $R --candidates "$IN/c_big$big.h5" --out "$X"
+done
+bad hollow_pairs_train 'r_big\.h5: dataset /prompt_id declares 134217728 elements .* but stores 0 bytes' \
+    $TR --policy "$m" --pairs "$IN/r_big.h5" --out "$X"
+bad hollow_prompts_generate 'p_big\.h5: dataset /id declares 134217728 elements .* but stores 0 bytes' \
+    $G --model "$m" --prompts "$IN/p_big.h5" --out "$X" --k 2
 # token ids past the vocabulary
 bad vocab_train 'r_tok\.h5: dataset /chosen_tokens element 2 = 5000 is outside \[0, 259\)' $TR --policy "$m" --pairs "$IN/r_tok.h5" --out "$X"
 bad vocab_rm 'r_tok\.h5: dataset /chosen_tokens element 2 = 5000 is outside \[0, 259\)' $RM --pairs "$IN/r_tok.h5" --model "$m" --out "$X"

@@ -177,6 +177,35 @@ code=$?
 $GUARD mpirun --oversubscribe --bind-to none -np 2 "$R" --candidates "$T/c5.h5" --out "$T/s.h5" --method roundrobin \
     --both-orders --judge cmd --judge-cmd "$SLOW" >/dev/null 2>&1
 same_pairs sigterm_resume_same_pairs "$T/ref.h5" "$T/s.h5"
+# a stop signal during a hung judge call (issue 17.3): no retry, no restart,
+# the call is abandoned within the documented bound (5 s + 2 s kill grace
+# by default, here with a 30 s --judge-timeout), exit 75; the resume works
+HANG="$TOOLS/judge_hang 50 --ignore-term"
+"$R" --candidates "$T/c5.h5" --out "$T/sh.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$HANG" \
+    --judge-timeout 30 >/dev/null 2>"$T/err" &
+pid=$!
+wait_journal "$T/sh.h5.parts/journal.bin"
+sleep 1 # 49 quick answers, then the 50th call hangs
+t0=$(date +%s.%N)
+kill -TERM $pid
+wait $pid
+code=$?
+dt=$(echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}')
+if [ $code = 75 ] && awk "BEGIN{exit !($dt <= 10)}" && grep -q 'run the same command again to resume' "$T/err"; then
+    ok "sigterm_during_hung_call_exit_75_in_${dt}s"
+else fail sigterm_during_hung_call_exit_75 "exit $code after ${dt}s: $(tail -n 1 "$T/err")"; fi
+if $GUARD "$R" --candidates "$T/c5.h5" --out "$T/sh.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$HANG" \
+    --judge-timeout 0.3 --judge-startup-timeout 0.3 >"$T/out" 2>"$T/err"; then
+    grep -q 'resuming: [1-9][0-9]* of 240' "$T/out" && ok sigterm_hung_resume_replays || fail sigterm_hung_resume_replays "$(head -c 300 "$T/out")"
+    same_pairs sigterm_hung_resume_same_pairs "$T/ref.h5" "$T/sh.h5"
+else fail sigterm_hung_resume "$(tail -n 1 "$T/err")"; fi
+# a judge that prints a blank line after each answer is not restarted (17.10)
+if $GUARD "$R" --candidates "$T/c4.h5" --out "$T/blank.h5" --method knockout --judge cmd --judge-cmd "$TOOLS/judge_garbage" \
+    --judge-id-prefix blankafter: >/dev/null 2>"$T/err"; then
+    [ "$(attr "$T/blank.h5" restarts)" = 0 ] && [ "$(attr "$T/blank.h5" bad_answers)" = 0 ] && ok blank_lines_ignored ||
+        fail blank_lines_ignored "restarts $(attr "$T/blank.h5" restarts), bad answers $(attr "$T/blank.h5" bad_answers)"
+    same_pairs blank_lines_same_pairs "$T/good4.h5" "$T/blank.h5"
+else fail blank_lines_run "$(tail -n 1 "$T/err")"; fi
 
 # ---- --method score --judge rm: a real reward model (pp-sft -> pp-generate -> pp-rank -> pp-rm)
 rm_setup() {

@@ -89,6 +89,26 @@ for st in prompts convert sft generate rank rm train eval report; do
     [ -s "$T/help.sorted" ] && [ -z "$d" ] && ok "template_documents_pp-$st" ||
         fail "template_documents_pp-$st" "jobs/template.conf vs pp-$st --help (left: undocumented, right: unknown):$d"
 done
+# jobs/run-local.sh reports 75 when SIGTERM reaches mpirun itself (issue
+# 17.4): mpirun then exits 1 whatever its ranks return, and kills them 1 s
+# after forwarding the signal unless told otherwise
+if [ -x "$FAKE" ]; then
+    printf '[common]\nworkdir = %s\nstages = train\nranks = 2\ntrain.program = %s\n[train]\nout = %s\nsteps = 400\nstep-ms = 25\n' \
+        "$T/lt" "$FAKE" "$T/lt/fake.txt" >"$T/lt.conf"
+    "$LOCAL" "$T/lt.conf" >"$T/lt.log" 2>&1 &
+    lpid=$!
+    i=0
+    while [ ! -s "$T/lt/fake.txt.state" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    mp=$(pgrep -f "^mpirun -np 2 .*$FAKE --config" | head -n 1)
+    [ -n "$mp" ] && kill -TERM "$mp"
+    wait $lpid
+    code=$?
+    if [ -n "$mp" ] && [ $code = 75 ] && grep -q 'stopped by a signal after saving its state' "$T/lt.log" &&
+        [ -s "$T/lt/fake.txt.state" ]; then ok run_local_sigterm_to_mpirun_exits_75
+    else fail run_local_sigterm_to_mpirun_exits_75 "mpirun pid '$mp', exit $code: $(tail -n 3 "$T/lt.log" | tr '\n' ' ')"; fi
+    "$LOCAL" "$T/lt.conf" >"$T/lt.log" 2>&1 && [ -s "$T/lt/fake.txt" ] && ok run_local_resumes_after_sigterm ||
+        fail run_local_resumes_after_sigterm "$(tail -n 3 "$T/lt.log" | tr '\n' ' ')"
+fi
 
 # ------------------------------------------------ the tiny pipeline's job file
 have() { [ -x "$BIN/pp-$1" ]; }

@@ -42,6 +42,18 @@ pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/again.h5" --ref-cach
 grep -q "reused from" "$T/again.log" && ok train_reuses_reference_logps || fail train_reuses_reference_logps "$(tail -n 3 "$T/again.log")"
 [ "$(fp "$T/again.h5")" = "$(fp "$T/np1.h5")" ] && ok train_reused_cache_same_result || fail train_reused_cache_same_result "fingerprints differ"
 
+# a cache that matches the fingerprints but is damaged (short, missing or
+# non-finite log-probs) is recomputed with a warning naming it (issue 17.6)
+for dmg in "shorten /chosen_logp" "delete /chosen_logp" "poke /rejected_logp 3 nan"; do
+    name=train_damaged_cache_$(echo "$dmg" | tr -c 'a-z0-9\n' _)
+    cp "$T/np1.h5.ref.h5" "$T/dmg.ref.h5" && "$BUILD/tests/tools/h5edit" "$T/dmg.ref.h5" $dmg
+    rm -rf "$T/dmg.h5" "$T/dmg.h5.ckpt"
+    pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/dmg.h5" --ref-cache "$T/dmg.ref.h5" $ARGS >"$T/dmg.log" 2>&1
+    if grep -q "damaged reference log-prob cache: .*dmg\.ref\.h5.*logp" "$T/dmg.log" && grep -q "computed into" "$T/dmg.log" &&
+        [ "$(fp "$T/dmg.h5")" = "$(fp "$T/np1.h5")" ]; then ok "${name}_is_recomputed"
+    else fail "${name}_is_recomputed" "$(tail -n 3 "$T/dmg.log" | tr '\n' ' ')"; fi
+done
+
 # held-out pairs: the implicit-reward accuracy lands in /train
 pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/h.h5" --heldout "$T/r.h5" $ARGS >"$T/h.log" 2>&1
 acc=$(h5dump -a /train/heldout_rewards_accuracy "$T/h.h5" 2>/dev/null | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p')

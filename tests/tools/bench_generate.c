@@ -76,7 +76,7 @@ static void random_model(model *m, int dim, int layers, int vocab) {
     if (tok_from_arrays(&m->tok, TOK_BYTE, vocab, bytes.bos_id, bytes.eos_id, bytes.pad_id, bytes.pieces, off, NULL,
                         &err) != PP_OK)
         die("tok_from_arrays", &err);
-    m->fingerprint = model_params_hash(m);
+    m->fingerprint = model_fingerprint(m);
     free(off);
     tok_free(&bytes);
 }

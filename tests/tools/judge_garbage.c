@@ -3,7 +3,8 @@
  * judge_good).  An id made of digits only is echoed as a JSON integer.
  *   notjson        a line that is not JSON
  *   array          a JSON array
- *   empty          an empty line
+ *   empty          an empty line, then a good answer (blank lines are skipped)
+ *   blankafter     a good answer followed by a line of blanks (a common slip)
  *   wrongid        the right shape, another id
  *   nowinner       {"id":ID}
  *   badwinner      {"id":ID,"winner":"maybe"}
@@ -52,7 +53,8 @@ int main(void) {
 
         if (kind_is(id, "notjson")) printf("this is not json\n");
         else if (kind_is(id, "array")) printf("[1,2,3]\n");
-        else if (kind_is(id, "empty")) printf("\n");
+        else if (kind_is(id, "empty")) printf("\n%s\n", good);
+        else if (kind_is(id, "blankafter")) printf("%s\n  \r\n", good);
         else if (kind_is(id, "wrongid")) printf("{\"id\":\"%s-x\",\"winner\":\"a\"}\n", id);
         else if (kind_is(id, "nowinner")) printf("{\"id\":\"%s\"}\n", id);
         else if (kind_is(id, "badwinner")) printf("{\"id\":\"%s\",\"winner\":\"maybe\"}\n", id);

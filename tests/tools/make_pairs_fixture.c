@@ -120,7 +120,7 @@ static pp_status scale_model(const char *model_path, const char *out, double fac
     model m = {0};
     PP_TRY(model_load(model_path, &m, err));
     for (int j = 0; j < m.cfg.dim; j++) m.w.final_norm[j] *= (float)factor;
-    m.fingerprint = model_params_hash(&m);
+    m.fingerprint = model_fingerprint(&m);
     pp_input in[1] = {{"model", model_path}};
     pp_provenance prov = {"make_pairs_fixture", "scale-model", in, 1};
     pp_status st = model_save(out, &m, MPI_COMM_WORLD, &prov, NULL, err);

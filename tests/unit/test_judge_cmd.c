@@ -116,7 +116,7 @@ static judge_verdict match(judge_cmd *j, const char *id, const char *a, const ch
 }
 
 static void assert_consistent(const judge_cmd_counters *n) {
-    assert_int_equal(n->attempts, n->ok + n->timeouts + n->crashes + n->bad_answers);
+    assert_int_equal(n->attempts, n->ok + n->timeouts + n->crashes + n->bad_answers + n->abandoned);
     assert_int_equal(n->calls, n->ok + n->failures);
 }
 
@@ -564,6 +564,49 @@ static void test_hang(void **state) {
     assert_int_equal(my_children(), 0);
 }
 
+/* Stop requests (issue 17.3): a call in flight is abandoned stop_grace_s
+ * after the stop is seen, whatever the timeout; after it no attempt and no
+ * restart is made. */
+static double stop_at;
+static int stop_after_deadline(void *ctx) {
+    (void)ctx;
+    return now_s() >= stop_at;
+}
+
+static void test_stop_during_call(void **state) {
+    (void)state;
+    judge_cmd_options o;
+    fast_options(&o);
+    o.timeout_s = 30; /* a hung call would take this long */
+    o.startup_timeout_s = 60;
+    o.stop_grace_s = 0.5;
+    o.stop_requested = stop_after_deadline;
+    stop_at = now_s() + 1e9;
+    judge_cmd *j = open_tool("judge_hang 2 --ignore-term", &o);
+    assert_int_equal(match(j, "ok1", "aa", "b"), JUDGE_A);
+    double t0 = now_s();
+    stop_at = t0 + 0.3; /* the "signal" lands while the 2nd call hangs */
+    judge_verdict v = JUDGE_A;
+    pp_err err;
+    assert_int_equal(judge_cmd_match(j, "hung", "p", "aa", "b", &v, NULL, &err), PP_EINTERRUPTED);
+    double took = now_s() - t0;
+    assert_int_equal(v, JUDGE_FAILED);
+    assert_non_null(strstr(err.msg, "stopped by a signal"));
+    /* 0.3 s to the stop + 0.5 s grace + 0.3 s SIGTERM-to-SIGKILL grace */
+    if (!(took > 0.7 && took < 2.0)) fail_msg("abandoned after %.2f s", took);
+    assert_int_equal(judge_cmd_match(j, "next", "p", "aa", "b", &v, NULL, &err), PP_EINTERRUPTED);
+    judge_cmd_counters n;
+    judge_cmd_stats(j, &n);
+    assert_int_equal(n.abandoned, 1);
+    assert_int_equal(n.restarts, 0); /* no judge started after the stop */
+    assert_int_equal(n.attempts, 2);
+    assert_int_equal(n.attempts, n.ok + n.timeouts + n.crashes + n.bad_answers + n.abandoned);
+    t0 = now_s();
+    judge_cmd_close(j);
+    assert_true(now_s() - t0 < 1.0);
+    assert_int_equal(my_children(), 0);
+}
+
 /* A wrapper shell whose child hangs: the whole process group is killed. */
 static void test_hang_wrapper(void **state) {
     (void)state;
@@ -603,7 +646,8 @@ static void test_garbage(void **state) {
         long bad, crashes, restarts; /* restarts this row causes (the next attempt makes them) */
     } rows[] = {
         {"notjson:1", JUDGE_FAILED, 3, 0, 3},   {"array:1", JUDGE_FAILED, 3, 0, 3},
-        {"empty:1", JUDGE_FAILED, 3, 0, 3},     {"wrongid:1", JUDGE_FAILED, 3, 0, 3},
+        {"empty:1", JUDGE_A, 0, 0, 0},          {"wrongid:1", JUDGE_FAILED, 3, 0, 3},
+        {"blankafter:1", JUDGE_A, 0, 0, 0}, /* and no restart before the next call (17.10) */
         {"nowinner:1", JUDGE_FAILED, 3, 0, 0},  {"badwinner:1", JUDGE_FAILED, 3, 0, 0},
         {"badwinner_once:1", JUDGE_A, 1, 0, 0}, {"huge:1", JUDGE_FAILED, 3, 0, 3},
         {"nul:1", JUDGE_FAILED, 3, 0, 3},       {"partial:1", JUDGE_A, 0, 0, 0},
@@ -815,6 +859,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_epipe),           cmocka_unit_test(test_sigchld_ignored),
         cmocka_unit_test(test_always_crashing),
         cmocka_unit_test(test_hang),            cmocka_unit_test(test_hang_wrapper),
+        cmocka_unit_test(test_stop_during_call),
         cmocka_unit_test(test_garbage),         cmocka_unit_test(test_closeout),
         cmocka_unit_test(test_close_stubborn),  cmocka_unit_test(test_stderr_log_and_time),
         cmocka_unit_test(test_startup),

@@ -109,7 +109,7 @@ static void test_greedy_golden(void **state) {
     assert_int_equal(m.cfg.dim, 64);
     assert_int_equal(m.cfg.n_kv_heads, 4);
     assert_true(m.cfg.tied_embeddings);
-    assert_int_equal(m.fingerprint, model_params_hash(&m));
+    assert_int_equal(m.fingerprint, model_fingerprint(&m));
     int V = m.cfg.vocab_size;
     float *logits = malloc((size_t)V * sizeof(float));
     int ids[GREEDY_STEPS + 1];
@@ -326,14 +326,14 @@ static void test_untied_round_trips(void **state) {
 
     if (llama2c_load(&back, p0, NULL, &ex, &err) != PP_OK) fail_msg("%s", err.msg);
     assert_int_equal(back.cfg.tied_embeddings, 0);
-    assert_int_equal(back.fingerprint, model_params_hash(&m));
+    assert_int_equal(back.fingerprint, model_fingerprint(&m));
     assert_memory_equal(back.w.lm_head, m.w.lm_head, (size_t)30 * 16 * sizeof(float));
     model_free(&back);
 
     assert_int_equal(llama2c_save(&m, p1, 1, NULL, &err), PP_OK);
     if (llama2c_load(&back, p1, NULL, NULL, &err) != PP_OK) fail_msg("%s", err.msg);
     assert_int_equal(back.cfg.tied_embeddings, 0);
-    assert_int_equal(back.fingerprint, model_params_hash(&m));
+    assert_int_equal(back.fingerprint, model_fingerprint(&m));
     assert_int_equal(llama2c_save(&back, p0b, 0, ex.rope_tables, &err), PP_OK);
     size_t n0b;
     unsigned char *b0b = read_all(p0b, &n0b);
@@ -486,6 +486,63 @@ static void test_malformed(void **state) {
     model_free(&m);
 }
 
+/* Issue 17.2: the fingerprint covers every config value and the tokenizer,
+ * not only the parameters (same tensor shapes, other heads, RoPE base, eps). */
+static void test_fingerprint_covers_config_and_tokenizer(void **state) {
+    (void)state;
+    model_config c;
+    tiny_config(&c, 1);
+    c.vocab_size = 259; /* the byte tokenizer's */
+    model m;
+    pp_err err;
+    assert_int_equal(model_alloc(&m, &c, &err), PP_OK);
+    model_init_random(&m, 5);
+    assert_int_equal(tok_init_bytes(&m.tok, &err), PP_OK);
+    uint64_t base = model_fingerprint(&m);
+    model_config *k = &m.cfg;
+#define CHANGED(stmt)                                                     \
+    do {                                                                  \
+        model_config keep = *k;                                           \
+        stmt;                                                             \
+        if (model_fingerprint(&m) == base) fail_msg("unchanged by " #stmt); \
+        *k = keep;                                                        \
+    } while (0)
+    CHANGED((k->n_heads = 8, k->n_kv_heads = 4)); /* same tensor shapes */
+    CHANGED(k->n_kv_heads = 4);
+    CHANGED(k->rope_theta = 500000.0f);
+    CHANGED(k->norm_eps = 1e-6f);
+    CHANGED(k->seq_len = 64);
+    CHANGED((k->dim = 8, k->hidden_dim = 80)); /* same parameter count */
+    CHANGED(k->tied_embeddings = 0);
+#undef CHANGED
+    assert_int_equal(model_fingerprint(&m), base);
+    m.tok.eos_id = 0;
+    assert_true(model_fingerprint(&m) != base);
+    m.tok.eos_id = 257;
+    m.tok.pieces[100] ^= 1;
+    assert_true(model_fingerprint(&m) != base);
+    m.tok.pieces[100] ^= 1;
+    m.tok.scores[3] = 1.0f;
+    assert_true(model_fingerprint(&m) != base);
+    m.tok.scores[3] = 0.0f;
+    assert_int_equal(model_fingerprint(&m), base);
+    model_free(&m);
+
+    /* values that are not finite or not sane are refused */
+    tiny_config(&c, 1);
+    c.rope_theta = INFINITY;
+    assert_int_equal(model_config_check(&c, "x.h5", &err), PP_EINPUT);
+    assert_non_null(strstr(err.msg, "x.h5: rope_theta inf"));
+    c.rope_theta = NAN;
+    assert_int_equal(model_config_check(&c, "x.h5", &err), PP_EINPUT);
+    tiny_config(&c, 1);
+    c.seq_len = 1 << 20;
+    assert_int_equal(model_config_check(&c, "x.h5", &err), PP_EINPUT);
+    assert_non_null(strstr(err.msg, "x.h5: seq_len 1048576"));
+    c.seq_len = MODEL_MAX_SEQ_LEN;
+    assert_int_equal(model_config_check(&c, "x.h5", &err), PP_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_golden),
@@ -496,6 +553,7 @@ int main(void) {
         cmocka_unit_test(test_rope_tables_recomputed),
         cmocka_unit_test(test_untied_round_trips),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_fingerprint_covers_config_and_tokenizer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
