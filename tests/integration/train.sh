@@ -76,6 +76,30 @@ code=$?
 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/t.h5" $ARGS >/dev/null 2>&1
 [ "$(fp "$T/t.h5")" = "$(fp "$T/np1.h5")" ] && ok train_sigterm_resume_exact || fail train_sigterm_resume_exact "differs"
 
+# a damaged newest checkpoint (NaN in /train/adam_v, or truncated) is
+# skipped with a warning naming it; the run resumes from the one before and
+# ends with the same weights (issue 17.6)
+E=$BUILD/tests/tools/h5edit
+for dmg in nan trunc; do
+    rm -rf "$T/d.h5" "$T/d.h5.ckpt"
+    PP_TEST_STEP_DELAY_MS=100 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/d.h5" $ARGS --checkpoint-every 3 \
+        --keep-last 3 >/dev/null 2>&1 &
+    pid=$!
+    i=0
+    while [ "$(ls "$T/d.h5.ckpt" 2>/dev/null | grep -c '^step-.*\.h5$')" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    kill -TERM $pid
+    wait $pid
+    newest=$(ls "$T/d.h5.ckpt"/step-*.h5 | tail -n 1)
+    if [ $dmg = nan ]; then "$E" "$newest" poke /train/adam_v 5 nan
+    else truncate -s $(($(wc -c <"$newest") / 2)) "$newest"; fi
+    "$BIN/pp-train" --policy "$T/base.h5" --out "$T/d.h5" $ARGS --checkpoint-every 3 --keep-last 3 >"$T/d.log" 2>&1
+    code=$?
+    if [ $code = 0 ] && grep -q "skipping a damaged checkpoint: .*$(basename "$newest")" "$T/d.log" &&
+        grep -q 'resuming from .*step-' "$T/d.log" && [ "$(fp "$T/d.h5")" = "$(fp "$T/np1.h5")" ]; then
+        ok "train_damaged_checkpoint_${dmg}_falls_back"
+    else fail "train_damaged_checkpoint_${dmg}_falls_back" "exit $code: $(grep -v '^pp-train: [a-z]*: [0-9]' "$T/d.log" | tail -n 3 | tr '\n' ' ')"; fi
+done
+
 # bad input
 "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" --out "$T/s260.h5" >/dev/null 2>&1
 if [ -f "$T/s260.h5" ]; then
