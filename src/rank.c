@@ -512,23 +512,72 @@ static pp_status journal_open(engine *e, pp_err *err) {
     } else if (len >= 8 && memcmp(data, JOURNAL_MAGIC, 8) != 0) {
         st = pp_fail(err, PP_EINPUT, "%s: not a pp-rank journal; delete %s to start over", e->jr.path, o->parts_dir);
     }
-    /* replay the records after a valid header, up to the first torn one */
-    int64_t nrec = 0;
-    while (st == PP_OK && good > 0 && good < len) {
+    /* Replay the records after a valid header.  Each record carries its own
+     * checksum, so a damaged one is skipped and the scan resumes at the next
+     * record that checks out: a flipped byte costs one verdict, not the rest
+     * of the journal.  After a loss, records that no longer fit (a later
+     * round of the prompt whose verdict was lost) are dropped too; they are
+     * all judged again.  The records kept are compacted in data[0, keep). */
+    int64_t nrec = 0, damaged = 0, unfit = 0;
+    size_t pos = good, keep = good, lost_bytes = 0;
+    int in_damage = 0;
+    while (st == PP_OK && good > 0 && pos < len) {
         verdict_msg v;
-        size_t n = record_decode(data + good, len - good, &v);
-        if (n == 0) break;
-        st = accept_verdict(e, &v, 1, err);
-        if (st != PP_OK)
+        size_t n = record_decode(data + pos, len - pos, &v);
+        if (n == 0) {
+            damaged += !in_damage;
+            in_damage = 1;
+            pos++;
+            lost_bytes++;
+            continue;
+        }
+        in_damage = 0;
+        pp_err unfit_err;
+        pp_status a = accept_verdict(e, &v, 1, damaged ? &unfit_err : err);
+        if (a != PP_OK && damaged) {
+            unfit++;
+            lost_bytes += n;
+            pos += n;
+            continue;
+        }
+        if (a != PP_OK) {
             st = pp_wrap(err, "%s: record %lld does not fit this run (delete %s to start over)", e->jr.path,
                          (long long)nrec, o->parts_dir);
-        good += n;
+            break;
+        }
+        memmove(data + keep, data + pos, n);
+        keep += n;
+        pos += n;
         nrec++;
+    }
+    int rewrite = st == PP_OK && good > 0 && keep < len && !(damaged == 1 && in_damage && unfit == 0);
+    if (st == PP_OK && good > 0 && keep < len) {
+        char also[96] = "";
+        if (unfit) snprintf(also, sizeof also, " and %lld later one(s) that depend on them", (long long)unfit);
+        if (!rewrite) pp_warn(e->log, "%s: dropped a torn record at the end (%zu bytes)", e->jr.path, len - keep);
+        else
+            pp_warn(e->log, "%s: dropped %lld damaged record(s) (%zu bytes; their checksums fail)%s; kept %lld, "
+                    "the dropped verdicts are judged again", e->jr.path, (long long)damaged, lost_bytes, also,
+                    (long long)nrec);
+        good = keep;
+    }
+    /* damage before the end: write the kept records back (.tmp, rename) */
+    if (rewrite) {
+        char tmp[PP_PATH_MAX + 8];
+        snprintf(tmp, sizeof tmp, "%s.tmp", e->jr.path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", tmp, strerror(errno));
+        if (st == PP_OK) st = write_all_bytes(fd, data, keep, tmp, err);
+        if (fd >= 0) {
+            if (st == PP_OK && fdatasync(fd) != 0) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
+            close(fd);
+        }
+        if (st == PP_OK && rename(tmp, e->jr.path) != 0)
+            st = pp_fail(err, PP_ESYS, "%s: cannot rename to %s: %s", tmp, e->jr.path, strerror(errno));
+        if (st != PP_OK) unlink(tmp);
     }
     free(data);
     PP_TRY(st);
-    if (good > 0 && good < len)
-        pp_warn(e->log, "%s: dropped a torn record at the end (%zu bytes)", e->jr.path, len - good);
     /* cut anything after the good part (or everything without a valid
      * header) and append from there */
     e->jr.fd = open(e->jr.path, O_WRONLY | O_CREAT, 0666);
