@@ -1,10 +1,15 @@
 /* pp_stage.c - program start/end shared by every stage (pp_stage.h). */
 #include "pp_stage.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pp_h5.h"
 #include "scalapack.h"
@@ -104,4 +109,43 @@ int pp_stage_end(pp_stage *s, pp_status st) {
     if (s->blacs_started) Cblacs_exit(1); /* 1: leave MPI to us */
     MPI_Finalize();
     return code;
+}
+
+pp_status pp_dir_lock_take(pp_dir_lock *l, const char *dir, const char *out, pp_err *err) {
+    l->fd = -1;
+    snprintf(l->path, sizeof l->path, "%s/" PP_DIR_LOCK_NAME, dir);
+    /* the file may be removed (with DIR) by a run that just finished: the
+     * lock counts only while the path still names the locked file */
+    for (int tries = 0; tries < 3; tries++) {
+        int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) return pp_fail(err, PP_EINPUT, "%s: cannot create the lock file: %s", l->path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char pid[32] = "";
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return pp_fail(err, PP_EINPUT, "another run is writing %s (pid %s; lock %s): wait for it to end or stop it",
+                               out, pid[0] ? pid : "unknown", l->path);
+            return pp_fail(err, PP_ESYS, "%s: cannot lock: %s", l->path, strerror(e));
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(l->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            char buf[32];
+            int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) { /* the pid is for messages only */
+            }
+            l->fd = fd;
+            return PP_OK;
+        }
+        close(fd);
+    }
+    return pp_fail(err, PP_ESYS, "%s: the lock file keeps disappearing", l->path);
+}
+
+void pp_dir_unlock(pp_dir_lock *l) {
+    if (l->fd >= 0) close(l->fd);
+    l->fd = -1;
 }

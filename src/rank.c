@@ -400,6 +400,7 @@ typedef struct {
     int *said_bye;
     int *batch_count;   /* feed_workers' per-worker counts and slots [2 * size] */
     journal jr;
+    pp_dir_lock lock;   /* on OUT.parts: one run at a time */
     pp_progress progress;
     /* messages go out with MPI_Isend: a blocking send could wait for the
      * receiver to finish a judge call first (rendezvous) */
@@ -476,6 +477,11 @@ static pp_status journal_open(engine *e, pp_err *err) {
     const rank_options *o = e->opt;
     if (mkdir(o->parts_dir, 0777) != 0 && errno != EEXIST)
         return pp_fail(err, PP_EINPUT, "%s: cannot create the resume directory: %s", o->parts_dir, strerror(errno));
+    char out[PP_PATH_MAX]; /* OUT of OUT.parts, for the message */
+    snprintf(out, sizeof out, "%s", o->parts_dir);
+    size_t ol = strlen(out);
+    if (ol > 6 && !strcmp(out + ol - 6, ".parts")) out[ol - 6] = '\0';
+    PP_TRY(pp_dir_lock_take(&e->lock, o->parts_dir, out, err));
     if (snprintf(e->jr.path, sizeof e->jr.path, "%s/%s", o->parts_dir, JOURNAL_NAME) >= (int)sizeof e->jr.path)
         return pp_fail(err, PP_EINPUT, "%s: path too long", o->parts_dir);
     char key[8192];
@@ -612,6 +618,8 @@ static void journal_close(journal *j) {
 void rank_remove_parts(const char *parts_dir) {
     char path[PP_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", parts_dir, JOURNAL_NAME);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%s", parts_dir, PP_DIR_LOCK_NAME);
     unlink(path);
     rmdir(parts_dir);
 }
@@ -1105,6 +1113,7 @@ static pp_status build_pairs(const rank_options *o, const candidate_set *c, cons
 /* ===================================================== pairwise: the run */
 
 static void engine_free(engine *e) {
+    pp_dir_unlock(&e->lock);
     for (int64_t p = 0; e->t && p < e->n_prompts; p++) tourn_free(e->t[p]);
     free(e->t);
     free(e->pool);
@@ -1149,6 +1158,7 @@ static pp_status run_pairwise(const rank_options *o, const candidate_set *c, con
     e.c = c;
     e.log = log;
     e.jr.fd = -1;
+    e.lock.fd = -1;
     MPI_Comm_dup(comm, &e.comm);
     MPI_Comm_rank(e.comm, &e.rank);
     MPI_Comm_size(e.comm, &e.size);

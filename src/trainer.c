@@ -84,8 +84,7 @@ static pp_status load_checkpoint(const trainer_config *c, const char *path, int6
     char key[8192] = "";
     pp_status st = pp_h5_get_attr_str(&f, "/train", "run_key", key, sizeof key, err);
     pp_h5_close(&f);
-    PP_TRY(st);
-    if (strcmp(key, c->run_key) != 0) {
+    if (st != PP_OK || strcmp(key, c->run_key) != 0) { /* no key: a model file, not a checkpoint of this run */
         *other_run = 1;
         return pp_fail(err, PP_EINPUT,
                        "%s: checkpoint of a different run (other arguments or inputs); delete %s.ckpt to start over",
@@ -192,13 +191,15 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     char dir[PP_PATH_MAX];
     snprintf(dir, sizeof dir, "%s.ckpt", c->out_path);
     int64_t start = 0;
+    /* one run at a time on OUT.ckpt: locked before anything in it is read */
+    pp_dir_lock lock = {.fd = -1};
+    if (st == PP_OK && rank == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST)
+        st = pp_fail(err, PP_EINPUT, "%s: cannot create checkpoint directory: %s", dir, strerror(errno));
+    if (st == PP_OK && rank == 0) st = pp_dir_lock_take(&lock, dir, c->out_path, err);
     st = pp_agree(c->comm, st, err);
     if (st == PP_OK) st = try_resume(c, m, &opt, &h, &start, err);
     st = pp_agree(c->comm, st, err);
     if (st == PP_OK && start > 0) pp_info(c->log, "resuming from %s/step-%09lld.h5", dir, (long long)start);
-    if (st == PP_OK && rank == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST)
-        st = pp_fail(err, PP_EINPUT, "%s: cannot create checkpoint directory: %s", dir, strerror(errno));
-    st = pp_agree(c->comm, st, err);
 
     pp_progress prog;
     pp_progress_start(&prog, c->log, c->kind, c->total_steps, start, "steps");
@@ -262,9 +263,11 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
                 ckpt_path(c, s, p, sizeof p);
                 if (unlink(p) != 0) break;
             }
+            unlink(lock.path);
             rmdir(dir);
         }
     }
+    pp_dir_unlock(&lock);
     free(h.rows);
     free(h.series);
     free(grads);

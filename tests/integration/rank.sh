@@ -198,6 +198,14 @@ if $GUARD "$R" --candidates "$T/c5.h5" --out "$T/j.h5" --method roundrobin --bot
     else fail journal_damaged_record_costs_one_verdict "$kept journaled, $got replayed: $(grep journal "$T/err" | head -n 2)"; fi
     same_pairs journal_damaged_same_pairs "$T/ref.h5" "$T/j.h5"
 else fail journal_damaged_resume "$(tail -n 1 "$T/err")"; fi
+# two runs on one --out: the second stops at once, naming the first (17.10)
+"$R" --candidates "$T/c5.h5" --out "$T/two.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$SLOW" >/dev/null 2>&1 &
+pid=$!
+wait_journal "$T/two.h5.parts/journal.bin"
+check_fails rank_second_run_on_same_out 1 "another run is writing .*two\.h5 \(pid $pid" \
+    "$R" --candidates "$T/c5.h5" --out "$T/two.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$SLOW"
+wait $pid && same_pairs rank_first_run_unharmed "$T/ref.h5" "$T/two.h5"
+[ ! -e "$T/two.h5.parts" ] && ok rank_lock_removed_with_parts || fail rank_lock_removed_with_parts "$(ls "$T/two.h5.parts")"
 # a stop signal during a hung judge call (issue 17.3): no retry, no restart,
 # the call is abandoned within the documented bound (5 s + 2 s kill grace
 # by default, here with a 30 s --judge-timeout), exit 75; the resume works

@@ -100,6 +100,17 @@ for dmg in nan trunc; do
     else fail "train_damaged_checkpoint_${dmg}_falls_back" "exit $code: $(grep -v '^pp-train: [a-z]*: [0-9]' "$T/d.log" | tail -n 3 | tr '\n' ' ')"; fi
 done
 
+# two runs on one --out: the second stops at once, naming the first (17.10)
+rm -rf "$T/two.h5" "$T/two.h5.ckpt"
+PP_TEST_STEP_DELAY_MS=100 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/two.h5" $ARGS >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$T/two.h5.ckpt/lock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check_fails train_second_run_on_same_out 1 "another run is writing .*two\.h5 \(pid $pid" \
+    "$BIN/pp-train" --policy "$T/base.h5" --out "$T/two.h5" $ARGS
+wait $pid && [ "$(fp "$T/two.h5")" = "$(fp "$T/np1.h5")" ] && [ ! -e "$T/two.h5.ckpt" ] && ok train_first_run_unharmed ||
+    fail train_first_run_unharmed "$(ls "$T" | grep two)"
+
 # bad input
 "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" --out "$T/s260.h5" >/dev/null 2>&1
 if [ -f "$T/s260.h5" ]; then
