@@ -17,6 +17,7 @@
 #include "model/model_io.h"
 #include "core/pp_gather.h"
 #include "core/pp_mpi.h"
+#include "core/pp_parts.h"
 #include "prompts/prompts.h"
 #include "suite/tasks.h"
 
@@ -220,7 +221,8 @@ static void remove_parts(const char *parts) {
     char path[PP_PATH_MAX + 300];
     while ((e = readdir(d))) {
         const char *n = e->d_name;
-        if (n[0] < '0' || n[0] > '9' || !strstr(n, ".h5")) continue; /* only ours: S-NNNNNN.h5[.tmp] */
+        if ((n[0] < '0' || n[0] > '9' || !strstr(n, ".h5")) && strcmp(n, PP_DIR_LOCK_NAME) != 0)
+            continue; /* only ours: S-NNNNNN.h5[.tmp] and the lock */
         snprintf(path, sizeof path, "%s/%s", parts, n);
         unlink(path);
     }
@@ -449,6 +451,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     }
     /* the resume directory, made by rank 0 */
     char parts[PP_PATH_MAX + 8], fp[2][17];
+    pp_dir_lock lock = {.fd = -1}; /* on OUT.parts, rank 0: one run at a time */
     snprintf(parts, sizeof parts, "%s.parts", out_path);
     struct stat sb;
     if (st == PP_OK && rank == 0) {
@@ -457,6 +460,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
                          parts);
         else if (mkdir(parts, 0777) != 0 && errno != EEXIST)
             st = pp_fail(err, PP_EINPUT, "%s: cannot create the directory for partial results: %s", parts, strerror(errno));
+        if (st == PP_OK) st = pp_dir_lock_take(&lock, parts, out_path, err);
     }
     if (st == PP_OK) {
         model_fingerprint_hex(&models[0], fp[0]);
@@ -542,7 +546,11 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         else pp_h5_abort(&f);
     }
     if (st == PP_OK && rank == 0) remove_parts(parts);
-    if (st != PP_OK && rank == 0) rmdir(parts); /* only when nothing was saved in it */
+    if (st != PP_OK && rank == 0 && lock.fd >= 0) { /* only when nothing was saved in it */
+        unlink(lock.path);
+        rmdir(parts);
+    }
+    pp_dir_unlock(&lock);
     for (int s = 0; s < n_splits; s++) {
         free(texts[s][0]);
         free(texts[s][1]);

@@ -14,6 +14,7 @@
 
 #include "model/model_io.h"
 #include "core/pp_mpi.h"
+#include "core/pp_parts.h"
 #include "core/pp_text.h"
 #include "prompts/prompts.h"
 
@@ -449,7 +450,7 @@ static void clean_parts(const char *parts, int everything, const pp_log *log) {
     while ((e = readdir(d))) {
         const char *n = e->d_name;
         size_t l = strlen(n);
-        int ours = !strncmp(n, "chunk-", 6) || !strncmp(n, "run.json", 8);
+        int ours = !strncmp(n, "chunk-", 6) || !strncmp(n, "run.json", 8) || !strcmp(n, PP_DIR_LOCK_NAME);
         int tmp = l > 4 && !strcmp(n + l - 4, ".tmp");
         if (ours && (everything || tmp)) {
             char path[PP_PATH_MAX + 256];
@@ -608,6 +609,7 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     int64_t *ptok_off = NULL;
     char *key_text = NULL, parts[PP_PATH_MAX];
     json_t *key = NULL;
+    pp_dir_lock lock = {.fd = -1}; /* on OUT.parts, rank 0: one run at a time */
     candidate_set header;
     memset(&header, 0, sizeof header);
     int longest = 0;
@@ -634,6 +636,7 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     int resuming = 0;
     if (st == PP_OK && r.rank == 0) {
         st = open_parts(parts, key, &resuming, err);
+        if (st == PP_OK) st = pp_dir_lock_take(&lock, parts, out_path, err);
         if (st == PP_OK) clean_parts(parts, 0, log);
     }
     MPI_Bcast(&resuming, 1, MPI_INT, 0, comm);
@@ -702,6 +705,7 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     rep->candidates = ps.n * o->gen.k;
 
 done:
+    pp_dir_unlock(&lock);
     if (r.gen.m) generator_free(&r.gen);
     free(r.todo);
     free(key_text);

@@ -20,6 +20,7 @@
 #include "io/pp_h5.h"
 #include "core/pp_rng.h"
 #include "core/pp_mpi.h"
+#include "core/pp_parts.h"
 #include "model/model_io.h"
 #include "rm/reward_model.h"
 #include "suite/tasks.h"
@@ -391,6 +392,7 @@ typedef struct {
     int *said_bye;
     int *batch_count;   /* feed_workers' per-worker counts and slots [2 * size] */
     journal jr;
+    pp_dir_lock lock;   /* on OUT.parts: one run at a time */
     pp_progress progress;
     /* messages go out with MPI_Isend: a blocking send could wait for the
      * receiver to finish a judge call first (rendezvous) */
@@ -467,6 +469,11 @@ static pp_status journal_open(engine *e, pp_err *err) {
     const rank_options *o = e->opt;
     if (mkdir(o->parts_dir, 0777) != 0 && errno != EEXIST)
         return pp_fail(err, PP_EINPUT, "%s: cannot create the resume directory: %s", o->parts_dir, strerror(errno));
+    char out[PP_PATH_MAX]; /* OUT of OUT.parts, for the message */
+    snprintf(out, sizeof out, "%s", o->parts_dir);
+    size_t ol = strlen(out);
+    if (ol > 6 && !strcmp(out + ol - 6, ".parts")) out[ol - 6] = '\0';
+    PP_TRY(pp_dir_lock_take(&e->lock, o->parts_dir, out, err));
     if (snprintf(e->jr.path, sizeof e->jr.path, "%s/%s", o->parts_dir, JOURNAL_NAME) >= (int)sizeof e->jr.path)
         return pp_fail(err, PP_EINPUT, "%s: path too long", o->parts_dir);
     char key[8192];
@@ -503,23 +510,72 @@ static pp_status journal_open(engine *e, pp_err *err) {
     } else if (len >= 8 && memcmp(data, JOURNAL_MAGIC, 8) != 0) {
         st = pp_fail(err, PP_EINPUT, "%s: not a pp-rank journal; delete %s to start over", e->jr.path, o->parts_dir);
     }
-    /* replay the records after a valid header, up to the first torn one */
-    int64_t nrec = 0;
-    while (st == PP_OK && good > 0 && good < len) {
+    /* Replay the records after a valid header.  Each record carries its own
+     * checksum, so a damaged one is skipped and the scan resumes at the next
+     * record that checks out: a flipped byte costs one verdict, not the rest
+     * of the journal.  After a loss, records that no longer fit (a later
+     * round of the prompt whose verdict was lost) are dropped too; they are
+     * all judged again.  The records kept are compacted in data[0, keep). */
+    int64_t nrec = 0, damaged = 0, unfit = 0;
+    size_t pos = good, keep = good, lost_bytes = 0;
+    int in_damage = 0;
+    while (st == PP_OK && good > 0 && pos < len) {
         verdict_msg v;
-        size_t n = record_decode(data + good, len - good, &v);
-        if (n == 0) break;
-        st = accept_verdict(e, &v, 1, err);
-        if (st != PP_OK)
+        size_t n = record_decode(data + pos, len - pos, &v);
+        if (n == 0) {
+            damaged += !in_damage;
+            in_damage = 1;
+            pos++;
+            lost_bytes++;
+            continue;
+        }
+        in_damage = 0;
+        pp_err unfit_err;
+        pp_status a = accept_verdict(e, &v, 1, damaged ? &unfit_err : err);
+        if (a != PP_OK && damaged) {
+            unfit++;
+            lost_bytes += n;
+            pos += n;
+            continue;
+        }
+        if (a != PP_OK) {
             st = pp_wrap(err, "%s: record %lld does not fit this run (delete %s to start over)", e->jr.path,
                          (long long)nrec, o->parts_dir);
-        good += n;
+            break;
+        }
+        memmove(data + keep, data + pos, n);
+        keep += n;
+        pos += n;
         nrec++;
+    }
+    int rewrite = st == PP_OK && good > 0 && keep < len && !(damaged == 1 && in_damage && unfit == 0);
+    if (st == PP_OK && good > 0 && keep < len) {
+        char also[96] = "";
+        if (unfit) snprintf(also, sizeof also, " and %lld later one(s) that depend on them", (long long)unfit);
+        if (!rewrite) pp_warn(e->log, "%s: dropped a torn record at the end (%zu bytes)", e->jr.path, len - keep);
+        else
+            pp_warn(e->log, "%s: dropped %lld damaged record(s) (%zu bytes; their checksums fail)%s; kept %lld, "
+                    "the dropped verdicts are judged again", e->jr.path, (long long)damaged, lost_bytes, also,
+                    (long long)nrec);
+        good = keep;
+    }
+    /* damage before the end: write the kept records back (.tmp, rename) */
+    if (rewrite) {
+        char tmp[PP_PATH_MAX + 8];
+        snprintf(tmp, sizeof tmp, "%s.tmp", e->jr.path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", tmp, strerror(errno));
+        if (st == PP_OK) st = write_all_bytes(fd, data, keep, tmp, err);
+        if (fd >= 0) {
+            if (st == PP_OK && fdatasync(fd) != 0) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
+            close(fd);
+        }
+        if (st == PP_OK && rename(tmp, e->jr.path) != 0)
+            st = pp_fail(err, PP_ESYS, "%s: cannot rename to %s: %s", tmp, e->jr.path, strerror(errno));
+        if (st != PP_OK) unlink(tmp);
     }
     free(data);
     PP_TRY(st);
-    if (good > 0 && good < len)
-        pp_warn(e->log, "%s: dropped a torn record at the end (%zu bytes)", e->jr.path, len - good);
     /* cut anything after the good part (or everything without a valid
      * header) and append from there */
     e->jr.fd = open(e->jr.path, O_WRONLY | O_CREAT, 0666);
@@ -554,6 +610,8 @@ static void journal_close(journal *j) {
 void rank_remove_parts(const char *parts_dir) {
     char path[PP_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", parts_dir, JOURNAL_NAME);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%s", parts_dir, PP_DIR_LOCK_NAME);
     unlink(path);
     rmdir(parts_dir);
 }
@@ -1047,6 +1105,7 @@ static pp_status build_pairs(const rank_options *o, const candidate_set *c, cons
 /* ===================================================== pairwise: the run */
 
 static void engine_free(engine *e) {
+    pp_dir_unlock(&e->lock);
     for (int64_t p = 0; e->t && p < e->n_prompts; p++) tourn_free(e->t[p]);
     free(e->t);
     free(e->pool);
@@ -1091,6 +1150,7 @@ static pp_status run_pairwise(const rank_options *o, const candidate_set *c, con
     e.c = c;
     e.log = log;
     e.jr.fd = -1;
+    e.lock.fd = -1;
     MPI_Comm_dup(comm, &e.comm);
     MPI_Comm_rank(e.comm, &e.rank);
     MPI_Comm_size(e.comm, &e.size);
