@@ -139,7 +139,10 @@ PP_TEST_CHUNK_DELAY_MS=300 "$G" $KARGS --out "$T/k.h5" >"$T/term.log" 2>&1 &
 pid=$!
 i=0 # signal handlers are installed once it says it resumes
 while ! grep -q resuming "$T/term.log" && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-sleep 0.4
+# while it runs, a second run on the same output is refused (the parts
+# directory's lock), naming the first one's pid, and touches nothing
+check_fails second_run_refused 1 "another run is writing $T/k.h5 \\(pid $pid" "$G" $KARGS --out "$T/k.h5"
+sleep 0.2
 kill -TERM $pid
 wait $pid
 code=$?
