@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,5 +53,31 @@ pp_status pp_file_hash(const char *path, char out[17], pp_err *err) {
     }
     fclose(fp);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
+    return PP_OK;
+}
+
+pp_status pp_read_file(const char *path, size_t max_bytes, const char *what, char **data, size_t *len, pp_err *err) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return pp_fail(err, PP_EINPUT, "%s: %s", path, strerror(errno));
+    struct stat st;
+    pp_status status = PP_OK;
+    if (fstat(fileno(f), &st) != 0) status = pp_fail(err, PP_EINPUT, "%s: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode)) status = pp_fail(err, PP_EINPUT, "%s: is a directory, not a %s", path, what);
+    else if ((uint64_t)st.st_size > max_bytes)
+        status = pp_fail(err, PP_EINPUT, "%s: %s is larger than %zu bytes", path, what, max_bytes);
+    char *buf = status == PP_OK ? malloc((size_t)st.st_size + 1) : NULL;
+    if (status == PP_OK && !buf) status = pp_fail(err, PP_ESYS, "%s: out of memory reading %s", path, what);
+    size_t got = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+    if (status == PP_OK && ferror(f)) status = pp_fail(err, PP_EINPUT, "%s: read error", path);
+    fclose(f);
+    if (status != PP_OK) {
+        free(buf);
+        return status;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
     return PP_OK;
 }

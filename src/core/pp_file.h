@@ -3,6 +3,8 @@
 #ifndef PP_FILE_H
 #define PP_FILE_H
 
+#include <stddef.h>
+
 #include "core/pp_error.h"
 
 #define PP_PATH_MAX 4096
@@ -20,5 +22,11 @@ pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs,
 /* A 64-bit hash of a file's bytes as 16 hex digits (fingerprints of files
  * that carry none of their own). */
 pp_status pp_file_hash(const char *path, char out[17], pp_err *err);
+
+/* The one whole-file reader: path into a NUL-terminated copy (*len bytes;
+ * the data may contain NULs, *len tells).  what names the file in messages
+ * ("config file", "prompt file", ...); a directory, a missing file or one
+ * over max_bytes is an input error naming the file. */
+pp_status pp_read_file(const char *path, size_t max_bytes, const char *what, char **data, size_t *len, pp_err *err);
 
 #endif

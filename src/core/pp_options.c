@@ -1,5 +1,6 @@
 /* pp_options.c - command line + key = value config files + generated help. */
 #include "core/pp_options.h"
+#include "core/pp_file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -103,26 +104,8 @@ static char *trim(char *s) {
 /* Read one --config file into its own buffer (the values point into it).
  * A key given twice in one file is refused, as job files do. */
 static pp_status read_config(pp_cli *cli, const char *path, char **store, pp_err *err) {
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return pp_fail(err, PP_EINPUT, "%s: is a directory, not a config file", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return pp_fail(err, PP_EINPUT, "%s: cannot open config file: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (size < 0 || size > (1 << 20)) {
-        fclose(f);
-        return pp_fail(err, PP_EINPUT, "%s: config file is larger than 1 MiB", path);
-    }
-    *store = malloc((size_t)size + 1);
-    if (!*store) {
-        fclose(f);
-        return pp_fail(err, PP_ESYS, "out of memory");
-    }
-    size_t got = fread(*store, 1, (size_t)size, f);
-    fclose(f);
-    (*store)[got] = '\0';
+    size_t got;
+    PP_TRY(pp_read_file(path, 1 << 20, "config file", store, &got, err));
     if (memchr(*store, '\0', got))
         return pp_fail(err, PP_EINPUT, "%s: config file contains a NUL byte", path);
 

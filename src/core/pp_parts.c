@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "core/pp_runkey.h"
-#include "core/pp_text.h"
 
 #define RUN_KEY_MAX (1 << 20)
 
@@ -55,8 +54,9 @@ static pp_status check_key(pp_parts *p, const char *run_key, pp_err *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     char *saved;
     size_t len;
-    int rc = pp_read_file(path, RUN_KEY_MAX, &saved, &len);
-    if (rc == 0) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        PP_TRY(pp_read_file(path, RUN_KEY_MAX, "run key", &saved, &len, err));
         char what[512];
         int same = strlen(saved) == len && pp_runkey_same(saved, run_key, what, sizeof what);
         if (strlen(saved) != len) snprintf(what, sizeof what, "the saved key is not text");
@@ -68,9 +68,6 @@ static pp_status check_key(pp_parts *p, const char *run_key, pp_err *err) {
         p->resuming = 1;
         return PP_OK;
     }
-    if (rc != ENOENT)
-        return pp_fail(err, PP_EINPUT, "%s: cannot read: %s; delete %s to start over", path,
-                       rc < 0 ? "too large" : strerror(rc), p->dir);
     FILE *f = fopen(tmp, "wb");
     int ok = f && fputs(run_key, f) >= 0;
     if (f && fclose(f) != 0) ok = 0;

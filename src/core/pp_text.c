@@ -69,35 +69,3 @@ const char *pp_utf8_clean(const char *s, char **owned) {
     *owned = o;
     return o;
 }
-
-int pp_read_file(const char *path, size_t max_bytes, char **data, size_t *len) {
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno ? errno : EIO;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return EISDIR;
-    }
-    if ((uint64_t)st.st_size > max_bytes) {
-        fclose(f);
-        return -1;
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        fclose(f);
-        return ENOMEM;
-    }
-    size_t got = fread(buf, 1, (size_t)st.st_size, f);
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        free(buf);
-        return EIO;
-    }
-    buf[got] = '\0';
-    *data = buf;
-    *len = got;
-    return 0;
-}

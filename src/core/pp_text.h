@@ -1,4 +1,4 @@
-/* pp_text.h - small text utilities shared by importers and judges. */
+/* pp_text.h - UTF-8 checks and the one sanitizer. */
 #ifndef PP_TEXT_H
 #define PP_TEXT_H
 
@@ -16,9 +16,4 @@ size_t pp_utf8_sanitize(const char *in, size_t n, char *out);
  * itself when it is already valid, else a sanitized copy in *owned (free
  * it); NULL when out of memory. */
 const char *pp_utf8_clean(const char *s, char **owned);
-/* Read a whole file (NUL-terminated copy, may contain NULs: *len tells).
- * Refuses files larger than max_bytes.  Returns 0 or an errno-like code:
- * -1 too large; positive errno otherwise. */
-int pp_read_file(const char *path, size_t max_bytes, char **data, size_t *len);
-
 #endif

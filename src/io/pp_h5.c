@@ -628,6 +628,27 @@ pp_status pp_h5_get_attr_f64(pp_h5 *f, const char *obj, const char *name, double
     return get_num_attr(f, obj, name, H5T_NATIVE_DOUBLE, v, err);
 }
 
+int pp_h5_opt_attr_str(pp_h5 *f, const char *obj, const char *name, char *buf, size_t cap, const char *fallback) {
+    pp_err ignored;
+    if (pp_h5_has_attr(f, obj, name) && pp_h5_get_attr_str(f, obj, name, buf, cap, &ignored) == PP_OK) return 1;
+    snprintf(buf, cap, "%s", fallback);
+    return 0;
+}
+
+int pp_h5_opt_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, int64_t fallback) {
+    pp_err ignored;
+    if (pp_h5_has_attr(f, obj, name) && pp_h5_get_attr_i64(f, obj, name, v, &ignored) == PP_OK) return 1;
+    *v = fallback;
+    return 0;
+}
+
+int pp_h5_opt_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, double fallback) {
+    pp_err ignored;
+    if (pp_h5_has_attr(f, obj, name) && pp_h5_get_attr_f64(f, obj, name, v, &ignored) == PP_OK) return 1;
+    *v = fallback;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ files */
 
 pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err) {

@@ -98,6 +98,11 @@ pp_status pp_h5_get_attr_str(pp_h5 *f, const char *obj, const char *name, char *
 pp_status pp_h5_get_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, pp_err *err);
 pp_status pp_h5_get_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, pp_err *err);
 int pp_h5_has_attr(pp_h5 *f, const char *obj, const char *name);
+/* Optional attributes: the value when present and readable, else the
+ * fallback, never an error.  Return 1 when the attribute was read. */
+int pp_h5_opt_attr_str(pp_h5 *f, const char *obj, const char *name, char *buf, size_t cap, const char *fallback);
+int pp_h5_opt_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, int64_t fallback);
+int pp_h5_opt_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, double fallback);
 
 /* ---- files ---- */
 /* Fingerprint of a file: its "fingerprint" attribute when it has one (models:

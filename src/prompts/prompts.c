@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "core/pp_mpi.h"
+#include "core/pp_file.h"
 #include "core/pp_text.h"
 #include "suite/tasks.h"
 
@@ -52,9 +53,7 @@ static pp_status check_text(const char *path, const char *what, long line, const
  * UTF-8 byte-order mark is dropped (editors on Windows add one), any other
  * U+FEFF is text. */
 static pp_status slurp(const char *path, char **data, size_t *len, pp_err *err) {
-    int rc = pp_read_file(path, PROMPT_FILE_MAX_BYTES, data, len);
-    if (rc == -1) return pp_fail(err, PP_EINPUT, "%s: larger than %u bytes", path, PROMPT_FILE_MAX_BYTES);
-    if (rc) return pp_fail(err, PP_EINPUT, "%s: %s", path, strerror(rc));
+    PP_TRY(pp_read_file(path, PROMPT_FILE_MAX_BYTES, "prompt file", data, len, err));
     if (*len >= 3 && memcmp(*data, "\xEF\xBB\xBF", 3) == 0) {
         memmove(*data, *data + 3, *len - 3 + 1);
         *len -= 3;
@@ -378,12 +377,11 @@ pp_status prompts_load(prompt_set *s, const char *path, pp_err *err) {
     for (int64_t i = 0; st == PP_OK && i < n; i++)
         st = prompts_add(s, ids[i], text[i], fam ? fam[i] : NULL, ref ? ref[i] : NULL, err);
     if (st == PP_OK) {
-        pp_err ignore;
-        pp_h5_get_attr_str(&f, "/", "source", s->source, sizeof s->source, &ignore);
+        pp_h5_opt_attr_str(&f, "/", "source", s->source, sizeof s->source, s->source);
         if (builtin) {
-            pp_h5_get_attr_str(&f, "/", "suite", s->suite, sizeof s->suite, &ignore);
-            pp_h5_get_attr_str(&f, "/", "split", s->split, sizeof s->split, &ignore);
-            pp_h5_get_attr_i64(&f, "/", "seed", &s->seed, &ignore);
+            pp_h5_opt_attr_str(&f, "/", "suite", s->suite, sizeof s->suite, s->suite);
+            pp_h5_opt_attr_str(&f, "/", "split", s->split, sizeof s->split, s->split);
+            pp_h5_opt_attr_i64(&f, "/", "seed", &s->seed, s->seed);
         }
     }
     free(ids);
