@@ -108,6 +108,10 @@ int pp_h5_opt_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, d
 /* Fingerprint of a file: its "fingerprint" attribute when it has one (models:
  * hash of the parameters), else pp_file_hash of its bytes; 16 hex digits. */
 pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err);
+/* The same, computed once on rank 0 of comm and given to every rank; a
+ * failure is agreed over the ranks (no rank goes on with an empty one).
+ * Collective. */
+pp_status pp_file_fingerprint_agreed(const char *path, MPI_Comm comm, char out[17], pp_err *err);
 /* Turn HDF5's own error printing off (we report our own line). */
 void pp_h5_quiet(void);
 

@@ -3,12 +3,10 @@
 #include "core/pp_testhook.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/model_io.h"
@@ -190,14 +188,13 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     pp_status st = (h.rows && h.series && grads) ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for training state");
     if (st == PP_OK) st = adamw_init(&opt, &c->opt, &m->cfg, err);
 
+    /* rank 0 holds the checkpoint directory for the whole run: one writer,
+       only the same run key resumes, kill leftovers (*.tmp) removed */
     char dir[PP_PATH_MAX];
     snprintf(dir, sizeof dir, "%s.ckpt", c->out_path);
+    pp_parts kit = {.lock = {.fd = -1}};
+    if (st == PP_OK && rank == 0) st = pp_parts_open(&kit, dir, c->out_path, c->run_key, err);
     int64_t start = 0;
-    /* one run at a time on OUT.ckpt: locked before anything in it is read */
-    pp_dir_lock lock = {.fd = -1};
-    if (st == PP_OK && rank == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST)
-        st = pp_fail(err, PP_EINPUT, "%s: cannot create checkpoint directory: %s", dir, strerror(errno));
-    if (st == PP_OK && rank == 0) st = pp_dir_lock_take(&lock, dir, c->out_path, err);
     st = pp_agree(c->comm, st, err);
     if (st == PP_OK) st = try_resume(c, m, &opt, &h, &start, err);
     st = pp_agree(c->comm, st, err);
@@ -256,23 +253,36 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
         pp_progress_finish(&prog, step, NULL);
         st = check_replicas(c, m, step, err);
         if (st == PP_OK) st = save_model(c, c->out_path, m, &opt, &h, step, 0, err);
-        if (st == PP_OK && rank == 0) { /* the run is complete: checkpoints are no longer needed */
-            int64_t s;
-            while ((s = newest_checkpoint(c, INT64_MAX)) >= 0) {
-                char p[PP_PATH_MAX];
-                ckpt_path(c, s, p, sizeof p);
-                if (unlink(p) != 0) break;
-            }
-            unlink(lock.path);
-            rmdir(dir);
-        }
+        /* the run is complete: checkpoints are no longer needed */
+        if (st == PP_OK && rank == 0) pp_parts_remove(&kit, c->log);
     }
-    pp_dir_unlock(&lock);
+    pp_parts_close(&kit); /* a stopped or failed run keeps its checkpoints */
     free(h.rows);
     free(h.series);
     free(grads);
     adamw_free(&opt);
     return st;
+}
+
+pp_status trainer_run_key(pp_runkey *k, const char *stage, const char *data_role, const char *data_path,
+                          const char *model_role, const model *m, int64_t steps, const char *arguments, MPI_Comm comm,
+                          pp_err *err) {
+    char fp_data[17] = "", fp_model[17], name[64];
+    PP_TRY(pp_file_fingerprint_agreed(data_path, comm, fp_data, err));
+    model_fingerprint_hex(m, fp_model);
+    pp_runkey_str(k, "stage", stage);
+    snprintf(name, sizeof name, "%s_fingerprint", data_role);
+    pp_runkey_str(k, name, fp_data);
+    snprintf(name, sizeof name, "%s_fingerprint", model_role);
+    pp_runkey_str(k, name, fp_model);
+    pp_runkey_i64(k, "steps", steps);
+    pp_runkey_str(k, "arguments", arguments);
+    const char *text = pp_runkey_text(k);
+    if (!text) return pp_fail(err, PP_ESYS, "out of memory for the run key");
+    if (strlen(text) >= 8192)
+        return pp_fail(err, PP_EINPUT, "the arguments are too long to make a resumable run key (%zu bytes, at most 8191)",
+                       strlen(text));
+    return PP_OK;
 }
 
 void trainer_cli_options(trainer_cli *t, pp_option *o) {
