@@ -32,7 +32,7 @@ typedef struct {
     int fd; /* -1: not held */
     char path[4200];
 } pp_dir_lock;
-pp_status pp_dir_lock_take(pp_dir_lock *l, const char *dir, const char *out, pp_err *err);
+PP_MUST_CHECK pp_status pp_dir_lock_take(pp_dir_lock *l, const char *dir, const char *out, pp_err *err);
 /* Release (keeps the file); a no-op when not held. */
 void pp_dir_unlock(pp_dir_lock *l);
 
@@ -45,9 +45,9 @@ typedef struct {
 
 /* Create or reopen dir for the output out, lock it, check or write the run
  * key, remove *.tmp leftovers. */
-pp_status pp_parts_open(pp_parts *p, const char *dir, const char *out, const char *run_key, pp_err *err);
+PP_MUST_CHECK pp_status pp_parts_open(pp_parts *p, const char *dir, const char *out, const char *run_key, pp_err *err);
 /* dir/name into buf; a path that does not fit is an input error. */
-pp_status pp_parts_path(const pp_parts *p, const char *name, char *buf, size_t cap, pp_err *err);
+PP_MUST_CHECK pp_status pp_parts_path(const pp_parts *p, const char *name, char *buf, size_t cap, pp_err *err);
 /* Release the lock, keep the contents (the run stopped; it resumes later). */
 void pp_parts_close(pp_parts *p);
 /* The output is complete: delete every file of the directory, then the

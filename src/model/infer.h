@@ -82,7 +82,7 @@ typedef struct {
 
 /* Allocate a cache for max_seqs slots of max_pos positions (max_pos <= 0
  * means the model's seq_len).  All slots start empty. */
-pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err);
+PP_MUST_CHECK pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err);
 void infer_free(infer_state *st);
 
 /* Empty a slot (its position goes back to 0). */
@@ -94,17 +94,17 @@ int infer_position(const infer_state *st, int slot);
  * +n-1 (normally a whole prompt into an empty slot), in batched chunks.
  * logits (may be NULL) receives vocab_size floats: the next-token logits
  * after the last of the n tokens. */
-pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, float *logits,
+PP_MUST_CHECK pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, float *logits,
                         pp_err *err);
 
 /* Make slot dst a copy of slot src (its cache rows and position): the K
  * candidates of one prompt share one prefill. */
-pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err);
+PP_MUST_CHECK pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err);
 
 /* One decode step for n distinct slots: row i feeds tokens[i] to slots[i]
  * at that slot's current position, and logits row i (n x vocab_size floats,
  * caller-owned) receives its next-token logits.  n <= max_seqs. */
-pp_status infer_decode(infer_state *st, int n, const int *slots, const int *tokens,
+PP_MUST_CHECK pp_status infer_decode(infer_state *st, int n, const int *slots, const int *tokens,
                        float *logits, pp_err *err);
 
 #endif

@@ -171,10 +171,11 @@ static void read_cache(dpo_data *d, const char *cache, const char *ref_fp, const
     }
     char a[64] = "", b[64] = "";
     int64_t n = -1, maxlen = -1;
-    pp_h5_get_attr_str(&f, "/", "reference_fingerprint", a, sizeof a, &e);
-    pp_h5_get_attr_str(&f, "/", "pairs_fingerprint", b, sizeof b, &e);
-    pp_h5_get_attr_i64(&f, "/", "n_pairs", &n, &e);
-    pp_h5_get_attr_i64(&f, "/", "max_len", &maxlen, &e);
+    /* a cache without them is another program's file: it is not a hit */
+    pp_h5_opt_attr_str(&f, "/", "reference_fingerprint", a, sizeof a, "");
+    pp_h5_opt_attr_str(&f, "/", "pairs_fingerprint", b, sizeof b, "");
+    pp_h5_opt_attr_i64(&f, "/", "n_pairs", &n, -1);
+    pp_h5_opt_attr_i64(&f, "/", "max_len", &maxlen, -1);
     if (!strcmp(a, ref_fp) && !strcmp(b, pairs_fp) && n == d->n && maxlen == d->max_len) {
         pp_status st = read_cached_logps(&f, "/chosen_logp", n, d->ref_logp[0], &e);
         if (st == PP_OK) st = read_cached_logps(&f, "/rejected_logp", n, d->ref_logp[1], &e);

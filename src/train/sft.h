@@ -32,7 +32,7 @@ typedef struct {
 
 /* Tokenize a prompt set for model m.  Sequences longer than the context are
  * an error naming the prompt id. */
-pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok, int seq_len,
+PP_MUST_CHECK pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok, int seq_len,
                          double wrong_fraction, double habit_fraction, uint64_t seed, pp_err *err);
 void sft_data_free(sft_data *d);
 
@@ -44,12 +44,12 @@ typedef struct {
     step_batch b;        /* workspace and data order */
 } sft_ctx;
 
-pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, int global_batch,
+PP_MUST_CHECK pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, int global_batch,
                        int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err);
 void sft_ctx_free(sft_ctx *c);
 /* trainer_grad_fn: metrics[0] = mean NLL per scored token, metrics[1] =
  * scored tokens in the batch. */
-pp_status sft_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
+PP_MUST_CHECK pp_status sft_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
 
 /* ---- pp-sft's whole run ---- */
 
@@ -69,6 +69,6 @@ typedef struct {
  * demonstrations and the run key (fingerprints agreed over ranks), train
  * with trainer_run and write OUT.  Collective over comm;
  * PP_EINTERRUPTED after saving on a stop signal. */
-pp_status sft_run(const sft_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err);
+PP_MUST_CHECK pp_status sft_run(const sft_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err);
 
 #endif

@@ -77,13 +77,13 @@ adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps);
  * on every rank), the starting model's, the steps and the effective
  * arguments.  A key too long for a checkpoint's run_key attribute (read
  * back into 8192 bytes) is refused rather than cut.  Collective. */
-pp_status trainer_run_key(pp_runkey *k, const char *stage, const char *data_role, const char *data_path,
+PP_MUST_CHECK pp_status trainer_run_key(pp_runkey *k, const char *stage, const char *data_role, const char *data_path,
                           const char *model_role, const model *m, int64_t steps, const char *arguments, MPI_Comm comm,
                           pp_err *err);
 
 /* Train m in place from step 0 (or from the newest valid checkpoint of the
  * same run) to total_steps, then write out_path and remove the checkpoints.
  * Returns PP_EINTERRUPTED after saving when a stop signal arrived. */
-pp_status trainer_run(const trainer_config *cfg, model *m, trainer_grad_fn fn, void *ctx, pp_err *err);
+PP_MUST_CHECK pp_status trainer_run(const trainer_config *cfg, model *m, trainer_grad_fn fn, void *ctx, pp_err *err);
 
 #endif
