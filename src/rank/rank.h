@@ -1,7 +1,7 @@
 /* rank.h - the ranking engine of pp-rank: turns a candidate set into
  * chosen/rejected pairs with a judge (docs/ranking.md).
  *
- * Pairwise methods (iterative, knockout, roundrobin; src/tournament.h):
+ * Pairwise methods (iterative, knockout, roundrobin; src/rank/tournament.h):
  * rank 0 is the coordinator.  It owns one tournament per prompt and a pool
  * of the calls that are ready now, across all prompts.  Every other rank is
  * a worker with its own judge (one external process per rank for `cmd`)
@@ -26,7 +26,7 @@
  * `score`: each candidate gets a scalar from a pointwise scorer; prompts are
  * split in blocks over the ranks.  The scorers: the oracle (the task
  * scorer's true score, optionally plus Gaussian noise) and the reward
- * model of pp-rm (src/reward_model.h). */
+ * model of pp-rm (src/rm/reward_model.h). */
 #ifndef RANK_H
 #define RANK_H
 

@@ -37,7 +37,7 @@ h5dump -d /test/policy_text "$T/ab.h5" | grep -q 'DATA {' && ok eval_texts_reada
 check eval_cmd_judge pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/cmd.h5" \
     --judge cmd --judge-cmd "$BUILD/tests/tools/judge_good"
 
-# the judge options are pp-rank's (one set, src/judge_cli.h): the id prefix
+# the judge options are pp-rank's (one set, src/judge/judge_cli.h): the id prefix
 # reaches the judge (judge_garbage answers badly the first time it sees an
 # id that starts "badwinner_once:"), --judge-retries and --judge-give-up
 # are honoured, --judge-stderr collects the judges' stderr

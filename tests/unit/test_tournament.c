@@ -1,6 +1,6 @@
 /* test_tournament.c - exact judge-call counts, correctness with a perfect
  * judge, replay determinism, both-orders flips, failures, ranking rules and
- * edge cases for src/tournament.c. */
+ * edge cases for src/rank/tournament.c. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
