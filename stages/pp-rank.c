@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
                 (long long)cs.n_prompts, (long long)cs.k, method, judge, both_orders ? ", both orders" : "", s.size);
 
     pairs_set ps = {0};
-    rank_report rep = {.parts.lock_fd = -1};
+    rank_report rep = {.parts.lock.fd = -1};
     pp_debug(&s.log, "started and loaded the candidates in %.2fs", pp_now() - s.t_start);
     if (st == PP_OK) st = rank_run(&o, &cs, &s.log, s.comm, &ps, &rep, &s.err);
     pp_debug(&s.log, "ranked after %.2fs", pp_now() - s.t_start);
@@ -101,20 +101,7 @@ int main(int argc, char **argv) {
     pp_debug(&s.log, "wrote the pairs after %.2fs", pp_now() - s.t_start);
     if (st == PP_OK && jsonl && s.rank == 0) st = pairs_write_jsonl(&ps, jsonl, &s.err);
     st = pp_agree(s.comm, st, &s.err);
-    if (s.rank == 0) rank_end(&rep, st == PP_OK, &s.log);
-    if (st == PP_OK && s.rank == 0) {
-        pp_info(&s.log, "wrote %s: %lld pairs from %lld prompts (%lld without a pair); %lld judge calls (%lld replayed), "
-                "%lld ties, %lld flips, %lld failures, %lld timeouts, %lld restarts, %lld bad answers; %.1fs",
-                out, (long long)ps.n_pairs, (long long)ps.n_prompts, (long long)ps.prompts_without_pair,
-                (long long)ps.judge_calls_total, (long long)rep.calls_replayed, (long long)ps.ties_total,
-                (long long)ps.flips, (long long)ps.failures_total, (long long)ps.timeouts, (long long)ps.restarts,
-                (long long)ps.bad_answers, rep.seconds);
-        if (ps.has_truth)
-            pp_info(&s.log, "agreement with the task scorer over %lld prompts: best %.3f, worst %.3f, both %.3f; "
-                    "pairs ordered right %.3f, mean true gap %.3f",
-                    (long long)ps.truth_prompts, ps.truth_best_rate, ps.truth_worst_rate, ps.truth_agreement,
-                    ps.truth_pair_accuracy, ps.truth_mean_gap);
-    }
+    if (s.rank == 0) rank_end(&rep, st == PP_OK, out, &ps, &s.log);
     pairs_free(&ps);
     candidates_free(&cs);
     return pp_stage_end(&s, st);

@@ -21,10 +21,25 @@
 #include "core/pp_file.h"
 #include "core/pp_log.h"
 
+/* An exclusive lock on a resume directory (OUT.parts, OUT.ckpt): a second
+ * run on the same --out fails at once, exit 1, with "another run is writing
+ * OUT (pid N)", instead of both writing the same files.  Rank 0 only; DIR
+ * must exist.  The lock is DIR/lock (flock; it holds the owner's pid) and
+ * ends with the process or pp_dir_unlock; whoever removes DIR removes the
+ * lock file first (PP_DIR_LOCK_NAME). */
+#define PP_DIR_LOCK_NAME "lock"
+typedef struct {
+    int fd; /* -1: not held */
+    char path[4200];
+} pp_dir_lock;
+pp_status pp_dir_lock_take(pp_dir_lock *l, const char *dir, const char *out, pp_err *err);
+/* Release (keeps the file); a no-op when not held. */
+void pp_dir_unlock(pp_dir_lock *l);
+
 typedef struct {
     char dir[PP_PATH_MAX];
     char out[PP_PATH_MAX]; /* the output the parts belong to (for messages) */
-    int lock_fd;           /* -1 when not held */
+    pp_dir_lock lock;
     int resuming;          /* 1: run.key existed and matched */
 } pp_parts;
 

@@ -453,7 +453,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     snprintf(parts, sizeof parts, "%s.parts", out_path);
     pp_runkey key;
     pp_runkey_init(&key);
-    pp_parts pd = {.lock_fd = -1};
+    pp_parts pd = {.lock.fd = -1};
     if (st == PP_OK) {
         model_fingerprint_hex(&models[0], fp[0]);
         model_fingerprint_hex(&models[1], fp[1]);
@@ -538,7 +538,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     /* the parts go with the committed output, or when they hold nothing
      * (then a rerun may change its options); else they wait for the rerun */
     MPI_Allreduce(MPI_IN_PLACE, &done, 1, MPI_INT64_T, MPI_SUM, comm);
-    if (pd.lock_fd >= 0) {
+    if (pd.lock.fd >= 0) {
         if (st == PP_OK || done == 0) pp_parts_remove(&pd, log);
         else pp_parts_close(&pd);
     }

@@ -98,11 +98,20 @@ pp_status pp_h5_get_attr_str(pp_h5 *f, const char *obj, const char *name, char *
 pp_status pp_h5_get_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, pp_err *err);
 pp_status pp_h5_get_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, pp_err *err);
 int pp_h5_has_attr(pp_h5 *f, const char *obj, const char *name);
+/* Optional attributes: the value when present and readable, else the
+ * fallback, never an error.  Return 1 when the attribute was read. */
+int pp_h5_opt_attr_str(pp_h5 *f, const char *obj, const char *name, char *buf, size_t cap, const char *fallback);
+int pp_h5_opt_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, int64_t fallback);
+int pp_h5_opt_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, double fallback);
 
 /* ---- files ---- */
 /* Fingerprint of a file: its "fingerprint" attribute when it has one (models:
  * hash of the parameters), else pp_file_hash of its bytes; 16 hex digits. */
 pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err);
+/* The same, computed once on rank 0 of comm and given to every rank; a
+ * failure is agreed over the ranks (no rank goes on with an empty one).
+ * Collective. */
+pp_status pp_file_fingerprint_agreed(const char *path, MPI_Comm comm, char out[17], pp_err *err);
 /* Turn HDF5's own error printing off (we report our own line). */
 void pp_h5_quiet(void);
 

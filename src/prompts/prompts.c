@@ -377,12 +377,11 @@ pp_status prompts_load(prompt_set *s, const char *path, pp_err *err) {
     for (int64_t i = 0; st == PP_OK && i < n; i++)
         st = prompts_add(s, ids[i], text[i], fam ? fam[i] : NULL, ref ? ref[i] : NULL, err);
     if (st == PP_OK) {
-        pp_err ignore;
-        pp_h5_get_attr_str(&f, "/", "source", s->source, sizeof s->source, &ignore);
+        pp_h5_opt_attr_str(&f, "/", "source", s->source, sizeof s->source, s->source);
         if (builtin) {
-            pp_h5_get_attr_str(&f, "/", "suite", s->suite, sizeof s->suite, &ignore);
-            pp_h5_get_attr_str(&f, "/", "split", s->split, sizeof s->split, &ignore);
-            pp_h5_get_attr_i64(&f, "/", "seed", &s->seed, &ignore);
+            pp_h5_opt_attr_str(&f, "/", "suite", s->suite, sizeof s->suite, s->suite);
+            pp_h5_opt_attr_str(&f, "/", "split", s->split, sizeof s->split, s->split);
+            pp_h5_opt_attr_i64(&f, "/", "seed", &s->seed, s->seed);
         }
     }
     free(ids);

@@ -23,7 +23,7 @@ pp_status rank_run(const rank_options *o, const candidate_set *c, const pp_log *
                    pairs_set *out, rank_report *report, pp_err *err) {
     memset(out, 0, sizeof *out);
     memset(report, 0, sizeof *report);
-    report->parts.lock_fd = -1;
+    report->parts.lock.fd = -1;
     if (c->k < 1 || c->n_prompts < 1)
         return pp_fail(err, PP_EINPUT, "the candidate set is empty (%lld prompts, k = %lld)", (long long)c->n_prompts,
                        (long long)c->k);
@@ -38,8 +38,21 @@ pp_status rank_run(const rank_options *o, const candidate_set *c, const pp_log *
     return rank_pairwise(o, c, log, comm, out, report, err);
 }
 
-void rank_end(rank_report *report, int committed, const pp_log *log) {
-    if (report->parts.lock_fd < 0) return;
-    if (committed) pp_parts_remove(&report->parts, log);
-    else pp_parts_close(&report->parts);
+void rank_end(rank_report *rep, int committed, const char *out, const pairs_set *ps, const pp_log *log) {
+    if (rep->parts.lock.fd >= 0) {
+        if (committed) pp_parts_remove(&rep->parts, log);
+        else pp_parts_close(&rep->parts);
+    }
+    if (!committed) return;
+    pp_info(log, "wrote %s: %lld pairs from %lld prompts (%lld without a pair); %lld judge calls (%lld replayed), "
+            "%lld ties, %lld flips, %lld failures, %lld timeouts, %lld restarts, %lld bad answers; %.1fs",
+            out, (long long)ps->n_pairs, (long long)ps->n_prompts, (long long)ps->prompts_without_pair,
+            (long long)ps->judge_calls_total, (long long)rep->calls_replayed, (long long)ps->ties_total,
+            (long long)ps->flips, (long long)ps->failures_total, (long long)ps->timeouts, (long long)ps->restarts,
+            (long long)ps->bad_answers, rep->seconds);
+    if (ps->has_truth)
+        pp_info(log, "agreement with the task scorer over %lld prompts: best %.3f, worst %.3f, both %.3f; "
+                "pairs ordered right %.3f, mean true gap %.3f",
+                (long long)ps->truth_prompts, ps->truth_best_rate, ps->truth_worst_rate, ps->truth_agreement,
+                ps->truth_pair_accuracy, ps->truth_mean_gap);
 }

@@ -84,8 +84,9 @@ typedef struct {
 pp_status rank_run(const rank_options *opt, const candidate_set *c, const pp_log *log, MPI_Comm comm,
                    pairs_set *out, rank_report *report, pp_err *err);
 
-/* Rank 0, after a successful rank_run: the output is committed (remove the
- * parts directory) or not (release the lock, keep the journal). */
-void rank_end(rank_report *report, int committed, const pp_log *log);
+/* Rank 0, after rank_run: the output out is committed (remove the parts
+ * directory, log what the run did from ps and report) or not (release the
+ * lock, keep the journal). */
+void rank_end(rank_report *report, int committed, const char *out, const pairs_set *ps, const pp_log *log);
 
 #endif

@@ -134,26 +134,77 @@ static pp_status write_all_bytes(int fd, const void *data, size_t n, const char 
 
 /* -------------------------------------------------------------- journal */
 
-/* Replay the records of data[0, len) after the magic, up to the first torn
- * one; *good = the bytes worth keeping. */
-static pp_status replay_records(rank_journal *jr, const unsigned char *data, size_t len, const pp_log *log,
+/* Replay the records of data[0, len) after the magic.  Each record carries
+ * its own checksum, so a damaged one is skipped and the scan resumes at the
+ * next record that checks out: a flipped byte costs one verdict, not the
+ * rest of the journal.  After a loss, records that no longer fit (a later
+ * round of the prompt whose verdict was lost) are dropped too; they are all
+ * judged again.  The records kept are compacted in data[0, *good); *rewrite
+ * says the file must be written back (damage before the end, not just a
+ * torn last record). */
+static pp_status replay_records(rank_journal *jr, unsigned char *data, size_t len, const pp_log *log,
                                 pp_status (*replay)(void *ctx, const verdict_msg *v, pp_err *err), void *ctx,
-                                size_t *good, pp_err *err) {
-    size_t pos = *good;
-    int64_t nrec = 0;
+                                size_t *good, int *rewrite, pp_err *err) {
+    int64_t nrec = 0, damaged = 0, unfit = 0;
+    size_t pos = *good, keep = *good, lost_bytes = 0;
+    int in_damage = 0;
     while (pos < len) {
         verdict_msg v;
         size_t n = record_decode(data + pos, len - pos, &v);
-        if (n == 0) break;
-        if (replay(ctx, &v, err) != PP_OK)
+        if (n == 0) {
+            damaged += !in_damage;
+            in_damage = 1;
+            pos++;
+            lost_bytes++;
+            continue;
+        }
+        in_damage = 0;
+        pp_err unfit_err;
+        pp_status a = replay(ctx, &v, damaged ? &unfit_err : err);
+        if (a != PP_OK && damaged) {
+            unfit++;
+            lost_bytes += n;
+            pos += n;
+            continue;
+        }
+        if (a != PP_OK)
             return pp_wrap(err, "%s: record %lld does not fit this run (delete %s to start over)", jr->path,
                            (long long)nrec, jr->parts.dir);
+        memmove(data + keep, data + pos, n);
+        keep += n;
         pos += n;
         nrec++;
     }
-    if (pos < len) pp_warn(log, "%s: dropped a torn record at the end (%zu bytes)", jr->path, len - pos);
-    *good = pos;
+    *rewrite = keep < len && !(damaged == 1 && in_damage && unfit == 0);
+    if (keep < len) {
+        char also[96] = "";
+        if (unfit) snprintf(also, sizeof also, " and %lld later one(s) that depend on them", (long long)unfit);
+        if (!*rewrite) pp_warn(log, "%s: dropped a torn record at the end (%zu bytes)", jr->path, len - keep);
+        else
+            pp_warn(log, "%s: dropped %lld damaged record(s) (%zu bytes; their checksums fail)%s; kept %lld, "
+                    "the dropped verdicts are judged again", jr->path, (long long)damaged, lost_bytes, also,
+                    (long long)nrec);
+    }
+    *good = keep;
     return PP_OK;
+}
+
+/* Write data[0, n) over the journal (.tmp, rename). */
+static pp_status write_back(rank_journal *jr, const unsigned char *data, size_t n, pp_err *err) {
+    char tmp[PP_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", jr->path);
+    pp_status st = PP_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) st = pp_fail(err, PP_EINPUT, "%s: cannot write: %s", tmp, strerror(errno));
+    if (st == PP_OK) st = write_all_bytes(fd, data, n, tmp, err);
+    if (fd >= 0) {
+        if (st == PP_OK && fdatasync(fd) != 0) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
+        close(fd);
+    }
+    if (st == PP_OK && rename(tmp, jr->path) != 0)
+        st = pp_fail(err, PP_ESYS, "%s: cannot rename to %s: %s", tmp, jr->path, strerror(errno));
+    if (st != PP_OK) unlink(tmp);
+    return st;
 }
 
 /* The journal of the run the parts directory resumes: replay what is good,
@@ -168,12 +219,14 @@ static pp_status read_journal(rank_journal *jr, const pp_log *log,
     size_t len;
     PP_TRY(pp_read_file(jr->path, JOURNAL_MAX, "pp-rank journal", &data, &len, err));
     pp_status st = PP_OK;
+    int rewrite = 0;
     if (len >= 8 && memcmp(data, JOURNAL_MAGIC, 8) != 0)
         st = pp_fail(err, PP_EINPUT, "%s: not a pp-rank journal; delete %s to start over", jr->path, jr->parts.dir);
     else if (len >= 8) {
         *good = 8;
-        st = replay_records(jr, (const unsigned char *)data, len, log, replay, ctx, good, err);
+        st = replay_records(jr, (unsigned char *)data, len, log, replay, ctx, good, &rewrite, err);
     }
+    if (st == PP_OK && rewrite) st = write_back(jr, (const unsigned char *)data, *good, err);
     free(data);
     return st;
 }
@@ -182,7 +235,7 @@ pp_status journal_open(rank_journal *jr, const rank_options *o, const candidate_
                        pp_status (*replay)(void *ctx, const verdict_msg *v, pp_err *err), void *ctx, pp_err *err) {
     memset(jr, 0, sizeof *jr);
     jr->fd = -1;
-    jr->parts.lock_fd = -1;
+    jr->parts.lock.fd = -1;
     pp_runkey key;
     PP_TRY(run_key(o, c, &key, err));
     pp_status st = pp_parts_open(&jr->parts, o->parts_dir, o->out_path, pp_runkey_text(&key), err);

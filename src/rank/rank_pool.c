@@ -387,7 +387,7 @@ static void engine_free(engine *e) {
     /* still ours after a failure or a stop: keep what the journal holds for
      * the rerun; a journal without a verdict holds nothing to lose, so it
      * goes (the rerun may then change its options) */
-    if (e->jr.parts.lock_fd >= 0) {
+    if (e->jr.parts.lock.fd >= 0) {
         if (e->answered == 0) pp_parts_remove(&e->jr.parts, e->log);
         else pp_parts_close(&e->jr.parts);
     }
@@ -426,7 +426,7 @@ pp_status rank_pairwise(const rank_options *o, const candidate_set *c, const pp_
     e.c = c;
     e.log = log;
     e.jr.fd = -1;
-    e.jr.parts.lock_fd = -1;
+    e.jr.parts.lock.fd = -1;
     MPI_Comm_dup(comm, &e.comm);
     MPI_Comm_rank(e.comm, &e.rank);
     MPI_Comm_size(e.comm, &e.size);
@@ -496,7 +496,7 @@ pp_status rank_pairwise(const rank_options *o, const candidate_set *c, const pp_
     }
     if (st == PP_OK && e.rank == 0) { /* the parts stay locked until the output is committed */
         rep->parts = e.jr.parts;
-        e.jr.parts.lock_fd = -1;
+        e.jr.parts.lock.fd = -1;
     }
     rep->seconds = pp_now() - t0;
     engine_free(&e);

@@ -93,8 +93,13 @@ pp_status inspect_print(const char *path, FILE *out, int n_items, pp_err *err) {
     PP_TRY(pp_h5_open(&f, path, NULL, 0, err));
     char kind[64];
     int64_t version = 0;
-    pp_h5_get_attr_str(&f, "/", "schema", kind, sizeof kind, err);
-    pp_h5_get_attr_i64(&f, "/", "schema_version", &version, err);
+    /* pp_h5_open checked that both exist; a failure here is a damaged file */
+    pp_status st = pp_h5_get_attr_str(&f, "/", "schema", kind, sizeof kind, err);
+    if (st == PP_OK) st = pp_h5_get_attr_i64(&f, "/", "schema_version", &version, err);
+    if (st != PP_OK) {
+        pp_h5_close(&f);
+        return st;
+    }
     fprintf(out, "%s: a '%s' file, schema version %lld\n", path, kind, (long long)version);
     if (!strcmp(kind, "eval")) { /* the result first: it is what the reader wants */
         eval_split_summary sum[EVAL_MAX_SPLITS];

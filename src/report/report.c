@@ -212,9 +212,8 @@ pp_status report_training(const char *model_path, const char *png_path, const ch
     if (st == PP_OK) {
         pp_h5 f;
         if (pp_h5_open(&f, model_path, "model", MODEL_SCHEMA_VERSION, err) == PP_OK) {
-            pp_err e2;
-            pp_h5_get_attr_str(&f, "/", "arguments", args, sizeof args, &e2);
-            pp_h5_get_attr_str(&f, "/", "training", kind, sizeof kind, &e2);
+            pp_h5_opt_attr_str(&f, "/", "arguments", args, sizeof args, "");
+            pp_h5_opt_attr_str(&f, "/", "training", kind, sizeof kind, "");
             pp_h5_close(&f);
         }
         argument_value(args, "loss", loss, sizeof loss);
@@ -285,10 +284,10 @@ pp_status report_eval(const char *eval_path, const char *png_path, const char *g
         if (st == PP_OK) st = pp_h5_get_attr_f64(&f, grp, "win_rate_se", &wse, err);
         if (st == PP_OK && pp_h5_has_attr(&f, grp, "policy_accuracy")) {
             has_acc = 1;
-            pp_h5_get_attr_f64(&f, grp, "policy_accuracy", &pa, err);
-            pp_h5_get_attr_f64(&f, grp, "policy_accuracy_se", &pase, err);
-            pp_h5_get_attr_f64(&f, grp, "baseline_accuracy", &ba, err);
-            pp_h5_get_attr_f64(&f, grp, "baseline_accuracy_se", &base, err);
+            st = pp_h5_get_attr_f64(&f, grp, "policy_accuracy", &pa, err);
+            if (st == PP_OK) st = pp_h5_get_attr_f64(&f, grp, "policy_accuracy_se", &pase, err);
+            if (st == PP_OK) st = pp_h5_get_attr_f64(&f, grp, "baseline_accuracy", &ba, err);
+            if (st == PP_OK) st = pp_h5_get_attr_f64(&f, grp, "baseline_accuracy_se", &base, err);
         }
         if (st == PP_OK) fprintf(d, "%d %g %g %g %g %g %g\n", n_splits, 100 * w, 100 * wse, 100 * pa, 100 * pase, 100 * ba, 100 * base);
         names[n_splits++] = t;

@@ -22,6 +22,7 @@
 #include "core/pp_log.h"
 #include "train/pref_loss.h"
 #include "train/step_batch.h"
+#include "train/trainer.h"
 
 #define REF_LOGPS_SCHEMA_VERSION 1
 
@@ -76,5 +77,29 @@ pp_status dpo_grad(void *ctx, int64_t step, const model *m, float *grads, double
  * (reference log-probs must be in d->ref_logp). Collective. */
 pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts *loss, int micro_batch,
                               MPI_Comm comm, double *accuracy, double *margin, pp_err *err);
+
+/* ---- pp-train's whole run ---- */
+
+/* What pp-train is asked to do: its options, as on the command line. */
+typedef struct {
+    const char *policy, *pairs, *out;
+    const char *ref;          /* reference model; NULL: the policy */
+    const char *ref_cache;    /* NULL: OUT.ref.h5 */
+    const char *heldout;      /* pairs for the closing accuracy, or NULL */
+    const char *loss_name;    /* dpo|ipo|hinge|dpop|rpo|bcr */
+    const char *bcr_form;     /* outside|inside|per-token|... */
+    pref_loss_opts loss;      /* beta, weights, flags (kind and bcr_form come from the names) */
+    double epochs;            /* used when steps is 0 */
+    long long steps, seed;
+    int batch, micro_batch, max_len; /* max_len 0: the model's context */
+    trainer_cli opt;
+    const char *arguments;    /* the effective arguments: provenance and run key */
+} dpo_run_options;
+
+/* pp-train: check the options, load the policy and pairs, compute or reuse
+ * the reference log-probs (and the held-out pairs'), build the run key
+ * (fingerprints agreed over ranks), train with trainer_run and write OUT.
+ * Collective over comm; PP_EINTERRUPTED after saving on a stop signal. */
+pp_status dpo_run(const dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err);
 
 #endif

@@ -18,6 +18,7 @@
 #include "model/model_train.h"
 #include "prompts/prompts.h"
 #include "train/step_batch.h"
+#include "train/trainer.h"
 
 typedef struct {
     int64_t n;            /* demonstrations */
@@ -49,5 +50,25 @@ void sft_ctx_free(sft_ctx *c);
 /* trainer_grad_fn: metrics[0] = mean NLL per scored token, metrics[1] =
  * scored tokens in the batch. */
 pp_status sft_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
+
+/* ---- pp-sft's whole run ---- */
+
+/* What pp-sft is asked to do: its options, as on the command line. */
+typedef struct {
+    const char *out, *data;
+    const char *init;         /* start from this model file, or */
+    const char *arch;         /* from a random model of this shape (byte tokenizer) */
+    long long init_seed, steps, seed;
+    int batch, micro_batch;
+    double wrong_fraction, habit_fraction;
+    trainer_cli opt;
+    const char *arguments;    /* the effective arguments: provenance and run key */
+} sft_run_options;
+
+/* pp-sft: check the options, make or load the starting model, build the
+ * demonstrations and the run key (fingerprints agreed over ranks), train
+ * with trainer_run and write OUT.  Collective over comm;
+ * PP_EINTERRUPTED after saving on a stop signal. */
+pp_status sft_run(const sft_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err);
 
 #endif
