@@ -57,17 +57,7 @@ static pp_status run_key(const rank_options *o, const candidate_set *c, pp_runke
 
 /* ------------------------------------------------------------- records */
 
-static uint64_t checksum(const unsigned char *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = pp_hash64(h ^ w);
-    }
-    for (; i < n; i++) h = pp_hash64(h ^ p[i]);
-    return h;
-}
+static uint64_t checksum(const unsigned char *p, size_t n) { return pp_hash_bytes(0x9E3779B97F4A7C15ULL ^ n, p, n); }
 
 #define RECORD_INTS 11
 #define RECORD_FIXED (4 + 4 * RECORD_INTS + 8 + 2)
