@@ -8,7 +8,11 @@
  * timeout or crash the judge is gone or killed; after a bad answer that
  * still named the right id the stream is in step and the judge is kept,
  * otherwise it is out of step and is restarted so that the next answer
- * belongs to the next question.  Restarts happen lazily, at the next attempt. */
+ * belongs to the next question.  Restarts happen lazily, at the next attempt.
+ *
+ * About 800 lines, one file on purpose: the argv splitter, the answer
+ * parser, the process lifecycle and the attempt/retry loop are one
+ * protocol, and its judge.h table at the end is a thin adapter. */
 #include "judge/judge_cmd.h"
 #include "judge/judge_cli.h"
 #include "core/pp_text.h"
