@@ -48,7 +48,7 @@ typedef struct {
     int call;         /* call id in the prompt's tournament: match * orders + order */
     int match, order; /* order 1: the two slots shown swapped */
     int a, b;         /* candidates shown first and second */
-    int verdict;      /* 0 a better, 1 b better, 2 tie, 3 failed (tourn_verdict) */
+    int verdict;      /* 0 a better, 1 b better, 2 tie, 3 failed (judge_verdict) */
     double seconds;   /* wall time of the call, retries included */
     int attempts, timeouts, crashes, bad_answers, restarts; /* cmd judge only */
     int rank;         /* MPI rank that judged it */

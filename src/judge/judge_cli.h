@@ -19,7 +19,7 @@
  * most 32 characters in a 96-byte buffer. */
 #define JUDGE_CLI_MAX_ID_PREFIX 60
 
-typedef struct {
+typedef struct judge_cli {
     const char *cmdline;        /* --judge-cmd "PROGRAM ARGS" (NULL: not given) */
     judge_cmd_options cmd;      /* --judge-timeout, -startup-timeout, -retries, -give-up, -stderr */
     const char *id_prefix;      /* --judge-id-prefix, "" none */

@@ -34,8 +34,8 @@
  *               are known, in parallel with later winners' rounds.
  *   roundrobin  every pair (i, j), i < j, once: K(K−1)/2 matches.
  *
- * Verdicts: TOURN_FIRST / TOURN_SECOND = the candidate shown first / second
- * is better, TOURN_TIE, TOURN_FAILED = the judge could not answer.
+ * Verdicts (judge/judge.h): JUDGE_FIRST / JUDGE_SECOND = the candidate shown first / second
+ * is better, JUDGE_TIE, JUDGE_FAILED = the judge could not answer.
  * Both orders: the two verdicts are put in the match's frame (+1 slot 0,
  * −1 slot 1, 0 tie; FAILED ones ignored) and summed: opposite winners are a
  * position flip -> tie (counted in flips and ties); a winner plus a tie ->
@@ -68,11 +68,11 @@
 #define TOURNAMENT_H
 
 #include "core/pp_error.h"
+#include "judge/judge.h"
 
 #define TOURN_MAX_K 256
 
 typedef enum { TOURN_ITERATIVE, TOURN_KNOCKOUT, TOURN_ROUNDROBIN } tourn_method;
-typedef enum { TOURN_FIRST = 0, TOURN_SECOND = 1, TOURN_TIE = 2, TOURN_FAILED = 3 } tourn_verdict;
 
 typedef struct tourn tourn; /* opaque */
 
@@ -118,7 +118,7 @@ int tourn_take_ready(tourn *t, tourn_call *calls, int cap);
  * call showed (checks a replayed log).  PP_EINPUT for an unknown id, a call
  * whose inputs are not decided yet, a second verdict for the same call, or a
  * mismatch; the state is unchanged then. */
-pp_status tourn_submit(tourn *t, int id, int first, int second, tourn_verdict v, pp_err *err);
+pp_status tourn_submit(tourn *t, int id, int first, int second, judge_verdict v, pp_err *err);
 
 int tourn_done(const tourn *t);     /* every call answered */
 int tourn_answered(const tourn *t); /* calls answered so far */
@@ -149,6 +149,5 @@ pp_status tourn_pick_rejected(const tourn *t, const tourn_reject_rule *rule, int
 pp_status tourn_method_parse(const char *s, const char *what, tourn_method *method, pp_err *err);
 pp_status tourn_reject_parse(const char *s, const char *what, tourn_reject_rule *rule, pp_err *err);
 const char *tourn_method_name(tourn_method method);
-const char *tourn_verdict_name(tourn_verdict v); /* first|second|tie|failed */
 
 #endif

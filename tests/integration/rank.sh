@@ -156,7 +156,7 @@ if kill -KILL $pid 2>/dev/null; then
     [ ! -e "$T/k.h5" ] && [ -s "$T/k.h5.parts/journal.bin" ] && ok kill_leaves_journal_only || fail kill_leaves_journal_only "$(ls "$T")"
     # a torn last record (killed mid-write) is cut off
     truncate -s -3 "$T/k.h5.parts/journal.bin"
-    check_fails resume_other_args_refused 1 'belongs to another run .*method=roundrobin' \
+    check_fails resume_other_args_refused 1 'k\.h5\.parts holds partial results of a different run \(method was roundrobin, now knockout\)' \
         "$R" --candidates "$T/c5.h5" --out "$T/k.h5" --method knockout --both-orders --judge cmd --judge-cmd "$SLOW"
     if $GUARD mpirun --oversubscribe --bind-to none -np 2 "$R" --candidates "$T/c5.h5" --out "$T/k.h5" --method roundrobin \
         --both-orders --judge cmd --judge-cmd "$SLOW" >"$T/out" 2>"$T/err"; then
