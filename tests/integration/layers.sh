@@ -39,6 +39,8 @@ fake_main() {
       i=1; while [ $i -lt "$3" ]; do printf '    printf("%%d\\n", argc + %d); /* { */\n' $i; i=$((i + 1)); done
       printf '}\n'; } >"$1"
 }
+if $LEN "$ROOT/stages" >"$T/len.out" 2>"$T/len.err"; then ok stage_length_tree_clean
+else fail stage_length_tree_clean "$(head -n 2 "$T/len.err" | tr '\n' ' ')"; fi
 mkdir -p "$T/st_ok" "$T/st_long" "$T/st_helper"
 fake_main "$T/st_ok/pp-a.c" main 98          # 100 lines: allowed
 if out=$($LEN "$T/st_ok" 2>&1) && echo "$out" | grep -q 'pp-a.c:5: main(), 100 lines'; then ok stage_length_100_allowed
