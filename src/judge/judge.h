@@ -109,9 +109,9 @@ typedef struct {
 /* The table of the judge called name, or NULL. */
 const judge_ops *judge_find(const char *name);
 /* PP_EINPUT for an unknown name, or whatever the judge's start says. */
-pp_status judge_start(judge_handle *j, const char *name, const judge_config *cfg, pp_err *err);
-pp_status judge_matches(judge_handle *j, const judge_match *m, int n, judge_verdict *out, pp_err *err);
-pp_status judge_score(judge_handle *j, const candidate_set *c, int64_t p, double *scores, pp_err *err);
+PP_MUST_CHECK pp_status judge_start(judge_handle *j, const char *name, const judge_config *cfg, pp_err *err);
+PP_MUST_CHECK pp_status judge_matches(judge_handle *j, const judge_match *m, int n, judge_verdict *out, pp_err *err);
+PP_MUST_CHECK pp_status judge_score(judge_handle *j, const candidate_set *c, int64_t p, double *scores, pp_err *err);
 void judge_get_counters(const judge_handle *j, judge_counters *out);
 const char *judge_last_problem(const judge_handle *j); /* "" when nothing went wrong */
 void judge_describe(const judge_handle *j, pairs_set *s);

@@ -33,6 +33,6 @@ void judge_cli_defaults(judge_cli *j);
 void judge_cli_options(judge_cli *j, pp_option *out);
 /* is_cmd: --judge cmd was chosen; pointwise: pp-rank --method score, where
  * --judge-noise is a standard deviation rather than a probability. */
-pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err);
+PP_MUST_CHECK pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err);
 
 #endif

@@ -67,13 +67,13 @@ void judge_cmd_options_default(judge_cmd_options *opt);
  * everything except \" and \\; outside quotes a backslash keeps the next
  * character.  No variables, globs or other shell syntax: "$(x)" is just text.
  * On success *argv is a NULL-terminated array (free with judge_argv_free). */
-pp_status judge_split_argv(const char *cmdline, char ***argv, int *argc, pp_err *err);
+PP_MUST_CHECK pp_status judge_split_argv(const char *cmdline, char ***argv, int *argc, pp_err *err);
 void judge_argv_free(char **argv);
 
 /* Start the judge.  opt may be NULL for the defaults.  A command line that
  * cannot be split or a program that cannot be executed is PP_EINPUT with a
  * message naming the program. */
-pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const judge_cmd_options *opt,
+PP_MUST_CHECK pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const judge_cmd_options *opt,
                          pp_err *err);
 
 /* Judge one match.  id may be NULL (the call number is used).  Texts may hold
@@ -85,7 +85,7 @@ pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const judge_cmd_opt
  * said stop before or during the match.  *seconds (may be NULL) gets the
  * wall time of the match, retries included.  Blank answer lines (whitespace
  * only) are skipped. */
-pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
+PP_MUST_CHECK pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
                           const char *b, judge_verdict *out, double *seconds, pp_err *err);
 
 void judge_cmd_stats(const judge_cmd *j, judge_cmd_counters *out);
@@ -107,7 +107,7 @@ void judge_cmd_close(judge_cmd *j);
  * (a string, or an integer with the same decimal form) and whose "winner" is
  * "a", "b" or "tie"; other keys are ignored.  Otherwise PP_EINPUT with a
  * message saying what is wrong and *out = JUDGE_FAILED.  For fuzzing. */
-pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verdict *out,
+PP_MUST_CHECK pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verdict *out,
                              pp_err *err);
 
 /* The judge's table for judge.h ("cmd"). */

@@ -47,7 +47,7 @@ typedef struct {
 
 /* Checks noise and position_bias in [0, 1] and close_threshold >= 0
  * (finite); the message names the offending option. */
-pp_status oracle_judge_init(oracle_judge *j, double noise, double position_bias,
+PP_MUST_CHECK pp_status oracle_judge_init(oracle_judge *j, double noise, double position_bias,
                             double close_threshold, uint64_t seed, pp_err *err);
 
 /* Judge one match: `first` and `second` are the completions in the order

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/pp_mpi.h"
 #include "rank/rank_engine.h"
 
 void rank_options_default(rank_options *o) {
@@ -55,4 +56,64 @@ void rank_end(rank_report *rep, int committed, const char *out, const pairs_set 
                 "pairs ordered right %.3f, mean true gap %.3f",
                 (long long)ps->truth_prompts, ps->truth_best_rate, ps->truth_worst_rate, ps->truth_agreement,
                 ps->truth_pair_accuracy, ps->truth_mean_gap);
+}
+
+/* Combinations that make no sense, refused before any work. */
+static pp_status check_combination(const rank_options *o, pp_err *err) {
+    int is_cmd = !strcmp(o->judge, "cmd"), is_rm = !strcmp(o->judge, "rm");
+    PP_TRY(judge_cli_check(&o->j, is_cmd, o->score_method, err));
+    if (is_rm && !o->score_method)
+        return pp_fail(err, PP_EINPUT, "--judge rm scores candidates one by one: use it with --method score");
+    if (is_rm && !o->rm_path) return pp_fail(err, PP_EINPUT, "--judge rm needs --rm RM.h5");
+    if (!is_rm && (o->rm_path || o->rm_model_path))
+        return pp_fail(err, PP_EINPUT, "--rm and --rm-model are only used with --judge rm");
+    if (o->score_method && is_cmd)
+        return pp_fail(err, PP_EINPUT, "--method score needs a pointwise judge (oracle or rm), not a pairwise --judge cmd");
+    if (o->score_method && (o->both_orders || o->j.position_bias > 0))
+        return pp_fail(err, PP_EINPUT, "--both-orders and --judge-position-bias apply to pairwise methods, not --method score");
+    return PP_OK;
+}
+
+pp_status rank_file(rank_options *o, const rank_file_options *f, const pp_log *log, MPI_Comm comm, pp_err *err) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    o->score_method = strcmp(f->method, "score") == 0;
+    pp_status st = o->score_method ? PP_OK : tourn_method_parse(f->method, "--method", &o->method, err);
+    if (st == PP_OK) st = tourn_reject_parse(f->rejected, "--rejected", &o->rejected, err);
+    snprintf(o->rejected_text, sizeof o->rejected_text, "%s", f->rejected);
+    char parts[PP_PATH_MAX];
+    snprintf(parts, sizeof parts, "%s.parts", o->out_path);
+    o->parts_dir = parts;
+    if (st == PP_OK) st = check_combination(o, err);
+
+    pp_input inputs[2] = {{"candidates", o->candidates_path}, {"rm", o->rm_path}};
+    if (st == PP_OK) st = pp_check_output(o->out_path, inputs, 2, err);
+    if (st == PP_OK && f->jsonl) st = pp_check_output(f->jsonl, inputs, 2, err);
+    if (st == PP_OK && f->jsonl && !strcmp(f->jsonl, o->out_path))
+        st = pp_fail(err, PP_EINPUT, "--jsonl and --out name the same file");
+    st = pp_agree(comm, st, err);
+
+    candidate_set cs = {0};
+    if (st == PP_OK) st = pp_agree(comm, candidates_load(&cs, o->candidates_path, err), err);
+    if (st == PP_OK) {
+        int size;
+        MPI_Comm_size(comm, &size);
+        pp_info(log, "%s: %lld prompts x %lld candidates; method %s, judge %s%s, %d rank(s)", o->candidates_path,
+                (long long)cs.n_prompts, (long long)cs.k, f->method, o->judge, o->both_orders ? ", both orders" : "",
+                size);
+    }
+    pairs_set ps = {0};
+    rank_report rep = {.parts.lock.fd = -1};
+    if (st == PP_OK) st = rank_run(o, &cs, log, comm, &ps, &rep, err);
+    if (st == PP_OK) {
+        pp_provenance prov = {"pp-rank", f->arguments, inputs, o->rm_path ? 2 : 1};
+        st = pairs_write(&ps, o->out_path, comm, &prov, err);
+    }
+    if (st == PP_OK && f->jsonl && rank == 0) st = pairs_write_jsonl(&ps, f->jsonl, err);
+    st = pp_agree(comm, st, err);
+    if (rank == 0) rank_end(&rep, st == PP_OK, o->out_path, &ps, log);
+    o->parts_dir = NULL; /* it pointed into this frame */
+    pairs_free(&ps);
+    candidates_free(&cs);
+    return st;
 }

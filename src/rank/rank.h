@@ -81,12 +81,27 @@ typedef struct {
  * ranks' is empty) and the parts directory stays locked in report->parts
  * until rank_end.  PP_EINTERRUPTED when a stop signal arrived: every
  * verdict so far is in the journal, which stays (unlocked) for the rerun. */
-pp_status rank_run(const rank_options *opt, const candidate_set *c, const pp_log *log, MPI_Comm comm,
+PP_MUST_CHECK pp_status rank_run(const rank_options *opt, const candidate_set *c, const pp_log *log, MPI_Comm comm,
                    pairs_set *out, rank_report *report, pp_err *err);
 
 /* Rank 0, after rank_run: the output out is committed (remove the parts
  * directory, log what the run did from ps and report) or not (release the
  * lock, keep the journal). */
 void rank_end(rank_report *report, int committed, const char *out, const pairs_set *ps, const pp_log *log);
+
+/* What pp-rank asks for beyond rank_options. */
+typedef struct {
+    const char *method;          /* iterative | knockout | roundrobin | score */
+    const char *rejected;        /* worst | runner-up | quantile:Q */
+    const char *jsonl;           /* NULL, or also write the pairs as TRL JSON lines */
+    const char *arguments;       /* effective options, for the provenance */
+} rank_file_options;
+
+/* pp-rank's whole work: check the option combination, load the candidates
+ * of o->candidates_path, rank them (rank_run), write the pairs file
+ * o->out_path (and the JSONL), then remove the parts directory.  o's method,
+ * rejected rule and parts directory are filled in from f.  Collective. */
+PP_MUST_CHECK pp_status rank_file(rank_options *o, const rank_file_options *f, const pp_log *log, MPI_Comm comm,
+                                  pp_err *err);
 
 #endif

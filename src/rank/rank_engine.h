@@ -55,10 +55,10 @@ typedef struct {
 /* Open (or make) the parts directory and its lock, refuse another run's key,
  * replay the journal's verdicts in log order through replay(ctx, v), and
  * leave it open for appending.  Replayed records are not written again. */
-pp_status journal_open(rank_journal *jr, const rank_options *o, const candidate_set *c, const pp_log *log,
+PP_MUST_CHECK pp_status journal_open(rank_journal *jr, const rank_options *o, const candidate_set *c, const pp_log *log,
                        pp_status (*replay)(void *ctx, const verdict_msg *v, pp_err *err), void *ctx, pp_err *err);
 /* One record, written at once (synced every few seconds). */
-pp_status journal_append(rank_journal *jr, const verdict_msg *v, pp_err *err);
+PP_MUST_CHECK pp_status journal_append(rank_journal *jr, const verdict_msg *v, pp_err *err);
 /* Sync and close the file; the parts directory stays locked. */
 void journal_close(rank_journal *jr);
 
@@ -87,22 +87,22 @@ typedef struct {
 
 void results_free(rank_results *r);
 /* Finished tournaments -> rankings and pairs. */
-pp_status results_from_tournaments(const rank_options *o, tourn *const *t, int64_t n_prompts, int k, rank_results *r,
+PP_MUST_CHECK pp_status results_from_tournaments(const rank_options *o, tourn *const *t, int64_t n_prompts, int k, rank_results *r,
                                    pp_err *err);
 /* Scores -> rankings and pairs: higher score first, ties by lower index; a
  * pair only where the scores differ. */
-pp_status results_from_scores(const rank_options *o, const double *scores, int64_t np, int k, rank_results *r,
+PP_MUST_CHECK pp_status results_from_scores(const rank_options *o, const double *scores, int64_t np, int k, rank_results *r,
                               pp_err *err);
 /* Everything the pairs file holds: the results, the match log (sorted by
  * prompt and call; NULL for none), the judge's settings. */
-pp_status build_pairs(const rank_options *o, const judge_handle *jd, const candidate_set *c, const rank_results *r,
+PP_MUST_CHECK pp_status build_pairs(const rank_options *o, const judge_handle *jd, const candidate_set *c, const rank_results *r,
                       verdict_log *const *logs, int64_t n_logs, pairs_set *s, pp_err *err);
 
 /* ---- the two methods (collective) */
 
-pp_status rank_pairwise(const rank_options *o, const candidate_set *c, const pp_log *log, MPI_Comm comm,
+PP_MUST_CHECK pp_status rank_pairwise(const rank_options *o, const candidate_set *c, const pp_log *log, MPI_Comm comm,
                         pairs_set *out, rank_report *rep, pp_err *err);
-pp_status rank_score(const rank_options *o, const candidate_set *c, MPI_Comm comm, pairs_set *out, rank_report *rep,
+PP_MUST_CHECK pp_status rank_score(const rank_options *o, const candidate_set *c, MPI_Comm comm, pairs_set *out, rank_report *rep,
                      pp_err *err);
 
 #endif
