@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const model_config *c = &m.cfg;
     FUZZ_CHECK(m.n_params == model_param_count(c));
-    FUZZ_CHECK(m.fingerprint == model_params_hash(&m));
+    FUZZ_CHECK(m.fingerprint == model_fingerprint(&m)); /* weights, config and tokenizer */
     FUZZ_CHECK(x.version == 0 || x.version == 1);
     FUZZ_CHECK(x.version == 0 ? x.rope_table_count == 2 * (size_t)c->seq_len * (size_t)(model_head_dim(c) / 2)
                               : x.rope_tables == NULL);
