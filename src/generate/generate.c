@@ -108,17 +108,18 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
 }
 
 /* Make room for `need` bytes in the decode buffers (rarely grows). */
-static int reserve_text(generator *g, size_t need) {
-    if (need <= g->raw_cap) return 0;
+/* Room for need raw bytes (and their sanitized copy, up to 3x). */
+static pp_status reserve_text(generator *g, size_t need, pp_err *err) {
+    if (need <= g->raw_cap) return PP_OK;
     size_t cap = g->raw_cap;
     while (cap < need) cap *= 2;
     char *r = realloc(g->raw, cap), *t = r ? realloc(g->text, 3 * cap + 1) : NULL;
     if (r) g->raw = r;
-    if (!t) return -1;
+    if (!t) return pp_fail(err, PP_ESYS, "out of memory decoding a candidate (%zu bytes)", need);
     g->text = t;
     g->raw_cap = cap;
     g->text_cap = 3 * cap + 1;
-    return 0;
+    return PP_OK;
 }
 
 /* Decode ids after the token prev into g->text. */
@@ -127,7 +128,7 @@ static pp_status decode_text(generator *g, int prev, const int *ids, int n, pp_e
     for (int i = 0; i < n; i++) {
         size_t len;
         const char *piece = tok_piece(&g->m->tok, prev, ids[i], &len);
-        if (reserve_text(g, used + len + 1)) return pp_fail(err, PP_ESYS, "out of memory decoding a candidate");
+        PP_TRY(reserve_text(g, used + len + 1, err));
         memcpy(g->raw + used, piece, len);
         used += len;
         prev = ids[i];
