@@ -45,6 +45,6 @@ int main(int argc, char **argv) {
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-train", &cli, argc, argv);
     if (rc >= 0) return rc;
-    o.arguments = pp_cli_effective(&cli);
+    o.cli = &cli;
     return pp_stage_end(&s, dpo_run(&o, s.comm, &s.log, &s.err));
 }

@@ -16,6 +16,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "core/pp_options.h"
 #include "model/model.h"
 #include "model/model_train.h"
 #include "io/pairs.h"
@@ -93,13 +94,18 @@ typedef struct {
     long long steps, seed;
     int batch, micro_batch, max_len; /* max_len 0: the model's context */
     trainer_cli opt;
-    const char *arguments;    /* the effective arguments: provenance and run key */
+    pp_cli *cli;              /* the options' table: its effective arguments go to the
+                                 provenance and the run key, taken after dpo_run has
+                                 filled in the defaults it resolves (ref, ref_cache,
+                                 steps), so the output says what was used */
 } dpo_run_options;
 
 /* pp-train: check the options, load the policy and pairs, compute or reuse
  * the reference log-probs (and the held-out pairs'), build the run key
  * (fingerprints agreed over ranks), train with trainer_run and write OUT.
- * Collective over comm; PP_EINTERRUPTED after saving on a stop signal. */
-PP_MUST_CHECK pp_status dpo_run(const dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err);
+ * Collective over comm; PP_EINTERRUPTED after saving on a stop signal.
+ * o->ref, o->ref_cache and o->steps are set to the values used while the
+ * arguments are recorded, and restored before it returns. */
+PP_MUST_CHECK pp_status dpo_run(dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err);
 
 #endif
