@@ -2,18 +2,19 @@
  *
  * A "row" is one token of one sequence slot at one position.  Prefill sends
  * consecutive positions of one slot as rows; decode sends one row per active
- * slot.  Either way every projection is one sgemm over all rows, and only
+ * slot; infer_rows sends any mix of both.  Every projection is one
+ * rowmatmul over all rows (a row's bits never depend on the other rows), and
  * RoPE and attention (which read a row's own slot and position) loop per row. */
 #include "model/infer.h"
 
 
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/fastmath.h"
+#include "model/rowmatmul.h"
 #include "model/sample.h"
 
 /* Rows per prefill chunk: enough for sgemm to run near its peak, small
@@ -67,6 +68,10 @@ static void weights_t_fill(infer_state *st) {
 }
 
 pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
+    return infer_init_rows(st, m, max_seqs, max_pos, 0, err);
+}
+
+pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, pp_err *err) {
     memset(st, 0, sizeof *st);
     const model_config *c = &m->cfg;
     if (max_pos <= 0) max_pos = c->seq_len;
@@ -81,7 +86,10 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
     st->max_pos = max_pos;
     st->kv_dim = c->n_kv_heads * hd;
     int chunk = max_pos < PREFILL_CHUNK ? max_pos : PREFILL_CHUNK;
+    if (max_rows < 0 || max_rows > 1 << 20)
+        return pp_fail(err, PP_EINPUT, "inference buffers: %d rows is out of range", max_rows);
     st->max_rows = max_seqs > chunk ? max_seqs : chunk;
+    if (max_rows > st->max_rows) st->max_rows = max_rows;
 
     size_t rows = (size_t)st->max_rows, d = (size_t)c->dim, h = (size_t)c->hidden_dim;
     size_t cache = (size_t)c->n_layers * (size_t)max_seqs * (size_t)max_pos * (size_t)st->kv_dim;
@@ -103,7 +111,8 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
     st->att = malloc((size_t)max_pos * sizeof(float));
     st->row_slot = malloc(rows * sizeof(int));
     st->row_pos = malloc(rows * sizeof(int));
-    if (!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt.buffer ||
+    st->slot_rows = malloc((rows > (size_t)max_seqs ? rows : (size_t)max_seqs) * sizeof(int));
+    if (!st->slot_rows ||!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt.buffer ||
         !st->x || !st->xb || !st->q || !st->k || !st->v || !st->hb || !st->hb2 || !st->att || !st->row_slot ||
         !st->row_pos) {
         infer_free(st);
@@ -143,6 +152,7 @@ void infer_free(infer_state *st) {
     free(st->att);
     free(st->row_slot);
     free(st->row_pos);
+    free(st->slot_rows);
     memset(st, 0, sizeof *st);
 }
 
@@ -154,18 +164,11 @@ int infer_position(const infer_state *st, int slot) {
     return slot >= 0 && slot < st->max_seqs ? st->pos[slot] : -1;
 }
 
-/* out[n][out_dim] = in[n][in_dim] . wt[in_dim][out_dim] + beta * out, with
- * wt a transposed weight matrix.  Stored this way the weights are a plain
- * (NoTrans) operand, which OpenBLAS packs for its kernel much faster than
- * the transposed one; a single row goes through gemv, which reads the
- * weights once without packing them. */
-static void matmul_rows(float *out, const float *in, const float *wt, int n, int in_dim, int out_dim,
-                        float beta) {
-    if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasTrans, in_dim, out_dim, 1.0f, wt, out_dim, in, 1, beta, out, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_dim, in_dim, 1.0f, in, in_dim, wt,
-                    out_dim, beta, out, out_dim);
+/* out[n][out_dim] (+)= in[n][in_dim] . wt[in_dim][out_dim], wt a transposed
+ * weight matrix: rowmatmul, so each row's result is the same in any batch
+ * (beta is 0 or 1). */
+static void matmul_rows(float *out, const float *in, const float *wt, int n, int in_dim, int out_dim, float beta) {
+    rowmatmul(out, in, wt, n, in_dim, out_dim, beta != 0.0f);
 }
 
 static void rmsnorm(float *out, const float *x, const float *gain, int size, float eps) {
@@ -257,9 +260,9 @@ static void attend_row(infer_state *st, int r, size_t layer_cache) {
 }
 
 /* Forward n rows (st->row_slot/row_pos set, tokens valid).  Writes each
- * row's keys and values into the cache.  When logits is not NULL, rows
- * first_logit_row..n-1 get their next-token logits there, one row each. */
-static void forward_rows(infer_state *st, int n, const int *tokens, float *logits, int first_logit_row) {
+ * row's keys and values into the cache.  Rows out_rows[0..n_out) (may be
+ * 0) get their next-token logits, row i of logits for out_rows[i]. */
+static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, const int *out_rows, float *logits) {
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
     const infer_weights_t *wt = &st->wt;
@@ -309,10 +312,9 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
         matmul_rows(st->x, st->hb, wt->w_down + (size_t)l * d * hidden, n, hidden, d, 1.0f);
     }
 
-    if (!logits) return;
-    int n_out = n - first_logit_row;
+    if (n_out <= 0) return;
     for (int r = 0; r < n_out; r++)
-        rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)(first_logit_row + r) * d, w->final_norm, d, eps);
+        rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)out_rows[r] * d, w->final_norm, d, eps);
     matmul_rows(logits, st->xb, wt->lm_head, n_out, d, c->vocab_size, 0.0f);
 }
 static pp_status check_slot(const infer_state *st, int slot, pp_err *err) {
@@ -343,8 +345,8 @@ pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, flo
             st->row_slot[r] = slot;
             st->row_pos[r] = st->pos[slot] + r;
         }
-        int last = start + rows == n;
-        forward_rows(st, rows, tokens + start, last ? logits : NULL, rows - 1);
+        int last = start + rows == n && logits, out_row = rows - 1;
+        forward_rows(st, rows, tokens + start, last, &out_row, logits);
         st->pos[slot] += rows;
     }
     return PP_OK;
@@ -352,10 +354,21 @@ pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, flo
 
 pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err) {
     PP_TRY(check_slot(st, src, err));
+    return infer_copy_prefix(st, src, dst, st->pos[src], err);
+}
+
+pp_status infer_copy_prefix(infer_state *st, int src, int dst, int n, pp_err *err) {
+    PP_TRY(check_slot(st, src, err));
     PP_TRY(check_slot(st, dst, err));
-    if (src == dst) return PP_OK;
+    if (n < 0 || n > st->pos[src])
+        return pp_fail(err, PP_EINPUT, "inference: copy of %d positions from slot %d, which has %d", n, src,
+                       st->pos[src]);
+    if (src == dst) {
+        st->pos[dst] = n;
+        return PP_OK;
+    }
     size_t T = (size_t)st->max_pos, kv_dim = (size_t)st->kv_dim, slot_stride = T * kv_dim;
-    size_t used = (size_t)st->pos[src];
+    size_t used = (size_t)n;
     for (int l = 0; l < st->m->cfg.n_layers; l++) {
         size_t layer = (size_t)l * st->max_seqs * slot_stride;
         const float *ks = st->key_cache + layer + (size_t)src * slot_stride;
@@ -364,7 +377,7 @@ pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err) {
         memcpy(st->value_cache + layer + (size_t)dst * slot_stride,
                st->value_cache + layer + (size_t)src * slot_stride, used * kv_dim * sizeof(float));
     }
-    st->pos[dst] = st->pos[src];
+    st->pos[dst] = n;
     return PP_OK;
 }
 
@@ -383,7 +396,43 @@ pp_status infer_decode(infer_state *st, int n, const int *slots, const int *toke
         st->row_slot[i] = slots[i];
         st->row_pos[i] = st->pos[slots[i]];
     }
-    forward_rows(st, n, tokens, logits, 0);
+    for (int i = 0; i < n; i++) st->slot_rows[i] = i;
+    forward_rows(st, n, tokens, logits ? n : 0, st->slot_rows, logits);
     for (int i = 0; i < n; i++) st->pos[slots[i]]++;
     return PP_OK;
+}
+
+pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens, int n_out, const int *out_rows,
+                     float *logits, pp_err *err) {
+    if (n <= 0 || n > st->max_rows)
+        return pp_fail(err, PP_EINPUT, "inference: batch of %d rows (at most %d)", n, st->max_rows);
+    for (int i = 0; i < n; i++) {
+        PP_TRY(check_slot(st, slots[i], err));
+        PP_TRY(check_token(st, tokens[i], err));
+        st->slot_rows[slots[i]] = 0;
+    }
+    /* a slot's rows take its next positions in the order they appear */
+    for (int i = 0; i < n; i++) {
+        int s = slots[i], p = st->pos[s] + st->slot_rows[s]++;
+        if (p >= st->max_pos)
+            return pp_fail(err, PP_EINPUT, "inference: slot %d is full (%d positions)", s, st->max_pos);
+        st->row_slot[i] = s;
+        st->row_pos[i] = p;
+    }
+    for (int i = 0; i < n_out; i++)
+        if (out_rows[i] < 0 || out_rows[i] >= n)
+            return pp_fail(err, PP_EINPUT, "inference: logits of row %d of a batch of %d", out_rows[i], n);
+    forward_rows(st, n, tokens, n_out, out_rows, logits);
+    for (int i = 0; i < n; i++) st->pos[slots[i]]++;
+    return PP_OK;
+}
+
+size_t infer_memory_bytes(const infer_state *st) {
+    const model_config *c = &st->m->cfg;
+    size_t rows = (size_t)st->max_rows, kv = (size_t)st->kv_dim, slots = (size_t)st->max_seqs;
+    size_t cache = 2 * (size_t)c->n_layers * slots * (size_t)st->max_pos * kv;
+    size_t acts = rows * (3 * (size_t)c->dim + 2 * kv + 2 * (size_t)c->hidden_dim);
+    size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
+    return (cache + acts + rope + weights_t_count(c, st->kv_dim) + (size_t)st->max_pos) * sizeof(float) +
+           (slots + 3 * rows) * sizeof(int);
 }
