@@ -21,50 +21,40 @@
  * enough that long prompts do not need prompt-sized activation buffers. */
 #define PREFILL_CHUNK 256
 
-/* Floats in the transposed weight copy: every matrix a projection applies,
+/* Floats in the packed weight copy: every matrix a projection applies,
  * and the classifier. */
 static size_t weights_t_count(const model_config *c, int kv_dim) {
-    size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, kv = (size_t)kv_dim;
-    return (size_t)c->n_layers * (2 * d * d + 2 * d * kv + 3 * d * h) + d * (size_t)c->vocab_size;
+    int d = c->dim, h = c->hidden_dim;
+    return (size_t)c->n_layers * (2 * rowmatmul_packed_size(d, d) + 2 * rowmatmul_packed_size(d, kv_dim) +
+                                  2 * rowmatmul_packed_size(d, h) + rowmatmul_packed_size(h, d)) +
+           rowmatmul_packed_size(d, c->vocab_size);
 }
 
-/* dst[in][out] = src[out][in] for `count` stacked matrices, in tiles so
- * both sides stay in cache. */
-static void transpose_stack(float *dst, const float *src, int count, int out, int in) {
-    enum { TILE = 32 };
+/* Pack `count` stacked [out][in] matrices, each into its own block. */
+static float *pack_stack(float *dst, const float *src, int count, int out, int in) {
     for (int m = 0; m < count; m++) {
-        const float *s = src + (size_t)m * out * in;
-        float *d = dst + (size_t)m * out * in;
-        for (int o0 = 0; o0 < out; o0 += TILE)
-            for (int i0 = 0; i0 < in; i0 += TILE)
-                for (int o = o0; o < out && o < o0 + TILE; o++)
-                    for (int i = i0; i < in && i < i0 + TILE; i++) d[(size_t)i * out + o] = s[(size_t)o * in + i];
+        rowmatmul_pack(dst, src + (size_t)m * out * in, out, in);
+        dst += rowmatmul_packed_size(in, out);
     }
+    return dst;
 }
 
-/* Carve the transposed copy into named pointers and fill it. */
+/* Carve the packed copy into named pointers and fill it. */
 static void weights_t_fill(infer_state *st) {
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
     int L = c->n_layers, d = c->dim, h = c->hidden_dim, kv = st->kv_dim;
     infer_weights_t *t = &st->wt;
     float *p = t->buffer;
-    t->wq = p, p += (size_t)L * d * d;
-    t->wk = p, p += (size_t)L * d * kv;
-    t->wv = p, p += (size_t)L * d * kv;
-    t->wo = p, p += (size_t)L * d * d;
-    t->w_gate = p, p += (size_t)L * d * h;
-    t->w_up = p, p += (size_t)L * d * h;
-    t->w_down = p, p += (size_t)L * h * d;
+    t->wq = p, p = pack_stack(p, w->wq, L, d, d);
+    t->wk = p, p = pack_stack(p, w->wk, L, kv, d);
+    t->wv = p, p = pack_stack(p, w->wv, L, kv, d);
+    t->wo = p, p = pack_stack(p, w->wo, L, d, d);
+    t->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d);
+    t->w_up = p, p = pack_stack(p, w->w_up, L, h, d);
+    t->w_down = p, p = pack_stack(p, w->w_down, L, d, h);
     t->lm_head = p;
-    transpose_stack(t->wq, w->wq, L, d, d);
-    transpose_stack(t->wk, w->wk, L, kv, d);
-    transpose_stack(t->wv, w->wv, L, kv, d);
-    transpose_stack(t->wo, w->wo, L, d, d);
-    transpose_stack(t->w_gate, w->w_gate, L, h, d);
-    transpose_stack(t->w_up, w->w_up, L, h, d);
-    transpose_stack(t->w_down, w->w_down, L, d, h);
-    transpose_stack(t->lm_head, w->lm_head, 1, c->vocab_size, d);
+    pack_stack(p, w->lm_head, 1, c->vocab_size, d);
 }
 
 pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
@@ -118,7 +108,7 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
         infer_free(st);
         return pp_fail(err, PP_ESYS,
                        "inference cache: out of memory for %d slots x %d positions (%.1f MB) and the "
-                       "transposed weights (%.1f MB)",
+                       "packed weights (%.1f MB)",
                        max_seqs, max_pos, 2.0 * (double)cache * sizeof(float) / 1e6,
                        (double)wt * sizeof(float) / 1e6);
     }
@@ -164,9 +154,8 @@ int infer_position(const infer_state *st, int slot) {
     return slot >= 0 && slot < st->max_seqs ? st->pos[slot] : -1;
 }
 
-/* out[n][out_dim] (+)= in[n][in_dim] . wt[in_dim][out_dim], wt a transposed
- * weight matrix: rowmatmul, so each row's result is the same in any batch
- * (beta is 0 or 1). */
+/* out[n][out_dim] (+)= in[n][in_dim] . W^T, W packed by rowmatmul_pack:
+ * each row's result is the same in any batch (beta is 0 or 1). */
 static void matmul_rows(float *out, const float *in, const float *wt, int n, int in_dim, int out_dim, float beta) {
     rowmatmul(out, in, wt, n, in_dim, out_dim, beta != 0.0f);
 }
@@ -269,6 +258,9 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
     int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, hidden = c->hidden_dim;
     size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
     float eps = c->norm_eps;
+    /* floats per layer of each packed matrix kind */
+    size_t sz_dd = rowmatmul_packed_size(d, d), sz_dkv = rowmatmul_packed_size(d, kv_dim);
+    size_t sz_dh = rowmatmul_packed_size(d, hidden), sz_hd = rowmatmul_packed_size(hidden, d);
 
     for (int r = 0; r < n; r++)
         memcpy(st->x + (size_t)r * d, w->embed + (size_t)tokens[r] * d, (size_t)d * sizeof(float));
@@ -278,9 +270,9 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         /* attention: q, k, v for all rows at once */
         for (int r = 0; r < n; r++)
             rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
-        matmul_rows(st->q, st->xb, wt->wq + (size_t)l * d * d, n, d, d, 0.0f);
-        matmul_rows(st->k, st->xb, wt->wk + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
-        matmul_rows(st->v, st->xb, wt->wv + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
+        matmul_rows(st->q, st->xb, wt->wq + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
+        matmul_rows(st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
 
         /* RoPE, then store this row's key (transposed) and value in its slot */
         for (int r = 0; r < n; r++) {
@@ -297,19 +289,19 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         }
         for (int r = 0; r < n; r++) attend_row(st, r, layer_cache);
         /* x += attention output . wo^T */
-        matmul_rows(st->x, st->xb, wt->wo + (size_t)l * d * d, n, d, d, 1.0f);
+        matmul_rows(st->x, st->xb, wt->wo + l * sz_dd, n, d, d, 1.0f);
 
         /* SwiGLU feed-forward: x += (silu(xb.w1^T) * (xb.w3^T)) . w2^T */
         for (int r = 0; r < n; r++)
             rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->ffn_norm + (size_t)l * d, d, eps);
-        matmul_rows(st->hb, st->xb, wt->w_gate + (size_t)l * hidden * d, n, d, hidden, 0.0f);
-        matmul_rows(st->hb2, st->xb, wt->w_up + (size_t)l * hidden * d, n, d, hidden, 0.0f);
+        matmul_rows(st->hb, st->xb, wt->w_gate + l * sz_dh, n, d, hidden, 0.0f);
+        matmul_rows(st->hb2, st->xb, wt->w_up + l * sz_dh, n, d, hidden, 0.0f);
         for (size_t i = 0; i < (size_t)n * hidden; i++) {
             float g = st->hb[i];
             g *= 1.0f / (1.0f + fast_expf(-g));
             st->hb[i] = g * st->hb2[i];
         }
-        matmul_rows(st->x, st->hb, wt->w_down + (size_t)l * d * hidden, n, hidden, d, 1.0f);
+        matmul_rows(st->x, st->hb, wt->w_down + l * sz_hd, n, hidden, d, 1.0f);
     }
 
     if (n_out <= 0) return;
@@ -435,4 +427,22 @@ size_t infer_memory_bytes(const infer_state *st) {
     size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
     return (cache + acts + rope + weights_t_count(c, st->kv_dim) + (size_t)st->max_pos) * sizeof(float) +
            (slots + 3 * rows) * sizeof(int);
+}
+
+void infer_step_products(const infer_state *st, int n, const float *in, float *out) {
+    const model_config *c = &st->m->cfg;
+    const infer_weights_t *wt = &st->wt;
+    int d = c->dim, kv = st->kv_dim, h = c->hidden_dim;
+    size_t sz_dd = rowmatmul_packed_size(d, d), sz_dkv = rowmatmul_packed_size(d, kv);
+    size_t sz_dh = rowmatmul_packed_size(d, h), sz_hd = rowmatmul_packed_size(h, d);
+    for (int l = 0; l < c->n_layers; l++) {
+        matmul_rows(out, in, wt->wq + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(out, in, wt->wk + l * sz_dkv, n, d, kv, 0.0f);
+        matmul_rows(out, in, wt->wv + l * sz_dkv, n, d, kv, 0.0f);
+        matmul_rows(out, in, wt->wo + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(out, in, wt->w_gate + l * sz_dh, n, d, h, 0.0f);
+        matmul_rows(out, in, wt->w_up + l * sz_dh, n, d, h, 0.0f);
+        matmul_rows(out, in, wt->w_down + l * sz_hd, n, h, d, 0.0f);
+    }
+    matmul_rows(out, in, wt->lm_head, n, d, c->vocab_size, 0.0f);
 }

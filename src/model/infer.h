@@ -22,10 +22,10 @@
  *
  * Memory: besides the cache, the state holds its own copy of every matrix
  * the forward pass multiplies by (the layers' projections and the
- * classifier), transposed to [in][out], about as many floats as the model
+ * classifier), packed for rowmatmul, about as many floats as the model
  * has parameters (4 bytes x n_params: 1 MB for stories260K, 17 MB at
- * d=256/L=4, 110 MB at d=512/L=8): rowmatmul reads the weights as
- * [in][out] so that one vector load covers consecutive output columns.
+ * d=256/L=4, 110 MB at d=512/L=8; each matrix's output columns are
+ * padded to a multiple of ROWMATMUL_PANEL).
  * The copy is made by infer_init, so weights changed afterwards are not
  * seen: make a new state.
  *
@@ -42,8 +42,11 @@
 #include "model/model.h"
 #include "core/pp_error.h"
 
-/* The matrices the forward pass multiplies by, each transposed ([in][out])
- * and stacked over layers like model_tensors; pointers into buffer. */
+/* The matrices the forward pass multiplies by, each packed for rowmatmul
+ * (rowmatmul_pack: panels of ROWMATMUL_PANEL output columns, [in][panel]
+ * each, rowmatmul_packed_size floats per matrix) and stacked over layers
+ * like model_tensors; pointers into buffer.  The shapes below are those of
+ * the logical [in][out] product. */
 typedef struct {
     float *buffer;
     float *wq;          /* [L][d][Hq*hd] */
@@ -58,7 +61,7 @@ typedef struct {
 
 typedef struct {
     const model *m;     /* borrowed; must outlive the state */
-    infer_weights_t wt; /* transposed copy of m's matrices (see above) */
+    infer_weights_t wt; /* packed copy of m's matrices (see above) */
     int max_seqs;       /* sequence slots in the cache */
     int max_pos;        /* positions per slot (<= m->cfg.seq_len) */
     int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */
@@ -90,8 +93,14 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
  * (infer_rows); infer_init's are max(max_seqs, 256 or max_pos). */
 pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, pp_err *err);
 void infer_free(infer_state *st);
-/* Bytes the state allocated: cache, transposed weights, buffers. */
+/* Bytes the state allocated: cache, packed weights, buffers. */
 size_t infer_memory_bytes(const infer_state *st);
+
+/* For benchmarks: the weight products of one forward step of n rows
+ * (n <= max_rows), as forward_rows issues them, every one from in (n rows
+ * of max(dim, hidden) floats, any values) into out (n x max(hidden, dim,
+ * vocab) floats): the decoder's matrix-product cost without the rest. */
+void infer_step_products(const infer_state *st, int n, const float *in, float *out);
 
 /* Empty a slot (its position goes back to 0). */
 void infer_reset(infer_state *st, int slot);

@@ -13,7 +13,7 @@
  *   tr      C'[out][B] = W X^T     (batch along internal m), C = C'^T
  *   tr-p16  tr with B padded by zero rows to a multiple of 16
  *   tr-p64  tr with B padded to a multiple of 64
- *   rowmm   src/model/rowmatmul.c on Wt (no BLAS; invariant by construction)
+ *   rowmm   src/model/rowmatmul.c on W packed (no BLAS; invariant by construction)
  * Each line: batches with any differing row / batches tried, rows that
  * differ, the first B that differs, and a hash of the batch-1 references
  * (compare it across OPENBLAS_NUM_THREADS=1 and 2).  Then the speed of
@@ -38,6 +38,7 @@ static const char *form_name[N_FORMS] = {"nt", "nn-wt", "tr", "tr-p16", "tr-p64"
 typedef struct {
     int in, out;
     const float *w, *wt; /* [out][in], [in][out] */
+    const float *packed; /* w packed for rowmatmul */
     float *xpad, *ct;    /* scratch: padded rows, C' [out][BMAX] */
 } shape;
 
@@ -49,7 +50,7 @@ static void product(const shape *s, int f, const float *x, int B, float *c) {
         return;
     }
     if (f == F_ROWMM) {
-        rowmatmul(c, x, s->wt, B, in, out, 0);
+        rowmatmul(c, x, s->packed, B, in, out, 0);
         return;
     }
     if (f == F_NN_WT) {
@@ -81,7 +82,7 @@ static uint64_t hash_floats(const float *p, size_t n, uint64_t h) {
 }
 
 static void probe(const char *label, int in, int out, pp_rng *r) {
-    shape s = {in, out, NULL, NULL, NULL, NULL};
+    shape s = {in, out, NULL, NULL, NULL, NULL, NULL};
     float *w = malloc((size_t)in * out * sizeof *w), *wt = malloc((size_t)in * out * sizeof *wt);
     float *x = malloc((size_t)POOL * in * sizeof *x), *ref = malloc((size_t)POOL * out * sizeof *ref);
     float *c = malloc((size_t)BMAX * out * sizeof *c);
@@ -91,7 +92,9 @@ static void probe(const char *label, int in, int out, pp_rng *r) {
     for (int o = 0; o < out; o++)
         for (int i = 0; i < in; i++) wt[(size_t)i * out + o] = w[(size_t)o * in + i];
     for (size_t i = 0; i < (size_t)POOL * in; i++) x[i] = (float)pp_rng_normal(r);
-    s.w = w, s.wt = wt;
+    float *packed = malloc(rowmatmul_packed_size(in, out) * sizeof *packed);
+    rowmatmul_pack(packed, w, out, in);
+    s.w = w, s.wt = wt, s.packed = packed;
     for (int f = 0; f < N_FORMS; f++) {
         for (int i = 0; i < POOL; i++) product(&s, f, x + (size_t)i * in, 1, ref + (size_t)i * out);
         int bad_batches = 0, tried = 0, first_bad = 0;
@@ -131,7 +134,7 @@ static void probe(const char *label, int in, int out, pp_rng *r) {
         printf("  B=%d sgemm %.1f rowmm %.1f", B, best[0], best[1]);
     }
     printf("\n");
-    free(w), free(wt), free(x), free(ref), free(c), free(s.xpad), free(s.ct);
+    free(packed), free(w), free(wt), free(x), free(ref), free(c), free(s.xpad), free(s.ct);
 }
 
 int main(int argc, char **argv) {
