@@ -238,11 +238,32 @@ static void test_stories_greedy200(void **state) {
     model_free(&m);
 }
 
+/* sample_token's log-prob at temperature 1 (which reuses its own max and
+ * sum) has the bits of sample_logprob's, which the decoder's sums rely on. */
+static void test_logprob_shortcut(void **state) {
+    (void)state;
+    enum { V = 517 };
+    static float logits[V];
+    static sample_candidate scratch[V];
+    pp_rng r = pp_rng_stream(5, 6, 7);
+    const sample_params ps[] = {{1.0f, 0, 1.0f}, {1.0f, 0, 0.9999999f}, {1.0f, V, 1.0f}, {1.0f, 40, 1.0f}};
+    for (int trial = 0; trial < 200; trial++) {
+        for (int i = 0; i < V; i++) logits[i] = (float)(pp_rng_normal(&r) * (1 + trial % 7));
+        for (int j = 0; j < 4; j++) {
+            float lp;
+            int t = sample_token(logits, V, &ps[j], &r, scratch, &lp);
+            float want = sample_logprob(logits, V, t);
+            assert_memory_equal(&lp, &want, sizeof lp);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_invariant),
         cmocka_unit_test(test_equals_generate_prompt),
         cmocka_unit_test(test_stories_greedy200),
+        cmocka_unit_test(test_logprob_shortcut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
