@@ -16,11 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const char *expect = ids[data[0] % (sizeof ids / sizeof *ids)];
     char *line = fuzz_cstr(data + 1, size - 1);
-    judge_verdict v = JUDGE_A;
+    judge_verdict v = JUDGE_FIRST;
     pp_err err;
     pp_status st = judge_parse_answer(line, expect, &v, &err);
     FUZZ_CHECK_ERR(st, err);
-    if (st == PP_OK) FUZZ_CHECK(v == JUDGE_A || v == JUDGE_B || v == JUDGE_TIE);
+    if (st == PP_OK) FUZZ_CHECK(v == JUDGE_FIRST || v == JUDGE_SECOND || v == JUDGE_TIE);
     else FUZZ_CHECK(st == PP_EINPUT && v == JUDGE_FAILED);
     FUZZ_CHECK(strlen(judge_verdict_name(v)) > 0);
 

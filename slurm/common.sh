@@ -52,7 +52,7 @@ pp_in_list() { # pp_in_list WORD LIST
 PP_JOB=""
 PP_SEC=() PP_KEY=() PP_VAL=() PP_LINE=()
 
-# The syntax mirrors the programs' own config reader (src/pp_options.c):
+# The syntax mirrors the programs' own config reader (src/core/pp_options.c):
 # '#' starts a comment at the start of a line or after whitespace (not in a
 # value that starts with a double quote), keys may use '_' for '-'.
 # Output: SECTION \037 KEY \037 RAW-VALUE \037 LINE per key line, and
@@ -381,7 +381,7 @@ pp_key_where() {
 }
 
 # pp_first_word CMDLINE: the program of a judge command line, split as
-# src/judge_cmd.c splits it (blanks; 'single', "double" quotes with \" and
+# src/judge/judge_cmd.c splits it (blanks; 'single', "double" quotes with \" and
 # \\; backslash outside quotes), with no shell evaluation at all.
 pp_first_word() {
     local s=$1 w="" q="" c i=0 n=${#1}

@@ -1,5 +1,5 @@
 /* pp-generate - sample K candidates per prompt with a model, spread over
- * MPI ranks, resumable (see src/generate.h). */
+ * MPI ranks, resumable (see src/generate/generate.h). */
 #include <stdio.h>
 
 #include "generate/generate.h"

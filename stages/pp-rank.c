@@ -3,9 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/candidates.h"
 #include "judge/judge_cli.h"
-#include "io/pairs.h"
 #include "stage/pp_stage.h"
 #include "rank/rank.h"
 
@@ -45,81 +43,16 @@ int main(int argc, char **argv) {
 
     rank_options o;
     rank_options_default(&o);
-    pp_status st = PP_OK;
-    o.score_method = strcmp(method, "score") == 0;
-    if (!o.score_method) st = tourn_method_parse(method, "--method", &o.method, &s.err);
-    o.judge = !strcmp(judge, "cmd") ? RANK_JUDGE_CMD : !strcmp(judge, "rm") ? RANK_JUDGE_RM : RANK_JUDGE_ORACLE;
-    if (st == PP_OK) st = tourn_reject_parse(rejected, "--rejected", &o.rejected, &s.err);
-    snprintf(o.rejected_text, sizeof o.rejected_text, "%s", rejected);
+    o.judge = judge;
     o.pairs_all = strcmp(pairs_mode, "all") == 0;
     o.both_orders = both_orders;
-    o.noise = jc.noise;
-    o.position_bias = jc.position_bias;
-    o.close_threshold = jc.close;
-    o.seed = (uint64_t)jc.seed;
-    o.judge_cmd = jc.cmdline;
-    o.cmd_opts = jc.cmd;
-    o.id_prefix = jc.id_prefix;
+    o.j = jc;
     o.rm_path = rm;
     o.rm_model_path = rm_model;
     o.queue_depth = queue_depth;
     o.candidates_path = cand_path;
-    char parts[PP_PATH_MAX];
-    snprintf(parts, sizeof parts, "%s.parts", out);
-    o.parts_dir = parts;
-
-    /* combinations that make no sense, refused up front */
-    if (st == PP_OK) st = judge_cli_check(&jc, o.judge == RANK_JUDGE_CMD, o.score_method, &s.err);
-    if (st == PP_OK && o.judge == RANK_JUDGE_RM && !o.score_method)
-        st = pp_fail(&s.err, PP_EINPUT, "--judge rm scores candidates one by one: use it with --method score");
-    if (st == PP_OK && o.judge == RANK_JUDGE_RM && !rm)
-        st = pp_fail(&s.err, PP_EINPUT, "--judge rm needs --rm RM.h5");
-    if (st == PP_OK && o.judge != RANK_JUDGE_RM && (rm || rm_model))
-        st = pp_fail(&s.err, PP_EINPUT, "--rm and --rm-model are only used with --judge rm");
-    if (st == PP_OK && o.score_method && o.judge == RANK_JUDGE_CMD)
-        st = pp_fail(&s.err, PP_EINPUT, "--method score needs a pointwise judge (oracle or rm), not a pairwise --judge cmd");
-    if (st == PP_OK && o.score_method && (both_orders || jc.position_bias > 0))
-        st = pp_fail(&s.err, PP_EINPUT, "--both-orders and --judge-position-bias apply to pairwise methods, not --method score");
-
-    pp_input inputs[2] = {{"candidates", cand_path}, {"rm", rm}};
-    if (st == PP_OK) st = pp_check_output(out, inputs, 2, &s.err);
-    if (st == PP_OK && jsonl) st = pp_check_output(jsonl, inputs, 2, &s.err);
-    if (st == PP_OK && jsonl && !strcmp(jsonl, out)) st = pp_fail(&s.err, PP_EINPUT, "--jsonl and --out name the same file");
-    st = pp_agree(s.comm, st, &s.err);
-
-    candidate_set cs = {0};
-    if (st == PP_OK) st = pp_agree(s.comm, candidates_load(&cs, cand_path, &s.err), &s.err);
-    if (st == PP_OK)
-        pp_info(&s.log, "%s: %lld prompts x %lld candidates; method %s, judge %s%s, %d rank(s)", cand_path,
-                (long long)cs.n_prompts, (long long)cs.k, method, judge, both_orders ? ", both orders" : "", s.size);
-
-    pairs_set ps = {0};
-    rank_report rep;
-    pp_debug(&s.log, "started and loaded the candidates in %.2fs", pp_now() - s.t_start);
-    if (st == PP_OK) st = rank_run(&o, &cs, &s.log, s.comm, &ps, &rep, &s.err);
-    pp_debug(&s.log, "ranked after %.2fs", pp_now() - s.t_start);
-    if (st == PP_OK) {
-        pp_provenance prov = {"pp-rank", pp_cli_effective(&cli), inputs, rm ? 2 : 1};
-        st = pairs_write(&ps, out, s.comm, &prov, &s.err);
-    }
-    pp_debug(&s.log, "wrote the pairs after %.2fs", pp_now() - s.t_start);
-    if (st == PP_OK && jsonl && s.rank == 0) st = pairs_write_jsonl(&ps, jsonl, &s.err);
-    st = pp_agree(s.comm, st, &s.err);
-    if (st == PP_OK && s.rank == 0) {
-        if (!o.score_method) rank_remove_parts(parts);
-        pp_info(&s.log, "wrote %s: %lld pairs from %lld prompts (%lld without a pair); %lld judge calls (%lld replayed), "
-                "%lld ties, %lld flips, %lld failures, %lld timeouts, %lld restarts, %lld bad answers; %.1fs",
-                out, (long long)ps.n_pairs, (long long)ps.n_prompts, (long long)ps.prompts_without_pair,
-                (long long)ps.judge_calls_total, (long long)rep.calls_replayed, (long long)ps.ties_total,
-                (long long)ps.flips, (long long)ps.failures_total, (long long)ps.timeouts, (long long)ps.restarts,
-                (long long)ps.bad_answers, rep.seconds);
-        if (ps.has_truth)
-            pp_info(&s.log, "agreement with the task scorer over %lld prompts: best %.3f, worst %.3f, both %.3f; "
-                    "pairs ordered right %.3f, mean true gap %.3f",
-                    (long long)ps.truth_prompts, ps.truth_best_rate, ps.truth_worst_rate, ps.truth_agreement,
-                    ps.truth_pair_accuracy, ps.truth_mean_gap);
-    }
-    pairs_free(&ps);
-    candidates_free(&cs);
+    o.out_path = out;
+    rank_file_options f = {.method = method, .rejected = rejected, .jsonl = jsonl, .arguments = pp_cli_effective(&cli)};
+    pp_status st = rank_file(&o, &f, &s.log, s.comm, &s.err);
     return pp_stage_end(&s, st);
 }

@@ -1,6 +1,6 @@
 /* pp-rm - fit the Bradley–Terry reward model (the scoring baseline) on
  * frozen features of a model, distributed with ScaLAPACK; report training
- * and held-out pairwise accuracy.  The work is in src/reward_model.c. */
+ * and held-out pairwise accuracy.  The work is in src/rm/reward_model.c. */
 #include <stdio.h>
 #include <string.h>
 

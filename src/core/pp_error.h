@@ -15,6 +15,11 @@ typedef enum {
                             (75 = EX_TEMPFAIL from sysexits.h) */
 } pp_status;
 
+/* On every declaration of a function returning pp_status (but pp_fail and
+ * pp_wrap): a dropped status is a compiler warning.  A result ignored on
+ * purpose goes through a helper that says so (e.g. pp_h5_opt_attr_*). */
+#define PP_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef struct {
     pp_status status;
     char msg[1024];

@@ -42,15 +42,7 @@ pp_status pp_file_hash(const char *path, char out[17], pp_err *err) {
     uint64_t h = 0xCBF29CE484222325ULL;
     unsigned char buf[1 << 16];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t w;
-            memcpy(&w, buf + i, 8);
-            h = pp_hash64(h ^ w);
-        }
-        for (; i < n; i++) h = pp_hash64(h ^ buf[i]);
-    }
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0) h = pp_hash_bytes(h, buf, n);
     fclose(fp);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
     return PP_OK;

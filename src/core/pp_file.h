@@ -18,15 +18,15 @@ typedef struct {
 
 /* Refuse an output path that names an input (same file), and check that its
  * directory exists and is writable. */
-pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs, pp_err *err);
+PP_MUST_CHECK pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs, pp_err *err);
 /* A 64-bit hash of a file's bytes as 16 hex digits (fingerprints of files
  * that carry none of their own). */
-pp_status pp_file_hash(const char *path, char out[17], pp_err *err);
+PP_MUST_CHECK pp_status pp_file_hash(const char *path, char out[17], pp_err *err);
 
 /* The one whole-file reader: path into a NUL-terminated copy (*len bytes;
  * the data may contain NULs, *len tells).  what names the file in messages
  * ("config file", "prompt file", ...); a directory, a missing file or one
  * over max_bytes is an input error naming the file. */
-pp_status pp_read_file(const char *path, size_t max_bytes, const char *what, char **data, size_t *len, pp_err *err);
+PP_MUST_CHECK pp_status pp_read_file(const char *path, size_t max_bytes, const char *what, char **data, size_t *len, pp_err *err);
 
 #endif

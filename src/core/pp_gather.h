@@ -11,7 +11,7 @@
 /* Rank r contributes n_local strings; on root, *all (one malloc block:
  * free(*all) frees everything) holds the strings of rank 0, then rank 1, ...
  * and *n_all their count.  Collective; other ranks get *all = NULL. */
-pp_status pp_gather_strings(MPI_Comm comm, int64_t n_local, const char *const *local, char ***all,
+PP_MUST_CHECK pp_status pp_gather_strings(MPI_Comm comm, int64_t n_local, const char *const *local, char ***all,
                             int64_t *n_all, pp_err *err);
 
 #endif

@@ -10,7 +10,7 @@
 
 /* All ranks agree on a status: the worst wins and the message of the lowest
  * failing rank is copied to every rank.  Collective. */
-pp_status pp_agree(MPI_Comm comm, pp_status st, pp_err *err);
+PP_MUST_CHECK pp_status pp_agree(MPI_Comm comm, pp_status st, pp_err *err);
 
 /* Stop requests (SIGTERM, SIGUSR1 from Slurm's --signal, SIGINT): the
  * handler only sets a flag; long loops poll pp_stop_requested() at safe

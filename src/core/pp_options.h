@@ -53,7 +53,7 @@ typedef struct {
 
 /* Parse argv (and the --config file if given).  Returns PP_OK (check
  * help_requested) or PP_EINPUT with a one-line message. */
-pp_status pp_cli_parse(pp_cli *cli, int argc, char **argv, pp_err *err);
+PP_MUST_CHECK pp_status pp_cli_parse(pp_cli *cli, int argc, char **argv, pp_err *err);
 /* Print generated help to stdout. */
 void pp_cli_help(const pp_cli *cli);
 /* "name=value" for every option that was set, space-separated, quoted when

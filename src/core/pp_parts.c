@@ -22,29 +22,43 @@ pp_status pp_parts_path(const pp_parts *p, const char *name, char *buf, size_t c
     return PP_OK;
 }
 
-/* Take the lock or name who holds it. */
-static pp_status take_lock(pp_parts *p, pp_err *err) {
-    char path[PP_PATH_MAX];
-    PP_TRY(pp_parts_path(p, "lock", path, sizeof path, err));
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) return pp_fail(err, PP_EINPUT, "%s: cannot open the lock file: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int why = errno;
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
+pp_status pp_dir_lock_take(pp_dir_lock *l, const char *dir, const char *out, pp_err *err) {
+    l->fd = -1;
+    snprintf(l->path, sizeof l->path, "%s/" PP_DIR_LOCK_NAME, dir);
+    /* the file may be removed (with DIR) by a run that just finished: the
+     * lock counts only while the path still names the locked file */
+    for (int tries = 0; tries < 3; tries++) {
+        int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) return pp_fail(err, PP_EINPUT, "%s: cannot create the lock file: %s", l->path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char pid[32] = "";
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return pp_fail(err, PP_EINPUT, "another run is writing %s (pid %s; lock %s): wait for it to end or stop it",
+                               out, pid[0] ? pid : "unknown", l->path);
+            return pp_fail(err, PP_ESYS, "%s: cannot lock: %s", l->path, strerror(e));
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(l->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            char buf[32];
+            int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) { /* the pid is for messages only */
+            }
+            l->fd = fd;
+            return PP_OK;
+        }
         close(fd);
-        if (why == EWOULDBLOCK)
-            return pp_fail(err, PP_EINPUT, "another run is writing %s (pid %s, lock %s); wait for it or stop it",
-                           p->out, pid[0] ? pid : "unknown", path);
-        return pp_fail(err, PP_EINPUT, "%s: cannot lock: %s", path, strerror(why));
     }
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* the pid is only for the message */ }
-    p->lock_fd = fd;
-    return PP_OK;
+    return pp_fail(err, PP_ESYS, "%s: the lock file keeps disappearing", l->path);
+}
+
+void pp_dir_unlock(pp_dir_lock *l) {
+    if (l->fd >= 0) close(l->fd);
+    l->fd = -1;
 }
 
 /* Compare with the saved key, or save this one (atomically). */
@@ -102,7 +116,7 @@ static void remove_files(const pp_parts *p, int everything) {
 
 pp_status pp_parts_open(pp_parts *p, const char *dir, const char *out, const char *run_key, pp_err *err) {
     memset(p, 0, sizeof *p);
-    p->lock_fd = -1;
+    p->lock.fd = -1;
     if ((size_t)snprintf(p->dir, sizeof p->dir, "%s", dir) >= sizeof p->dir - 64)
         return pp_fail(err, PP_EINPUT, "%s: path too long", dir);
     snprintf(p->out, sizeof p->out, "%s", out);
@@ -113,7 +127,7 @@ pp_status pp_parts_open(pp_parts *p, const char *dir, const char *out, const cha
                            dir, out);
     } else if (mkdir(dir, 0777) != 0)
         return pp_fail(err, PP_EINPUT, "%s: cannot create the directory for partial results: %s", dir, strerror(errno));
-    PP_TRY(take_lock(p, err));
+    PP_TRY(pp_dir_lock_take(&p->lock, dir, out, err));
     pp_status st = check_key(p, run_key, err);
     if (st != PP_OK) {
         pp_parts_close(p);
@@ -123,10 +137,7 @@ pp_status pp_parts_open(pp_parts *p, const char *dir, const char *out, const cha
     return PP_OK;
 }
 
-void pp_parts_close(pp_parts *p) {
-    if (p->lock_fd >= 0) close(p->lock_fd);
-    p->lock_fd = -1;
-}
+void pp_parts_close(pp_parts *p) { pp_dir_unlock(&p->lock); }
 
 void pp_parts_remove(pp_parts *p, const pp_log *log) {
     remove_files(p, 1);

@@ -21,18 +21,33 @@
 #include "core/pp_file.h"
 #include "core/pp_log.h"
 
+/* An exclusive lock on a resume directory (OUT.parts, OUT.ckpt): a second
+ * run on the same --out fails at once, exit 1, with "another run is writing
+ * OUT (pid N)", instead of both writing the same files.  Rank 0 only; DIR
+ * must exist.  The lock is DIR/lock (flock; it holds the owner's pid) and
+ * ends with the process or pp_dir_unlock; whoever removes DIR removes the
+ * lock file first (PP_DIR_LOCK_NAME). */
+#define PP_DIR_LOCK_NAME "lock"
+typedef struct {
+    int fd; /* -1: not held */
+    char path[4200];
+} pp_dir_lock;
+PP_MUST_CHECK pp_status pp_dir_lock_take(pp_dir_lock *l, const char *dir, const char *out, pp_err *err);
+/* Release (keeps the file); a no-op when not held. */
+void pp_dir_unlock(pp_dir_lock *l);
+
 typedef struct {
     char dir[PP_PATH_MAX];
     char out[PP_PATH_MAX]; /* the output the parts belong to (for messages) */
-    int lock_fd;           /* -1 when not held */
+    pp_dir_lock lock;
     int resuming;          /* 1: run.key existed and matched */
 } pp_parts;
 
 /* Create or reopen dir for the output out, lock it, check or write the run
  * key, remove *.tmp leftovers. */
-pp_status pp_parts_open(pp_parts *p, const char *dir, const char *out, const char *run_key, pp_err *err);
+PP_MUST_CHECK pp_status pp_parts_open(pp_parts *p, const char *dir, const char *out, const char *run_key, pp_err *err);
 /* dir/name into buf; a path that does not fit is an input error. */
-pp_status pp_parts_path(const pp_parts *p, const char *name, char *buf, size_t cap, pp_err *err);
+PP_MUST_CHECK pp_status pp_parts_path(const pp_parts *p, const char *name, char *buf, size_t cap, pp_err *err);
 /* Release the lock, keep the contents (the run stopped; it resumes later). */
 void pp_parts_close(pp_parts *p);
 /* The output is complete: delete every file of the directory, then the

@@ -4,6 +4,7 @@
 #include "core/pp_rng.h"
 
 #include <math.h>
+#include <string.h>
 
 #define GOLDEN 0x9E3779B97F4A7C15ULL
 
@@ -14,6 +15,18 @@ uint64_t pp_hash64(uint64_t x) {
     x *= 0x94D049BB133111EBULL;
     x ^= x >> 31;
     return x;
+}
+
+uint64_t pp_hash_bytes(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = pp_hash64(h ^ w);
+    }
+    for (; i < n; i++) h = pp_hash64(h ^ p[i]);
+    return h;
 }
 
 pp_rng pp_rng_stream(uint64_t seed, uint64_t id1, uint64_t id2) {

@@ -2,26 +2,24 @@
 #include "eval/eval.h"
 #include "core/pp_testhook.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "judge/judge_cmd.h"
-#include "judge/judge_oracle.h"
-#include "model/model_io.h"
 #include "core/pp_gather.h"
 #include "core/pp_mpi.h"
+#include "core/pp_parts.h"
+#include "core/pp_runkey.h"
+#include "judge/judge.h"
+#include "model/model_io.h"
 #include "prompts/prompts.h"
 #include "suite/tasks.h"
 
 #define EVAL_CHUNK_SCHEMA "eval_chunk" /* OUT.parts/S-NNNNNN.h5: finished prompts of a run */
-#define EVAL_KEY_MAX 8192
+#define EVAL_KEY_MAX 65536 /* longest run_key attribute read back */
 
 /* A split's name: the prompt file's split attribute, else its file name
  * without the extension.  It names an HDF5 group and is an item of the
@@ -84,15 +82,14 @@ static void rows_free(split_rows *r) {
 
 /* +1 when the policy is preferred in this order, -1 the baseline, 0 otherwise. */
 static int policy_view(int verdict, int policy_first) {
-    if (verdict == 0) return policy_first ? 1 : -1;
-    if (verdict == 1) return policy_first ? -1 : 1;
+    if (verdict == JUDGE_FIRST) return policy_first ? 1 : -1;
+    if (verdict == JUDGE_SECOND) return policy_first ? -1 : 1;
     return 0;
 }
 
 typedef struct {
     const eval_options *o;
-    oracle_judge oracle;
-    judge_cmd *cmd;
+    judge_handle j;
 } judges;
 
 /* A stop signal abandons a judge call in flight (judge_cmd.h). */
@@ -101,23 +98,25 @@ static int judge_should_stop(void *ctx) {
     return pp_stop_requested();
 }
 
-static pp_status judge_pair(judges *j, const prompt_set *p, int64_t i, int split, const char *first,
-                            const char *second, int order, int *verdict, pp_err *err) {
-    if (!strcmp(j->o->judge, "oracle")) {
-        task_family fam;
-        PP_TRY(tasks_family_from_name(p->family[i], &fam, err));
-        uint64_t match_id = ((uint64_t)split << 40) ^ (uint64_t)p->ids[i];
-        oracle_result r = oracle_judge_match(&j->oracle, fam, p->text[i], p->reference[i], first, second, match_id,
-                                             (uint64_t)order);
-        *verdict = (int)r.verdict;
-        return PP_OK;
+/* Prompt i's two responses in both orders: (policy, baseline) is order 0,
+ * (baseline, policy) order 1; the oracle's stream is keyed by split and
+ * prompt id. */
+static pp_status judge_both_orders(judges *j, const prompt_set *p, int64_t i, int split, char *const text[2],
+                                   judge_verdict v[2], pp_err *err) {
+    judge_match m[2];
+    char id[2][96];
+    for (int order = 0; order < 2; order++) {
+        snprintf(id[order], sizeof id[order], "%s%d:%lld:%d", j->o->j.id_prefix, split, (long long)p->ids[i], order);
+        m[order] = (judge_match){id[order],
+                                 p->text[i],
+                                 text[order],
+                                 text[1 - order],
+                                 p->family ? p->family[i] : NULL,
+                                 p->reference ? p->reference[i] : NULL,
+                                 ((uint64_t)split << 40) ^ (uint64_t)p->ids[i],
+                                 (uint64_t)order};
     }
-    char id[96];
-    snprintf(id, sizeof id, "%s%d:%lld:%d", j->o->j.id_prefix, split, (long long)p->ids[i], order);
-    judge_verdict v;
-    PP_TRY(judge_cmd_match(j->cmd, id, p->text[i], first, second, &v, NULL, err));
-    *verdict = (int)v;
-    return PP_OK;
+    return judge_matches(&j->j, m, 2, v, err);
 }
 
 /* ---------------------------------------------------------------- resume
@@ -134,22 +133,44 @@ static void chunk_file(const char *parts, int split, int64_t c, char *buf, size_
     snprintf(buf, cap, "%s/%d-%06lld.h5", parts, split, (long long)c);
 }
 
-/* Everything a chunk's texts and verdicts depend on, one line per item. */
-static pp_status split_key(const eval_options *o, const char fp[2][17], const char *prompts_path, int split, char *key,
-                           size_t cap, pp_err *err) {
-    char pfp[17];
-    PP_TRY(pp_file_fingerprint(prompts_path, pfp, err));
-    int n = snprintf(key, cap,
-                     "eval_parts_version=1\nprogram_version=%s\npolicy=%s\nbaseline=%s\nprompts=%s\nsplit=%d\n"
-                     "judge=%s\njudge_cmd=%s\njudge_timeout=%.17g\njudge_noise=%.17g\njudge_position_bias=%.17g\n"
-                     "judge_close=%.17g\njudge_seed=%llu\ntemperature=%.9g\ntop_p=%.9g\ntop_k=%d\n"
-                     "max_new_tokens=%d\nseed=%llu\nchunk_prompts=%d\njudge_id_prefix=%s\n",
-                     PP_VERSION, fp[0], fp[1], pfp, split, o->judge, o->j.cmdline ? o->j.cmdline : "",
-                     o->j.cmd.timeout_s, o->j.noise, o->j.position_bias, o->j.close,
-                     (unsigned long long)o->j.seed, (double)o->gen.sample.temperature,
-                     (double)o->gen.sample.top_p, o->gen.sample.top_k, o->gen.max_new_tokens,
-                     (unsigned long long)o->gen.seed, o->chunk_prompts, o->j.id_prefix);
-    if (n < 0 || (size_t)n >= cap) return pp_fail(err, PP_EINPUT, "--judge-cmd is too long for the resume key");
+/* The run key (core/pp_runkey.h): everything the chunks' texts and
+ * verdicts depend on, every split's prompts included.  OUT.parts/run.key
+ * holds it, and every chunk carries it as its run_key attribute. */
+static pp_status run_key(const eval_options *o, const char fp[2][17], const char *const *prompt_paths, int n_splits,
+                         pp_runkey *k, pp_err *err) {
+    pp_runkey_init(k);
+    pp_runkey_i64(k, "eval_parts_version", 2);
+    pp_runkey_str(k, "program_version", PP_VERSION);
+    pp_runkey_str(k, "policy", fp[0]);
+    pp_runkey_str(k, "baseline", fp[1]);
+    for (int s = 0; s < n_splits; s++) {
+        char name[32], pfp[17];
+        pp_status st = pp_file_fingerprint(prompt_paths[s], pfp, err);
+        if (st != PP_OK) {
+            pp_runkey_free(k);
+            return st;
+        }
+        snprintf(name, sizeof name, "prompts%d", s);
+        pp_runkey_str(k, name, pfp);
+    }
+    pp_runkey_str(k, "judge", o->judge);
+    pp_runkey_str(k, "judge_cmd", o->j.cmdline);
+    pp_runkey_f64(k, "judge_timeout", o->j.cmd.timeout_s);
+    pp_runkey_f64(k, "judge_noise", o->j.noise);
+    pp_runkey_f64(k, "judge_position_bias", o->j.position_bias);
+    pp_runkey_f64(k, "judge_close", o->j.close);
+    pp_runkey_i64(k, "judge_seed", o->j.seed);
+    pp_runkey_f64(k, "temperature", o->gen.sample.temperature);
+    pp_runkey_f64(k, "top_p", o->gen.sample.top_p);
+    pp_runkey_i64(k, "top_k", o->gen.sample.top_k);
+    pp_runkey_i64(k, "max_new_tokens", o->gen.max_new_tokens);
+    pp_runkey_i64(k, "seed", (int64_t)o->gen.seed);
+    pp_runkey_i64(k, "chunk_prompts", o->chunk_prompts);
+    pp_runkey_str(k, "judge_id_prefix", o->j.id_prefix);
+    if (!pp_runkey_text(k)) {
+        pp_runkey_free(k);
+        return pp_fail(err, PP_ESYS, "out of memory for the run key");
+    }
     return PP_OK;
 }
 
@@ -175,7 +196,7 @@ static int chunk_load(const char *path, const char *key, const prompt_set *p, in
              pp_h5_read_text(&f, "/baseline_text", n, &got[1], &texts[1], &e) == PP_OK;
     pp_h5_close(&f);
     for (int64_t i = 0; ok && i < n; i++)
-        ok = ids[i] == p->ids[p0 + i] && v[0][i] >= 0 && v[0][i] <= 3 && v[1][i] >= 0 && v[1][i] <= 3;
+        ok = ids[i] == p->ids[p0 + i] && v[0][i] >= 0 && v[0][i] <= JUDGE_FAILED && v[1][i] >= 0 && v[1][i] <= JUDGE_FAILED;
     for (int64_t i = 0; ok && i < n; i++) {
         int64_t row = p0 + i - r->lo;
         for (int s = 0; s < 2; s++) {
@@ -212,22 +233,6 @@ static pp_status chunk_save(const char *path, const char *key, const prompt_set 
     return st;
 }
 
-/* Rank 0: remove the parts directory once the output is committed. */
-static void remove_parts(const char *parts) {
-    DIR *d = opendir(parts);
-    if (!d) return;
-    struct dirent *e;
-    char path[PP_PATH_MAX + 300];
-    while ((e = readdir(d))) {
-        const char *n = e->d_name;
-        if (n[0] < '0' || n[0] > '9' || !strstr(n, ".h5")) continue; /* only ours: S-NNNNNN.h5[.tmp] */
-        snprintf(path, sizeof path, "%s/%s", parts, n);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(parts);
-}
-
 /* Generate both responses of prompt i and judge them in both orders. */
 static pp_status do_row(int split, const char *path, const prompt_set *p, int64_t i, generator g[2],
                         const model *models[2], judges *j, split_rows *r, pp_err *err) {
@@ -252,9 +257,8 @@ static pp_status do_row(int split, const char *path, const prompt_set *p, int64_
         free(ids);
         PP_TRY(st);
     }
-    int v[2];
-    PP_TRY(judge_pair(j, p, i, split, r->text[0][row], r->text[1][row], 0, &v[0], err));
-    PP_TRY(judge_pair(j, p, i, split, r->text[1][row], r->text[0][row], 1, &v[1], err));
+    judge_verdict v[2];
+    PP_TRY(judge_both_orders(j, p, i, split, (char *const[2]){r->text[0][row], r->text[1][row]}, v, err));
     r->verdict[0][row] = v[0];
     r->verdict[1][row] = v[1];
     return PP_OK;
@@ -286,8 +290,9 @@ static pp_status run_split(int split, const char *path, const char *parts, const
     split_name(&p, path, r->name, sizeof r->name);
     int has_ref = p.n > 0 && p.reference && p.reference[0] && p.family && p.family[0];
     if (p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts (an empty prompt set)", path);
-    else if (!strcmp(j->o->judge, "oracle") && !has_ref)
-        st = pp_fail(err, PP_EINPUT, "%s: --judge oracle needs prompts from the built-in suite (with references)", path);
+    else if (j->j.ops->needs_task && !has_ref)
+        st = pp_fail(err, PP_EINPUT, "%s: --judge %s needs prompts from the built-in suite (with references)", path,
+                     j->o->judge);
     /* contiguous chunks per rank: rows lo..hi */
     int64_t cp = j->o->chunk_prompts, nc = (p.n + cp - 1) / cp;
     int64_t c0 = nc * rank / size, c1 = nc * (rank + 1) / size;
@@ -342,7 +347,7 @@ static void summarize(const split_rows *r, int has_oracle, MPI_Comm comm, eval_s
         a[2] += o == 0.5;
         a[3] += o == 0.0;
         a[4] += p0 * p1 == -1;
-        a[5] += (r->verdict[0][i] == 3) + (r->verdict[1][i] == 3);
+        a[5] += (r->verdict[0][i] == JUDGE_FAILED) + (r->verdict[1][i] == JUDGE_FAILED);
         a[6] += o;
         a[7] += o * o;
         for (int m = 0; m < 2; m++) {
@@ -439,29 +444,22 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     pp_status st = model_load(policy_path, &models[0], err);
     if (st == PP_OK) st = model_load(baseline_path, &models[1], err);
     for (int s = 0; st == PP_OK && s < 2; s++) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
-    if (st == PP_OK && !strcmp(o->judge, "oracle"))
-        st = oracle_judge_init(&j.oracle, o->j.noise, o->j.position_bias, o->j.close, (uint64_t)o->j.seed, err);
-    if (st == PP_OK && !strcmp(o->judge, "cmd")) {
-        judge_cmd_options jo = o->j.cmd;
-        jo.stop_requested = judge_should_stop;
-        st = o->j.cmdline ? judge_cmd_open(&j.cmd, o->j.cmdline, &jo, err)
-                          : pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
-    }
-    /* the resume directory, made by rank 0 */
+    judge_config jcfg = {.cli = &o->j, .stop_requested = judge_should_stop};
+    if (st == PP_OK) st = judge_start(&j.j, o->judge, &jcfg, err);
+    if (st == PP_OK && !j.j.ops->match)
+        st = pp_fail(err, PP_EINPUT, "--judge %s scores one answer at a time: pp-eval needs a pairwise judge", o->judge);
+    /* the run key, and the resume directory it guards, locked by rank 0 */
     char parts[PP_PATH_MAX + 8], fp[2][17];
     snprintf(parts, sizeof parts, "%s.parts", out_path);
-    struct stat sb;
-    if (st == PP_OK && rank == 0) {
-        if (stat(parts, &sb) == 0 && !S_ISDIR(sb.st_mode))
-            st = pp_fail(err, PP_EINPUT, "%s exists and is not a directory; remove it (pp-eval keeps partial results there)",
-                         parts);
-        else if (mkdir(parts, 0777) != 0 && errno != EEXIST)
-            st = pp_fail(err, PP_EINPUT, "%s: cannot create the directory for partial results: %s", parts, strerror(errno));
-    }
+    pp_runkey key;
+    pp_runkey_init(&key);
+    pp_parts pd = {.lock.fd = -1};
     if (st == PP_OK) {
         model_fingerprint_hex(&models[0], fp[0]);
         model_fingerprint_hex(&models[1], fp[1]);
+        st = run_key(o, (const char(*)[17])fp, prompt_paths, n_splits, &key, err);
     }
+    if (st == PP_OK && rank == 0) st = pp_parts_open(&pd, parts, out_path, pp_runkey_text(&key), err);
     st = pp_agree(comm, st, err);
     /* total prompts for progress */
     int64_t total = 0, done = 0, reused = 0;
@@ -474,17 +472,13 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     st = pp_agree(comm, st, err);
     pp_progress prog;
     pp_progress_start(&prog, log, "eval", total, 0, "prompts");
-    char *key = malloc(EVAL_KEY_MAX);
-    if (!key) st = pp_fail(err, PP_ESYS, "out of memory");
     for (int s = 0; st == PP_OK && s < n_splits; s++) {
-        st = split_key(o, (const char(*)[17])fp, prompt_paths[s], s, key, EVAL_KEY_MAX, err);
-        if (st == PP_OK)
-            st = run_split(s, prompt_paths[s], parts, key, g, (const model *[2]){&models[0], &models[1]}, &j, comm,
-                           log, &rows[s], &prog, &done, &reused, err);
+        st = run_split(s, prompt_paths[s], parts, pp_runkey_text(&key), g, (const model *[2]){&models[0], &models[1]},
+                       &j, comm, log, &rows[s], &prog, &done, &reused, err);
         st = pp_agree(comm, st, err);
-        if (st == PP_OK) summarize(&rows[s], !strcmp(o->judge, "oracle"), comm, &summary[s]);
+        if (st == PP_OK) summarize(&rows[s], j.j.ops->needs_task, comm, &summary[s]);
     }
-    free(key);
+    pp_runkey_free(&key);
     if (st == PP_OK) pp_progress_finish(&prog, total, NULL);
     if (st == PP_OK) {
         MPI_Allreduce(MPI_IN_PLACE, &reused, 1, MPI_INT64_T, MPI_SUM, comm);
@@ -541,14 +535,19 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         if (st == PP_OK) st = pp_h5_commit(&f, err);
         else pp_h5_abort(&f);
     }
-    if (st == PP_OK && rank == 0) remove_parts(parts);
-    if (st != PP_OK && rank == 0) rmdir(parts); /* only when nothing was saved in it */
+    /* the parts go with the committed output, or when they hold nothing
+     * (then a rerun may change its options); else they wait for the rerun */
+    MPI_Allreduce(MPI_IN_PLACE, &done, 1, MPI_INT64_T, MPI_SUM, comm);
+    if (pd.lock.fd >= 0) {
+        if (st == PP_OK || done == 0) pp_parts_remove(&pd, log);
+        else pp_parts_close(&pd);
+    }
     for (int s = 0; s < n_splits; s++) {
         free(texts[s][0]);
         free(texts[s][1]);
         rows_free(&rows[s]);
     }
-    if (j.cmd) judge_cmd_close(j.cmd);
+    judge_stop(&j.j);
     for (int s = 0; s < 2; s++) {
         generator_free(&g[s]);
         model_free(&models[s]);

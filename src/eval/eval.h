@@ -51,11 +51,11 @@ typedef struct {
 
 /* Evaluate over every prompts file (the split name is the file's `split`
  * attribute, else its basename) and write out.  Collective. */
-pp_status eval_run(const char *policy_path, const char *baseline_path, const char *const *prompt_paths,
+PP_MUST_CHECK pp_status eval_run(const char *policy_path, const char *baseline_path, const char *const *prompt_paths,
                    int n_splits, const char *out_path, const eval_options *o, const pp_provenance *prov,
                    MPI_Comm comm, const pp_log *log, eval_split_summary *summary, pp_err *err);
 /* Read the per-split summaries back from an eval file. */
-pp_status eval_load_summary(const char *path, eval_split_summary *s, int *n_splits, pp_err *err);
+PP_MUST_CHECK pp_status eval_load_summary(const char *path, eval_split_summary *s, int *n_splits, pp_err *err);
 /* The summary table as text (rank 0 prints it). */
 void eval_print_table(FILE *f, const eval_split_summary *s, int n_splits);
 

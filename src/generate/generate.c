@@ -2,18 +2,16 @@
 #include "generate/generate.h"
 #include "core/pp_testhook.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/model_io.h"
 #include "core/pp_mpi.h"
+#include "core/pp_parts.h"
+#include "core/pp_runkey.h"
 #include "core/pp_text.h"
 #include "prompts/prompts.h"
 
@@ -110,17 +108,18 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
 }
 
 /* Make room for `need` bytes in the decode buffers (rarely grows). */
-static int reserve_text(generator *g, size_t need) {
-    if (need <= g->raw_cap) return 0;
+/* Room for need raw bytes (and their sanitized copy, up to 3x). */
+static pp_status reserve_text(generator *g, size_t need, pp_err *err) {
+    if (need <= g->raw_cap) return PP_OK;
     size_t cap = g->raw_cap;
     while (cap < need) cap *= 2;
     char *r = realloc(g->raw, cap), *t = r ? realloc(g->text, 3 * cap + 1) : NULL;
     if (r) g->raw = r;
-    if (!t) return -1;
+    if (!t) return pp_fail(err, PP_ESYS, "out of memory decoding a candidate (%zu bytes)", need);
     g->text = t;
     g->raw_cap = cap;
     g->text_cap = 3 * cap + 1;
-    return 0;
+    return PP_OK;
 }
 
 /* Decode ids after the token prev into g->text. */
@@ -129,7 +128,7 @@ static pp_status decode_text(generator *g, int prev, const int *ids, int n, pp_e
     for (int i = 0; i < n; i++) {
         size_t len;
         const char *piece = tok_piece(&g->m->tok, prev, ids[i], &len);
-        if (reserve_text(g, used + len + 1)) return pp_fail(err, PP_ESYS, "out of memory decoding a candidate");
+        PP_TRY(reserve_text(g, used + len + 1, err));
         memcpy(g->raw + used, piece, len);
         used += len;
         prev = ids[i];
@@ -388,77 +387,22 @@ static int chunk_valid(const run_state *r, int64_t idx) {
 }
 
 /* The run key: everything the chunks depend on. */
-static json_t *make_run_key(const model *m, const char *prompts_fp, int64_t n_prompts, const generate_options *o) {
+static void make_run_key(pp_runkey *k, const model *m, const char *prompts_fp, int64_t n_prompts,
+                         const generate_options *o) {
     char mfp[17];
     model_fingerprint_hex(m, mfp);
-    return json_pack("{s:s, s:s, s:s, s:I, s:i, s:f, s:f, s:i, s:i, s:I, s:i}", "program_version", PP_VERSION,
-                     "model_fingerprint", mfp, "prompts_fingerprint", prompts_fp, "n_prompts", (json_int_t)n_prompts,
-                     "k", o->gen.k, "temperature", (double)o->gen.sample.temperature, "top_p",
-                     (double)o->gen.sample.top_p, "top_k", o->gen.sample.top_k, "max_new_tokens",
-                     o->gen.max_new_tokens, "seed", (json_int_t)o->gen.seed, "chunk_prompts", o->chunk_prompts);
-}
-
-/* Rank 0: make or reopen the parts directory; refuse one of another run. */
-static pp_status open_parts(const char *parts, json_t *key, int *resuming, pp_err *err) {
-    char run_json[PP_PATH_MAX + 32], tmp[PP_PATH_MAX + 32];
-    snprintf(run_json, sizeof run_json, "%s/run.json", parts);
-    snprintf(tmp, sizeof tmp, "%s/run.json.tmp", parts);
-    *resuming = 0;
-    struct stat sb;
-    if (stat(parts, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode))
-            return pp_fail(err, PP_EINPUT, "%s exists and is not a directory; remove it (pp-generate keeps partial results there)",
-                           parts);
-        if (access(run_json, F_OK) == 0) {
-            json_error_t je;
-            json_t *old = json_load_file(run_json, 0, &je);
-            if (!old)
-                return pp_fail(err, PP_EINPUT, "%s is unreadable (%s); delete %s to start over", run_json, je.text, parts);
-            const char *name;
-            json_t *want;
-            pp_status st = PP_OK;
-            json_object_foreach(key, name, want) {
-                json_t *have = json_object_get(old, name);
-                if (have && json_equal(have, want)) continue;
-                char *h = have ? json_dumps(have, JSON_ENCODE_ANY) : NULL, *w = json_dumps(want, JSON_ENCODE_ANY);
-                st = pp_fail(err, PP_EINPUT,
-                             "%s holds partial results of a different run (%s was %s, now %s); rerun with the same "
-                             "arguments or delete %s to start over",
-                             parts, name, h ? h : "missing", w ? w : "?", parts);
-                free(h);
-                free(w);
-                break;
-            }
-            json_decref(old);
-            *resuming = st == PP_OK;
-            return st;
-        }
-    } else if (mkdir(parts, 0777) != 0)
-        return pp_fail(err, PP_EINPUT, "%s: cannot create the directory for partial results: %s", parts, strerror(errno));
-    if (json_dump_file(key, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, run_json) != 0)
-        return pp_fail(err, PP_ESYS, "%s: cannot write: %s", run_json, strerror(errno));
-    return PP_OK;
-}
-
-/* Remove entries of the parts directory: .tmp leftovers only, or all (and
- * the directory) at the end. */
-static void clean_parts(const char *parts, int everything, const pp_log *log) {
-    DIR *d = opendir(parts);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        const char *n = e->d_name;
-        size_t l = strlen(n);
-        int ours = !strncmp(n, "chunk-", 6) || !strncmp(n, "run.json", 8);
-        int tmp = l > 4 && !strcmp(n + l - 4, ".tmp");
-        if (ours && (everything || tmp)) {
-            char path[PP_PATH_MAX + 256];
-            snprintf(path, sizeof path, "%s/%s", parts, n);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    if (everything && rmdir(parts) != 0) pp_warn(log, "could not remove %s: %s", parts, strerror(errno));
+    pp_runkey_init(k);
+    pp_runkey_str(k, "program_version", PP_VERSION);
+    pp_runkey_str(k, "model_fingerprint", mfp);
+    pp_runkey_str(k, "prompts_fingerprint", prompts_fp);
+    pp_runkey_i64(k, "n_prompts", n_prompts);
+    pp_runkey_i64(k, "k", o->gen.k);
+    pp_runkey_f64(k, "temperature", (double)o->gen.sample.temperature);
+    pp_runkey_f64(k, "top_p", (double)o->gen.sample.top_p);
+    pp_runkey_i64(k, "top_k", o->gen.sample.top_k);
+    pp_runkey_i64(k, "max_new_tokens", o->gen.max_new_tokens);
+    pp_runkey_i64(k, "seed", (int64_t)o->gen.seed);
+    pp_runkey_i64(k, "chunk_prompts", o->chunk_prompts);
 }
 
 /* Every prompt tokenized (every rank does it; it is cheap next to
@@ -606,8 +550,10 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     memset(&ps, 0, sizeof ps);
     int *ptok = NULL;
     int64_t *ptok_off = NULL;
-    char *key_text = NULL, parts[PP_PATH_MAX];
-    json_t *key = NULL;
+    char parts[PP_PATH_MAX];
+    pp_runkey key;
+    pp_runkey_init(&key);
+    pp_parts kit = {.lock = {.fd = -1}}; /* rank 0's hold on the parts directory */
     candidate_set header;
     memset(&header, 0, sizeof header);
     int longest = 0;
@@ -621,21 +567,17 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
 
-    /* the run key: rank 0 hashes the prompts file, everyone builds the key */
+    /* the run key: rank 0 hashes the prompts file, everyone builds the key;
+       rank 0 locks the parts directory and checks the key saved there */
     char pfp[17] = "";
-    if (r.rank == 0) st = pp_file_fingerprint(prompts_path, pfp, err);
-    MPI_Bcast(pfp, sizeof pfp, MPI_CHAR, 0, comm);
-    st = pp_agree(comm, st, err);
+    st = pp_file_fingerprint_agreed(prompts_path, comm, pfp, err);
     if (st != PP_OK) goto done;
-    key = make_run_key(&m, pfp, ps.n, o);
-    key_text = key ? json_dumps(key, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    make_run_key(&key, &m, pfp, ps.n, o);
+    const char *key_text = pp_runkey_text(&key);
     if (!key_text) st = pp_fail(err, PP_ESYS, "out of memory for the run key");
     snprintf(parts, sizeof parts, "%s.parts", out_path);
-    int resuming = 0;
-    if (st == PP_OK && r.rank == 0) {
-        st = open_parts(parts, key, &resuming, err);
-        if (st == PP_OK) clean_parts(parts, 0, log);
-    }
+    if (st == PP_OK && r.rank == 0) st = pp_parts_open(&kit, parts, out_path, key_text, err);
+    int resuming = kit.resuming;
     MPI_Bcast(&resuming, 1, MPI_INT, 0, comm);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
@@ -697,15 +639,15 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
 
     /* assemble the output from the chunks, then drop them */
     st = assemble(&r, out_path, prov, &rep->tokens, err);
-    if (st == PP_OK && r.rank == 0) clean_parts(parts, 1, log);
+    if (st == PP_OK && r.rank == 0) pp_parts_remove(&kit, log);
     rep->prompts = ps.n;
     rep->candidates = ps.n * o->gen.k;
 
 done:
     if (r.gen.m) generator_free(&r.gen);
     free(r.todo);
-    free(key_text);
-    json_decref(key);
+    pp_parts_close(&kit); /* a stopped or failed run keeps its parts */
+    pp_runkey_free(&key);
     free(ptok);
     free(ptok_off);
     prompts_free(&ps);

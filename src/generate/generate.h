@@ -81,16 +81,16 @@ typedef struct {
 } generator;
 
 /* Buffers for k candidates of prompts up to max_prompt_tokens tokens. */
-pp_status generator_init(generator *g, const model *m, const gen_params *p, int max_prompt_tokens, pp_err *err);
+PP_MUST_CHECK pp_status generator_init(generator *g, const model *m, const gen_params *p, int max_prompt_tokens, pp_err *err);
 void generator_free(generator *g);
 
 /* BOS + tok_encode(text), exactly as run.c: *ids is malloc'd.  Checks every
  * id is inside the model's vocabulary (vocab_size). */
-pp_status generate_encode(const tokenizer *t, int vocab_size, const char *text, int **ids, int *n, pp_err *err);
+PP_MUST_CHECK pp_status generate_encode(const tokenizer *t, int vocab_size, const char *text, int **ids, int *n, pp_err *err);
 
 /* Generate the k candidates of one prompt and append the prompt and them
  * to out (a set from candidates_init with the same k). */
-pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out, pp_err *err);
+PP_MUST_CHECK pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out, pp_err *err);
 
 /* ---- the pp-generate run ---- */
 
@@ -112,7 +112,7 @@ typedef struct {
 /* The whole stage, collective over comm.  prov: provenance of the output
  * (inputs "model" and "prompts").  Returns PP_EINTERRUPTED after a stop
  * signal with the finished chunks saved. */
-pp_status generate_run(const char *model_path, const char *prompts_path, const char *out_path,
+PP_MUST_CHECK pp_status generate_run(const char *model_path, const char *prompts_path, const char *out_path,
                        const generate_options *o, const pp_provenance *prov, MPI_Comm comm, const pp_log *log,
                        generate_report *rep, pp_err *err);
 void generate_report_free(generate_report *rep);

@@ -305,10 +305,9 @@ static pp_status read_header(pp_h5 *f, candidate_set *s, int64_t *n_file, pp_err
     if (s->max_new_tokens < 1)
         return pp_fail(err, PP_EINPUT, "%s: attribute max_new_tokens = %lld is below 1", path,
                        (long long)s->max_new_tokens);
-    pp_err ignore;
-    if (pp_h5_has_attr(f, "/", "source")) pp_h5_get_attr_str(f, "/", "source", s->source, sizeof s->source, &ignore);
-    if (pp_h5_has_attr(f, "/", "suite")) pp_h5_get_attr_str(f, "/", "suite", s->suite, sizeof s->suite, &ignore);
-    if (pp_h5_has_attr(f, "/", "split")) pp_h5_get_attr_str(f, "/", "split", s->split, sizeof s->split, &ignore);
+    pp_h5_opt_attr_str(f, "/", "source", s->source, sizeof s->source, s->source);
+    pp_h5_opt_attr_str(f, "/", "suite", s->suite, sizeof s->suite, s->suite);
+    pp_h5_opt_attr_str(f, "/", "split", s->split, sizeof s->split, s->split);
     return PP_OK;
 }
 

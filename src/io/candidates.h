@@ -87,37 +87,37 @@ static inline const int32_t *candidates_prompt_tokens(const candidate_set *s, in
 
 /* An empty set with k candidates per prompt (header fields zeroed; fill
  * them in).  candidates_free releases everything. */
-pp_status candidates_init(candidate_set *s, int64_t k, pp_err *err);
+PP_MUST_CHECK pp_status candidates_init(candidate_set *s, int64_t k, pp_err *err);
 void candidates_free(candidate_set *s);
 
 /* Append a prompt (strings copied; family/reference may be NULL), then its
  * k candidates in order j = 0..k-1. */
-pp_status candidates_add_prompt(candidate_set *s, int64_t prompt_id, const char *text, const char *family,
+PP_MUST_CHECK pp_status candidates_add_prompt(candidate_set *s, int64_t prompt_id, const char *text, const char *family,
                                 const char *reference, const int *tokens, int n_tokens, pp_err *err);
-pp_status candidates_add_candidate(candidate_set *s, const int *tokens, int n_tokens, const char *text,
+PP_MUST_CHECK pp_status candidates_add_candidate(candidate_set *s, const int *tokens, int n_tokens, const char *text,
                                    double logp, int finish_reason, pp_err *err);
 /* Append every prompt and candidate of src to dst (same k). */
-pp_status candidates_append(candidate_set *dst, const candidate_set *src, pp_err *err);
+PP_MUST_CHECK pp_status candidates_append(candidate_set *dst, const candidate_set *src, pp_err *err);
 
 /* Read a whole candidates file; everything is checked before use: dims
  * against the attributes, offsets (start 0, never decreasing, end at the
  * token array's length), lengths equal offset differences, token ids inside
  * the vocabulary, finish reasons 0..2, finite log-probs, unique prompt ids.
  * Any rank may call it, independently. */
-pp_status candidates_load(candidate_set *s, const char *path, pp_err *err);
+PP_MUST_CHECK pp_status candidates_load(candidate_set *s, const char *path, pp_err *err);
 /* Read prompts [first, first + count) and their candidates only (count < 0:
  * to the end), with the same checks; s->first_row = first. */
-pp_status candidates_load_range(candidate_set *s, const char *path, int64_t first, int64_t count,
+PP_MUST_CHECK pp_status candidates_load_range(candidate_set *s, const char *path, int64_t first, int64_t count,
                                 pp_err *err);
 /* Number of prompts and k of a file without loading it. */
-pp_status candidates_count(const char *path, int64_t *n_prompts, int64_t *k, pp_err *err);
+PP_MUST_CHECK pp_status candidates_count(const char *path, int64_t *n_prompts, int64_t *k, pp_err *err);
 
 /* Write a candidates file, collective over comm: rank r's set holds the
  * r-th contiguous block of prompts (an empty set is fine), every rank's
  * header holds the same values.  Written as NAME.tmp, renamed when
  * complete.  extra_attrs: NULL or a NULL-terminated list of name, value
  * pairs of text attributes added to the root (e.g. "run_key", KEY, NULL). */
-pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
+PP_MUST_CHECK pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                            const char *const *extra_attrs, pp_err *err);
 
 #endif

@@ -409,21 +409,11 @@ static pp_status get_int_attr(pp_h5 *f, const char *name, int64_t lo, int64_t hi
     return PP_OK;
 }
 
-static void opt_str(pp_h5 *f, const char *name, char *buf, size_t cap) {
-    pp_err ignore;
-    buf[0] = '\0';
-    if (pp_h5_has_attr(f, "/", name)) pp_h5_get_attr_str(f, "/", name, buf, cap, &ignore);
-}
+static void opt_str(pp_h5 *f, const char *name, char *buf, size_t cap) { pp_h5_opt_attr_str(f, "/", name, buf, cap, ""); }
 
-static void opt_i64(pp_h5 *f, const char *name, int64_t *v) {
-    pp_err ignore;
-    if (pp_h5_has_attr(f, "/", name)) pp_h5_get_attr_i64(f, "/", name, v, &ignore);
-}
+static void opt_i64(pp_h5 *f, const char *name, int64_t *v) { pp_h5_opt_attr_i64(f, "/", name, v, *v); }
 
-static void opt_f64(pp_h5 *f, const char *name, double *v) {
-    pp_err ignore;
-    if (pp_h5_has_attr(f, "/", name)) pp_h5_get_attr_f64(f, "/", name, v, &ignore);
-}
+static void opt_f64(pp_h5 *f, const char *name, double *v) { pp_h5_opt_attr_f64(f, "/", name, v, *v); }
 
 static pp_status load_attributes(pp_h5 *f, pairs_set *s, pp_err *err) {
     int64_t v;

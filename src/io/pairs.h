@@ -48,7 +48,7 @@ typedef struct {
     int call;         /* call id in the prompt's tournament: match * orders + order */
     int match, order; /* order 1: the two slots shown swapped */
     int a, b;         /* candidates shown first and second */
-    int verdict;      /* 0 a better, 1 b better, 2 tie, 3 failed (tourn_verdict) */
+    int verdict;      /* 0 a better, 1 b better, 2 tie, 3 failed (judge_verdict) */
     double seconds;   /* wall time of the call, retries included */
     int attempts, timeouts, crashes, bad_answers, restarts; /* cmd judge only */
     int rank;         /* MPI rank that judged it */
@@ -121,17 +121,17 @@ enum { PAIRS_LOAD_MATCHES = 1 };
 
 /* Read a pairs file (any rank, independently).  flags: PAIRS_LOAD_MATCHES
  * to read the match log too.  On error *s is left empty. */
-pp_status pairs_load(pairs_set *s, const char *path, int flags, pp_err *err);
+PP_MUST_CHECK pp_status pairs_load(pairs_set *s, const char *path, int flags, pp_err *err);
 
 /* Write a pairs file: collective over comm; rank 0's set is written (other
  * ranks may pass an empty set).  NAME.tmp then rename, as every output. */
-pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
+PP_MUST_CHECK pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                       pp_err *err);
 
 /* TRL's preference format, one JSON object per pair and line:
  * {"prompt": ..., "chosen": ..., "rejected": ...} (texts; invalid UTF-8
  * bytes become U+FFFD).  Written as PATH.tmp, then renamed.  One process. */
-pp_status pairs_write_jsonl(const pairs_set *s, const char *path, pp_err *err);
+PP_MUST_CHECK pp_status pairs_write_jsonl(const pairs_set *s, const char *path, pp_err *err);
 
 void pairs_free(pairs_set *s);
 
@@ -142,14 +142,14 @@ const int32_t *pairs_chosen_tokens(const pairs_set *s, int64_t pair, int64_t *n)
 const int32_t *pairs_rejected_tokens(const pairs_set *s, int64_t pair, int64_t *n);
 
 /* Copy n strings (NULL = "") into one block: *dst[i] point into it. */
-pp_status pairs_pack_text(char ***dst, int64_t n, const char *const *src, pp_err *err);
+PP_MUST_CHECK pp_status pairs_pack_text(char ***dst, int64_t n, const char *const *src, pp_err *err);
 
 /* Allocate the per-prompt, per-pair and match arrays for the given sizes
  * (zeroed; texts NULL).  with_truth / with_score / with_strength allocate
  * the optional arrays too.  The token arrays are not allocated here (their
  * sizes are known later): assign malloc'd arrays to prompt_tokens,
  * chosen_tokens and rejected_tokens; pairs_free frees them. */
-pp_status pairs_alloc(pairs_set *s, int64_t n_prompts, int k, int64_t n_pairs, int64_t n_matches,
+PP_MUST_CHECK pp_status pairs_alloc(pairs_set *s, int64_t n_prompts, int k, int64_t n_pairs, int64_t n_matches,
                       int with_truth, int with_score, int with_strength, pp_err *err);
 
 #endif

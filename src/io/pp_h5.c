@@ -97,17 +97,7 @@ static pp_status write_provenance(pp_h5 *f, const pp_provenance *prov, pp_err *e
         const pp_input *in = &prov->inputs[i];
         if (!in->path) continue;
         char name[128], fp[17] = "";
-        /* every rank hashes nothing: rank 0 computes, others receive */
-        pp_status st = PP_OK;
-        if (f->rank == 0) st = pp_file_fingerprint(in->path, fp, err);
-        if (!f->serial && f->size > 1) {
-            int s = (int)st;
-            MPI_Bcast(&s, 1, MPI_INT, 0, f->comm);
-            MPI_Bcast(fp, sizeof fp, MPI_CHAR, 0, f->comm);
-            if (s != PP_OK && f->rank != 0) st = pp_fail(err, (pp_status)s, "%s: cannot fingerprint", in->path);
-            else st = (pp_status)s;
-        }
-        PP_TRY(st);
+        PP_TRY(f->serial ? pp_file_fingerprint(in->path, fp, err) : pp_file_fingerprint_agreed(in->path, f->comm, fp, err));
         snprintf(name, sizeof name, "input_%s", in->role);
         PP_TRY(pp_h5_attr_str(f, "/", name, in->path, err));
         snprintf(name, sizeof name, "input_%s_fingerprint", in->role);
@@ -675,4 +665,13 @@ pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err) {
         }
     }
     return pp_file_hash(path, out, err);
+}
+
+pp_status pp_file_fingerprint_agreed(const char *path, MPI_Comm comm, char out[17], pp_err *err) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    pp_status st = rank == 0 ? pp_file_fingerprint(path, out, err) : PP_OK;
+    st = pp_agree(comm, st, err);
+    if (st == PP_OK) MPI_Bcast(out, 17, MPI_CHAR, 0, comm);
+    return st;
 }

@@ -48,55 +48,55 @@ typedef struct {
 } pp_provenance;
 
 /* ---- writing ---- */
-pp_status pp_h5_create(pp_h5 *f, const char *path, MPI_Comm comm, const char *schema,
+PP_MUST_CHECK pp_status pp_h5_create(pp_h5 *f, const char *path, MPI_Comm comm, const char *schema,
                        int schema_version, const pp_provenance *prov, pp_err *err);
 /* Global dims; this rank writes rows [row0, row0 + nrows) of dimension 0. */
-pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
+PP_MUST_CHECK pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
                            int64_t row0, int64_t nrows, const void *data, pp_err *err);
 /* Whole array from rank 0 (others pass anything, NULL ok): collective. */
-pp_status pp_h5_write_root(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
+PP_MUST_CHECK pp_status pp_h5_write_root(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
                            const void *data, pp_err *err);
 /* Attributes on an object ("/" or a dataset); every rank passes the same value
  * while parallel; only rank 0 in the serial phase. */
-pp_status pp_h5_attr_str(pp_h5 *f, const char *obj, const char *name, const char *value, pp_err *err);
-pp_status pp_h5_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t value, pp_err *err);
-pp_status pp_h5_attr_f64(pp_h5 *f, const char *obj, const char *name, double value, pp_err *err);
-pp_status pp_h5_serial_begin(pp_h5 *f, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_attr_str(pp_h5 *f, const char *obj, const char *name, const char *value, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t value, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_attr_f64(pp_h5 *f, const char *obj, const char *name, double value, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_serial_begin(pp_h5 *f, pp_err *err);
 /* Rank 0 in the serial phase: n UTF-8 strings (NULL = ""), lengths given or
  * NUL-terminated when lens == NULL. */
-pp_status pp_h5_write_text(pp_h5 *f, const char *name, int64_t n, const char *const *strs, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_write_text(pp_h5 *f, const char *name, int64_t n, const char *const *strs, pp_err *err);
 /* Create a group (collective while parallel). */
-pp_status pp_h5_group(pp_h5 *f, const char *name, pp_err *err);
-pp_status pp_h5_commit(pp_h5 *f, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_group(pp_h5 *f, const char *name, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_commit(pp_h5 *f, pp_err *err);
 void pp_h5_abort(pp_h5 *f);
 
 /* ---- reading ---- */
 /* Open read-only; schema NULL accepts any kind.  max_version: the newest
  * schema version this program understands. */
-pp_status pp_h5_open(pp_h5 *f, const char *path, const char *schema, int max_version, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_open(pp_h5 *f, const char *path, const char *schema, int max_version, pp_err *err);
 void pp_h5_close(pp_h5 *f);
 int pp_h5_exists(pp_h5 *f, const char *name);
 /* Rank and dims of a dataset (dims[0..3]); error naming file and dataset when missing. */
-pp_status pp_h5_dims(pp_h5 *f, const char *name, int *ndims, int64_t dims[4], pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_dims(pp_h5 *f, const char *name, int *ndims, int64_t dims[4], pp_err *err);
 /* PP_EINPUT unless every element a dataset's shape declares is stored (no
  * unwritten chunks; storage not implausibly small): shapes size allocations. */
-pp_status pp_h5_check_stored(pp_h5 *f, const char *name, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_check_stored(pp_h5 *f, const char *name, pp_err *err);
 /* Check a dataset has ndims dims equal to want[] (-1 = any), numeric class
  * compatible with t, and all its data stored (pp_h5_check_stored). */
-pp_status pp_h5_expect(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *want,
+PP_MUST_CHECK pp_status pp_h5_expect(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *want,
                        int64_t dims_out[4], pp_err *err);
 /* Read rows [row0, row0+nrows) of dimension 0 (all columns) converting to t. */
-pp_status pp_h5_read_rows(pp_h5 *f, const char *name, pp_dtype t, int64_t row0, int64_t nrows,
+PP_MUST_CHECK pp_status pp_h5_read_rows(pp_h5 *f, const char *name, pp_dtype t, int64_t row0, int64_t nrows,
                           void *out, pp_err *err);
 /* Read the whole dataset into out (caller checked dims). */
-pp_status pp_h5_read_all(pp_h5 *f, const char *name, pp_dtype t, void *out, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_read_all(pp_h5 *f, const char *name, pp_dtype t, void *out, pp_err *err);
 /* Read a 1-D string dataset: *strs is one malloc'd array of n pointers into one
  * block (free(*strs) frees all).  Checks the count equals want_n (-1 any). */
-pp_status pp_h5_read_text(pp_h5 *f, const char *name, int64_t want_n, int64_t *n, char ***strs,
+PP_MUST_CHECK pp_status pp_h5_read_text(pp_h5 *f, const char *name, int64_t want_n, int64_t *n, char ***strs,
                           pp_err *err);
-pp_status pp_h5_get_attr_str(pp_h5 *f, const char *obj, const char *name, char *buf, size_t cap, pp_err *err);
-pp_status pp_h5_get_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, pp_err *err);
-pp_status pp_h5_get_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_get_attr_str(pp_h5 *f, const char *obj, const char *name, char *buf, size_t cap, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_get_attr_i64(pp_h5 *f, const char *obj, const char *name, int64_t *v, pp_err *err);
+PP_MUST_CHECK pp_status pp_h5_get_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, pp_err *err);
 int pp_h5_has_attr(pp_h5 *f, const char *obj, const char *name);
 /* Optional attributes: the value when present and readable, else the
  * fallback, never an error.  Return 1 when the attribute was read. */
@@ -107,7 +107,11 @@ int pp_h5_opt_attr_f64(pp_h5 *f, const char *obj, const char *name, double *v, d
 /* ---- files ---- */
 /* Fingerprint of a file: its "fingerprint" attribute when it has one (models:
  * hash of the parameters), else pp_file_hash of its bytes; 16 hex digits. */
-pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err);
+PP_MUST_CHECK pp_status pp_file_fingerprint(const char *path, char out[17], pp_err *err);
+/* The same, computed once on rank 0 of comm and given to every rank; a
+ * failure is agreed over the ranks (no rank goes on with an empty one).
+ * Collective. */
+PP_MUST_CHECK pp_status pp_file_fingerprint_agreed(const char *path, MPI_Comm comm, char out[17], pp_err *err);
 /* Turn HDF5's own error printing off (we report our own line). */
 void pp_h5_quiet(void);
 

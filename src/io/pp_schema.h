@@ -19,6 +19,6 @@ const char *pp_schema_text(const char *name);
 const char *const *pp_schema_names(void);
 /* Validate a file against the schema its "schema" attribute names: first
  * violation in err (PP_EINPUT). */
-pp_status pp_validate_file(const char *path, pp_err *err);
+PP_MUST_CHECK pp_status pp_validate_file(const char *path, pp_err *err);
 
 #endif

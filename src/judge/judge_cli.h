@@ -19,7 +19,7 @@
  * most 32 characters in a 96-byte buffer. */
 #define JUDGE_CLI_MAX_ID_PREFIX 60
 
-typedef struct {
+typedef struct judge_cli {
     const char *cmdline;        /* --judge-cmd "PROGRAM ARGS" (NULL: not given) */
     judge_cmd_options cmd;      /* --judge-timeout, -startup-timeout, -retries, -give-up, -stderr */
     const char *id_prefix;      /* --judge-id-prefix, "" none */
@@ -33,6 +33,6 @@ void judge_cli_defaults(judge_cli *j);
 void judge_cli_options(judge_cli *j, pp_option *out);
 /* is_cmd: --judge cmd was chosen; pointwise: pp-rank --method score, where
  * --judge-noise is a standard deviation rather than a probability. */
-pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err);
+PP_MUST_CHECK pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err);
 
 #endif

@@ -8,8 +8,13 @@
  * timeout or crash the judge is gone or killed; after a bad answer that
  * still named the right id the stream is in step and the judge is kept,
  * otherwise it is out of step and is restarted so that the next answer
- * belongs to the next question.  Restarts happen lazily, at the next attempt. */
+ * belongs to the next question.  Restarts happen lazily, at the next attempt.
+ *
+ * About 800 lines, one file on purpose: the argv splitter, the answer
+ * parser, the process lifecycle and the attempt/retry loop are one
+ * protocol, and its judge.h table at the end is a thin adapter. */
 #include "judge/judge_cmd.h"
+#include "judge/judge_cli.h"
 #include "core/pp_text.h"
 
 #include <errno.h>
@@ -397,8 +402,8 @@ static pp_status parse_answer(const char *line, size_t len, const char *expect_i
         const char *w = json_string_value(winner);
         size_t n = w ? json_string_length(winner) : 0;
         if (!w) st = pp_fail(err, PP_EINPUT, "judge answer has no string \"winner\"");
-        else if (n == 1 && w[0] == 'a') *out = JUDGE_A;
-        else if (n == 1 && w[0] == 'b') *out = JUDGE_B;
+        else if (n == 1 && w[0] == 'a') *out = JUDGE_FIRST;
+        else if (n == 1 && w[0] == 'b') *out = JUDGE_SECOND;
         else if (n == 3 && memcmp(w, "tie", 3) == 0) *out = JUDGE_TIE;
         else {
             preview(w, n, show, sizeof show);
@@ -416,14 +421,6 @@ pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verd
     return parse_answer(line, strlen(line), expect_id ? expect_id : "", out, &id_ok, err);
 }
 
-const char *judge_verdict_name(judge_verdict v) {
-    switch (v) {
-    case JUDGE_A: return "a";
-    case JUDGE_B: return "b";
-    case JUDGE_TIE: return "tie";
-    default: return "failed";
-    }
-}
 
 /* --------------------------------------------------------------- exchange */
 
@@ -763,3 +760,57 @@ void judge_cmd_close(judge_cmd *j) {
     free(j->req);
     free(j);
 }
+
+/* ------------------------------------------------------- judge.h table */
+
+typedef struct {
+    judge_cmd *cmd;
+    const char *cmdline;
+    double timeout_s;
+} cmd_judge;
+
+static pp_status cmd_start(void **ctx, const judge_config *cfg, pp_err *err) {
+    const judge_cli *cli = cfg->cli;
+    if (!cli->cmdline) return pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
+    cmd_judge *c = calloc(1, sizeof *c);
+    if (!c) return pp_fail(err, PP_ESYS, "out of memory");
+    judge_cmd_options jo = cli->cmd;
+    jo.stop_requested = cfg->stop_requested;
+    jo.stop_ctx = cfg->stop_ctx;
+    c->cmdline = cli->cmdline;
+    c->timeout_s = cli->cmd.timeout_s;
+    pp_status st = judge_cmd_open(&c->cmd, cli->cmdline, &jo, err);
+    if (st != PP_OK) {
+        free(c);
+        return st;
+    }
+    *ctx = c;
+    return PP_OK;
+}
+
+static pp_status cmd_match(void *ctx, const judge_match *m, int n, judge_verdict *out, pp_err *err) {
+    cmd_judge *c = ctx;
+    for (int i = 0; i < n; i++)
+        PP_TRY(judge_cmd_match(c->cmd, m[i].id, m[i].prompt, m[i].first, m[i].second, &out[i], NULL, err));
+    return PP_OK;
+}
+
+static void cmd_counters(const void *ctx, judge_counters *out) { judge_cmd_stats(((const cmd_judge *)ctx)->cmd, out); }
+
+static const char *cmd_last_problem(const void *ctx) { return judge_cmd_last_problem(((const cmd_judge *)ctx)->cmd); }
+
+static void cmd_describe(const void *ctx, pairs_set *s) {
+    const cmd_judge *c = ctx;
+    snprintf(s->judge_cmd, sizeof s->judge_cmd, "%s", c->cmdline);
+    s->has_timeout = 1;
+    s->judge_timeout = c->timeout_s;
+}
+
+static void cmd_stop(void *ctx) {
+    cmd_judge *c = ctx;
+    judge_cmd_close(c->cmd);
+    free(c);
+}
+
+const judge_ops judge_cmd_ops = {"cmd", 0, cmd_start, cmd_match, NULL, cmd_counters, cmd_last_problem, cmd_describe,
+                                 cmd_stop};

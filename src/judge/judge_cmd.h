@@ -27,13 +27,7 @@
 #include <sys/types.h>
 
 #include "core/pp_error.h"
-
-typedef enum {
-    JUDGE_A = 0,      /* the first answer ("a") is better */
-    JUDGE_B = 1,      /* the second answer ("b") is better */
-    JUDGE_TIE = 2,
-    JUDGE_FAILED = 3  /* the judge gave no valid answer, retries included */
-} judge_verdict;
+#include "judge/judge.h"
 
 typedef struct {
     double timeout_s;          /* per attempt: write request + read answer (30) */
@@ -61,23 +55,8 @@ typedef struct {
                                   for a judge call: 5 + 2 s by default */
 } judge_cmd_options;
 
-typedef struct {
-    long calls;        /* judge_cmd_match calls */
-    long ok;           /* matches that got a verdict a, b or tie */
-    long failures;     /* matches that ended JUDGE_FAILED */
-    long attempts;     /* requests sent, retries included */
-    long timeouts;     /* attempts without an answer in time (judge killed) */
-    long crashes;      /* attempts during which the judge exited or closed stdout */
-    long bad_answers;  /* attempts answered with an invalid line */
-    long restarts;     /* judge processes started after the first (counted when
-                          started: at the attempt after the failure) */
-    long kills;        /* judge processes that had to be sent SIGTERM or SIGKILL */
-    long abandoned;    /* attempts cut short by a stop request (judge killed) */
-    double seconds;    /* wall time inside judge_cmd_match */
-} judge_cmd_counters;
-/* Every attempt ends one way:
- * attempts == ok + timeouts + crashes + bad_answers + abandoned,
- * and calls == ok + failures unless a call returned an error. */
+/* The counters of judge.h; calls are judge_cmd_match calls. */
+typedef judge_counters judge_cmd_counters;
 
 typedef struct judge_cmd judge_cmd;
 
@@ -88,13 +67,13 @@ void judge_cmd_options_default(judge_cmd_options *opt);
  * everything except \" and \\; outside quotes a backslash keeps the next
  * character.  No variables, globs or other shell syntax: "$(x)" is just text.
  * On success *argv is a NULL-terminated array (free with judge_argv_free). */
-pp_status judge_split_argv(const char *cmdline, char ***argv, int *argc, pp_err *err);
+PP_MUST_CHECK pp_status judge_split_argv(const char *cmdline, char ***argv, int *argc, pp_err *err);
 void judge_argv_free(char **argv);
 
 /* Start the judge.  opt may be NULL for the defaults.  A command line that
  * cannot be split or a program that cannot be executed is PP_EINPUT with a
  * message naming the program. */
-pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const judge_cmd_options *opt,
+PP_MUST_CHECK pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const judge_cmd_options *opt,
                          pp_err *err);
 
 /* Judge one match.  id may be NULL (the call number is used).  Texts may hold
@@ -106,7 +85,7 @@ pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const judge_cmd_opt
  * said stop before or during the match.  *seconds (may be NULL) gets the
  * wall time of the match, retries included.  Blank answer lines (whitespace
  * only) are skipped. */
-pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
+PP_MUST_CHECK pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
                           const char *b, judge_verdict *out, double *seconds, pp_err *err);
 
 void judge_cmd_stats(const judge_cmd *j, judge_cmd_counters *out);
@@ -128,10 +107,10 @@ void judge_cmd_close(judge_cmd *j);
  * (a string, or an integer with the same decimal form) and whose "winner" is
  * "a", "b" or "tie"; other keys are ignored.  Otherwise PP_EINPUT with a
  * message saying what is wrong and *out = JUDGE_FAILED.  For fuzzing. */
-pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verdict *out,
+PP_MUST_CHECK pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verdict *out,
                              pp_err *err);
 
-/* "a", "b", "tie" or "failed". */
-const char *judge_verdict_name(judge_verdict v);
+/* The judge's table for judge.h ("cmd"). */
+extern const judge_ops judge_cmd_ops;
 
 #endif

@@ -24,9 +24,8 @@
 #include <stdint.h>
 
 #include "core/pp_error.h"
+#include "judge/judge.h"
 #include "suite/tasks.h"
-
-typedef enum { ORACLE_FIRST = 0, ORACLE_SECOND = 1, ORACLE_TIE = 2 } oracle_verdict;
 
 #define ORACLE_STREAM 0x0A4C0000u
 #define ORACLE_DEFAULT_CLOSE 0.25
@@ -39,8 +38,8 @@ typedef struct {
 } oracle_judge;
 
 typedef struct {
-    oracle_verdict verdict;
-    oracle_verdict truth;   /* step 1's verdict, before bias and noise */
+    judge_verdict verdict;
+    judge_verdict truth;   /* step 1's verdict, before bias and noise */
     double score_first, score_second;
     int biased;             /* 1: position bias fired */
     int flipped;            /* 1: noise swapped the verdict */
@@ -48,7 +47,7 @@ typedef struct {
 
 /* Checks noise and position_bias in [0, 1] and close_threshold >= 0
  * (finite); the message names the offending option. */
-pp_status oracle_judge_init(oracle_judge *j, double noise, double position_bias,
+PP_MUST_CHECK pp_status oracle_judge_init(oracle_judge *j, double noise, double position_bias,
                             double close_threshold, uint64_t seed, pp_err *err);
 
 /* Judge one match: `first` and `second` are the completions in the order
@@ -57,7 +56,13 @@ oracle_result oracle_judge_match(const oracle_judge *j, task_family family, cons
                                  const char *reference, const char *first, const char *second,
                                  uint64_t match_id, uint64_t order);
 
-/* "first", "second", "tie". */
-const char *oracle_verdict_name(oracle_verdict v);
+/* The judge's table for judge.h ("oracle").  Pairwise: oracle_judge_match
+ * with the family of judge_match parsed per match.  Pointwise (pp-rank
+ * --method score): a candidate's score is its true task score, plus
+ * noise * N(0,1) drawn from pp_rng_stream(seed, prompt id * 65536 + j,
+ * ORACLE_SCORE_STREAM) when --judge-noise (a standard deviation there) is
+ * above 0. */
+#define ORACLE_SCORE_STREAM 0x5C0E0000u
+extern const judge_ops judge_oracle_ops;
 
 #endif

@@ -51,7 +51,7 @@ typedef struct {
 } adamw;
 
 /* Allocate zeroed moments for a model of config mc. */
-pp_status adamw_init(adamw *opt, const adamw_config *cfg, const model_config *mc, pp_err *err);
+PP_MUST_CHECK pp_status adamw_init(adamw *opt, const adamw_config *cfg, const model_config *mc, pp_err *err);
 void adamw_free(adamw *opt);
 
 /* Learning rate of update number step (0-based): linear warmup from

@@ -102,7 +102,7 @@ typedef struct {
     int64_t steps, rows, tokens;
 } decoder;
 
-pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_err *err);
+PP_MUST_CHECK pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_err *err);
 void decoder_free(decoder *d);
 
 /* Bytes decoder_init allocated (cache, weight copy, buffers). */
@@ -111,6 +111,6 @@ size_t decoder_memory_bytes(const decoder *d);
 /* Generate p.k candidates for each of n prompts; the sink receives each
  * candidate when it ends, in completion order (the caller files them by
  * (prompt, k)).  A sink error stops the run and is returned. */
-pp_status decoder_run(decoder *d, const decoder_prompt *prompts, int n, decoder_sink sink, void *ctx, pp_err *err);
+PP_MUST_CHECK pp_status decoder_run(decoder *d, const decoder_prompt *prompts, int n, decoder_sink sink, void *ctx, pp_err *err);
 
 #endif

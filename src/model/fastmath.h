@@ -1,10 +1,15 @@
-/* fastmath.h - the vectorisable exp, max and softmax pieces shared by
- * training (model_train.c), inference (infer.c) and sampling (sample.c).
+/* fastmath.h - the vectorisable exp, max, softmax and dot-product pieces
+ * shared by training (model_train.c), inference (infer.c) and sampling
+ * (sample.c).
  *
  * Without -ffast-math GCC neither vectorises a loop that calls expf (a
  * library call, one element at a time) nor reorders a float sum or max
  * into SIMD lanes.  So exp is an inline polynomial, and sums and maxima run
- * in FAST_LANES independent partial results. */
+ * in FAST_LANES independent partial results: 16 floats, one 512-bit
+ * register or two 256-bit ones.  Sums in double use FAST_LANES_F64 lanes,
+ * the same width.  The lane count fixes the order of the additions, so it
+ * is part of every result: changing it changes the numbers in the last
+ * bits. */
 #ifndef FASTMATH_H
 #define FASTMATH_H
 
@@ -12,6 +17,7 @@
 #include <string.h>
 
 #define FAST_LANES 16
+#define FAST_LANES_F64 (FAST_LANES / 2)
 
 /* e^x, clamped to [e^-87.3, e^88.3] (beyond that it is 0 or inf for
  * softmax and sigmoid purposes: added to numbers >= 1, or dividing one),
@@ -48,6 +54,28 @@ static inline float fast_expf(float x) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
+}
+
+/* sum of a[j] * b[j] over j < n, in FAST_LANES partial sums */
+static inline float fast_dot(const float *a, const float *b, int n) {
+    float acc[FAST_LANES] = {0}, s = 0.0f;
+    int j = 0;
+    for (; j + FAST_LANES <= n; j += FAST_LANES)
+        for (int u = 0; u < FAST_LANES; u++) acc[u] += a[j + u] * b[j + u];
+    for (; j < n; j++) s += a[j] * b[j];
+    for (int u = 0; u < FAST_LANES; u++) s += acc[u];
+    return s;
+}
+
+/* sum of a[j] * b[j] * c[j] over j < n, likewise */
+static inline float fast_dot3(const float *a, const float *b, const float *c, int n) {
+    float acc[FAST_LANES] = {0}, s = 0.0f;
+    int j = 0;
+    for (; j + FAST_LANES <= n; j += FAST_LANES)
+        for (int u = 0; u < FAST_LANES; u++) acc[u] += a[j + u] * b[j + u] * c[j + u];
+    for (; j < n; j++) s += a[j] * b[j] * c[j];
+    for (int u = 0; u < FAST_LANES; u++) s += acc[u];
+    return s;
 }
 
 /* The largest of x[0..n), n >= 1 (NaNs after x[0] are ignored). */

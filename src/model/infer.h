@@ -88,10 +88,11 @@ typedef struct {
 
 /* Allocate a cache for max_seqs slots of max_pos positions (max_pos <= 0
  * means the model's seq_len).  All slots start empty. */
-pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err);
+PP_MUST_CHECK pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err);
 /* The same with activation buffers for at least max_rows rows per call
  * (infer_rows); infer_init's are max(max_seqs, 256 or max_pos). */
-pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, pp_err *err);
+PP_MUST_CHECK pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows,
+                                        pp_err *err);
 void infer_free(infer_state *st);
 /* Bytes the state allocated: cache, packed weights, buffers. */
 size_t infer_memory_bytes(const infer_state *st);
@@ -111,20 +112,20 @@ int infer_position(const infer_state *st, int slot);
  * +n-1 (normally a whole prompt into an empty slot), in batched chunks.
  * logits (may be NULL) receives vocab_size floats: the next-token logits
  * after the last of the n tokens. */
-pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, float *logits,
+PP_MUST_CHECK pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, float *logits,
                         pp_err *err);
 
 /* Make slot dst a copy of slot src (its cache rows and position): the K
  * candidates of one prompt share one prefill. */
-pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err);
+PP_MUST_CHECK pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err);
 /* Make slot dst hold the first n positions of slot src (n <= its position);
  * src == dst just cuts the slot back to n. */
-pp_status infer_copy_prefix(infer_state *st, int src, int dst, int n, pp_err *err);
+PP_MUST_CHECK pp_status infer_copy_prefix(infer_state *st, int src, int dst, int n, pp_err *err);
 
 /* One decode step for n distinct slots: row i feeds tokens[i] to slots[i]
  * at that slot's current position, and logits row i (n x vocab_size floats,
  * caller-owned) receives its next-token logits.  n <= max_seqs. */
-pp_status infer_decode(infer_state *st, int n, const int *slots, const int *tokens,
+PP_MUST_CHECK pp_status infer_decode(infer_state *st, int n, const int *slots, const int *tokens,
                        float *logits, pp_err *err);
 
 /* One forward call over n rows (n <= max_rows): row i feeds tokens[i] to
@@ -132,7 +133,7 @@ pp_status infer_decode(infer_state *st, int n, const int *slots, const int *toke
  * appear (a prefill chunk), and any number of slots may share the call.
  * Row out_rows[j] (j < n_out) writes its next-token logits to row j of
  * logits (n_out x vocab_size floats, caller-owned). */
-pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens, int n_out, const int *out_rows,
-                     float *logits, pp_err *err);
+PP_MUST_CHECK pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens, int n_out,
+                                   const int *out_rows, float *logits, pp_err *err);
 
 #endif

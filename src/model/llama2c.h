@@ -49,7 +49,7 @@ typedef struct {
  * tokenizer.bin) is loaded into m->tok; NULL leaves m->tok empty.
  * extras may be NULL; otherwise it receives the version and the v0 RoPE
  * tables (free with llama2c_extras_free).  Sets m->fingerprint. */
-pp_status llama2c_load(model *m, const char *bin_path, const char *tokenizer_path,
+PP_MUST_CHECK pp_status llama2c_load(model *m, const char *bin_path, const char *tokenizer_path,
                        llama2c_extras *extras, pp_err *err);
 void llama2c_extras_free(llama2c_extras *x);
 
@@ -57,7 +57,7 @@ void llama2c_extras_free(llama2c_extras *x);
  * may be NULL) are written as given, 2*seq_len*(head_dim/2) floats;
  * NULL computes them (llama2c_rope_tables).  Refuses models whose norm_eps
  * or rope_theta run.c would not reproduce.  Writes PATH.tmp, then renames. */
-pp_status llama2c_save(const model *m, const char *path, int version, const float *rope_tables,
+PP_MUST_CHECK pp_status llama2c_save(const model *m, const char *path, int version, const float *rope_tables,
                        pp_err *err);
 
 /* The v0 RoPE tables for c as export.py computes them (see above):

@@ -72,10 +72,10 @@ typedef struct {
 static inline int model_head_dim(const model_config *c) { return c->dim / c->n_heads; }
 
 /* Check a configuration for sanity before anything is allocated. */
-pp_status model_config_check(const model_config *c, const char *what, pp_err *err);
+PP_MUST_CHECK pp_status model_config_check(const model_config *c, const char *what, pp_err *err);
 /* Parse "dim=128,layers=4,heads=4,kv-heads=2,hidden=344,seq-len=64,tied=1"
  * into c (keys not given keep c's values; vocab comes from the tokenizer). */
-pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err);
+PP_MUST_CHECK pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err);
 /* Number of floats in the flat buffer. */
 size_t model_param_count(const model_config *c);
 /* Point the named pointers at a buffer laid out for c (params, grads, m, v). */
@@ -86,7 +86,7 @@ int model_tensor_count(const model_config *c);
 void model_tensor_table(const model_config *c, tensor_info *out);
 
 /* Allocate params (zeroed) for cfg; tokenizer left empty. */
-pp_status model_alloc(model *m, const model_config *cfg, pp_err *err);
+PP_MUST_CHECK pp_status model_alloc(model *m, const model_config *cfg, pp_err *err);
 /* Deterministic random initialisation (normal(0, 0.02); norms = 1; output
  * projections scaled by 1/sqrt(2L)). */
 void model_init_random(model *m, uint64_t seed);
@@ -96,7 +96,7 @@ uint64_t model_params_hash(const model *m);
  * (kind, special ids, pieces, scores).  Keys caches and run keys. */
 uint64_t model_fingerprint(const model *m);
 /* Reject NaN/Inf weights: names the first bad tensor. */
-pp_status model_check_finite(const model *m, const char *what, pp_err *err);
+PP_MUST_CHECK pp_status model_check_finite(const model *m, const char *what, pp_err *err);
 void model_free(model *m);
 
 #endif

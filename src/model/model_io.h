@@ -41,20 +41,20 @@ typedef struct {
 } model_extra;
 
 /* Write the model (collective; rank 0's copy is written). */
-pp_status model_save(const char *path, const model *m, MPI_Comm comm, const pp_provenance *prov,
+PP_MUST_CHECK pp_status model_save(const char *path, const model *m, MPI_Comm comm, const pp_provenance *prov,
                      const model_extra *extra, pp_err *err);
 /* Read a model file: config checked before allocating, every tensor checked
  * for shape, weights checked for NaN/Inf, tokenizer validated. */
-pp_status model_load(const char *path, model *m, pp_err *err);
+PP_MUST_CHECK pp_status model_load(const char *path, model *m, pp_err *err);
 /* Read the optimizer moments and step (n_params floats each, caller-owned
  * buffers) and resume attributes; PP_EINPUT when the file has none. */
-pp_status model_load_train_state(const char *path, const model *m, float *adam_m, float *adam_v,
+PP_MUST_CHECK pp_status model_load_train_state(const char *path, const model *m, float *adam_m, float *adam_v,
                                   int64_t *step, int n_attrs, const char *const *attr_names,
                                   double *attr_values, pp_err *err);
 /* Read an optional float dataset; *out = NULL and *count = 0 when absent. */
-pp_status model_read_blob(const char *path, const char *name, float **out, int64_t *count, pp_err *err);
+PP_MUST_CHECK pp_status model_read_blob(const char *path, const char *name, float **out, int64_t *count, pp_err *err);
 /* Read a float64 series such as "/metrics/loss"; *out = NULL, *n = 0 when absent. */
-pp_status model_read_series(const char *path, const char *name, double **out, int64_t *n, pp_err *err);
+PP_MUST_CHECK pp_status model_read_series(const char *path, const char *name, double **out, int64_t *n, pp_err *err);
 /* 16-hex-digit fingerprint string of a loaded model. */
 void model_fingerprint_hex(const model *m, char out[17]);
 

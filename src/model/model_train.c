@@ -104,36 +104,11 @@ void train_ws_free(train_ws *ws) {
 }
 
 /* ---- vectorisable helpers ---------------------------------------------------
- * Without -ffast-math the compiler neither vectorises a float sum (it may
- * not reorder additions) nor a loop that calls expf (a library call).  So
- * sums use 16 separate lanes, and exp is written out (Cephes' expf
- * polynomial, about 1 ulp), which turns the softmax and SiLU loops into
- * AVX code instead of one call per element. */
-
-#define LANES 16
+ * Sums run in fastmath's lanes (fast_dot, fast_dot3) and exp is fastmath's
+ * polynomial, which turns the softmax and SiLU loops into AVX code instead
+ * of one call per element (see fastmath.h for why). */
 
 static inline float sigmoid_fast(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
-
-static float dot(const float *a, const float *b, int n) {
-    float acc[LANES] = {0}, s = 0.0f;
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int u = 0; u < LANES; u++) acc[u] += a[j + u] * b[j + u];
-    for (; j < n; j++) s += a[j] * b[j];
-    for (int u = 0; u < LANES; u++) s += acc[u];
-    return s;
-}
-
-/* sum of a[j] * b[j] * c[j] */
-static float dot3(const float *a, const float *b, const float *c, int n) {
-    float acc[LANES] = {0}, s = 0.0f;
-    int j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int u = 0; u < LANES; u++) acc[u] += a[j + u] * b[j + u] * c[j + u];
-    for (; j < n; j++) s += a[j] * b[j] * c[j];
-    for (int u = 0; u < LANES; u++) s += acc[u];
-    return s;
-}
 
 /* ---- building blocks ----------------------------------------------------- */
 
@@ -170,7 +145,7 @@ static void rmsnorm(float *out, float *rstd, const float *x, const float *w, int
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *oi = out + (size_t)i * d;
-        float r = 1.0f / sqrtf(dot(xi, xi, d) / (float)d + eps);
+        float r = 1.0f / sqrtf(fast_dot(xi, xi, d) / (float)d + eps);
         rstd[i] = r;
         for (int j = 0; j < d; j++) oi[j] = w[j] * (r * xi[j]);
     }
@@ -184,7 +159,7 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dout, const floa
         const float *xi = x + (size_t)i * d, *gi = dout + (size_t)i * d;
         float *dxi = dx + (size_t)i * d;
         float r = rstd[i];
-        float c = r * r * r * dot3(gi, w, xi, d) / (float)d;
+        float c = r * r * r * fast_dot3(gi, w, xi, d) / (float)d;
         for (int j = 0; j < d; j++) {
             dxi[j] += r * w[j] * gi[j] - c * xi[j];
             dw[j] += gi[j] * xi[j] * r;
@@ -260,7 +235,7 @@ static void attention_backward(const model_config *c, int T, const float *q, con
                         dv + kvo, kvd);
             for (int i = 0; i < nr; i++) {
                 const float *p = Pb + (size_t)i * T;
-                float *g = dSb + (size_t)i * T, pg = dot(p, g, r1);
+                float *g = dSb + (size_t)i * T, pg = fast_dot(p, g, r1);
                 for (int j = 0; j < r1; j++) g[j] = p[j] * (g[j] - pg);
             }
             /* dQ = scale dS K ; dK += scale dS^T Q */

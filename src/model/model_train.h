@@ -99,14 +99,14 @@ void model_matmul_groups(float *out, const float *x, const float *w, int n_group
  * floats, about max_tokens * L * (5 d + 2 hidden + 2 (q + kv width))
  * + L * n_heads * max_tokens * max_seq for the attention probabilities (of
  * which a batch touches only n_heads * sum len^2 per layer). */
-pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err);
+PP_MUST_CHECK pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err);
 void train_ws_free(train_ws *ws);
 
 /* Forward pass.  logp_out[s] = sum of log p(token | prefix) over the scored
  * tokens of sequence s (0 when none), ntok_out[s] = their number; either
  * may be NULL.  Rejects a batch that does not fit the workspace, token ids
  * outside the vocabulary and masks that score a sequence's first token. */
-pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b,
+PP_MUST_CHECK pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b,
                               float *logp_out, int *ntok_out, pp_err *err);
 
 /* Backward pass of the last forward on ws.  dlogp_seq[s] = dL/dlogp_out[s]
@@ -115,7 +115,7 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
  * Gradients are ADDED to grads (flat, model_param_count floats, laid out as
  * model_point describes; zero it yourself at the start of a step), so
  * micro-batches accumulate.  Can be called more than once per forward. */
-pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq,
+PP_MUST_CHECK pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq,
                          const float *dlogp_tok, float *grads, pp_err *err);
 
 /* Hidden state after the final RMSNorm from the last forward:

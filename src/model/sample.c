@@ -15,8 +15,6 @@ pp_status sample_params_check(const sample_params *p, pp_err *err) {
     return PP_OK;
 }
 
-#define LANES 8
-
 int sample_argmax(const float *logits, int vocab) {
     float best = fast_max(logits, vocab);
     for (int i = 0; i < vocab; i++)
@@ -26,23 +24,23 @@ int sample_argmax(const float *logits, int vocab) {
 
 /* sum over i < n of e^(x[i] - shift), in double lanes */
 static double exp_sum(const float *x, int n, float shift) {
-    double lane[LANES] = {0}, sum = 0.0;
+    double lane[FAST_LANES_F64] = {0}, sum = 0.0;
     int i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++) lane[u] += (double)fast_expf(x[i + u] - shift);
+    for (; i + FAST_LANES_F64 <= n; i += FAST_LANES_F64)
+        for (int u = 0; u < FAST_LANES_F64; u++) lane[u] += (double)fast_expf(x[i + u] - shift);
     for (; i < n; i++) sum += (double)fast_expf(x[i] - shift);
-    for (int u = 0; u < LANES; u++) sum += lane[u];
+    for (int u = 0; u < FAST_LANES_F64; u++) sum += lane[u];
     return sum;
 }
 
 /* sum of c[0..n).prob, in double lanes */
 static double prob_sum(const sample_candidate *c, int n) {
-    double lane[LANES] = {0}, sum = 0.0;
+    double lane[FAST_LANES_F64] = {0}, sum = 0.0;
     int i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++) lane[u] += (double)c[i + u].prob;
+    for (; i + FAST_LANES_F64 <= n; i += FAST_LANES_F64)
+        for (int u = 0; u < FAST_LANES_F64; u++) lane[u] += (double)c[i + u].prob;
     for (; i < n; i++) sum += (double)c[i].prob;
-    for (int u = 0; u < LANES; u++) sum += lane[u];
+    for (int u = 0; u < FAST_LANES_F64; u++) sum += lane[u];
     return sum;
 }
 

@@ -37,7 +37,7 @@ typedef struct {
 } sample_candidate;
 
 /* Reject temperature < 0 or non-finite, top_p outside (0, 1]. */
-pp_status sample_params_check(const sample_params *p, pp_err *err);
+PP_MUST_CHECK pp_status sample_params_check(const sample_params *p, pp_err *err);
 
 /* Pick a token from logits[vocab].  rng is advanced by one draw when
  * temperature > 0 and not at all when greedy.  *logprob (may be NULL)

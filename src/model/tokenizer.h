@@ -27,7 +27,7 @@ typedef struct {
 } tokenizer;
 
 /* Byte-level: ids 0..255 are bytes, 256 BOS, 257 EOS, 258 PAD. */
-pp_status tok_init_bytes(tokenizer *t, pp_err *err);
+PP_MUST_CHECK pp_status tok_init_bytes(tokenizer *t, pp_err *err);
 /* llama2.c tokenizer.bin (int32 max_token_length, then per token: float
  * score, int32 length, bytes).  vocab_size comes from the model header. */
 /* The whole file is validated before anything is built: a size within what
@@ -35,15 +35,15 @@ pp_status tok_init_bytes(tokenizer *t, pp_err *err);
  * 0..max_token_length and inside the file, no bytes left over, ids 3..258
  * the byte-fallback pieces <0x00>..<0xFF>.  Bad files give PP_EINPUT with a
  * one-line message naming the path; t is then left empty. */
-pp_status tok_load_llama2c(tokenizer *t, const char *path, int vocab_size, pp_err *err);
+PP_MUST_CHECK pp_status tok_load_llama2c(tokenizer *t, const char *path, int vocab_size, pp_err *err);
 /* Write llama2.c tokenizer.bin. */
-pp_status tok_save_llama2c(const tokenizer *t, const char *path, pp_err *err);
+PP_MUST_CHECK pp_status tok_save_llama2c(const tokenizer *t, const char *path, pp_err *err);
 /* Build from arrays (as stored in a model file); copies them, validates. */
 /* pieces must hold offsets[vocab_size] bytes (the caller checks that against
  * its dataset size); offsets[0] == 0 and never decreasing; bos/eos in range,
  * pad in range or -1.  scores may be NULL (zeros).  max_token_length is set
  * to the longest piece; assign a stored value afterwards if it differs. */
-pp_status tok_from_arrays(tokenizer *t, tok_kind kind, int vocab_size, int bos, int eos, int pad,
+PP_MUST_CHECK pp_status tok_from_arrays(tokenizer *t, tok_kind kind, int vocab_size, int bos, int eos, int pad,
                           const char *pieces, const int64_t *offsets, const float *scores,
                           pp_err *err);
 void tok_free(tokenizer *t);
@@ -54,7 +54,7 @@ void tok_free(tokenizer *t);
  * pair merges.  For TOK_BYTE: optional BOS then raw bytes.
  * `ids` must hold at least strlen(text) + 3 entries; *n_ids receives the count.
  * Any byte string is accepted: invalid UTF-8 falls back to byte tokens. */
-pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_eos,
+PP_MUST_CHECK pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_eos,
                      int *ids, int *n_ids, pp_err *err);
 
 /* Bytes of token `id` as it appears in decoded text given the previous

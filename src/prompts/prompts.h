@@ -33,25 +33,25 @@ typedef struct {
 } prompt_cleanup;
 
 /* Append one prompt (copies the strings). */
-pp_status prompts_add(prompt_set *s, int64_t id, const char *text, const char *family,
+PP_MUST_CHECK pp_status prompts_add(prompt_set *s, int64_t id, const char *text, const char *family,
                       const char *reference, pp_err *err);
 /* field: key or dotted path into the object ("turns.0"). */
-pp_status prompts_read_jsonl(prompt_set *s, const char *path, const char *field, pp_err *err);
+PP_MUST_CHECK pp_status prompts_read_jsonl(prompt_set *s, const char *path, const char *field, pp_err *err);
 /* A YAML sequence of scalars (e.g. block scalars "- |-"). */
-pp_status prompts_read_yaml(prompt_set *s, const char *path, pp_err *err);
+PP_MUST_CHECK pp_status prompts_read_yaml(prompt_set *s, const char *path, pp_err *err);
 /* One prompt per non-empty line. */
-pp_status prompts_read_text(prompt_set *s, const char *path, pp_err *err);
+PP_MUST_CHECK pp_status prompts_read_text(prompt_set *s, const char *path, pp_err *err);
 /* The built-in task suite: n prompts of `split` ("train|test|ood") over
  * `families` ("all" or a comma list), deterministic for seed. */
-pp_status prompts_from_suite(prompt_set *s, const char *families, const char *split, int64_t n, uint64_t seed,
+PP_MUST_CHECK pp_status prompts_from_suite(prompt_set *s, const char *families, const char *split, int64_t n, uint64_t seed,
                              pp_err *err);
 /* Drop empty prompts and (unless keep_duplicates) repeated texts. */
 void prompts_cleanup(prompt_set *s, int keep_duplicates, prompt_cleanup *report);
 /* Write the file: collective over comm; rank 0's set is written. */
-pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
+PP_MUST_CHECK pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                         pp_err *err);
 /* Read a prompts file (any rank, independently). */
-pp_status prompts_load(prompt_set *s, const char *path, pp_err *err);
+PP_MUST_CHECK pp_status prompts_load(prompt_set *s, const char *path, pp_err *err);
 void prompts_free(prompt_set *s);
 
 #endif

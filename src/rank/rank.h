@@ -1,7 +1,7 @@
 /* rank.h - the ranking engine of pp-rank: turns a candidate set into
  * chosen/rejected pairs with a judge (docs/ranking.md).
  *
- * Pairwise methods (iterative, knockout, roundrobin; src/tournament.h):
+ * Pairwise methods (iterative, knockout, roundrobin; rank/tournament.h):
  * rank 0 is the coordinator.  It owns one tournament per prompt and a pool
  * of the calls that are ready now, across all prompts.  Every other rank is
  * a worker with its own judge (one external process per rank for `cmd`)
@@ -12,64 +12,56 @@
  * first).  A verdict is a pure function of (judge, texts, prompt id, match,
  * order) -- never of the rank or the arrival order -- and a tournament's
  * state is a function of its set of verdicts, so the pairs do not depend on
- * the number of ranks.
+ * the number of ranks.  (rank_pool.c)
  *
- * Resume: rank 0 appends every verdict to a journal in parts_dir as it
- * arrives (one write per record, each record with a checksum).  A restarted
- * run replays the journal into fresh tournaments (tourn_submit in log
- * order) and only judges what is missing, so it ends with the same pairs as
- * an uninterrupted run.  The journal starts with a key (candidates
- * fingerprint, method, k, both orders, judge and its settings); a journal
- * with another key is refused with a message naming the difference.  A torn
- * last record (killed mid-write) is cut off.
+ * Resume: the parts directory (core/pp_parts.h: one writer at a time, the
+ * run key in run.key) holds a journal to which rank 0 appends every verdict
+ * as it arrives (one write per record, each record with a checksum).  A
+ * restarted run replays the journal into fresh tournaments (tourn_submit in
+ * log order) and only judges what is missing, so it ends with the same
+ * pairs as an uninterrupted run.  The run key (candidates fingerprint,
+ * method, k, both orders, judge and its settings) of another run is refused
+ * naming the first difference.  A torn last record (killed mid-write) is
+ * cut off.  (rank_journal.c)
  *
- * `score`: each candidate gets a scalar from a pointwise scorer; prompts are
- * split in blocks over the ranks.  The scorers: the oracle (the task
- * scorer's true score, optionally plus Gaussian noise) and the reward
- * model of pp-rm (src/reward_model.h). */
+ * `score`: each candidate gets a scalar from a pointwise judge (judge.h:
+ * the oracle's true score, optionally plus Gaussian noise, or the reward
+ * model of pp-rm); prompts are split in blocks over the ranks.
+ * (rank_score.c)
+ *
+ * Both end in the pairs set (rank_pairs.c). */
 #ifndef RANK_H
 #define RANK_H
 
 #include <mpi.h>
 #include <stdint.h>
 
-#include "io/candidates.h"
-#include "judge/judge_cmd.h"
-#include "io/pairs.h"
 #include "core/pp_error.h"
 #include "core/pp_log.h"
+#include "core/pp_parts.h"
+#include "io/candidates.h"
+#include "io/pairs.h"
+#include "judge/judge_cli.h"
 #include "rank/tournament.h"
-
-typedef enum { RANK_JUDGE_ORACLE, RANK_JUDGE_CMD, RANK_JUDGE_RM } rank_judge_kind;
 
 typedef struct {
     int score_method;            /* 1: --method score (pointwise); else `method` */
     tourn_method method;
-    rank_judge_kind judge;
+    const char *judge;           /* a judge's name (judge.h): oracle | cmd | rm */
     int both_orders;
     tourn_reject_rule rejected;
     char rejected_text[32];      /* as given, for the output */
     int pairs_all;               /* 1: --pairs all */
 
-    /* oracle */
-    double noise;                /* pairwise: verdict swap probability; score: std of added noise */
-    double position_bias;
-    double close_threshold;
-    uint64_t seed;
-
-    /* cmd */
-    const char *judge_cmd;       /* "PROGRAM ARGS", split without a shell */
-    judge_cmd_options cmd_opts;  /* timeout, retries, give-up, stderr (judge_cli) */
-    const char *id_prefix;       /* put before every request id ("" none) */
-
-    /* rm */
-    const char *rm_path;
-    const char *rm_model_path;   /* NULL: the feature model the RM file names */
+    judge_cli j;                 /* the shared judge options (oracle and cmd settings, id prefix) */
+    const char *rm_path;         /* rm: the pp-rm file */
+    const char *rm_model_path;   /* rm: NULL for the feature model the RM file names */
 
     /* scheduling */
     int queue_depth;             /* calls queued at each worker (>= 1) */
-    const char *parts_dir;       /* resume journal directory (created by rank 0) */
-    const char *candidates_path; /* for the journal key (fingerprint) */
+    const char *parts_dir;       /* resume directory (made and locked by rank 0) */
+    const char *out_path;        /* the pairs file the parts belong to (for messages) */
+    const char *candidates_path; /* for the run key (fingerprint) */
 } rank_options;
 
 void rank_options_default(rank_options *o);
@@ -80,39 +72,36 @@ typedef struct {
     int64_t calls_replayed; /* answered by the journal of an earlier run */
     int64_t calls_judged;   /* judged in this run */
     double seconds;
+    pp_parts parts;         /* rank 0, pairwise, after success: the parts
+                               directory, still locked (rank_end) */
 } rank_report;
 
 /* Collective over comm.  Every rank passes the same candidate set (each
  * loads it).  On success rank 0's *out holds the complete pairs set (other
- * ranks' is empty).  PP_EINTERRUPTED when a stop signal arrived: every
- * verdict so far is in the journal.  The journal is left in place; remove
- * it with rank_remove_parts once the output is committed. */
-pp_status rank_run(const rank_options *opt, const candidate_set *c, const pp_log *log, MPI_Comm comm,
+ * ranks' is empty) and the parts directory stays locked in report->parts
+ * until rank_end.  PP_EINTERRUPTED when a stop signal arrived: every
+ * verdict so far is in the journal, which stays (unlocked) for the rerun. */
+PP_MUST_CHECK pp_status rank_run(const rank_options *opt, const candidate_set *c, const pp_log *log, MPI_Comm comm,
                    pairs_set *out, rank_report *report, pp_err *err);
 
-/* Rank 0: delete the journal and its directory after success. */
-void rank_remove_parts(const char *parts_dir);
+/* Rank 0, after rank_run: the output out is committed (remove the parts
+ * directory, log what the run did from ps and report) or not (release the
+ * lock, keep the journal). */
+void rank_end(rank_report *report, int committed, const char *out, const pairs_set *ps, const pp_log *log);
 
-/* ---- pointwise scorers (--method score) ---- */
-
-/* A scorer gives each candidate a scalar, higher = better: scores[j] for
- * the k candidates of prompt row p, all at once (one batch).  A score must
- * depend only on (scorer, prompt, candidate), never on the rank. */
+/* What pp-rank asks for beyond rank_options. */
 typedef struct {
-    const char *name;
-    void *ctx;
-    pp_status (*score)(void *ctx, const candidate_set *c, int64_t p, double *scores, pp_err *err);
-    void (*close)(void *ctx); /* frees ctx */
-} rank_scorer;
+    const char *method;          /* iterative | knockout | roundrobin | score */
+    const char *rejected;        /* worst | runner-up | quantile:Q */
+    const char *jsonl;           /* NULL, or also write the pairs as TRL JSON lines */
+    const char *arguments;       /* effective options, for the provenance */
+} rank_file_options;
 
-/* The oracle as a scorer: the task scorer's true score, plus noise * N(0,1)
- * drawn from (seed, prompt id, j) when noise > 0.  Needs family and
- * reference (checked per prompt). */
-pp_status rank_scorer_oracle(rank_scorer *s, double noise, uint64_t seed, pp_err *err);
-/* The reward model of a pp-rm file on its feature model (model_path, or
- * NULL for the one the RM file names); checks that the model is the RM's
- * and that the candidates' tokenizer and vocabulary match it. */
-pp_status rank_scorer_rm(rank_scorer *s, const char *rm_path, const char *model_path, const candidate_set *c,
-                         pp_err *err);
+/* pp-rank's whole work: check the option combination, load the candidates
+ * of o->candidates_path, rank them (rank_run), write the pairs file
+ * o->out_path (and the JSONL), then remove the parts directory.  o's method,
+ * rejected rule and parts directory are filled in from f.  Collective. */
+PP_MUST_CHECK pp_status rank_file(rank_options *o, const rank_file_options *f, const pp_log *log, MPI_Comm comm,
+                                  pp_err *err);
 
 #endif

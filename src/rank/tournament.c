@@ -221,9 +221,9 @@ static void decide(tourn *t, match *m) {
     int sum = 0, valid = 0, for0 = 0, for1 = 0;
     for (int o = 0; o < t->orders; o++) {
         int v = m->verdict[o];
-        if (v == TOURN_FAILED) continue;
+        if (v == JUDGE_FAILED) continue;
         valid++;
-        int s = v == TOURN_TIE ? 0 : ((v == TOURN_FIRST) == (o == 0) ? 1 : -1);
+        int s = v == JUDGE_TIE ? 0 : ((v == JUDGE_FIRST) == (o == 0) ? 1 : -1);
         sum += s;
         for0 |= s > 0;
         for1 |= s < 0;
@@ -244,18 +244,18 @@ static void decide(tourn *t, match *m) {
     m->loser = slot0_wins ? b : a;
 }
 
-pp_status tourn_submit(tourn *t, int id, int first, int second, tourn_verdict v, pp_err *err) {
+pp_status tourn_submit(tourn *t, int id, int first, int second, judge_verdict v, pp_err *err) {
     int total = t->n_matches * t->orders;
     if (id < 0 || id >= total)
         return pp_fail(err, PP_EINPUT, "tournament: call id %d out of range (this tournament has %d calls)",
                        id, total);
-    if ((unsigned)v > TOURN_FAILED)
+    if ((unsigned)v > JUDGE_FAILED)
         return pp_fail(err, PP_EINPUT, "tournament: call %d: invalid verdict %d", id, (int)v);
     match *m = &t->m[id / t->orders];
     int o = id % t->orders;
     if (m->verdict[o] >= 0)
         return pp_fail(err, PP_EINPUT, "tournament: call %d already has a verdict (%s)", id,
-                       tourn_verdict_name((tourn_verdict)m->verdict[o]));
+                       judge_verdict_name((judge_verdict)m->verdict[o]));
     tourn_call c = call_of(t, id);
     if (c.first < 0 || c.second < 0)
         return pp_fail(err, PP_EINPUT, "tournament: call %d is not ready (it waits for earlier matches)", id);
@@ -481,7 +481,7 @@ pp_status tourn_summarize(const tourn *t, tourn_summary *s, pp_err *err) {
         s->ties += m->outcome == OUT_TIE;
         s->flips += m->flip;
         s->failed_matches += m->outcome == OUT_FAILED;
-        for (int o = 0; o < t->orders; o++) s->failures += m->verdict[o] == TOURN_FAILED;
+        for (int o = 0; o < t->orders; o++) s->failures += m->verdict[o] == JUDGE_FAILED;
     }
     analysis_free(&an);
     return PP_OK;
@@ -557,10 +557,6 @@ const char *tourn_method_name(tourn_method method) {
     return (unsigned)method <= TOURN_ROUNDROBIN ? method_names[method] : "unknown";
 }
 
-const char *tourn_verdict_name(tourn_verdict v) {
-    static const char *const names[] = {"first", "second", "tie", "failed"};
-    return (unsigned)v <= TOURN_FAILED ? names[v] : "invalid";
-}
 
 pp_status tourn_method_parse(const char *s, const char *what, tourn_method *method, pp_err *err) {
     for (int i = 0; i <= TOURN_ROUNDROBIN; i++)

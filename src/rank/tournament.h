@@ -34,8 +34,8 @@
  *               are known, in parallel with later winners' rounds.
  *   roundrobin  every pair (i, j), i < j, once: K(K−1)/2 matches.
  *
- * Verdicts: TOURN_FIRST / TOURN_SECOND = the candidate shown first / second
- * is better, TOURN_TIE, TOURN_FAILED = the judge could not answer.
+ * Verdicts (judge/judge.h): JUDGE_FIRST / JUDGE_SECOND = the candidate shown first / second
+ * is better, JUDGE_TIE, JUDGE_FAILED = the judge could not answer.
  * Both orders: the two verdicts are put in the match's frame (+1 slot 0,
  * −1 slot 1, 0 tie; FAILED ones ignored) and summed: opposite winners are a
  * position flip -> tie (counted in flips and ties); a winner plus a tie ->
@@ -68,11 +68,11 @@
 #define TOURNAMENT_H
 
 #include "core/pp_error.h"
+#include "judge/judge.h"
 
 #define TOURN_MAX_K 256
 
 typedef enum { TOURN_ITERATIVE, TOURN_KNOCKOUT, TOURN_ROUNDROBIN } tourn_method;
-typedef enum { TOURN_FIRST = 0, TOURN_SECOND = 1, TOURN_TIE = 2, TOURN_FAILED = 3 } tourn_verdict;
 
 typedef struct tourn tourn; /* opaque */
 
@@ -105,7 +105,7 @@ int tourn_matches_total(tourn_method method, int k);
 int tourn_calls_total(tourn_method method, int k, int both_orders);
 
 /* 1 <= k <= TOURN_MAX_K.  Free with tourn_free (NULL is fine). */
-pp_status tourn_create(tourn_method method, int k, int both_orders, tourn **out, pp_err *err);
+PP_MUST_CHECK pp_status tourn_create(tourn_method method, int k, int both_orders, tourn **out, pp_err *err);
 void tourn_free(tourn *t);
 
 /* Writes up to cap calls that are ready and not yet taken, in id order,
@@ -118,23 +118,23 @@ int tourn_take_ready(tourn *t, tourn_call *calls, int cap);
  * call showed (checks a replayed log).  PP_EINPUT for an unknown id, a call
  * whose inputs are not decided yet, a second verdict for the same call, or a
  * mismatch; the state is unchanged then. */
-pp_status tourn_submit(tourn *t, int id, int first, int second, tourn_verdict v, pp_err *err);
+PP_MUST_CHECK pp_status tourn_submit(tourn *t, int id, int first, int second, judge_verdict v, pp_err *err);
 
 int tourn_done(const tourn *t);     /* every call answered */
 int tourn_answered(const tourn *t); /* calls answered so far */
 
 /* Results; PP_EINPUT if the tournament is not done, PP_ESYS if out of memory. */
-pp_status tourn_summarize(const tourn *t, tourn_summary *s, pp_err *err);
+PP_MUST_CHECK pp_status tourn_summarize(const tourn *t, tourn_summary *s, pp_err *err);
 /* order[k]: candidate indices, best first. */
-pp_status tourn_ranking(const tourn *t, int *order, pp_err *err);
+PP_MUST_CHECK pp_status tourn_ranking(const tourn *t, int *order, pp_err *err);
 /* wins[k] (win 1, tie/failed ½) and strength[k] (BT log-strength); either may be NULL. */
-pp_status tourn_scores(const tourn *t, double *wins, double *strength, pp_err *err);
+PP_MUST_CHECK pp_status tourn_scores(const tourn *t, double *wins, double *strength, pp_err *err);
 /* `--pairs all`: every (better, worse) pair the judged matches imply — better
  * beat worse directly or by a chain of wins, no chain leads back, and the
  * ranking agrees — ordered by the ranking position of better, then of worse.
  * *n = number of such pairs (at most k(k−1)/2); the first min(*n, cap) are
  * written. */
-pp_status tourn_pairs(const tourn *t, int *better, int *worse, int cap, int *n, pp_err *err);
+PP_MUST_CHECK pp_status tourn_pairs(const tourn *t, int *better, int *worse, int cap, int *n, pp_err *err);
 /* The rejected candidate for the pair (best, rejected) under `rule`:
  * worst -> the method's worst; runner-up -> order[1]; quantile:Q ->
  * order[round(Q·(K−1))], at least position 1.  *rejected = −1 when there is
@@ -142,13 +142,12 @@ pp_status tourn_pairs(const tourn *t, int *better, int *worse, int cap, int *n, 
  * best beating that candidate directly or through a chain of wins (e.g. it
  * only ever tied).  With decisive verdicts the iterative and knockout best
  * beats everyone by such a chain, so `worst` always yields a pair then. */
-pp_status tourn_pick_rejected(const tourn *t, const tourn_reject_rule *rule, int *rejected,
+PP_MUST_CHECK pp_status tourn_pick_rejected(const tourn *t, const tourn_reject_rule *rule, int *rejected,
                               pp_err *err);
 
 /* Option strings: iterative|knockout|roundrobin; worst|runner-up|quantile:Q. */
-pp_status tourn_method_parse(const char *s, const char *what, tourn_method *method, pp_err *err);
-pp_status tourn_reject_parse(const char *s, const char *what, tourn_reject_rule *rule, pp_err *err);
+PP_MUST_CHECK pp_status tourn_method_parse(const char *s, const char *what, tourn_method *method, pp_err *err);
+PP_MUST_CHECK pp_status tourn_reject_parse(const char *s, const char *what, tourn_reject_rule *rule, pp_err *err);
 const char *tourn_method_name(tourn_method method);
-const char *tourn_verdict_name(tourn_verdict v); /* first|second|tie|failed */
 
 #endif

@@ -8,18 +8,18 @@
 
 /* Print kind, schema version, provenance, every dataset with its shape and
  * type, and the first `n_items` entries of each 1-D dataset. */
-pp_status inspect_print(const char *path, FILE *out, int n_items, pp_err *err);
+PP_MUST_CHECK pp_status inspect_print(const char *path, FILE *out, int n_items, pp_err *err);
 
 /* For a candidates file made from the built-in suite: exact-match rate of
  * all candidates, pass@k (a prompt counts when any of its k candidates is
  * exact), mean score, per family and overall. */
-pp_status inspect_score_candidates(const char *path, FILE *out, pp_err *err);
+PP_MUST_CHECK pp_status inspect_score_candidates(const char *path, FILE *out, pp_err *err);
 
 /* For scripts: one line per name in the comma-separated list `names`.  A
  * name is a dataset path ("/metrics/loss": its values, space-separated,
  * numeric 1-D only) or an attribute, "ATTR" of the root group or
  * "GROUP/ATTR" ("test/win_rate"); numbers print with %.10g.  A name that
  * is neither is an error naming it. */
-pp_status inspect_get(const char *path, const char *names, FILE *out, pp_err *err);
+PP_MUST_CHECK pp_status inspect_get(const char *path, const char *names, FILE *out, pp_err *err);
 
 #endif

@@ -83,27 +83,27 @@ typedef struct {
 
 /* Fit w[d] (output, the same on every rank) starting from w = 0.
  * opt may be NULL (defaults); out may be NULL. */
-pp_status bt_fit(MPI_Comm comm, const double *x_local, int64_t n_local, int d,
+PP_MUST_CHECK pp_status bt_fit(MPI_Comm comm, const double *x_local, int64_t n_local, int d,
                  double lambda, const bt_options *opt, double *w, bt_result *out,
                  pp_err *err);
 
 /* One Newton system at the given w (the same on every rank): dw[d] solves
  * H dw = -g, on every rank.  For tests and diagnostics. */
-pp_status bt_newton_step(MPI_Comm comm, const double *x_local, int64_t n_local, int d,
+PP_MUST_CHECK pp_status bt_newton_step(MPI_Comm comm, const double *x_local, int64_t n_local, int d,
                          double lambda, const double *w, const bt_options *opt,
                          double *dw, pp_err *err);
 
 /* Pairwise accuracy of w over all ranks' pairs: the fraction with w.x > 0,
  * a tie (w.x == 0) counting one half. */
-pp_status bt_accuracy(MPI_Comm comm, const double *x_local, int64_t n_local, int d,
+PP_MUST_CHECK pp_status bt_accuracy(MPI_Comm comm, const double *x_local, int64_t n_local, int d,
                       const double *w, double *accuracy, pp_err *err);
 
 /* Serial reference (no MPI): the same algorithm with LAPACK dposv/dpocon
  * on the whole x[n][d].  grid is reported as 1 x 1. */
-pp_status bt_newton_serial(const double *x, int64_t n, int d, double lambda,
+PP_MUST_CHECK pp_status bt_newton_serial(const double *x, int64_t n, int d, double lambda,
                            const bt_options *opt, double *w, bt_result *out,
                            pp_err *err);
-pp_status bt_newton_step_serial(const double *x, int64_t n, int d, double lambda,
+PP_MUST_CHECK pp_status bt_newton_step_serial(const double *x, int64_t n, int d, double lambda,
                                 const double *w, const bt_options *opt, double *dw,
                                 pp_err *err);
 

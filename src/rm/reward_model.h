@@ -56,7 +56,7 @@ typedef enum { RM_FEATURES_LAST = 0, RM_FEATURES_MEAN = 1 } rm_feature_kind;
 
 /* "last" / "mean" */
 const char *rm_feature_name(rm_feature_kind k);
-pp_status rm_feature_parse(const char *name, rm_feature_kind *k, pp_err *err);
+PP_MUST_CHECK pp_status rm_feature_parse(const char *name, rm_feature_kind *k, pp_err *err);
 
 /* A fitted reward model (what rm_load reads). */
 typedef struct {
@@ -89,13 +89,13 @@ typedef struct {
 
 /* max_tokens: tokens per forward pass, at least the model's seq_len
  * (0 -> max(RM_DEFAULT_BATCH_TOKENS, seq_len)). */
-pp_status rm_ws_alloc(rm_ws *ws, const model *m, int max_tokens, pp_err *err);
+PP_MUST_CHECK pp_status rm_ws_alloc(rm_ws *ws, const model *m, int max_tokens, pp_err *err);
 void rm_ws_free(rm_ws *ws);
 
 /* Features of n sequences prompt[i] + resp[i] into phi[n][d] (row-major,
  * double).  prompt_len[i] >= 1 (BOS included), resp_len[i] >= 0.  Token
  * ids must be below the model's vocabulary. */
-pp_status rm_features(const model *m, rm_ws *ws, rm_feature_kind kind, int n, const int32_t *const *prompt,
+PP_MUST_CHECK pp_status rm_features(const model *m, rm_ws *ws, rm_feature_kind kind, int n, const int32_t *const *prompt,
                       const int64_t *prompt_len, const int32_t *const *resp, const int64_t *resp_len,
                       double *phi, pp_err *err);
 
@@ -103,15 +103,15 @@ pp_status rm_features(const model *m, rm_ws *ws, rm_feature_kind kind, int n, co
 
 /* Read an RM file (schema reward_model): weights checked for size and
  * finiteness.  On error *rm is left empty. */
-pp_status rm_load(reward_model *rm, const char *path, pp_err *err);
+PP_MUST_CHECK pp_status rm_load(reward_model *rm, const char *path, pp_err *err);
 void rm_free(reward_model *rm);
 /* PP_EINPUT unless m is the RM's feature model (same fingerprint, dim and
  * vocabulary): features of another model mean nothing to these weights. */
-pp_status rm_check_model(const reward_model *rm, const model *m, pp_err *err);
+PP_MUST_CHECK pp_status rm_check_model(const reward_model *rm, const model *m, pp_err *err);
 /* scores[i] = w . phi(prompt[i] + resp[i]) for n sequences (any n >= 0;
  * packed into forward passes of ws->max_tokens tokens).  Call
  * rm_check_model once before. */
-pp_status rm_score_batch(const reward_model *rm, const model *m, rm_ws *ws, int n, const int32_t *const *prompt,
+PP_MUST_CHECK pp_status rm_score_batch(const reward_model *rm, const model *m, rm_ws *ws, int n, const int32_t *const *prompt,
                          const int64_t *prompt_len, const int32_t *const *resp, const int64_t *resp_len,
                          double *scores, pp_err *err);
 
@@ -148,6 +148,6 @@ typedef struct {
 /* Load the model and pairs, check that the pairs came from this model,
  * compute features, fit, evaluate, write out_path (atomically).  Collective
  * over c->comm; every rank returns the same status and message. */
-pp_status rm_fit(const rm_fit_config *c, rm_fit_report *rep, pp_err *err);
+PP_MUST_CHECK pp_status rm_fit(const rm_fit_config *c, rm_fit_report *rep, pp_err *err);
 
 #endif

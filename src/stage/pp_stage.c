@@ -59,3 +59,4 @@ int pp_stage_end(pp_stage *s, pp_status st) {
     MPI_Finalize();
     return code;
 }
+

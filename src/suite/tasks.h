@@ -86,16 +86,16 @@ typedef struct {
 /* Names: "add", "sub", "rev", "sort", "count"; "train", "test", "ood". */
 const char *tasks_family_name(task_family f);
 const char *tasks_split_name(task_split s);
-pp_status tasks_family_from_name(const char *name, task_family *out, pp_err *err);
-pp_status tasks_parse_split(const char *name, task_split *out, pp_err *err);
+PP_MUST_CHECK pp_status tasks_family_from_name(const char *name, task_family *out, pp_err *err);
+PP_MUST_CHECK pp_status tasks_parse_split(const char *name, task_split *out, pp_err *err);
 /* "all" or a comma-separated list ("add,rev,sort"); spaces around names are
  * allowed; empty names, unknown names and duplicates are errors. */
-pp_status tasks_parse_families(const char *list, task_family_set *out, pp_err *err);
+PP_MUST_CHECK pp_status tasks_parse_families(const char *list, task_family_set *out, pp_err *err);
 /* Comma-separated canonical names of a set, e.g. "add,rev" (for attributes). */
 void tasks_families_string(const task_family_set *set, char *buf, size_t cap);
 
 /* Prompt `index` of `split` for `seed` (see the comment at the top). */
-pp_status tasks_make(const task_family_set *set, task_split split, uint64_t index, uint64_t seed,
+PP_MUST_CHECK pp_status tasks_make(const task_family_set *set, task_split split, uint64_t index, uint64_t seed,
                      task_item *out, pp_err *err);
 
 /* 1 when the problem with this prompt text is in the test partition. */

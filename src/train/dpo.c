@@ -9,6 +9,7 @@
 #include "model/model_io.h"
 #include "core/pp_rng.h"
 #include "core/pp_mpi.h"
+#include "core/pp_runkey.h"
 #include <unistd.h>
 
 #define DPO_STREAM_ORDER 0xD7000000u
@@ -170,10 +171,11 @@ static void read_cache(dpo_data *d, const char *cache, const char *ref_fp, const
     }
     char a[64] = "", b[64] = "";
     int64_t n = -1, maxlen = -1;
-    pp_h5_get_attr_str(&f, "/", "reference_fingerprint", a, sizeof a, &e);
-    pp_h5_get_attr_str(&f, "/", "pairs_fingerprint", b, sizeof b, &e);
-    pp_h5_get_attr_i64(&f, "/", "n_pairs", &n, &e);
-    pp_h5_get_attr_i64(&f, "/", "max_len", &maxlen, &e);
+    /* a cache without them is another program's file: it is not a hit */
+    pp_h5_opt_attr_str(&f, "/", "reference_fingerprint", a, sizeof a, "");
+    pp_h5_opt_attr_str(&f, "/", "pairs_fingerprint", b, sizeof b, "");
+    pp_h5_opt_attr_i64(&f, "/", "n_pairs", &n, -1);
+    pp_h5_opt_attr_i64(&f, "/", "max_len", &maxlen, -1);
     if (!strcmp(a, ref_fp) && !strcmp(b, pairs_fp) && n == d->n && maxlen == d->max_len) {
         pp_status st = read_cached_logps(&f, "/chosen_logp", n, d->ref_logp[0], &e);
         if (st == PP_OK) st = read_cached_logps(&f, "/rejected_logp", n, d->ref_logp[1], &e);
@@ -308,5 +310,158 @@ pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts 
     }
     free(lc);
     free(lr);
+    return st;
+}
+
+/* ------------------------------------------------------------ pp-train */
+
+/* Closing figures: implicit-reward accuracy on held-out pairs. */
+typedef struct {
+    dpo_data *heldout;
+    const pref_loss_opts *loss;
+    int micro;
+    MPI_Comm comm;
+    const pp_log *log;
+} heldout_ctx;
+
+static pp_status heldout_final(void *vctx, const model *m, int *n, const char **names, double *values, pp_err *err) {
+    heldout_ctx *h = vctx;
+    double acc = 0, margin = 0;
+    PP_TRY(dpo_heldout_metrics(h->heldout, m, h->loss, h->micro, h->comm, &acc, &margin, err));
+    names[0] = "heldout_pairs";
+    values[0] = (double)h->heldout->n;
+    names[1] = "heldout_rewards_accuracy";
+    values[1] = acc;
+    names[2] = "heldout_rewards_margin";
+    values[2] = margin;
+    *n = 3;
+    pp_info(h->log, "held-out pairs: rewards/accuracies %.3f, rewards/margins %.4f over %lld pairs", acc, margin,
+            (long long)h->heldout->n);
+    return PP_OK;
+}
+
+/* Everything a pp-train run holds. */
+typedef struct {
+    pref_loss_opts lo;
+    const char *ref, *cache;
+    char cache_buf[PP_PATH_MAX];
+    pp_input in[4];
+    int n_in;
+    model m;
+    pairs_set p, hp;
+    dpo_data d, hd;
+    dpo_ctx ctx;
+} dpo_job;
+
+/* The options checked, in the order of the command line's checks. */
+static pp_status job_options(dpo_job *j, const dpo_run_options *o, pp_err *err) {
+    j->ref = o->ref ? o->ref : o->policy;
+    j->cache = o->ref_cache;
+    if (!j->cache && o->out) {
+        snprintf(j->cache_buf, sizeof j->cache_buf, "%s.ref.h5", o->out);
+        j->cache = j->cache_buf;
+    }
+    j->in[0] = (pp_input){"policy", o->policy};
+    j->in[1] = (pp_input){"pairs", o->pairs};
+    j->in[2] = (pp_input){"reference", j->ref};
+    j->in[3] = (pp_input){"heldout", o->heldout};
+    j->n_in = o->heldout ? 4 : 3;
+    j->lo = o->loss;
+    PP_TRY(pref_loss_kind_parse(o->loss_name, "--loss", &j->lo.kind, err));
+    PP_TRY(pref_bcr_form_parse(o->bcr_form, "--bcr-form", &j->lo.bcr_form, &j->lo.bcr_per_token, err));
+    PP_TRY(pref_loss_check(&j->lo, err));
+    PP_TRY(pp_check_output(o->out, j->in, j->n_in, err));
+    return pp_check_output(j->cache, j->in, j->n_in, err);
+}
+
+/* Policy, pairs, reference log-probs (of the held-out pairs too) and the
+ * gradient context.  Collective: the status is agreed. */
+static pp_status job_load(dpo_job *j, const dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err) {
+    pp_status st = job_options(j, o, err);
+    if (st == PP_OK) st = model_load(o->policy, &j->m, err);
+    if (st == PP_OK) st = pairs_load(&j->p, o->pairs, 0, err);
+    if (st == PP_OK) {
+        const char *kind = j->m.tok.kind == TOK_BYTE ? "byte" : "llama2c";
+        if (strcmp(j->p.tokenizer, kind) != 0 || j->p.vocab_size != j->m.cfg.vocab_size)
+            st = pp_fail(err, PP_EINPUT, "%s: pairs were made with a %s tokenizer of %d tokens, the policy %s has %s of %d",
+                         o->pairs, j->p.tokenizer, j->p.vocab_size, o->policy, kind, j->m.cfg.vocab_size);
+    }
+    int max_len = o->max_len > 0 && o->max_len < j->m.cfg.seq_len ? o->max_len : j->m.cfg.seq_len;
+    if (st == PP_OK) st = dpo_data_build(&j->d, &j->p, max_len, err);
+    st = pp_agree(comm, st, err);
+    int reused = 0;
+    if (st == PP_OK && !j->lo.reference_free) {
+        double t0 = pp_now();
+        st = dpo_reference_logps(&j->d, j->ref, o->pairs, j->cache, o->micro_batch, comm, log, &reused, err);
+        if (st == PP_OK)
+            pp_info(log, "reference log-probs %s %s (%.1fs)", reused ? "reused from" : "computed into", j->cache,
+                    pp_now() - t0);
+    }
+    if (st == PP_OK && o->heldout) {
+        char hcache[PP_PATH_MAX];
+        snprintf(hcache, sizeof hcache, "%s.heldout.ref.h5", o->out);
+        st = pairs_load(&j->hp, o->heldout, 0, err);
+        if (st == PP_OK) st = dpo_data_build(&j->hd, &j->hp, max_len, err);
+        st = pp_agree(comm, st, err);
+        if (st == PP_OK && !j->lo.reference_free)
+            st = dpo_reference_logps(&j->hd, j->ref, o->heldout, hcache, o->micro_batch, comm, log, &reused, err);
+    }
+    if (st == PP_OK)
+        st = dpo_ctx_init(&j->ctx, &j->d, &j->m.cfg, &j->lo, o->batch, o->micro_batch, (uint64_t)o->seed, comm, err);
+    return pp_agree(comm, st, err);
+}
+
+static void job_free(dpo_job *j) {
+    dpo_ctx_free(&j->ctx);
+    dpo_data_free(&j->d);
+    dpo_data_free(&j->hd);
+    pairs_free(&j->hp);
+    pairs_free(&j->p);
+    model_free(&j->m);
+}
+
+pp_status dpo_run(const dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err) {
+    dpo_job j;
+    memset(&j, 0, sizeof j);
+    pp_status st = job_load(&j, o, comm, log, err);
+    long long steps = o->steps;
+    pp_runkey key;
+    pp_runkey_init(&key);
+    if (st == PP_OK) {
+        int size;
+        MPI_Comm_size(comm, &size);
+        if (steps == 0) steps = (long long)(o->epochs * (double)j.d.n / o->batch + 0.5);
+        if (steps < 1) steps = 1;
+        pp_info(log, "%lld pairs (%lld truncated), loss %s, %lld steps of %d pairs, %d ranks", (long long)j.d.n,
+                (long long)j.d.truncated, o->loss_name, steps, o->batch, size);
+        if (strcmp(j.p.model_fingerprint, "") != 0) {
+            char fp[17];
+            model_fingerprint_hex(&j.m, fp);
+            if (strcmp(fp, j.p.model_fingerprint) != 0)
+                pp_warn(log, "the pairs were generated by model %s, the policy is %s", j.p.model_fingerprint, fp);
+        }
+        st = trainer_run_key(&key, "train", "pairs", o->pairs, "policy", &j.m, steps, o->arguments, comm, err);
+    }
+    if (st == PP_OK) {
+        pp_provenance prov = {"pp-train", o->arguments, j.in, j.n_in};
+        trainer_config tc = {.out_path = o->out, .kind = pref_loss_kind_name(j.lo.kind), .total_steps = steps,
+                             .checkpoint_every = o->opt.checkpoint_every, .keep_last = o->opt.keep_last,
+                             .run_key = pp_runkey_text(&key), .n_metrics = DPO_M_N, .comm = comm, .log = log,
+                             .prov = &prov, .log_every = o->opt.log_every, .opt = trainer_cli_adamw(&o->opt, steps)};
+        for (int i = 0; i < DPO_M_N; i++) tc.metric_names[i] = dpo_metric_names[i];
+        heldout_ctx hc = {&j.hd, &j.lo, o->micro_batch, comm, log};
+        if (o->heldout) {
+            tc.final_fn = heldout_final;
+            tc.final_ctx = &hc;
+        }
+        double t0 = pp_now();
+        st = trainer_run(&tc, &j.m, dpo_grad, &j.ctx, err);
+        if (st == PP_OK) {
+            double el = pp_now() - t0;
+            pp_info(log, "wrote %s in %.1fs (%.1f pairs/s)", o->out, el, el > 0 ? (double)steps * o->batch / el : 0);
+        }
+    }
+    pp_runkey_free(&key);
+    job_free(&j);
     return st;
 }

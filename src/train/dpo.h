@@ -22,6 +22,7 @@
 #include "core/pp_log.h"
 #include "train/pref_loss.h"
 #include "train/step_batch.h"
+#include "train/trainer.h"
 
 #define REF_LOGPS_SCHEMA_VERSION 1
 
@@ -36,19 +37,19 @@ typedef struct {
     int64_t truncated;         /* pairs with a response cut */
 } dpo_data;
 
-pp_status dpo_data_build(dpo_data *d, const pairs_set *p, int max_len, pp_err *err);
+PP_MUST_CHECK pp_status dpo_data_build(dpo_data *d, const pairs_set *p, int max_len, pp_err *err);
 void dpo_data_free(dpo_data *d);
 
 /* Log-probs of both responses of every pair under model m, spread over the
  * ranks of comm (every rank ends with all of them). */
-pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
+PP_MUST_CHECK pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
                             double *out_rejected, pp_err *err);
 
 /* Fill d->ref_logp from the cache file when its fingerprints match (the
  * reference model's as loaded, the pairs file's), else compute them with the
  * reference model at ref_path and write the cache (atomically).  A matching
  * but damaged cache is recomputed with a warning on log.  *reused tells which. */
-pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pairs_path, const char *cache_path,
+PP_MUST_CHECK pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pairs_path, const char *cache_path,
                               int micro_batch, MPI_Comm comm, const pp_log *log, int *reused, pp_err *err);
 
 enum {
@@ -66,15 +67,39 @@ typedef struct {
     step_batch b;             /* workspace (both sides of micro_batch pairs) and data order */
 } dpo_ctx;
 
-pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, const pref_loss_opts *loss,
+PP_MUST_CHECK pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, const pref_loss_opts *loss,
                        int global_batch, int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err);
 void dpo_ctx_free(dpo_ctx *c);
 /* trainer_grad_fn: metrics in dpo_metric_names order, means over the batch. */
-pp_status dpo_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
+PP_MUST_CHECK pp_status dpo_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
 
 /* Held-out pairs: implicit-reward accuracy and mean margin of model m
  * (reference log-probs must be in d->ref_logp). Collective. */
-pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts *loss, int micro_batch,
+PP_MUST_CHECK pp_status dpo_heldout_metrics(dpo_data *d, const model *m, const pref_loss_opts *loss, int micro_batch,
                               MPI_Comm comm, double *accuracy, double *margin, pp_err *err);
+
+/* ---- pp-train's whole run ---- */
+
+/* What pp-train is asked to do: its options, as on the command line. */
+typedef struct {
+    const char *policy, *pairs, *out;
+    const char *ref;          /* reference model; NULL: the policy */
+    const char *ref_cache;    /* NULL: OUT.ref.h5 */
+    const char *heldout;      /* pairs for the closing accuracy, or NULL */
+    const char *loss_name;    /* dpo|ipo|hinge|dpop|rpo|bcr */
+    const char *bcr_form;     /* outside|inside|per-token|... */
+    pref_loss_opts loss;      /* beta, weights, flags (kind and bcr_form come from the names) */
+    double epochs;            /* used when steps is 0 */
+    long long steps, seed;
+    int batch, micro_batch, max_len; /* max_len 0: the model's context */
+    trainer_cli opt;
+    const char *arguments;    /* the effective arguments: provenance and run key */
+} dpo_run_options;
+
+/* pp-train: check the options, load the policy and pairs, compute or reuse
+ * the reference log-probs (and the held-out pairs'), build the run key
+ * (fingerprints agreed over ranks), train with trainer_run and write OUT.
+ * Collective over comm; PP_EINTERRUPTED after saving on a stop signal. */
+PP_MUST_CHECK pp_status dpo_run(const dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err);
 
 #endif

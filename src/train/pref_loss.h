@@ -83,11 +83,11 @@ typedef struct {
 void pref_loss_defaults(pref_loss_opts *o);
 
 /* Checks the option values (β > 0, weights and budget ≥ 0, finite). */
-pp_status pref_loss_check(const pref_loss_opts *o, pp_err *err);
+PP_MUST_CHECK pp_status pref_loss_check(const pref_loss_opts *o, pp_err *err);
 
 /* Loss, gradients and metrics of one pair.  Fails (PP_EINPUT) on a length
  * < 1 or a non-finite input or result, naming the offending value. */
-pp_status pref_loss_pair(const pref_loss_opts *o, const pref_pair *in, pref_pair_result *out,
+PP_MUST_CHECK pp_status pref_loss_pair(const pref_loss_opts *o, const pref_pair *in, pref_pair_result *out,
                          pp_err *err);
 
 /* Accumulate one pair's result into batch sums; the mean of a field is
@@ -98,8 +98,8 @@ void pref_metrics_mean(const pref_metrics *sum, pref_metrics *mean);
 /* Option strings.  kind: dpo|ipo|hinge|dpop|rpo|bcr.  BCR form: outside |
  * inside | per-token (= outside-per-token) | outside-per-token |
  * inside-per-token.  `what` names the option in the message, e.g. "--loss". */
-pp_status pref_loss_kind_parse(const char *s, const char *what, pref_loss_kind *kind, pp_err *err);
-pp_status pref_bcr_form_parse(const char *s, const char *what, pref_bcr_form *form,
+PP_MUST_CHECK pp_status pref_loss_kind_parse(const char *s, const char *what, pref_loss_kind *kind, pp_err *err);
+PP_MUST_CHECK pp_status pref_bcr_form_parse(const char *s, const char *what, pref_bcr_form *form,
                               int *per_token, pp_err *err);
 const char *pref_loss_kind_name(pref_loss_kind kind);
 const char *pref_bcr_form_name(pref_bcr_form form, int per_token);

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pp_mpi.h"
 #include "core/pp_rng.h"
+#include "core/pp_runkey.h"
+#include "model/model_io.h"
 #include "suite/tasks.h"
 
 #define SFT_STREAM_ORDER 0x5F700000u
@@ -146,4 +149,71 @@ pp_status sft_grad(void *vctx, int64_t step, const model *m, float *grads, doubl
     metrics[0] = nll / (double)total;
     metrics[1] = c->rank == 0 ? (double)total : 0;
     return PP_OK;
+}
+
+/* ------------------------------------------------------------ pp-sft */
+
+/* A random model of the shape spec with the byte tokenizer (--arch). */
+static pp_status random_model(model *m, const char *spec, uint64_t seed, pp_err *err) {
+    model_config c = {.dim = 128, .hidden_dim = 344, .n_layers = 4, .n_heads = 4, .n_kv_heads = 4, .seq_len = 64,
+                      .tied_embeddings = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    tokenizer tok;
+    pp_status st = tok_init_bytes(&tok, err);
+    if (st == PP_OK) c.vocab_size = tok.vocab_size;
+    if (st == PP_OK) st = model_parse_arch(spec, &c, err);
+    if (st == PP_OK) st = model_alloc(m, &c, err);
+    if (st != PP_OK) {
+        tok_free(&tok);
+        return st;
+    }
+    model_init_random(m, seed);
+    m->tok = tok;
+    m->fingerprint = model_fingerprint(m); /* now with the tokenizer */
+    return PP_OK;
+}
+
+pp_status sft_run(const sft_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err) {
+    pp_input in[2] = {{"data", o->data}, {"init", o->init}};
+    pp_status st = PP_OK;
+    model m = {0};
+    prompt_set p = {0};
+    sft_data d = {0};
+    sft_ctx ctx = {0};
+    pp_runkey key;
+    pp_runkey_init(&key);
+    if (!!o->init == !!o->arch) st = pp_fail(err, PP_EINPUT, "give either --init or --arch (see --help)");
+    if (st == PP_OK) st = pp_check_output(o->out, in, 2, err);
+    if (st == PP_OK) st = prompts_load(&p, o->data, err);
+    if (st == PP_OK && p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts", o->data);
+    if (st == PP_OK && o->init) st = model_load(o->init, &m, err);
+    if (st == PP_OK && o->arch) st = random_model(&m, o->arch, (uint64_t)o->init_seed, err);
+    if (st == PP_OK)
+        st = sft_data_build(&d, &p, &m.tok, m.cfg.seq_len, o->wrong_fraction, o->habit_fraction, (uint64_t)o->seed,
+                            err);
+    if (st == PP_OK) st = sft_ctx_init(&ctx, &d, &m.cfg, o->batch, o->micro_batch, (uint64_t)o->seed, comm, err);
+    st = pp_agree(comm, st, err);
+    if (st == PP_OK) {
+        int size;
+        MPI_Comm_size(comm, &size);
+        pp_info(log, "%lld demonstrations (%lld with a wrong answer), %zu parameters, %d ranks, batch %d",
+                (long long)d.n, (long long)d.n_wrong, m.n_params, size, o->batch);
+        st = trainer_run_key(&key, "sft", "data", o->data, "init", &m, o->steps, o->arguments, comm, err);
+    }
+    if (st == PP_OK) {
+        pp_provenance prov = {"pp-sft", o->arguments, in, o->init ? 2 : 1};
+        trainer_config tc = {.out_path = o->out, .kind = "sft", .total_steps = o->steps,
+                             .checkpoint_every = o->opt.checkpoint_every, .keep_last = o->opt.keep_last,
+                             .run_key = pp_runkey_text(&key), .n_metrics = 2, .metric_names = {"loss", "tokens"},
+                             .comm = comm, .log = log, .prov = &prov, .log_every = o->opt.log_every,
+                             .opt = trainer_cli_adamw(&o->opt, o->steps)};
+        double t0 = pp_now();
+        st = trainer_run(&tc, &m, sft_grad, &ctx, err);
+        if (st == PP_OK) pp_info(log, "wrote %s in %.1fs", o->out, pp_now() - t0);
+    }
+    pp_runkey_free(&key);
+    sft_ctx_free(&ctx);
+    sft_data_free(&d);
+    prompts_free(&p);
+    model_free(&m);
+    return st;
 }

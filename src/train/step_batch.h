@@ -31,7 +31,7 @@ typedef struct {
 
 /* Room for micro-batches of at most max_seqs sequences and max_tokens
  * tokens of a model with config cfg, over a data set of n_items. */
-pp_status step_batch_alloc(step_batch *b, const model_config *cfg, int64_t n_items, int global_batch,
+PP_MUST_CHECK pp_status step_batch_alloc(step_batch *b, const model_config *cfg, int64_t n_items, int global_batch,
                             int max_seqs, int max_tokens, uint64_t seed, uint64_t stream, pp_err *err);
 void step_batch_free(step_batch *b);
 

@@ -3,16 +3,15 @@
 #include "core/pp_testhook.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/model_io.h"
 #include "core/pp_mpi.h"
+#include "core/pp_parts.h"
 
 typedef struct {
     int n;                 /* metric columns: caller's + grad_norm + learning_rate */
@@ -72,52 +71,96 @@ static void remove_old_checkpoints(const trainer_config *c, int64_t newest) {
     }
 }
 
-/* Try to resume: load params, optimizer and history from the newest
- * checkpoint of this run.  Returns the step to continue from (0 = fresh). */
-static pp_status try_resume(const trainer_config *c, model *m, adamw *opt, history *h, int64_t *start,
-                            pp_err *err) {
-    *start = 0;
-    int64_t s = newest_checkpoint(c, INT64_MAX);
-    if (s < 0) return PP_OK;
-    char path[PP_PATH_MAX];
-    ckpt_path(c, s, path, sizeof path);
-    /* the run key must match: a checkpoint of another run is refused */
+/* Load checkpoint `path` of step s into m, opt and h, all or nothing: the
+ * weights (checked against their fingerprint by model_load), the moments
+ * (finite, v >= 0) and the metric rows are read into scratch and only copied
+ * over once all of it passed.  PP_EINPUT for a damaged file; *other_run is
+ * set when the file is intact but belongs to another run. */
+static pp_status load_checkpoint(const trainer_config *c, const char *path, int64_t s, model *m, adamw *opt,
+                                 history *h, int *other_run, pp_err *err) {
+    *other_run = 0;
     pp_h5 f;
     PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
     char key[8192] = "";
     pp_status st = pp_h5_get_attr_str(&f, "/train", "run_key", key, sizeof key, err);
     pp_h5_close(&f);
-    if (st != PP_OK || strcmp(key, c->run_key) != 0)
+    if (st != PP_OK || strcmp(key, c->run_key) != 0) { /* no key: a model file, not a checkpoint of this run */
+        *other_run = 1;
         return pp_fail(err, PP_EINPUT,
                        "%s: checkpoint of a different run (other arguments or inputs); delete %s.ckpt to start over",
                        path, c->out_path);
+    }
     model loaded;
     PP_TRY(model_load(path, &loaded, err));
-    if (loaded.n_params != m->n_params || memcmp(&loaded.cfg, &m->cfg, sizeof m->cfg) != 0) {
-        model_free(&loaded);
-        return pp_fail(err, PP_EINPUT, "%s: checkpoint has another model shape", path);
+    size_t n = m->n_params;
+    float *mv = NULL;
+    double *rows = NULL;
+    if (loaded.n_params != n || memcmp(&loaded.cfg, &m->cfg, sizeof m->cfg) != 0)
+        st = pp_fail(err, PP_EINPUT, "%s: checkpoint has another model shape", path);
+    if (st == PP_OK) {
+        mv = malloc(2 * n * sizeof *mv);
+        rows = calloc((size_t)(s > 0 ? s : 1) * (size_t)h->n, sizeof *rows);
+        if (!mv || !rows) st = pp_fail(err, PP_ESYS, "out of memory loading %s", path);
     }
-    memcpy(m->params, loaded.params, m->n_params * sizeof(float));
-    model_free(&loaded);
     int64_t step = 0;
-    PP_TRY(model_load_train_state(path, m, opt->m, opt->v, &step, 0, NULL, NULL, err));
-    if (step != s || step > c->total_steps)
-        return pp_fail(err, PP_EINPUT, "%s: checkpoint step %lld does not match its name", path, (long long)step);
-    opt->step = step;
-    for (int j = 0; j < h->n; j++) {
+    if (st == PP_OK) st = model_load_train_state(path, m, mv, mv + n, &step, 0, NULL, NULL, err);
+    if (st == PP_OK && (step != s || step > c->total_steps))
+        st = pp_fail(err, PP_EINPUT, "%s: checkpoint step %lld does not match its name", path, (long long)step);
+    for (size_t i = 0; st == PP_OK && i < n; i++)
+        if (!isfinite(mv[i]) || !isfinite(mv[n + i]) || mv[n + i] < 0)
+            st = pp_fail(err, PP_EINPUT, "%s: /train/adam_%s element %zu is %g", path, isfinite(mv[i]) ? "v" : "m", i,
+                         isfinite(mv[i]) ? mv[n + i] : mv[i]);
+    for (int j = 0; st == PP_OK && j < h->n; j++) {
         char name[160];
         double *v;
-        int64_t n;
+        int64_t got;
         snprintf(name, sizeof name, "/metrics/%s", h->names[j]);
-        PP_TRY(model_read_series(path, name, &v, &n, err));
-        if (n != step) {
-            free(v);
-            return pp_fail(err, PP_EINPUT, "%s: metric %s has %lld rows, expected %lld", path, name, (long long)n, (long long)step);
-        }
-        for (int64_t i = 0; i < n; i++) h->rows[i * h->n + j] = v[i];
+        st = model_read_series(path, name, &v, &got, err);
+        if (st == PP_OK && got != step)
+            st = pp_fail(err, PP_EINPUT, "%s: metric %s has %lld rows, expected %lld", path, name, (long long)got,
+                         (long long)step);
+        for (int64_t i = 0; st == PP_OK && i < got; i++) rows[i * h->n + j] = v[i];
         free(v);
     }
-    *start = step;
+    if (st == PP_OK) { /* all checked: take it */
+        memcpy(m->params, loaded.params, n * sizeof(float));
+        memcpy(opt->m, mv, n * sizeof *mv);
+        memcpy(opt->v, mv + n, n * sizeof *mv);
+        opt->step = step;
+        memcpy(h->rows, rows, (size_t)step * (size_t)h->n * sizeof *rows);
+    }
+    model_free(&loaded);
+    free(mv);
+    free(rows);
+    return st;
+}
+
+/* Try to resume from the newest usable checkpoint of this run; a damaged one
+ * (truncated, weights not matching their fingerprint, non-finite moments)
+ * is skipped with a warning naming it, and the one before it tried, as far
+ * back as --keep-last kept.  *start is the step to continue from (0: fresh). */
+static pp_status try_resume(const trainer_config *c, model *m, adamw *opt, history *h, int64_t *start,
+                            pp_err *err) {
+    *start = 0;
+    int skipped = 0;
+    for (int64_t s = newest_checkpoint(c, INT64_MAX); s >= 0; s = newest_checkpoint(c, s)) {
+        char path[PP_PATH_MAX];
+        ckpt_path(c, s, path, sizeof path);
+        int other_run = 0;
+        pp_err e;
+        pp_status st = load_checkpoint(c, path, s, m, opt, h, &other_run, &e);
+        if (st == PP_OK) {
+            *start = s;
+            return PP_OK;
+        }
+        if (other_run || st != PP_EINPUT) {
+            *err = e;
+            return st;
+        }
+        pp_warn(c->log, "skipping a damaged checkpoint: %s", e.msg);
+        skipped++;
+    }
+    if (skipped) pp_warn(c->log, "no usable checkpoint in %s.ckpt: starting from step 0", c->out_path);
     return PP_OK;
 }
 
@@ -145,16 +188,17 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     pp_status st = (h.rows && h.series && grads) ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for training state");
     if (st == PP_OK) st = adamw_init(&opt, &c->opt, &m->cfg, err);
 
+    /* rank 0 holds the checkpoint directory for the whole run: one writer,
+       only the same run key resumes, kill leftovers (*.tmp) removed */
     char dir[PP_PATH_MAX];
     snprintf(dir, sizeof dir, "%s.ckpt", c->out_path);
+    pp_parts kit = {.lock = {.fd = -1}};
+    if (st == PP_OK && rank == 0) st = pp_parts_open(&kit, dir, c->out_path, c->run_key, err);
     int64_t start = 0;
     st = pp_agree(c->comm, st, err);
     if (st == PP_OK) st = try_resume(c, m, &opt, &h, &start, err);
     st = pp_agree(c->comm, st, err);
     if (st == PP_OK && start > 0) pp_info(c->log, "resuming from %s/step-%09lld.h5", dir, (long long)start);
-    if (st == PP_OK && rank == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST)
-        st = pp_fail(err, PP_EINPUT, "%s: cannot create checkpoint directory: %s", dir, strerror(errno));
-    st = pp_agree(c->comm, st, err);
 
     pp_progress prog;
     pp_progress_start(&prog, c->log, c->kind, c->total_steps, start, "steps");
@@ -209,21 +253,36 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
         pp_progress_finish(&prog, step, NULL);
         st = check_replicas(c, m, step, err);
         if (st == PP_OK) st = save_model(c, c->out_path, m, &opt, &h, step, 0, err);
-        if (st == PP_OK && rank == 0) { /* the run is complete: checkpoints are no longer needed */
-            int64_t s;
-            while ((s = newest_checkpoint(c, INT64_MAX)) >= 0) {
-                char p[PP_PATH_MAX];
-                ckpt_path(c, s, p, sizeof p);
-                if (unlink(p) != 0) break;
-            }
-            rmdir(dir);
-        }
+        /* the run is complete: checkpoints are no longer needed */
+        if (st == PP_OK && rank == 0) pp_parts_remove(&kit, c->log);
     }
+    pp_parts_close(&kit); /* a stopped or failed run keeps its checkpoints */
     free(h.rows);
     free(h.series);
     free(grads);
     adamw_free(&opt);
     return st;
+}
+
+pp_status trainer_run_key(pp_runkey *k, const char *stage, const char *data_role, const char *data_path,
+                          const char *model_role, const model *m, int64_t steps, const char *arguments, MPI_Comm comm,
+                          pp_err *err) {
+    char fp_data[17] = "", fp_model[17], name[64];
+    PP_TRY(pp_file_fingerprint_agreed(data_path, comm, fp_data, err));
+    model_fingerprint_hex(m, fp_model);
+    pp_runkey_str(k, "stage", stage);
+    snprintf(name, sizeof name, "%s_fingerprint", data_role);
+    pp_runkey_str(k, name, fp_data);
+    snprintf(name, sizeof name, "%s_fingerprint", model_role);
+    pp_runkey_str(k, name, fp_model);
+    pp_runkey_i64(k, "steps", steps);
+    pp_runkey_str(k, "arguments", arguments);
+    const char *text = pp_runkey_text(k);
+    if (!text) return pp_fail(err, PP_ESYS, "out of memory for the run key");
+    if (strlen(text) >= 8192)
+        return pp_fail(err, PP_EINPUT, "the arguments are too long to make a resumable run key (%zu bytes, at most 8191)",
+                       strlen(text));
+    return PP_OK;
 }
 
 void trainer_cli_options(trainer_cli *t, pp_option *o) {

@@ -3,7 +3,8 @@
  * of each global batch, the gradients are summed with one MPI_Allreduce
  * over the flat buffer, and every rank applies the same AdamW update.
  *
- * The loop owns checkpoints (complete-or-absent files under OUT.ckpt/),
+ * The loop owns checkpoints (complete-or-absent files under OUT.ckpt/, a
+ * parts directory of the resume kit: locked by rank 0, its run.key checked),
  * exact resume, stop signals (save, then PP_EINTERRUPTED), NaN/Inf
  * detection, the replica checksum, progress and the metric history.  The
  * caller supplies one function: the gradient of one step. */
@@ -18,6 +19,7 @@
 #include "io/pp_h5.h"
 #include "core/pp_log.h"
 #include "core/pp_options.h"
+#include "core/pp_runkey.h"
 
 #define TRAINER_MAX_METRICS 16
 
@@ -70,9 +72,18 @@ void trainer_cli_options(trainer_cli *t, pp_option *out);
 /* AdamW settings from those options. */
 adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps);
 
+/* The run key of a training run (stage "train" or "sft"): the data file's
+ * fingerprint (computed on rank 0, agreed over comm: a failure is an error
+ * on every rank), the starting model's, the steps and the effective
+ * arguments.  A key too long for a checkpoint's run_key attribute (read
+ * back into 8192 bytes) is refused rather than cut.  Collective. */
+PP_MUST_CHECK pp_status trainer_run_key(pp_runkey *k, const char *stage, const char *data_role, const char *data_path,
+                          const char *model_role, const model *m, int64_t steps, const char *arguments, MPI_Comm comm,
+                          pp_err *err);
+
 /* Train m in place from step 0 (or from the newest valid checkpoint of the
  * same run) to total_steps, then write out_path and remove the checkpoints.
  * Returns PP_EINTERRUPTED after saving when a stop signal arrived. */
-pp_status trainer_run(const trainer_config *cfg, model *m, trainer_grad_fn fn, void *ctx, pp_err *err);
+PP_MUST_CHECK pp_status trainer_run(const trainer_config *cfg, model *m, trainer_grad_fn fn, void *ctx, pp_err *err);
 
 #endif

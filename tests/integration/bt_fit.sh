@@ -1,5 +1,5 @@
 #!/bin/sh
-# bt_fit.sh - the distributed Bradley–Terry fit (src/bt_fit.c) under 1, 2
+# bt_fit.sh - the distributed Bradley–Terry fit (src/rm/bt_fit.c) under 1, 2
 # and 4 ranks: each run checks one Newton system and the whole fit against
 # the serial LAPACK reference, recovery of known weights, and that singular
 # systems and non-finite features fail the same way on every rank.  The

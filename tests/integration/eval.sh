@@ -37,7 +37,22 @@ h5dump -d /test/policy_text "$T/ab.h5" | grep -q 'DATA {' && ok eval_texts_reada
 check eval_cmd_judge pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/cmd.h5" \
     --judge cmd --judge-cmd "$BUILD/tests/tools/judge_good"
 
-# the judge options are pp-rank's (one set, src/judge_cli.h): the id prefix
+# one writer at a time (core/pp_parts): while a run works on an --out, a
+# second one on it is refused naming the first; the first finishes and
+# removes its parts
+PP_TEST_CHUNK_DELAY_MS=300 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/lk.h5" \
+    --chunk-prompts 4 >/dev/null 2>"$T/lk.err" &
+pid=$!
+i=0
+while [ ! -f "$T/lk.h5.parts/lock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check_fails eval_second_writer_refused 1 "another run is writing $T/lk\.h5 \(pid $pid" \
+    "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/lk.h5" --chunk-prompts 4
+wait $pid
+code=$?
+[ $code = 0 ] && [ -f "$T/lk.h5" ] && [ ! -e "$T/lk.h5.parts" ] && ok eval_first_writer_finishes ||
+    fail eval_first_writer_finishes "exit $code: $(tail -n 1 "$T/lk.err"); $(ls "$T" | grep lk)"
+
+# the judge options are pp-rank's (one set, src/judge/judge_cli.h): the id prefix
 # reaches the judge (judge_garbage answers badly the first time it sees an
 # id that starts "badwinner_once:"), --judge-retries and --judge-give-up
 # are honoured, --judge-stderr collects the judges' stderr

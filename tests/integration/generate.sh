@@ -125,7 +125,7 @@ sleep 0.3
 n2=$(chunks)
 if [ "$n1" -ge 3 ] && [ "$n2" -gt "$n1" ] && [ "$n2" -lt 22 ] && [ ! -e "$T/k.h5" ]; then ok killed_midway
 else fail killed_midway "chunks after kills: $n1, $n2 of 22; $(cat "$T/k2.log" | tail -n 2)"; fi
-grep -q '"seed": 7' "$T/k.h5.parts/run.json" && ok run_key_recorded || fail run_key_recorded "$(cat "$T/k.h5.parts/run.json")"
+grep -qx 'seed=7' "$T/k.h5.parts/run.key" && ok run_key_recorded || fail run_key_recorded "$(cat "$T/k.h5.parts/run.key")"
 # a different seed is refused, nothing is touched
 check_fails resume_other_args_refused 1 'k.h5.parts holds partial results of a different run \(seed was 7, now 8\)' \
     "$G" $(echo "$KARGS" | sed 's/--seed 7/--seed 8/') --out "$T/k.h5"
@@ -139,7 +139,10 @@ PP_TEST_CHUNK_DELAY_MS=300 "$G" $KARGS --out "$T/k.h5" >"$T/term.log" 2>&1 &
 pid=$!
 i=0 # signal handlers are installed once it says it resumes
 while ! grep -q resuming "$T/term.log" && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-sleep 0.4
+# while it runs, a second run on the same output is refused (the parts
+# directory's lock), naming the first one's pid, and touches nothing
+check_fails second_run_refused 1 "another run is writing $T/k.h5 \\(pid $pid" "$G" $KARGS --out "$T/k.h5"
+sleep 0.2
 kill -TERM $pid
 wait $pid
 code=$?

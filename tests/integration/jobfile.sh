@@ -11,7 +11,7 @@ SUBMIT=$ROOT/slurm/submit.sh
 printf '[common]\nworkdir = %s\nbin = %s\n[prompts]\nsuite = builtin\nse.d = 3\n' "$T/w" "$BIN" >"$T/key.conf"
 "$SUBMIT" "$T/key.conf" --to prompts --dry-run >"$T/out.txt" 2>"$T/err.txt"
 code=$?
-if [ $code = 1 ] && grep -q 'pp-prompts has no option(s): se.d' "$T/err.txt"; then ok jobfile_key_is_not_a_pattern
+if [ $code = 1 ] && grep -q "key.conf:6: \[prompts\]: unknown key 'se.d'" "$T/err.txt"; then ok jobfile_key_is_not_a_pattern
 else fail jobfile_key_is_not_a_pattern "exit $code: $(cat "$T/err.txt")"; fi
 
 # modules = * must reach `module load` as '*', not as the files here

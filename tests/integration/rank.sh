@@ -156,7 +156,7 @@ if kill -KILL $pid 2>/dev/null; then
     [ ! -e "$T/k.h5" ] && [ -s "$T/k.h5.parts/journal.bin" ] && ok kill_leaves_journal_only || fail kill_leaves_journal_only "$(ls "$T")"
     # a torn last record (killed mid-write) is cut off
     truncate -s -3 "$T/k.h5.parts/journal.bin"
-    check_fails resume_other_args_refused 1 'belongs to another run .*method=roundrobin' \
+    check_fails resume_other_args_refused 1 'k\.h5\.parts holds partial results of a different run \(method was roundrobin, now knockout\)' \
         "$R" --candidates "$T/c5.h5" --out "$T/k.h5" --method knockout --both-orders --judge cmd --judge-cmd "$SLOW"
     if $GUARD mpirun --oversubscribe --bind-to none -np 2 "$R" --candidates "$T/c5.h5" --out "$T/k.h5" --method roundrobin \
         --both-orders --judge cmd --judge-cmd "$SLOW" >"$T/out" 2>"$T/err"; then
@@ -177,6 +177,35 @@ code=$?
 $GUARD mpirun --oversubscribe --bind-to none -np 2 "$R" --candidates "$T/c5.h5" --out "$T/s.h5" --method roundrobin \
     --both-orders --judge cmd --judge-cmd "$SLOW" >/dev/null 2>&1
 same_pairs sigterm_resume_same_pairs "$T/ref.h5" "$T/s.h5"
+# one damaged record in the middle of the journal costs one verdict, not the
+# rest of the journal (issue 17.9): flip a byte at 25% of it
+"$R" --candidates "$T/c5.h5" --out "$T/j.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$SLOW" >/dev/null 2>"$T/err" &
+pid=$!
+wait_journal "$T/j.h5.parts/journal.bin"
+sleep 1
+kill -TERM $pid
+wait $pid
+kept=$(sed -n 's/.*stopped by a signal after \([0-9]*\) of 240 judge calls.*/\1/p' "$T/err")
+J=$T/j.h5.parts/journal.bin
+pos=$(($(wc -c <"$J") / 4))
+b=$(od -An -tu1 -j $pos -N1 "$J" | tr -d ' ')
+printf "\\$(printf %03o $((b ^ 85)))" | dd of="$J" bs=1 seek=$pos conv=notrunc 2>/dev/null
+if $GUARD "$R" --candidates "$T/c5.h5" --out "$T/j.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$SLOW" \
+    >"$T/out" 2>"$T/err"; then
+    got=$(sed -n 's/.*resuming: \([0-9]*\) of 240.*/\1/p' "$T/out" "$T/err" | head -n 1)
+    if [ -n "$kept" ] && [ "$got" = $((kept - 1)) ] && grep -q 'dropped 1 damaged record(s)' "$T/err"; then
+        ok "journal_damaged_record_costs_one_verdict ($got of $kept replayed)"
+    else fail journal_damaged_record_costs_one_verdict "$kept journaled, $got replayed: $(grep journal "$T/err" | head -n 2)"; fi
+    same_pairs journal_damaged_same_pairs "$T/ref.h5" "$T/j.h5"
+else fail journal_damaged_resume "$(tail -n 1 "$T/err")"; fi
+# two runs on one --out: the second stops at once, naming the first (17.10)
+"$R" --candidates "$T/c5.h5" --out "$T/two.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$SLOW" >/dev/null 2>&1 &
+pid=$!
+wait_journal "$T/two.h5.parts/journal.bin"
+check_fails rank_second_run_on_same_out 1 "another run is writing .*two\.h5 \(pid $pid" \
+    "$R" --candidates "$T/c5.h5" --out "$T/two.h5" --method roundrobin --both-orders --judge cmd --judge-cmd "$SLOW"
+wait $pid && same_pairs rank_first_run_unharmed "$T/ref.h5" "$T/two.h5"
+[ ! -e "$T/two.h5.parts" ] && ok rank_lock_removed_with_parts || fail rank_lock_removed_with_parts "$(ls "$T/two.h5.parts")"
 # a stop signal during a hung judge call (issue 17.3): no retry, no restart,
 # the call is abandoned within the documented bound (5 s + 2 s kill grace
 # by default, here with a 30 s --judge-timeout), exit 75; the resume works

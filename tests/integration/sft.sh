@@ -73,6 +73,24 @@ fp=$(h5dump -a /fingerprint "$T/t.h5" | sed -n 's/.*(0): "\(.*\)"/\1/p')
 fp1=$(pp_mpirun 1 $S --out "$T/t1.h5" $ARGS >/dev/null 2>&1; h5dump -a /fingerprint "$T/t1.h5" | sed -n 's/.*(0): "\(.*\)"/\1/p')
 [ "$fp" = "$fp1" ] && ok sft_sigterm_resume_exact || fail sft_sigterm_resume_exact "$fp vs $fp1"
 
+# OUT.ckpt/ is a parts directory of the resume kit: while a run holds it a
+# second run on the same output is refused, naming the first one's pid; a
+# stopped run's run.key refuses other arguments, naming the first difference
+rm -rf "$T/l.h5" "$T/l.h5.ckpt"
+PP_TEST_STEP_DELAY_MS=150 $S --out "$T/l.h5" $ARGS >"$T/l.log" 2>&1 &
+pid=$!
+i=0
+while ! [ -s "$T/l.h5.ckpt/lock" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+check_fails sft_second_run_refused 1 "another run is writing $T/l.h5 \\(pid $pid" $S --out "$T/l.h5" $ARGS
+kill -TERM $pid
+wait $pid
+code=$?
+grep -qx 'steps=20' "$T/l.h5.ckpt/run.key" && ok sft_run_key_recorded || fail sft_run_key_recorded "exit $code: $(cat "$T/l.h5.ckpt/run.key")"
+check_fails sft_other_run_refused 1 'l.h5.ckpt holds partial results of a different run \(steps was 20, now 21' \
+    $S --out "$T/l.h5" $(echo "$ARGS" | sed 's/--steps 20/--steps 21/')
+[ ! -e "$T/l.h5" ] && ls "$T/l.h5.ckpt"/step-*.h5 >/dev/null 2>&1 && ok sft_refused_run_keeps_checkpoints ||
+    fail sft_refused_run_keeps_checkpoints "$(ls "$T/l.h5.ckpt")"
+
 # a checkpoint of another run is refused
 mkdir -p "$T/o.h5.ckpt" && cp "$T/np1.h5" "$T/o.h5.ckpt/step-000000005.h5"
 check_fails sft_foreign_checkpoint 1 'checkpoint of a different run' $S --out "$T/o.h5" $ARGS

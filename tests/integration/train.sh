@@ -95,6 +95,43 @@ code=$?
 # mean of those non-negative Δw means every one is 0.  The loss is then
 # ln 2 to the last bit, and bcr and dpop, whose penalties are off at
 # Δw = 0, have dpo's gradient norm exactly.
+
+# a damaged newest checkpoint (NaN in /train/adam_v, or truncated) is
+# skipped with a warning naming it; the run resumes from the one before and
+# ends with the same weights (issue 17.6)
+E=$BUILD/tests/tools/h5edit
+for dmg in nan trunc; do
+    rm -rf "$T/d.h5" "$T/d.h5.ckpt"
+    PP_TEST_STEP_DELAY_MS=100 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/d.h5" $ARGS --checkpoint-every 3 \
+        --keep-last 3 >/dev/null 2>&1 &
+    pid=$!
+    i=0
+    while [ "$(ls "$T/d.h5.ckpt" 2>/dev/null | grep -c '^step-.*\.h5$')" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    kill -TERM $pid
+    wait $pid
+    newest=$(ls "$T/d.h5.ckpt"/step-*.h5 | tail -n 1)
+    if [ $dmg = nan ]; then "$E" "$newest" poke /train/adam_v 5 nan
+    else truncate -s $(($(wc -c <"$newest") / 2)) "$newest"; fi
+    "$BIN/pp-train" --policy "$T/base.h5" --out "$T/d.h5" $ARGS --checkpoint-every 3 --keep-last 3 >"$T/d.log" 2>&1
+    code=$?
+    if [ $code = 0 ] && grep -q "skipping a damaged checkpoint: .*$(basename "$newest")" "$T/d.log" &&
+        grep -q 'resuming from .*step-' "$T/d.log" && [ "$(fp "$T/d.h5")" = "$(fp "$T/np1.h5")" ]; then
+        ok "train_damaged_checkpoint_${dmg}_falls_back"
+    else fail "train_damaged_checkpoint_${dmg}_falls_back" "exit $code: $(grep -v '^pp-train: [a-z]*: [0-9]' "$T/d.log" | tail -n 3 | tr '\n' ' ')"; fi
+done
+
+# two runs on one --out: the second stops at once, naming the first (17.10)
+rm -rf "$T/two.h5" "$T/two.h5.ckpt"
+PP_TEST_STEP_DELAY_MS=100 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/two.h5" $ARGS >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$T/two.h5.ckpt/lock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check_fails train_second_run_on_same_out 1 "another run is writing .*two\.h5 \(pid $pid" \
+    "$BIN/pp-train" --policy "$T/base.h5" --out "$T/two.h5" $ARGS
+wait $pid && [ "$(fp "$T/two.h5")" = "$(fp "$T/np1.h5")" ] && [ ! -e "$T/two.h5.ckpt" ] && ok train_first_run_unharmed ||
+    fail train_first_run_unharmed "$(ls "$T" | grep two)"
+
+# bad input
 "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" --out "$T/s260.h5" >/dev/null 2>&1
 exact() { h5dump -m '%.17g' -d "/metrics/$2" "$1" 2>/dev/null | sed -n "s/.*($3): \([-0-9.e]*\).*/\1/p"; }
 if [ -f "$T/s260.h5" ]; then

@@ -50,7 +50,10 @@ static double decode_run(infer_state *st, int batch, int steps, float *logits) {
         exit(2);
     }
     for (int s = 0; s < batch; s++) {
-        infer_copy_seq(st, 0, s, &err);
+        if (infer_copy_seq(st, 0, s, &err) != PP_OK) {
+            fprintf(stderr, "bench_decode: %s\n", err.msg);
+            exit(2);
+        }
         slots[s] = s;
         feed[s] = (sample_argmax(logits, V) + s) % V; /* distinct candidates */
     }

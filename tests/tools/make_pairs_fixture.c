@@ -50,7 +50,7 @@ static pp_status make_pairs(const char *model_path, const char *out, const char 
         return st;
     }
     task_family_set fams;
-    tasks_parse_families("all", &fams, err);
+    PP_TRY(tasks_parse_families("all", &fams, err));
     char **ptext = calloc((size_t)n, sizeof *ptext), **ctext = calloc((size_t)n, sizeof *ctext);
     char **rtext = calloc((size_t)n, sizeof *rtext);
     int64_t cap[3] = {64, 64, 64}, used[3] = {0, 0, 0};

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_dpo_fixture.py - PyTorch reference for one full DPO / BCR training
-step as pp-train runs it (src/dpo.c dpo_grad, then adamw_step).  Run once
+step as pp-train runs it (src/train/dpo.c dpo_grad, then adamw_step).  Run once
 with Debian's python3-torch:
 
     /usr/bin/python3 tests/torch/make_dpo_fixture.py tests/fixtures
@@ -10,7 +10,7 @@ RoPE, float64, float32 initial weights from a seeded generator), imported
 from there.  A batch of three preference pairs of different lengths
 (prompt, chosen response, rejected response) becomes six sequences,
 prompt + response, scored on the response tokens only.  The losses are
-written here from DESIGN.md §2 "train", not from src/pref_loss.c:
+written here from DESIGN.md §2 "train", not from src/train/pref_loss.c:
 
     Δw = log πθ(yw|x) − log πref(yw|x),  Δl likewise (summed over tokens)
     dpo: −log σ(β(Δw − Δl))

@@ -1,4 +1,4 @@
-/* test_candidates.c - candidate sets and the candidates file (src/candidates.h):
+/* test_candidates.c - candidate sets and the candidates file (src/io/candidates.h):
  * build -> write -> validate -> load gives the same set; a range load
  * rebases offsets; joining sets; damaged files are refused naming the
  * dataset. */

@@ -1,4 +1,4 @@
-/* test_generate.c - the generator (src/generate.h).
+/* test_generate.c - the generator (src/generate/generate.h).
  *
  * Ground truth: tests/fixtures/runc_greedy.txt, made with llama2.c's own
  * run.c (see its header), and ../shared/models/stories260K_greedy200.txt.

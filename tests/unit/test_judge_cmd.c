@@ -176,13 +176,13 @@ static void test_parse_answer(void **state) {
         const char *line, *id;
         judge_verdict want;
     } ok[] = {
-        {"{\"id\":\"7\",\"winner\":\"a\"}", "7", JUDGE_A},
-        {"{\"id\":\"7\",\"winner\":\"b\"}", "7", JUDGE_B},
+        {"{\"id\":\"7\",\"winner\":\"a\"}", "7", JUDGE_FIRST},
+        {"{\"id\":\"7\",\"winner\":\"b\"}", "7", JUDGE_SECOND},
         {"{\"id\":\"7\",\"winner\":\"tie\"}", "7", JUDGE_TIE},
-        {" {\"winner\":\"b\", \"id\":\"x y\"} \r", "x y", JUDGE_B},
+        {" {\"winner\":\"b\", \"id\":\"x y\"} \r", "x y", JUDGE_SECOND},
         {"{\"id\":7,\"winner\":\"tie\"}", "7", JUDGE_TIE},
-        {"{\"id\":\"gr\xc3\xbc\xc3\x9f" "e\",\"winner\":\"a\"}", "gr\xc3\xbc\xc3\x9f" "e", JUDGE_A},
-        {"{\"id\":\"7\",\"winner\":\"a\",\"reason\":{\"why\":[1,2]}}", "7", JUDGE_A},
+        {"{\"id\":\"gr\xc3\xbc\xc3\x9f" "e\",\"winner\":\"a\"}", "gr\xc3\xbc\xc3\x9f" "e", JUDGE_FIRST},
+        {"{\"id\":\"7\",\"winner\":\"a\",\"reason\":{\"why\":[1,2]}}", "7", JUDGE_FIRST},
     };
     for (size_t t = 0; t < sizeof ok / sizeof ok[0]; t++) {
         judge_verdict v = JUDGE_FAILED;
@@ -215,7 +215,7 @@ static void test_parse_answer(void **state) {
         "\x01\xff\xfe garbage \x1b[31m",
     };
     for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
-        judge_verdict v = JUDGE_A;
+        judge_verdict v = JUDGE_FIRST;
         pp_err err;
         pp_err_clear(&err);
         if (judge_parse_answer(bad[t], "7", &v, &err) != PP_EINPUT)
@@ -242,11 +242,11 @@ static void test_good_judge(void **state) {
         snprintf(id, sizeof id, "m%d", k);
         const char *a = k % 3 == 0 ? "long answer" : k % 3 == 1 ? "x" : "same";
         const char *b = k % 3 == 0 ? "short" : k % 3 == 1 ? "longer" : "SAME";
-        judge_verdict want = k % 3 == 0 ? JUDGE_A : k % 3 == 1 ? JUDGE_B : JUDGE_TIE;
+        judge_verdict want = k % 3 == 0 ? JUDGE_FIRST : k % 3 == 1 ? JUDGE_SECOND : JUDGE_TIE;
         assert_int_equal(match(j, id, a, b), want);
     }
     /* no id: the call number is used and echoed */
-    assert_int_equal(match(j, NULL, "aa", "b"), JUDGE_A);
+    assert_int_equal(match(j, NULL, "aa", "b"), JUDGE_FIRST);
     judge_cmd_counters n;
     judge_cmd_stats(j, &n);
     assert_int_equal(n.calls, 21);
@@ -285,7 +285,7 @@ static void test_texts_intact(void **state) {
         {big, "x", "yy"},
         {"p", "\xe2\x80\xa8 line separator \xe2\x80\xa9", "\"\"\"\n\n\n"},
     };
-    judge_verdict want[] = {JUDGE_A, JUDGE_A, JUDGE_B, JUDGE_A};
+    judge_verdict want[] = {JUDGE_FIRST, JUDGE_FIRST, JUDGE_SECOND, JUDGE_FIRST};
     size_t n_sent = sizeof sent / sizeof sent[0];
     const char *bad_a = "bad \xff\xfe and \xc3 end";
     const char *bad_b = "overlong \xc0\xaf surrogate \xed\xa0\x80 high \xf4\x90\x80\x80";
@@ -411,7 +411,7 @@ static void test_crashy(void **state) {
             char id[16];
             snprintf(id, sizeof id, "c%d", k);
             assert_int_equal(match(j, id, k % 2 ? "aa" : "b", k % 2 ? "a" : "bb"),
-                             k % 2 ? JUDGE_A : JUDGE_B);
+                             k % 2 ? JUDGE_FIRST : JUDGE_SECOND);
         }
         /* P1 answers 1,2 and dies on 3; P2 answers 3,4, dies on 5; ... P5 answers 9,10 */
         judge_cmd_counters n;
@@ -442,10 +442,10 @@ static void test_epipe(void **state) {
     judge_cmd_options o;
     fast_options(&o);
     judge_cmd *j = open_tool("judge_crashy 2 after", &o);
-    assert_int_equal(match(j, "e1", "aa", "b"), JUDGE_A);
-    assert_int_equal(match(j, "e2", "aa", "b"), JUDGE_A); /* answered, then it exits */
+    assert_int_equal(match(j, "e1", "aa", "b"), JUDGE_FIRST);
+    assert_int_equal(match(j, "e2", "aa", "b"), JUDGE_FIRST); /* answered, then it exits */
     sleep_s(0.2);
-    assert_int_equal(match(j, "e3", "a", "bb"), JUDGE_B);
+    assert_int_equal(match(j, "e3", "a", "bb"), JUDGE_SECOND);
     judge_cmd_counters n;
     judge_cmd_stats(j, &n);
     assert_int_equal(n.ok, 3);
@@ -481,7 +481,7 @@ static void test_sigchld_ignored(void **state) {
     judge_cmd_close(j);
     int left = count_procs(4, (long)getpid(), 0);
     sigaction(SIGCHLD, &old, NULL); /* before any assertion can jump out */
-    for (int k = 0; k < 6; k++) assert_int_equal(v[k], JUDGE_A);
+    for (int k = 0; k < 6; k++) assert_int_equal(v[k], JUDGE_FIRST);
     assert_int_equal(crashy.crashes, 2); /* P1 dies on m2, P2 on m3 */
     assert_int_equal(crashy.ok, 3);
     assert_int_equal(hang.timeouts, 2);
@@ -498,7 +498,7 @@ static void test_always_crashing(void **state) {
     judge_cmd *j = open_tool("judge_crashy 1", &o);
     double t0 = now_s();
     for (int k = 0; k < 3; k++) assert_int_equal(match(j, "x", "a", "b"), JUDGE_FAILED);
-    judge_verdict v = JUDGE_A;
+    judge_verdict v = JUDGE_FIRST;
     pp_err err;
     pp_err_clear(&err);
     assert_int_equal(judge_cmd_match(j, "x", "p", "a", "b", &v, NULL, &err), PP_ESYS);
@@ -532,7 +532,7 @@ static void test_hang(void **state) {
     for (int k = 0; k < 6; k++) {
         char id[16];
         snprintf(id, sizeof id, "h%d", k);
-        assert_int_equal(match(j, id, "aa", "b"), JUDGE_A);
+        assert_int_equal(match(j, id, "aa", "b"), JUDGE_FIRST);
     }
     double took = now_s() - t0;
     judge_cmd_counters n;
@@ -551,8 +551,8 @@ static void test_hang(void **state) {
     /* ignoring SIGTERM only delays the end until SIGKILL */
     j = open_tool("judge_hang 2 --ignore-term", &o);
     t0 = now_s();
-    assert_int_equal(match(j, "s1", "a", "bb"), JUDGE_B);
-    assert_int_equal(match(j, "s2", "a", "bb"), JUDGE_B);
+    assert_int_equal(match(j, "s1", "a", "bb"), JUDGE_SECOND);
+    assert_int_equal(match(j, "s2", "a", "bb"), JUDGE_SECOND);
     took = now_s() - t0;
     judge_cmd_stats(j, &n);
     assert_int_equal(n.timeouts, 1);
@@ -583,10 +583,10 @@ static void test_stop_during_call(void **state) {
     o.stop_requested = stop_after_deadline;
     stop_at = now_s() + 1e9;
     judge_cmd *j = open_tool("judge_hang 2 --ignore-term", &o);
-    assert_int_equal(match(j, "ok1", "aa", "b"), JUDGE_A);
+    assert_int_equal(match(j, "ok1", "aa", "b"), JUDGE_FIRST);
     double t0 = now_s();
     stop_at = t0 + 0.3; /* the "signal" lands while the 2nd call hangs */
-    judge_verdict v = JUDGE_A;
+    judge_verdict v = JUDGE_FIRST;
     pp_err err;
     assert_int_equal(judge_cmd_match(j, "hung", "p", "aa", "b", &v, NULL, &err), PP_EINTERRUPTED);
     double took = now_s() - t0;
@@ -646,14 +646,14 @@ static void test_garbage(void **state) {
         long bad, crashes, restarts; /* restarts this row causes (the next attempt makes them) */
     } rows[] = {
         {"notjson:1", JUDGE_FAILED, 3, 0, 3},   {"array:1", JUDGE_FAILED, 3, 0, 3},
-        {"empty:1", JUDGE_A, 0, 0, 0},          {"wrongid:1", JUDGE_FAILED, 3, 0, 3},
-        {"blankafter:1", JUDGE_A, 0, 0, 0}, /* and no restart before the next call (17.10) */
+        {"empty:1", JUDGE_FIRST, 0, 0, 0},          {"wrongid:1", JUDGE_FAILED, 3, 0, 3},
+        {"blankafter:1", JUDGE_FIRST, 0, 0, 0}, /* and no restart before the next call (17.10) */
         {"nowinner:1", JUDGE_FAILED, 3, 0, 0},  {"badwinner:1", JUDGE_FAILED, 3, 0, 0},
-        {"badwinner_once:1", JUDGE_A, 1, 0, 0}, {"huge:1", JUDGE_FAILED, 3, 0, 3},
-        {"nul:1", JUDGE_FAILED, 3, 0, 3},       {"partial:1", JUDGE_A, 0, 0, 0},
-        {"partialexit:1", JUDGE_FAILED, 0, 3, 3}, {"crlf:1", JUDGE_A, 0, 0, 0},
-        {"extra:1", JUDGE_A, 0, 0, 0},          {"42", JUDGE_A, 0, 0, 0},
-        {"twolines:1", JUDGE_A, 0, 0, 0},
+        {"badwinner_once:1", JUDGE_FIRST, 1, 0, 0}, {"huge:1", JUDGE_FAILED, 3, 0, 3},
+        {"nul:1", JUDGE_FAILED, 3, 0, 3},       {"partial:1", JUDGE_FIRST, 0, 0, 0},
+        {"partialexit:1", JUDGE_FAILED, 0, 3, 3}, {"crlf:1", JUDGE_FIRST, 0, 0, 0},
+        {"extra:1", JUDGE_FIRST, 0, 0, 0},          {"42", JUDGE_FIRST, 0, 0, 0},
+        {"twolines:1", JUDGE_FIRST, 0, 0, 0},
     };
     judge_cmd_options o;
     fast_options(&o);
@@ -676,7 +676,7 @@ static void test_garbage(void **state) {
         int extra_line = strncmp(rows[r].id, "twolines", 8) == 0;
         char id[32];
         snprintf(id, sizeof id, "good:%zu", r);
-        assert_int_equal(match(j, id, "aa", "b"), JUDGE_A);
+        assert_int_equal(match(j, id, "aa", "b"), JUDGE_FIRST);
         judge_cmd_counters good;
         judge_cmd_stats(j, &good);
         assert_int_equal(good.bad_answers - after.bad_answers, extra_line);
@@ -701,7 +701,7 @@ static void test_closeout(void **state) {
     o.close_timeout_s = 0.2; /* the last one ignores EOF too */
     judge_cmd *j = open_tool("judge_closeout 2", &o);
     double t0 = now_s();
-    for (int k = 0; k < 6; k++) assert_int_equal(match(j, "q", "aa", "b"), JUDGE_A);
+    for (int k = 0; k < 6; k++) assert_int_equal(match(j, "q", "aa", "b"), JUDGE_FIRST);
     judge_cmd_counters n;
     judge_cmd_stats(j, &n);
     assert_int_equal(n.ok, 6);
@@ -723,7 +723,7 @@ static void test_close_stubborn(void **state) {
     o.close_timeout_s = 0.2;
     o.kill_grace_s = 0.2;
     judge_cmd *j = open_tool("judge_hang 1000 --linger --ignore-term", &o);
-    assert_int_equal(match(j, "l", "aa", "b"), JUDGE_A);
+    assert_int_equal(match(j, "l", "aa", "b"), JUDGE_FIRST);
     double t0 = now_s();
     judge_cmd_close(j);
     double took = now_s() - t0;
@@ -757,7 +757,7 @@ static void test_stderr_log_and_time(void **state) {
     double secs = 0;
     pp_err err;
     assert_int_equal(judge_cmd_match(j, "s", "p", "a", "bb", &v, &secs, &err), PP_OK);
-    assert_int_equal(v, JUDGE_B);
+    assert_int_equal(v, JUDGE_SECOND);
     assert_true(secs >= 0.029 && secs < 1.0);
     judge_cmd_close(j);
     assert_int_equal(my_children(), 0);
@@ -773,7 +773,7 @@ static void test_startup(void **state) {
     o.startup_timeout_s = 3;
     judge_cmd *j = open_tool("judge_slow 10 500", &o);
     double t0 = now_s();
-    for (int k = 0; k < 3; k++) assert_int_equal(match(j, "s", "a", "bb"), JUDGE_B);
+    for (int k = 0; k < 3; k++) assert_int_equal(match(j, "s", "a", "bb"), JUDGE_SECOND);
     double took = now_s() - t0;
     judge_cmd_counters n;
     judge_cmd_stats(j, &n);
@@ -808,13 +808,13 @@ static void test_example_judge(void **state) {
     if (judge_cmd_open(&j, cmd, &o, &err) != PP_OK) fail_msg("%s", err.msg);
     /* the example prefers the answer whose length is nearer the target
      * (in characters, not bytes), ties when equally near */
-    assert_int_equal(match(j, "1", "0123456789", "01"), JUDGE_A);
-    assert_int_equal(match(j, "2", "0123456789abcdefghij", "012345678"), JUDGE_B);
+    assert_int_equal(match(j, "1", "0123456789", "01"), JUDGE_FIRST);
+    assert_int_equal(match(j, "2", "0123456789abcdefghij", "012345678"), JUDGE_SECOND);
     assert_int_equal(match(j, "3", "0123", "abcd"), JUDGE_TIE);
     assert_int_equal(match(j, "4", "\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93"
                                    "\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93",
                            "0123456789abcdefghij"),
-                     JUDGE_A);
+                     JUDGE_FIRST);
     judge_cmd_counters n;
     judge_cmd_stats(j, &n);
     assert_int_equal(n.ok, 4);

@@ -41,9 +41,9 @@ static void test_init_validation(void **state) {
     assert_int_equal(oracle_judge_init(&j, 0, 0, INFINITY, 1, &err), PP_EINPUT);
     assert_int_equal(oracle_judge_init(&j, 0, 1, 0, 1, &err), PP_OK);
     assert_int_equal(oracle_judge_init(&j, 1, 0, ORACLE_DEFAULT_CLOSE, 1, &err), PP_OK);
-    assert_string_equal(oracle_verdict_name(ORACLE_FIRST), "first");
-    assert_string_equal(oracle_verdict_name(ORACLE_SECOND), "second");
-    assert_string_equal(oracle_verdict_name(ORACLE_TIE), "tie");
+    assert_string_equal(judge_verdict_name(JUDGE_FIRST), "first");
+    assert_string_equal(judge_verdict_name(JUDGE_SECOND), "second");
+    assert_string_equal(judge_verdict_name(JUDGE_TIE), "tie");
 }
 
 /* Candidates of various quality for a task: the answer, wrong answers,
@@ -77,7 +77,7 @@ static void test_noiseless_picks_higher(void **state) {
                 double sa = tasks_score(t.family, t.prompt, t.answer, cand[a]);
                 double sb = tasks_score(t.family, t.prompt, t.answer, cand[b]);
                 assert_true(r.score_first == sa && r.score_second == sb);
-                oracle_verdict want = sa > sb ? ORACLE_FIRST : sa < sb ? ORACLE_SECOND : ORACLE_TIE;
+                judge_verdict want = sa > sb ? JUDGE_FIRST : sa < sb ? JUDGE_SECOND : JUDGE_TIE;
                 assert_int_equal(r.verdict, want);
                 assert_int_equal(r.truth, want);
                 assert_false(r.biased || r.flipped);
@@ -85,7 +85,7 @@ static void test_noiseless_picks_higher(void **state) {
             }
         /* the exact answer beats its near misses and the empty answer */
         oracle_result r = oracle_judge_match(&j, t.family, t.prompt, t.answer, cand[7], cand[0], i, 1);
-        assert_int_equal(r.verdict, ORACLE_SECOND);
+        assert_int_equal(r.verdict, JUDGE_SECOND);
     }
     for (int v = 0; v < 3; v++) assert_true(seen[v] > 0);
 }
@@ -102,14 +102,14 @@ static void test_noise_rate(void **state) {
         int swap = i & 1;
         oracle_result r = oracle_judge_match(&j, TASK_ADD, "add 47+85=", "132", swap ? bad : good,
                                              swap ? good : bad, (uint64_t)i, 0);
-        assert_int_equal(r.truth, swap ? ORACLE_SECOND : ORACLE_FIRST);
+        assert_int_equal(r.truth, swap ? JUDGE_SECOND : JUDGE_FIRST);
         assert_int_equal(r.flipped, r.verdict != r.truth);
-        assert_true(r.verdict != ORACLE_TIE);
+        assert_true(r.verdict != JUDGE_TIE);
         flips += r.flipped;
         /* noise never turns a tie into a win */
         oracle_result t = oracle_judge_match(&j, TASK_ADD, "add 47+85=", "132", "133", "131",
                                              (uint64_t)i, 1);
-        tie_changed += t.verdict != ORACLE_TIE;
+        tie_changed += t.verdict != JUDGE_TIE;
     }
     assert_rate(flips, n, p);
     assert_int_equal(tie_changed, 0);
@@ -119,7 +119,7 @@ static void test_noise_rate(void **state) {
     for (int i = 0; i < 100; i++) {
         oracle_result r = oracle_judge_match(&always, TASK_REV, "rev abc=", "cba", "cba", "abc",
                                              (uint64_t)i, 0);
-        assert_int_equal(r.verdict, ORACLE_SECOND);
+        assert_int_equal(r.verdict, JUDGE_SECOND);
     }
 }
 
@@ -136,20 +136,20 @@ static void test_position_bias_close_only(void **state) {
     for (int i = 0; i < n; i++) {
         /* close pair, better one second: biased to FIRST at rate p */
         oracle_result r = oracle_judge_match(&j, TASK_SORT, "", ref, two, one, (uint64_t)i, 0);
-        assert_int_equal(r.truth, ORACLE_SECOND);
-        assert_int_equal(r.biased, r.verdict == ORACLE_FIRST);
-        first_close += r.verdict == ORACLE_FIRST;
+        assert_int_equal(r.truth, JUDGE_SECOND);
+        assert_int_equal(r.biased, r.verdict == JUDGE_FIRST);
+        first_close += r.verdict == JUDGE_FIRST;
         /* exact tie: FIRST at rate p, TIE otherwise */
         oracle_result t = oracle_judge_match(&j, TASK_SORT, "", ref, one, one, (uint64_t)i, 1);
-        assert_true(t.verdict == ORACLE_FIRST || t.verdict == ORACLE_TIE);
-        first_tie += t.verdict == ORACLE_FIRST;
+        assert_true(t.verdict == JUDGE_FIRST || t.verdict == JUDGE_TIE);
+        first_tie += t.verdict == JUDGE_FIRST;
         /* far pair (1 vs 0): bias never acts, whichever order */
         oracle_result f = oracle_judge_match(&j, TASK_SORT, "", ref, "", ref, (uint64_t)i, 2);
-        assert_int_equal(f.verdict, ORACLE_SECOND);
+        assert_int_equal(f.verdict, JUDGE_SECOND);
         assert_false(f.biased);
         /* correct vs one edit: 1 - 0.7875 = 0.21 is close, 1 - 0.675 is not */
         oracle_result g = oracle_judge_match(&j, TASK_SORT, "", ref, two, ref, (uint64_t)i, 3);
-        assert_int_equal(g.verdict, ORACLE_SECOND);
+        assert_int_equal(g.verdict, JUDGE_SECOND);
     }
     assert_rate(first_close, n, p);
     assert_rate(first_tie, n, p);
@@ -158,9 +158,9 @@ static void test_position_bias_close_only(void **state) {
     oracle_judge strict = judge(0, 1, 0, 23);
     for (int i = 0; i < 100; i++) {
         oracle_result t = oracle_judge_match(&strict, TASK_SORT, "", ref, one, one, (uint64_t)i, 0);
-        assert_int_equal(t.verdict, ORACLE_TIE);
+        assert_int_equal(t.verdict, JUDGE_TIE);
         oracle_result r = oracle_judge_match(&strict, TASK_SORT, "", ref, two, one, (uint64_t)i, 0);
-        assert_int_equal(r.verdict, ORACLE_SECOND);
+        assert_int_equal(r.verdict, JUDGE_SECOND);
     }
 }
 
@@ -174,7 +174,7 @@ static void test_bias_then_noise(void **state) {
     for (int i = 0; i < n; i++) {
         oracle_result r = oracle_judge_match(&j, TASK_SORT, "", "abcdefgh", "abcdefxx", "abcdefgx",
                                              (uint64_t)i, 0);
-        first += r.verdict == ORACLE_FIRST;
+        first += r.verdict == JUDGE_FIRST;
     }
     /* P(FIRST) = pb (1 - pn) + (1 - pb) pn */
     assert_rate(first, n, pb * (1 - pn) + (1 - pb) * pn);
@@ -185,7 +185,7 @@ static void test_determinism(void **state) {
     oracle_judge j = judge(0.3, 0.5, ORACLE_DEFAULT_CLOSE, 31);
     oracle_judge other_seed = judge(0.3, 0.5, ORACLE_DEFAULT_CLOSE, 32);
     const int n = 2000;
-    oracle_verdict forward[2000];
+    judge_verdict forward[2000];
     int differ_order = 0, differ_seed = 0;
     for (int i = 0; i < n; i++)
         forward[i] = oracle_judge_match(&j, TASK_ADD, "add 1+1=", "2", "3", "2", (uint64_t)i, 0)

@@ -1,4 +1,4 @@
-/* test_pairs.c - the pairs file (src/pairs.h): build -> write -> validate ->
+/* test_pairs.c - the pairs file (src/io/pairs.h): build -> write -> validate ->
  * load gives the same set, token accessors, optional arrays, the TRL JSON
  * lines export, and damaged files refused naming the dataset. */
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* test_pref_loss.c - hand-computed loss values, gradients by finite
- * differences, metrics and option parsing for src/pref_loss.c. */
+ * differences, metrics and option parsing for src/train/pref_loss.c. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_report.c - pp-report's gnuplot scripts (src/report.h): the one
+/* test_report.c - pp-report's gnuplot scripts (src/report/report.h): the one
  * escaping function turns quotes, newlines, '!', backquotes, '@' macros and
  * 'system(' into inert text, and over 1,000 random strings no script holds
  * an input byte outside a safe literal: the code around the literals is the

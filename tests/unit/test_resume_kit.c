@@ -82,7 +82,7 @@ static void test_parts_lock_key_cleanup(void **state) {
     /* a second writer (another open file description) is refused, with our pid */
     assert_int_equal(pp_parts_open(&q, dir, "out.h5", pp_runkey_text(&k), &err), PP_EINPUT);
     char pid[32];
-    snprintf(pid, sizeof pid, "(pid %ld,", (long)getpid());
+    snprintf(pid, sizeof pid, "(pid %ld;", (long)getpid());
     assert_non_null(strstr(err.msg, "another run is writing out.h5"));
     assert_non_null(strstr(err.msg, pid));
     /* leftovers of a kill go, saved parts stay */

@@ -1,6 +1,6 @@
 /* test_tournament.c - exact judge-call counts, correctness with a perfect
  * judge, replay determinism, both-orders flips, failures, ranking rules and
- * edge cases for src/tournament.c. */
+ * edge cases for src/rank/tournament.c. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,28 +31,28 @@ typedef struct {
     int fail_rem;
 } judge;
 
-static tourn_verdict judge_call(const judge *j, const tourn_call *c) {
-    if (j->fail_mod > 0 && c->id % j->fail_mod == j->fail_rem) return TOURN_FAILED;
+static judge_verdict judge_call(const judge *j, const tourn_call *c) {
+    if (j->fail_mod > 0 && c->id % j->fail_mod == j->fail_rem) return JUDGE_FAILED;
     switch (j->kind) {
-    case JUDGE_ALWAYS_FIRST: return TOURN_FIRST;
-    case JUDGE_ALL_TIE: return TOURN_TIE;
+    case JUDGE_ALWAYS_FIRST: return JUDGE_FIRST;
+    case JUDGE_ALL_TIE: return JUDGE_TIE;
     case JUDGE_NOISY: {
         pp_rng r = pp_rng_stream(j->seed, (uint64_t)c->id, (uint64_t)(c->first * 1000 + c->second));
         double u = pp_rng_uniform(&r);
-        if (u < 0.15) return TOURN_TIE;
-        if (u < 0.35) return j->score[c->first] > j->score[c->second] ? TOURN_SECOND : TOURN_FIRST;
+        if (u < 0.15) return JUDGE_TIE;
+        if (u < 0.35) return j->score[c->first] > j->score[c->second] ? JUDGE_SECOND : JUDGE_FIRST;
         break; /* otherwise as the perfect judge */
     }
     default: break;
     }
     double a = j->score[c->first], b = j->score[c->second];
-    return a > b ? TOURN_FIRST : a < b ? TOURN_SECOND : TOURN_TIE;
+    return a > b ? JUDGE_FIRST : a < b ? JUDGE_SECOND : JUDGE_TIE;
 }
 
 typedef struct {
     int n;
     tourn_call call[MAX_CALLS];
-    tourn_verdict verdict[MAX_CALLS];
+    judge_verdict verdict[MAX_CALLS];
 } match_log;
 
 /* Drives t to the end: keeps a pool of taken calls and answers them in a
@@ -72,7 +72,7 @@ static int run(tourn *t, const judge *j, uint64_t sched_seed, match_log *log) {
         tourn_call c = pool[pick];
         memmove(pool + pick, pool + pick + 1, sizeof(tourn_call) * (size_t)(n - pick - 1));
         n--;
-        tourn_verdict v = judge_call(j, &c);
+        judge_verdict v = judge_call(j, &c);
         pp_err err = {0};
         if (tourn_submit(t, c.id, c.first, c.second, v, &err) != PP_OK) fail_msg("submit: %s", err.msg);
         if (log) {
@@ -456,7 +456,7 @@ static void test_tie_rules(void **state) {
 }
 
 /* Submits the verdict for the round-robin match (a, b), a < b. */
-static void rr_result(tourn *t, int k, int a, int b, tourn_verdict v) {
+static void rr_result(tourn *t, int k, int a, int b, judge_verdict v) {
     int id = 0;
     for (int i = 0; i < a; i++) id += k - 1 - i;
     id += b - a - 1;
@@ -472,12 +472,12 @@ static void test_roundrobin_ranking_rules(void **state) {
      * match (left out of the fit), so BT ranks 1 above 0 and the index
      * rule never gets to decide. */
     tourn *t = make(TOURN_ROUNDROBIN, 4, 0);
-    rr_result(t, 4, 0, 1, TOURN_SECOND);
-    rr_result(t, 4, 0, 2, TOURN_FIRST);
-    rr_result(t, 4, 0, 3, TOURN_FAILED);
-    rr_result(t, 4, 1, 2, TOURN_SECOND);
-    rr_result(t, 4, 1, 3, TOURN_TIE);
-    rr_result(t, 4, 2, 3, TOURN_SECOND);
+    rr_result(t, 4, 0, 1, JUDGE_SECOND);
+    rr_result(t, 4, 0, 2, JUDGE_FIRST);
+    rr_result(t, 4, 0, 3, JUDGE_FAILED);
+    rr_result(t, 4, 1, 2, JUDGE_SECOND);
+    rr_result(t, 4, 1, 3, JUDGE_TIE);
+    rr_result(t, 4, 2, 3, JUDGE_SECOND);
     assert_true(tourn_done(t));
     double wins[4], strength[4];
     assert_int_equal(tourn_scores(t, wins, strength, &err), PP_OK);
@@ -493,7 +493,7 @@ static void test_roundrobin_ranking_rules(void **state) {
     /* the BT fit itself: K=2, 0 beat 1.  By symmetry θ0 = −θ1 = s with
      * ∂/∂θ0: σ(2s) − 1 + 0.1 s = 0; solve by bisection and compare */
     t = make(TOURN_ROUNDROBIN, 2, 0);
-    rr_result(t, 2, 0, 1, TOURN_FIRST);
+    rr_result(t, 2, 0, 1, JUDGE_FIRST);
     assert_int_equal(tourn_scores(t, wins, strength, &err), PP_OK);
     double lo = 0, hi = 50;
     for (int i = 0; i < 200; i++) {
@@ -596,8 +596,8 @@ static void test_edge_cases(void **state) {
      * chains: then there is no pair */
     tourn *t = make(TOURN_ITERATIVE, 2, 0);
     assert_int_equal(tourn_take_ready(t, calls, 4), 2);
-    assert_int_equal(tourn_submit(t, calls[0].id, 0, 1, TOURN_FIRST, &err), PP_OK);  /* best 0 */
-    assert_int_equal(tourn_submit(t, calls[1].id, 0, 1, TOURN_SECOND, &err), PP_OK); /* worst 0 */
+    assert_int_equal(tourn_submit(t, calls[0].id, 0, 1, JUDGE_FIRST, &err), PP_OK);  /* best 0 */
+    assert_int_equal(tourn_submit(t, calls[1].id, 0, 1, JUDGE_SECOND, &err), PP_OK); /* worst 0 */
     outcome o;
     results(t, &o);
     assert_int_equal(o.s.best, 0);
@@ -620,20 +620,20 @@ static void test_bad_use(void **state) {
     tourn_summary s;
     assert_int_equal(tourn_summarize(t, &s, &err), PP_EINPUT);
     assert_non_null(strstr(err.msg, "not finished (0 of 6"));
-    assert_int_equal(tourn_submit(t, 6, 0, 1, TOURN_FIRST, &err), PP_EINPUT);
+    assert_int_equal(tourn_submit(t, 6, 0, 1, JUDGE_FIRST, &err), PP_EINPUT);
     assert_non_null(strstr(err.msg, "out of range"));
-    assert_int_equal(tourn_submit(t, 1, 0, 2, TOURN_FIRST, &err), PP_EINPUT); /* best chain step 2 */
+    assert_int_equal(tourn_submit(t, 1, 0, 2, JUDGE_FIRST, &err), PP_EINPUT); /* best chain step 2 */
     assert_non_null(strstr(err.msg, "not ready"));
-    assert_int_equal(tourn_submit(t, 0, 1, 0, TOURN_FIRST, &err), PP_EINPUT); /* wrong order */
+    assert_int_equal(tourn_submit(t, 0, 1, 0, JUDGE_FIRST, &err), PP_EINPUT); /* wrong order */
     assert_non_null(strstr(err.msg, "shows candidates 0, 1"));
-    assert_int_equal(tourn_submit(t, 0, 0, 1, (tourn_verdict)9, &err), PP_EINPUT);
+    assert_int_equal(tourn_submit(t, 0, 0, 1, (judge_verdict)9, &err), PP_EINPUT);
     assert_int_equal(tourn_answered(t), 0);
-    assert_int_equal(tourn_submit(t, 0, 0, 1, TOURN_SECOND, &err), PP_OK);
-    assert_int_equal(tourn_submit(t, 0, 0, 1, TOURN_SECOND, &err), PP_EINPUT);
+    assert_int_equal(tourn_submit(t, 0, 0, 1, JUDGE_SECOND, &err), PP_OK);
+    assert_int_equal(tourn_submit(t, 0, 0, 1, JUDGE_SECOND, &err), PP_EINPUT);
     assert_non_null(strstr(err.msg, "already has a verdict"));
     assert_int_equal(tourn_answered(t), 1);
     /* the next step of the best chain now shows the new incumbent 1 */
-    assert_int_equal(tourn_submit(t, 1, 1, 2, TOURN_FIRST, &err), PP_OK);
+    assert_int_equal(tourn_submit(t, 1, 1, 2, JUDGE_FIRST, &err), PP_OK);
     tourn_free(t);
     tourn_free(NULL);
 }
@@ -656,7 +656,7 @@ static void test_parse(void **state) {
         assert_int_equal(tourn_reject_parse(bad[i], "--rejected", &r, &err), PP_EINPUT);
         assert_non_null(strstr(err.msg, "--rejected"));
     }
-    assert_string_equal(tourn_verdict_name(TOURN_FAILED), "failed");
+    assert_string_equal(judge_verdict_name(JUDGE_FAILED), "failed");
 }
 
 int main(void) {
