@@ -197,6 +197,7 @@ pp_status decoder_run(decoder *d, const decoder_prompt *prompts, int n, decoder_
             d->seq_prompt[s] = -1;
             running--;
         }
+        if (d->poll) d->poll(d->poll_ctx);
     }
     return st;
 }

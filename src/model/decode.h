@@ -98,6 +98,10 @@ typedef struct {
     int *row_slot, *row_token, *out_row, *out_slot;
     float *logits;          /* [slots][vocab] */
     sample_candidate *scratch;
+    /* called after every step when set (rank 0 of pp-generate answers the
+     * other ranks' requests there) */
+    void (*poll)(void *ctx);
+    void *poll_ctx;
     /* totals over decoder_run calls */
     int64_t steps, rows, tokens;
 } decoder;
