@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench.sh - `make bench`: the engine and stage benchmarks, each printing
 # ratios measured in the same run (MFU against an sgemm measured right
-# there, batch-8 against batch-1 decode, -np 2 against -np 1).  Not a test:
+# there, batch-8 against batch-1 decode, the decoder against run.c, -np 2
+# against -np 1).  Not a test:
 # run it on an otherwise idle machine; docs/performance.md records results.
 #   BENCH=train,decode,generate,rank make bench   (default: all)
 set -u
@@ -19,6 +20,8 @@ case ",$sel," in *,decode,*)
     OPENBLAS_NUM_THREADS=1 "$ROOT/build/tests/tools/bench_decode" --cpu-time ;;
 esac
 case ",$sel," in *,generate,*)
+    echo "== continuous-batching decoder: --max-batch 1, 8, 64, 256 vs llama2.c run.c and the sgemm rate (1 BLAS thread)"
+    sh "$ROOT/tests/tools/bench_decoder.sh"
     echo "== pp-generate: -np 2 vs -np 1, batched K=8 vs one at a time"
     OPENBLAS_NUM_THREADS=1 sh "$ROOT/tests/tools/bench_generate.sh" ;;
 esac

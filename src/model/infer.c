@@ -2,71 +2,66 @@
  *
  * A "row" is one token of one sequence slot at one position.  Prefill sends
  * consecutive positions of one slot as rows; decode sends one row per active
- * slot.  Either way every projection is one sgemm over all rows, and only
+ * slot; infer_rows sends any mix of both.  Every projection is one
+ * rowmatmul over all rows (a row's bits never depend on the other rows), and
  * RoPE and attention (which read a row's own slot and position) loop per row. */
 #include "model/infer.h"
 
 
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/fastmath.h"
+#include "model/rowmatmul.h"
 #include "model/sample.h"
 
 /* Rows per prefill chunk: enough for sgemm to run near its peak, small
  * enough that long prompts do not need prompt-sized activation buffers. */
 #define PREFILL_CHUNK 256
 
-/* Floats in the transposed weight copy: every matrix a projection applies,
+/* Floats in the packed weight copy: every matrix a projection applies,
  * and the classifier. */
 static size_t weights_t_count(const model_config *c, int kv_dim) {
-    size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, kv = (size_t)kv_dim;
-    return (size_t)c->n_layers * (2 * d * d + 2 * d * kv + 3 * d * h) + d * (size_t)c->vocab_size;
+    int d = c->dim, h = c->hidden_dim;
+    return (size_t)c->n_layers * (2 * rowmatmul_packed_size(d, d) + 2 * rowmatmul_packed_size(d, kv_dim) +
+                                  2 * rowmatmul_packed_size(d, h) + rowmatmul_packed_size(h, d)) +
+           rowmatmul_packed_size(d, c->vocab_size);
 }
 
-/* dst[in][out] = src[out][in] for `count` stacked matrices, in tiles so
- * both sides stay in cache. */
-static void transpose_stack(float *dst, const float *src, int count, int out, int in) {
-    enum { TILE = 32 };
+/* Pack `count` stacked [out][in] matrices, each into its own block. */
+static float *pack_stack(float *dst, const float *src, int count, int out, int in) {
     for (int m = 0; m < count; m++) {
-        const float *s = src + (size_t)m * out * in;
-        float *d = dst + (size_t)m * out * in;
-        for (int o0 = 0; o0 < out; o0 += TILE)
-            for (int i0 = 0; i0 < in; i0 += TILE)
-                for (int o = o0; o < out && o < o0 + TILE; o++)
-                    for (int i = i0; i < in && i < i0 + TILE; i++) d[(size_t)i * out + o] = s[(size_t)o * in + i];
+        rowmatmul_pack(dst, src + (size_t)m * out * in, out, in);
+        dst += rowmatmul_packed_size(in, out);
     }
+    return dst;
 }
 
-/* Carve the transposed copy into named pointers and fill it. */
+/* Carve the packed copy into named pointers and fill it. */
 static void weights_t_fill(infer_state *st) {
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
     int L = c->n_layers, d = c->dim, h = c->hidden_dim, kv = st->kv_dim;
     infer_weights_t *t = &st->wt;
     float *p = t->buffer;
-    t->wq = p, p += (size_t)L * d * d;
-    t->wk = p, p += (size_t)L * d * kv;
-    t->wv = p, p += (size_t)L * d * kv;
-    t->wo = p, p += (size_t)L * d * d;
-    t->w_gate = p, p += (size_t)L * d * h;
-    t->w_up = p, p += (size_t)L * d * h;
-    t->w_down = p, p += (size_t)L * h * d;
+    t->wq = p, p = pack_stack(p, w->wq, L, d, d);
+    t->wk = p, p = pack_stack(p, w->wk, L, kv, d);
+    t->wv = p, p = pack_stack(p, w->wv, L, kv, d);
+    t->wo = p, p = pack_stack(p, w->wo, L, d, d);
+    t->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d);
+    t->w_up = p, p = pack_stack(p, w->w_up, L, h, d);
+    t->w_down = p, p = pack_stack(p, w->w_down, L, d, h);
     t->lm_head = p;
-    transpose_stack(t->wq, w->wq, L, d, d);
-    transpose_stack(t->wk, w->wk, L, kv, d);
-    transpose_stack(t->wv, w->wv, L, kv, d);
-    transpose_stack(t->wo, w->wo, L, d, d);
-    transpose_stack(t->w_gate, w->w_gate, L, h, d);
-    transpose_stack(t->w_up, w->w_up, L, h, d);
-    transpose_stack(t->w_down, w->w_down, L, d, h);
-    transpose_stack(t->lm_head, w->lm_head, 1, c->vocab_size, d);
+    pack_stack(p, w->lm_head, 1, c->vocab_size, d);
 }
 
 pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
+    return infer_init_rows(st, m, max_seqs, max_pos, 0, err);
+}
+
+pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, pp_err *err) {
     memset(st, 0, sizeof *st);
     const model_config *c = &m->cfg;
     if (max_pos <= 0) max_pos = c->seq_len;
@@ -81,7 +76,10 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
     st->max_pos = max_pos;
     st->kv_dim = c->n_kv_heads * hd;
     int chunk = max_pos < PREFILL_CHUNK ? max_pos : PREFILL_CHUNK;
+    if (max_rows < 0 || max_rows > 1 << 20)
+        return pp_fail(err, PP_EINPUT, "inference buffers: %d rows is out of range", max_rows);
     st->max_rows = max_seqs > chunk ? max_seqs : chunk;
+    if (max_rows > st->max_rows) st->max_rows = max_rows;
 
     size_t rows = (size_t)st->max_rows, d = (size_t)c->dim, h = (size_t)c->hidden_dim;
     size_t cache = (size_t)c->n_layers * (size_t)max_seqs * (size_t)max_pos * (size_t)st->kv_dim;
@@ -103,13 +101,14 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
     st->att = malloc((size_t)max_pos * sizeof(float));
     st->row_slot = malloc(rows * sizeof(int));
     st->row_pos = malloc(rows * sizeof(int));
-    if (!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt.buffer ||
+    st->slot_rows = malloc((rows > (size_t)max_seqs ? rows : (size_t)max_seqs) * sizeof(int));
+    if (!st->slot_rows ||!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt.buffer ||
         !st->x || !st->xb || !st->q || !st->k || !st->v || !st->hb || !st->hb2 || !st->att || !st->row_slot ||
         !st->row_pos) {
         infer_free(st);
         return pp_fail(err, PP_ESYS,
                        "inference cache: out of memory for %d slots x %d positions (%.1f MB) and the "
-                       "transposed weights (%.1f MB)",
+                       "packed weights (%.1f MB)",
                        max_seqs, max_pos, 2.0 * (double)cache * sizeof(float) / 1e6,
                        (double)wt * sizeof(float) / 1e6);
     }
@@ -143,6 +142,7 @@ void infer_free(infer_state *st) {
     free(st->att);
     free(st->row_slot);
     free(st->row_pos);
+    free(st->slot_rows);
     memset(st, 0, sizeof *st);
 }
 
@@ -154,18 +154,10 @@ int infer_position(const infer_state *st, int slot) {
     return slot >= 0 && slot < st->max_seqs ? st->pos[slot] : -1;
 }
 
-/* out[n][out_dim] = in[n][in_dim] . wt[in_dim][out_dim] + beta * out, with
- * wt a transposed weight matrix.  Stored this way the weights are a plain
- * (NoTrans) operand, which OpenBLAS packs for its kernel much faster than
- * the transposed one; a single row goes through gemv, which reads the
- * weights once without packing them. */
-static void matmul_rows(float *out, const float *in, const float *wt, int n, int in_dim, int out_dim,
-                        float beta) {
-    if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasTrans, in_dim, out_dim, 1.0f, wt, out_dim, in, 1, beta, out, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_dim, in_dim, 1.0f, in, in_dim, wt,
-                    out_dim, beta, out, out_dim);
+/* out[n][out_dim] (+)= in[n][in_dim] . W^T, W packed by rowmatmul_pack:
+ * each row's result is the same in any batch (beta is 0 or 1). */
+static void matmul_rows(float *out, const float *in, const float *wt, int n, int in_dim, int out_dim, float beta) {
+    rowmatmul(out, in, wt, n, in_dim, out_dim, beta != 0.0f);
 }
 
 static void rmsnorm(float *out, const float *x, const float *gain, int size, float eps) {
@@ -196,13 +188,21 @@ static void rope(float *vec, int n_heads, int hd, const float *cos_p, const floa
 /* att[t] = (q . key of position t) / scale for t < len, the keys stored
  * transposed (dimension i of position t at keys_t[i * T + t]).  The dot
  * products accumulate one dimension at a time over all positions, which is
- * SIMD over t and also run.c's summation order; four dimensions per pass,
- * added left to right, give the same sums with a quarter of the memory
- * round trips. */
+ * SIMD over t and also run.c's summation order; eight (then four)
+ * dimensions per pass, added left to right, give the same sums with an
+ * eighth of the memory round trips. */
 static void attention_scores(float *restrict att, const float *restrict q, const float *restrict keys_t, size_t T,
                              int hd, int len, float scale) {
     memset(att, 0, (size_t)len * sizeof(float));
     int i = 0;
+    for (; i + 8 <= hd; i += 8) {
+        const float *k0 = keys_t + (size_t)i * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T, *k4 = k3 + T,
+                    *k5 = k4 + T, *k6 = k5 + T, *k7 = k6 + T;
+        const float *qi = q + i;
+        for (int t = 0; t < len; t++)
+            att[t] = att[t] + qi[0] * k0[t] + qi[1] * k1[t] + qi[2] * k2[t] + qi[3] * k3[t] + qi[4] * k4[t] +
+                     qi[5] * k5[t] + qi[6] * k6[t] + qi[7] * k7[t];
+    }
     for (; i + 4 <= hd; i += 4) {
         const float *k0 = keys_t + (size_t)i * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T;
         float q0 = q[i], q1 = q[i + 1], q2 = q[i + 2], q3 = q[i + 3];
@@ -257,15 +257,18 @@ static void attend_row(infer_state *st, int r, size_t layer_cache) {
 }
 
 /* Forward n rows (st->row_slot/row_pos set, tokens valid).  Writes each
- * row's keys and values into the cache.  When logits is not NULL, rows
- * first_logit_row..n-1 get their next-token logits there, one row each. */
-static void forward_rows(infer_state *st, int n, const int *tokens, float *logits, int first_logit_row) {
+ * row's keys and values into the cache.  Rows out_rows[0..n_out) (may be
+ * 0) get their next-token logits, row i of logits for out_rows[i]. */
+static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, const int *out_rows, float *logits) {
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
     const infer_weights_t *wt = &st->wt;
     int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, hidden = c->hidden_dim;
     size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
     float eps = c->norm_eps;
+    /* floats per layer of each packed matrix kind */
+    size_t sz_dd = rowmatmul_packed_size(d, d), sz_dkv = rowmatmul_packed_size(d, kv_dim);
+    size_t sz_dh = rowmatmul_packed_size(d, hidden), sz_hd = rowmatmul_packed_size(hidden, d);
 
     for (int r = 0; r < n; r++)
         memcpy(st->x + (size_t)r * d, w->embed + (size_t)tokens[r] * d, (size_t)d * sizeof(float));
@@ -275,9 +278,9 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
         /* attention: q, k, v for all rows at once */
         for (int r = 0; r < n; r++)
             rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
-        matmul_rows(st->q, st->xb, wt->wq + (size_t)l * d * d, n, d, d, 0.0f);
-        matmul_rows(st->k, st->xb, wt->wk + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
-        matmul_rows(st->v, st->xb, wt->wv + (size_t)l * kv_dim * d, n, d, kv_dim, 0.0f);
+        matmul_rows(st->q, st->xb, wt->wq + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
+        matmul_rows(st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
 
         /* RoPE, then store this row's key (transposed) and value in its slot */
         for (int r = 0; r < n; r++) {
@@ -294,25 +297,24 @@ static void forward_rows(infer_state *st, int n, const int *tokens, float *logit
         }
         for (int r = 0; r < n; r++) attend_row(st, r, layer_cache);
         /* x += attention output . wo^T */
-        matmul_rows(st->x, st->xb, wt->wo + (size_t)l * d * d, n, d, d, 1.0f);
+        matmul_rows(st->x, st->xb, wt->wo + l * sz_dd, n, d, d, 1.0f);
 
         /* SwiGLU feed-forward: x += (silu(xb.w1^T) * (xb.w3^T)) . w2^T */
         for (int r = 0; r < n; r++)
             rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->ffn_norm + (size_t)l * d, d, eps);
-        matmul_rows(st->hb, st->xb, wt->w_gate + (size_t)l * hidden * d, n, d, hidden, 0.0f);
-        matmul_rows(st->hb2, st->xb, wt->w_up + (size_t)l * hidden * d, n, d, hidden, 0.0f);
+        matmul_rows(st->hb, st->xb, wt->w_gate + l * sz_dh, n, d, hidden, 0.0f);
+        matmul_rows(st->hb2, st->xb, wt->w_up + l * sz_dh, n, d, hidden, 0.0f);
         for (size_t i = 0; i < (size_t)n * hidden; i++) {
             float g = st->hb[i];
             g *= 1.0f / (1.0f + fast_expf(-g));
             st->hb[i] = g * st->hb2[i];
         }
-        matmul_rows(st->x, st->hb, wt->w_down + (size_t)l * d * hidden, n, hidden, d, 1.0f);
+        matmul_rows(st->x, st->hb, wt->w_down + l * sz_hd, n, hidden, d, 1.0f);
     }
 
-    if (!logits) return;
-    int n_out = n - first_logit_row;
+    if (n_out <= 0) return;
     for (int r = 0; r < n_out; r++)
-        rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)(first_logit_row + r) * d, w->final_norm, d, eps);
+        rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)out_rows[r] * d, w->final_norm, d, eps);
     matmul_rows(logits, st->xb, wt->lm_head, n_out, d, c->vocab_size, 0.0f);
 }
 static pp_status check_slot(const infer_state *st, int slot, pp_err *err) {
@@ -343,8 +345,8 @@ pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, flo
             st->row_slot[r] = slot;
             st->row_pos[r] = st->pos[slot] + r;
         }
-        int last = start + rows == n;
-        forward_rows(st, rows, tokens + start, last ? logits : NULL, rows - 1);
+        int last = start + rows == n && logits, out_row = rows - 1;
+        forward_rows(st, rows, tokens + start, last, &out_row, logits);
         st->pos[slot] += rows;
     }
     return PP_OK;
@@ -352,10 +354,21 @@ pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, flo
 
 pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err) {
     PP_TRY(check_slot(st, src, err));
+    return infer_copy_prefix(st, src, dst, st->pos[src], err);
+}
+
+pp_status infer_copy_prefix(infer_state *st, int src, int dst, int n, pp_err *err) {
+    PP_TRY(check_slot(st, src, err));
     PP_TRY(check_slot(st, dst, err));
-    if (src == dst) return PP_OK;
+    if (n < 0 || n > st->pos[src])
+        return pp_fail(err, PP_EINPUT, "inference: copy of %d positions from slot %d, which has %d", n, src,
+                       st->pos[src]);
+    if (src == dst) {
+        st->pos[dst] = n;
+        return PP_OK;
+    }
     size_t T = (size_t)st->max_pos, kv_dim = (size_t)st->kv_dim, slot_stride = T * kv_dim;
-    size_t used = (size_t)st->pos[src];
+    size_t used = (size_t)n;
     for (int l = 0; l < st->m->cfg.n_layers; l++) {
         size_t layer = (size_t)l * st->max_seqs * slot_stride;
         const float *ks = st->key_cache + layer + (size_t)src * slot_stride;
@@ -364,7 +377,7 @@ pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err) {
         memcpy(st->value_cache + layer + (size_t)dst * slot_stride,
                st->value_cache + layer + (size_t)src * slot_stride, used * kv_dim * sizeof(float));
     }
-    st->pos[dst] = st->pos[src];
+    st->pos[dst] = n;
     return PP_OK;
 }
 
@@ -383,7 +396,61 @@ pp_status infer_decode(infer_state *st, int n, const int *slots, const int *toke
         st->row_slot[i] = slots[i];
         st->row_pos[i] = st->pos[slots[i]];
     }
-    forward_rows(st, n, tokens, logits, 0);
+    for (int i = 0; i < n; i++) st->slot_rows[i] = i;
+    forward_rows(st, n, tokens, logits ? n : 0, st->slot_rows, logits);
     for (int i = 0; i < n; i++) st->pos[slots[i]]++;
     return PP_OK;
+}
+
+pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens, int n_out, const int *out_rows,
+                     float *logits, pp_err *err) {
+    if (n <= 0 || n > st->max_rows)
+        return pp_fail(err, PP_EINPUT, "inference: batch of %d rows (at most %d)", n, st->max_rows);
+    for (int i = 0; i < n; i++) {
+        PP_TRY(check_slot(st, slots[i], err));
+        PP_TRY(check_token(st, tokens[i], err));
+        st->slot_rows[slots[i]] = 0;
+    }
+    /* a slot's rows take its next positions in the order they appear */
+    for (int i = 0; i < n; i++) {
+        int s = slots[i], p = st->pos[s] + st->slot_rows[s]++;
+        if (p >= st->max_pos)
+            return pp_fail(err, PP_EINPUT, "inference: slot %d is full (%d positions)", s, st->max_pos);
+        st->row_slot[i] = s;
+        st->row_pos[i] = p;
+    }
+    for (int i = 0; i < n_out; i++)
+        if (out_rows[i] < 0 || out_rows[i] >= n)
+            return pp_fail(err, PP_EINPUT, "inference: logits of row %d of a batch of %d", out_rows[i], n);
+    forward_rows(st, n, tokens, n_out, out_rows, logits);
+    for (int i = 0; i < n; i++) st->pos[slots[i]]++;
+    return PP_OK;
+}
+
+size_t infer_memory_bytes(const infer_state *st) {
+    const model_config *c = &st->m->cfg;
+    size_t rows = (size_t)st->max_rows, kv = (size_t)st->kv_dim, slots = (size_t)st->max_seqs;
+    size_t cache = 2 * (size_t)c->n_layers * slots * (size_t)st->max_pos * kv;
+    size_t acts = rows * (3 * (size_t)c->dim + 2 * kv + 2 * (size_t)c->hidden_dim);
+    size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
+    return (cache + acts + rope + weights_t_count(c, st->kv_dim) + (size_t)st->max_pos) * sizeof(float) +
+           (slots + 3 * rows) * sizeof(int);
+}
+
+void infer_step_products(const infer_state *st, int n, const float *in, float *out) {
+    const model_config *c = &st->m->cfg;
+    const infer_weights_t *wt = &st->wt;
+    int d = c->dim, kv = st->kv_dim, h = c->hidden_dim;
+    size_t sz_dd = rowmatmul_packed_size(d, d), sz_dkv = rowmatmul_packed_size(d, kv);
+    size_t sz_dh = rowmatmul_packed_size(d, h), sz_hd = rowmatmul_packed_size(h, d);
+    for (int l = 0; l < c->n_layers; l++) {
+        matmul_rows(out, in, wt->wq + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(out, in, wt->wk + l * sz_dkv, n, d, kv, 0.0f);
+        matmul_rows(out, in, wt->wv + l * sz_dkv, n, d, kv, 0.0f);
+        matmul_rows(out, in, wt->wo + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(out, in, wt->w_gate + l * sz_dh, n, d, h, 0.0f);
+        matmul_rows(out, in, wt->w_up + l * sz_dh, n, d, h, 0.0f);
+        matmul_rows(out, in, wt->w_down + l * sz_hd, n, h, d, 0.0f);
+    }
+    matmul_rows(out, in, wt->lm_head, n, d, c->vocab_size, 0.0f);
 }

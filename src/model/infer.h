@@ -13,19 +13,21 @@
  *   while (some active) infer_decode(st, n_active, slots, tokens, logits, err);
  *
  * infer_decode runs one step for any subset of slots, each at its own
- * position, as one batch: every weight matrix is applied with one
- * cblas_sgemm over the active rows (cblas_sgemv for a single row).
+ * position, as one batch; infer_rows runs any mix of prefill and decode
+ * rows of many slots (the continuous-batching decoder, decode.h).  Every
+ * weight matrix is applied with one rowmatmul over all rows: a row's bits
+ * do not depend on the other rows, their number or its place (rowmatmul.h),
+ * so a token fed in a prefill chunk, alone, or in a step of 256 rows gives
+ * the same keys, values and logits.
  *
  * Memory: besides the cache, the state holds its own copy of every matrix
  * the forward pass multiplies by (the layers' projections and the
- * classifier), transposed to [in][out], about as many floats as the model
+ * classifier), packed for rowmatmul, about as many floats as the model
  * has parameters (4 bytes x n_params: 1 MB for stories260K, 17 MB at
- * d=256/L=4, 110 MB at d=512/L=8).  OpenBLAS packs a transposed weight
- * operand for its sgemm kernel much more slowly than a plain one, and at
- * decode's few rows that packing is most of the work (this copy and the
- * vectorised exp of fastmath together made batch-8 decode 1.2-1.45x faster
- * when they were added, measured on an Intel SkylakeX machine).  The copy is made by infer_init, so
- * weights changed afterwards are not seen: make a new state.
+ * d=256/L=4, 110 MB at d=512/L=8; each matrix's output columns are
+ * padded to a multiple of ROWMATMUL_PANEL).
+ * The copy is made by infer_init, so weights changed afterwards are not
+ * seen: make a new state.
  *
  * The arithmetic follows llama2.c's run.c: RMSNorm (x * 1/sqrt(mean(x^2)+eps)
  * then gain), RoPE on consecutive pairs with cosf/sinf of pos * theta^(-2i/hd),
@@ -40,8 +42,11 @@
 #include "model/model.h"
 #include "core/pp_error.h"
 
-/* The matrices the forward pass multiplies by, each transposed ([in][out])
- * and stacked over layers like model_tensors; pointers into buffer. */
+/* The matrices the forward pass multiplies by, each packed for rowmatmul
+ * (rowmatmul_pack: panels of ROWMATMUL_PANEL output columns, [in][panel]
+ * each, rowmatmul_packed_size floats per matrix) and stacked over layers
+ * like model_tensors; pointers into buffer.  The shapes below are those of
+ * the logical [in][out] product. */
 typedef struct {
     float *buffer;
     float *wq;          /* [L][d][Hq*hd] */
@@ -56,7 +61,7 @@ typedef struct {
 
 typedef struct {
     const model *m;     /* borrowed; must outlive the state */
-    infer_weights_t wt; /* transposed copy of m's matrices (see above) */
+    infer_weights_t wt; /* packed copy of m's matrices (see above) */
     int max_seqs;       /* sequence slots in the cache */
     int max_pos;        /* positions per slot (<= m->cfg.seq_len) */
     int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */
@@ -78,12 +83,25 @@ typedef struct {
     float *att;         /* [max_pos] attention scores of one head of one row */
     int *row_slot;      /* [rows] slot of each row of the current batch */
     int *row_pos;       /* [rows] position of each row */
+    int *slot_rows;     /* [max(rows, max_seqs)] scratch: rows per slot in infer_rows */
 } infer_state;
 
 /* Allocate a cache for max_seqs slots of max_pos positions (max_pos <= 0
  * means the model's seq_len).  All slots start empty. */
 PP_MUST_CHECK pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err);
+/* The same with activation buffers for at least max_rows rows per call
+ * (infer_rows); infer_init's are max(max_seqs, 256 or max_pos). */
+PP_MUST_CHECK pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows,
+                                        pp_err *err);
 void infer_free(infer_state *st);
+/* Bytes the state allocated: cache, packed weights, buffers. */
+size_t infer_memory_bytes(const infer_state *st);
+
+/* For benchmarks: the weight products of one forward step of n rows
+ * (n <= max_rows), as forward_rows issues them, every one from in (n rows
+ * of max(dim, hidden) floats, any values) into out (n x max(hidden, dim,
+ * vocab) floats): the decoder's matrix-product cost without the rest. */
+void infer_step_products(const infer_state *st, int n, const float *in, float *out);
 
 /* Empty a slot (its position goes back to 0). */
 void infer_reset(infer_state *st, int slot);
@@ -100,11 +118,22 @@ PP_MUST_CHECK pp_status infer_prefill(infer_state *st, int slot, const int *toke
 /* Make slot dst a copy of slot src (its cache rows and position): the K
  * candidates of one prompt share one prefill. */
 PP_MUST_CHECK pp_status infer_copy_seq(infer_state *st, int src, int dst, pp_err *err);
+/* Make slot dst hold the first n positions of slot src (n <= its position);
+ * src == dst just cuts the slot back to n. */
+PP_MUST_CHECK pp_status infer_copy_prefix(infer_state *st, int src, int dst, int n, pp_err *err);
 
 /* One decode step for n distinct slots: row i feeds tokens[i] to slots[i]
  * at that slot's current position, and logits row i (n x vocab_size floats,
  * caller-owned) receives its next-token logits.  n <= max_seqs. */
 PP_MUST_CHECK pp_status infer_decode(infer_state *st, int n, const int *slots, const int *tokens,
                        float *logits, pp_err *err);
+
+/* One forward call over n rows (n <= max_rows): row i feeds tokens[i] to
+ * slots[i]; the rows of one slot take its next positions in the order they
+ * appear (a prefill chunk), and any number of slots may share the call.
+ * Row out_rows[j] (j < n_out) writes its next-token logits to row j of
+ * logits (n_out x vocab_size floats, caller-owned). */
+PP_MUST_CHECK pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens, int n_out,
+                                   const int *out_rows, float *logits, pp_err *err);
 
 #endif

@@ -93,7 +93,9 @@ static void select_top(sample_candidate *c, int n, int k) {
 
 int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng *rng,
                  sample_candidate *scratch, float *logprob) {
-    int token;
+    int token, n_kept = 0;
+    float max_kept = 0.0f;
+    double total_kept = 0.0;
     if (p->temperature == 0.0f) {
         token = sample_argmax(logits, vocab);
     } else {
@@ -105,6 +107,7 @@ int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng 
         }
         double total = prob_sum(scratch, vocab);
         int n = vocab;
+        max_kept = max, total_kept = total;
         if (p->top_k > 0 && p->top_k < n) {
             select_top(scratch, n, p->top_k);
             n = p->top_k;
@@ -135,6 +138,7 @@ int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng 
             n = keep;
             total = cum;
         }
+        n_kept = n;
         double u = pp_rng_uniform(rng) * total, cum = 0.0;
         token = scratch[n - 1].id; /* if rounding leaves u past the sum */
         for (int i = 0; i < n; i++) {
@@ -145,6 +149,14 @@ int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng 
             }
         }
     }
-    if (logprob) *logprob = sample_logprob(logits, vocab, token);
+    if (logprob) {
+        /* At temperature 1 with no cut, max and total are exactly the max and
+         * the sum sample_logprob would compute again (the same fast_expf of
+         * logits - max, x / 1.0f being x, summed in the same lanes). */
+        if (p->temperature == 1.0f && n_kept == vocab && vocab > 0)
+            *logprob = (float)((double)(logits[token] - max_kept) - log(total_kept));
+        else
+            *logprob = sample_logprob(logits, vocab, token);
+    }
     return token;
 }

@@ -13,16 +13,14 @@
  *
  * The last column is the ceiling batching can reach on this machine: the
  * same weight products infer.c does for one decode step (every layer's
- * projections and the classifier, on its transposed weights), as batch-8
- * sgemm against batch-1 sgemv, without attention, norms or sampling.  Where
+ * projections and the classifier, rowmatmul on its packed weights), batch
+ * 8 against batch 1, without attention, norms or sampling.  Where
  * the weights sit in cache (stories260K: 1 MB) a batch-1 sgemv is already
  * fast and this ceiling is far below 8. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <cblas.h>
 
 #include "model/infer.h"
 #include "model/llama2c.h"
@@ -71,39 +69,12 @@ static double decode_run(infer_state *st, int batch, int steps, float *logits) {
 }
 
 /* Seconds for the weight products of one decode step of `rows` rows,
- * exactly as infer.c's matmul_rows issues them (sgemv for one row, sgemm
- * otherwise), on the state's transposed weights; best of 20. */
+ * exactly as infer.c issues them (infer_step_products); best of 20. */
 static double matmul_step(const infer_state *st, int rows, float *in, float *out) {
-    const model_config *c = &st->m->cfg;
-    const infer_weights_t *w = &st->wt;
-    int d = c->dim, kv = st->kv_dim, h = c->hidden_dim, V = c->vocab_size;
     double best = 1e30;
     for (int rep = 0; rep < 20; rep++) {
         double t0 = now();
-        for (int l = 0; l <= c->n_layers; l++) {
-            const float *mats[7];
-            int ins[7], outs[7], n_mats;
-            if (l < c->n_layers) {
-                const float *m7[7] = {w->wq + (size_t)l * d * d,      w->wk + (size_t)l * d * kv,
-                                      w->wv + (size_t)l * d * kv,     w->wo + (size_t)l * d * d,
-                                      w->w_gate + (size_t)l * d * h, w->w_up + (size_t)l * d * h,
-                                      w->w_down + (size_t)l * h * d};
-                int i7[7] = {d, d, d, d, d, d, h}, o7[7] = {d, kv, kv, d, h, h, d};
-                memcpy(mats, m7, sizeof mats);
-                memcpy(ins, i7, sizeof ins);
-                memcpy(outs, o7, sizeof outs);
-                n_mats = 7;
-            } else {
-                mats[0] = w->lm_head, ins[0] = d, outs[0] = V, n_mats = 1;
-            }
-            for (int j = 0; j < n_mats; j++) {
-                if (rows == 1)
-                    cblas_sgemv(CblasRowMajor, CblasTrans, ins[j], outs[j], 1.0f, mats[j], outs[j], in, 1, 0.0f, out, 1);
-                else
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, outs[j], ins[j], 1.0f, in, ins[j],
-                                mats[j], outs[j], 0.0f, out, outs[j]);
-            }
-        }
+        infer_step_products(st, rows, in, out);
         double t = now() - t0;
         if (t < best) best = t;
     }

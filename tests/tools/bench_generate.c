@@ -12,8 +12,10 @@
  *       count of generated tokens is what is divided).  With --reps N the
  *       two runs alternate N times and each keeps its best.
  *   build/tests/tools/bench_generate --write-model PATH --dim D --layers L
- *       writes a random model file (byte tokenizer, vocab 4096 padded) for
- *       pp-generate runs. */
+ *                                    [--vocab V] [--tokenizer T.bin]
+ *       writes a random model file for pp-generate runs: vocab V (default
+ *       4096), the byte tokenizer padded to V, or llama2.c tokenizer T.bin
+ *       (tok512.bin with V = 512, so run.c can read the exported model). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +95,8 @@ static void bench(const char *name, const model *m, int n_prompts, int new_token
 }
 
 int main(int argc, char **argv) {
-    int n_prompts = 4, new_tokens = 64, dim = 256, layers = 4, reps = 1;
-    const char *write_model = NULL, *only = NULL;
+    int n_prompts = 4, new_tokens = 64, dim = 256, layers = 4, reps = 1, vocab = 4096;
+    const char *write_model = NULL, *only = NULL, *tok_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--new") && i + 1 < argc) new_tokens = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--prompts") && i + 1 < argc) n_prompts = atoi(argv[++i]);
@@ -104,23 +106,31 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--write-model") && i + 1 < argc) write_model = argv[++i];
         else if (!strcmp(argv[i], "--dim") && i + 1 < argc) dim = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--vocab") && i + 1 < argc) vocab = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) tok_path = argv[++i];
         else {
             fprintf(stderr, "usage: bench_generate [--new N] [--prompts N] [--cpu-time] [--reps N] "
-                            "[--only stories260K|d256|d512] | --write-model PATH [--dim D --layers L]\n");
+                            "[--only stories260K|d256|d512] | --write-model PATH [--dim D --layers L --vocab V "
+                            "--tokenizer T.bin]\n");
             return 1;
         }
     }
-    if (new_tokens < 1 || new_tokens > 400 || n_prompts < 1 || dim < 64 || dim % 64 || layers < 1 || reps < 1 ||
-        reps > 100) {
-        fprintf(stderr, "bench_generate: --new 1..400, --prompts >= 1, --dim a multiple of 64, --layers >= 1, "
-                        "--reps 1..100\n");
+    if (new_tokens < 1 || new_tokens > 400 || n_prompts < 1 || dim < 64 || dim % 32 || layers < 1 || reps < 1 ||
+        reps > 100 || vocab < 259 || vocab > 1 << 20) {
+        fprintf(stderr, "bench_generate: --new 1..400, --prompts >= 1, --dim >= 64 and a multiple of 32, --layers >= 1, "
+                        "--reps 1..100, --vocab 259..2^20\n");
         return 1;
     }
     model m;
     pp_err err;
     if (write_model) {
         MPI_Init(&argc, &argv);
-        random_model(&m, dim, layers, 4096);
+        random_model(&m, dim, layers, vocab);
+        if (tok_path) {
+            tok_free(&m.tok);
+            if (tok_load_llama2c(&m.tok, tok_path, vocab, &err) != PP_OK) die(tok_path, &err);
+            m.fingerprint = model_fingerprint(&m);
+        }
         pp_provenance prov = {"bench_generate", "random model", NULL, 0};
         model_extra x = {.kind = "random"};
         if (model_save(write_model, &m, MPI_COMM_WORLD, &prov, &x, &err) != PP_OK) die(write_model, &err);

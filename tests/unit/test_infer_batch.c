@@ -1,8 +1,8 @@
 /* test_infer_batch.c - the fast paths of batched decode against plain
  * reference arithmetic.
  *
- * infer.c multiplies by its own transposed copy of the weights (sgemv for
- * one row, sgemm for several), computes exp with fast_expf and sums the
+ * infer.c multiplies by its own transposed copy of the weights (rowmatmul,
+ * the same arithmetic for one row or many), computes exp with fast_expf and sums the
  * softmax and the attention-weighted values in SIMD-friendly orders.  Here
  * a straightforward double-precision forward pass (loops over the model's
  * own weights, libm exp) checks the logits of batch-1 and batch-8 decode,
