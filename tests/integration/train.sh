@@ -61,18 +61,29 @@ if [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0 && $acc <= 1)}" && grep -q "held
     ok "train_heldout_accuracy_reported ($acc)"
 else fail train_heldout_accuracy_reported "acc='$acc' $(tail -n 2 "$T/h.log")"; fi
 
-# SIGKILL at several moments, then the same command: identical weights
+# SIGKILL at several moments, then the same command: identical weights.
+# The moments are set by progress, not by the clock (a fast machine ends
+# the 20 steps in about 2 s): before any checkpoint, then as soon as the
+# checkpoint of step 3, 9 or 15 exists (every 3 steps, 100 ms per step, so
+# at least 0.5 s of work is left at the last one).
 ref=$(fp "$T/np2.h5")
-for delay in 0.8 1.6 2.4; do
+newest_step() { ls "$T/k.h5.ckpt" 2>/dev/null | sed -n 's/^step-0*\([0-9][0-9]*\)\.h5$/\1/p' | sort -n | tail -n 1; }
+for at in early 3 9 15; do
     rm -rf "$T/k.h5" "$T/k.h5.ckpt"
     PP_TEST_STEP_DELAY_MS=100 pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/k.h5" $ARGS --checkpoint-every 3 >/dev/null 2>&1 &
     pid=$!
-    sleep $delay
+    if [ $at = early ]; then sleep 0.3
+    else
+        i=0
+        while [ "$(newest_step)" != "" ] && [ "$(newest_step)" -lt $at ] || [ "$(newest_step)" = "" ]; do
+            sleep 0.02; i=$((i + 1)); [ $i -gt 1500 ] && break
+        done
+    fi
     pkill -9 -f "^$BIN/pp-train --policy $T/base.h5 --out $T/k.h5" 2>/dev/null
     wait $pid 2>/dev/null
-    [ ! -e "$T/k.h5" ] || fail "train_kill_${delay}s" "final file exists after the kill"
+    [ ! -e "$T/k.h5" ] || fail "train_kill_at_${at}" "final file exists after the kill"
     pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/k.h5" $ARGS --checkpoint-every 3 >/dev/null 2>&1
-    [ "$(fp "$T/k.h5")" = "$ref" ] && ok "train_kill_${delay}s_resumes_bit_exact" || fail "train_kill_${delay}s_resumes_bit_exact" "$(fp "$T/k.h5") vs $ref"
+    [ "$(fp "$T/k.h5")" = "$ref" ] && ok "train_kill_at_${at}_resumes_bit_exact" || fail "train_kill_at_${at}_resumes_bit_exact" "$(fp "$T/k.h5") vs $ref"
 done
 
 # SIGTERM saves and exits 75; the rerun finishes with the same weights
