@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "io/pp_h5.h"
 
@@ -45,8 +46,28 @@ static void write_exit_status(int code) {
     fclose(f);
 }
 
+/* Peak resident memory of this process in bytes (getrusage: the kernel's
+ * high-water mark, so memory freed before the end still counts). */
+static double peak_rss_bytes(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+    return (double)ru.ru_maxrss * 1024.0; /* Linux reports KiB */
+}
+
+/* The summary's last line on success: wall time and the peak resident
+ * memory per rank (largest and mean over the ranks). */
+static void report_done(const pp_stage *s) {
+    double mine = peak_rss_bytes(), mx = 0.0, sum = 0.0;
+    MPI_Reduce(&mine, &mx, 1, MPI_DOUBLE, MPI_MAX, 0, s->comm);
+    MPI_Reduce(&mine, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, s->comm);
+    if (s->rank == 0)
+        pp_info(&s->log, "done in %.1f s; peak memory per rank %.1f MiB (largest of %d; mean %.1f MiB)",
+                pp_now() - s->t_start, mx / 1048576.0, s->size, sum / s->size / 1048576.0);
+}
+
 int pp_stage_end(pp_stage *s, pp_status st) {
     st = pp_agree(s->comm, st, &s->err);
+    if (st == PP_OK && !(s->cli && s->cli->help_requested)) report_done(s);
     int code = 0;
     if (st != PP_OK) {
         s->err.status = st;
