@@ -3,9 +3,12 @@
  *
  * Input: the first byte picks the expected id (the ids prefpipe sends are
  * decimal strings, but odd ones are tried too), the rest is the line.
- * Checked: PP_OK exactly when the verdict is a, b or tie, PP_EINPUT with
+ * The same line is parsed as a score-protocol answer too.
+ * Checked: PP_OK exactly when the verdict is a, b or tie (a finite score), PP_EINPUT with
  * JUDGE_FAILED otherwise, one-line messages; split words never exceed the
  * input and the argv is NULL-terminated. */
+#include <math.h>
+
 #include "fuzz_common.h"
 #include "judge/judge_cmd.h"
 
@@ -23,6 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st == PP_OK) FUZZ_CHECK(v == JUDGE_FIRST || v == JUDGE_SECOND || v == JUDGE_TIE);
     else FUZZ_CHECK(st == PP_EINPUT && v == JUDGE_FAILED);
     FUZZ_CHECK(strlen(judge_verdict_name(v)) > 0);
+    double score = 0;
+    st = judge_parse_score_answer(line, expect, &score, &err);
+    FUZZ_CHECK_ERR(st, err);
+    FUZZ_CHECK(st == PP_OK ? isfinite(score) : st == PP_EINPUT && isnan(score));
 
     char **argv = NULL;
     int argc = -1;

@@ -10,7 +10,10 @@ void judge_cli_defaults(judge_cli *j) {
     j->id_prefix = "";
     j->close = ORACLE_DEFAULT_CLOSE;
     j->seed = 1;
+    j->protocol = "pairwise";
 }
+
+int judge_cli_score_protocol(const judge_cli *j) { return j->protocol && strcmp(j->protocol, "score") == 0; }
 
 void judge_cli_options(judge_cli *j, pp_option *o) {
     o[0] = (pp_option){"judge-cmd", OPT_STRING, &j->cmdline, "\"PROGRAM ARGS\"",
@@ -32,6 +35,9 @@ void judge_cli_options(judge_cli *j, pp_option *o) {
                         "than --judge-timeout", NULL, 0, 0, 1e6};
     o[9] = (pp_option){"judge-stderr", OPT_STRING, &j->cmd.stderr_path, "FILE",
                        "cmd: append the judges' stderr to FILE (default: ours)", NULL, 0, 0, 0};
+    o[11] = (pp_option){"judge-protocol", OPT_STRING, &j->protocol, "pairwise|score",
+                        "cmd: pairwise verdicts {id,prompt,a,b} -> {id,winner}, or pointwise scores {id,prompt,response} "
+                        "-> {id,score} (pp-rank --method score)", NULL, 0, 0, 0};
 }
 
 pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err) {
@@ -39,6 +45,15 @@ pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err 
     if (!is_cmd && j->cmdline) return pp_fail(err, PP_EINPUT, "--judge-cmd is only used with --judge cmd");
     if (!pointwise && j->noise > 1)
         return pp_fail(err, PP_EINPUT, "--judge-noise must be a probability in [0, 1], got %g", j->noise);
+    if (strcmp(j->protocol, "pairwise") != 0 && strcmp(j->protocol, "score") != 0)
+        return pp_fail(err, PP_EINPUT, "--judge-protocol %s: must be pairwise or score", j->protocol);
+    if (!is_cmd && judge_cli_score_protocol(j))
+        return pp_fail(err, PP_EINPUT, "--judge-protocol is only used with --judge cmd");
+    if (is_cmd && pointwise && !judge_cli_score_protocol(j))
+        return pp_fail(err, PP_EINPUT, "--method score with --judge cmd needs a pointwise scorer: --judge-protocol score");
+    if (is_cmd && !pointwise && judge_cli_score_protocol(j))
+        return pp_fail(err, PP_EINPUT, "--judge-protocol score answers pp-rank --method score only; pairwise "
+                                       "methods and pp-eval need --judge-protocol pairwise");
     if (!(j->cmd.timeout_s > 0)) return pp_fail(err, PP_EINPUT, "--judge-timeout must be > 0, got %g", j->cmd.timeout_s);
     if (j->id_prefix && strlen(j->id_prefix) > JUDGE_CLI_MAX_ID_PREFIX)
         return pp_fail(err, PP_EINPUT, "--judge-id-prefix is longer than %d characters", JUDGE_CLI_MAX_ID_PREFIX);

@@ -25,14 +25,17 @@ typedef struct judge_cli {
     const char *id_prefix;      /* --judge-id-prefix, "" none */
     double noise, position_bias, close; /* oracle: --judge-noise, -position-bias, -close */
     long long seed;             /* oracle: --judge-seed */
+    const char *protocol;       /* cmd: --judge-protocol pairwise|score */
 } judge_cli;
 
-#define JUDGE_CLI_N_OPTIONS 11
+#define JUDGE_CLI_N_OPTIONS 12
 
 void judge_cli_defaults(judge_cli *j);
 void judge_cli_options(judge_cli *j, pp_option *out);
 /* is_cmd: --judge cmd was chosen; pointwise: pp-rank --method score, where
  * --judge-noise is a standard deviation rather than a probability. */
 PP_MUST_CHECK pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err);
+/* 1 when --judge-protocol score was chosen (checked by judge_cli_check). */
+int judge_cli_score_protocol(const judge_cli *j);
 
 #endif

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -358,58 +359,85 @@ static pp_status spawn_judge(judge_cmd *j, pp_err *err) {
 
 /* ------------------------------------------------------------ the answer */
 
-static pp_status parse_answer(const char *line, size_t len, const char *expect_id,
-                              judge_verdict *out, int *id_ok, pp_err *err) {
-    *out = JUDGE_FAILED;
-    *id_ok = 0;
-    char show[400];
-    json_error_t je;
-    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        char why[200]; /* jansson quotes the offending bytes: untrusted too */
-        preview(je.text, strlen(je.text), why, sizeof why);
-        preview(line, len, show, sizeof show);
-        return pp_fail(err, PP_EINPUT, "judge answer is not JSON (%s, column %d): \"%s\"", why,
-                       je.column, show);
-    }
-    pp_status st = PP_OK;
-    json_t *id = json_object_get(root, "id");     /* NULL when root is no object */
-    json_t *winner = json_object_get(root, "winner");
-    char got[64];
+/* A parsed answer: a verdict (pairwise) or a score (score protocol). */
+typedef struct {
+    judge_verdict verdict;
+    double score;
+} cmd_answer;
+
+/* Check the answer's "id" against the one sent. */
+static pp_status check_answer_id(json_t *root, const char *line, size_t len, const char *expect_id, pp_err *err) {
+    char show[400], got[64];
+    json_t *id = json_object_get(root, "id"); /* NULL when root is no object */
     if (!json_is_object(root)) {
         preview(line, len, show, sizeof show);
-        st = pp_fail(err, PP_EINPUT, "judge answer is not a JSON object: \"%s\"", show);
-    } else if (!id) {
-        st = pp_fail(err, PP_EINPUT, "judge answer has no \"id\" (expected \"%.100s\")", expect_id);
-    } else if (json_is_string(id)) {
+        return pp_fail(err, PP_EINPUT, "judge answer is not a JSON object: \"%s\"", show);
+    }
+    if (!id) return pp_fail(err, PP_EINPUT, "judge answer has no \"id\" (expected \"%.100s\")", expect_id);
+    if (json_is_string(id)) {
         const char *s = json_string_value(id);
         size_t n = json_string_length(id);
         if (n != strlen(expect_id) || memcmp(s, expect_id, n) != 0) {
             preview(s, n, show, sizeof show);
-            st = pp_fail(err, PP_EINPUT, "judge answer is for id \"%s\", expected \"%.100s\"",
-                         show, expect_id);
+            return pp_fail(err, PP_EINPUT, "judge answer is for id \"%s\", expected \"%.100s\"", show, expect_id);
         }
-    } else if (json_is_integer(id)) {
+        return PP_OK;
+    }
+    if (json_is_integer(id)) {
         snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
         if (strcmp(got, expect_id) != 0)
-            st = pp_fail(err, PP_EINPUT, "judge answer is for id %s, expected \"%.100s\"", got,
-                         expect_id);
-    } else {
-        st = pp_fail(err, PP_EINPUT, "judge answer \"id\" is neither a string nor an integer");
+            return pp_fail(err, PP_EINPUT, "judge answer is for id %s, expected \"%.100s\"", got, expect_id);
+        return PP_OK;
     }
+    return pp_fail(err, PP_EINPUT, "judge answer \"id\" is neither a string nor an integer");
+}
+
+/* "winner": "a" | "b" | "tie". */
+static pp_status read_winner(json_t *root, judge_verdict *out, pp_err *err) {
+    json_t *winner = json_object_get(root, "winner");
+    const char *w = json_string_value(winner);
+    size_t n = w ? json_string_length(winner) : 0;
+    char show[400];
+    if (!w) return pp_fail(err, PP_EINPUT, "judge answer has no string \"winner\"");
+    if (n == 1 && w[0] == 'a') *out = JUDGE_FIRST;
+    else if (n == 1 && w[0] == 'b') *out = JUDGE_SECOND;
+    else if (n == 3 && memcmp(w, "tie", 3) == 0) *out = JUDGE_TIE;
+    else {
+        preview(w, n, show, sizeof show);
+        return pp_fail(err, PP_EINPUT, "judge answer \"winner\" is \"%s\", not \"a\", \"b\" or \"tie\"", show);
+    }
+    return PP_OK;
+}
+
+/* "score": a finite number (jansson refuses NaN and infinities in JSON). */
+static pp_status read_score(json_t *root, double *out, pp_err *err) {
+    json_t *score = json_object_get(root, "score");
+    if (!json_is_number(score)) return pp_fail(err, PP_EINPUT, "judge answer has no number \"score\"");
+    double v = json_number_value(score);
+    if (!isfinite(v)) return pp_fail(err, PP_EINPUT, "judge answer \"score\" is not finite");
+    *out = v;
+    return PP_OK;
+}
+
+/* Parse one answer line of either protocol.  *id_ok says whether the id
+ * matched (the stream is in step even when the rest is bad). */
+static pp_status parse_answer(const char *line, size_t len, const char *expect_id, int score_protocol,
+                              cmd_answer *out, int *id_ok, pp_err *err) {
+    out->verdict = JUDGE_FAILED;
+    out->score = NAN;
+    *id_ok = 0;
+    json_error_t je;
+    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        char why[200], show[400]; /* jansson quotes the offending bytes: untrusted too */
+        preview(je.text, strlen(je.text), why, sizeof why);
+        preview(line, len, show, sizeof show);
+        return pp_fail(err, PP_EINPUT, "judge answer is not JSON (%s, column %d): \"%s\"", why, je.column, show);
+    }
+    pp_status st = check_answer_id(root, line, len, expect_id, err);
     if (st == PP_OK) {
         *id_ok = 1;
-        const char *w = json_string_value(winner);
-        size_t n = w ? json_string_length(winner) : 0;
-        if (!w) st = pp_fail(err, PP_EINPUT, "judge answer has no string \"winner\"");
-        else if (n == 1 && w[0] == 'a') *out = JUDGE_FIRST;
-        else if (n == 1 && w[0] == 'b') *out = JUDGE_SECOND;
-        else if (n == 3 && memcmp(w, "tie", 3) == 0) *out = JUDGE_TIE;
-        else {
-            preview(w, n, show, sizeof show);
-            st = pp_fail(err, PP_EINPUT, "judge answer \"winner\" is \"%s\", not \"a\", \"b\" or \"tie\"",
-                         show);
-        }
+        st = score_protocol ? read_score(root, &out->score, err) : read_winner(root, &out->verdict, err);
     }
     json_decref(root);
     return st;
@@ -418,7 +446,18 @@ static pp_status parse_answer(const char *line, size_t len, const char *expect_i
 pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verdict *out,
                              pp_err *err) {
     int id_ok;
-    return parse_answer(line, strlen(line), expect_id ? expect_id : "", out, &id_ok, err);
+    cmd_answer a;
+    pp_status st = parse_answer(line, strlen(line), expect_id ? expect_id : "", 0, &a, &id_ok, err);
+    *out = a.verdict;
+    return st;
+}
+
+pp_status judge_parse_score_answer(const char *line, const char *expect_id, double *score, pp_err *err) {
+    int id_ok;
+    cmd_answer a;
+    pp_status st = parse_answer(line, strlen(line), expect_id ? expect_id : "", 1, &a, &id_ok, err);
+    *score = a.score;
+    return st;
 }
 
 
@@ -493,7 +532,7 @@ typedef enum { ATTEMPT_OK, ATTEMPT_FAILED, ATTEMPT_STOPPED } attempt_end;
 /* One request, one answer.  Counts the outcome; stops the judge when it is
  * dead, hung or out of step. */
 static attempt_end attempt_once(judge_cmd *j, size_t req_len, const char *id,
-                                judge_verdict *out) {
+                                cmd_answer *out) {
     j->n.attempts++;
     /* a freshly started judge may first have a model to load */
     double limit = j->opt.timeout_s;
@@ -544,7 +583,7 @@ static attempt_end attempt_once(judge_cmd *j, size_t req_len, const char *id,
     case GOT_LINE:
         break;
     }
-    pp_status st = parse_answer(j->buf, line_len, id, out, &id_ok, &perr);
+    pp_status st = parse_answer(j->buf, line_len, id, j->opt.score_protocol, out, &id_ok, &perr);
     consume_line(j, line_len);
     if (st == PP_OK) return ATTEMPT_OK;
     j->n.bad_answers++;
@@ -569,6 +608,7 @@ void judge_cmd_options_default(judge_cmd_options *opt) {
     opt->stop_requested = NULL;
     opt->stop_ctx = NULL;
     opt->stop_grace_s = 5.0;
+    opt->score_protocol = 0;
 }
 
 static pp_status check_options(const judge_cmd_options *o, pp_err *err) {
@@ -634,25 +674,24 @@ pp_status judge_cmd_open(judge_cmd **out, const char *cmdline, const judge_cmd_o
     return PP_OK;
 }
 
-/* Build the request line in j->req; returns its length, 0 when out of memory.
- * id is valid UTF-8 already. */
-static size_t build_request(judge_cmd *j, const char *id, const char *prompt, const char *a,
-                            const char *b) {
-    const char *in[3] = {prompt ? prompt : "", a ? a : "", b ? b : ""};
-    const char *clean[3];
+/* Build the request line {"id":id, keys[0]:texts[0], ...} in j->req; returns
+ * its length, 0 when out of memory.  id is valid UTF-8 already; the texts
+ * may hold anything (invalid sequences are sent as U+FFFD). */
+static size_t build_request(judge_cmd *j, const char *id, const char *const *keys, const char *const *texts, int n) {
     char *owned[3] = {NULL, NULL, NULL};
     size_t len = 0;
-    int ok = 1;
-    for (int k = 0; k < 3; k++) {
-        clean[k] = pp_utf8_clean(in[k], &owned[k]);
-        if (!clean[k]) ok = 0;
+    json_t *obj = json_pack("{s:s}", "id", id);
+    for (int k = 0; obj && k < n; k++) {
+        const char *clean = pp_utf8_clean(texts[k] ? texts[k] : "", &owned[k]);
+        if (!clean || json_object_set_new(obj, keys[k], json_string(clean)) != 0) {
+            json_decref(obj);
+            obj = NULL;
+        }
     }
-    json_t *obj = ok ? json_pack("{s:s, s:s, s:s, s:s}", "id", id, "prompt", clean[0], "a",
-                                 clean[1], "b", clean[2])
-                     : NULL;
     if (obj) {
         /* JSON_COMPACT without JSON_ENSURE_ASCII: UTF-8 goes through as is;
-         * newlines and control characters are escaped, so one line. */
+         * newlines and control characters are escaped, so one line.  Keys
+         * keep their insertion order (jansson >= 2.8). */
         size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
         if (need > 0 && need + 1 > j->req_cap) {
             char *grown = realloc(j->req, need + 1);
@@ -665,14 +704,19 @@ static size_t build_request(judge_cmd *j, const char *id, const char *prompt, co
         }
         json_decref(obj);
     }
-    for (int k = 0; k < 3; k++) free(owned[k]);
+    for (int k = 0; k < n; k++) free(owned[k]);
     return len;
 }
 
-pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
-                          const char *b, judge_verdict *out, double *seconds, pp_err *err) {
+/* One call of either protocol: the request's text fields, then attempts
+ * with retries and restarts until a valid answer, a give-up or a stop.
+ * *done says whether *out holds an answer. */
+static pp_status judge_call(judge_cmd *j, const char *id, const char *const *keys, const char *const *texts, int n,
+                            cmd_answer *out, int *done, double *seconds, pp_err *err) {
     double t0 = now_s();
-    *out = JUDGE_FAILED;
+    out->verdict = JUDGE_FAILED;
+    out->score = NAN;
+    *done = 0;
     if (seconds) *seconds = 0;
     j->n.calls++;
     if (j->broken)
@@ -685,15 +729,14 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
     }
     char *id_owned; /* the answer must echo the id as sent */
     id = pp_utf8_clean(id, &id_owned);
-    size_t req_len = id ? build_request(j, id, prompt, a, b) : 0;
+    size_t req_len = id ? build_request(j, id, keys, texts, n) : 0;
     if (req_len == 0) {
         free(id_owned);
         return pp_fail(err, PP_ESYS, "judge '%s': out of memory building a request", j->argv[0]);
     }
 
     pp_status st = PP_OK;
-    int done = 0;
-    for (int attempt = 0; attempt <= j->opt.max_retries && !done && st == PP_OK; attempt++) {
+    for (int attempt = 0; attempt <= j->opt.max_retries && !*done && st == PP_OK; attempt++) {
         if (stop_seen(j)) { /* no new attempt, no restart */
             st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal before judge call \"%.100s\"", id);
             break;
@@ -718,7 +761,7 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
         if (how == ATTEMPT_OK) {
             j->n.ok++;
             j->fails_in_row = 0;
-            done = 1;
+            *done = 1;
         } else if (how == ATTEMPT_STOPPED) {
             st = pp_fail(err, PP_EINTERRUPTED, "%s", j->last_problem);
         } else if (++j->fails_in_row >= j->opt.give_up_after) {
@@ -730,14 +773,45 @@ pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, cons
                          j->argv[0], j->fails_in_row, j->last_problem);
         }
     }
-    if (!done) {
-        *out = JUDGE_FAILED;
+    if (!*done) {
+        out->verdict = JUDGE_FAILED;
+        out->score = NAN;
         if (st == PP_OK) j->n.failures++;
     }
     free(id_owned);
     double dt = now_s() - t0;
     j->n.seconds += dt;
     if (seconds) *seconds = dt;
+    return st;
+}
+
+pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
+                          const char *b, judge_verdict *out, double *seconds, pp_err *err) {
+    static const char *const keys[3] = {"prompt", "a", "b"};
+    const char *texts[3] = {prompt, a, b};
+    cmd_answer ans;
+    int done;
+    if (j->opt.score_protocol) {
+        *out = JUDGE_FAILED;
+        return pp_fail(err, PP_EINPUT, "judge '%s' speaks the score protocol: it cannot judge a match", j->argv[0]);
+    }
+    pp_status st = judge_call(j, id, keys, texts, 3, &ans, &done, seconds, err);
+    *out = ans.verdict;
+    return st;
+}
+
+pp_status judge_cmd_score(judge_cmd *j, const char *id, const char *prompt, const char *response, double *score,
+                          double *seconds, pp_err *err) {
+    static const char *const keys[2] = {"prompt", "response"};
+    const char *texts[2] = {prompt, response};
+    cmd_answer ans;
+    int done;
+    if (!j->opt.score_protocol) {
+        *score = NAN;
+        return pp_fail(err, PP_EINPUT, "judge '%s' speaks the pairwise protocol: it cannot score", j->argv[0]);
+    }
+    pp_status st = judge_call(j, id, keys, texts, 2, &ans, &done, seconds, err);
+    *score = ans.score;
     return st;
 }
 
@@ -766,18 +840,26 @@ void judge_cmd_close(judge_cmd *j) {
 typedef struct {
     judge_cmd *cmd;
     const char *cmdline;
+    const char *id_prefix;
     double timeout_s;
 } cmd_judge;
 
 static pp_status cmd_start(void **ctx, const judge_config *cfg, pp_err *err) {
     const judge_cli *cli = cfg->cli;
     if (!cli->cmdline) return pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd");
+    int score_protocol = judge_cli_score_protocol(cli);
+    if (cfg->pointwise && !score_protocol)
+        return pp_fail(err, PP_EINPUT, "--method score with --judge cmd needs --judge-protocol score");
+    if (!cfg->pointwise && score_protocol)
+        return pp_fail(err, PP_EINPUT, "--judge-protocol score scores candidates one by one: use it with pp-rank --method score");
     cmd_judge *c = calloc(1, sizeof *c);
     if (!c) return pp_fail(err, PP_ESYS, "out of memory");
     judge_cmd_options jo = cli->cmd;
     jo.stop_requested = cfg->stop_requested;
     jo.stop_ctx = cfg->stop_ctx;
+    jo.score_protocol = score_protocol;
     c->cmdline = cli->cmdline;
+    c->id_prefix = cli->id_prefix ? cli->id_prefix : "";
     c->timeout_s = cli->cmd.timeout_s;
     pp_status st = judge_cmd_open(&c->cmd, cli->cmdline, &jo, err);
     if (st != PP_OK) {
@@ -792,6 +874,20 @@ static pp_status cmd_match(void *ctx, const judge_match *m, int n, judge_verdict
     cmd_judge *c = ctx;
     for (int i = 0; i < n; i++)
         PP_TRY(judge_cmd_match(c->cmd, m[i].id, m[i].prompt, m[i].first, m[i].second, &out[i], NULL, err));
+    return PP_OK;
+}
+
+/* Score protocol: candidate j of prompt row p is asked as id
+ * "<prefix><prompt id>-c<j>"; a call that got no valid answer scores NAN
+ * (rank_score leaves such candidates out of the pairs). */
+static pp_status cmd_score(void *ctx, const candidate_set *c, int64_t p, double *scores, pp_err *err) {
+    cmd_judge *cj = ctx;
+    char id[96];
+    for (int j = 0; j < c->k; j++) {
+        snprintf(id, sizeof id, "%s%lld-c%d", cj->id_prefix, (long long)c->prompt_id[p], j);
+        PP_TRY(judge_cmd_score(cj->cmd, id, c->prompt_text[p], c->candidate_text[p * c->k + j], &scores[j], NULL,
+                               err));
+    }
     return PP_OK;
 }
 
@@ -812,5 +908,7 @@ static void cmd_stop(void *ctx) {
     free(c);
 }
 
-const judge_ops judge_cmd_ops = {"cmd", 0, cmd_start, cmd_match, NULL, cmd_counters, cmd_last_problem, cmd_describe,
-                                 cmd_stop};
+/* Both protocols: which one a run speaks is chosen by --judge-protocol and
+ * checked at start against what the caller asked for. */
+const judge_ops judge_cmd_ops = {"cmd", 0, cmd_start, cmd_match, cmd_score, cmd_counters, cmd_last_problem,
+                                 cmd_describe, cmd_stop};

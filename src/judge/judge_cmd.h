@@ -1,10 +1,14 @@
-/* judge_cmd.h - the external-command pairwise judge ("--judge cmd").
+/* judge_cmd.h - the external-command judge ("--judge cmd"), pairwise or
+ * pointwise.
  *
  * A judge is a program started once per MPI rank.  prefpipe writes one JSON
  * object per line to its stdin,
  *     {"id":"17","prompt":"...","a":"...","b":"..."}
  * and reads one JSON object per line from its stdout,
  *     {"id":"17","winner":"a"|"b"|"tie"}
+ * or, with the score protocol (--judge-protocol score, for pp-rank --method
+ * score: an external reward model),
+ *     {"id":"17-c3","prompt":"...","response":"..."}  ->  {"id":"17-c3","score":0.82}
  * (docs/judge-protocol.md).  The command line is split into an argv here and
  * run directly, never through a shell, and the texts travel only through the
  * pipe, so quotes, newlines and shell metacharacters in them are harmless.
@@ -53,6 +57,10 @@ typedef struct {
     void *stop_ctx;
     double stop_grace_s;       /* (5); with kill_grace_s the longest a stop waits
                                   for a judge call: 5 + 2 s by default */
+    int score_protocol;        /* 0: pairwise ({"id","prompt","a","b"} answered by
+                                  {"id","winner"}); 1: pointwise scores
+                                  ({"id","prompt","response"} answered by
+                                  {"id","score"}) */
 } judge_cmd_options;
 
 /* The counters of judge.h; calls are judge_cmd_match calls. */
@@ -88,6 +96,13 @@ PP_MUST_CHECK pp_status judge_cmd_open(judge_cmd **j, const char *cmdline, const
 PP_MUST_CHECK pp_status judge_cmd_match(judge_cmd *j, const char *id, const char *prompt, const char *a,
                           const char *b, judge_verdict *out, double *seconds, pp_err *err);
 
+/* Score one response (a judge opened with opt.score_protocol = 1): the same
+ * attempts, retries, timeouts, restarts and counters as judge_cmd_match.
+ * PP_OK with *score = NAN when the call could not be answered; the other
+ * statuses as judge_cmd_match. */
+PP_MUST_CHECK pp_status judge_cmd_score(judge_cmd *j, const char *id, const char *prompt, const char *response,
+                                        double *score, double *seconds, pp_err *err);
+
 void judge_cmd_stats(const judge_cmd *j, judge_cmd_counters *out);
 
 /* Process id of the running judge, or -1 when none runs (between a failure
@@ -109,6 +124,8 @@ void judge_cmd_close(judge_cmd *j);
  * message saying what is wrong and *out = JUDGE_FAILED.  For fuzzing. */
 PP_MUST_CHECK pp_status judge_parse_answer(const char *line, const char *expect_id, judge_verdict *out,
                              pp_err *err);
+/* The same for a score answer: "score" must be a finite JSON number. */
+PP_MUST_CHECK pp_status judge_parse_score_answer(const char *line, const char *expect_id, double *score, pp_err *err);
 
 /* The judge's table for judge.h ("cmd"). */
 extern const judge_ops judge_cmd_ops;

@@ -67,8 +67,6 @@ static pp_status check_combination(const rank_options *o, pp_err *err) {
     if (is_rm && !o->rm_path) return pp_fail(err, PP_EINPUT, "--judge rm needs --rm RM.h5");
     if (!is_rm && (o->rm_path || o->rm_model_path))
         return pp_fail(err, PP_EINPUT, "--rm and --rm-model are only used with --judge rm");
-    if (o->score_method && is_cmd)
-        return pp_fail(err, PP_EINPUT, "--method score needs a pointwise judge (oracle or rm), not a pairwise --judge cmd");
     if (o->score_method && (o->both_orders || o->j.position_bias > 0))
         return pp_fail(err, PP_EINPUT, "--both-orders and --judge-position-bias apply to pairwise methods, not --method score");
     return PP_OK;

@@ -90,6 +90,9 @@ pp_status results_from_tournaments(const rank_options *o, tourn *const *t, int64
     return st;
 }
 
+/* Score order: higher first; an unscored candidate (NAN) after every scored one. */
+static int scores_before(double a, double b) { return !isnan(a) && (isnan(b) || a > b); }
+
 pp_status results_from_scores(const rank_options *o, const double *scores, int64_t np, int k, rank_results *r,
                                      pp_err *err) {
     PP_TRY(results_alloc(r, np, k, 0, err));
@@ -98,29 +101,34 @@ pp_status results_from_scores(const rank_options *o, const double *scores, int64
     for (int64_t p = 0; st == PP_OK && p < np; p++) {
         const double *sc = scores + p * k;
         int *ord = r->ranking + p * k;
+        int scored = 0;
         for (int j = 0; j < k; j++) { /* insertion sort: k is small */
             int i = j;
-            while (i > 0 && sc[ord[i - 1]] < sc[j]) {
+            while (i > 0 && scores_before(sc[j], sc[ord[i - 1]])) {
                 ord[i] = ord[i - 1];
                 i--;
             }
             ord[i] = j;
+            scored += !isnan(sc[j]);
         }
+        int last = scored > 0 ? scored - 1 : 0; /* the worst scored candidate */
         r->best[p] = ord[0];
-        r->worst[p] = sc[ord[0]] > sc[ord[k - 1]] ? ord[k - 1] : ord[0];
+        r->worst[p] = sc[ord[0]] > sc[ord[last]] ? ord[last] : ord[0];
         r->calls[p] = k;
+        r->failures[p] = k - scored;
+        r->failures_total += k - scored;
         r->calls_total += k;
         int64_t before = r->pairs.n;
         if (o->pairs_all) {
-            for (int i = 0; st == PP_OK && i < k; i++)
-                for (int j = i + 1; st == PP_OK && j < k; j++)
+            for (int i = 0; st == PP_OK && i < scored; i++)
+                for (int j = i + 1; st == PP_OK && j < scored; j++)
                     if (sc[ord[i]] > sc[ord[j]]) st = pair_add(&r->pairs, p, ord[i], ord[j], err);
-        } else if (k >= 2) {
-            long pos = k - 1;
+        } else if (scored >= 2) {
+            long pos = scored - 1;
             if (o->rejected.kind == TOURN_REJECT_RUNNER_UP) pos = 1;
             if (o->rejected.kind == TOURN_REJECT_QUANTILE) {
-                pos = lround(o->rejected.q * (k - 1));
-                pos = pos < 1 ? 1 : pos > k - 1 ? k - 1 : pos;
+                pos = lround(o->rejected.q * (scored - 1));
+                pos = pos < 1 ? 1 : pos > scored - 1 ? scored - 1 : pos;
             }
             if (sc[ord[0]] > sc[ord[pos]]) st = pair_add(&r->pairs, p, ord[0], ord[pos], err);
         }

@@ -2,7 +2,9 @@
  * a pointwise judge (judge.h `score`), prompts split in blocks over the
  * ranks and the scores gathered on rank 0, which ranks each prompt's
  * candidates by score.  A score depends only on (judge, prompt,
- * candidate), so the pairs do not depend on the rank count. */
+ * candidate), so the pairs do not depend on the rank count.  A candidate
+ * the judge could not score (an external scorer that failed every retry)
+ * has score NAN and takes no part in its prompt's pairs. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -36,11 +38,24 @@ pp_status rank_score(const rank_options *o, const candidate_set *c, MPI_Comm com
     pp_status st = PP_OK;
     if (!mine || (rank == 0 && !all) || !counts || !displs) st = pp_fail(err, PP_ESYS, "out of memory");
     for (int64_t p = lo; st == PP_OK && p < hi; p++) st = judge_score(&j, c, p, &mine[(p - lo) * k], err);
-    for (int64_t i = 0; st == PP_OK && i < (hi - lo) * k; i++)
+    /* a NAN is a call the judge could not answer (counted in its failures);
+     * any other non-finite score, or more NANs than failures, is a bug */
+    judge_counters jc;
+    judge_get_counters(&j, &jc);
+    long unanswered = 0;
+    for (int64_t i = 0; st == PP_OK && i < (hi - lo) * k; i++) {
+        if (isnan(mine[i]) && ++unanswered <= jc.failures) continue;
         if (!isfinite(mine[i]))
             st = pp_fail(err, PP_ESYS, "scorer %s gave a non-finite score to candidate %lld of prompt row %lld",
                          j.ops->name, (long long)(i % k), (long long)(lo + i / k));
+    }
     st = pp_agree(comm, st, err);
+    /* the judges' fault counters, summed over the ranks (the pairwise
+     * methods sum them from the match log) */
+    double mine_faults[5] = {(double)jc.timeouts, (double)jc.crashes, (double)jc.bad_answers, (double)jc.restarts,
+                             jc.seconds},
+           faults[5] = {0};
+    if (st == PP_OK) MPI_Reduce(mine_faults, faults, 5, MPI_DOUBLE, MPI_SUM, 0, comm);
     if (st == PP_OK) {
         for (int r = 0; r < size; r++) {
             counts[r] = (int)((np * (r + 1) / size - np * r / size) * k);
@@ -54,6 +69,11 @@ pp_status rank_score(const rank_options *o, const candidate_set *c, MPI_Comm com
         if (st == PP_OK) {
             st = build_pairs(o, &j, c, &r, NULL, 0, out, err);
             results_free(&r);
+            out->timeouts = (int64_t)faults[0];
+            out->crashes = (int64_t)faults[1];
+            out->bad_answers = (int64_t)faults[2];
+            out->restarts = (int64_t)faults[3];
+            out->judge_seconds = faults[4];
         }
         rep->calls_total = rep->calls_judged = np * k;
     }

@@ -132,6 +132,62 @@ else fail garbage_failures_complete "$(tail -n 1 "$T/err")"; fi
 check_fails broken_judge_one_line 2 'gave no valid answer' $GUARD "$R" --candidates "$T/c2.h5" --out "$T/bj.h5" \
     --judge cmd --judge-cmd "$TOOLS/judge_garbage" --judge-id-prefix notjson: --judge-retries 0 --judge-give-up 2
 
+# ---- --method score with an external pointwise scorer (--judge-protocol score):
+# the scorer's score is the answer's length, so the chosen answer is the
+# longest of its prompt; faults are retried and counted, the pairs unchanged
+SC="$TOOLS/scorer_test"
+score_run() { # OUT EXTRA-ARGS...
+    out=$1
+    shift
+    $GUARD "$R" --candidates "$T/c6.h5" --out "$out" --method score --judge cmd --judge-protocol score "$@" >/dev/null 2>"$T/err"
+}
+if score_run "$T/sc_good.h5" --judge-cmd "$SC good"; then
+    n=$(attr "$T/sc_good.h5" n_pairs)
+    # every pair: the chosen answer has its prompt's highest score (the longest), the rejected a lower one
+    h5dump -y -w 0 -d /score "$T/sc_good.h5" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep . >"$T/sc"
+    vals "$T/sc_good.h5" /pair_prompt >"$T/pp"
+    vals "$T/sc_good.h5" /chosen >"$T/ch"
+    vals "$T/sc_good.h5" /rejected >"$T/rj"
+    right=$(paste "$T/pp" "$T/ch" "$T/rj" | awk -v K=6 'NR == FNR { s[NR - 1] = $1; next }
+        { m = s[$1 * K]; for (j = 1; j < K; j++) if (s[$1 * K + j] > m) m = s[$1 * K + j]
+          if (s[$1 * K + $2] == m && s[$1 * K + $3] < m) n++ } END { print n + 0 }' "$T/sc" -)
+    [ "${n:-0}" -gt 0 ] && [ "$right" = "$n" ] && ok score_cmd_longest_chosen ||
+        fail score_cmd_longest_chosen "pairs $n, chosen has the highest score in $right"
+    [ "$(attr "$T/sc_good.h5" judge_calls)" = 72 ] && [ "$(attr "$T/sc_good.h5" failures)" = 0 ] && ok score_cmd_calls ||
+        fail score_cmd_calls "calls $(attr "$T/sc_good.h5" judge_calls) failures $(attr "$T/sc_good.h5" failures)"
+    valid score_cmd_valid "$T/sc_good.h5"
+else fail score_cmd_completes "$(tail -n 1 "$T/err")"; fi
+if $GUARD mpirun --oversubscribe --bind-to none -np 2 "$R" --candidates "$T/c6.h5" --out "$T/sc_np2.h5" --method score \
+    --judge cmd --judge-protocol score --judge-cmd "$SC good" >/dev/null 2>"$T/err"; then
+    same_pairs score_cmd_np2_same "$T/sc_good.h5" "$T/sc_np2.h5"
+else fail score_cmd_np2_completes "$(tail -n 1 "$T/err")"; fi
+if score_run "$T/sc_crash.h5" --judge-cmd "$SC crash 5"; then
+    [ "$(attr "$T/sc_crash.h5" crashes)" -gt 0 ] && [ "$(attr "$T/sc_crash.h5" restarts)" -gt 0 ] && ok score_cmd_crash_counted ||
+        fail score_cmd_crash_counted "crashes $(attr "$T/sc_crash.h5" crashes)"
+    same_pairs score_cmd_crash_same "$T/sc_good.h5" "$T/sc_crash.h5"
+else fail score_cmd_crash_completes "$(tail -n 1 "$T/err")"; fi
+if score_run "$T/sc_hang.h5" --judge-cmd "$SC hang 9" --judge-timeout 0.2; then
+    [ "$(attr "$T/sc_hang.h5" timeouts)" -gt 0 ] && ok score_cmd_hang_counted || fail score_cmd_hang_counted "no timeouts"
+    same_pairs score_cmd_hang_same "$T/sc_good.h5" "$T/sc_hang.h5"
+else fail score_cmd_hang_completes "$(tail -n 1 "$T/err")"; fi
+for mode in garbage wrongid; do
+    if score_run "$T/sc_$mode.h5" --judge-cmd "$SC $mode 4"; then
+        [ "$(attr "$T/sc_$mode.h5" bad_answers)" -gt 0 ] && [ "$(attr "$T/sc_$mode.h5" failures)" = 0 ] &&
+            ok "score_cmd_${mode}_retried" || fail "score_cmd_${mode}_retried" "bad answers $(attr "$T/sc_$mode.h5" bad_answers)"
+        same_pairs "score_cmd_${mode}_same" "$T/sc_good.h5" "$T/sc_$mode.h5"
+    else fail "score_cmd_${mode}_completes" "$(tail -n 1 "$T/err")"; fi
+done
+# no retries: the unanswered candidates (every 4th call) are counted and left out of the pairs
+if score_run "$T/sc_noscore.h5" --judge-cmd "$SC noscore 4" --judge-retries 0; then
+    [ "$(attr "$T/sc_noscore.h5" failures)" = 18 ] && ok score_cmd_unanswered_counted ||
+        fail score_cmd_unanswered_counted "failures $(attr "$T/sc_noscore.h5" failures), want 18 of 72"
+    valid score_cmd_unanswered_valid "$T/sc_noscore.h5"
+else fail score_cmd_unanswered_completes "$(tail -n 1 "$T/err")"; fi
+check_fails score_protocol_pairwise_method 1 'answers pp-rank --method score only' \
+    "$R" --candidates "$T/c4.h5" --out "$T/x2.h5" --method iterative --judge cmd --judge-protocol score --judge-cmd "$SC good"
+check_fails score_protocol_unknown 1 'must be pairwise or score' \
+    "$R" --candidates "$T/c4.h5" --out "$T/x3.h5" --method score --judge cmd --judge-protocol points --judge-cmd "$SC good"
+
 # ---- texts with quotes, newlines, shell metacharacters, non-ASCII reach the judge intact
 printf '%s\n' '{"prompt":"Say \"hi\" $(touch /tmp/pwned) `id`; rm -rf / | cat > x & <y> \u00fcn\u00efc\u00f8d\u00e9 \u65e5\u672c\nline two \\ backslash\ttab"}' \
     '{"prompt":"a plain prompt"}' >"$T/w.jsonl"
@@ -263,7 +319,7 @@ check_fails oracle_needs_truth 1 'needs the task family' "$R" --candidates "$T/w
 check_fails cmd_needs_program 1 'needs --judge-cmd' "$R" --candidates "$T/c4.h5" --out "$T/x.h5" --judge cmd
 check_fails judge_not_found 1 "judge program '/nonexistent/judge' cannot be run" "$R" --candidates "$T/c4.h5" \
     --out "$T/x.h5" --judge cmd --judge-cmd "/nonexistent/judge --flag"
-check_fails score_needs_pointwise 1 'pointwise judge' "$R" --candidates "$T/c4.h5" --out "$T/x.h5" --method score \
+check_fails score_needs_pointwise 1 'needs a pointwise scorer: --judge-protocol score' "$R" --candidates "$T/c4.h5" --out "$T/x.h5" --method score \
     --judge cmd --judge-cmd "$TOOLS/judge_good"
 check_fails rm_needs_file 1 'needs --rm' "$R" --candidates "$T/c4.h5" --out "$T/x.h5" --method score --judge rm
 check_fails rm_pairwise 1 'use it with --method score' "$R" --candidates "$T/c4.h5" --out "$T/x.h5" --judge rm --rm "$T/p.h5"

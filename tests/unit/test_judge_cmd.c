@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,43 @@ static void test_parse_answer(void **state) {
     }
     assert_string_equal(judge_verdict_name(JUDGE_TIE), "tie");
     assert_string_equal(judge_verdict_name(JUDGE_FAILED), "failed");
+}
+
+/* The score protocol's answers: a finite number under "score". */
+static void test_parse_score_answer(void **state) {
+    (void)state;
+    static const struct {
+        const char *line;
+        double want;
+    } ok[] = {
+        {"{\"id\":\"7-c0\",\"score\":0.25}", 0.25},
+        {"{\"score\":-3, \"id\":\"7-c0\"} \r", -3.0},
+        {"{\"id\":\"7-c0\",\"score\":1e300,\"why\":\"long\"}", 1e300},
+    };
+    for (size_t t = 0; t < sizeof ok / sizeof ok[0]; t++) {
+        double v = 0;
+        pp_err err;
+        pp_err_clear(&err);
+        if (judge_parse_score_answer(ok[t].line, "7-c0", &v, &err) != PP_OK) fail_msg("parse [%s]: %s", ok[t].line, err.msg);
+        assert_true(v == ok[t].want);
+    }
+    static const char *bad[] = {
+        "{\"id\":\"7-c0\"}",                     /* no score */
+        "{\"id\":\"7-c0\",\"score\":\"0.5\"}",   /* a string */
+        "{\"id\":\"7-c0\",\"score\":NaN}",       /* not JSON */
+        "{\"id\":\"7-c0\",\"score\":1e999}",     /* overflows to infinity */
+        "{\"id\":\"7-c1\",\"score\":1}",         /* another id */
+        "{\"id\":\"7-c0\",\"winner\":\"a\"}",    /* a pairwise answer */
+        "{\"id\":\"7-c0\",\"score\":null}",
+    };
+    for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
+        double v = 1;
+        pp_err err;
+        pp_err_clear(&err);
+        if (judge_parse_score_answer(bad[t], "7-c0", &v, &err) != PP_EINPUT) fail_msg("accepted bad answer [%s]", bad[t]);
+        assert_true(isnan(v));
+        assert_true(strlen(err.msg) > 10);
+    }
 }
 
 /* ------------------------------------------------------------ good judge */
@@ -854,6 +892,7 @@ int main(int argc, char **argv) {
     (void)argc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_argv),      cmocka_unit_test(test_parse_answer),
+        cmocka_unit_test(test_parse_score_answer),
         cmocka_unit_test(test_good_judge),      cmocka_unit_test(test_texts_intact),
         cmocka_unit_test(test_missing_program), cmocka_unit_test(test_crashy),
         cmocka_unit_test(test_epipe),           cmocka_unit_test(test_sigchld_ignored),
