@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
         {"baseline", OPT_STRING, &baseline, "M.h5", "the model to compare against (normally the reference)", NULL, 1, 0, 0},
         {"prompts", OPT_STRING, &prompts, "P.h5[,P2.h5]", "prompt files, comma-separated; each is one split of the report", NULL, 1, 0, 0},
         {"out", OPT_STRING, &out, "E.h5", "eval file to write", NULL, 1, 0, 0},
-        {"judge", OPT_CHOICE, &judge, "J", "pairwise judge", "oracle|cmd", 0, 0, 0},
+        {"judge", OPT_CHOICE, &judge, "J", "pairwise judge (model: an LLM judge, --judge-model)", "oracle|cmd|model", 0, 0, 0},
         {"temperature", OPT_DOUBLE, &temperature, "T", "sampling temperature (0: greedy)", NULL, 0, 0, 100},
         {"top-p", OPT_DOUBLE, &top_p, "P", "nucleus sampling", NULL, 0, 1e-9, 1},
         {"top-k", OPT_INT, &top_k, "N", "top-k sampling (0: off)", NULL, 0, 0, 1e9},
@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
     }
     pp_status st = PP_OK;
     if (n < 1 || n > EVAL_MAX_SPLITS) st = pp_fail(&s.err, PP_EINPUT, "--prompts: give 1 to %d files", EVAL_MAX_SPLITS);
-    if (st == PP_OK) st = judge_cli_check(&jc, !strcmp(judge, "cmd"), 0, &s.err);
+    if (st == PP_OK) st = judge_cli_check(&jc, judge, 0, &s.err);
     if (st == PP_OK) st = pp_check_output(out, in, 2 + n, &s.err);
     eval_options o = {.judge = judge, .j = jc, .chunk_prompts = chunk,
                       .gen = {.k = 1, .max_new_tokens = max_new, .seed = (uint64_t)seed,

@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
         {"candidates", OPT_STRING, &cand_path, "C.h5", "candidates file (pp-generate)", NULL, 1, 0, 0},
         {"out", OPT_STRING, &out, "R.h5", "pairs file to write", NULL, 1, 0, 0},
         {"method", OPT_CHOICE, &method, "M", "ranking method", "iterative|knockout|roundrobin|score", 0, 0, 0},
-        {"judge", OPT_CHOICE, &judge, "J", "judge: built-in task oracle, external command, reward model", "oracle|cmd|rm", 0, 0, 0},
+        {"judge", OPT_CHOICE, &judge, "J", "judge: built-in task oracle, external command, reward model, LLM judge model", "oracle|cmd|rm|model", 0, 0, 0},
         {"rm", OPT_STRING, &rm, "RM.h5", "--judge rm: reward model file (pp-rm)", NULL, 0, 0, 0},
         {"rm-model", OPT_STRING, &rm_model, "M.h5", "--judge rm: its feature model (default: the one the RM file names)", NULL, 0, 0, 0},
         {"both-orders", OPT_FLAG, &both_orders, NULL, "ask every match in both orders; disagreement is a tie", NULL, 0, 0, 0},
@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
         {"jsonl", OPT_STRING, &jsonl, "FILE", "also write the pairs as TRL JSON lines {prompt, chosen, rejected}", NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--candidates C.h5 --out R.h5 --method iterative|knockout|roundrobin|score "
-                              "--judge oracle|cmd|rm [--judge-cmd \"PROGRAM ARGS\"] [--rm RM.h5] [--both-orders]",
+                              "--judge oracle|cmd|rm|model [--judge-cmd \"PROGRAM ARGS\"] [--rm RM.h5] [--judge-model J.h5] [--both-orders]",
                   .description = "Ranks the K candidates of every prompt with a pairwise judge (or scores them one by "
                                  "one with --method score) and writes chosen/rejected pairs. The matches of all prompts "
                                  "are one work pool over the MPI ranks. Every verdict goes to a resume journal in "

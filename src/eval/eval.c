@@ -114,7 +114,8 @@ static pp_status judge_both_orders(judges *j, const prompt_set *p, int64_t i, in
                                  p->family ? p->family[i] : NULL,
                                  p->reference ? p->reference[i] : NULL,
                                  ((uint64_t)split << 40) ^ (uint64_t)p->ids[i],
-                                 (uint64_t)order};
+                                 (uint64_t)order,
+                                 NULL};
     }
     return judge_matches(&j->j, m, 2, v, err);
 }

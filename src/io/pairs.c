@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -210,6 +211,17 @@ static pp_status write_matches(pp_h5 *f, const pairs_set *s, pp_err *err) {
     if (st == PP_OK) {
         for (int64_t i = 0; i < n; i++) i64[i] = s->matches[i].sequence;
         st = put_1d(f, "/matches/sequence", PP_I64, n, i64, err);
+    }
+    /* the model judge's probabilities, when the judge gave any */
+    int has_probs = 0;
+    for (int64_t i = 0; i < n; i++) has_probs |= !isnan(s->matches[i].p_first);
+    if (st == PP_OK && has_probs) {
+        for (int64_t i = 0; i < n; i++) f64[i] = s->matches[i].p_first;
+        st = put_1d(f, "/matches/p_first", PP_F64, n, f64, err);
+    }
+    if (st == PP_OK && has_probs) {
+        for (int64_t i = 0; i < n; i++) f64[i] = s->matches[i].p_second;
+        st = put_1d(f, "/matches/p_second", PP_F64, n, f64, err);
     }
     if (st == PP_OK) st = put_text(f, "/matches/error", n, s->match_error, err);
     free(i64);
@@ -509,6 +521,17 @@ static pp_status load_matches(pp_h5 *f, pairs_set *s, pp_err *err) {
     for (int64_t i = 0; st == PP_OK && i < n; i++) s->matches[i].seconds = f64[i];
     if (st == PP_OK) st = get_array(f, "/matches/sequence", PP_I64, sizeof *i64, n, -1, (void **)&i64, err);
     for (int64_t i = 0; st == PP_OK && i < n; i++) s->matches[i].sequence = i64[i];
+    for (int64_t i = 0; st == PP_OK && i < n; i++) s->matches[i].p_first = s->matches[i].p_second = NAN;
+    if (st == PP_OK && pp_h5_exists(f, "/matches/p_first")) { /* model judge only */
+        free(f64);
+        f64 = NULL;
+        st = get_array(f, "/matches/p_first", PP_F64, sizeof *f64, n, -1, (void **)&f64, err);
+        for (int64_t i = 0; st == PP_OK && i < n; i++) s->matches[i].p_first = f64[i];
+        free(f64);
+        f64 = NULL;
+        if (st == PP_OK) st = get_array(f, "/matches/p_second", PP_F64, sizeof *f64, n, -1, (void **)&f64, err);
+        for (int64_t i = 0; st == PP_OK && i < n; i++) s->matches[i].p_second = f64[i];
+    }
     if (st == PP_OK) st = get_text(f, "/matches/error", n, 0, &s->match_error, err);
     free(i64);
     free(f64);

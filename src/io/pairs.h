@@ -53,6 +53,7 @@ typedef struct {
     int attempts, timeouts, crashes, bad_answers, restarts; /* cmd judge only */
     int rank;         /* MPI rank that judged it */
     int64_t sequence; /* arrival position, across resumed runs */
+    double p_first, p_second; /* the model judge's label probabilities (NAN otherwise) */
 } pairs_match;
 
 typedef struct {

@@ -4,10 +4,11 @@
 
 #include <string.h>
 
-extern const judge_ops judge_oracle_ops, judge_cmd_ops, judge_rm_ops;
+extern const judge_ops judge_oracle_ops, judge_cmd_ops, judge_rm_ops, judge_model_ops;
 
 /* A new judge: its file, and its table here. */
-static const judge_ops *const all_judges[] = {&judge_oracle_ops, &judge_cmd_ops, &judge_rm_ops};
+static const judge_ops *const all_judges[] = {&judge_oracle_ops, &judge_cmd_ops, &judge_rm_ops,
+                                               &judge_model_ops};
 
 const judge_ops *judge_find(const char *name) {
     for (size_t i = 0; name && i < sizeof all_judges / sizeof all_judges[0]; i++)
@@ -40,6 +41,11 @@ pp_status judge_score(judge_handle *j, const candidate_set *c, int64_t p, double
 void judge_get_counters(const judge_handle *j, judge_counters *out) {
     memset(out, 0, sizeof *out);
     if (j->ops && j->ops->counters) j->ops->counters(j->ctx, out);
+}
+
+int judge_batch(const judge_handle *j) {
+    int b = j->ops && j->ops->batch ? j->ops->batch(j->ctx) : 1;
+    return b > 1 ? b : 1;
 }
 
 const char *judge_last_problem(const judge_handle *j) {

@@ -17,8 +17,9 @@
  *
  * The judges: oracle (judge_oracle.h: the suite's scorer, emulated noise
  * and position bias; pairwise and pointwise), cmd (judge_cmd.h: an external
- * program, JSON lines over pipes; pairwise), rm (judge_rm.c: the reward
- * model of pp-rm; pointwise). */
+ * program, JSON lines over pipes; pairwise, or pointwise with the score
+ * protocol), rm (judge_rm.c: the reward model of pp-rm; pointwise), model
+ * (judge_model.h: an LLM judge on prefpipe's own engine; pairwise). */
 #ifndef JUDGE_H
 #define JUDGE_H
 
@@ -65,6 +66,9 @@ typedef struct {
     const char *prompt, *first, *second;
     const char *family, *reference; /* the task; needed when ops->needs_task */
     uint64_t match_id, order;       /* keys of the oracle's random stream */
+    double *probs;                  /* out, may be NULL: [0], [1] = the judge's probability
+                                       for the first / second answer (model judge; other
+                                       judges leave it alone) */
 } judge_match;
 
 struct judge_cli;
@@ -99,6 +103,9 @@ typedef struct {
     /* The judge's settings into the pairs file's attributes (NULL: none). */
     void (*describe)(const void *ctx, pairs_set *s);
     void (*stop)(void *ctx); /* ends the judge and frees ctx */
+    /* Matches it judges best together (NULL: 1): callers with many ready
+     * matches hand over up to this many in one match call. */
+    int (*batch)(const void *ctx);
 } judge_ops;
 
 typedef struct {
@@ -113,6 +120,8 @@ PP_MUST_CHECK pp_status judge_start(judge_handle *j, const char *name, const jud
 PP_MUST_CHECK pp_status judge_matches(judge_handle *j, const judge_match *m, int n, judge_verdict *out, pp_err *err);
 PP_MUST_CHECK pp_status judge_score(judge_handle *j, const candidate_set *c, int64_t p, double *scores, pp_err *err);
 void judge_get_counters(const judge_handle *j, judge_counters *out);
+/* Matches the judge takes best in one judge_matches call (>= 1). */
+int judge_batch(const judge_handle *j);
 const char *judge_last_problem(const judge_handle *j); /* "" when nothing went wrong */
 void judge_describe(const judge_handle *j, pairs_set *s);
 void judge_stop(judge_handle *j); /* a judge not started is fine */

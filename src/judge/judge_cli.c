@@ -11,6 +11,8 @@ void judge_cli_defaults(judge_cli *j) {
     j->close = ORACLE_DEFAULT_CLOSE;
     j->seed = 1;
     j->protocol = "pairwise";
+    j->labels = "A,B";
+    j->batch = 16;
 }
 
 int judge_cli_score_protocol(const judge_cli *j) { return j->protocol && strcmp(j->protocol, "score") == 0; }
@@ -38,9 +40,28 @@ void judge_cli_options(judge_cli *j, pp_option *o) {
     o[11] = (pp_option){"judge-protocol", OPT_STRING, &j->protocol, "pairwise|score",
                         "cmd: pairwise verdicts {id,prompt,a,b} -> {id,winner}, or pointwise scores {id,prompt,response} "
                         "-> {id,score} (pp-rank --method score)", NULL, 0, 0, 0};
+    o[12] = (pp_option){"judge-model", OPT_STRING, &j->model_path, "J.h5",
+                        "--judge model: the model file that judges (any model here; its next-token probabilities of the "
+                        "labels give the verdict)", NULL, 0, 0, 0};
+    o[13] = (pp_option){"judge-template", OPT_STRING, &j->template_path, "FILE",
+                        "model: judge prompt with {prompt}, {a} and {b} (default: built in, after MT-Bench's pairwise judge)",
+                        NULL, 0, 0, 0};
+    o[14] = (pp_option){"judge-labels", OPT_STRING, &j->labels, "\"A,B\"",
+                        "model: the answer labels for the first and second answer, one token each after the cue", NULL, 0,
+                        0, 0};
+    o[15] = (pp_option){"judge-tie-margin", OPT_DOUBLE, &j->tie_margin, "M",
+                        "model: a tie when |P(A) - P(B)| <= M x (P(A) + P(B))", NULL, 0, 0, 1};
+    o[16] = (pp_option){"judge-batch", OPT_INT, &j->batch, "N",
+                        "model: matches judged together in one forward stream (memory: N KV caches of the context)", NULL,
+                        0, 1, 4096};
 }
 
-pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err) {
+pp_status judge_cli_check(const judge_cli *j, const char *judge, int pointwise, pp_err *err) {
+    int is_cmd = judge && !strcmp(judge, "cmd"), is_model = judge && !strcmp(judge, "model");
+    if (is_model && (!j->model_path || !*j->model_path)) return pp_fail(err, PP_EINPUT, "--judge model needs --judge-model J.h5");
+    if (!is_model && (j->model_path || j->template_path))
+        return pp_fail(err, PP_EINPUT, "--judge-model and --judge-template are only used with --judge model");
+    if (is_model && pointwise) return pp_fail(err, PP_EINPUT, "--judge model is pairwise: use a pairwise --method");
     if (is_cmd && (!j->cmdline || !*j->cmdline)) return pp_fail(err, PP_EINPUT, "--judge cmd needs --judge-cmd \"PROGRAM ARGS\"");
     if (!is_cmd && j->cmdline) return pp_fail(err, PP_EINPUT, "--judge-cmd is only used with --judge cmd");
     if (!pointwise && j->noise > 1)

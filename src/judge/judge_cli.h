@@ -26,15 +26,20 @@ typedef struct judge_cli {
     double noise, position_bias, close; /* oracle: --judge-noise, -position-bias, -close */
     long long seed;             /* oracle: --judge-seed */
     const char *protocol;       /* cmd: --judge-protocol pairwise|score */
+    const char *model_path;     /* model: --judge-model J.h5 */
+    const char *template_path;  /* model: --judge-template FILE (NULL: built in) */
+    const char *labels;         /* model: --judge-labels "A,B" */
+    double tie_margin;          /* model: --judge-tie-margin M */
+    int batch;                  /* model: --judge-batch N (matches per forward stream) */
 } judge_cli;
 
-#define JUDGE_CLI_N_OPTIONS 12
+#define JUDGE_CLI_N_OPTIONS 17
 
 void judge_cli_defaults(judge_cli *j);
 void judge_cli_options(judge_cli *j, pp_option *out);
-/* is_cmd: --judge cmd was chosen; pointwise: pp-rank --method score, where
+/* judge: the --judge name; pointwise: pp-rank --method score, where
  * --judge-noise is a standard deviation rather than a probability. */
-PP_MUST_CHECK pp_status judge_cli_check(const judge_cli *j, int is_cmd, int pointwise, pp_err *err);
+PP_MUST_CHECK pp_status judge_cli_check(const judge_cli *j, const char *judge, int pointwise, pp_err *err);
 /* 1 when --judge-protocol score was chosen (checked by judge_cli_check). */
 int judge_cli_score_protocol(const judge_cli *j);
 

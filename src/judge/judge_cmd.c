@@ -911,4 +911,4 @@ static void cmd_stop(void *ctx) {
 /* Both protocols: which one a run speaks is chosen by --judge-protocol and
  * checked at start against what the caller asked for. */
 const judge_ops judge_cmd_ops = {"cmd", 0, cmd_start, cmd_match, cmd_score, cmd_counters, cmd_last_problem,
-                                 cmd_describe, cmd_stop};
+                                 cmd_describe, cmd_stop, NULL};

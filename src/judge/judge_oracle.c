@@ -126,4 +126,4 @@ static void oracle_describe(const void *ctx, pairs_set *s) {
 static void oracle_stop(void *ctx) { free(ctx); }
 
 const judge_ops judge_oracle_ops = {"oracle",        1,          oracle_start,    oracle_match, oracle_score,
-                                    oracle_counters, NULL,       oracle_describe, oracle_stop};
+                                    oracle_counters, NULL,       oracle_describe, oracle_stop, NULL};

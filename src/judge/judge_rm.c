@@ -83,4 +83,4 @@ static pp_status rm_judge_score(void *ctx, const candidate_set *c, int64_t p, do
                           err);
 }
 
-const judge_ops judge_rm_ops = {"rm", 0, rm_judge_start, NULL, rm_judge_score, NULL, NULL, NULL, rm_judge_stop};
+const judge_ops judge_rm_ops = {"rm", 0, rm_judge_start, NULL, rm_judge_score, NULL, NULL, NULL, rm_judge_stop, NULL};

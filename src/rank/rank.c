@@ -60,8 +60,8 @@ void rank_end(rank_report *rep, int committed, const char *out, const pairs_set 
 
 /* Combinations that make no sense, refused before any work. */
 static pp_status check_combination(const rank_options *o, pp_err *err) {
-    int is_cmd = !strcmp(o->judge, "cmd"), is_rm = !strcmp(o->judge, "rm");
-    PP_TRY(judge_cli_check(&o->j, is_cmd, o->score_method, err));
+    int is_rm = !strcmp(o->judge, "rm");
+    PP_TRY(judge_cli_check(&o->j, o->judge, o->score_method, err));
     if (is_rm && !o->score_method)
         return pp_fail(err, PP_EINPUT, "--judge rm scores candidates one by one: use it with --method score");
     if (is_rm && !o->rm_path) return pp_fail(err, PP_EINPUT, "--judge rm needs --rm RM.h5");
@@ -83,10 +83,16 @@ pp_status rank_file(rank_options *o, const rank_file_options *f, const pp_log *l
     snprintf(parts, sizeof parts, "%s.parts", o->out_path);
     o->parts_dir = parts;
     if (st == PP_OK) st = check_combination(o, err);
+    /* the model judge's position bias is cancelled by design: every match
+     * is asked in both orders */
+    if (st == PP_OK && !strcmp(o->judge, "model")) o->both_orders = 1;
 
-    pp_input inputs[2] = {{"candidates", o->candidates_path}, {"rm", o->rm_path}};
-    if (st == PP_OK) st = pp_check_output(o->out_path, inputs, 2, err);
-    if (st == PP_OK && f->jsonl) st = pp_check_output(f->jsonl, inputs, 2, err);
+    pp_input inputs[3] = {{"candidates", o->candidates_path}};
+    int n_inputs = 1;
+    if (o->rm_path) inputs[n_inputs++] = (pp_input){"rm", o->rm_path};
+    if (o->j.model_path) inputs[n_inputs++] = (pp_input){"judge_model", o->j.model_path};
+    if (st == PP_OK) st = pp_check_output(o->out_path, inputs, n_inputs, err);
+    if (st == PP_OK && f->jsonl) st = pp_check_output(f->jsonl, inputs, n_inputs, err);
     if (st == PP_OK && f->jsonl && !strcmp(f->jsonl, o->out_path))
         st = pp_fail(err, PP_EINPUT, "--jsonl and --out name the same file");
     st = pp_agree(comm, st, err);
@@ -104,7 +110,7 @@ pp_status rank_file(rank_options *o, const rank_file_options *f, const pp_log *l
     rank_report rep = {.parts.lock.fd = -1};
     if (st == PP_OK) st = rank_run(o, &cs, log, comm, &ps, &rep, err);
     if (st == PP_OK) {
-        pp_provenance prov = {"pp-rank", f->arguments, inputs, o->rm_path ? 2 : 1};
+        pp_provenance prov = {"pp-rank", f->arguments, inputs, n_inputs};
         st = pairs_write(&ps, o->out_path, comm, &prov, err);
     }
     if (st == PP_OK && f->jsonl && rank == 0) st = pairs_write_jsonl(&ps, f->jsonl, err);

@@ -32,6 +32,7 @@ typedef struct {
     int32_t fatal;   /* the judge is broken: error holds the message, stop the run */
     int32_t stopped; /* a stop cut the call short: no verdict, not journaled */
     double seconds;
+    double probs[2]; /* the model judge's P(first), P(second); NAN for other judges */
     char error[RANK_ERROR_TEXT];
 } verdict_msg;
 
@@ -40,6 +41,7 @@ typedef struct {
     int32_t prompt, call, first, second, verdict;
     int32_t attempts, timeouts, crashes, bad_answers, restarts, rank;
     double seconds;
+    double probs[2]; /* as in verdict_msg */
     char *error; /* NULL unless the call failed */
 } verdict_log;
 

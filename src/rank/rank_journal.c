@@ -3,7 +3,8 @@
  *
  * OUT.parts/ holds run.key and lock (core/pp_parts.h) and journal.bin:
  * JOURNAL_MAGIC, then one record per verdict in arrival order.  A record is
- * its magic, eleven int32 fields, the seconds, the error text (u16 length
+ * its magic, eleven int32 fields, the seconds, the model judge's two
+ * probabilities (float64, NaN for other judges), the error text (u16 length
  * and bytes) and a checksum of all that.  Little-endian hosts are assumed
  * (the journal never leaves the machine family that wrote it; the HDF5
  * output is portable). */
@@ -21,7 +22,7 @@
 #include "rank/rank_engine.h"
 
 #define JOURNAL_NAME "journal.bin"
-#define JOURNAL_MAGIC "PPRANKJ2"
+#define JOURNAL_MAGIC "PPRANKJ3"
 #define JOURNAL_MAX ((size_t)1 << 40)
 #define RECORD_MAGIC 0x314A5250u /* "PRJ1" */
 #define JOURNAL_SYNC_S 5.0       /* fdatasync at most this often */
@@ -60,7 +61,7 @@ static pp_status run_key(const rank_options *o, const candidate_set *c, pp_runke
 static uint64_t checksum(const unsigned char *p, size_t n) { return pp_hash_bytes(0x9E3779B97F4A7C15ULL ^ n, p, n); }
 
 #define RECORD_INTS 11
-#define RECORD_FIXED (4 + 4 * RECORD_INTS + 8 + 2)
+#define RECORD_FIXED (4 + 4 * RECORD_INTS + 8 + 16 + 2)
 #define RECORD_MAX (RECORD_FIXED + RANK_ERROR_TEXT + 8)
 
 static size_t record_encode(const verdict_msg *v, unsigned char *buf) {
@@ -73,6 +74,7 @@ static size_t record_encode(const verdict_msg *v, unsigned char *buf) {
     memcpy(buf + o, &magic, 4), o += 4;
     memcpy(buf + o, ints, sizeof ints), o += sizeof ints;
     memcpy(buf + o, &v->seconds, 8), o += 8;
+    memcpy(buf + o, v->probs, 16), o += 16;
     memcpy(buf + o, &e16, 2), o += 2;
     memcpy(buf + o, v->error, elen), o += elen;
     uint64_t h = checksum(buf, o);
@@ -101,6 +103,7 @@ static size_t record_decode(const unsigned char *buf, size_t avail, verdict_msg 
     v->attempts = ints[5], v->timeouts = ints[6], v->crashes = ints[7], v->bad_answers = ints[8];
     v->restarts = ints[9], v->rank = ints[10];
     memcpy(&v->seconds, buf + 4 + sizeof ints, 8);
+    memcpy(v->probs, buf + 4 + sizeof ints + 8, 16);
     memcpy(v->error, buf + RECORD_FIXED, elen);
     v->error[elen] = '\0';
     return body + 8;

@@ -245,7 +245,7 @@ pp_status build_pairs(const rank_options *o, const judge_handle *jd, const candi
         int orders = o->both_orders ? 2 : 1;
         s->matches[i] = (pairs_match){l->prompt, l->call, l->call / orders, l->call % orders, l->first, l->second,
                                       l->verdict, l->seconds, l->attempts, l->timeouts, l->crashes,
-                                      l->bad_answers, l->restarts, l->rank, 0};
+                                      l->bad_answers, l->restarts, l->rank, 0, l->probs[0], l->probs[1]};
         errs[i] = l->error ? l->error : "";
     }
     if (st == PP_OK) st = pairs_pack_text(&s->match_error, n_logs, errs, err);

@@ -6,6 +6,7 @@
  * Reading order: the messages, the judge on any rank, the pool and how a
  * verdict is taken in, a worker's loop, the coordinator's loop, and the run
  * that puts them together. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,49 +84,64 @@ static void set_error(verdict_msg *v, const char *text) {
     snprintf(v->error, sizeof v->error, "%.*s", (int)sizeof v->error - 1, text ? text : "");
 }
 
-/* Judge one call, on whatever rank this is.  Never fails: a judge that
- * cannot go on sets v->fatal and the message; a stop sets v->stopped. */
-static void judge_call(judge_handle *j, int orders, const char *id_prefix, int rank, const candidate_set *c,
-                       const call_item *call, verdict_msg *v) {
-    memset(v, 0, sizeof *v);
-    v->prompt = call->prompt;
-    v->call = call->call;
-    v->first = call->first;
-    v->second = call->second;
-    v->rank = rank;
-    const int64_t p = call->prompt, k = c->k;
-    const int order = call->call % orders, match = call->call / orders;
-    char id[96];
-    snprintf(id, sizeof id, "%s%lld-%d", id_prefix, (long long)c->prompt_id[p], call->call);
-    judge_match m = {id,
-                     c->prompt_text[p],
-                     c->candidate_text[p * k + call->first],
-                     c->candidate_text[p * k + call->second],
-                     c->family ? c->family[p] : NULL,
-                     c->reference ? c->reference[p] : NULL,
-                     (uint64_t)c->prompt_id[p] * MATCH_ID_STRIDE + (uint64_t)match,
-                     (uint64_t)order};
+/* Judge n calls in one judge_matches call (a judge that batches takes
+ * them together), on whatever rank this is.  Never fails: a judge that
+ * cannot go on sets v->fatal and the message (on every call of the batch);
+ * a stop sets v->stopped.  The fault counters of the batch are charged to
+ * its first call, so the sums stay right. */
+#define JUDGE_BATCH_MAX 64
+static void judge_calls(judge_handle *j, int orders, const char *id_prefix, int rank, const candidate_set *c,
+                        const call_item *calls, int n, verdict_msg *v) {
+    char ids[JUDGE_BATCH_MAX][96];
+    judge_match m[JUDGE_BATCH_MAX];
+    judge_verdict jv[JUDGE_BATCH_MAX];
+    const int64_t k = c->k;
+    for (int i = 0; i < n; i++) {
+        const call_item *call = &calls[i];
+        const int64_t p = call->prompt;
+        const int order = call->call % orders, match = call->call / orders;
+        memset(&v[i], 0, sizeof v[i]);
+        v[i].prompt = call->prompt;
+        v[i].call = call->call;
+        v[i].first = call->first;
+        v[i].second = call->second;
+        v[i].rank = rank;
+        v[i].probs[0] = v[i].probs[1] = NAN;
+        snprintf(ids[i], sizeof ids[i], "%s%lld-%d", id_prefix, (long long)c->prompt_id[p], call->call);
+        m[i] = (judge_match){ids[i],
+                             c->prompt_text[p],
+                             c->candidate_text[p * k + call->first],
+                             c->candidate_text[p * k + call->second],
+                             c->family ? c->family[p] : NULL,
+                             c->reference ? c->reference[p] : NULL,
+                             (uint64_t)c->prompt_id[p] * MATCH_ID_STRIDE + (uint64_t)match,
+                             (uint64_t)order,
+                             v[i].probs};
+        jv[i] = JUDGE_FAILED;
+    }
     judge_counters before, after;
     judge_get_counters(j, &before);
-    judge_verdict jv = JUDGE_FAILED;
     pp_err e = {0};
     double t0 = pp_now();
-    pp_status st = judge_matches(j, &m, 1, &jv, &e);
-    v->seconds = pp_now() - t0;
+    pp_status st = judge_matches(j, m, n, jv, &e);
+    double dt = pp_now() - t0;
     judge_get_counters(j, &after);
-    v->attempts = (int32_t)(after.attempts - before.attempts);
-    v->timeouts = (int32_t)(after.timeouts - before.timeouts);
-    v->crashes = (int32_t)(after.crashes - before.crashes);
-    v->bad_answers = (int32_t)(after.bad_answers - before.bad_answers);
-    v->restarts = (int32_t)(after.restarts - before.restarts);
-    v->verdict = jv;
-    if (st == PP_EINTERRUPTED) {
-        v->stopped = 1;
-    } else if (st != PP_OK) {
-        v->fatal = 1;
-        set_error(v, e.msg);
-    } else if (v->verdict == JUDGE_FAILED) {
-        set_error(v, judge_last_problem(j));
+    v[0].attempts = (int32_t)(after.attempts - before.attempts);
+    v[0].timeouts = (int32_t)(after.timeouts - before.timeouts);
+    v[0].crashes = (int32_t)(after.crashes - before.crashes);
+    v[0].bad_answers = (int32_t)(after.bad_answers - before.bad_answers);
+    v[0].restarts = (int32_t)(after.restarts - before.restarts);
+    for (int i = 0; i < n; i++) {
+        v[i].seconds = dt / n;
+        v[i].verdict = jv[i];
+        if (st == PP_EINTERRUPTED) {
+            v[i].stopped = 1;
+        } else if (st != PP_OK) {
+            v[i].fatal = 1;
+            set_error(&v[i], e.msg);
+        } else if (v[i].verdict == JUDGE_FAILED) {
+            set_error(&v[i], judge_last_problem(j));
+        }
     }
 }
 
@@ -139,6 +155,8 @@ typedef struct {
     int rank, size;
     judge_handle judge;
     stop_probe probe;
+    int depth;  /* calls queued at a worker: --queue-depth, raised to hold two batches */
+    int batch;  /* calls handed to the judge at once (judge_batch, 1 for most judges) */
 
     /* rank 0 only */
     tourn **t;
@@ -154,16 +172,17 @@ typedef struct {
     pp_progress progress;
     /* messages go out with MPI_Isend: a blocking send could wait for the
      * receiver to finish a judge call first (rendezvous) */
-    call_item *batch;       /* rank 0: [size][depth slots][depth calls] */
+    call_item *batch_items; /* rank 0: [size][depth slots][depth calls] */
     MPI_Request *batch_req; /* rank 0: [size][depth slots] */
     call_item *queue;       /* worker: ring of depth calls */
-    verdict_msg *out;       /* worker: [depth + 1] verdicts being sent */
+    verdict_msg *out;       /* worker: [depth + 1][batch] verdicts being sent */
+    verdict_msg *mine_out;  /* rank 0: [batch] verdicts of its own calls */
     MPI_Request *out_req;
 } engine;
 
-static void engine_judge_call(engine *e, const call_item *call, verdict_msg *v) {
-    judge_call(&e->judge, e->opt->both_orders ? 2 : 1, e->opt->j.id_prefix ? e->opt->j.id_prefix : "", e->rank, e->c,
-               call, v);
+static void engine_judge_calls(engine *e, const call_item *calls, int n, verdict_msg *v) {
+    judge_calls(&e->judge, e->opt->both_orders ? 2 : 1, e->opt->j.id_prefix ? e->opt->j.id_prefix : "", e->rank, e->c,
+                calls, n, v);
 }
 
 static pp_status refill_pool(engine *e, int64_t p, pp_err *err) {
@@ -193,7 +212,7 @@ static pp_status accept_verdict(engine *e, const verdict_msg *v, int from_journa
     if (!from_journal) PP_TRY(journal_append(&e->jr, v, err));
     verdict_log *l = &e->log_v[e->n_log++];
     *l = (verdict_log){v->prompt, v->call, v->first, v->second, v->verdict, v->attempts, v->timeouts,
-                       v->crashes, v->bad_answers, v->restarts, v->rank, v->seconds, NULL};
+                       v->crashes, v->bad_answers, v->restarts, v->rank, v->seconds, {v->probs[0], v->probs[1]}, NULL};
     if (v->error[0] && v->verdict == JUDGE_FAILED) l->error = strdup(v->error);
     e->answered++;
     /* while replaying, nothing is taken: calls the journal answers later
@@ -213,7 +232,8 @@ static pp_status replay_verdict(void *ctx, const verdict_msg *v, pp_err *err) { 
 
 /* Every other rank: judge what rank 0 sends until it says stop. */
 static void work(engine *e) {
-    int depth = e->opt->queue_depth, head = 0, n = 0, stop = 0, broken = 0;
+    int depth = e->depth, head = 0, n = 0, stop = 0, broken = 0;
+    call_item calls[JUDGE_BATCH_MAX];
     call_item *queue = e->queue;
     double backoff = IDLE_START;
     while (!stop) {
@@ -236,13 +256,14 @@ static void work(engine *e) {
         }
         if (stop) break;
         if (n > 0 && !broken) {
-            call_item c = queue[head];
-            head = (head + 1) % depth;
-            n--;
+            int nb = n < e->batch ? n : e->batch;
+            for (int i = 0; i < nb; i++) calls[i] = queue[(head + i) % depth];
+            head = (head + nb) % depth;
+            n -= nb;
             int o = free_slot(e->out_req, depth + 1);
-            verdict_msg *v = &e->out[o];
-            engine_judge_call(e, &c, v);
-            MPI_Isend(v, (int)sizeof *v, MPI_BYTE, 0, TAG_VERDICT, e->comm, &e->out_req[o]);
+            verdict_msg *v = &e->out[(size_t)o * e->batch];
+            engine_judge_calls(e, calls, nb, v);
+            MPI_Isend(v, (int)(nb * sizeof *v), MPI_BYTE, 0, TAG_VERDICT, e->comm, &e->out_req[o]);
             if (v->fatal) broken = 1; /* rank 0 will stop everyone */
             backoff = IDLE_START;
         } else if (got) {
@@ -260,7 +281,7 @@ static void work(engine *e) {
 /* Top every worker's queue up to `level` calls, one call per worker per
  * pass so scarce work is spread evenly. */
 static void feed_workers(engine *e, int level) {
-    const int depth = e->opt->queue_depth;
+    const int depth = e->depth;
     if (e->size == 1 || e->pool_head == e->pool_tail) return;
     /* a worker has fewer than depth calls outstanding, so fewer than depth
      * batches in flight: one of its depth slots is free */
@@ -272,10 +293,10 @@ static void feed_workers(engine *e, int level) {
     for (int lvl = 1; lvl <= level; lvl++)
         for (int w = 1; w < e->size; w++)
             if (e->outstanding[w] + count[w] < lvl && e->pool_head < e->pool_tail)
-                e->batch[(w * depth + slot[w]) * depth + count[w]++] = e->pool[e->pool_head++];
+                e->batch_items[(w * depth + slot[w]) * depth + count[w]++] = e->pool[e->pool_head++];
     for (int w = 1; w < e->size; w++)
         if (count[w] > 0) {
-            MPI_Isend(&e->batch[(w * depth + slot[w]) * depth], 4 * count[w], MPI_INT32_T, w, TAG_WORK, e->comm,
+            MPI_Isend(&e->batch_items[(w * depth + slot[w]) * depth], 4 * count[w], MPI_INT32_T, w, TAG_WORK, e->comm,
                       &e->batch_req[w * depth + slot[w]]);
             e->outstanding[w] += count[w];
         }
@@ -295,17 +316,23 @@ static int poll_workers(engine *e, pp_status *st, pp_err *err) {
             e->said_bye[s.MPI_SOURCE] = 1;
             continue;
         }
-        verdict_msg v;
-        MPI_Recv(&v, (int)sizeof v, MPI_BYTE, s.MPI_SOURCE, TAG_VERDICT, e->comm, MPI_STATUS_IGNORE);
-        e->outstanding[s.MPI_SOURCE]--;
-        if (v.stopped) continue; /* judged again on resume */
-        if (v.fatal) {
-            if (*st == PP_OK) *st = pp_fail(err, PP_ESYS, "judge on rank %d: %s", s.MPI_SOURCE, v.error);
-            continue;
+        verdict_msg vs[JUDGE_BATCH_MAX]; /* a worker's batch comes as one message */
+        int bytes;
+        MPI_Get_count(&s, MPI_BYTE, &bytes);
+        MPI_Recv(vs, (int)sizeof vs, MPI_BYTE, s.MPI_SOURCE, TAG_VERDICT, e->comm, MPI_STATUS_IGNORE);
+        int nv = bytes / (int)sizeof vs[0];
+        e->outstanding[s.MPI_SOURCE] -= nv;
+        for (int i = 0; i < nv; i++) {
+            const verdict_msg *v = &vs[i];
+            if (v->stopped) continue; /* judged again on resume */
+            if (v->fatal) {
+                if (*st == PP_OK) *st = pp_fail(err, PP_ESYS, "judge on rank %d: %s", s.MPI_SOURCE, v->error);
+                continue;
+            }
+            pp_err e2;
+            pp_status a = accept_verdict(e, v, 0, *st == PP_OK ? err : &e2);
+            if (a != PP_OK && *st == PP_OK) *st = a;
         }
-        pp_err e2;
-        pp_status a = accept_verdict(e, &v, 0, *st == PP_OK ? err : &e2);
-        if (a != PP_OK && *st == PP_OK) *st = a;
     }
     return got;
 }
@@ -327,15 +354,18 @@ static pp_status coordinate(engine *e, pp_err *err) {
         int got = poll_workers(e, &st, err);
         if (st != PP_OK) break;
         feed_workers(e, 1);
-        call_item mine;
-        int have = pool_pop(e, &mine);
-        feed_workers(e, e->opt->queue_depth);
+        call_item mine[JUDGE_BATCH_MAX];
+        int have = 0;
+        while (have < e->batch && pool_pop(e, &mine[have])) have++;
+        feed_workers(e, e->depth);
         if (have) {
-            verdict_msg v;
-            engine_judge_call(e, &mine, &v);
-            if (v.stopped) continue; /* the loop's stop test says so */
-            if (v.fatal) st = pp_fail(err, PP_ESYS, "judge on rank 0: %s", v.error);
-            else st = accept_verdict(e, &v, 0, err);
+            verdict_msg *v = e->mine_out;
+            engine_judge_calls(e, mine, have, v);
+            for (int i = 0; i < have && st == PP_OK; i++) {
+                if (v[i].stopped) continue; /* the loop's stop test says so */
+                if (v[i].fatal) st = pp_fail(err, PP_ESYS, "judge on rank 0: %s", v[i].error);
+                else st = accept_verdict(e, &v[i], 0, err);
+            }
             backoff = IDLE_START;
         } else if (got) {
             backoff = IDLE_START;
@@ -362,7 +392,7 @@ static pp_status coordinate(engine *e, pp_err *err) {
         st = late;
         *err = late_err;
     }
-    MPI_Waitall(e->size * e->opt->queue_depth, e->batch_req, MPI_STATUSES_IGNORE);
+    MPI_Waitall(e->size * e->depth, e->batch_req, MPI_STATUSES_IGNORE);
     return st;
 }
 
@@ -377,10 +407,11 @@ static void engine_free(engine *e) {
     free(e->outstanding);
     free(e->said_bye);
     free(e->batch_count);
-    free(e->batch);
+    free(e->batch_items);
     free(e->batch_req);
     free(e->queue);
     free(e->out);
+    free(e->mine_out);
     free(e->out_req);
     judge_stop(&e->judge);
     if (e->rank == 0) journal_close(&e->jr);
@@ -437,27 +468,34 @@ pp_status rank_pairwise(const rank_options *o, const candidate_set *c, const pp_
         st = pp_fail(err, PP_EINPUT, "%lld prompts: at most %d", (long long)c->n_prompts, INT32_MAX);
     if (st == PP_OK && (o->queue_depth < 1 || o->queue_depth > 64))
         st = pp_fail(err, PP_EINPUT, "--queue-depth must be 1..64, got %d", o->queue_depth);
-    if (st == PP_OK) {
-        e.outstanding = calloc((size_t)e.size, sizeof(int));
-        e.said_bye = calloc((size_t)e.size, sizeof(int));
-        size_t n = (size_t)e.size, d = (size_t)o->queue_depth;
-        e.batch_count = calloc(2 * n, sizeof(int)); /* counts, then slots */
-        e.batch = malloc(n * d * d * sizeof *e.batch);
-        e.batch_req = malloc(n * d * sizeof *e.batch_req);
-        e.queue = malloc(d * sizeof *e.queue);
-        e.out = malloc((d + 1) * sizeof *e.out);
-        e.out_req = malloc((d + 1) * sizeof *e.out_req);
-        if (!e.outstanding || !e.said_bye || !e.batch_count || !e.batch || !e.batch_req || !e.queue || !e.out ||
-            !e.out_req)
-            st = pp_fail(err, PP_ESYS, "out of memory");
-        for (size_t i = 0; st == PP_OK && i < n * d; i++) e.batch_req[i] = MPI_REQUEST_NULL;
-        for (size_t i = 0; st == PP_OK && i <= d; i++) e.out_req[i] = MPI_REQUEST_NULL;
-    }
     /* every rank starts its judge (a judge that cannot start stops all),
      * before the journal is touched */
     st = pp_agree(e.comm, st, err);
     e.probe = (stop_probe){e.rank, e.comm};
     if (st == PP_OK) st = pp_agree(e.comm, open_judge(&e.judge, o, c, &e.probe, err), err);
+    if (st == PP_OK) {
+        /* a judge that batches gets up to its batch at once, and a worker's
+         * queue holds two batches so the next one is there when it is done */
+        e.batch = judge_batch(&e.judge) < JUDGE_BATCH_MAX ? judge_batch(&e.judge) : JUDGE_BATCH_MAX;
+        e.depth = o->queue_depth;
+        if (e.batch > 1 && e.depth < 2 * e.batch) e.depth = 2 * e.batch < 64 ? 2 * e.batch : 64;
+        e.outstanding = calloc((size_t)e.size, sizeof(int));
+        e.said_bye = calloc((size_t)e.size, sizeof(int));
+        size_t n = (size_t)e.size, d = (size_t)e.depth, b = (size_t)e.batch;
+        e.batch_count = calloc(2 * n, sizeof(int)); /* counts, then slots */
+        e.batch_req = malloc(n * d * sizeof *e.batch_req);
+        e.queue = malloc(d * sizeof *e.queue);
+        e.out = malloc((d + 1) * b * sizeof *e.out);
+        e.mine_out = malloc(b * sizeof *e.mine_out);
+        e.out_req = malloc((d + 1) * sizeof *e.out_req);
+        e.batch_items = malloc(n * d * d * sizeof *e.batch_items);
+        if (!e.outstanding || !e.said_bye || !e.batch_count || !e.batch_items || !e.batch_req || !e.queue || !e.out ||
+            !e.mine_out || !e.out_req)
+            st = pp_fail(err, PP_ESYS, "out of memory");
+        for (size_t i = 0; st == PP_OK && i < n * d; i++) e.batch_req[i] = MPI_REQUEST_NULL;
+        for (size_t i = 0; st == PP_OK && i <= d; i++) e.out_req[i] = MPI_REQUEST_NULL;
+    }
+    st = pp_agree(e.comm, st, err);
     if (st == PP_OK && e.rank == 0) st = coordinator_setup(&e, err);
     st = pp_agree(e.comm, st, err);
     double t0 = pp_now();
