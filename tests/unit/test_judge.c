@@ -45,7 +45,7 @@ static void make_matches(match_set *s) {
         s->m[i] = (judge_match){"id", t->prompt,
                                 i % 2 ? t->answer : wrong,
                                 i % 2 ? wrong : (i % 5 ? t->answer : "zz"),
-                                tasks_family_name(t->family), t->answer, (uint64_t)i * 7 + 1, (uint64_t)(i % 2)};
+                                tasks_family_name(t->family), t->answer, (uint64_t)i * 7 + 1, (uint64_t)(i % 2), NULL};
     }
 }
 
@@ -144,7 +144,7 @@ static void test_cmd_same_as_direct(void **state) {
     assert_int_equal(judge_start(&j, "cmd", &cfg, &err), PP_OK);
     assert_string_equal(j.ops->name, "cmd");
     assert_false(j.ops->needs_task);
-    assert_null(j.ops->score);
+    assert_non_null(j.ops->score); /* both protocols; --judge-protocol picks one */
     judge_cmd *direct;
     assert_int_equal(judge_cmd_open(&direct, cmdline, &cli.cmd, &err), PP_OK);
     const char *texts[][2] = {{"long answer", "short"}, {"a", "bbb"}, {"same", "four"}, {"", "x"}};
@@ -152,7 +152,7 @@ static void test_cmd_same_as_direct(void **state) {
     char ids[4][8];
     for (int i = 0; i < 4; i++) {
         snprintf(ids[i], sizeof ids[i], "m%d", i);
-        m[i] = (judge_match){ids[i], "which?", texts[i][0], texts[i][1], NULL, NULL, 0, 0};
+        m[i] = (judge_match){ids[i], "which?", texts[i][0], texts[i][1], NULL, NULL, 0, 0, NULL};
     }
     judge_verdict got[4];
     assert_int_equal(judge_matches(&j, m, 4, got, &err), PP_OK);

@@ -67,7 +67,7 @@ static void build(pairs_set *s, int with_truth) {
         s->has_truth = 1, s->truth_prompts = 1, s->truth_best_rate = 1, s->truth_pair_accuracy = 1;
     }
     for (int i = 0; i < 4; i++)
-        s->matches[i] = (pairs_match){i / 2, i % 2, i % 2, 0, 0, 1, i == 3 ? 3 : 0, 0.01 * i, 1, 0, 0, 0, 0, 0, 3 - i};
+        s->matches[i] = (pairs_match){i / 2, i % 2, i % 2, 0, 0, 1, i == 3 ? 3 : 0, 0.01 * i, 1, 0, 0, 0, 0, 0, 3 - i, NAN, NAN};
     const char *errs[4] = {"", "", "", "judge timed out \"x\""};
     assert_int_equal(pairs_pack_text(&s->match_error, 4, errs, &err), PP_OK);
     snprintf(s->method, sizeof s->method, "knockout");
