@@ -295,7 +295,7 @@ pp_status hf_import(model *m, const hf_import_opts *o, hf_import_info *info, pp_
     free(tab);
     st_close(&s);
     if (st == PP_OK) st = model_check_finite(m, o->dir, err);
-    if (st == PP_OK) st = load_tokenizer(m, o->dir, o->llama2c_tokenizer, err);
+    if (st == PP_OK && !o->weights_only) st = load_tokenizer(m, o->dir, o->llama2c_tokenizer, err);
     if (st != PP_OK) {
         model_free(m);
         return st;

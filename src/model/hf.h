@@ -25,6 +25,7 @@ typedef struct {
     /* llama2.c tokenizer.bin to attach; NULL: the directory's tokenizer.json */
     const char *llama2c_tokenizer;
     int max_seq_len;      /* > 0: cap max_position_embeddings to this context */
+    int weights_only;     /* 1: no tokenizer (tests that compare weights and logits) */
     const pp_log *log;    /* progress lines; may be NULL */
 } hf_import_opts;
 
