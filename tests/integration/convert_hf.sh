@@ -81,6 +81,26 @@ mkdir "$T/no_weights" && cp "$FX/llama3_gqa/config.json" "$T/no_weights/"
 check_fails convert_hf_no_checkpoint 1 'no_weights: no model.safetensors or model.safetensors.index.json' \
     "$C" --from-hf "$T/no_weights" --out "$T/x.h5"
 
+# ---- a random untied model with the Llama-2 vocabulary (32000), made here ----
+# (its logits are the fixture's job; this proves the layout at full vocab
+# size, GQA and head_dim != dim / heads, both ways)
+R=$BUILD/tests/tools/random_model
+if [ -x "$R" ]; then
+    "$R" "dim=64,layers=2,heads=4,kv-heads=2,head-dim=24,hidden=96,seq-len=128,tied=0" 32000 3 "$T/r.h5" "$T/r_tok.bin" >/dev/null
+    check convert_hf_random32k_export "$C" --to-hf "$T/rhf" --model "$T/r.h5"
+    check convert_hf_random32k_import "$C" --from-hf "$T/rhf" --tokenizer "$T/r_tok.bin" --out "$T/r_back.h5"
+    a=$(fp "$T/r.h5") b=$(fp "$T/r_back.h5")
+    [ -n "$a" ] && [ "$a" = "$b" ] && ok convert_hf_random32k_bit_exact || fail convert_hf_random32k_bit_exact "$a vs $b"
+    grep -q '"head_dim": 24' "$T/rhf/config.json" && grep -q '"tie_word_embeddings": false' "$T/rhf/config.json" &&
+        ok convert_hf_random32k_config || fail convert_hf_random32k_config "$(tr -d '\n' <"$T/rhf/config.json")"
+    check convert_hf_random32k_export_bf16 "$C" --to-hf "$T/rhf16" --model "$T/r.h5" --dtype bf16
+    s32=$(wc -c <"$T/rhf/model.safetensors") s16=$(wc -c <"$T/rhf16/model.safetensors")
+    [ $((s16 * 2)) -lt $((s32 + 100000)) ] && [ $((s16 * 2)) -gt $((s32 - 100000)) ] && ok convert_hf_random32k_bf16_half_size ||
+        fail convert_hf_random32k_bf16_half_size "$s16 vs $s32 bytes"
+else
+    skip convert_hf_random32k "tests/tools/random_model is not built (make tests)"
+fi
+
 # ---- stories260K through Hugging Face's layout ------------------------------
 need_shared convert_hf_stories models/stories260K.bin || exit 0
 M=$SHARED/models

@@ -24,7 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+#include <mpi.h>
+
+#include "io/pp_schema.h"
 #include "model/hf.h"
+#include "model/model_io.h"
 #include "model/infer.h"
 #include "model/model_train.h"
 #include "model/safetensors.h"
@@ -232,7 +237,88 @@ static void test_bf16_rounding(void **s) {
     assert_int_equal(st_f32_to_bf16(-2.0f), 0xc000);
 }
 
-int main(void) {
+/* The fingerprint covers head_dim and RoPE scaling, but only when they
+ * differ from the llama2.c shape (older files keep their fingerprints). */
+static void test_fingerprint_covers_new_fields(void **s) {
+    model m;
+    import("llama3_gqa", &m, NULL);
+    uint64_t base = model_fingerprint(&m);
+    m.cfg.rope_factor = 4.0f;
+    assert_true(model_fingerprint(&m) != base);
+    m.cfg.rope_factor = 8.0f;
+    m.cfg.rope_scaling = MODEL_ROPE_PLAIN;
+    assert_true(model_fingerprint(&m) != base);
+    uint64_t plain = model_fingerprint(&m);
+    m.cfg.head_dim = 16; /* another head size, same buffer: only the config differs */
+    assert_true(model_fingerprint(&m) != plain);
+    m.cfg.head_dim = 0;
+    m.cfg.dim = 48; /* q_dim = dim: the llama2.c shape, head_dim not hashed */
+    uint64_t shaped = model_fingerprint(&m);
+    m.cfg.head_dim = 12;
+    assert_true(model_fingerprint(&m) == shaped);
+    model_free(&m);
+}
+
+/* A model file keeps head_dim and llama3 scaling, validates against its
+ * schema, and a version 1 file (no such attributes) still loads with its
+ * fingerprint. */
+static void test_model_file_v2_and_v1(void **s) {
+    model m, back;
+    import("llama3_gqa", &m, NULL);
+    pp_err err = {0};
+    assert_int_equal(tok_init_bytes(&m.tok, &err), PP_OK);
+    /* the byte tokenizer has its own vocabulary size: use a model of that size */
+    model_config c = m.cfg;
+    c.vocab_size = m.tok.vocab_size;
+    tokenizer tok = m.tok;
+    memset(&m.tok, 0, sizeof m.tok);
+    model_free(&m);
+    assert_int_equal(model_alloc(&m, &c, &err), PP_OK);
+    model_init_random(&m, 5);
+    m.tok = tok;
+    m.fingerprint = model_fingerprint(&m);
+    char path[] = "/tmp/test_hf_model.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    pp_provenance prov = {"test", "", NULL, 0};
+    assert_int_equal(model_save(path, &m, MPI_COMM_SELF, &prov, NULL, &err), PP_OK);
+    if (pp_validate_file(path, &err) != PP_OK) fail_msg("%s", err.msg);
+    assert_int_equal(model_load(path, &back, &err), PP_OK);
+    assert_memory_equal(&back.cfg, &m.cfg, sizeof m.cfg);
+    assert_true(back.fingerprint == m.fingerprint);
+    model_free(&back);
+    model_free(&m);
+
+    /* a plain (llama2.c-shaped) model written as version 1 would be */
+    c.head_dim = 0;
+    c.dim = 48;
+    c.rope_scaling = MODEL_ROPE_PLAIN;
+    assert_int_equal(model_alloc(&m, &c, &err), PP_OK);
+    model_init_random(&m, 6);
+    assert_int_equal(tok_init_bytes(&m.tok, &err), PP_OK);
+    m.fingerprint = model_fingerprint(&m);
+    assert_int_equal(model_save(path, &m, MPI_COMM_SELF, &prov, NULL, &err), PP_OK);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_true(H5Adelete(f, "head_dim") >= 0);
+    assert_true(H5Adelete(f, "rope_scaling") >= 0);
+    hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
+    int64_t one = 1;
+    assert_true(H5Awrite(a, H5T_NATIVE_INT64, &one) >= 0);
+    H5Aclose(a);
+    H5Fclose(f);
+    if (model_load(path, &back, &err) != PP_OK) fail_msg("%s", err.msg);
+    assert_int_equal(back.cfg.head_dim, 0);
+    assert_int_equal(model_head_dim(&back.cfg), 12);
+    assert_true(back.fingerprint == m.fingerprint);
+    model_free(&back);
+    model_free(&m);
+    unlink(path);
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_read),
         cmocka_unit_test(test_logits_llama3_gqa),
@@ -244,6 +330,10 @@ int main(void) {
         cmocka_unit_test(test_export_round_trip),
         cmocka_unit_test(test_permutation),
         cmocka_unit_test(test_bf16_rounding),
+        cmocka_unit_test(test_fingerprint_covers_new_fields),
+        cmocka_unit_test(test_model_file_v2_and_v1),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    MPI_Finalize();
+    return rc;
 }
