@@ -220,19 +220,28 @@ static pp_status check_no_extra(const safetensors *s, const tensor_info *tab, in
         size_t len = strlen(name), tail = strlen(".rotary_emb.inv_freq");
         if (len > tail && !strcmp(name + len - tail, ".rotary_emb.inv_freq")) known = 1; /* recomputed here */
         if (!known)
-            return pp_fail(err, PP_EINPUT, "%s: %s: tensor %.80s is not part of a Llama model (biases or extra norms?)", dir,
+            return pp_fail(err, PP_EINPUT, "%s: tensor %.80s is not part of a Llama model (biases or extra norms?)",
                            s->files[s->tensors[i].file].path, name);
     }
     return PP_OK;
 }
 
+/* "[a, b]" of n sizes. */
+static void shape_text(char *buf, size_t cap, int n, const int64_t *dims) {
+    size_t at = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < n && at < cap; i++) at += (size_t)snprintf(buf + at, cap - at, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (at < cap) snprintf(buf + at, cap - at, "]");
+}
+
 static pp_status check_shape(const safetensors *s, const st_tensor *t, const tensor_info *want, pp_err *err) {
     int same = t->ndim == want->rank && t->shape[0] == want->dims[0] && (want->rank == 1 || t->shape[1] == want->dims[1]);
-    if (!same)
-        return pp_fail(err, PP_EINPUT, "%s: tensor %s has shape [%lld%s%lld], config.json implies [%lld, %lld]",
-                       s->files[t->file].path, want->name, (long long)t->shape[0], t->ndim > 1 ? ", " : "",
-                       t->ndim > 1 ? (long long)t->shape[1] : 0LL, (long long)want->dims[0],
-                       (long long)(want->rank == 2 ? want->dims[1] : 1));
+    if (!same) {
+        char have[128], need[64];
+        shape_text(have, sizeof have, t->ndim, t->shape);
+        shape_text(need, sizeof need, want->rank, want->dims);
+        return pp_fail(err, PP_EINPUT, "%s: tensor %s has shape %s, config.json implies %s", s->files[t->file].path,
+                       want->name, have, need);
+    }
     return PP_OK;
 }
 
@@ -250,7 +259,7 @@ static pp_status read_tensors(model *m, const safetensors *s, const tensor_info 
             st = pp_fail(err, PP_EINPUT, "%s: tensor %s is missing from the safetensors files", dir, tab[i].name);
             break;
         }
-        PP_TRY(check_shape(s, t, &tab[i], err));
+        if ((st = check_shape(s, t, &tab[i], err)) != PP_OK) break;
         if (!strstr(info->dtypes, st_dtype_name(t->dtype)) && strlen(info->dtypes) + 6 < sizeof info->dtypes) {
             if (info->dtypes[0]) strcat(info->dtypes, "+");
             strcat(info->dtypes, st_dtype_name(t->dtype));
