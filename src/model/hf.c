@@ -1,6 +1,8 @@
 /* hf.c - Hugging Face Llama-family checkpoints in and out (see hf.h). */
 #include "model/hf.h"
 
+#include "core/pp_text.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -74,7 +76,7 @@ static pp_status check_architecture(json_t *cfg, const char *path, char arch[64]
         if (!strcmp(name, refused_archs[i].arch))
             return pp_fail(err, PP_EINPUT, "%s: architecture %s is not supported (%s)", path, name, refused_archs[i].why);
     return pp_fail(err, PP_EINPUT, "%s: architecture %.60s is not supported (only LlamaForCausalLM and MistralForCausalLM)",
-                   path, name);
+                   path, pp_text_shown(name, "(unprintable)"));
 }
 
 /* rope_scaling: null, type "default", or type "llama3" with its four fields. */
@@ -87,7 +89,8 @@ static pp_status read_rope_scaling(json_t *cfg, const char *path, model_config *
     if (!type) return pp_fail(err, PP_EINPUT, "%s: rope_scaling has no rope_type", path);
     if (!strcmp(type, "default")) return PP_OK;
     if (strcmp(type, "llama3") != 0)
-        return pp_fail(err, PP_EINPUT, "%s: rope_scaling type %.40s is not supported (only llama3)", path, type);
+        return pp_fail(err, PP_EINPUT, "%s: rope_scaling type %.40s is not supported (only llama3)", path,
+                       pp_text_shown(type, "(unprintable)"));
     c->rope_scaling = MODEL_ROPE_LLAMA3;
     const char *keys[] = {"factor", "low_freq_factor", "high_freq_factor"};
     float *dst[] = {&c->rope_factor, &c->rope_low_freq_factor, &c->rope_high_freq_factor};
@@ -107,7 +110,8 @@ static pp_status parse_config(json_t *cfg, const char *path, int max_seq_len, mo
     PP_TRY(check_architecture(cfg, path, arch, err));
     const char *act = json_string_value(json_object_get(cfg, "hidden_act"));
     if (act && strcmp(act, "silu") != 0)
-        return pp_fail(err, PP_EINPUT, "%s: hidden_act %.40s is not supported (only silu)", path, act);
+        return pp_fail(err, PP_EINPUT, "%s: hidden_act %.40s is not supported (only silu)", path,
+                       pp_text_shown(act, "(unprintable)"));
     PP_TRY(refuse_true(cfg, path, "attention_bias", "attention with biases", err));
     PP_TRY(refuse_true(cfg, path, "mlp_bias", "a feed-forward with biases", err));
     PP_TRY(get_int(cfg, path, "hidden_size", 1, 0, 1, 65536, &c->dim, err));
@@ -157,7 +161,9 @@ pp_status hf_read_config(const char *dir, int max_seq_len, model_config *c, char
     json_error_t jerr;
     json_t *cfg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
-    if (!cfg) return pp_fail(err, PP_EINPUT, "%s: not JSON (line %d: %.100s)", path, jerr.line, jerr.text);
+    if (!cfg)
+        return pp_fail(err, PP_EINPUT, "%s: not JSON (line %d: %.100s)", path, jerr.line,
+                       pp_text_shown(jerr.text, "(unprintable)"));
     pp_status st = parse_config(cfg, path, max_seq_len, c, arch, err);
     json_decref(cfg);
     return st;
@@ -221,7 +227,7 @@ static pp_status check_no_extra(const safetensors *s, const tensor_info *tab, in
         if (len > tail && !strcmp(name + len - tail, ".rotary_emb.inv_freq")) known = 1; /* recomputed here */
         if (!known)
             return pp_fail(err, PP_EINPUT, "%s: tensor %.80s is not part of a Llama model (biases or extra norms?)",
-                           s->files[s->tensors[i].file].path, name);
+                           s->files[s->tensors[i].file].path, pp_text_shown(name, "(name with control characters)"));
     }
     return PP_OK;
 }

@@ -1,6 +1,8 @@
 /* safetensors.c - safetensors reader (mmap) and writer (see safetensors.h). */
 #include "model/safetensors.h"
 
+#include "core/pp_text.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -30,12 +32,15 @@ size_t st_count(const st_tensor *t) {
 
 /* ---- reading --------------------------------------------------------------- */
 
-/* Tensor names come from the file: print at most 80 bytes of one. */
+/* Tensor names come from the file: print at most 80 bytes of one, and none
+ * with a control character (an error is one line). */
 #define NAME_FMT "%.80s"
+#define SHOWN(name) pp_text_shown(name, "(name with control characters)")
 
 /* Parse one header entry into t (name already set). */
-static pp_status parse_entry(const char *path, const char *name, json_t *v, size_t data_size, st_tensor *t,
+static pp_status parse_entry(const char *path, const char *key, json_t *v, size_t data_size, st_tensor *t,
                              pp_err *err) {
+    const char *name = SHOWN(key);
     if (!json_is_object(v)) return pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT ": header entry is not an object", path, name);
     json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"), *jo = json_object_get(v, "data_offsets");
     if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo) || json_array_size(jo) != 2)
@@ -46,7 +51,8 @@ static pp_status parse_entry(const char *path, const char *name, json_t *v, size
     for (int i = 0; i < (int)(sizeof dtypes / sizeof dtypes[0]); i++)
         if (!strcmp(dt, dtypes[i].name)) found = i;
     if (found < 0)
-        return pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT ": dtype %.16s is not supported (F32, F16, BF16)", path, name, dt);
+        return pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT ": dtype %.16s is not supported (F32, F16, BF16)", path, name,
+                       pp_text_shown(dt, "(unprintable)"));
     t->dtype = (st_dtype)found;
     if (json_array_size(js) > SAFETENSORS_MAX_DIMS)
         return pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT ": %zu dimensions (at most %d)", path, name, json_array_size(js),
@@ -97,7 +103,7 @@ static pp_status check_overlap(const safetensors *s, int first, const char *path
     for (int i = 1; i < n && st == PP_OK; i++)
         if (order[i]->begin < order[i - 1]->begin + order[i - 1]->nbytes)
             st = pp_fail(err, PP_EINPUT, "%s: tensors " NAME_FMT " and " NAME_FMT " overlap in the data", path,
-                         order[i - 1]->name, order[i]->name);
+                         SHOWN(order[i - 1]->name), SHOWN(order[i]->name));
     free(order);
     return st;
 }
@@ -115,7 +121,9 @@ static pp_status parse_header(safetensors *s, st_file *f, const char *path, pp_e
     f->data_start = 8 + (size_t)n;
     json_error_t jerr;
     json_t *h = json_loadb((const char *)f->map + 8, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!h) return pp_fail(err, PP_EINPUT, "%s: header is not JSON (line %d: %.100s)", path, jerr.line, jerr.text);
+    if (!h)
+        return pp_fail(err, PP_EINPUT, "%s: header is not JSON (line %d: %.100s)", path, jerr.line,
+                       pp_text_shown(jerr.text, "(unprintable)"));
     if (!json_is_object(h)) {
         json_decref(h);
         return pp_fail(err, PP_EINPUT, "%s: header is not a JSON object", path);
@@ -138,7 +146,7 @@ static pp_status parse_header(safetensors *s, st_file *f, const char *path, pp_e
             continue;
         }
         if (st_find(s, key)) {
-            st = pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT " appears in two files", path, key);
+            st = pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT " appears in two files", path, SHOWN(key));
             break;
         }
         st_tensor *t = &s->tensors[s->n_tensors];
@@ -195,7 +203,9 @@ static pp_status open_index(safetensors *s, const char *dir, const char *index_p
     json_error_t jerr;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
-    if (!j) return pp_fail(err, PP_EINPUT, "%s: not JSON (line %d: %.100s)", index_path, jerr.line, jerr.text);
+    if (!j)
+        return pp_fail(err, PP_EINPUT, "%s: not JSON (line %d: %.100s)", index_path, jerr.line,
+                       pp_text_shown(jerr.text, "(unprintable)"));
     json_t *map = json_object_get(j, "weight_map");
     pp_status st = json_is_object(map) ? PP_OK : pp_fail(err, PP_EINPUT, "%s: no weight_map object", index_path);
     const char *name;
@@ -205,7 +215,8 @@ static pp_status open_index(safetensors *s, const char *dir, const char *index_p
         if (st != PP_OK) break;
         const char *shard = json_string_value(v);
         if (!shard || !plain_file_name(shard)) {
-            st = pp_fail(err, PP_EINPUT, "%s: weight_map entry " NAME_FMT " is not a file name in the directory", index_path, name);
+            st = pp_fail(err, PP_EINPUT, "%s: weight_map entry " NAME_FMT " is not a file name in the directory", index_path,
+                         SHOWN(name));
             break;
         }
         char path[PP_PATH_MAX];
@@ -220,8 +231,8 @@ static pp_status open_index(safetensors *s, const char *dir, const char *index_p
         char path[PP_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", dir, json_string_value(v));
         if (!t || strcmp(s->files[t->file].path, path) != 0)
-            st = pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT " is not in %.200s, where weight_map puts it", index_path, name,
-                         json_string_value(v));
+            st = pp_fail(err, PP_EINPUT, "%s: tensor " NAME_FMT " is not in %.200s, where weight_map puts it", index_path,
+                         SHOWN(name), json_string_value(v));
     }
     json_decref(j);
     return st;
