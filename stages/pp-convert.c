@@ -2,6 +2,7 @@
  * <-> prefpipe model files. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/hf.h"
 #include "model/llama2c.h"
@@ -52,9 +53,22 @@ static pp_status export_llama2c(pp_stage *s, const convert_args *a, model *m) {
     return st;
 }
 
+/* Provenance names the files of the checkpoint (a directory has no bytes
+ * to fingerprint): config.json, and the weights file or the shard index. */
+static int hf_inputs(const convert_args *a, char paths[2][PP_PATH_MAX], pp_input in[3]) {
+    snprintf(paths[0], PP_PATH_MAX, "%s/config.json", a->from_hf);
+    snprintf(paths[1], PP_PATH_MAX, "%s/model.safetensors", a->from_hf);
+    if (access(paths[1], F_OK) != 0) snprintf(paths[1], PP_PATH_MAX, "%s/model.safetensors.index.json", a->from_hf);
+    in[0] = (pp_input){"hf_config", paths[0]};
+    in[1] = (pp_input){"hf_weights", paths[1]};
+    in[2] = (pp_input){"tokenizer", a->tok_path_in};
+    return a->tok_path_in ? 3 : 2;
+}
+
 static pp_status import_hf(pp_stage *s, pp_cli *cli, const convert_args *a, model *m) {
-    pp_input in[2] = {{"hf", a->from_hf}, {"tokenizer", a->tok_path_in}};
-    int n_in = a->tok_path_in ? 2 : 1;
+    char paths[2][PP_PATH_MAX];
+    pp_input in[3];
+    int n_in = hf_inputs(a, paths, in);
     hf_import_opts o = {.dir = a->from_hf, .llama2c_tokenizer = a->tok_path_in, .max_seq_len = a->max_seq_len,
                         .log = &s->log};
     hf_import_info info;
