@@ -69,3 +69,9 @@ const char *pp_utf8_clean(const char *s, char **owned) {
     *owned = o;
     return o;
 }
+
+const char *pp_text_shown(const char *s, const char *instead) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return instead;
+    return s;
+}

@@ -16,4 +16,7 @@ size_t pp_utf8_sanitize(const char *in, size_t n, char *out);
  * itself when it is already valid, else a sanitized copy in *owned (free
  * it); NULL when out of memory. */
 const char *pp_utf8_clean(const char *s, char **owned);
+/* s when it has no control characters (below 0x20, or 0x7f), else
+ * `instead`: for names read from a file that go into a one-line error. */
+const char *pp_text_shown(const char *s, const char *instead);
 #endif

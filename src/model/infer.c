@@ -24,8 +24,9 @@
 /* Floats in the packed weight copy: every matrix a projection applies,
  * and the classifier. */
 static size_t weights_t_count(const model_config *c, int kv_dim) {
-    int d = c->dim, h = c->hidden_dim;
-    return (size_t)c->n_layers * (2 * rowmatmul_packed_size(d, d) + 2 * rowmatmul_packed_size(d, kv_dim) +
+    int d = c->dim, h = c->hidden_dim, qd = model_q_dim(c);
+    return (size_t)c->n_layers * (rowmatmul_packed_size(d, qd) + rowmatmul_packed_size(qd, d) +
+                                  2 * rowmatmul_packed_size(d, kv_dim) +
                                   2 * rowmatmul_packed_size(d, h) + rowmatmul_packed_size(h, d)) +
            rowmatmul_packed_size(d, c->vocab_size);
 }
@@ -43,13 +44,13 @@ static float *pack_stack(float *dst, const float *src, int count, int out, int i
 static void weights_t_fill(infer_state *st) {
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
-    int L = c->n_layers, d = c->dim, h = c->hidden_dim, kv = st->kv_dim;
+    int L = c->n_layers, d = c->dim, h = c->hidden_dim, kv = st->kv_dim, qd = model_q_dim(c);
     infer_weights_t *t = &st->wt;
     float *p = t->buffer;
-    t->wq = p, p = pack_stack(p, w->wq, L, d, d);
+    t->wq = p, p = pack_stack(p, w->wq, L, qd, d);
     t->wk = p, p = pack_stack(p, w->wk, L, kv, d);
     t->wv = p, p = pack_stack(p, w->wv, L, kv, d);
-    t->wo = p, p = pack_stack(p, w->wo, L, d, d);
+    t->wo = p, p = pack_stack(p, w->wo, L, d, qd);
     t->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d);
     t->w_up = p, p = pack_stack(p, w->w_up, L, h, d);
     t->w_down = p, p = pack_stack(p, w->w_down, L, d, h);
@@ -81,7 +82,7 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
     st->max_rows = max_seqs > chunk ? max_seqs : chunk;
     if (max_rows > st->max_rows) st->max_rows = max_rows;
 
-    size_t rows = (size_t)st->max_rows, d = (size_t)c->dim, h = (size_t)c->hidden_dim;
+    size_t rows = (size_t)st->max_rows, d = (size_t)c->dim, h = (size_t)c->hidden_dim, qd = (size_t)model_q_dim(c);
     size_t cache = (size_t)c->n_layers * (size_t)max_seqs * (size_t)max_pos * (size_t)st->kv_dim;
     size_t half = (size_t)max_pos * (size_t)(hd / 2);
     size_t wt = weights_t_count(c, st->kv_dim);
@@ -92,8 +93,8 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
     st->rope_sin = malloc(half * sizeof(float));
     st->wt.buffer = malloc(wt * sizeof(float));
     st->x = malloc(rows * d * sizeof(float));
-    st->xb = malloc(rows * d * sizeof(float));
-    st->q = malloc(rows * d * sizeof(float));
+    st->xb = malloc(rows * (qd > d ? qd : d) * sizeof(float)); /* normed input, then attention output */
+    st->q = malloc(rows * qd * sizeof(float));
     st->k = malloc(rows * (size_t)st->kv_dim * sizeof(float));
     st->v = malloc(rows * (size_t)st->kv_dim * sizeof(float));
     st->hb = malloc(rows * h * sizeof(float));
@@ -113,12 +114,13 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
                        (double)wt * sizeof(float) / 1e6);
     }
     weights_t_fill(st);
-    /* RoPE angles exactly as run.c forms them: float exponent, powf, float
-     * product with the position, then cosf/sinf. */
+    /* RoPE angles exactly as run.c forms them: float product of the
+     * position and the frequency, then cosf/sinf. */
+    float freq[MODEL_MAX_HEAD_DIM / 2];
+    model_rope_freqs(c, freq);
     for (int p = 0; p < max_pos; p++)
         for (int i = 0; i < hd / 2; i++) {
-            float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
-            float angle = (float)p * freq;
+            float angle = (float)p * freq[i];
             st->rope_cos[(size_t)p * (hd / 2) + i] = cosf(angle);
             st->rope_sin[(size_t)p * (hd / 2) + i] = sinf(angle);
         }
@@ -242,17 +244,17 @@ static void attention_values(float *restrict out, const float *restrict att, con
  * heads; the output goes to st->xb row r. */
 static void attend_row(infer_state *st, int r, size_t layer_cache) {
     const model_config *c = &st->m->cfg;
-    int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, kv_mul = c->n_heads / c->n_kv_heads;
+    int qd = model_q_dim(c), hd = model_head_dim(c), kv_dim = st->kv_dim, kv_mul = c->n_heads / c->n_kv_heads;
     size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
     const float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
     const float *vals = st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
     int len = st->row_pos[r] + 1;
     for (int h = 0; h < c->n_heads; h++) {
         size_t kv_off = (size_t)(h / kv_mul) * hd;
-        attention_scores(st->att, st->q + (size_t)r * d + (size_t)h * hd, keys_t + kv_off * T, T, hd, len,
+        attention_scores(st->att, st->q + (size_t)r * qd + (size_t)h * hd, keys_t + kv_off * T, T, hd, len,
                          sqrtf((float)hd));
         fast_softmax(st->att, len);
-        attention_values(st->xb + (size_t)r * d + (size_t)h * hd, st->att, vals + kv_off, (size_t)kv_dim, hd, len);
+        attention_values(st->xb + (size_t)r * qd + (size_t)h * hd, st->att, vals + kv_off, (size_t)kv_dim, hd, len);
     }
 }
 
@@ -263,11 +265,12 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
     const infer_weights_t *wt = &st->wt;
-    int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, hidden = c->hidden_dim;
+    int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, hidden = c->hidden_dim, qd = model_q_dim(c);
     size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
     float eps = c->norm_eps;
     /* floats per layer of each packed matrix kind */
-    size_t sz_dd = rowmatmul_packed_size(d, d), sz_dkv = rowmatmul_packed_size(d, kv_dim);
+    size_t sz_dq = rowmatmul_packed_size(d, qd), sz_qd = rowmatmul_packed_size(qd, d);
+    size_t sz_dkv = rowmatmul_packed_size(d, kv_dim);
     size_t sz_dh = rowmatmul_packed_size(d, hidden), sz_hd = rowmatmul_packed_size(hidden, d);
 
     for (int r = 0; r < n; r++)
@@ -278,7 +281,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         /* attention: q, k, v for all rows at once */
         for (int r = 0; r < n; r++)
             rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
-        matmul_rows(st->q, st->xb, wt->wq + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(st->q, st->xb, wt->wq + l * sz_dq, n, d, qd, 0.0f);
         matmul_rows(st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
         matmul_rows(st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
 
@@ -287,7 +290,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
             const float *cs = st->rope_cos + (size_t)st->row_pos[r] * (hd / 2);
             const float *sn = st->rope_sin + (size_t)st->row_pos[r] * (hd / 2);
             float *kr = st->k + (size_t)r * kv_dim;
-            rope(st->q + (size_t)r * d, c->n_heads, hd, cs, sn);
+            rope(st->q + (size_t)r * qd, c->n_heads, hd, cs, sn);
             rope(kr, c->n_kv_heads, hd, cs, sn);
             float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             for (int j = 0; j < kv_dim; j++) keys_t[(size_t)j * T + st->row_pos[r]] = kr[j];
@@ -297,7 +300,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         }
         for (int r = 0; r < n; r++) attend_row(st, r, layer_cache);
         /* x += attention output . wo^T */
-        matmul_rows(st->x, st->xb, wt->wo + l * sz_dd, n, d, d, 1.0f);
+        matmul_rows(st->x, st->xb, wt->wo + l * sz_qd, n, qd, d, 1.0f);
 
         /* SwiGLU feed-forward: x += (silu(xb.w1^T) * (xb.w3^T)) . w2^T */
         for (int r = 0; r < n; r++)
@@ -431,7 +434,8 @@ size_t infer_memory_bytes(const infer_state *st) {
     const model_config *c = &st->m->cfg;
     size_t rows = (size_t)st->max_rows, kv = (size_t)st->kv_dim, slots = (size_t)st->max_seqs;
     size_t cache = 2 * (size_t)c->n_layers * slots * (size_t)st->max_pos * kv;
-    size_t acts = rows * (3 * (size_t)c->dim + 2 * kv + 2 * (size_t)c->hidden_dim);
+    size_t d = (size_t)c->dim, qd = (size_t)model_q_dim(c);
+    size_t acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2 * (size_t)c->hidden_dim);
     size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
     return (cache + acts + rope + weights_t_count(c, st->kv_dim) + (size_t)st->max_pos) * sizeof(float) +
            (slots + 3 * rows) * sizeof(int);
@@ -440,14 +444,15 @@ size_t infer_memory_bytes(const infer_state *st) {
 void infer_step_products(const infer_state *st, int n, const float *in, float *out) {
     const model_config *c = &st->m->cfg;
     const infer_weights_t *wt = &st->wt;
-    int d = c->dim, kv = st->kv_dim, h = c->hidden_dim;
-    size_t sz_dd = rowmatmul_packed_size(d, d), sz_dkv = rowmatmul_packed_size(d, kv);
+    int d = c->dim, kv = st->kv_dim, h = c->hidden_dim, qd = model_q_dim(c);
+    size_t sz_dq = rowmatmul_packed_size(d, qd), sz_qd = rowmatmul_packed_size(qd, d);
+    size_t sz_dkv = rowmatmul_packed_size(d, kv);
     size_t sz_dh = rowmatmul_packed_size(d, h), sz_hd = rowmatmul_packed_size(h, d);
     for (int l = 0; l < c->n_layers; l++) {
-        matmul_rows(out, in, wt->wq + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(out, in, wt->wq + l * sz_dq, n, d, qd, 0.0f);
         matmul_rows(out, in, wt->wk + l * sz_dkv, n, d, kv, 0.0f);
         matmul_rows(out, in, wt->wv + l * sz_dkv, n, d, kv, 0.0f);
-        matmul_rows(out, in, wt->wo + l * sz_dd, n, d, d, 0.0f);
+        matmul_rows(out, in, wt->wo + l * sz_qd, n, qd, d, 0.0f);
         matmul_rows(out, in, wt->w_gate + l * sz_dh, n, d, h, 0.0f);
         matmul_rows(out, in, wt->w_up + l * sz_dh, n, d, h, 0.0f);
         matmul_rows(out, in, wt->w_down + l * sz_hd, n, h, d, 0.0f);

@@ -74,8 +74,8 @@ typedef struct {
     float *rope_sin;    /* [max_pos][head_dim/2] */
     /* activations, max_rows rows each */
     float *x;           /* [rows][dim] residual stream */
-    float *xb;          /* [rows][dim] normed input / attention output */
-    float *q;           /* [rows][dim] */
+    float *xb;          /* [rows][max(dim, q_dim)] normed input / attention output */
+    float *q;           /* [rows][q_dim] (q_dim = n_heads * head_dim) */
     float *k;           /* [rows][kv_dim] */
     float *v;           /* [rows][kv_dim] */
     float *hb;          /* [rows][hidden_dim] */

@@ -53,11 +53,12 @@ static int file_segments(const model *m, int version, float *rope, segment *seg)
 void llama2c_rope_tables(const model_config *c, float *out) {
     int hd = model_head_dim(c), half = hd / 2;
     float *cos_table = out, *sin_table = out + (size_t)c->seq_len * half;
+    float freq[MODEL_MAX_HEAD_DIM / 2];
+    /* export.py: 1 / theta ** (arange(0, hd, 2) / hd), all float32 */
+    model_rope_freqs(c, freq);
     for (int i = 0; i < half; i++) {
-        /* export.py: 1 / theta ** (arange(0, hd, 2) / hd), all float32 */
-        float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
         for (int t = 0; t < c->seq_len; t++) {
-            float angle = (float)t * freq;
+            float angle = (float)t * freq[i];
             cos_table[(size_t)t * half + i] = (float)cos((double)angle);
             sin_table[(size_t)t * half + i] = (float)sin((double)angle);
         }
@@ -213,6 +214,11 @@ pp_status llama2c_save(const model *m, const char *path, int version, const floa
         return pp_fail(err, PP_EINPUT,
                        "%s: llama2.c's run.c assumes norm_eps 1e-5 and rope_theta 10000; this model has %g and %g",
                        path, (double)c->norm_eps, (double)c->rope_theta);
+    if (model_q_dim(c) != c->dim || c->rope_scaling != MODEL_ROPE_PLAIN)
+        return pp_fail(err, PP_EINPUT,
+                       "%s: llama2.c checkpoints have head size dim / n_heads and plain RoPE; this model has head_dim %d "
+                       "(dim %d, %d heads)%s",
+                       path, model_head_dim(c), c->dim, c->n_heads, c->rope_scaling ? " and llama3 RoPE scaling" : "");
     float *own_rope = NULL;
     if (version == 0 && !rope_tables) {
         own_rope = malloc(rope_table_count(c) * sizeof(float));

@@ -13,11 +13,15 @@ pp_status model_config_check(const model_config *c, const char *what, pp_err *er
     if (c->dim <= 0 || c->dim > 65536) BAD("%s: dim %d out of range", what, c->dim);
     if (c->hidden_dim <= 0 || c->hidden_dim > 262144) BAD("%s: hidden_dim %d out of range", what, c->hidden_dim);
     if (c->n_layers <= 0 || c->n_layers > 1024) BAD("%s: n_layers %d out of range", what, c->n_layers);
-    if (c->n_heads <= 0 || c->dim % c->n_heads != 0)
-        BAD("%s: n_heads %d does not divide dim %d", what, c->n_heads, c->dim);
+    if (c->n_heads <= 0 || c->n_heads > 4096) BAD("%s: n_heads %d out of range", what, c->n_heads);
+    if (c->head_dim < 0 || c->head_dim > MODEL_MAX_HEAD_DIM) BAD("%s: head_dim %d out of range", what, c->head_dim);
+    if (c->head_dim == 0 && c->dim % c->n_heads != 0)
+        BAD("%s: n_heads %d does not divide dim %d (and no head_dim is given)", what, c->n_heads, c->dim);
     if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads != 0)
         BAD("%s: n_kv_heads %d does not divide n_heads %d", what, c->n_kv_heads, c->n_heads);
     if (model_head_dim(c) % 2 != 0) BAD("%s: head size %d is odd (RoPE needs pairs)", what, model_head_dim(c));
+    if (model_head_dim(c) > MODEL_MAX_HEAD_DIM)
+        BAD("%s: head size %d is above %d", what, model_head_dim(c), MODEL_MAX_HEAD_DIM);
     if (c->vocab_size <= 0 || c->vocab_size > 1 << 22) BAD("%s: vocab_size %d out of range", what, c->vocab_size);
     if (c->seq_len <= 0 || c->seq_len > MODEL_MAX_SEQ_LEN)
         BAD("%s: seq_len %d out of range (1 to %d)", what, c->seq_len, MODEL_MAX_SEQ_LEN);
@@ -26,6 +30,15 @@ pp_status model_config_check(const model_config *c, const char *what, pp_err *er
     if (!(c->norm_eps > 0 && c->norm_eps < 1)) BAD("%s: norm_eps %g out of range (0 to 1, exclusive)", what, c->norm_eps);
     if (!(isfinite(c->rope_theta) && c->rope_theta > 1 && c->rope_theta <= 1e9f))
         BAD("%s: rope_theta %g out of range (above 1, at most 1e9)", what, c->rope_theta);
+    if (c->rope_scaling != MODEL_ROPE_PLAIN && c->rope_scaling != MODEL_ROPE_LLAMA3)
+        BAD("%s: rope scaling kind %d unknown", what, c->rope_scaling);
+    if (c->rope_scaling == MODEL_ROPE_LLAMA3 &&
+        !(c->rope_factor >= 1 && c->rope_factor <= 1024 && c->rope_low_freq_factor > 0 &&
+          c->rope_high_freq_factor > c->rope_low_freq_factor && c->rope_high_freq_factor <= 1024 &&
+          c->rope_original_max_pos > 0 && c->rope_original_max_pos <= MODEL_MAX_SEQ_LEN))
+        BAD("%s: llama3 rope scaling (factor %g, low_freq_factor %g, high_freq_factor %g, "
+            "original_max_position_embeddings %d) out of range",
+            what, c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_original_max_pos);
     double n = (double)model_param_count(c);
     if (n > 4e9) BAD("%s: %.0f parameters is more than this engine holds", what, n);
 #undef BAD
@@ -50,7 +63,8 @@ pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err) {
         else if (!strcmp(tok, "hidden")) c->hidden_dim = (int)v;
         else if (!strcmp(tok, "seq-len") || !strcmp(tok, "seq_len")) c->seq_len = (int)v;
         else if (!strcmp(tok, "tied")) c->tied_embeddings = v != 0;
-        else return pp_fail(err, PP_EINPUT, "--arch: unknown key '%s' (dim, layers, heads, kv-heads, hidden, seq-len, tied)", tok);
+        else if (!strcmp(tok, "head-dim") || !strcmp(tok, "head_dim")) c->head_dim = (int)v;
+        else return pp_fail(err, PP_EINPUT, "--arch: unknown key '%s' (dim, layers, heads, kv-heads, head-dim, hidden, seq-len, tied)", tok);
     }
     return PP_OK;
 }
@@ -71,6 +85,28 @@ static void kind_sizes(const model_config *c, size_t s[12]) {
     s[9] = L * h * d;  /* w_up */
     s[10] = d;         /* final_norm */
     s[11] = c->tied_embeddings ? 0 : V * d; /* lm_head */
+}
+
+void model_rope_freqs(const model_config *c, float *freq) {
+    int hd = model_head_dim(c);
+    for (int i = 0; i < hd / 2; i++) {
+        /* float exponent and powf, as llama2.c's run.c forms it, so imported
+         * llama2.c models give run.c's bits */
+        float f = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
+        if (c->rope_scaling == MODEL_ROPE_LLAMA3) {
+            /* Llama 3.1: long wavelengths slow down by `factor`, short ones
+             * stay, the band between is blended linearly in 1/wavelength. */
+            double two_pi = 6.283185307179586, wavelen = two_pi / f, old = c->rope_original_max_pos;
+            double low_wavelen = old / c->rope_low_freq_factor, high_wavelen = old / c->rope_high_freq_factor;
+            if (wavelen > low_wavelen) f = f / c->rope_factor;
+            else if (wavelen >= high_wavelen) {
+                double smooth = (old / wavelen - c->rope_low_freq_factor) /
+                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                f = (float)((1.0 - smooth) * f / c->rope_factor + smooth * f);
+            }
+        }
+        freq[i] = f;
+    }
 }
 
 size_t model_param_count(const model_config *c) {
@@ -207,6 +243,18 @@ uint64_t model_fingerprint(const model *m) {
     uint64_t h = model_params_hash(m);
     h = hash_bytes(h, ints, sizeof ints);
     h = hash_bytes(h, floats, sizeof floats);
+    /* head_dim and RoPE scaling join the hash only when they change what a
+     * llama2.c-shaped model computes, so fingerprints of files written
+     * before these fields existed still match */
+    if (model_q_dim(c) != c->dim) {
+        int64_t hd = model_head_dim(c);
+        h = hash_bytes(h, &hd, sizeof hd);
+    }
+    if (c->rope_scaling != MODEL_ROPE_PLAIN) {
+        float scaling[] = {(float)c->rope_scaling, c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor,
+                           (float)c->rope_original_max_pos};
+        h = hash_bytes(h, scaling, sizeof scaling);
+    }
     const tokenizer *t = &m->tok;
     int64_t tints[] = {t->kind, t->vocab_size, t->bos_id, t->eos_id, t->pad_id, t->max_token_length};
     h = hash_bytes(h, tints, sizeof tints);

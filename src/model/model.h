@@ -7,7 +7,10 @@
  * moments use the same layout (model_point on another buffer).
  *
  * RoPE follows the llama2.c/Meta convention: consecutive pairs (2i, 2i+1) of
- * each head are rotated by angle pos * theta^(-2i/head_dim). */
+ * each head are rotated by angle pos * freq_i, freq_i = theta^(-2i/head_dim)
+ * (model_rope_freqs, optionally rescaled as Llama 3.1 does).  Hugging Face
+ * checkpoints rotate halves instead; model/hf.c permutes q and k rows on
+ * the way in and out. */
 #ifndef MODEL_H
 #define MODEL_H
 
@@ -28,7 +31,15 @@ typedef struct {
     int tied_embeddings; /* 1: lm_head is the token embedding */
     float norm_eps;    /* RMSNorm epsilon (llama2.c: 1e-5) */
     float rope_theta;  /* 10000 */
+    int head_dim;      /* width of one head; 0 means dim / n_heads (llama2.c) */
+    /* RoPE frequency scaling: MODEL_ROPE_PLAIN, or MODEL_ROPE_LLAMA3 with
+     * Hugging Face's rope_scaling fields (type "llama3") */
+    int rope_scaling;
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_pos;
 } model_config;
+
+enum { MODEL_ROPE_PLAIN = 0, MODEL_ROPE_LLAMA3 = 1 };
 
 /* Named pointers into one flat float buffer. */
 typedef struct {
@@ -68,8 +79,17 @@ typedef struct {
 
 /* Longest context accepted (Llama 3.1 has 131072). */
 #define MODEL_MAX_SEQ_LEN (1 << 17)
+/* Widest head accepted (real models use 64 to 256). */
+#define MODEL_MAX_HEAD_DIM 1024
 
-static inline int model_head_dim(const model_config *c) { return c->dim / c->n_heads; }
+static inline int model_head_dim(const model_config *c) { return c->head_dim > 0 ? c->head_dim : c->dim / c->n_heads; }
+/* Width of the concatenated query heads (n_heads * head_dim; may differ from dim). */
+static inline int model_q_dim(const model_config *c) { return c->n_heads * model_head_dim(c); }
+
+/* The RoPE rotation frequency of each pair of a head: freq[i] for
+ * i < head_dim / 2, angle = (float)pos * freq[i].  The one place the
+ * frequencies are made (inference and training both call it). */
+void model_rope_freqs(const model_config *c, float *freq);
 
 /* Check a configuration for sanity before anything is allocated. */
 PP_MUST_CHECK pp_status model_config_check(const model_config *c, const char *what, pp_err *err);

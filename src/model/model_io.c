@@ -22,6 +22,14 @@ static pp_status write_config(pp_h5 *f, const model *m, pp_err *err) {
     PP_TRY(pp_h5_attr_f64(f, "/", "norm_eps", c->norm_eps, err));
     PP_TRY(pp_h5_attr_f64(f, "/", "rope_theta", c->rope_theta, err));
     PP_TRY(pp_h5_attr_str(f, "/", "rope_layout", "interleaved-pairs", err));
+    PP_TRY(pp_h5_attr_i64(f, "/", "head_dim", model_head_dim(c), err));
+    PP_TRY(pp_h5_attr_str(f, "/", "rope_scaling", c->rope_scaling == MODEL_ROPE_LLAMA3 ? "llama3" : "none", err));
+    if (c->rope_scaling == MODEL_ROPE_LLAMA3) {
+        PP_TRY(pp_h5_attr_f64(f, "/", "rope_factor", c->rope_factor, err));
+        PP_TRY(pp_h5_attr_f64(f, "/", "rope_low_freq_factor", c->rope_low_freq_factor, err));
+        PP_TRY(pp_h5_attr_f64(f, "/", "rope_high_freq_factor", c->rope_high_freq_factor, err));
+        PP_TRY(pp_h5_attr_i64(f, "/", "rope_original_max_position_embeddings", c->rope_original_max_pos, err));
+    }
     char fp[17];
     model_fingerprint_hex(m, fp);
     PP_TRY(pp_h5_attr_str(f, "/", "fingerprint", fp, err));
@@ -98,6 +106,39 @@ pp_status model_save(const char *path, const model *m, MPI_Comm comm, const pp_p
     return pp_h5_commit(&f, err);
 }
 
+/* head_dim and RoPE scaling (schema version 2); version 1 files have
+ * neither: head size dim / n_heads, plain RoPE. */
+static pp_status read_config_v2(pp_h5 *f, model_config *c, pp_err *err) {
+    int64_t hd = 0;
+    char scaling[32] = "none";
+    if (pp_h5_has_attr(f, "/", "head_dim")) PP_TRY(pp_h5_get_attr_i64(f, "/", "head_dim", &hd, err));
+    if (hd < 0 || hd > MODEL_MAX_HEAD_DIM)
+        return pp_fail(err, PP_EINPUT, "%s: attribute head_dim = %lld is out of range", f->path, (long long)hd);
+    /* store 0 for the llama2.c shape, so a round trip keeps the config as it was */
+    c->head_dim = (c->n_heads > 0 && hd * c->n_heads == c->dim) ? 0 : (int)hd;
+    if (pp_h5_has_attr(f, "/", "rope_scaling"))
+        PP_TRY(pp_h5_get_attr_str(f, "/", "rope_scaling", scaling, sizeof scaling, err));
+    if (!strcmp(scaling, "llama3")) {
+        double factor, low, high;
+        int64_t orig;
+        c->rope_scaling = MODEL_ROPE_LLAMA3;
+        PP_TRY(pp_h5_get_attr_f64(f, "/", "rope_factor", &factor, err));
+        PP_TRY(pp_h5_get_attr_f64(f, "/", "rope_low_freq_factor", &low, err));
+        PP_TRY(pp_h5_get_attr_f64(f, "/", "rope_high_freq_factor", &high, err));
+        PP_TRY(pp_h5_get_attr_i64(f, "/", "rope_original_max_position_embeddings", &orig, err));
+        if (orig < 1 || orig > MODEL_MAX_SEQ_LEN)
+            return pp_fail(err, PP_EINPUT, "%s: attribute rope_original_max_position_embeddings = %lld is out of range",
+                           f->path, (long long)orig);
+        c->rope_factor = (float)factor;
+        c->rope_low_freq_factor = (float)low;
+        c->rope_high_freq_factor = (float)high;
+        c->rope_original_max_pos = (int)orig;
+    } else if (strcmp(scaling, "none") != 0) {
+        return pp_fail(err, PP_EINPUT, "%s: attribute rope_scaling '%s' is not 'none' or 'llama3'", f->path, scaling);
+    }
+    return model_config_check(c, f->path, err);
+}
+
 static pp_status read_config(pp_h5 *f, model_config *c, pp_err *err) {
     int64_t v[8];
     const char *names[8] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len", "tied_embeddings"};
@@ -119,7 +160,7 @@ static pp_status read_config(pp_h5 *f, model_config *c, pp_err *err) {
     PP_TRY(pp_h5_get_attr_f64(f, "/", "rope_theta", &theta, err));
     c->norm_eps = (float)eps;
     c->rope_theta = (float)theta;
-    return model_config_check(c, f->path, err);
+    return read_config_v2(f, c, err);
 }
 
 static pp_status read_tokenizer(pp_h5 *f, model *m, pp_err *err) {

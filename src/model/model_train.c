@@ -85,12 +85,13 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
     ws->seq_start = ws->imem + 4 * N;        /* N + 1 entries */
     ws->scored_start = ws->imem + 5 * N + 1; /* N + 1 entries */
 
-    /* RoPE table, computed as llama2.c does (float), so training and its
-     * run.c agree on every angle. */
+    /* RoPE table from the same frequencies as inference (float angles, as
+     * llama2.c forms them), so training and its run.c agree on every angle. */
+    float freq[MODEL_MAX_HEAD_DIM / 2];
+    model_rope_freqs(cfg, freq);
     for (size_t pos = 0; pos < S; pos++)
         for (size_t j = 0; j < hd / 2; j++) {
-            float freq = 1.0f / powf(cfg->rope_theta, (float)(2 * j) / (float)hd);
-            float angle = (float)pos * freq;
+            float angle = (float)pos * freq[j];
             ws->rope_cos[pos * (hd / 2) + j] = cosf(angle);
             ws->rope_sin[pos * (hd / 2) + j] = sinf(angle);
         }
@@ -253,7 +254,10 @@ static pp_status check_batch(const model *m, const train_ws *ws, const train_bat
     const model_config *c = &m->cfg, *wc = &ws->cfg;
     if (c->dim != wc->dim || c->hidden_dim != wc->hidden_dim || c->n_layers != wc->n_layers ||
         c->n_heads != wc->n_heads || c->n_kv_heads != wc->n_kv_heads || c->vocab_size != wc->vocab_size ||
-        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta)
+        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta ||
+        model_head_dim(c) != model_head_dim(wc) || c->rope_scaling != wc->rope_scaling ||
+        c->rope_factor != wc->rope_factor || c->rope_low_freq_factor != wc->rope_low_freq_factor ||
+        c->rope_high_freq_factor != wc->rope_high_freq_factor || c->rope_original_max_pos != wc->rope_original_max_pos)
         return pp_fail(err, PP_EINPUT, "train batch: workspace was made for another model shape");
     if (b->n_seq < 1 || b->n_seq > ws->max_tokens)
         return pp_fail(err, PP_EINPUT, "train batch: %d sequences (workspace holds 1..%d)", b->n_seq,

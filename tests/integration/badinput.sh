@@ -64,11 +64,13 @@ setup() {
         edit r.h5 r_tok.h5 "$IN/r_tok.h5" poke /chosen_tokens 2 5000 &&
         edit c.h5 c_tok.h5 "$IN/c_tok.h5" poke /candidate_tokens 1 5000 || return 1
     # model config: not finite, not sane, or edited under the old fingerprint
-    # (4 heads / 2 KV heads have the same tensor shapes as 2 / 1)
+    # (4 heads / 2 KV heads have the same tensor shapes as 2 / 1 when the
+    # head size is edited with them: dim 16 / 4 heads = 4)
     edit m.h5 m_theta_inf.h5 "$IN/m_theta_inf.h5" attrf rope_theta inf &&
         edit m.h5 m_seq_huge.h5 "$IN/m_seq_huge.h5" attr seq_len 1048576 &&
         edit m.h5 m_eps_nan.h5 "$IN/m_eps_nan.h5" attrf norm_eps nan &&
         edit m.h5 m_heads.h5 "$IN/m_heads.h5" attr n_heads 4 && "$E" "$IN/m_heads.h5" attr n_kv_heads 2 &&
+        "$E" "$IN/m_heads.h5" attr head_dim 4 &&
         edit m.h5 m_theta.h5 "$IN/m_theta.h5" attrf rope_theta 20000 || return 1
     # sizes from attributes backed by datasets of that shape with nothing
     # stored (chunks never written): a few KB claiming 2^33 or 2^27 rows

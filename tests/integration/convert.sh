@@ -33,6 +33,6 @@ check_fails convert_bad_header 1 'bad.bin' "$BIN/pp-convert" --from-llama2c "$T/
 cp "$M/stories260K.bin" "$T/nan.bin"
 printf '\377\377\377\177' | dd of="$T/nan.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null
 check_fails convert_nan_weight 1 'nan.bin.*(not finite|non-finite|NaN)' "$BIN/pp-convert" --from-llama2c "$T/nan.bin" --tokenizer "$M/tok512.bin" --out "$T/x.h5"
-check_fails convert_needs_direction 1 'give either --from-llama2c or --to-llama2c' "$BIN/pp-convert"
+check_fails convert_needs_direction 1 'give one of --from-llama2c, --to-llama2c, --from-hf, --to-hf' "$BIN/pp-convert"
 check_fails convert_wrong_kind 1 "expected a 'model' file" "$BIN/pp-convert" --to-llama2c "$T/y.bin" --model "$T/p.h5"
 [ ! -e "$T/x.h5" ] && [ ! -e "$T/y.bin" ] && ok convert_bad_input_no_output || fail convert_bad_input_no_output "output left"

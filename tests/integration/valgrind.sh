@@ -90,3 +90,12 @@ if need_shared valgrind_convert_import models/stories260K.bin && need_shared val
     if cmp -s "$T/back.bin" "$SHARED/models/stories260K.bin"; then ok valgrind_convert_roundtrip_identical
     else fail valgrind_convert_roundtrip_identical "exported checkpoint differs from stories260K.bin"; fi
 fi
+
+# Hugging Face checkpoints: export, import (mmap, permutation), bad input
+if [ -s "$T/m.h5" ]; then
+    vg valgrind_convert_to_hf 0 "$VGBIN/pp-convert" --to-hf "$T/hf" --model "$T/m.h5" --dtype bf16
+    vg valgrind_convert_from_hf 0 "$VGBIN/pp-convert" --from-hf "$T/hf" --tokenizer "$SHARED/models/tok512.bin" \
+        --out "$T/hf.h5"
+fi
+vg valgrind_convert_from_hf_sharded_no_tokenizer 1 "$VGBIN/pp-convert" --from-hf "$ROOT/tests/fixtures/hf/llama3_gqa_sharded" \
+    --out "$T/x.h5"
