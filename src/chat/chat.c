@@ -309,47 +309,41 @@ static pp_status render_mistral(const chat_template *t, const chat_conv *c, text
     return PP_OK;
 }
 
+/* The header-content-footer turn of llama3, chatml and zephyr:
+ * open role mid content close1 close2 (content stripped when strip). */
+static void put_turn(text_buf *b, const char *open, const char *role, const char *mid, const char *content, int strip,
+                     const char *close1, const char *close2) {
+    put(b, open);
+    put(b, role);
+    put(b, mid);
+    if (strip) put_stripped(b, content);
+    else put(b, content);
+    put(b, close1);
+    put(b, close2);
+}
+
 /* Llama-3: BOS, then per turn a header, the stripped content and <|eot_id|>. */
 static void render_llama3(const chat_template *t, const chat_conv *c, int gen, text_buf *b) {
-    for (int i = 0; i < c->n; i++) {
-        if (i == 0) put(b, t->bos);
-        put(b, "<|start_header_id|>");
-        put(b, role_names[c->msg[i].role]);
-        put(b, "<|end_header_id|>\n\n");
-        put_stripped(b, c->msg[i].content);
-        put(b, "<|eot_id|>");
-    }
+    if (c->n > 0) put(b, t->bos);
+    for (int i = 0; i < c->n; i++)
+        put_turn(b, "<|start_header_id|>", role_names[c->msg[i].role], "<|end_header_id|>\n\n", c->msg[i].content, 1,
+                 "<|eot_id|>", "");
     if (gen) put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
 /* ChatML: <|im_start|>role\ncontent<|im_end|>\n, after the template's own
  * system turn when it has one and the conversation does not start with one. */
 static void render_chatml(const chat_template *t, const chat_conv *c, int gen, text_buf *b) {
-    if (t->default_system && c->n > 0 && c->msg[0].role != CHAT_SYSTEM) {
-        put(b, "<|im_start|>system\n");
-        put(b, t->default_system);
-        put(b, "<|im_end|>\n");
-    }
-    for (int i = 0; i < c->n; i++) {
-        put(b, "<|im_start|>");
-        put(b, role_names[c->msg[i].role]);
-        put(b, "\n");
-        put(b, c->msg[i].content);
-        put(b, "<|im_end|>\n");
-    }
+    if (t->default_system && c->n > 0 && c->msg[0].role != CHAT_SYSTEM)
+        put_turn(b, "<|im_start|>", "system", "\n", t->default_system, 0, "<|im_end|>\n", "");
+    for (int i = 0; i < c->n; i++)
+        put_turn(b, "<|im_start|>", role_names[c->msg[i].role], "\n", c->msg[i].content, 0, "<|im_end|>\n", "");
     if (gen) put(b, "<|im_start|>assistant\n");
 }
 
 /* Zephyr: <|role|>\ncontent EOS \n; the generation prompt only after a turn. */
 static void render_zephyr(const chat_template *t, const chat_conv *c, int gen, text_buf *b) {
-    for (int i = 0; i < c->n; i++) {
-        put(b, "<|");
-        put(b, role_names[c->msg[i].role]);
-        put(b, "|>\n");
-        put(b, c->msg[i].content);
-        put(b, t->eos);
-        put(b, "\n");
-    }
+    for (int i = 0; i < c->n; i++) put_turn(b, "<|", role_names[c->msg[i].role], "|>\n", c->msg[i].content, 0, t->eos, "\n");
     if (gen && c->n > 0) put(b, "<|assistant|>\n");
 }
 
