@@ -96,7 +96,7 @@ pp_status chat_conv_check_prompt(const chat_conv *c, const char *where, pp_err *
     chat_role last = c->msg[c->n - 1].role;
     if (last != CHAT_USER)
         return pp_fail(err, PP_EINPUT,
-                       "%s: conversation ends with a %s turn; a prompt ends with the user's turn (the reply is generated)",
+                       "%s: the conversation's last turn is the %s's; a prompt ends with the user's turn (the reply is generated)",
                        where, role_names[last]);
     return PP_OK;
 }
@@ -151,11 +151,13 @@ static pp_status find_default_system(const char *text, char **out, pp_err *err) 
         if (*q == '\n') q++;
         else if (q[0] == '\\' && q[1] == 'n') q += 2;
         else continue;
-        const char *end = strstr(q, "<|im_end|>");
-        if (!end || end == q || memchr(q, '\'', (size_t)(end - q)) || memchr(q, '"', (size_t)(end - q))) continue;
+        const char *end = strstr(q, "<|im_end|>"), *r = q;
+        if (!end || end <= q) continue;
+        while (r < end && *r != '\'' && *r != '"') r += *r == '\\' ? 2 : 1; /* an unescaped quote ends the literal */
+        if (r < end) continue;
         char *s = malloc((size_t)(end - q) + 1), *w = s;
         if (!s) return pp_fail(err, PP_ESYS, "out of memory");
-        for (const char *r = q; r < end; r++) { /* Jinja string escapes */
+        for (r = q; r < end; r++) { /* Jinja string escapes */
             if (*r == '\\' && r + 1 < end) {
                 r++;
                 *w++ = *r == 'n' ? '\n' : *r == 't' ? '\t' : *r;
