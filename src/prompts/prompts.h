@@ -6,17 +6,19 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "chat/chat.h"
 #include "core/pp_error.h"
 #include "io/pp_h5.h"
 
-#define PROMPTS_SCHEMA_VERSION 1
+#define PROMPTS_SCHEMA_VERSION 2 /* 2: /messages (conversations); version 1 files still load */
 #define PROMPT_MAX_BYTES (1 << 20)   /* one prompt */
 #define PROMPT_FILE_MAX_BYTES (1u << 30)
 
 typedef struct {
     int64_t n, cap;
     int64_t *ids;       /* stable ids: position in the source */
-    char **text;        /* UTF-8 */
+    char **text;        /* UTF-8; a conversation's last user turn */
+    char **messages;    /* a conversation as JSON [{role, content}...] (chat.h), else NULL */
     char **family;      /* builtin suite only, else NULL */
     char **reference;   /* builtin suite only, else NULL */
     char source[16];    /* jsonl | yaml | text | builtin */
@@ -35,7 +37,13 @@ typedef struct {
 /* Append one prompt (copies the strings). */
 PP_MUST_CHECK pp_status prompts_add(prompt_set *s, int64_t id, const char *text, const char *family,
                       const char *reference, pp_err *err);
-/* field: key or dotted path into the object ("turns.0"). */
+/* Append a conversation (chat_conv_check_prompt's rules): its text is the
+ * last user turn, its messages the whole conversation. */
+PP_MUST_CHECK pp_status prompts_add_conversation(prompt_set *s, int64_t id, const chat_conv *c, const char *where,
+                                                 pp_err *err);
+/* field: key or dotted path into the object ("turns.0"); its value is a
+ * string, or a list of messages {role, content} (TRL's conversational
+ * format: --field messages or --field prompt) stored as a conversation. */
 PP_MUST_CHECK pp_status prompts_read_jsonl(prompt_set *s, const char *path, const char *field, pp_err *err);
 /* A YAML sequence of scalars (e.g. block scalars "- |-"). */
 PP_MUST_CHECK pp_status prompts_read_yaml(prompt_set *s, const char *path, pp_err *err);
@@ -45,7 +53,8 @@ PP_MUST_CHECK pp_status prompts_read_text(prompt_set *s, const char *path, pp_er
  * `families` ("all" or a comma list), deterministic for seed. */
 PP_MUST_CHECK pp_status prompts_from_suite(prompt_set *s, const char *families, const char *split, int64_t n, uint64_t seed,
                              pp_err *err);
-/* Drop empty prompts and (unless keep_duplicates) repeated texts. */
+/* Drop empty prompts (a conversation: its last user turn is empty) and
+ * (unless keep_duplicates) repeats: the same text, or the same conversation. */
 void prompts_cleanup(prompt_set *s, int keep_duplicates, prompt_cleanup *report);
 /* Write the file: collective over comm; rank 0's set is written. */
 PP_MUST_CHECK pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
