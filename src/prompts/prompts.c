@@ -454,13 +454,50 @@ pp_status prompts_load(prompt_set *s, const char *path, pp_err *err) {
     return st;
 }
 
+pp_status prompts_render(prompt_set *s, const char *family, const char *template_text, const char *prompts_path,
+                         const char *model_path, pp_err *err) {
+    int64_t first = -1;
+    for (int64_t i = 0; i < s->n && first < 0; i++)
+        if (s->messages[i]) first = i;
+    if (first < 0) return PP_OK;
+    if (!family || !*family)
+        return pp_fail(err, PP_EINPUT, "%s: prompt id %lld is a conversation and %s has no chat template; choose one with "
+                       "--chat-template (%s)", prompts_path, (long long)s->ids[first], model_path, CHAT_FAMILY_LIST);
+    chat_family fam;
+    chat_template t;
+    PP_TRY(chat_family_parse(family, &fam, err));
+    PP_TRY(chat_template_init(&t, fam, template_text, err));
+    s->rendered = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *s->rendered);
+    s->bos_len = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *s->bos_len);
+    pp_status st = s->rendered && s->bos_len ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    for (int64_t i = 0; st == PP_OK && i < s->n; i++) {
+        if (!s->messages[i]) continue;
+        char where[PP_PATH_MAX + 48];
+        snprintf(where, sizeof where, "%s: prompt id %lld", prompts_path, (long long)s->ids[i]);
+        chat_conv c = {0};
+        st = chat_conv_from_json(s->messages[i], where, &c, err);
+        if (st == PP_OK && (st = chat_render(&t, &c, 1, &s->rendered[i], err)) != PP_OK) pp_wrap(err, "%s", where);
+        if (st == PP_OK) s->bos_len[i] = chat_leading_bos(&t, s->rendered[i]);
+        chat_conv_free(&c);
+    }
+    chat_template_free(&t);
+    return st;
+}
+
+const char *prompts_model_text(const prompt_set *s, int64_t i) {
+    return s->rendered && s->rendered[i] ? s->rendered[i] + s->bos_len[i] : s->text[i];
+}
+
 void prompts_free(prompt_set *s) {
     for (int64_t i = 0; i < s->n; i++) {
         free(s->text[i]);
         if (s->family) free(s->family[i]);
         if (s->reference) free(s->reference[i]);
         if (s->messages) free(s->messages[i]);
+        if (s->rendered) free(s->rendered[i]);
     }
+    free(s->rendered);
+    free(s->bos_len);
     free(s->ids);
     free(s->text);
     free(s->family);

@@ -19,6 +19,8 @@ typedef struct {
     int64_t *ids;       /* stable ids: position in the source */
     char **text;        /* UTF-8; a conversation's last user turn */
     char **messages;    /* a conversation as JSON [{role, content}...] (chat.h), else NULL */
+    char **rendered;    /* prompts_render: a conversation as the model's template writes it, else NULL */
+    size_t *bos_len;    /* prompts_render: bytes of rendered[i] that are the template's leading BOS text */
     char **family;      /* builtin suite only, else NULL */
     char **reference;   /* builtin suite only, else NULL */
     char source[16];    /* jsonl | yaml | text | builtin */
@@ -61,6 +63,17 @@ PP_MUST_CHECK pp_status prompts_write(const prompt_set *s, const char *path, MPI
                         pp_err *err);
 /* Read a prompts file (any rank, independently). */
 PP_MUST_CHECK pp_status prompts_load(prompt_set *s, const char *path, pp_err *err);
+/* Render every conversation with a chat template: `family` names it
+ * (--chat-template, or the model's chat_family; "" or NULL: none) and
+ * template_text is the model's own template (NULL: none; it gives chatml's
+ * default system turn).  A set with conversations and no family is
+ * refused naming both files.  Plain prompts stay as they are. */
+PP_MUST_CHECK pp_status prompts_render(prompt_set *s, const char *family, const char *template_text, const char *prompts_path,
+                                       const char *model_path, pp_err *err);
+/* The text prompt i is tokenized from: its rendering without the leading
+ * BOS text (the tokenizer adds BOS as its id, so it is never doubled;
+ * docs/chat.md), or its plain text. */
+const char *prompts_model_text(const prompt_set *s, int64_t i);
 void prompts_free(prompt_set *s);
 
 #endif
