@@ -35,6 +35,28 @@ pp_status stop_add_token_text(stop_set *s, const tokenizer *tok, const char *tex
     return stop_add_string(s, text, err);
 }
 
+pp_status stop_from_options(stop_set *s, const tokenizer *tok, const char *end_of_turn, const char *stop_tokens,
+                            const char *stop_string, pp_err *err) {
+    memset(s, 0, sizeof *s);
+    int as_string;
+    if (end_of_turn && *end_of_turn) PP_TRY(stop_add_token_text(s, tok, end_of_turn, &as_string, err));
+    for (const char *p = stop_tokens; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char text[STOP_STRING_MAX + 1];
+        if (n == 0 || n > STOP_STRING_MAX) return pp_fail(err, PP_EINPUT, "--stop: empty or over-long token in '%s'", stop_tokens);
+        memcpy(text, p, n);
+        text[n] = '\0';
+        int before = s->n_strings;
+        PP_TRY(stop_add_token_text(s, tok, text, &as_string, err));
+        if (as_string && s->n_strings > before)
+            return pp_fail(err, PP_EINPUT, "--stop %s: not a token of the model's vocabulary (--stop-string matches text)", text);
+        p = comma ? comma + 1 : p + n;
+    }
+    if (stop_string) PP_TRY(stop_add_string(s, stop_string, err));
+    return PP_OK;
+}
+
 int stop_is_token(const stop_set *s, int id) {
     for (int i = 0; i < s->n_tokens; i++)
         if (s->tokens[i] == id) return 1;
@@ -68,6 +90,14 @@ int64_t stop_feed(const stop_set *s, stop_state *st, const char *piece, size_t l
         if (k >= 0) st->match_at = st->bytes - (int64_t)strlen(s->strings[k]);
     }
     return st->match_at;
+}
+
+int stop_hit(const stop_set *s, stop_state *st, const tokenizer *tok, int prev, int t) {
+    if (stop_is_token(s, t)) return 1;
+    if (s->n_strings == 0) return 0;
+    size_t len;
+    const char *piece = tok_piece(tok, prev, t, &len);
+    return stop_feed(s, st, piece, len) >= 0;
 }
 
 size_t stop_text_end(const stop_set *s, const char *text, size_t len) {

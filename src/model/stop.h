@@ -48,8 +48,17 @@ PP_MUST_CHECK pp_status stop_add_string(stop_set *s, const char *text, pp_err *e
 PP_MUST_CHECK pp_status stop_add_token_text(stop_set *s, const tokenizer *tok, const char *text, int *as_string,
                                             pp_err *err);
 int stop_is_token(const stop_set *s, int id);
+/* A run's stop set: end_of_turn (the chat template's; NULL or "": none)
+ * as stop_add_token_text, stop_tokens (--stop: comma-separated texts, each
+ * a token of the vocabulary, else refused) and stop_string (--stop-string;
+ * NULL: none). */
+PP_MUST_CHECK pp_status stop_from_options(stop_set *s, const tokenizer *tok, const char *end_of_turn,
+                                          const char *stop_tokens, const char *stop_string, pp_err *err);
 
 void stop_state_reset(stop_state *st);
+/* Token t (after prev) ends a candidate: a stop token, or its decoded
+ * bytes (tok_piece) complete a stop string. */
+int stop_hit(const stop_set *s, stop_state *st, const tokenizer *tok, int prev, int t);
 /* Feed a token's decoded bytes.  Returns the offset in the candidate's
  * decoded text at which the first stop string to complete starts, or -1
  * while none has completed (after a match it keeps returning that offset). */
