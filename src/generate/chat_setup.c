@@ -7,28 +7,29 @@
 #include "chat/chat.h"
 #include "core/pp_rng.h"
 
-/* The family a run renders with: --chat-template, else the model's own. */
-static const char *run_family(const model *m, const chat_options *o) {
+const char *chat_run_family(const model *m, const chat_options *o) {
     return o->chat_template && *o->chat_template ? o->chat_template : m->chat_family;
 }
 
-pp_status chat_setup(const model *m, prompt_set *ps, const chat_options *o, const char *prompts_path,
-                     const char *model_path, stop_set *stop, pp_err *err) {
-    const char *family = run_family(m, o);
-    chat_family f;
-    if (family[0]) PP_TRY(chat_family_parse(family, &f, err)); /* a bad name fails first, conversations or not */
-    PP_TRY(prompts_render(ps, family, m->chat_template, prompts_path, model_path, err));
-    const char *end_of_turn = NULL;
+pp_status chat_stop_set(const model *m, const chat_options *o, stop_set *stop, pp_err *err) {
+    const char *family = chat_run_family(m, o), *end_of_turn = NULL;
     chat_template t = {0};
-    if (ps->rendered) {
+    chat_family f;
+    if (family[0]) {
+        PP_TRY(chat_family_parse(family, &f, err));
         PP_TRY(chat_template_init(&t, f, NULL, err));
         end_of_turn = chat_end_of_turn(&t);
     }
     return stop_from_options(stop, &m->tok, end_of_turn, o->stop_tokens, o->stop_string, err);
 }
 
+pp_status chat_render_prompts(const model *m, const chat_options *o, prompt_set *ps, const char *prompts_path,
+                              const char *model_path, pp_err *err) {
+    return prompts_render(ps, chat_run_family(m, o), m->chat_template, prompts_path, model_path, err);
+}
+
 void chat_run_key(pp_runkey *k, const model *m, const chat_options *o, const stop_set *stop) {
-    pp_runkey_str(k, "chat_template", run_family(m, o));
+    pp_runkey_str(k, "chat_template", chat_run_family(m, o));
     char hash[17] = ""; /* the text is long: its hash stands for it */
     if (m->chat_template)
         snprintf(hash, sizeof hash, "%016llx",

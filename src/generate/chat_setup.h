@@ -26,10 +26,16 @@ typedef struct {
     {"stop-string", OPT_STRING, &(c).stop_string, "S",                                                               \
      "also end a candidate where its text contains S (the text stops before S)", NULL, 0, 0, 0}
 
-/* Render ps's conversations (prompts_render) and build *stop; the template's
- * end of turn joins it when any prompt is a conversation. */
-PP_MUST_CHECK pp_status chat_setup(const model *m, prompt_set *ps, const chat_options *o, const char *prompts_path,
-                                   const char *model_path, stop_set *stop, pp_err *err);
+/* The family a run renders with: --chat-template, else the model's own
+ * ("" when neither: the model has no chat format). */
+const char *chat_run_family(const model *m, const chat_options *o);
+/* A run's stop set: the end-of-turn token of the run's template when it
+ * has one (a chat model ends its turn there, whatever the prompt), --stop
+ * and --stop-string.  A bad --chat-template name fails here. */
+PP_MUST_CHECK pp_status chat_stop_set(const model *m, const chat_options *o, stop_set *stop, pp_err *err);
+/* Render ps's conversations with the run's template (prompts_render). */
+PP_MUST_CHECK pp_status chat_render_prompts(const model *m, const chat_options *o, prompt_set *ps, const char *prompts_path,
+                                            const char *model_path, pp_err *err);
 /* What of it changes results, for a run key. */
 void chat_run_key(pp_runkey *k, const model *m, const chat_options *o, const stop_set *stop);
 

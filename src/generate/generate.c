@@ -573,7 +573,8 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     if (st == PP_OK) st = prompts_load(&ps, prompts_path, err);
     if (st == PP_OK && ps.n < 1) st = pp_fail(err, PP_EINPUT, "%s: no prompts", prompts_path);
     stop_set stop;
-    if (st == PP_OK) st = chat_setup(&m, &ps, &o->chat, prompts_path, model_path, &stop, err);
+    if (st == PP_OK) st = chat_stop_set(&m, &o->chat, &stop, err);
+    if (st == PP_OK) st = chat_render_prompts(&m, &o->chat, &ps, prompts_path, model_path, err);
     if (st == PP_OK) st = tokenize_all(&m, &ps, prompts_path, model_path, &ptok, &ptok_off, &longest, err);
     if (st == PP_OK && strlen(out_path) + 64 >= sizeof parts) st = pp_fail(err, PP_EINPUT, "%s: path too long", out_path);
     st = pp_agree(comm, st, err);

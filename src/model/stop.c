@@ -47,9 +47,8 @@ pp_status stop_from_options(stop_set *s, const tokenizer *tok, const char *end_o
         if (n == 0 || n > STOP_STRING_MAX) return pp_fail(err, PP_EINPUT, "--stop: empty or over-long token in '%s'", stop_tokens);
         memcpy(text, p, n);
         text[n] = '\0';
-        int before = s->n_strings;
         PP_TRY(stop_add_token_text(s, tok, text, &as_string, err));
-        if (as_string && s->n_strings > before)
+        if (as_string)
             return pp_fail(err, PP_EINPUT, "--stop %s: not a token of the model's vocabulary (--stop-string matches text)", text);
         p = comma ? comma + 1 : p + n;
     }
