@@ -102,5 +102,5 @@ check prompts_v1_loads "$G" --model "$T/m.h5" --prompts "$T/v1.h5" --out "$T/v1c
 JG=$BUILD/tests/tools/judge_good
 check eval_conversations "$BIN/pp-eval" --policy "$T/m.h5" --baseline "$T/m.h5" --prompts "$T/p.h5" --out "$T/e.h5" \
     --judge cmd --judge-cmd "$JG" --chat-template llama3 --stop-string . --max-new-tokens 30
-check_fails eval_templates_differ 1 'mz.h5 and .*m.h5 have different chat templates .zephyr., ...: choose one with --chat-template' \
+check_fails eval_templates_differ 1 'mz.h5 and .*m.h5 have different chat templates ..zephyr., ...: choose one with --chat-template' \
     "$BIN/pp-eval" --policy "$T/mz.h5" --baseline "$T/m.h5" --prompts "$T/p.h5" --out "$T/x.h5" --judge cmd --judge-cmd "$JG"
