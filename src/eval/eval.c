@@ -239,7 +239,8 @@ static pp_status do_row(int split, const char *path, const prompt_set *p, int64_
     int64_t row = i - r->lo;
     for (int s = 0; s < 2; s++) {
         int *ids = NULL, nid = 0;
-        pp_status st = generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, prompts_model_text(p, i), &ids, &nid, err);
+        pp_status st =
+            generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, prompts_model_text(p, i), &ids, &nid, err);
         if (st == PP_OK && nid >= models[s]->cfg.seq_len)
             st = pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
                          (long long)p->ids[i], nid, models[s]->cfg.seq_len);

@@ -105,7 +105,8 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
     g->logp[j] += (double)lp;
     int generated = i + 1;
     if (t == tok->eos_id || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
-    else if (g->p.stop && stop_hit(g->p.stop, &g->stop_st[j], tok, i ? g->tokens[(size_t)j * g->row_tokens + i - 1] : g->prompt_last, t))
+    else if (g->p.stop && stop_hit(g->p.stop, &g->stop_st[j], tok,
+                                   i ? g->tokens[(size_t)j * g->row_tokens + i - 1] : g->prompt_last, t))
         g->finish[j] = FINISH_STOP;
     else if (generated >= g->p.max_new_tokens) g->finish[j] = FINISH_MAX_TOKENS;
     else if (n_prompt - 1 + generated >= c->seq_len) g->finish[j] = FINISH_CONTEXT; /* no position to feed it */
@@ -181,7 +182,8 @@ pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out
     for (int j = 0; j < K; j++) {
         const int *ids = g->tokens + (size_t)j * g->row_tokens;
         int n = g->n_gen[j];
-        int fin = g->finish[j], drop_last = fin == FINISH_EOS || (fin == FINISH_STOP && stop_is_token(g->p.stop, ids[n - 1]));
+        int fin = g->finish[j]; /* an EOS or stop token is kept in the tokens, not in the text */
+        int drop_last = fin == FINISH_EOS || (fin == FINISH_STOP && stop_is_token(g->p.stop, ids[n - 1]));
         PP_TRY(decode_text(g, pr->tokens[n_prompt - 1], ids, drop_last ? n - 1 : n, fin, err));
         PP_TRY(candidates_add_candidate(out, ids, n, g->text, g->logp[j], g->finish[j], err));
         g->tokens_generated += n;

@@ -54,8 +54,8 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
     d->logits = malloc((size_t)S * V * sizeof(float));
     d->scratch = malloc(V * sizeof(sample_candidate));
     if (!d->seq_prompt || !d->seq_k || !d->fed || !d->prefix_of || !d->n_gen || !d->gen || !d->gen_lp ||
-        !d->logp || !d->rng || !d->stop_st || !d->row_slot || !d->row_token || !d->out_row || !d->out_slot || !d->logits ||
-        !d->scratch) {
+        !d->logp || !d->rng || !d->stop_st || !d->row_slot || !d->row_token || !d->out_row || !d->out_slot ||
+        !d->logits || !d->scratch) {
         decoder_free(d);
         return pp_fail(err, PP_ESYS, "out of memory for a decoder of %d sequences", S);
     }
