@@ -50,6 +50,9 @@ check_fails stop_not_a_token 1 '--stop <\|eot_id\|>: not a token of the model.s 
 check generate_zephyr pp_mpirun 2 "$G" --model "$T/m.h5" --prompts "$T/p.h5" --out "$T/z.h5" --k 2 --max-new-tokens 24 \
     --chat-template zephyr
 check zephyr_validates "$I" --validate "$T/z.h5"
+"$G" --model "$T/m.h5" --prompts "$T/p.h5" --out "$T/z1.h5" --k 2 --max-new-tokens 24 --chat-template zephyr >/dev/null 2>&1
+if why=$(h5_same "$T/z.h5" "$T/z1.h5" arguments mpi_ranks host); then ok zephyr_same_at_np1_and_np2
+else fail zephyr_same_at_np1_and_np2 "$why"; fi
 h5dump -d /prompt_rendered "$T/z.h5" >"$T/r.txt"
 if grep -q '(0): "<|system|>' "$T/r.txt" && grep -q 'Tell a story.</s>' "$T/r.txt" && grep -q '(2): ""' "$T/r.txt"; then
     ok prompt_rendered_stored
