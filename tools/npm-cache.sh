@@ -12,7 +12,7 @@ set -u
 CACHE=${PP_NPM_CACHE:-$HOME/.cache/prefpipe-npm}
 command -v node >/dev/null 2>&1 || { echo "node is not installed" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || { echo "npm is not installed" >&2; exit 1; }
-mkdir -p "$CACHE" || { echo "cannot create $CACHE" >&2; exit 1; }
+mkdir -p "$CACHE" 2>/dev/null || { echo "cannot create the npm cache $CACHE (set PP_NPM_CACHE)" >&2; exit 1; }
 missing=""
 for spec in "$@"; do
     name=${spec%@*}
