@@ -15,6 +15,7 @@ int main(int argc, char **argv) {
     long long seed = 1;
     judge_cli jc;
     judge_cli_defaults(&jc);
+    chat_options chat = {0};
     pp_option opts[32] = {
         {"policy", OPT_STRING, &policy, "M2.h5", "the model to evaluate", NULL, 1, 0, 0},
         {"baseline", OPT_STRING, &baseline, "M.h5", "the model to compare against (normally the reference)", NULL, 1, 0, 0},
@@ -27,6 +28,7 @@ int main(int argc, char **argv) {
         {"max-new-tokens", OPT_INT, &max_new, "N", "longest response", NULL, 0, 1, 1e6},
         {"seed", OPT_INT64, &seed, "S", "sampling seed (the same for both models)", NULL, 0, 0, 0},
         {"chunk-prompts", OPT_INT, &chunk, "N", "prompts per saved chunk (OUT.parts: a killed run resumes from them)", NULL, 0, 1, 1e9},
+        CHAT_STAGE_OPTIONS(chat),
     };
     pp_cli cli = {.synopsis = "--policy M2.h5 --baseline M.h5 --prompts P.h5[,P2.h5] --out E.h5 --judge oracle|cmd ...",
                   .description = "Generates one response per prompt from each model (same seeds), asks the judge about "
@@ -57,7 +59,7 @@ int main(int argc, char **argv) {
     if (n < 1 || n > EVAL_MAX_SPLITS) st = pp_fail(&s.err, PP_EINPUT, "--prompts: give 1 to %d files", EVAL_MAX_SPLITS);
     if (st == PP_OK) st = judge_cli_check(&jc, judge, 0, &s.err);
     if (st == PP_OK) st = pp_check_output(out, in, 2 + n, &s.err);
-    eval_options o = {.judge = judge, .j = jc, .chunk_prompts = chunk,
+    eval_options o = {.judge = judge, .j = jc, .chunk_prompts = chunk, .chat = chat,
                       .gen = {.k = 1, .max_new_tokens = max_new, .seed = (uint64_t)seed,
                               .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p}}};
     eval_split_summary sum[EVAL_MAX_SPLITS];

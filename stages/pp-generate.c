@@ -7,6 +7,7 @@
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *prompts_path = NULL, *out = NULL;
+    chat_options chat = {0};
     int k = 0, top_k = 0, max_new = 128, chunk = 8;
     double temperature = 1.0, top_p = 1.0;
     long long seed = 1;
@@ -22,11 +23,13 @@ int main(int argc, char **argv) {
         {"seed", OPT_INT64, &seed, "S", "random seed: candidate j of prompt id P uses stream (S, P, j)", NULL, 0, 0,
          9.2e18},
         {"chunk-prompts", OPT_INT, &chunk, "N", "prompts per unit of work and per saved chunk (resume)", NULL, 0, 0, 0},
+        CHAT_STAGE_OPTIONS(chat),
     };
     pp_cli cli = {.synopsis = "--model M.h5 --prompts P.h5 --out C.h5 --k K [--temperature T --top-p P --top-k N "
-                              "--max-new-tokens N --seed S --chunk-prompts N]",
+                              "--max-new-tokens N --seed S --chunk-prompts N --chat-template NAME --stop TOKENS --stop-string S]",
                   .description = "Samples K completions of every prompt. A prompt gets BOS and is tokenized as llama2.c's "
-                                 "run.c does, so --temperature 0 continues it with run.c's tokens. The output does not "
+                                 "run.c does, so --temperature 0 continues it with run.c's tokens; a conversation is first "
+                                 "rendered with the model's chat template (docs/chat.md). The output does not "
                                  "depend on the number of ranks. Finished chunks are kept in C.h5.parts/; a run stopped "
                                  "or killed resumes from them when started again with the same command (exit status 75 "
                                  "after a stop signal).",
@@ -41,7 +44,8 @@ int main(int argc, char **argv) {
                                   .max_new_tokens = max_new,
                                   .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p},
                                   .seed = (uint64_t)seed},
-                          .chunk_prompts = chunk};
+                          .chunk_prompts = chunk,
+                          .chat = chat};
     generate_report rep = {0};
     if (st == PP_OK) {
         pp_provenance prov = {"pp-generate", pp_cli_effective(&cli), inputs, 2};

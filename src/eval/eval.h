@@ -37,8 +37,9 @@
 typedef struct {
     const char *judge;          /* oracle | cmd */
     judge_cli j;                /* the judge's settings (the options pp-rank takes too) */
-    gen_params gen;             /* k is forced to 1 */
+    gen_params gen;             /* k is forced to 1; gen.stop is set per model from chat */
     int chunk_prompts;          /* prompts per saved chunk, >= 1 */
+    chat_options chat;          /* --chat-template, --stop, --stop-string (both models) */
 } eval_options;
 
 typedef struct {

@@ -45,12 +45,13 @@ pp_status generator_init(generator *g, const model *m, const gen_params *p, int 
     g->feed = malloc(K * sizeof *g->feed);
     g->logp = malloc(K * sizeof *g->logp);
     g->rng = malloc(K * sizeof *g->rng);
+    g->stop_st = malloc(K * sizeof *g->stop_st);
     g->raw_cap = 4096;
     g->text_cap = 3 * g->raw_cap + 1;
     g->raw = malloc(g->raw_cap);
     g->text = malloc(g->text_cap);
     if (!g->logits || !g->scratch || !g->tokens || !g->n_gen || !g->finish || !g->slots || !g->feed || !g->logp ||
-        !g->rng || !g->raw || !g->text) {
+        !g->rng || !g->stop_st || !g->raw || !g->text) {
         generator_free(g);
         return pp_fail(err, PP_ESYS, "out of memory for %d candidates of %d tokens", p->k, p->max_new_tokens);
     }
@@ -68,6 +69,7 @@ void generator_free(generator *g) {
     free(g->feed);
     free(g->logp);
     free(g->rng);
+    free(g->stop_st);
     free(g->raw);
     free(g->text);
     memset(g, 0, sizeof *g);
@@ -103,6 +105,9 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
     g->logp[j] += (double)lp;
     int generated = i + 1;
     if (t == tok->eos_id || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
+    else if (g->p.stop && stop_hit(g->p.stop, &g->stop_st[j], tok,
+                                   i ? g->tokens[(size_t)j * g->row_tokens + i - 1] : g->prompt_last, t))
+        g->finish[j] = FINISH_STOP;
     else if (generated >= g->p.max_new_tokens) g->finish[j] = FINISH_MAX_TOKENS;
     else if (n_prompt - 1 + generated >= c->seq_len) g->finish[j] = FINISH_CONTEXT; /* no position to feed it */
 }
@@ -122,8 +127,9 @@ static pp_status reserve_text(generator *g, size_t need, pp_err *err) {
     return PP_OK;
 }
 
-/* Decode ids after the token prev into g->text. */
-static pp_status decode_text(generator *g, int prev, const int *ids, int n, pp_err *err) {
+/* Decode ids after the token prev into g->text; a candidate stopped by a
+ * stop string ends where the string starts. */
+static pp_status decode_text(generator *g, int prev, const int *ids, int n, int finish, pp_err *err) {
     size_t used = 0;
     for (int i = 0; i < n; i++) {
         size_t len;
@@ -133,6 +139,7 @@ static pp_status decode_text(generator *g, int prev, const int *ids, int n, pp_e
         used += len;
         prev = ids[i];
     }
+    if (finish == FINISH_STOP) used = stop_text_end(g->p.stop, g->raw, used);
     pp_utf8_sanitize(g->raw, used, g->text);
     return PP_OK;
 }
@@ -151,7 +158,9 @@ pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out
         g->n_gen[j] = 0;
         g->logp[j] = 0.0;
         g->finish[j] = -1;
+        stop_state_reset(&g->stop_st[j]);
     }
+    g->prompt_last = pr->tokens[n_prompt - 1];
     for (int j = 0; j < K; j++) accept_token(g, j, g->logits, n_prompt);
     /* then every unfinished candidate advances together, one batch per step */
     for (;;) {
@@ -169,10 +178,13 @@ pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out
     }
 
     PP_TRY(candidates_add_prompt(out, pr->id, pr->text, pr->family, pr->reference, pr->tokens, n_prompt, err));
+    PP_TRY(candidates_set_rendered(out, pr->rendered, err));
     for (int j = 0; j < K; j++) {
         const int *ids = g->tokens + (size_t)j * g->row_tokens;
         int n = g->n_gen[j];
-        PP_TRY(decode_text(g, pr->tokens[n_prompt - 1], ids, g->finish[j] == FINISH_EOS ? n - 1 : n, err));
+        int fin = g->finish[j]; /* an EOS or stop token is kept in the tokens, not in the text */
+        int drop_last = fin == FINISH_EOS || (fin == FINISH_STOP && stop_is_token(g->p.stop, ids[n - 1]));
+        PP_TRY(decode_text(g, pr->tokens[n_prompt - 1], ids, drop_last ? n - 1 : n, fin, err));
         PP_TRY(candidates_add_candidate(out, ids, n, g->text, g->logp[j], g->finish[j], err));
         g->tokens_generated += n;
     }
@@ -250,8 +262,8 @@ static pp_status do_chunk(run_state *r, int64_t idx, int64_t *n_prompts, int64_t
     pp_status st = PP_OK;
     for (int64_t p = p0; st == PP_OK && p < p1; p++) {
         gen_prompt pr = {ps->ids[p], ps->text[p], ps->family ? ps->family[p] : NULL,
-                         ps->reference ? ps->reference[p] : NULL, r->ptok + r->ptok_off[p],
-                         (int)(r->ptok_off[p + 1] - r->ptok_off[p])};
+                         ps->reference ? ps->reference[p] : NULL, ps->rendered ? ps->rendered[p] : NULL,
+                         r->ptok + r->ptok_off[p], (int)(r->ptok_off[p + 1] - r->ptok_off[p])};
         st = generate_prompt(&r->gen, &pr, &s, err);
     }
     if (st == PP_OK) {
@@ -417,7 +429,7 @@ static pp_status tokenize_all(const model *m, const prompt_set *ps, const char *
     int64_t cap = 0;
     for (int64_t p = 0; p < ps->n; p++) {
         int *ids, n;
-        pp_status st = generate_encode(&m->tok, m->cfg.vocab_size, ps->text[p], &ids, &n, err);
+        pp_status st = generate_encode(&m->tok, m->cfg.vocab_size, prompts_model_text(ps, p), &ids, &n, err);
         if (st != PP_OK) return pp_wrap(err, "%s: prompt id %lld", prompts_path, (long long)ps->ids[p]);
         if (n > m->cfg.seq_len) {
             free(ids);
@@ -562,6 +574,9 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     if (st == PP_OK) st = model_load(model_path, &m, err);
     if (st == PP_OK) st = prompts_load(&ps, prompts_path, err);
     if (st == PP_OK && ps.n < 1) st = pp_fail(err, PP_EINPUT, "%s: no prompts", prompts_path);
+    stop_set stop;
+    if (st == PP_OK) st = chat_stop_set(&m, &o->chat, &stop, err);
+    if (st == PP_OK) st = chat_render_prompts(&m, &o->chat, &ps, prompts_path, model_path, err);
     if (st == PP_OK) st = tokenize_all(&m, &ps, prompts_path, model_path, &ptok, &ptok_off, &longest, err);
     if (st == PP_OK && strlen(out_path) + 64 >= sizeof parts) st = pp_fail(err, PP_EINPUT, "%s: path too long", out_path);
     st = pp_agree(comm, st, err);
@@ -573,6 +588,7 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     st = pp_file_fingerprint_agreed(prompts_path, comm, pfp, err);
     if (st != PP_OK) goto done;
     make_run_key(&key, &m, pfp, ps.n, o);
+    chat_run_key(&key, &m, &o->chat, &stop);
     const char *key_text = pp_runkey_text(&key);
     if (!key_text) st = pp_fail(err, PP_ESYS, "out of memory for the run key");
     snprintf(parts, sizeof parts, "%s.parts", out_path);
@@ -607,7 +623,9 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
 
     int64_t reused = 0, reused_prompts = 0;
     st = find_saved_chunks(&r, resuming, &reused, &reused_prompts, err);
-    if (st == PP_OK) st = generator_init(&r.gen, &m, &o->gen, longest, err);
+    gen_params gp = o->gen;
+    gp.stop = &stop;
+    if (st == PP_OK) st = generator_init(&r.gen, &m, &gp, longest, err);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
     if (reused) pp_info(log, "resuming: %lld of %lld chunks already saved in %s", (long long)reused, (long long)r.n_chunks, parts);

@@ -15,7 +15,10 @@
  *   0  EOS or BOS (run.c stops on BOS; the stop token is kept in the tokens,
  *      not in the text),
  *   1  max_new_tokens generated,
- *   2  the context is full (the next token would need position seq_len).
+ *   2  the context is full (the next token would need position seq_len),
+ *   3  a stop token (the chat template's end of turn, --stop; kept in the
+ *      tokens, not in the text) or a --stop-string (the text ends where the
+ *      string starts; model/stop.h).
  *
  * generate_run: prompts are cut into chunks of chunk_prompts; rank 0 hands
  * chunk numbers out on request (master/worker; rank 0 works too and answers
@@ -45,17 +48,21 @@
 #include "core/pp_log.h"
 #include "core/pp_rng.h"
 #include "model/sample.h"
+#include "model/stop.h"
+#include "generate/chat_setup.h"
 
 typedef struct {
     int k;              /* candidates per prompt, >= 1 */
     int max_new_tokens; /* >= 1 */
     sample_params sample;
     uint64_t seed;
+    const stop_set *stop; /* stop tokens and strings (FINISH_STOP); NULL: none */
 } gen_params;
 
 typedef struct {
     int64_t id;         /* stable prompt id: keys the random streams */
     const char *text, *family, *reference; /* copied into the candidate set; family/reference may be NULL */
+    const char *rendered; /* a conversation as its chat template wrote it (candidates' /prompt_rendered), or NULL */
     const int *tokens;  /* BOS + encoded text (generate_encode) */
     int n_tokens;
 } gen_prompt;
@@ -72,6 +79,8 @@ typedef struct {
     int *n_gen, *finish, *slots, *feed;
     double *logp;
     pp_rng *rng;
+    stop_state *stop_st;         /* [k] stop-string matching */
+    int prompt_last;             /* the prompt's last token: the first piece decodes after it */
     char *raw, *text;            /* decode buffers */
     size_t raw_cap, text_cap;
     /* called after every decode step when set: rank 0 serves work requests */
@@ -95,8 +104,9 @@ PP_MUST_CHECK pp_status generate_prompt(generator *g, const gen_prompt *pr, cand
 /* ---- the pp-generate run ---- */
 
 typedef struct {
-    gen_params gen;
+    gen_params gen;     /* gen.stop is set by generate_run from chat */
     int chunk_prompts;  /* prompts per saved chunk, >= 1 */
+    chat_options chat;  /* --chat-template, --stop, --stop-string */
 } generate_options;
 
 typedef struct {

@@ -56,6 +56,7 @@ void candidates_free(candidate_set *s) {
     free_strs(s->prompt_text, s->n_prompts);
     free_strs(s->family, s->n_prompts);
     free_strs(s->reference, s->n_prompts);
+    free_strs(s->prompt_rendered, s->n_prompts);
     free(s->prompt_token_offsets);
     free(s->prompt_tokens);
     free(s->candidate_token_offsets);
@@ -87,6 +88,7 @@ pp_status candidates_add_prompt(candidate_set *s, int64_t prompt_id, const char 
             resize((void **)&s->prompt_text, o, c, sizeof *s->prompt_text) ||
             resize((void **)&s->family, o, c, sizeof *s->family) ||
             resize((void **)&s->reference, o, c, sizeof *s->reference) ||
+            resize((void **)&s->prompt_rendered, o, c, sizeof *s->prompt_rendered) ||
             resize((void **)&s->prompt_token_offsets, o + 1, c + 1, sizeof *s->prompt_token_offsets))
             return pp_fail(err, PP_ESYS, "out of memory for %lld prompts", (long long)c);
         s->cap_prompts = c;
@@ -98,11 +100,20 @@ pp_status candidates_add_prompt(candidate_set *s, int64_t prompt_id, const char 
     s->prompt_text[n] = copy_str(text ? text : "");
     s->family[n] = copy_str(family);
     s->reference[n] = copy_str(reference);
+    s->prompt_rendered[n] = NULL;
     s->prompt_token_offsets[n + 1] = used + n_tokens;
     s->n_prompts = n + 1;
     s->file_n_prompts = s->n_prompts;
     if (!s->prompt_text[n] || (family && !s->family[n]) || (reference && !s->reference[n]))
         return pp_fail(err, PP_ESYS, "out of memory copying prompt %lld", (long long)prompt_id);
+    return PP_OK;
+}
+
+pp_status candidates_set_rendered(candidate_set *s, const char *rendered, pp_err *err) {
+    if (s->n_prompts == 0 || !rendered) return PP_OK;
+    free(s->prompt_rendered[s->n_prompts - 1]);
+    if (!(s->prompt_rendered[s->n_prompts - 1] = copy_str(rendered)))
+        return pp_fail(err, PP_ESYS, "out of memory copying a rendered prompt");
     return PP_OK;
 }
 
@@ -160,7 +171,9 @@ pp_status candidates_append(candidate_set *dst, const candidate_set *src, pp_err
                 st = candidates_add_prompt(dst, src->prompt_id[p], src->prompt_text[p],
                                            src->family ? src->family[p] : NULL,
                                            src->reference ? src->reference[p] : NULL, buf, (int)n, err);
-            else {
+            if (j < 0 && st == PP_OK && src->prompt_rendered && src->prompt_rendered[p] && src->prompt_rendered[p][0])
+                st = candidates_set_rendered(dst, src->prompt_rendered[p], err);
+            else if (j >= 0) {
                 int64_t c = p * src->k + j;
                 st = candidates_add_candidate(dst, buf, (int)n, src->candidate_text[c], src->candidate_logp[c],
                                               src->finish_reason[c], err);
@@ -347,15 +360,17 @@ static pp_status load_body(pp_h5 *f, candidate_set *s, int64_t N, int64_t first,
     PP_TRY(read_text_rows(f, "/candidate_text", NC, c0, nc, &s->candidate_text, err));
     if (pp_h5_exists(f, "/family")) PP_TRY(read_text_rows(f, "/family", N, first, count, &s->family, err));
     if (pp_h5_exists(f, "/reference")) PP_TRY(read_text_rows(f, "/reference", N, first, count, &s->reference, err));
+    if (pp_h5_exists(f, "/prompt_rendered"))
+        PP_TRY(read_text_rows(f, "/prompt_rendered", N, first, count, &s->prompt_rendered, err));
 
     for (int64_t c = 0; c < nc; c++) {
         int64_t len = s->candidate_token_offsets[c + 1] - s->candidate_token_offsets[c];
         if (s->candidate_length[c] != len)
             return pp_fail(err, PP_EINPUT, "%s: dataset /candidate_length: candidate %lld says %d tokens, offsets say %lld",
                            path, (long long)(c0 + c), s->candidate_length[c], (long long)len);
-        if (s->finish_reason[c] < FINISH_EOS || s->finish_reason[c] > FINISH_CONTEXT)
-            return pp_fail(err, PP_EINPUT, "%s: dataset /finish_reason: candidate %lld has %d (must be 0, 1 or 2)", path,
-                           (long long)(c0 + c), s->finish_reason[c]);
+        if (s->finish_reason[c] < 0 || s->finish_reason[c] >= FINISH_N)
+            return pp_fail(err, PP_EINPUT, "%s: dataset /finish_reason: candidate %lld has %d (must be 0..%d)", path,
+                           (long long)(c0 + c), s->finish_reason[c], FINISH_N - 1);
         if (!isfinite(s->candidate_logp[c]))
             return pp_fail(err, PP_EINPUT, "%s: dataset /candidate_logp: candidate %lld is not finite", path,
                            (long long)(c0 + c));
@@ -462,17 +477,18 @@ pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm co
     int64_t np = s->n_prompts, nc = s->n_candidates;
     int64_t npt = s->prompt_token_offsets ? s->prompt_token_offsets[np] : 0;
     int64_t nct = s->candidate_token_offsets ? s->candidate_token_offsets[nc] : 0;
-    int has_family = 0, has_reference = 0;
+    int has_family = 0, has_reference = 0, has_rendered = 0;
     for (int64_t p = 0; p < np; p++) {
         if (s->family && s->family[p]) has_family = 1;
         if (s->reference && s->reference[p]) has_reference = 1;
+        if (s->prompt_rendered && s->prompt_rendered[p]) has_rendered = 1;
     }
     /* where this rank's rows start (exclusive prefix sums) and the totals */
-    int64_t mine[6] = {np, nc, npt, nct, has_family, has_reference}, before[4] = {0, 0, 0, 0}, total[6];
+    int64_t mine[7] = {np, nc, npt, nct, has_family, has_reference, has_rendered}, before[4] = {0, 0, 0, 0}, total[7];
     MPI_Exscan(mine, before, 4, MPI_INT64_T, MPI_SUM, comm);
     if (rank == 0) memset(before, 0, sizeof before);
     MPI_Allreduce(mine, total, 4, MPI_INT64_T, MPI_SUM, comm);
-    MPI_Allreduce(mine + 4, total + 4, 2, MPI_INT64_T, MPI_MAX, comm);
+    MPI_Allreduce(mine + 4, total + 4, 3, MPI_INT64_T, MPI_MAX, comm);
     int64_t N = total[0], NC = total[1];
 
     pp_status st = PP_OK;
@@ -517,6 +533,8 @@ pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm co
             st = pp_agree(comm, write_text_gathered(&f, comm, "/family", s->family, np, N, err), err);
         if (st == PP_OK && total[5])
             st = pp_agree(comm, write_text_gathered(&f, comm, "/reference", s->reference, np, N, err), err);
+        if (st == PP_OK && total[6])
+            st = pp_agree(comm, write_text_gathered(&f, comm, "/prompt_rendered", s->prompt_rendered, np, N, err), err);
         if (st == PP_OK)
             st = pp_agree(comm, write_text_gathered(&f, comm, "/candidate_text", s->candidate_text, nc, NC, err), err);
         if (st == PP_OK) st = pp_h5_commit(&f, err);

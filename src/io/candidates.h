@@ -35,8 +35,9 @@
 
 #define CANDIDATES_SCHEMA_VERSION 1
 
-/* finish_reason values */
-enum { FINISH_EOS = 0, FINISH_MAX_TOKENS = 1, FINISH_CONTEXT = 2 };
+/* finish_reason values: the one list (docs/formats.md's doc string of
+ * /finish_reason names them; FINISH_N bounds the valid ones) */
+enum { FINISH_EOS = 0, FINISH_MAX_TOKENS = 1, FINISH_CONTEXT = 2, FINISH_STOP = 3, FINISH_N };
 
 typedef struct {
     /* header: the file's root attributes (every rank sets the same values
@@ -59,6 +60,9 @@ typedef struct {
     int64_t *prompt_id;            /* stable id from the prompts file */
     char **prompt_text;            /* UTF-8, one malloc each */
     char **family, **reference;    /* builtin suite; NULL arrays when the file has none */
+    char **prompt_rendered;        /* a conversation as the chat template wrote it (the
+                                      model's input, BOS text included); NULL entries or
+                                      array when none (prompt_text is then the input) */
     int64_t *prompt_token_offsets; /* n_prompts + 1 */
     int32_t *prompt_tokens;        /* what the model was given, BOS included */
 
@@ -68,7 +72,7 @@ typedef struct {
     char **candidate_text;            /* decoded, without EOS, valid UTF-8 */
     double *candidate_logp;           /* sum of log p(token) at temperature 1 */
     int32_t *candidate_length;        /* tokens generated */
-    int32_t *finish_reason;           /* FINISH_* */
+    int32_t *finish_reason;           /* FINISH_*; FINISH_STOP: a stop token or string (model/stop.h) */
 
     /* private: capacities while building */
     int64_t cap_prompts, cap_candidates, cap_prompt_tokens, cap_candidate_tokens;
@@ -94,6 +98,8 @@ void candidates_free(candidate_set *s);
  * k candidates in order j = 0..k-1. */
 PP_MUST_CHECK pp_status candidates_add_prompt(candidate_set *s, int64_t prompt_id, const char *text, const char *family,
                                 const char *reference, const int *tokens, int n_tokens, pp_err *err);
+/* The rendered conversation of the prompt added last (copied). */
+PP_MUST_CHECK pp_status candidates_set_rendered(candidate_set *s, const char *rendered, pp_err *err);
 PP_MUST_CHECK pp_status candidates_add_candidate(candidate_set *s, const int *tokens, int n_tokens, const char *text,
                                    double logp, int finish_reason, pp_err *err);
 /* Append every prompt and candidate of src to dst (same k). */
@@ -102,7 +108,7 @@ PP_MUST_CHECK pp_status candidates_append(candidate_set *dst, const candidate_se
 /* Read a whole candidates file; everything is checked before use: dims
  * against the attributes, offsets (start 0, never decreasing, end at the
  * token array's length), lengths equal offset differences, token ids inside
- * the vocabulary, finish reasons 0..2, finite log-probs, unique prompt ids.
+ * the vocabulary, finish reasons 0..FINISH_N-1, finite log-probs, unique prompt ids.
  * Any rank may call it, independently. */
 PP_MUST_CHECK pp_status candidates_load(candidate_set *s, const char *path, pp_err *err);
 /* Read prompts [first, first + count) and their candidates only (count < 0:

@@ -46,6 +46,7 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
     d->gen_lp = malloc((size_t)S * T * sizeof(float));
     d->logp = malloc((size_t)S * sizeof(double));
     d->rng = malloc((size_t)S * sizeof(pp_rng));
+    d->stop_st = malloc((size_t)S * sizeof(stop_state));
     d->row_slot = malloc((size_t)rows * sizeof(int));
     d->row_token = malloc((size_t)rows * sizeof(int));
     d->out_row = malloc((size_t)S * sizeof(int));
@@ -53,8 +54,8 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
     d->logits = malloc((size_t)S * V * sizeof(float));
     d->scratch = malloc(V * sizeof(sample_candidate));
     if (!d->seq_prompt || !d->seq_k || !d->fed || !d->prefix_of || !d->n_gen || !d->gen || !d->gen_lp ||
-        !d->logp || !d->rng || !d->row_slot || !d->row_token || !d->out_row || !d->out_slot || !d->logits ||
-        !d->scratch) {
+        !d->logp || !d->rng || !d->stop_st || !d->row_slot || !d->row_token || !d->out_row || !d->out_slot ||
+        !d->logits || !d->scratch) {
         decoder_free(d);
         return pp_fail(err, PP_ESYS, "out of memory for a decoder of %d sequences", S);
     }
@@ -73,6 +74,7 @@ void decoder_free(decoder *d) {
     free(d->gen_lp);
     free(d->logp);
     free(d->rng);
+    free(d->stop_st);
     free(d->row_slot);
     free(d->row_token);
     free(d->out_row);
@@ -117,6 +119,7 @@ static int admit(decoder *d, const decoder_prompt *pr, int p, int k, int s, pp_e
     d->n_gen[s] = 0;
     d->logp[s] = 0.0;
     d->rng[s] = pp_rng_stream(d->p.seed, (uint64_t)pr->id, (uint64_t)k);
+    stop_state_reset(&d->stop_st[s]);
     return 1;
 }
 
@@ -127,7 +130,8 @@ static int token_at(const decoder *d, const decoder_prompt *pr, int s, int i) {
 
 /* Sample slot s's next token from its logits row; returns its FINISH_* or
  * -1 when it goes on (the same rules as generate.c's accept_token). */
-static int sample_next(decoder *d, int s, const float *logits, int n_prompt) {
+static int sample_next(decoder *d, int s, const float *logits, const decoder_prompt *pr) {
+    int n_prompt = pr->n_tokens;
     const model_config *c = &d->m->cfg;
     float lp = 0.0f;
     int t = sample_token(logits, c->vocab_size, &d->p.sample, &d->rng[s], d->scratch, &lp);
@@ -137,6 +141,8 @@ static int sample_next(decoder *d, int s, const float *logits, int n_prompt) {
     d->logp[s] += (double)lp;
     int generated = i + 1;
     if (t == d->m->tok.eos_id || t == d->m->tok.bos_id) return FINISH_EOS;
+    if (d->p.stop && stop_hit(d->p.stop, &d->stop_st[s], &d->m->tok, token_at(d, pr, s, n_prompt + i - 1), t))
+        return FINISH_STOP;
     if (generated >= d->p.max_new_tokens) return FINISH_MAX_TOKENS;
     if (n_prompt - 1 + generated >= c->seq_len) return FINISH_CONTEXT;
     return -1;
@@ -188,7 +194,7 @@ pp_status decoder_run(decoder *d, const decoder_prompt *prompts, int n, decoder_
         d->rows += nr;
         for (int j = 0; j < no && st == PP_OK; j++) {
             int s = d->out_slot[j], p = d->seq_prompt[s];
-            int fin = sample_next(d, s, d->logits + (size_t)j * V, prompts[p].n_tokens);
+            int fin = sample_next(d, s, d->logits + (size_t)j * V, &prompts[p]);
             d->tokens++;
             if (fin < 0) continue;
             decoder_result r = {p, d->seq_k[s], d->gen + (size_t)s * d->row_tokens,

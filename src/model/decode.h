@@ -10,7 +10,8 @@
  * A step feeds one row for every slot that is decoding and up to
  * DECODER_PREFILL_ROWS prompt rows of slots that are starting, all in one
  * infer_rows call (one rowmatmul per weight matrix over all rows).  When a
- * sequence ends (EOS or BOS as in run.c, max_new_tokens, or the context),
+ * sequence ends (EOS or BOS as in run.c, a stop token or string of
+ * p.stop, max_new_tokens, or the context),
  * the sink gets it and its slot takes the next candidate at once.
  *
  * Candidate k of a prompt of n tokens shares positions 0..n-2 with its
@@ -44,6 +45,7 @@
 #include "model/infer.h"
 #include "model/model.h"
 #include "model/sample.h"
+#include "model/stop.h"
 
 /* Prompt rows a step takes at most (prefills are split over steps). */
 #define DECODER_PREFILL_ROWS 256
@@ -56,6 +58,7 @@ typedef struct {
     int k;                  /* candidates per prompt */
     sample_params sample;
     uint64_t seed;
+    const stop_set *stop;   /* stop tokens and strings (FINISH_STOP); NULL: none */
 } decoder_params;
 
 typedef struct {
@@ -94,6 +97,7 @@ typedef struct {
     float *gen_lp;          /* [slots][row_tokens] */
     double *logp;
     pp_rng *rng;
+    stop_state *stop_st;    /* stop-string matching */
     /* one step */
     int *row_slot, *row_token, *out_row, *out_slot;
     float *logits;          /* [slots][vocab] */

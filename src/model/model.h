@@ -75,6 +75,11 @@ typedef struct {
     model_tensors w;   /* named pointers into params */
     tokenizer tok;
     uint64_t fingerprint; /* model_fingerprint, set by loaders */
+    /* chat template (docs/chat.md): the text of tokenizer_config.json's
+     * chat_template (NULL when none) and the family prefpipe renders it as
+     * (chat_family_name; "" when the model has no chat format) */
+    char *chat_template;
+    char chat_family[16];
 } model;
 
 /* Longest context accepted (Llama 3.1 has 131072). */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/chat.h"
+
 void model_fingerprint_hex(const model *m, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)m->fingerprint);
 }
@@ -98,6 +100,8 @@ pp_status model_save(const char *path, const model *m, MPI_Comm comm, const pp_p
     }
     free(tab);
     if (st == PP_OK) st = write_tokenizer(&f, &m->tok, err);
+    if (st == PP_OK && m->chat_family[0]) st = pp_h5_attr_str(&f, "/", "chat_family", m->chat_family, err);
+    if (st == PP_OK && m->chat_template) st = pp_h5_attr_str(&f, "/", "chat_template", m->chat_template, err);
     if (st == PP_OK && extra) st = write_extra(&f, m, extra, err);
     if (st != PP_OK) {
         pp_h5_abort(&f);
@@ -203,6 +207,27 @@ static pp_status read_tokenizer(pp_h5 *f, model *m, pp_err *err) {
     return st;
 }
 
+/* The optional chat attributes: a family prefpipe renders, and the
+ * template text it was chosen from. */
+static pp_status read_chat(pp_h5 *f, model *m, pp_err *err) {
+    if (pp_h5_has_attr(f, "/", "chat_family")) {
+        chat_family fam;
+        PP_TRY(pp_h5_get_attr_str(f, "/", "chat_family", m->chat_family, sizeof m->chat_family, err));
+        if (chat_family_parse(m->chat_family, &fam, err) != PP_OK)
+            return pp_fail(err, PP_EINPUT, "%s: attribute chat_family '%s' is not one of %s", f->path, m->chat_family,
+                           CHAT_FAMILY_LIST);
+    }
+    if (!pp_h5_has_attr(f, "/", "chat_template")) return PP_OK;
+    char *text = malloc(MODEL_CHAT_TEMPLATE_MAX + 1);
+    if (!text) return pp_fail(err, PP_ESYS, "out of memory");
+    pp_status st = pp_h5_get_attr_str(f, "/", "chat_template", text, MODEL_CHAT_TEMPLATE_MAX + 1, err);
+    if (st == PP_OK && strlen(text) == MODEL_CHAT_TEMPLATE_MAX)
+        st = pp_fail(err, PP_EINPUT, "%s: attribute chat_template is longer than %d bytes", f->path, MODEL_CHAT_TEMPLATE_MAX);
+    if (st == PP_OK && !(m->chat_template = strdup(text))) st = pp_fail(err, PP_ESYS, "out of memory");
+    free(text);
+    return st;
+}
+
 pp_status model_load(const char *path, model *m, pp_err *err) {
     memset(m, 0, sizeof *m);
     pp_h5 f;
@@ -229,6 +254,7 @@ pp_status model_load(const char *path, model *m, pp_err *err) {
     free(tab);
     if (st == PP_OK) st = model_check_finite(m, path, err);
     if (st == PP_OK) st = read_tokenizer(&f, m, err);
+    if (st == PP_OK) st = read_chat(&f, m, err);
     if (st == PP_OK) {
         m->fingerprint = model_fingerprint(m);
         char want[17], have[17], legacy[17];

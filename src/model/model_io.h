@@ -2,7 +2,8 @@
  * one dataset per tensor with Hugging Face Llama names under /tensors, the
  * tokenizer under /tokenizer, and optional training state under /train
  * (AdamW moments as two flat datasets, step counters, resume attributes)
- * and metrics under /metrics. */
+ * and metrics under /metrics.  The chat template, when the model has one,
+ * is two root attributes: chat_family and chat_template (model.h). */
 #ifndef MODEL_IO_H
 #define MODEL_IO_H
 
@@ -15,6 +16,7 @@
 /* 2: head_dim and rope_scaling attributes (version 1 files still load) */
 #define MODEL_SCHEMA_VERSION 2
 #define MODEL_MAX_METRICS 24
+#define MODEL_CHAT_TEMPLATE_MAX (1 << 18) /* bytes of a stored chat template */
 
 /* Everything besides the weights that a checkpoint may carry. */
 typedef struct {

@@ -27,16 +27,44 @@ pp_status prompts_add(prompt_set *s, int64_t id, const char *text, const char *f
         if (f) s->family = f;
         char **r = realloc(s->reference, (size_t)cap * sizeof *r);
         if (r) s->reference = r;
-        if (!ids || !t || !f || !r) return pp_fail(err, PP_ESYS, "out of memory adding prompt %lld", (long long)id);
+        char **msg = realloc(s->messages, (size_t)cap * sizeof *msg);
+        if (msg) s->messages = msg;
+        if (!ids || !t || !f || !r || !msg) return pp_fail(err, PP_ESYS, "out of memory adding prompt %lld", (long long)id);
         s->cap = cap;
     }
     s->ids[s->n] = id;
     s->text[s->n] = strdup(text);
     s->family[s->n] = dup_or_null(family);
     s->reference[s->n] = dup_or_null(reference);
+    s->messages[s->n] = NULL;
     if (!s->text[s->n]) return pp_fail(err, PP_ESYS, "out of memory");
     s->n++;
     return PP_OK;
+}
+
+pp_status prompts_add_conversation(prompt_set *s, int64_t id, const chat_conv *c, const char *where, pp_err *err) {
+    PP_TRY(chat_conv_check_prompt(c, where, err));
+    char *json;
+    PP_TRY(chat_conv_to_json(c, &json, err));
+    pp_status st = prompts_add(s, id, chat_conv_last_user(c), NULL, NULL, err);
+    if (st == PP_OK) s->messages[s->n - 1] = json;
+    else free(json);
+    return st;
+}
+
+/* A JSONL value that is a list of messages: checked and added. */
+static pp_status add_json_conversation(prompt_set *s, int64_t id, const json_t *v, const char *path, long line,
+                                       pp_err *err) {
+    char where[PP_PATH_MAX + 32];
+    snprintf(where, sizeof where, "%s:%ld", path, line);
+    char *json = json_dumps(v, JSON_COMPACT);
+    if (!json) return pp_fail(err, PP_ESYS, "out of memory");
+    chat_conv c = {0};
+    pp_status st = chat_conv_from_json(json, where, &c, err);
+    free(json);
+    if (st == PP_OK) st = prompts_add_conversation(s, id, &c, where, err);
+    chat_conv_free(&c);
+    return st;
 }
 
 static pp_status check_text(const char *path, const char *what, long line, const char *text, size_t len,
@@ -113,9 +141,11 @@ pp_status prompts_read_jsonl(prompt_set *s, const char *path, const char *field,
             json_t *v = obj ? follow(obj, field) : NULL;
             if (st == PP_OK && !v)
                 st = pp_fail(err, PP_EINPUT, "%s:%ld: no field '%s' in this object", path, lineno, field);
+            else if (st == PP_OK && json_is_array(v)) st = add_json_conversation(s, item++, v, path, lineno, err);
             else if (st == PP_OK && !json_is_string(v))
-                st = pp_fail(err, PP_EINPUT, "%s:%ld: field '%s' is not a string", path, lineno, field);
-            if (st == PP_OK) st = prompts_add(s, item++, json_string_value(v), NULL, NULL, err);
+                st = pp_fail(err, PP_EINPUT, "%s:%ld: field '%s' is neither a string nor a list of messages", path, lineno,
+                             field);
+            else if (st == PP_OK) st = prompts_add(s, item++, json_string_value(v), NULL, NULL, err);
             json_decref(obj);
         }
         line = next;
@@ -257,6 +287,8 @@ pp_status prompts_from_suite(prompt_set *s, const char *families, const char *sp
     return PP_OK;
 }
 
+static const char *dedup_key(const prompt_set *s, int64_t i) { return s->messages[i] ? s->messages[i] : s->text[i]; }
+
 static int blank(const char *t) {
     for (; *t; t++)
         if (!isspace((unsigned char)*t)) return 0;
@@ -281,12 +313,13 @@ void prompts_cleanup(prompt_set *s, int keep_duplicates, prompt_cleanup *r) {
     int64_t w = 0;
     for (int64_t i = 0; i < s->n; i++) {
         int drop = 0;
+        const char *key = dedup_key(s, i); /* a conversation: the whole of it */
         if (blank(s->text[i])) {
             drop = 1;
             if (r->empty++ == 0) r->first_empty_id = s->ids[i];
         } else if (slot && !keep_duplicates) {
-            size_t h = (size_t)text_hash(s->text[i]) & (cap - 1);
-            while (slot[h] >= 0 && strcmp(s->text[slot[h]], s->text[i]) != 0) h = (h + 1) & (cap - 1);
+            size_t h = (size_t)text_hash(key) & (cap - 1);
+            while (slot[h] >= 0 && strcmp(dedup_key(s, slot[h]), key) != 0) h = (h + 1) & (cap - 1);
             if (slot[h] >= 0) {
                 drop = 1;
                 if (r->duplicate++ == 0) r->first_duplicate_id = s->ids[i];
@@ -296,12 +329,14 @@ void prompts_cleanup(prompt_set *s, int keep_duplicates, prompt_cleanup *r) {
             free(s->text[i]);
             free(s->family[i]);
             free(s->reference[i]);
+            free(s->messages[i]);
             continue;
         }
         s->ids[w] = s->ids[i];
         s->text[w] = s->text[i];
         s->family[w] = s->family[i];
         s->reference[w] = s->reference[i];
+        s->messages[w] = s->messages[i];
         w++;
     }
     free(slot);
@@ -318,6 +353,8 @@ pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, co
     MPI_Bcast(&n, 1, MPI_INT64_T, 0, comm);
     char attrs[4][PP_PATH_MAX];
     int has_builtin = s->family != NULL && n > 0 && s->family[0] != NULL;
+    int has_messages = 0; /* any conversation: /messages, "" for the plain prompts */
+    for (int64_t i = 0; rank == 0 && i < s->n; i++) has_messages |= s->messages[i] != NULL;
     if (rank == 0) {
         snprintf(attrs[0], sizeof attrs[0], "%s", s->source);
         snprintf(attrs[1], sizeof attrs[1], "%s", s->source_file);
@@ -326,6 +363,7 @@ pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, co
     }
     MPI_Bcast(attrs, sizeof attrs, MPI_CHAR, 0, comm);
     MPI_Bcast(&has_builtin, 1, MPI_INT, 0, comm);
+    MPI_Bcast(&has_messages, 1, MPI_INT, 0, comm);
     int64_t seed = s->seed;
     MPI_Bcast(&seed, 1, MPI_INT64_T, 0, comm);
 
@@ -346,6 +384,13 @@ pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, co
         st = pp_h5_write_text(&f, "/family", n, (const char *const *)s->family, err);
         if (st == PP_OK) st = pp_h5_write_text(&f, "/reference", n, (const char *const *)s->reference, err);
     }
+    if (st == PP_OK && has_messages) {
+        const char **msg = malloc((size_t)(n > 0 ? n : 1) * sizeof *msg);
+        if (!msg) st = pp_fail(err, PP_ESYS, "out of memory");
+        for (int64_t i = 0; msg && i < n; i++) msg[i] = s->messages[i] ? s->messages[i] : "";
+        if (st == PP_OK) st = pp_h5_write_text(&f, "/messages", n, msg, err);
+        free(msg);
+    }
     /* the serial phase may have failed on rank 0 only: agree before anything
      * is renamed, so a failure never leaves a partial file under the final name */
     st = pp_agree(comm, st, err);
@@ -354,6 +399,18 @@ pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, co
         return st;
     }
     return pp_h5_commit(&f, err);
+}
+
+/* Row i's stored conversation, checked as on import, becomes its messages. */
+static pp_status check_stored_conversation(prompt_set *s, const char *path, int64_t i, const char *json, pp_err *err) {
+    char where[PP_PATH_MAX + 48];
+    snprintf(where, sizeof where, "%s: dataset /messages: row %lld", path, (long long)i);
+    chat_conv c = {0};
+    pp_status st = chat_conv_from_json(json, where, &c, err);
+    if (st == PP_OK) st = chat_conv_check_prompt(&c, where, err);
+    chat_conv_free(&c);
+    if (st == PP_OK && !(s->messages[i] = strdup(json))) st = pp_fail(err, PP_ESYS, "out of memory");
+    return st;
 }
 
 pp_status prompts_load(prompt_set *s, const char *path, pp_err *err) {
@@ -365,17 +422,20 @@ pp_status prompts_load(prompt_set *s, const char *path, pp_err *err) {
     if (st == PP_OK && n < 0) st = pp_fail(err, PP_EINPUT, "%s: n_prompts is negative", path);
     int64_t want[1] = {n};
     if (st == PP_OK) st = pp_h5_expect(&f, "/id", PP_I64, 1, want, dims, err);
-    char **text = NULL, **fam = NULL, **ref = NULL;
+    char **text = NULL, **fam = NULL, **ref = NULL, **msg = NULL;
     int64_t got;
     if (st == PP_OK) st = pp_h5_read_text(&f, "/text", n, &got, &text, err);
     int builtin = pp_h5_exists(&f, "/family");
     if (st == PP_OK && builtin) st = pp_h5_read_text(&f, "/family", n, &got, &fam, err);
     if (st == PP_OK && builtin) st = pp_h5_read_text(&f, "/reference", n, &got, &ref, err);
+    if (st == PP_OK && pp_h5_exists(&f, "/messages")) st = pp_h5_read_text(&f, "/messages", n, &got, &msg, err);
     int64_t *ids = st == PP_OK ? malloc((size_t)(n > 0 ? n : 1) * sizeof *ids) : NULL;
     if (st == PP_OK && !ids) st = pp_fail(err, PP_ESYS, "out of memory");
     if (st == PP_OK) st = pp_h5_read_all(&f, "/id", PP_I64, ids, err);
-    for (int64_t i = 0; st == PP_OK && i < n; i++)
+    for (int64_t i = 0; st == PP_OK && i < n; i++) {
         st = prompts_add(s, ids[i], text[i], fam ? fam[i] : NULL, ref ? ref[i] : NULL, err);
+        if (st == PP_OK && msg && msg[i][0]) st = check_stored_conversation(s, path, i, msg[i], err);
+    }
     if (st == PP_OK) {
         pp_h5_opt_attr_str(&f, "/", "source", s->source, sizeof s->source, s->source);
         if (builtin) {
@@ -388,9 +448,44 @@ pp_status prompts_load(prompt_set *s, const char *path, pp_err *err) {
     free(text);
     free(fam);
     free(ref);
+    free(msg);
     pp_h5_close(&f);
     if (st != PP_OK) prompts_free(s);
     return st;
+}
+
+pp_status prompts_render(prompt_set *s, const char *family, const char *template_text, const char *prompts_path,
+                         const char *model_path, pp_err *err) {
+    int64_t first = -1;
+    for (int64_t i = 0; i < s->n && first < 0; i++)
+        if (s->messages[i]) first = i;
+    if (first < 0) return PP_OK;
+    if (!family || !*family)
+        return pp_fail(err, PP_EINPUT, "%s: prompt id %lld is a conversation and %s has no chat template; choose one with "
+                       "--chat-template (%s)", prompts_path, (long long)s->ids[first], model_path, CHAT_FAMILY_LIST);
+    chat_family fam;
+    chat_template t;
+    PP_TRY(chat_family_parse(family, &fam, err));
+    PP_TRY(chat_template_init(&t, fam, template_text, err));
+    s->rendered = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *s->rendered);
+    s->bos_len = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *s->bos_len);
+    pp_status st = s->rendered && s->bos_len ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    for (int64_t i = 0; st == PP_OK && i < s->n; i++) {
+        if (!s->messages[i]) continue;
+        char where[PP_PATH_MAX + 48];
+        snprintf(where, sizeof where, "%s: prompt id %lld", prompts_path, (long long)s->ids[i]);
+        chat_conv c = {0};
+        st = chat_conv_from_json(s->messages[i], where, &c, err);
+        if (st == PP_OK && (st = chat_render(&t, &c, 1, &s->rendered[i], err)) != PP_OK) pp_wrap(err, "%s", where);
+        if (st == PP_OK) s->bos_len[i] = chat_leading_bos(&t, s->rendered[i]);
+        chat_conv_free(&c);
+    }
+    chat_template_free(&t);
+    return st;
+}
+
+const char *prompts_model_text(const prompt_set *s, int64_t i) {
+    return s->rendered && s->rendered[i] ? s->rendered[i] + s->bos_len[i] : s->text[i];
 }
 
 void prompts_free(prompt_set *s) {
@@ -398,10 +493,15 @@ void prompts_free(prompt_set *s) {
         free(s->text[i]);
         if (s->family) free(s->family[i]);
         if (s->reference) free(s->reference[i]);
+        if (s->messages) free(s->messages[i]);
+        if (s->rendered) free(s->rendered[i]);
     }
+    free(s->rendered);
+    free(s->bos_len);
     free(s->ids);
     free(s->text);
     free(s->family);
     free(s->reference);
+    free(s->messages);
     memset(s, 0, sizeof *s);
 }

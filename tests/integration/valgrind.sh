@@ -82,6 +82,12 @@ if need_shared valgrind_prompts_yaml data/tinystories_evaluation_prompts.yaml; t
 fi
 printf 'key: value\n' >"$T/mapping.yaml"
 vg valgrind_prompts_bad_input 1 "$VGBIN/pp-prompts" --out "$T/bad.h5" --yaml "$T/mapping.yaml"
+# conversations (TRL messages): kept, repeated, and a trailing assistant turn refused
+printf '%s\n' '{"m": [{"role": "system", "content": "s"}, {"role": "user", "content": "q 😀"}]}' \
+    '{"m": "plain"}' '{"m": [{"role": "system", "content": "s"}, {"role": "user", "content": "q 😀"}]}' >"$T/conv.jsonl"
+vg valgrind_prompts_messages 0 "$VGBIN/pp-prompts" --out "$T/c.h5" --jsonl "$T/conv.jsonl" --field m
+printf '%s\n' '{"m": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}' >"$T/trail.jsonl"
+vg valgrind_prompts_messages_refused 1 "$VGBIN/pp-prompts" --out "$T/t.h5" --jsonl "$T/trail.jsonl" --field m
 
 if need_shared valgrind_convert_import models/stories260K.bin && need_shared valgrind_convert_import models/tok512.bin; then
     vg valgrind_convert_import 0 "$VGBIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" \
