@@ -243,3 +243,14 @@ void model_free(model *m) {
     tok_free(&m->tok);
     memset(m, 0, sizeof *m);
 }
+
+void model_rope_tables(const model_config *c, int n_pos, float *cos_out, float *sin_out) {
+    int hd = model_head_dim(c), half = hd / 2;
+    for (int p = 0; p < n_pos; p++)
+        for (int i = 0; i < half; i++) {
+            float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hd);
+            float angle = (float)p * freq;
+            cos_out[(size_t)p * half + i] = cosf(angle);
+            sin_out[(size_t)p * half + i] = sinf(angle);
+        }
+}
