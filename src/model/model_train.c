@@ -247,26 +247,21 @@ static void attention_backward(const model_config *c, int T, const float *q, con
 
 /* ---- forward --------------------------------------------------------------- */
 
-static pp_status check_batch(const model *m, const train_ws *ws, const train_batch *b, pp_err *err) {
-    const model_config *c = &m->cfg, *wc = &ws->cfg;
-    if (c->dim != wc->dim || c->hidden_dim != wc->hidden_dim || c->n_layers != wc->n_layers ||
-        c->n_heads != wc->n_heads || c->n_kv_heads != wc->n_kv_heads || c->vocab_size != wc->vocab_size ||
-        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta)
-        return pp_fail(err, PP_EINPUT, "train batch: workspace was made for another model shape");
-    if (b->n_seq < 1 || b->n_seq > ws->max_tokens)
-        return pp_fail(err, PP_EINPUT, "train batch: %d sequences (workspace holds 1..%d)", b->n_seq,
-                       ws->max_tokens);
+pp_status train_batch_check(const model_config *c, const train_batch *b, int max_seq, long max_tokens,
+                            pp_err *err) {
+    if (b->n_seq < 1 || b->n_seq > max_tokens)
+        return pp_fail(err, PP_EINPUT, "train batch: %d sequences (workspace holds 1..%ld)", b->n_seq, max_tokens);
     long total = 0;
     for (int s = 0; s < b->n_seq; s++) {
-        if (b->lens[s] < 1 || b->lens[s] > ws->max_seq)
+        if (b->lens[s] < 1 || b->lens[s] > max_seq)
             return pp_fail(err, PP_EINPUT, "train batch: sequence %d has %d tokens (allowed 1..%d)", s,
-                           b->lens[s], ws->max_seq);
+                           b->lens[s], max_seq);
         if (b->target_mask && b->target_mask[total] != 0)
             return pp_fail(err, PP_EINPUT,
                            "train batch: sequence %d scores its first token, which nothing predicts", s);
         total += b->lens[s];
-        if (total > ws->max_tokens)
-            return pp_fail(err, PP_EINPUT, "train batch: more than %d tokens in total", ws->max_tokens);
+        if (total > max_tokens)
+            return pp_fail(err, PP_EINPUT, "train batch: more than %ld tokens in total", max_tokens);
     }
     for (long i = 0; i < total; i++) {
         if (b->tokens[i] < 0 || b->tokens[i] >= c->vocab_size)
@@ -277,6 +272,15 @@ static pp_status check_batch(const model *m, const train_ws *ws, const train_bat
                            b->target_mask[i]);
     }
     return PP_OK;
+}
+
+static pp_status check_batch(const model *m, const train_ws *ws, const train_batch *b, pp_err *err) {
+    const model_config *c = &m->cfg, *wc = &ws->cfg;
+    if (c->dim != wc->dim || c->hidden_dim != wc->hidden_dim || c->n_layers != wc->n_layers ||
+        c->n_heads != wc->n_heads || c->n_kv_heads != wc->n_kv_heads || c->vocab_size != wc->vocab_size ||
+        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta)
+        return pp_fail(err, PP_EINPUT, "train batch: workspace was made for another model shape");
+    return train_batch_check(c, b, ws->max_seq, ws->max_tokens, err);
 }
 
 /* Copy the batch into the workspace and list the scored rows, sequence by

@@ -113,6 +113,12 @@ void model_matmul_groups(float *out, const float *x, const float *w, int n_group
 PP_MUST_CHECK pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err);
 void train_ws_free(train_ws *ws);
 
+/* Check a batch for a model of configuration c: 1..max_tokens sequences of
+ * 1..max_seq tokens each, max_tokens in total, ids in the vocabulary, a
+ * mask of 0/1 that never scores a sequence's first token. */
+PP_MUST_CHECK pp_status train_batch_check(const model_config *c, const train_batch *b, int max_seq, long max_tokens,
+                                          pp_err *err);
+
 /* Forward pass.  logp_out[s] = sum of log p(token | prefix) over the scored
  * tokens of sequence s (0 when none), ntok_out[s] = their number; either
  * may be NULL.  Rejects a batch that does not fit the workspace, token ids

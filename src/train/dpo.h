@@ -42,7 +42,10 @@ PP_MUST_CHECK pp_status dpo_data_build(dpo_data *d, const pairs_set *p, int max_
 void dpo_data_free(dpo_data *d);
 
 /* Log-probs of both responses of every pair under model m, spread over the
- * ranks of comm (every rank ends with all of them). */
+ * ranks of comm (every rank ends with all of them), through the scorer
+ * (score.h): the training forward's arithmetic, so the values are those
+ * dpo_grad's forward gives the same model, whatever the ranks or
+ * micro_batch (which only sets the pairs per scorer call, at least 64). */
 PP_MUST_CHECK pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
                             double *out_rejected, pp_err *err);
 
