@@ -11,6 +11,7 @@
 #include "core/pp_rng.h"
 #include "core/pp_mpi.h"
 #include "core/pp_runkey.h"
+#include "core/pp_testhook.h"
 #include <unistd.h>
 
 #define DPO_STREAM_ORDER 0xD7000000u
@@ -134,6 +135,7 @@ pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Co
             both[i0 + j] = logp[2 * j];
             both[d->n + i0 + j] = logp[2 * j + 1];
         }
+        pp_test_hook_sleep(PP_HOOK_CHUNK_DELAY); /* lets tests kill the reference phase midway */
     }
     st = pp_agree(comm, st, err);
     if (st == PP_OK) { /* each rank filled its own range, zeros elsewhere: a sum gathers */
@@ -213,6 +215,7 @@ pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pai
         MPI_Bcast(d->ref_logp[0], (int)d->n, MPI_DOUBLE, 0, comm);
         MPI_Bcast(d->ref_logp[1], (int)d->n, MPI_DOUBLE, 0, comm);
     } else if (st == PP_OK) {
+        pp_info(log, "reference log-probs: scoring %lld pairs", (long long)d->n);
         st = dpo_compute_logps(d, &ref, micro_batch, comm, d->ref_logp[0], d->ref_logp[1], err);
     }
     model_free(&ref); /* the reference is not held during training */
