@@ -6,7 +6,9 @@
  * whole and the response is cut at the end so the sequence fits max_len; a
  * pair whose prompt leaves no room for one response token is an error.
  *
- * Reference log-probs are computed once, spread over ranks, and kept in a
+ * Reference log-probs are computed once, spread over ranks, through the
+ * scorer (model/score.h: the inference pass, bit-identical to the training
+ * forward, so Δw = 0 exactly at the reference), and kept in a
  * `ref_logps` file tagged with the fingerprints of the reference model and
  * the pairs file; a later run with the same two reuses it, so the
  * reference model is never held during training. */
