@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/fastmath.h"
 #include "model/rowmatmul.h"
 #include "model/sample.h"
 
