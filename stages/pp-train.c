@@ -36,7 +36,8 @@ int main(int argc, char **argv) {
     };
     pp_cli cli = {.synopsis = "--policy M.h5 --pairs R.h5 --out M2.h5 --loss dpo|ipo|hinge|dpop|rpo|bcr [--beta B --bcr-budget D ...]",
                   .description = "Trains a policy on chosen/rejected pairs. Reference log-probs are computed once (spread "
-                                 "over ranks) and kept in a ref_logps file. Metrics use TRL's names and are stored in the "
+                                 "over ranks, through the inference pass, whose arithmetic is the training forward's: "
+                                 "the loss at step 1 is exactly ln 2) and kept in a ref_logps file. Metrics use TRL's names and are stored in the "
                                  "output under /metrics. Checkpoints go to M2.h5.ckpt/; a stopped or killed run resumes.",
                   .opts = opts};
     while (opts[cli.n_opts].name) cli.n_opts++;

@@ -6,7 +6,8 @@
  * are read from the environment here and nowhere else, and are 0 (no sleep)
  * when unset, which is every normal run.
  *
- *   PP_TEST_CHUNK_DELAY_MS   after each saved chunk (pp-generate, pp-eval)
+ *   PP_TEST_CHUNK_DELAY_MS   after each saved chunk (pp-generate, pp-eval) and
+ *                            each chunk of reference log-probs (pp-train)
  *   PP_TEST_COMMIT_DELAY_MS  before NAME.tmp is renamed to NAME (every output)
  *   PP_TEST_STEP_DELAY_MS    after each training step (pp-sft, pp-train) */
 #ifndef PP_TESTHOOK_H

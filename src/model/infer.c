@@ -13,50 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/fastmath.h"
 #include "model/rowmatmul.h"
 #include "model/sample.h"
 
 /* Rows per prefill chunk: enough for sgemm to run near its peak, small
  * enough that long prompts do not need prompt-sized activation buffers. */
 #define PREFILL_CHUNK 256
-
-/* Floats in the packed weight copy: every matrix a projection applies,
- * and the classifier. */
-static size_t weights_t_count(const model_config *c, int kv_dim) {
-    int d = c->dim, h = c->hidden_dim, qd = model_q_dim(c);
-    return (size_t)c->n_layers * (rowmatmul_packed_size(d, qd) + rowmatmul_packed_size(qd, d) +
-                                  2 * rowmatmul_packed_size(d, kv_dim) +
-                                  2 * rowmatmul_packed_size(d, h) + rowmatmul_packed_size(h, d)) +
-           rowmatmul_packed_size(d, c->vocab_size);
-}
-
-/* Pack `count` stacked [out][in] matrices, each into its own block. */
-static float *pack_stack(float *dst, const float *src, int count, int out, int in) {
-    for (int m = 0; m < count; m++) {
-        rowmatmul_pack(dst, src + (size_t)m * out * in, out, in);
-        dst += rowmatmul_packed_size(in, out);
-    }
-    return dst;
-}
-
-/* Carve the packed copy into named pointers and fill it. */
-static void weights_t_fill(infer_state *st) {
-    const model_config *c = &st->m->cfg;
-    const model_tensors *w = &st->m->w;
-    int L = c->n_layers, d = c->dim, h = c->hidden_dim, kv = st->kv_dim, qd = model_q_dim(c);
-    infer_weights_t *t = &st->wt;
-    float *p = t->buffer;
-    t->wq = p, p = pack_stack(p, w->wq, L, qd, d);
-    t->wk = p, p = pack_stack(p, w->wk, L, kv, d);
-    t->wv = p, p = pack_stack(p, w->wv, L, kv, d);
-    t->wo = p, p = pack_stack(p, w->wo, L, d, qd);
-    t->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d);
-    t->w_up = p, p = pack_stack(p, w->w_up, L, h, d);
-    t->w_down = p, p = pack_stack(p, w->w_down, L, d, h);
-    t->lm_head = p;
-    pack_stack(p, w->lm_head, 1, c->vocab_size, d);
-}
 
 pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
     return infer_init_rows(st, m, max_seqs, max_pos, 0, err);
@@ -85,13 +47,13 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
     size_t rows = (size_t)st->max_rows, d = (size_t)c->dim, h = (size_t)c->hidden_dim, qd = (size_t)model_q_dim(c);
     size_t cache = (size_t)c->n_layers * (size_t)max_seqs * (size_t)max_pos * (size_t)st->kv_dim;
     size_t half = (size_t)max_pos * (size_t)(hd / 2);
-    size_t wt = weights_t_count(c, st->kv_dim);
+    size_t wt = packed_weights_floats(c);
     st->pos = calloc((size_t)max_seqs, sizeof *st->pos);
     st->key_cache = malloc(cache * sizeof(float));
     st->value_cache = malloc(cache * sizeof(float));
     st->rope_cos = malloc(half * sizeof(float));
     st->rope_sin = malloc(half * sizeof(float));
-    st->wt.buffer = malloc(wt * sizeof(float));
+    st->wt_buffer = malloc(wt * sizeof(float));
     st->x = malloc(rows * d * sizeof(float));
     st->xb = malloc(rows * (qd > d ? qd : d) * sizeof(float)); /* normed input, then attention output */
     st->q = malloc(rows * qd * sizeof(float));
@@ -103,7 +65,7 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
     st->row_slot = malloc(rows * sizeof(int));
     st->row_pos = malloc(rows * sizeof(int));
     st->slot_rows = malloc((rows > (size_t)max_seqs ? rows : (size_t)max_seqs) * sizeof(int));
-    if (!st->slot_rows ||!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt.buffer ||
+    if (!st->slot_rows ||!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt_buffer ||
         !st->x || !st->xb || !st->q || !st->k || !st->v || !st->hb || !st->hb2 || !st->att || !st->row_slot ||
         !st->row_pos) {
         infer_free(st);
@@ -113,17 +75,8 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
                        max_seqs, max_pos, 2.0 * (double)cache * sizeof(float) / 1e6,
                        (double)wt * sizeof(float) / 1e6);
     }
-    weights_t_fill(st);
-    /* RoPE angles exactly as run.c forms them: float product of the
-     * position and the frequency, then cosf/sinf. */
-    float freq[MODEL_MAX_HEAD_DIM / 2];
-    model_rope_freqs(c, freq);
-    for (int p = 0; p < max_pos; p++)
-        for (int i = 0; i < hd / 2; i++) {
-            float angle = (float)p * freq[i];
-            st->rope_cos[(size_t)p * (hd / 2) + i] = cosf(angle);
-            st->rope_sin[(size_t)p * (hd / 2) + i] = sinf(angle);
-        }
+    packed_weights_fill(&st->wt, st->wt_buffer, m);
+    model_rope_tables(c, max_pos, st->rope_cos, st->rope_sin);
     return PP_OK;
 }
 
@@ -133,7 +86,7 @@ void infer_free(infer_state *st) {
     free(st->value_cache);
     free(st->rope_cos);
     free(st->rope_sin);
-    free(st->wt.buffer);
+    free(st->wt_buffer);
     free(st->x);
     free(st->xb);
     free(st->q);
@@ -162,84 +115,6 @@ static void matmul_rows(float *out, const float *in, const float *wt, int n, int
     rowmatmul(out, in, wt, n, in_dim, out_dim, beta != 0.0f);
 }
 
-static void rmsnorm(float *out, const float *x, const float *gain, int size, float eps) {
-    float ss = 0.0f;
-    for (int j = 0; j < size; j++) ss += x[j] * x[j];
-    ss /= (float)size;
-    ss += eps;
-    ss = 1.0f / sqrtf(ss);
-    for (int j = 0; j < size; j++) out[j] = gain[j] * (ss * x[j]);
-}
-
-/* softmax and SiLU use the vectorisable exp of fastmath.h: a loop calling
- * expf runs one element at a time without -ffast-math. */
-
-/* Rotate consecutive pairs of each head of vec (n_heads heads) by the
- * angles of position pos. */
-static void rope(float *vec, int n_heads, int hd, const float *cos_p, const float *sin_p) {
-    for (int h = 0; h < n_heads; h++) {
-        float *v = vec + (size_t)h * hd;
-        for (int i = 0; i < hd / 2; i++) {
-            float v0 = v[2 * i], v1 = v[2 * i + 1];
-            v[2 * i] = v0 * cos_p[i] - v1 * sin_p[i];
-            v[2 * i + 1] = v0 * sin_p[i] + v1 * cos_p[i];
-        }
-    }
-}
-
-/* att[t] = (q . key of position t) / scale for t < len, the keys stored
- * transposed (dimension i of position t at keys_t[i * T + t]).  The dot
- * products accumulate one dimension at a time over all positions, which is
- * SIMD over t and also run.c's summation order; eight (then four)
- * dimensions per pass, added left to right, give the same sums with an
- * eighth of the memory round trips. */
-static void attention_scores(float *restrict att, const float *restrict q, const float *restrict keys_t, size_t T,
-                             int hd, int len, float scale) {
-    memset(att, 0, (size_t)len * sizeof(float));
-    int i = 0;
-    for (; i + 8 <= hd; i += 8) {
-        const float *k0 = keys_t + (size_t)i * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T, *k4 = k3 + T,
-                    *k5 = k4 + T, *k6 = k5 + T, *k7 = k6 + T;
-        const float *qi = q + i;
-        for (int t = 0; t < len; t++)
-            att[t] = att[t] + qi[0] * k0[t] + qi[1] * k1[t] + qi[2] * k2[t] + qi[3] * k3[t] + qi[4] * k4[t] +
-                     qi[5] * k5[t] + qi[6] * k6[t] + qi[7] * k7[t];
-    }
-    for (; i + 4 <= hd; i += 4) {
-        const float *k0 = keys_t + (size_t)i * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T;
-        float q0 = q[i], q1 = q[i + 1], q2 = q[i + 2], q3 = q[i + 3];
-        for (int t = 0; t < len; t++) att[t] = att[t] + q0 * k0[t] + q1 * k1[t] + q2 * k2[t] + q3 * k3[t];
-    }
-    for (; i < hd; i++) {
-        const float *ki = keys_t + (size_t)i * T;
-        for (int t = 0; t < len; t++) att[t] += q[i] * ki[t];
-    }
-    for (int t = 0; t < len; t++) att[t] /= scale;
-}
-
-/* out[j] = sum over t < len of att[t] * vals[t * stride + j].  Positions
- * go in blocks of eight whose eight products are summed before they join
- * the running total: with small heads (stories260K's are 8 wide, one SIMD
- * register) a strictly sequential sum over t would be one long chain of
- * dependent additions, while the blocks' products are independent work. */
-static void attention_values(float *restrict out, const float *restrict att, const float *restrict vals,
-                             size_t stride, int hd, int len) {
-    memset(out, 0, (size_t)hd * sizeof(float));
-    int t = 0;
-    for (; t + 8 <= len; t += 8) {
-        const float *v0 = vals + (size_t)t * stride, *v1 = v0 + stride, *v2 = v1 + stride, *v3 = v2 + stride,
-                    *v4 = v3 + stride, *v5 = v4 + stride, *v6 = v5 + stride, *v7 = v6 + stride;
-        const float *a = att + t;
-        for (int j = 0; j < hd; j++)
-            out[j] += a[0] * v0[j] + a[1] * v1[j] + a[2] * v2[j] + a[3] * v3[j] + a[4] * v4[j] + a[5] * v5[j] +
-                      a[6] * v6[j] + a[7] * v7[j];
-    }
-    for (; t < len; t++) {
-        const float *vt = vals + (size_t)t * stride;
-        for (int j = 0; j < hd; j++) out[j] += att[t] * vt[j];
-    }
-}
-
 /* Causal attention of row r over its own slot, positions 0..pos, for all
  * heads; the output goes to st->xb row r. */
 static void attend_row(infer_state *st, int r, size_t layer_cache) {
@@ -251,17 +126,16 @@ static void attend_row(infer_state *st, int r, size_t layer_cache) {
     int len = st->row_pos[r] + 1;
     for (int h = 0; h < c->n_heads; h++) {
         size_t kv_off = (size_t)(h / kv_mul) * hd;
-        attention_scores(st->att, st->q + (size_t)r * qd + (size_t)h * hd, keys_t + kv_off * T, T, hd, len,
-                         sqrtf((float)hd));
-        fast_softmax(st->att, len);
-        attention_values(st->xb + (size_t)r * qd + (size_t)h * hd, st->att, vals + kv_off, (size_t)kv_dim, hd, len);
+        kern_attend(st->xb + (size_t)r * qd + (size_t)h * hd, st->att, st->q + (size_t)r * qd + (size_t)h * hd,
+                    keys_t + kv_off * T, T, vals + kv_off, (size_t)kv_dim, hd, len);
     }
 }
 
 /* Forward n rows (st->row_slot/row_pos set, tokens valid).  Writes each
  * row's keys and values into the cache.  Rows out_rows[0..n_out) (may be
  * 0) get their next-token logits, row i of logits for out_rows[i]. */
-static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, const int *out_rows, float *logits) {
+static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, const int *out_rows, float *logits,
+                         float *final_hidden) {
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
     const infer_weights_t *wt = &st->wt;
@@ -280,7 +154,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         size_t layer_cache = (size_t)l * st->max_seqs * slot_stride;
         /* attention: q, k, v for all rows at once */
         for (int r = 0; r < n; r++)
-            rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
+            kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
         matmul_rows(st->q, st->xb, wt->wq + l * sz_dq, n, d, qd, 0.0f);
         matmul_rows(st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
         matmul_rows(st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
@@ -290,8 +164,8 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
             const float *cs = st->rope_cos + (size_t)st->row_pos[r] * (hd / 2);
             const float *sn = st->rope_sin + (size_t)st->row_pos[r] * (hd / 2);
             float *kr = st->k + (size_t)r * kv_dim;
-            rope(st->q + (size_t)r * qd, c->n_heads, hd, cs, sn);
-            rope(kr, c->n_kv_heads, hd, cs, sn);
+            kern_rope(st->q + (size_t)r * qd, c->n_heads, hd, cs, sn);
+            kern_rope(kr, c->n_kv_heads, hd, cs, sn);
             float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
             for (int j = 0; j < kv_dim; j++) keys_t[(size_t)j * T + st->row_pos[r]] = kr[j];
             memcpy(st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride +
@@ -304,20 +178,19 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
 
         /* SwiGLU feed-forward: x += (silu(xb.w1^T) * (xb.w3^T)) . w2^T */
         for (int r = 0; r < n; r++)
-            rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->ffn_norm + (size_t)l * d, d, eps);
+            kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->ffn_norm + (size_t)l * d, d, eps);
         matmul_rows(st->hb, st->xb, wt->w_gate + l * sz_dh, n, d, hidden, 0.0f);
         matmul_rows(st->hb2, st->xb, wt->w_up + l * sz_dh, n, d, hidden, 0.0f);
-        for (size_t i = 0; i < (size_t)n * hidden; i++) {
-            float g = st->hb[i];
-            g *= 1.0f / (1.0f + fast_expf(-g));
-            st->hb[i] = g * st->hb2[i];
-        }
+        kern_swiglu(st->hb, st->hb, st->hb2, (size_t)n * hidden);
         matmul_rows(st->x, st->hb, wt->w_down + l * sz_hd, n, hidden, d, 1.0f);
     }
 
+    if (final_hidden)
+        for (int r = 0; r < n; r++)
+            kern_rmsnorm(final_hidden + (size_t)r * d, st->x + (size_t)r * d, w->final_norm, d, eps);
     if (n_out <= 0) return;
     for (int r = 0; r < n_out; r++)
-        rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)out_rows[r] * d, w->final_norm, d, eps);
+        kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)out_rows[r] * d, w->final_norm, d, eps);
     matmul_rows(logits, st->xb, wt->lm_head, n_out, d, c->vocab_size, 0.0f);
 }
 static pp_status check_slot(const infer_state *st, int slot, pp_err *err) {
@@ -349,7 +222,7 @@ pp_status infer_prefill(infer_state *st, int slot, const int *tokens, int n, flo
             st->row_pos[r] = st->pos[slot] + r;
         }
         int last = start + rows == n && logits, out_row = rows - 1;
-        forward_rows(st, rows, tokens + start, last, &out_row, logits);
+        forward_rows(st, rows, tokens + start, last, &out_row, logits, NULL);
         st->pos[slot] += rows;
     }
     return PP_OK;
@@ -400,13 +273,18 @@ pp_status infer_decode(infer_state *st, int n, const int *slots, const int *toke
         st->row_pos[i] = st->pos[slots[i]];
     }
     for (int i = 0; i < n; i++) st->slot_rows[i] = i;
-    forward_rows(st, n, tokens, logits ? n : 0, st->slot_rows, logits);
+    forward_rows(st, n, tokens, logits ? n : 0, st->slot_rows, logits, NULL);
     for (int i = 0; i < n; i++) st->pos[slots[i]]++;
     return PP_OK;
 }
 
 pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens, int n_out, const int *out_rows,
                      float *logits, pp_err *err) {
+    return infer_rows_hidden(st, n, slots, tokens, n_out, out_rows, logits, NULL, err);
+}
+
+pp_status infer_rows_hidden(infer_state *st, int n, const int *slots, const int *tokens, int n_out,
+                            const int *out_rows, float *logits, float *hidden, pp_err *err) {
     if (n <= 0 || n > st->max_rows)
         return pp_fail(err, PP_EINPUT, "inference: batch of %d rows (at most %d)", n, st->max_rows);
     for (int i = 0; i < n; i++) {
@@ -425,7 +303,7 @@ pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens
     for (int i = 0; i < n_out; i++)
         if (out_rows[i] < 0 || out_rows[i] >= n)
             return pp_fail(err, PP_EINPUT, "inference: logits of row %d of a batch of %d", out_rows[i], n);
-    forward_rows(st, n, tokens, n_out, out_rows, logits);
+    forward_rows(st, n, tokens, n_out, out_rows, logits, hidden);
     for (int i = 0; i < n; i++) st->pos[slots[i]]++;
     return PP_OK;
 }
@@ -437,7 +315,7 @@ size_t infer_memory_bytes(const infer_state *st) {
     size_t d = (size_t)c->dim, qd = (size_t)model_q_dim(c);
     size_t acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2 * (size_t)c->hidden_dim);
     size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
-    return (cache + acts + rope + weights_t_count(c, st->kv_dim) + (size_t)st->max_pos) * sizeof(float) +
+    return (cache + acts + rope + packed_weights_floats(c) + (size_t)st->max_pos) * sizeof(float) +
            (slots + 3 * rows) * sizeof(int);
 }
 

@@ -33,35 +33,26 @@
  * then gain), RoPE on consecutive pairs with cosf/sinf of pos * theta^(-2i/hd),
  * grouped-query attention with softmax(q.k / sqrt(hd)), SwiGLU FFN, final
  * RMSNorm and the (tied or untied) classifier.  What differs is rounding
- * only: the summation order of the matrix products (BLAS), of the softmax
- * sums and of the attention-weighted values (in SIMD-friendly blocks), and
- * exp, which is fast_expf (about 1e-7 relative, fastmath.h) instead of expf. */
+ * only: the summation order of the matrix products (rowmatmul), of the
+ * softmax sums and of the attention-weighted values (in SIMD-friendly
+ * blocks), and exp, which is fast_expf (about 1e-7 relative, fastmath.h)
+ * instead of expf.  Every per-row step is a function of kernels.h, which
+ * the training forward (model_train.c) calls too: both passes give a token
+ * the same bits. */
 #ifndef INFER_H
 #define INFER_H
 
+#include "model/kernels.h"
 #include "model/model.h"
 #include "core/pp_error.h"
 
-/* The matrices the forward pass multiplies by, each packed for rowmatmul
- * (rowmatmul_pack: panels of ROWMATMUL_PANEL output columns, [in][panel]
- * each, rowmatmul_packed_size floats per matrix) and stacked over layers
- * like model_tensors; pointers into buffer.  The shapes below are those of
- * the logical [in][out] product. */
-typedef struct {
-    float *buffer;
-    float *wq;          /* [L][d][Hq*hd] */
-    float *wk;          /* [L][d][Hkv*hd] */
-    float *wv;          /* [L][d][Hkv*hd] */
-    float *wo;          /* [L][Hq*hd][d] */
-    float *w_gate;      /* [L][d][hidden] */
-    float *w_up;        /* [L][d][hidden] */
-    float *w_down;      /* [L][hidden][d] */
-    float *lm_head;     /* [d][V] */
-} infer_weights_t;
+/* The packed copy of the model's matrices (kernels.h). */
+typedef packed_weights infer_weights_t;
 
 typedef struct {
     const model *m;     /* borrowed; must outlive the state */
-    infer_weights_t wt; /* packed copy of m's matrices (see above) */
+    infer_weights_t wt; /* packed copy of m's matrices (kernels.h) */
+    float *wt_buffer;   /* the floats wt points into */
     int max_seqs;       /* sequence slots in the cache */
     int max_pos;        /* positions per slot (<= m->cfg.seq_len) */
     int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */
@@ -135,5 +126,11 @@ PP_MUST_CHECK pp_status infer_decode(infer_state *st, int n, const int *slots, c
  * logits (n_out x vocab_size floats, caller-owned). */
 PP_MUST_CHECK pp_status infer_rows(infer_state *st, int n, const int *slots, const int *tokens, int n_out,
                                    const int *out_rows, float *logits, pp_err *err);
+/* infer_rows that also writes every row's hidden state after the final
+ * RMSNorm (what the classifier reads) to hidden (n x dim floats; NULL:
+ * none).  n_out may be 0 (logits NULL) when only the hidden states are
+ * wanted: a scorer of features (score.h). */
+PP_MUST_CHECK pp_status infer_rows_hidden(infer_state *st, int n, const int *slots, const int *tokens, int n_out,
+                                          const int *out_rows, float *logits, float *hidden, pp_err *err);
 
 #endif

@@ -292,3 +292,17 @@ void model_free(model *m) {
     tok_free(&m->tok);
     memset(m, 0, sizeof *m);
 }
+
+void model_rope_tables(const model_config *c, int n_pos, float *cos_out, float *sin_out) {
+    int hd = model_head_dim(c), half = hd / 2;
+    float freqs[MODEL_MAX_HEAD_DIM / 2];
+    model_rope_freqs(c, freqs);
+    for (int p = 0; p < n_pos; p++)
+        for (int i = 0; i < half; i++) {
+            /* RoPE angles exactly as run.c forms them: float product of the
+             * position and the frequency, then cosf/sinf */
+            float angle = (float)p * freqs[i];
+            cos_out[(size_t)p * half + i] = cosf(angle);
+            sin_out[(size_t)p * half + i] = sinf(angle);
+        }
+}

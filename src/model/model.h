@@ -96,6 +96,13 @@ static inline int model_q_dim(const model_config *c) { return c->n_heads * model
  * frequencies are made (inference and training both call it). */
 void model_rope_freqs(const model_config *c, float *freq);
 
+/* RoPE angles of positions 0..n_pos-1: cos_out and sin_out get
+ * [n_pos][head_dim/2] floats, entry (p, i) of angle p * theta^(-2i/hd)
+ * formed as run.c forms it (float exponent, powf, float product with the
+ * position, cosf/sinf).  The one place the frequencies are computed: the
+ * inference and training forward passes both take their tables from here. */
+void model_rope_tables(const model_config *c, int n_pos, float *cos_out, float *sin_out);
+
 /* Check a configuration for sanity before anything is allocated. */
 PP_MUST_CHECK pp_status model_config_check(const model_config *c, const char *what, pp_err *err);
 /* Parse "dim=128,layers=4,heads=4,kv-heads=2,hidden=344,seq-len=64,tied=1"

@@ -1,16 +1,20 @@
 /* model_train.c - full-sequence forward and backward of the Llama model.
  *
- * Rows are the tokens of all sequences back to back.  In the forward pass
- * every projection is one cblas_sgemm per sequence, over that sequence's
- * rows only, so a sequence's log-prob does not depend on the other
- * sequences of its batch (model_matmul_groups); the backward pass, which
- * need not be batch-invariant, runs each projection over all rows at once.
- * Attention runs per sequence
- * and head, also through sgemm, on causal row blocks: a block of query rows
- * only looks at the key columns up to its last row, which skips most of the
- * masked upper triangle.  The backward pass mirrors the forward pass from
- * the top, reading the activations kept in the workspace; only the logits
- * are recomputed (one block of scored rows at a time). */
+ * Rows are the tokens of all sequences back to back.  The forward pass is
+ * the inference pass's arithmetic (kernels.h): every projection is one
+ * rowmatmul over all rows with the weights packed at the start of the
+ * call, and RMSNorm, RoPE, attention (per query row, over the sequence's
+ * keys transposed into a scratch, as the KV cache holds them), SwiGLU and
+ * the final log-softmax (sample_logprob_lse) are the functions infer.c
+ * calls.  So a token's log-prob has the same bits here, in a prefill, a
+ * decode step or the scorer (score.h), in any batch: the reference
+ * log-probs of DPO can come from the scorer and still equal the policy's
+ * at step 1 exactly (docs/architecture.md, "One arithmetic").
+ * The backward pass need not be batch-invariant: it runs each projection
+ * over all rows at once with cblas_sgemm and attention per sequence and
+ * head on causal row blocks.  It mirrors the forward pass from the top,
+ * reading the activations kept in the workspace; only the logits are
+ * recomputed (one block of scored rows at a time). */
 #include "model/model_train.h"
 
 #include <cblas.h>
@@ -20,8 +24,11 @@
 #include <string.h>
 
 #include "model/fastmath.h"
+#include "model/kernels.h"
+#include "model/rowmatmul.h"
+#include "model/sample.h"
 
-/* Query rows per causal attention block. */
+/* Query rows per causal attention block (backward). */
 #define ATT_BLOCK 64
 /* Upper bound of floats in one logits block (rows * vocab). */
 #define LOGITS_BLOCK_FLOATS (1 << 21)
@@ -49,7 +56,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
     /* Carve every float array out of one allocation, in this order. */
     struct { float **p; size_t n; } parts[] = {
         {&ws->lse, N}, {&ws->tok_logp, N},
-        {&ws->rope_cos, S * hd / 2}, {&ws->rope_sin, S * hd / 2},
+        {&ws->rope_cos, S * hd / 2}, {&ws->rope_sin, S * hd / 2}, {&ws->keys_t, kvd * S},
         {&ws->resid, (L + 1) * N * d},
         {&ws->xn1, L * N * d}, {&ws->rstd1, L * N},
         {&ws->q, L * N * qd}, {&ws->k, L * N * kvd}, {&ws->v, L * N * kvd},
@@ -66,6 +73,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += (parts[i].n + 15) & ~(size_t)15;
+    total += packed_weights_floats(cfg);
     ws->mem = malloc(total * sizeof(float));
     ws->imem = malloc((6 * N + 2) * sizeof(int));
     if (!ws->mem || !ws->imem) {
@@ -78,6 +86,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
         *parts[i].p = p;
         p += (parts[i].n + 15) & ~(size_t)15; /* 64-byte aligned starts */
     }
+    ws->packed = p;
     ws->lens = ws->imem;
     ws->tokens = ws->imem + N;
     ws->scored_row = ws->imem + 2 * N;
@@ -85,16 +94,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
     ws->seq_start = ws->imem + 4 * N;        /* N + 1 entries */
     ws->scored_start = ws->imem + 5 * N + 1; /* N + 1 entries */
 
-    /* RoPE table from the same frequencies as inference (float angles, as
-     * llama2.c forms them), so training and its run.c agree on every angle. */
-    float freq[MODEL_MAX_HEAD_DIM / 2];
-    model_rope_freqs(cfg, freq);
-    for (size_t pos = 0; pos < S; pos++)
-        for (size_t j = 0; j < hd / 2; j++) {
-            float angle = (float)pos * freq[j];
-            ws->rope_cos[pos * (hd / 2) + j] = cosf(angle);
-            ws->rope_sin[pos * (hd / 2) + j] = sinf(angle);
-        }
+    model_rope_tables(cfg, (int)S, ws->rope_cos, ws->rope_sin);
     return PP_OK;
 }
 
@@ -115,7 +115,9 @@ static inline float sigmoid_fast(float x) { return 1.0f / (1.0f + fast_expf(-x))
 
 /* One sgemm per group: a group's rows see only its own rows, so their
  * results cannot depend on the other groups (docs/architecture.md,
- * "Batch-invariant forward"). */
+ * "Batch-invariant forward").  No longer used by the forward pass (which
+ * multiplies with rowmatmul, as inference does); kept for the sgemm
+ * measurements of tests/tools/sgemm_rows.c. */
 void model_matmul_groups(float *out, const float *x, const float *w, int n_groups, const int *group_start, int in,
                          int o, float beta) {
     for (int g = 0; g < n_groups; g++) {
@@ -126,10 +128,10 @@ void model_matmul_groups(float *out, const float *x, const float *w, int n_group
     }
 }
 
-/* out[n][o] = x[n][i] . w[o][i]^T  (+ out when beta = 1) over the rows of
- * the workspace's batch, one sgemm per sequence. */
-static void matmul_seqs(const train_ws *ws, float *out, const float *x, const float *w, int in, int o, float beta) {
-    model_matmul_groups(out, x, w, ws->n_seq, ws->seq_start, in, o, beta);
+/* out[n][o] (+)= x[n][in] . W^T over the n rows of the batch, W packed in
+ * ws->pw (packed_layer): the rows' bits do not depend on the batch. */
+static void matmul_packed(float *out, const float *x, const float *packed, int n, int in, int o, int accumulate) {
+    rowmatmul(out, x, packed, n, in, o, accumulate);
 }
 
 /* dx[n][i] = dout[n][o] . w[o][i]  (+ dx when beta = 1) */
@@ -142,14 +144,9 @@ static void matmul_dw(float *dw, const float *dout, const float *x, int n, int i
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, in, n, 1.0f, dout, o, x, in, 1.0f, dw, in);
 }
 
+/* RMSNorm of n rows (kern_rmsnorm each), keeping 1/rms for backward. */
 static void rmsnorm(float *out, float *rstd, const float *x, const float *w, int n, int d, float eps) {
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * d;
-        float *oi = out + (size_t)i * d;
-        float r = 1.0f / sqrtf(fast_dot(xi, xi, d) / (float)d + eps);
-        rstd[i] = r;
-        for (int j = 0; j < d; j++) oi[j] = w[j] * (r * xi[j]);
-    }
+    for (int i = 0; i < n; i++) rstd[i] = kern_rmsnorm(out + (size_t)i * d, x + (size_t)i * d, w, d, eps);
 }
 
 /* Backward of out = w * x * r, r = 1/rms(x): dx += ..., dw += ...
@@ -168,18 +165,23 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dout, const floa
     }
 }
 
-/* Rotate the pairs (2j, 2j+1) of every head of rows [0, n) of one sequence;
- * dir = +1 forward, -1 applies the inverse (the backward of a rotation). */
-static void rope(float *x, int n, int width, int hd, const float *cosp, const float *sinp, float dir) {
+/* RoPE over rows [0, n) of one sequence (row i at position i), width / hd
+ * heads per row: kern_rope forward; with inverse, the opposite rotation
+ * (the backward of a rotation). */
+static void rope(float *x, int n, int width, int hd, const float *cosp, const float *sinp, int inverse) {
     int half = hd / 2;
     for (int pos = 0; pos < n; pos++) {
         float *row = x + (size_t)pos * width;
         const float *c = cosp + (size_t)pos * half, *s = sinp + (size_t)pos * half;
+        if (!inverse) {
+            kern_rope(row, width / hd, hd, c, s);
+            continue;
+        }
         for (int h = 0; h < width; h += hd)
             for (int j = 0; j < half; j++) {
-                float a = row[h + 2 * j], b = row[h + 2 * j + 1], sj = dir * s[j];
-                row[h + 2 * j] = a * c[j] - b * sj;
-                row[h + 2 * j + 1] = a * sj + b * c[j];
+                float a = row[h + 2 * j], b = row[h + 2 * j + 1];
+                row[h + 2 * j] = a * c[j] + b * s[j];
+                row[h + 2 * j + 1] = b * c[j] - a * s[j];
             }
     }
 }
@@ -187,29 +189,24 @@ static void rope(float *x, int n, int width, int hd, const float *cosp, const fl
 /* ---- attention ------------------------------------------------------------- */
 
 /* Causal self-attention of one sequence (T rows starting at q, k, v),
- * all heads.  P gets the probabilities [Hq][T][T] (only columns <= the end
- * of each row block are written), out the weighted values. */
+ * all heads, each query row by kern_attend as infer.c's attend_row runs it:
+ * the keys go transposed into keys_t ([kv width][max_seq], the KV cache's
+ * layout).  P gets the probabilities [Hq][T][T], zero right of the
+ * diagonal (backward reads them), out the weighted values. */
 static void attention_forward(const model_config *c, int T, const float *q, const float *k, const float *v,
-                              float *P, float *out) {
+                              float *keys_t, size_t key_stride, float *P, float *out) {
     int hd = model_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     int group = c->n_heads / c->n_kv_heads;
-    float scale = 1.0f / sqrtf((float)hd);
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < kvd; j++) keys_t[(size_t)j * key_stride + t] = k[(size_t)t * kvd + j];
     for (int h = 0; h < c->n_heads; h++) {
-        const float *Q = q + h * hd, *K = k + (h / group) * hd, *Vh = v + (h / group) * hd;
+        size_t kvo = (size_t)(h / group) * hd;
         float *Ph = P + (size_t)h * T * T;
-        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-            int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T, nr = r1 - r0;
-            float *Pb = Ph + (size_t)r0 * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, r1, hd, scale, Q + (size_t)r0 * qd, qd,
-                        K, kvd, 0.0f, Pb, T);
-            for (int i = r0; i < r1; i++) {
-                float *row = Ph + (size_t)i * T;
-                float inv = 1.0f / fast_exp_shift_sum(row, i + 1, fast_max(row, i + 1));
-                for (int j = 0; j <= i; j++) row[j] *= inv;
-                for (int j = i + 1; j < r1; j++) row[j] = 0.0f;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, r1, 1.0f, Pb, T, Vh, kvd, 0.0f,
-                        out + (size_t)r0 * qd + h * hd, qd);
+        for (int i = 0; i < T; i++) {
+            float *row = Ph + (size_t)i * T;
+            kern_attend(out + (size_t)i * qd + h * hd, row, q + (size_t)i * qd + h * hd, keys_t + kvo * key_stride,
+                        key_stride, v + kvo, (size_t)kvd, hd, i + 1);
+            memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
         }
     }
 }
@@ -250,29 +247,21 @@ static void attention_backward(const model_config *c, int T, const float *q, con
 
 /* ---- forward --------------------------------------------------------------- */
 
-static pp_status check_batch(const model *m, const train_ws *ws, const train_batch *b, pp_err *err) {
-    const model_config *c = &m->cfg, *wc = &ws->cfg;
-    if (c->dim != wc->dim || c->hidden_dim != wc->hidden_dim || c->n_layers != wc->n_layers ||
-        c->n_heads != wc->n_heads || c->n_kv_heads != wc->n_kv_heads || c->vocab_size != wc->vocab_size ||
-        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta ||
-        model_head_dim(c) != model_head_dim(wc) || c->rope_scaling != wc->rope_scaling ||
-        c->rope_factor != wc->rope_factor || c->rope_low_freq_factor != wc->rope_low_freq_factor ||
-        c->rope_high_freq_factor != wc->rope_high_freq_factor || c->rope_original_max_pos != wc->rope_original_max_pos)
-        return pp_fail(err, PP_EINPUT, "train batch: workspace was made for another model shape");
-    if (b->n_seq < 1 || b->n_seq > ws->max_tokens)
-        return pp_fail(err, PP_EINPUT, "train batch: %d sequences (workspace holds 1..%d)", b->n_seq,
-                       ws->max_tokens);
+pp_status train_batch_check(const model_config *c, const train_batch *b, int max_seq, long max_tokens,
+                            pp_err *err) {
+    if (b->n_seq < 1 || b->n_seq > max_tokens)
+        return pp_fail(err, PP_EINPUT, "train batch: %d sequences (workspace holds 1..%ld)", b->n_seq, max_tokens);
     long total = 0;
     for (int s = 0; s < b->n_seq; s++) {
-        if (b->lens[s] < 1 || b->lens[s] > ws->max_seq)
+        if (b->lens[s] < 1 || b->lens[s] > max_seq)
             return pp_fail(err, PP_EINPUT, "train batch: sequence %d has %d tokens (allowed 1..%d)", s,
-                           b->lens[s], ws->max_seq);
+                           b->lens[s], max_seq);
         if (b->target_mask && b->target_mask[total] != 0)
             return pp_fail(err, PP_EINPUT,
                            "train batch: sequence %d scores its first token, which nothing predicts", s);
         total += b->lens[s];
-        if (total > ws->max_tokens)
-            return pp_fail(err, PP_EINPUT, "train batch: more than %d tokens in total", ws->max_tokens);
+        if (total > max_tokens)
+            return pp_fail(err, PP_EINPUT, "train batch: more than %ld tokens in total", max_tokens);
     }
     for (long i = 0; i < total; i++) {
         if (b->tokens[i] < 0 || b->tokens[i] >= c->vocab_size)
@@ -283,6 +272,18 @@ static pp_status check_batch(const model *m, const train_ws *ws, const train_bat
                            b->target_mask[i]);
     }
     return PP_OK;
+}
+
+static pp_status check_batch(const model *m, const train_ws *ws, const train_batch *b, pp_err *err) {
+    const model_config *c = &m->cfg, *wc = &ws->cfg;
+    if (c->dim != wc->dim || c->hidden_dim != wc->hidden_dim || c->n_layers != wc->n_layers ||
+        c->n_heads != wc->n_heads || c->n_kv_heads != wc->n_kv_heads || c->vocab_size != wc->vocab_size ||
+        c->tied_embeddings != wc->tied_embeddings || c->rope_theta != wc->rope_theta ||
+        model_head_dim(c) != model_head_dim(wc) || c->rope_scaling != wc->rope_scaling ||
+        c->rope_factor != wc->rope_factor || c->rope_low_freq_factor != wc->rope_low_freq_factor ||
+        c->rope_high_freq_factor != wc->rope_high_freq_factor || c->rope_original_max_pos != wc->rope_original_max_pos)
+        return pp_fail(err, PP_EINPUT, "train batch: workspace was made for another model shape");
+    return train_batch_check(c, b, ws->max_seq, ws->max_tokens, err);
 }
 
 /* Copy the batch into the workspace and list the scored rows, sequence by
@@ -314,10 +315,10 @@ static void record_batch(train_ws *ws, const train_batch *b) {
  * compute their logits into ws->logits.  Callers cut blocks per sequence,
  * from its first scored row, so a block is the same in any batch. */
 static void block_logits(const model *m, train_ws *ws, int b0, int nr) {
-    int d = m->cfg.dim, V = m->cfg.vocab_size, one[2] = {0, nr};
+    int d = m->cfg.dim, V = m->cfg.vocab_size;
     for (int r = 0; r < nr; r++)
         memcpy(ws->rows + (size_t)r * d, ws->xf + (size_t)ws->scored_row[b0 + r] * d, (size_t)d * sizeof(float));
-    model_matmul_groups(ws->logits, ws->rows, m->w.lm_head, 1, one, d, V, 0.0f);
+    matmul_packed(ws->logits, ws->rows, ws->pw.lm_head, nr, d, V, 0);
 }
 
 /* Size of the logits block that starts at scored row b0: row_block rows,
@@ -327,6 +328,47 @@ static int block_rows(const train_ws *ws, int b0) {
     return left < ws->row_block ? left : ws->row_block;
 }
 
+/* Layer l of the forward pass over the batch's rows: from resid[l] to
+ * resid[l + 1], keeping what backward reads. */
+static void layer_forward(const model *m, train_ws *ws, int l) {
+    const model_config *c = &m->cfg;
+    const model_tensors *w = &m->w;
+    const packed_weights *pw = &ws->pw;
+    int N = ws->n_tokens, d = c->dim, hd = model_head_dim(c), hid = c->hidden_dim;
+    int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    size_t Nmax = ws->max_tokens;
+    float *x = ws->resid + l * Nmax * d, *xnext = ws->resid + (l + 1) * Nmax * d;
+    float *xn1 = ws->xn1 + l * Nmax * d, *q = ws->q + l * Nmax * qd;
+    float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
+    float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
+    float *xn2 = ws->xn2 + l * Nmax * d;
+    float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid, *hg = ws->hg;
+    float *att = ws->att + l * ws->att_layer_stride;
+
+    rmsnorm(xn1, ws->rstd1 + l * Nmax, x, w->attn_norm + (size_t)l * d, N, d, c->norm_eps);
+    matmul_packed(q, xn1, packed_layer(pw->wq, l, d, qd), N, d, qd, 0);
+    matmul_packed(k, xn1, packed_layer(pw->wk, l, d, kvd), N, d, kvd, 0);
+    matmul_packed(v, xn1, packed_layer(pw->wv, l, d, kvd), N, d, kvd, 0);
+    size_t att_off = 0;
+    for (int s = 0; s < ws->n_seq; s++) {
+        int st = ws->seq_start[s], T = ws->lens[s];
+        rope(q + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, 0);
+        rope(k + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, 0);
+        attention_forward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd, ws->keys_t,
+                          (size_t)ws->max_seq, att + att_off, ao + (size_t)st * qd);
+        att_off += (size_t)c->n_heads * T * T;
+    }
+    memcpy(xmid, x, (size_t)N * d * sizeof(float));
+    matmul_packed(xmid, ao, packed_layer(pw->wo, l, qd, d), N, qd, d, 1);
+
+    rmsnorm(xn2, ws->rstd2 + l * Nmax, xmid, w->ffn_norm + (size_t)l * d, N, d, c->norm_eps);
+    matmul_packed(h1, xn2, packed_layer(pw->w_gate, l, d, hid), N, d, hid, 0);
+    matmul_packed(h3, xn2, packed_layer(pw->w_up, l, d, hid), N, d, hid, 0);
+    kern_swiglu(hg, h1, h3, (size_t)N * hid);
+    memcpy(xnext, xmid, (size_t)N * d * sizeof(float));
+    matmul_packed(xnext, hg, packed_layer(pw->w_down, l, hid, d), N, hid, d, 1);
+}
+
 pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b, float *logp_out,
                               int *ntok_out, pp_err *err) {
     ws->ready = 0;
@@ -334,45 +376,15 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
     record_batch(ws, b);
     const model_config *c = &m->cfg;
     const model_tensors *w = &m->w;
-    int N = ws->n_tokens, d = c->dim, hd = model_head_dim(c), hid = c->hidden_dim, V = c->vocab_size;
-    int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    int N = ws->n_tokens, d = c->dim, V = c->vocab_size;
     size_t Nmax = ws->max_tokens;
 
+    /* the weights may have changed since the last call (an optimizer
+       step): pack them again, a copy as large as the model */
+    packed_weights_fill(&ws->pw, ws->packed, m);
     for (int i = 0; i < N; i++)
         memcpy(ws->resid + (size_t)i * d, w->embed + (size_t)ws->tokens[i] * d, (size_t)d * sizeof(float));
-
-    for (int l = 0; l < c->n_layers; l++) {
-        float *x = ws->resid + l * Nmax * d, *xnext = ws->resid + (l + 1) * Nmax * d;
-        float *xn1 = ws->xn1 + l * Nmax * d, *q = ws->q + l * Nmax * qd;
-        float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
-        float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
-        float *xn2 = ws->xn2 + l * Nmax * d;
-        float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid, *hg = ws->hg;
-        float *att = ws->att + l * ws->att_layer_stride;
-
-        rmsnorm(xn1, ws->rstd1 + l * Nmax, x, w->attn_norm + (size_t)l * d, N, d, c->norm_eps);
-        matmul_seqs(ws, q, xn1, w->wq + (size_t)l * qd * d, d, qd, 0.0f);
-        matmul_seqs(ws, k, xn1, w->wk + (size_t)l * kvd * d, d, kvd, 0.0f);
-        matmul_seqs(ws, v, xn1, w->wv + (size_t)l * kvd * d, d, kvd, 0.0f);
-        size_t att_off = 0;
-        for (int s = 0; s < ws->n_seq; s++) {
-            int st = ws->seq_start[s], T = ws->lens[s];
-            rope(q + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, 1.0f);
-            rope(k + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, 1.0f);
-            attention_forward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd,
-                              att + att_off, ao + (size_t)st * qd);
-            att_off += (size_t)c->n_heads * T * T;
-        }
-        memcpy(xmid, x, (size_t)N * d * sizeof(float));
-        matmul_seqs(ws, xmid, ao, w->wo + (size_t)l * d * qd, qd, d, 1.0f);
-
-        rmsnorm(xn2, ws->rstd2 + l * Nmax, xmid, w->ffn_norm + (size_t)l * d, N, d, c->norm_eps);
-        matmul_seqs(ws, h1, xn2, w->w_gate + (size_t)l * hid * d, d, hid, 0.0f);
-        matmul_seqs(ws, h3, xn2, w->w_up + (size_t)l * hid * d, d, hid, 0.0f);
-        for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoid_fast(h1[i]) * h3[i];
-        memcpy(xnext, xmid, (size_t)N * d * sizeof(float));
-        matmul_seqs(ws, xnext, hg, w->w_down + (size_t)l * d * hid, hid, d, 1.0f);
-    }
+    for (int l = 0; l < c->n_layers; l++) layer_forward(m, ws, l);
     rmsnorm(ws->xf, ws->rstdf, ws->resid + (size_t)c->n_layers * Nmax * d, w->final_norm, N, d, c->norm_eps);
 
     /* log-probabilities of the scored tokens, a block of rows at a time */
@@ -381,12 +393,9 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
         nr = block_rows(ws, b0);
         block_logits(m, ws, b0, nr);
         for (int r = 0; r < nr; r++) {
-            float *z = ws->logits + (size_t)r * V;
             int target_row = ws->scored_row[b0 + r] + 1;
-            float target_logit = z[ws->tokens[target_row]], mx = fast_max(z, V);
-            float lse = mx + logf(fast_exp_shift_sum(z, V, mx)); /* (overwrites z) */
-            ws->lse[b0 + r] = lse;
-            ws->tok_logp[target_row] = target_logit - lse;
+            ws->tok_logp[target_row] = sample_logprob_lse(ws->logits + (size_t)r * V, V, ws->tokens[target_row],
+                                                          &ws->lse[b0 + r]);
         }
     }
     for (int s = 0; s < ws->n_seq; s++) {
@@ -453,7 +462,7 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
 
         /* FFN: x_out = xmid + W_down (silu(W_gate xn2) * W_up xn2) */
         float *hg = ws->hg; /* silu(gate) * up is recomputed: cheaper than keeping L of them */
-        for (size_t i = 0; i < (size_t)N * hid; i++) hg[i] = h1[i] * sigmoid_fast(h1[i]) * h3[i];
+        kern_swiglu(hg, h1, h3, (size_t)N * hid);
         matmul_dw(g.w_down + (size_t)l * d * hid, dx, hg, N, hid, d);
         matmul_dx(dh1, dx, w->w_down + (size_t)l * d * hid, N, hid, d, 0.0f); /* d(hg) */
         for (size_t i = 0; i < (size_t)N * hid; i++) {
@@ -479,8 +488,8 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
             attention_backward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd,
                                att + att_off, ws->datt + (size_t)st * qd, ws->dq + (size_t)st * qd,
                                ws->dk + (size_t)st * kvd, ws->dv + (size_t)st * kvd, ws->dscore);
-            rope(ws->dq + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, -1.0f);
-            rope(ws->dk + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, -1.0f);
+            rope(ws->dq + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, 1);
+            rope(ws->dk + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, 1);
             att_off += (size_t)c->n_heads * T * T;
         }
         matmul_dx(dxn, ws->dq, w->wq + (size_t)l * qd * d, N, d, qd, 0.0f);

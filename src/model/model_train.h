@@ -17,6 +17,10 @@
  * Logits are never held for the whole batch: they are computed for a block
  * of scored rows at a time, and recomputed block by block in backward.
  *
+ * The forward pass is inference's arithmetic (kernels.h, rowmatmul with
+ * weights packed at each call): a token's log-prob has the bits the decoder
+ * and the scorer (score.h) give it, whatever the batch.
+ *
  * One workspace holds every activation for up to max_tokens tokens; it is
  * allocated once and reused, so a training step makes no allocation.  The
  * workspace remembers the batch of the last forward pass: call
@@ -27,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/kernels.h"
 #include "model/model.h"
 #include "core/pp_error.h"
 
@@ -60,7 +65,10 @@ typedef struct {
     float *lse;       /* [n_scored] log-sum-exp of the row's logits */
     float *tok_logp;  /* [n_tokens] log p of token i (0 where not scored) */
 
-    float *rope_cos, *rope_sin; /* [max_seq][head_dim/2] */
+    float *rope_cos, *rope_sin; /* [max_seq][head_dim/2] (model_rope_tables) */
+    packed_weights pw;          /* the model's matrices packed for rowmatmul, */
+    float *packed;              /* made again by every forward pass (kernels.h) */
+    float *keys_t;              /* [kv width][max_seq] one sequence's keys, transposed */
 
     /* activations; per-layer arrays are [L][max_tokens][width] */
     float *resid;     /* [L+1] residual stream entering each layer (+ final) */
@@ -89,8 +97,9 @@ typedef struct {
  * with one cblas_sgemm per group.  A row's result then depends only on the
  * rows of its own group: OpenBLAS's result for a row depends on how many
  * rows share the call and on the row's place in it (docs/architecture.md,
- * "Batch-invariant forward").  The forward pass groups by sequence; a
- * decoder can group one row per slot. */
+ * "Batch-invariant forward").  The forward pass no longer uses it (it
+ * multiplies with rowmatmul, like inference: kernels.h); the sgemm
+ * measurements of tests/tools/sgemm_rows.c do. */
 void model_matmul_groups(float *out, const float *x, const float *w, int n_groups, const int *group_start, int in,
                          int o, float beta);
 
@@ -98,9 +107,17 @@ void model_matmul_groups(float *out, const float *x, const float *w, int n_group
  * (each sequence at most min(cfg->seq_len, max_tokens) tokens).  Size, in
  * floats, about max_tokens * L * (5 d + 2 hidden + 2 (q + kv width))
  * + L * n_heads * max_tokens * max_seq for the attention probabilities (of
- * which a batch touches only n_heads * sum len^2 per layer). */
+ * which a batch touches only n_heads * sum len^2 per layer)
+ * + packed_weights_floats (about the model's parameter count: the packed
+ * weights the forward pass multiplies by). */
 PP_MUST_CHECK pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err);
 void train_ws_free(train_ws *ws);
+
+/* Check a batch for a model of configuration c: 1..max_tokens sequences of
+ * 1..max_seq tokens each, max_tokens in total, ids in the vocabulary, a
+ * mask of 0/1 that never scores a sequence's first token. */
+PP_MUST_CHECK pp_status train_batch_check(const model_config *c, const train_batch *b, int max_seq, long max_tokens,
+                                          pp_err *err);
 
 /* Forward pass.  logp_out[s] = sum of log p(token | prefix) over the scored
  * tokens of sequence s (0 when none), ntok_out[s] = their number; either

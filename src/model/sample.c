@@ -45,8 +45,14 @@ static double prob_sum(const sample_candidate *c, int n) {
 }
 
 float sample_logprob(const float *logits, int vocab, int token) {
+    return sample_logprob_lse(logits, vocab, token, NULL);
+}
+
+float sample_logprob_lse(const float *logits, int vocab, int token, float *lse) {
     float max = fast_max(logits, vocab);
-    return (float)((double)(logits[token] - max) - log(exp_sum(logits, vocab, max)));
+    double log_total = log(exp_sum(logits, vocab, max));
+    if (lse) *lse = max + (float)log_total;
+    return (float)((double)(logits[token] - max) - log_total);
 }
 
 /* Total order "a ranks before b": more probable, then lower id, so every

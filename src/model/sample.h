@@ -51,5 +51,10 @@ int sample_argmax(const float *logits, int vocab);
 /* log softmax(logits)[token], computed stably (max-shifted, fast_expf,
  * double sum). */
 float sample_logprob(const float *logits, int vocab, int token);
+/* The same log-prob, and *lse (may be NULL) = log sum exp(logits) in
+ * float, what a backward pass needs for the softmax.  The training forward
+ * (model_train.c) and the scorer (score.h) take a token's log-prob from
+ * here, so it has the sampler's bits. */
+float sample_logprob_lse(const float *logits, int vocab, int token, float *lse);
 
 #endif

@@ -40,14 +40,14 @@ pp_status rm_ws_alloc(rm_ws *ws, const model *m, int max_tokens, pp_err *err) {
                        max_tokens, S);
     ws->max_tokens = max_tokens;
     ws->d = m->cfg.dim;
-    PP_TRY(train_ws_alloc(&ws->tws, &m->cfg, max_tokens, err));
+    PP_TRY(scorer_init(&ws->sc, m, 0, 0, 0, err));
     size_t N = (size_t)max_tokens;
     ws->lens = malloc(N * sizeof *ws->lens);
     ws->tokens = malloc(N * sizeof *ws->tokens);
-    ws->mask = calloc(N, sizeof *ws->mask); /* never set: features need no logits */
+    ws->hidden = malloc(N * (size_t)ws->d * sizeof *ws->hidden);
     ws->resp_start = malloc(N * sizeof *ws->resp_start);
     ws->phi = malloc(N * (size_t)ws->d * sizeof *ws->phi);
-    if (!ws->lens || !ws->tokens || !ws->mask || !ws->resp_start || !ws->phi) {
+    if (!ws->lens || !ws->tokens || !ws->hidden || !ws->resp_start || !ws->phi) {
         rm_ws_free(ws);
         return pp_fail(err, PP_ESYS, "reward model: out of memory for a %d-token workspace", max_tokens);
     }
@@ -55,10 +55,10 @@ pp_status rm_ws_alloc(rm_ws *ws, const model *m, int max_tokens, pp_err *err) {
 }
 
 void rm_ws_free(rm_ws *ws) {
-    train_ws_free(&ws->tws);
+    scorer_free(&ws->sc);
     free(ws->lens);
     free(ws->tokens);
-    free(ws->mask);
+    free(ws->hidden);
     free(ws->resp_start);
     free(ws->phi);
     memset(ws, 0, sizeof *ws);
@@ -108,12 +108,12 @@ static pp_status feature_pass(const model *m, rm_ws *ws, rm_feature_kind kind, c
         ns++;
         k++;
     }
-    train_batch b = {.n_seq = ns, .lens = ws->lens, .tokens = ws->tokens, .target_mask = ws->mask};
-    PP_TRY(model_forward_logps(m, &ws->tws, &b, NULL, NULL, err));
-    const float *h = train_ws_hidden(&ws->tws);
-    for (int s = 0; s < ns; s++) {
+    train_batch b = {.n_seq = ns, .lens = ws->lens, .tokens = ws->tokens, .target_mask = NULL};
+    PP_TRY(scorer_run(&ws->sc, &b, NULL, NULL, ws->hidden, err)); /* hidden rows only: no logits */
+    const float *h = ws->hidden;
+    for (int s = 0, row0 = 0; s < ns; row0 += ws->lens[s], s++) {
         double *phi = ws->phi + (size_t)s * d;
-        int row0 = train_ws_seq_start(&ws->tws, s), first = ws->resp_start[s], len = ws->lens[s];
+        int first = ws->resp_start[s], len = ws->lens[s];
         if (kind == RM_FEATURES_LAST || first >= len) {
             const float *row = h + (size_t)(row0 + len - 1) * d;
             for (int j = 0; j < d; j++) phi[j] = row[j];
@@ -142,10 +142,9 @@ static int same_tokens(const int32_t *a, int64_t na, const int32_t *b, int64_t n
 }
 
 /* first[i] = the first sequence of the call with exactly i's prompt and
- * response (i itself when new).  Rows of a batch can differ in the last
- * float bit with their position (BLAS blocking), so identical sequences
- * are computed once: they get bitwise-identical features, a tie stays a
- * tie, and a pair whose two sides are the same has a zero difference. */
+ * response (i itself when new).  Identical sequences are computed once:
+ * the scorer would give them bitwise-identical features anyway (score.h),
+ * this saves the work. */
 static void find_duplicates(const seq_list *q, uint64_t *hash, int *first) {
     for (int i = 0; i < q->n; i++) {
         hash[i] = hash_tokens(hash_tokens(0x5eed, q->prompt[i], q->prompt_len[i]), q->resp[i], q->resp_len[i]);
@@ -166,6 +165,7 @@ static pp_status features_or_scores(const model *m, rm_ws *ws, rm_feature_kind k
                                     double *phi, const double *w, double *scores, pp_err *err) {
     const int d = m->cfg.dim, n = q->n;
     if (ws->d != d) return pp_fail(err, PP_ESYS, "reward model: workspace built for dim %d, model has %d", ws->d, d);
+    if (ws->sc.inf.m != m) return pp_fail(err, PP_ESYS, "reward model: workspace built for another model");
     if (n <= 0) return PP_OK;
     /* one allocation per call, not per sequence */
     uint64_t *hash = malloc((size_t)n * (sizeof *hash + 2 * sizeof(int)));

@@ -31,10 +31,10 @@
  *     rm_ws_alloc(&ws, &m, 0, &err);
  *     rm_score_batch(&rm, &m, &ws, k, prompts, prompt_lens, resps, resp_lens, scores, &err);
  *     rm_ws_free(&ws); model_free(&m); rm_free(&rm);
- * A score depends only on its own sequence up to float rounding; the
- * forward passes of one call are packed by a token budget from the call's
- * inputs alone, so the same call gives bitwise the same scores on any rank
- * (score one prompt's K candidates per call for rank-count independence). */
+ * A sequence's features depend only on its own tokens, to the bit: the
+ * forward passes run through the scorer (score.h), whose rows are
+ * batch-invariant, so a score is the same whatever the call, its batch or
+ * the rank that computes it. */
 #ifndef REWARD_MODEL_H
 #define REWARD_MODEL_H
 
@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
-#include "model/model_train.h"
+#include "model/score.h"
 #include "core/pp_error.h"
 #include "io/pp_h5.h"
 #include "core/pp_log.h"
@@ -73,15 +73,17 @@ typedef struct {
     double loss, train_accuracy;
 } reward_model;
 
-/* Workspace of the feature forward passes: a training workspace (no
- * logits are computed: nothing is scored) plus the packing buffers. */
+/* Workspace of the feature forward passes: a scorer (score.h: the
+ * inference pass, hidden rows only, no logits) plus the packing buffers.
+ * The scorer packs the model's weights at rm_ws_alloc: the model must not
+ * change while the workspace is used. */
 typedef struct {
-    train_ws tws;
+    scorer sc;
     int max_tokens;   /* tokens per forward pass */
     int d;
     int *lens;        /* [max_tokens] sequence lengths of one pass */
     int *tokens;      /* [max_tokens] */
-    uint8_t *mask;    /* [max_tokens] all zero: nothing scored */
+    float *hidden;    /* [max_tokens][d] final hidden rows of one pass */
     int *resp_start;  /* [max_tokens] first response position of each sequence */
     double *phi;      /* [max_tokens][d] features of one pass */
     int64_t truncated; /* sequences cut at seq_len since rm_ws_alloc */

@@ -7,9 +7,11 @@
 #include <string.h>
 
 #include "model/model_io.h"
+#include "model/score.h"
 #include "core/pp_rng.h"
 #include "core/pp_mpi.h"
 #include "core/pp_runkey.h"
+#include "core/pp_testhook.h"
 #include <unistd.h>
 
 #define DPO_STREAM_ORDER 0xD7000000u
@@ -104,30 +106,36 @@ static int fill_batch(const dpo_data *d, const int *idx, int nb, int *lens, int 
     return pos;
 }
 
+/* Pairs per scorer call: enough sequences to fill the scorer's rows; the
+ * log-probs do not depend on it (score.h). */
+#define SCORE_PAIRS 64
+
 pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
                             double *out_rejected, pp_err *err) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     int64_t lo = d->n * rank / size, hi = d->n * (rank + 1) / size;
-    train_ws ws;
-    pp_status st = train_ws_alloc(&ws, &m->cfg, 2 * micro_batch * d->max_len, err);
-    int *idx = malloc((size_t)micro_batch * sizeof *idx), *lens = malloc((size_t)2 * micro_batch * sizeof *lens);
-    int *tokens = malloc((size_t)2 * micro_batch * d->max_len * sizeof *tokens);
-    uint8_t *mask = malloc((size_t)2 * micro_batch * d->max_len);
-    float *logp = malloc((size_t)2 * micro_batch * sizeof *logp);
+    int chunk = micro_batch > SCORE_PAIRS ? micro_batch : SCORE_PAIRS;
+    scorer sc;
+    pp_status st = scorer_init(&sc, m, d->max_len, 0, 0, err);
+    int *idx = malloc((size_t)chunk * sizeof *idx), *lens = malloc((size_t)2 * chunk * sizeof *lens);
+    int *tokens = malloc((size_t)2 * chunk * d->max_len * sizeof *tokens);
+    uint8_t *mask = malloc((size_t)2 * chunk * d->max_len);
+    float *logp = malloc((size_t)2 * chunk * sizeof *logp);
     double *both = calloc((size_t)(2 * d->n), sizeof *both);
     if (st == PP_OK && (!idx || !lens || !tokens || !mask || !logp || !both)) st = pp_fail(err, PP_ESYS, "out of memory");
-    for (int64_t i0 = lo; st == PP_OK && i0 < hi; i0 += micro_batch) {
-        int nb = (int)(hi - i0 < micro_batch ? hi - i0 : micro_batch);
+    for (int64_t i0 = lo; st == PP_OK && i0 < hi; i0 += chunk) {
+        int nb = (int)(hi - i0 < chunk ? hi - i0 : chunk);
         for (int j = 0; j < nb; j++) idx[j] = (int)(i0 + j);
         fill_batch(d, idx, nb, lens, tokens, mask);
         train_batch tb = {.n_seq = 2 * nb, .lens = lens, .tokens = tokens, .target_mask = mask};
-        st = model_forward_logps(m, &ws, &tb, logp, NULL, err);
+        st = scorer_run(&sc, &tb, logp, NULL, NULL, err);
         for (int j = 0; st == PP_OK && j < nb; j++) {
             both[i0 + j] = logp[2 * j];
             both[d->n + i0 + j] = logp[2 * j + 1];
         }
+        pp_test_hook_sleep(PP_HOOK_CHUNK_DELAY); /* lets tests kill the reference phase midway */
     }
     st = pp_agree(comm, st, err);
     if (st == PP_OK) { /* each rank filled its own range, zeros elsewhere: a sum gathers */
@@ -135,7 +143,7 @@ pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Co
         memcpy(out_chosen, both, (size_t)d->n * sizeof *both);
         memcpy(out_rejected, both + d->n, (size_t)d->n * sizeof *both);
     }
-    train_ws_free(&ws);
+    scorer_free(&sc);
     free(idx);
     free(lens);
     free(tokens);
@@ -207,6 +215,7 @@ pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pai
         MPI_Bcast(d->ref_logp[0], (int)d->n, MPI_DOUBLE, 0, comm);
         MPI_Bcast(d->ref_logp[1], (int)d->n, MPI_DOUBLE, 0, comm);
     } else if (st == PP_OK) {
+        pp_info(log, "reference log-probs: scoring %lld pairs", (long long)d->n);
         st = dpo_compute_logps(d, &ref, micro_batch, comm, d->ref_logp[0], d->ref_logp[1], err);
     }
     model_free(&ref); /* the reference is not held during training */

@@ -6,7 +6,9 @@
  * whole and the response is cut at the end so the sequence fits max_len; a
  * pair whose prompt leaves no room for one response token is an error.
  *
- * Reference log-probs are computed once, spread over ranks, and kept in a
+ * Reference log-probs are computed once, spread over ranks, through the
+ * scorer (model/score.h: the inference pass, bit-identical to the training
+ * forward, so Δw = 0 exactly at the reference), and kept in a
  * `ref_logps` file tagged with the fingerprints of the reference model and
  * the pairs file; a later run with the same two reuses it, so the
  * reference model is never held during training. */
@@ -42,7 +44,10 @@ PP_MUST_CHECK pp_status dpo_data_build(dpo_data *d, const pairs_set *p, int max_
 void dpo_data_free(dpo_data *d);
 
 /* Log-probs of both responses of every pair under model m, spread over the
- * ranks of comm (every rank ends with all of them). */
+ * ranks of comm (every rank ends with all of them), through the scorer
+ * (score.h): the training forward's arithmetic, so the values are those
+ * dpo_grad's forward gives the same model, whatever the ranks or
+ * micro_batch (which only sets the pairs per scorer call, at least 64). */
 PP_MUST_CHECK pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Comm comm, double *out_chosen,
                             double *out_rejected, pp_err *err);
 

@@ -84,6 +84,16 @@ acc=$(printf '%s' "$got" | sed -n 's/^accuracy \([0-9.]*\) on .*/\1/p')
 [ -n "$acc" ] && awk "BEGIN{d=$acc-$want; exit !(d < 1e-5 && d > -1e-5)}" && ok rm_score_api_matches_fit ||
     fail rm_score_api_matches_fit "rm_score '$got' vs train_accuracy $want"
 
+# the features are batch-invariant (score.h): 1, 8 or 64 pairs per call
+# give the same bits for every score
+h1=$("$SCORE" "$T/rm_last_1.h5" "$T/m.h5" "$T/rtrain.h5" 1 2>&1 | sed -n 's/^scores_hash //p')
+h8=$(printf '%s\n' "$got" | sed -n 's/^scores_hash //p')
+h64=$("$SCORE" "$T/rm_mean_1.h5" "$T/m.h5" "$T/rtrain.h5" 64 2>&1 | sed -n 's/^scores_hash //p')
+h64m=$("$SCORE" "$T/rm_mean_1.h5" "$T/m.h5" "$T/rtrain.h5" 3 2>&1 | sed -n 's/^scores_hash //p')
+[ -n "$h1" ] && [ "$h1" = "$h8" ] && ok rm_last_scores_same_bits_1_vs_8_per_call || fail rm_last_scores_same_bits_1_vs_8_per_call "'$h1' vs '$h8'"
+[ -n "$h64" ] && [ "$h64" = "$h64m" ] && ok rm_mean_scores_same_bits_64_vs_3_per_call ||
+    fail rm_mean_scores_same_bits_64_vs_3_per_call "'$h64' vs '$h64m'"
+
 # ---- bad input: one line, exit 1, no output
 "$FIX" pairs "$T/m.h5" "$T/same.h5" same 40 2>/dev/null
 check_fails rm_singular_system 1 'same\.h5: .*(not positive definite|singular)' \

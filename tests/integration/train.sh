@@ -42,6 +42,37 @@ pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/again.h5" --ref-cach
 grep -q "reused from" "$T/again.log" && ok train_reuses_reference_logps || fail train_reuses_reference_logps "$(tail -n 3 "$T/again.log")"
 [ "$(fp "$T/again.h5")" = "$(fp "$T/np1.h5")" ] && ok train_reused_cache_same_result || fail train_reused_cache_same_result "fingerprints differ"
 
+# The reference log-probs come from the scorer (score.h), whose arithmetic
+# is the training forward's: byte-identical for 1 and 2 ranks, for any
+# --micro-batch, and after a SIGKILL in the middle of the reference phase
+# (PP_TEST_CHUNK_DELAY_MS holds each chunk of pairs; the kill lands after
+# the phase began, before its cache exists).
+same_ref() { "$CMP" "$1" "$2" /chosen_logp >/dev/null && "$CMP" "$1" "$2" /rejected_logp >/dev/null; }
+same_ref "$T/np1.h5.ref.h5" "$T/np2.h5.ref.h5" && ok train_ref_logps_np1_np2_identical ||
+    fail train_ref_logps_np1_np2_identical "$("$CMP" "$T/np1.h5.ref.h5" "$T/np2.h5.ref.h5" /chosen_logp 2>&1)"
+for mb in 1 7; do
+    pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/mb$mb.h5" --ref-cache "$T/mb$mb.ref.h5" $ARGS \
+        --steps 1 --micro-batch $mb >/dev/null 2>&1
+    same_ref "$T/np1.h5.ref.h5" "$T/mb$mb.ref.h5" && ok "train_ref_logps_micro_batch_${mb}_identical" ||
+        fail "train_ref_logps_micro_batch_${mb}_identical" "$("$CMP" "$T/np1.h5.ref.h5" "$T/mb$mb.ref.h5" /chosen_logp 2>&1)"
+done
+rm -f "$T/kr.log"
+PP_TEST_CHUNK_DELAY_MS=500 setsid mpirun --oversubscribe --bind-to none -np 2 "$BIN/pp-train" --policy "$T/base.h5" \
+    --out "$T/kr.h5" --ref-cache "$T/kr.ref.h5" $ARGS --steps 1 >"$T/kr.log" 2>&1 &
+kpid=$!
+i=0
+until grep -q "reference log-probs: scoring" "$T/kr.log" 2>/dev/null || [ $i -gt 1500 ]; do sleep 0.02; i=$((i + 1)); done
+sleep 0.2
+kill -9 $(ps -o pid= --sid $kpid) 2>/dev/null
+wait $kpid 2>/dev/null
+kw=0
+while [ -n "$(ps -o pid= --sid $kpid)" ] && [ $kw -lt 100 ]; do kill -9 $(ps -o pid= --sid $kpid) 2>/dev/null; sleep 0.05; kw=$((kw + 1)); done
+if grep -q "reference log-probs: scoring" "$T/kr.log" && [ ! -e "$T/kr.ref.h5" ]; then
+    pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/kr.h5" --ref-cache "$T/kr.ref.h5" $ARGS --steps 1 >/dev/null 2>&1
+    same_ref "$T/np1.h5.ref.h5" "$T/kr.ref.h5" && ok train_ref_phase_killed_resumed_identical ||
+        fail train_ref_phase_killed_resumed_identical "$("$CMP" "$T/np1.h5.ref.h5" "$T/kr.ref.h5" /chosen_logp 2>&1)"
+else fail train_ref_phase_killed_resumed_identical "the kill did not land in the reference phase: $(tail -n 2 "$T/kr.log" | tr '\n' ' ')"; fi
+
 # a cache that matches the fingerprints but is damaged (short, missing or
 # non-finite log-probs) is recomputed with a warning naming it (issue 17.6)
 for dmg in "shorten /chosen_logp" "delete /chosen_logp" "poke /rejected_logp 3 nan"; do
