@@ -8,6 +8,11 @@
 
 #include "core/pp_mpi.h"
 
+#define CANDIDATES_FINISH_NAME(id, name) name,
+static const char *const finish_names[] = {CANDIDATES_FINISH_REASONS(CANDIDATES_FINISH_NAME)};
+#undef CANDIDATES_FINISH_NAME
+const pp_enum candidates_finish_enum = {"finish reason", FINISH_N, finish_names};
+
 /* ------------------------------------------------------------- building */
 
 /* realloc *p to n elements, zeroing the new part (old_n..n). */
@@ -353,9 +358,9 @@ static pp_status load_body(pp_h5 *f, candidate_set *s, int64_t N, int64_t first,
         if (s->candidate_length[c] != len)
             return pp_fail(err, PP_EINPUT, "%s: dataset /candidate_length: candidate %lld says %d tokens, offsets say %lld",
                            path, (long long)(c0 + c), s->candidate_length[c], (long long)len);
-        if (s->finish_reason[c] < FINISH_EOS || s->finish_reason[c] > FINISH_CONTEXT)
-            return pp_fail(err, PP_EINPUT, "%s: dataset /finish_reason: candidate %lld has %d (must be 0, 1 or 2)", path,
-                           (long long)(c0 + c), s->finish_reason[c]);
+        if (s->finish_reason[c] < 0 || s->finish_reason[c] >= FINISH_N)
+            return pp_fail(err, PP_EINPUT, "%s: dataset /finish_reason: candidate %lld has %d (must be 0 to %d)", path,
+                           (long long)(c0 + c), s->finish_reason[c], FINISH_N - 1);
         if (!isfinite(s->candidate_logp[c]))
             return pp_fail(err, PP_EINPUT, "%s: dataset /candidate_logp: candidate %lld is not finite", path,
                            (long long)(c0 + c));
@@ -508,7 +513,8 @@ pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm co
         if (st == PP_OK) st = pp_h5_write_rows(&f, "/candidate_logp", PP_F64, 1, d_c, before[1], nc, s->candidate_logp, err);
         if (st == PP_OK)
             st = pp_h5_write_rows(&f, "/candidate_length", PP_I32, 1, d_c, before[1], nc, s->candidate_length, err);
-        if (st == PP_OK) st = pp_h5_write_rows(&f, "/finish_reason", PP_I32, 1, d_c, before[1], nc, s->finish_reason, err);
+        if (st == PP_OK) st = pp_h5_write_enum_rows(&f, "/finish_reason", &candidates_finish_enum, 1, d_c, before[1], nc,
+                                       s->finish_reason, err);
         /* texts: variable-length strings go through rank 0 alone, which
          * writes them while the others wait; agree after each step */
         if (st == PP_OK) st = pp_agree(comm, pp_h5_serial_begin(&f, err), err);

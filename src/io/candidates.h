@@ -33,10 +33,20 @@
 #include "core/pp_error.h"
 #include "io/pp_h5.h"
 
-#define CANDIDATES_SCHEMA_VERSION 1
+/* Version 2: /finish_reason is an HDF5 enum.  Version 1 files still load. */
+#define CANDIDATES_SCHEMA_VERSION 2
 
-/* finish_reason values */
-enum { FINISH_EOS = 0, FINISH_MAX_TOKENS = 1, FINISH_CONTEXT = 2 };
+/* Why a candidate ended: the one table of finish reasons.  Stored as an
+ * HDF5 enum (/finish_reason), so h5dump prints the names; adding a reason
+ * is one line here (plus its name in hdf5-schemas/candidates.json). */
+#define CANDIDATES_FINISH_REASONS(X) \
+    X(FINISH_EOS, "eos")                 /* the model ended it (EOS, or BOS as run.c) */ \
+    X(FINISH_MAX_TOKENS, "max_tokens")   /* max_new_tokens reached */ \
+    X(FINISH_CONTEXT, "context")         /* the context window is full */
+#define CANDIDATES_FINISH_ID(id, name) id,
+enum { CANDIDATES_FINISH_REASONS(CANDIDATES_FINISH_ID) FINISH_N };
+#undef CANDIDATES_FINISH_ID
+extern const pp_enum candidates_finish_enum;
 
 typedef struct {
     /* header: the file's root attributes (every rank sets the same values
@@ -68,7 +78,7 @@ typedef struct {
     char **candidate_text;            /* decoded, without EOS, valid UTF-8 */
     double *candidate_logp;           /* sum of log p(token) at temperature 1 */
     int32_t *candidate_length;        /* tokens generated */
-    int32_t *finish_reason;           /* FINISH_* */
+    int32_t *finish_reason;           /* FINISH_* (candidates_finish_enum) */
 
     /* private: capacities while building */
     int64_t cap_prompts, cap_candidates, cap_prompt_tokens, cap_candidate_tokens;

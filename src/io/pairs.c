@@ -18,6 +18,11 @@ _Static_assert(sizeof(int) == 4, "token and index arrays are stored as int32");
 #define PAIRS_MAX_ROWS ((int64_t)1 << 31)
 #define PAIRS_MAX_K 65536
 
+static const char *const verdict_names[] = {"first", "second", "tie", "failed"};
+const pp_enum pairs_verdict_enum = {"verdict", 4, verdict_names};
+static const char *const order_names[] = {"as_scheduled", "swapped"};
+const pp_enum pairs_order_enum = {"match order", 2, order_names};
+
 /* ------------------------------------------------------------ memory */
 
 pp_status pairs_pack_text(char ***dst, int64_t n, const char *const *src, pp_err *err) {
@@ -132,7 +137,7 @@ static pp_status put_text(pp_h5 *f, const char *name, int64_t n, char *const *st
 
 static pp_status write_attributes(pp_h5 *f, const pairs_set *s, pp_err *err) {
     struct { const char *name; int64_t v; } ints[] = {
-        {"n_prompts", s->n_prompts}, {"k", s->k}, {"n_pairs", s->n_pairs}, {"n_matches", s->n_matches},
+        {"n_prompts", s->n_prompts}, {"k", s->k}, {"n_pairs", s->n_pairs}, {"n_logged_calls", s->n_matches},
         {"both_orders", s->both_orders}, {"judge_calls", s->judge_calls_total}, {"matches", s->matches_total},
         {"ties", s->ties_total}, {"flips", s->flips}, {"failures", s->failures_total},
         {"failed_matches", s->failed_matches}, {"timeouts", s->timeouts}, {"crashes", s->crashes},
@@ -184,24 +189,26 @@ static pp_status write_matches(pp_h5 *f, const pairs_set *s, pp_err *err) {
         for (int64_t i = 0; i < n; i++) i64[i] = s->matches[i].prompt;
         st = put_1d(f, "/matches/prompt", PP_I64, n, i64, err);
     }
-    /* the int32 columns, one after another through the same buffer */
-    struct { const char *name; size_t off; } cols[] = {
-        {"/matches/call", offsetof(pairs_match, call)},
-        {"/matches/match", offsetof(pairs_match, match)},
-        {"/matches/order", offsetof(pairs_match, order)},
-        {"/matches/a", offsetof(pairs_match, a)},
-        {"/matches/b", offsetof(pairs_match, b)},
-        {"/matches/verdict", offsetof(pairs_match, verdict)},
-        {"/matches/attempts", offsetof(pairs_match, attempts)},
-        {"/matches/timeouts", offsetof(pairs_match, timeouts)},
-        {"/matches/crashes", offsetof(pairs_match, crashes)},
-        {"/matches/bad_answers", offsetof(pairs_match, bad_answers)},
-        {"/matches/restarts", offsetof(pairs_match, restarts)},
-        {"/matches/rank", offsetof(pairs_match, rank)},
+    /* the int32 columns, one after another through the same buffer;
+     * verdict and order are named values (enum NULL: plain numbers) */
+    struct { const char *name; size_t off; const pp_enum *e; } cols[] = {
+        {"/matches/call", offsetof(pairs_match, call), NULL},
+        {"/matches/match", offsetof(pairs_match, match), NULL},
+        {"/matches/order", offsetof(pairs_match, order), &pairs_order_enum},
+        {"/matches/a", offsetof(pairs_match, a), NULL},
+        {"/matches/b", offsetof(pairs_match, b), NULL},
+        {"/matches/verdict", offsetof(pairs_match, verdict), &pairs_verdict_enum},
+        {"/matches/attempts", offsetof(pairs_match, attempts), NULL},
+        {"/matches/timeouts", offsetof(pairs_match, timeouts), NULL},
+        {"/matches/crashes", offsetof(pairs_match, crashes), NULL},
+        {"/matches/bad_answers", offsetof(pairs_match, bad_answers), NULL},
+        {"/matches/restarts", offsetof(pairs_match, restarts), NULL},
+        {"/matches/rank", offsetof(pairs_match, rank), NULL},
     };
     for (size_t c = 0; st == PP_OK && c < sizeof cols / sizeof cols[0]; c++) {
         for (int64_t i = 0; i < n; i++) memcpy(&i32[i], (const char *)&s->matches[i] + cols[c].off, sizeof(int));
-        st = put_1d(f, cols[c].name, PP_I32, n, i32, err);
+        st = cols[c].e ? pp_h5_write_enum_root(f, cols[c].name, cols[c].e, n, i32, err)
+                       : put_1d(f, cols[c].name, PP_I32, n, i32, err);
     }
     if (st == PP_OK) {
         for (int64_t i = 0; i < n; i++) f64[i] = s->matches[i].seconds;
@@ -421,7 +428,9 @@ static pp_status load_attributes(pp_h5 *f, pairs_set *s, pp_err *err) {
     PP_TRY(get_int_attr(f, "k", 1, PAIRS_MAX_K, &v, err));
     s->k = (int)v;
     PP_TRY(get_int_attr(f, "n_pairs", 0, PAIRS_MAX_ROWS, &s->n_pairs, err));
-    PP_TRY(get_int_attr(f, "n_matches", 0, PAIRS_MAX_ROWS, &s->n_matches, err));
+    /* version 1 called the match log's size n_matches */
+    PP_TRY(get_int_attr(f, pp_h5_has_attr(f, "/", "n_logged_calls") ? "n_logged_calls" : "n_matches", 0,
+                        PAIRS_MAX_ROWS, &s->n_matches, err));
     PP_TRY(get_int_attr(f, "vocab_size", 1, INT32_MAX, &v, err));
     s->vocab_size = (int)v;
     PP_TRY(pp_h5_get_attr_str(f, "/", "method", s->method, sizeof s->method, err));
@@ -483,13 +492,14 @@ static pp_status load_matches(pp_h5 *f, pairs_set *s, pp_err *err) {
     }
     free(i64);
     i64 = NULL;
-    struct { const char *name; size_t off; int cand; } cols[] = {
+    /* hi: values must lie in [0, hi) (0: no check) */
+    struct { const char *name; size_t off; int64_t hi; } cols[] = {
         {"/matches/call", offsetof(pairs_match, call), 0},
         {"/matches/match", offsetof(pairs_match, match), 0},
-        {"/matches/order", offsetof(pairs_match, order), 0},
-        {"/matches/a", offsetof(pairs_match, a), 1},
-        {"/matches/b", offsetof(pairs_match, b), 1},
-        {"/matches/verdict", offsetof(pairs_match, verdict), 0},
+        {"/matches/order", offsetof(pairs_match, order), pairs_order_enum.n},
+        {"/matches/a", offsetof(pairs_match, a), s->k},
+        {"/matches/b", offsetof(pairs_match, b), s->k},
+        {"/matches/verdict", offsetof(pairs_match, verdict), pairs_verdict_enum.n},
         {"/matches/attempts", offsetof(pairs_match, attempts), 0},
         {"/matches/timeouts", offsetof(pairs_match, timeouts), 0},
         {"/matches/crashes", offsetof(pairs_match, crashes), 0},
@@ -499,7 +509,7 @@ static pp_status load_matches(pp_h5 *f, pairs_set *s, pp_err *err) {
     };
     for (size_t c = 0; st == PP_OK && c < sizeof cols / sizeof cols[0]; c++) {
         st = get_array(f, cols[c].name, PP_I32, sizeof *i32, n, -1, (void **)&i32, err);
-        if (st == PP_OK && cols[c].cand) st = check_range(f->path, cols[c].name, i32, n, 0, s->k, err);
+        if (st == PP_OK && cols[c].hi) st = check_range(f->path, cols[c].name, i32, n, 0, cols[c].hi, err);
         for (int64_t i = 0; st == PP_OK && i < n; i++)
             memcpy((char *)&s->matches[i] + cols[c].off, &i32[i], sizeof(int));
         free(i32);

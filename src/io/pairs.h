@@ -40,7 +40,14 @@
 #include "core/pp_error.h"
 #include "io/pp_h5.h"
 
-#define PAIRS_SCHEMA_VERSION 1
+/* Version 2: verdicts and match orders are HDF5 enums, the match log's
+ * size is n_logged_calls (was n_matches).  Version 1 files still load. */
+#define PAIRS_SCHEMA_VERSION 2
+
+/* Names of the stored verdicts (value i = names[i]; judge.h's
+ * judge_verdict has the same values) and of the match orders. */
+extern const pp_enum pairs_verdict_enum; /* first, second, tie, failed */
+extern const pp_enum pairs_order_enum;   /* as_scheduled, swapped */
 
 /* One judge call of the match log. */
 typedef struct {

@@ -23,6 +23,9 @@ static const char *intro =
     "symbolic dimensions that must agree across datasets (a dimension named like an integer attribute takes its value), "
     "and value rules (`min`, `max`, `finite`, `unique`, `offsets_of`). A dataset name containing `{i}` with "
     "`repeat: N` stands for one dataset per i in 0..N-1.\n\n"
+    "Named values (type `enum`: verdicts, finish reasons, match orders) are HDF5 enum types over int32, so "
+    "`h5dump` prints their names; programs read them as the integers listed (value i is the i-th name). Every "
+    "dataset a schema documents carries that text as its `description` attribute (`h5dump -A FILE`).\n\n"
     "Outputs are written as `NAME.tmp` and renamed when complete; resumable stages keep partial work in "
     "`NAME.parts/` (generate, rank) or `NAME.ckpt/` (sft, train).\n";
 
@@ -88,6 +91,9 @@ int main(int argc, char **argv) {
                     else if (json_is_string(v)) printf(" `%s`", json_string_value(v));
                     first = 0;
                 }
+                json_t *names = json_object_get(spec, "enum");
+                json_t *nm;
+                json_array_foreach(names, k, nm) printf("%s`%s` = %zu", k ? ", " : "values ", json_string_value(nm), k);
                 printf(" | ");
                 cell(json_string_value(json_object_get(spec, "doc")));
                 printf(" |\n");
