@@ -12,7 +12,7 @@ int main(int argc, char **argv) {
     const char *get = NULL;
     pp_option opts[] = {
         {"validate", OPT_FLAG, &validate, NULL, "check the file against its schema; exit 1 at the first violation", NULL, 0, 0, 0},
-        {"get", OPT_STRING, &get, "NAMES", "for scripts: print these datasets (/metrics/loss) or attributes (n_pairs, test/win_rate), comma-separated, one line each", NULL, 0, 0, 0},
+        {"get", OPT_STRING, &get, "NAMES", "for scripts: print these datasets (/metrics/loss; texts such as /chosen_text as JSON strings; 2-D ones a line per row) or attributes (n_pairs, test/win_rate), comma-separated", NULL, 0, 0, 0},
         {"score", OPT_FLAG, &score, NULL, "candidates from the built-in suite: exact-match rate, pass@k, mean score per family", NULL, 0, 0, 0},
         {"items", OPT_INT, &items, "N", "show the first N entries of each 1-D dataset", NULL, 0, 0, 1e6},
     };

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/pp_text.h"
+#include "io/pp_jsonl.h"
 
 _Static_assert(sizeof(int) == 4, "token and index arrays are stored as int32");
 
@@ -290,50 +290,27 @@ pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const
 
 /* ------------------------------------------------------------- JSONL */
 
-/* A JSON string of text; invalid UTF-8 bytes become U+FFFD (JSON has no
- * way to carry them). */
-static json_t *json_text(const char *text) {
-    char *owned;
-    const char *clean = pp_utf8_clean(text, &owned);
-    json_t *j = clean ? json_string(clean) : NULL;
-    free(owned);
-    return j;
+/* One pair in TRL's standard format. */
+static json_t *pair_json(const pairs_set *s, int64_t i) {
+    json_t *o = json_object();
+    if (!o) return NULL;
+    int bad = json_object_set_new(o, "prompt", pp_json_text(s->prompt_text[s->pair_prompt[i]])) ||
+              json_object_set_new(o, "chosen", pp_json_text(s->chosen_text[i])) ||
+              json_object_set_new(o, "rejected", pp_json_text(s->rejected_text[i]));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 pp_status pairs_write_jsonl(const pairs_set *s, const char *path, pp_err *err) {
-    char tmp[PP_PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return pp_fail(err, PP_EINPUT, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return pp_fail(err, PP_EINPUT, "%s: cannot create: %s", tmp, strerror(errno));
+    pp_jsonl w;
+    PP_TRY(pp_jsonl_open(&w, path, err));
     pp_status st = PP_OK;
-    for (int64_t i = 0; st == PP_OK && i < s->n_pairs; i++) {
-        json_t *o = json_object();
-        json_t *p = json_text(s->prompt_text[s->pair_prompt[i]]);
-        json_t *c = json_text(s->chosen_text[i]);
-        json_t *r = json_text(s->rejected_text[i]);
-        char *line = NULL;
-        if (o && p && c && r) {
-            json_object_set_new(o, "prompt", p);
-            json_object_set_new(o, "chosen", c);
-            json_object_set_new(o, "rejected", r);
-            p = c = r = NULL;
-            line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        }
-        if (!line) st = pp_fail(err, PP_ESYS, "out of memory writing %s", path);
-        else if (fprintf(f, "%s\n", line) < 0) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
-        free(line);
-        json_decref(o);
-        json_decref(p);
-        json_decref(c);
-        json_decref(r);
-    }
-    if (fflush(f) != 0 && st == PP_OK) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
-    if (st == PP_OK) fsync(fileno(f));
-    if (fclose(f) != 0 && st == PP_OK) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
-    if (st == PP_OK && rename(tmp, path) != 0)
-        st = pp_fail(err, PP_ESYS, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (st != PP_OK) unlink(tmp);
+    for (int64_t i = 0; st == PP_OK && i < s->n_pairs; i++) st = pp_jsonl_put(&w, pair_json(s, i), err);
+    if (st == PP_OK) return pp_jsonl_commit(&w, err);
+    pp_jsonl_abort(&w);
     return st;
 }
 

@@ -7,6 +7,7 @@
 #include "io/candidates.h"
 #include "eval/eval.h"
 #include "io/pp_h5.h"
+#include "io/pp_jsonl.h"
 #include "suite/tasks.h"
 
 typedef struct {
@@ -35,7 +36,7 @@ static void print_items(walk_ctx *c, const char *name, hid_t d, hid_t ty, int64_
             fprintf(c->out, "\"%s\n", strlen(strs[i]) > 160 ? "..." : "");
         }
         free(strs);
-    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_ENUM) {
         double v[8];
         int64_t m = k < 8 ? k : 8;
         if (pp_h5_read_rows(c->f, name, PP_F64, 0, m, v, &(pp_err){0}) != PP_OK) return;
@@ -65,6 +66,7 @@ static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *o
     if (cls == H5T_STRING) tn = "text";
     else if (cls == H5T_FLOAT) tn = H5Tget_size(ty) == 4 ? "float32" : "float64";
     else if (cls == H5T_INTEGER) tn = H5Tget_size(ty) == 8 ? "int64" : H5Tget_size(ty) == 4 ? "int32" : "int8";
+    else if (cls == H5T_ENUM) tn = "enum";
     fprintf(c->out, "  %-44s %-8s [%s]\n", full, tn, shape);
     if (nd == 1) print_items(c, full, d, ty, (int64_t)dims[0]);
     H5Tclose(ty);
@@ -161,7 +163,46 @@ pp_status inspect_score_candidates(const char *path, FILE *out, pp_err *err) {
     return st;
 }
 
-/* One name of inspect_get: a numeric 1-D dataset or an attribute. */
+/* A text dataset for --get: one line, each string JSON-quoted (so newlines
+ * and quotes inside stay on the line), separated by spaces. */
+static pp_status get_text_dataset(pp_h5 *f, const char *name, FILE *out, pp_err *err) {
+    int64_t n;
+    char **strs;
+    PP_TRY(pp_h5_read_text(f, name, -1, &n, &strs, err));
+    pp_status st = PP_OK;
+    for (int64_t i = 0; st == PP_OK && i < n; i++) {
+        json_t *j = pp_json_text(strs[i]);
+        char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+        if (!q) st = pp_fail(err, PP_ESYS, "out of memory printing %s", name);
+        else fprintf(out, "%s%s", i ? " " : "", q);
+        free(q);
+        json_decref(j);
+    }
+    free(strs);
+    if (st == PP_OK) fputc('\n', out);
+    return st;
+}
+
+/* A numeric dataset for --get: 1-D on one line; N-D one line per row of
+ * dimension 0, the rest of the row flattened. */
+static pp_status get_numeric_dataset(pp_h5 *f, const char *name, int nd, const int64_t *dims, FILE *out, pp_err *err) {
+    int64_t row = 1;
+    for (int i = 1; i < nd; i++) row *= dims[i];
+    int64_t count = dims[0] * row;
+    PP_TRY(pp_h5_check_stored(f, name, err));
+    double *v = malloc((size_t)(count > 0 ? count : 1) * sizeof *v);
+    if (!v) return pp_fail(err, PP_ESYS, "out of memory reading %s", name);
+    pp_status st = pp_h5_read_all(f, name, PP_F64, v, err);
+    for (int64_t i = 0; st == PP_OK && i < count; i++) {
+        int end_of_row = nd > 1 && (i + 1) % row == 0;
+        fprintf(out, "%.10g%s", v[i], end_of_row ? "\n" : i + 1 < count ? " " : "");
+    }
+    free(v);
+    if (st == PP_OK && nd == 1) fputc('\n', out);
+    return st;
+}
+
+/* One name of inspect_get: a dataset or an attribute. */
 static pp_status get_one(pp_h5 *f, const char *name, FILE *out, pp_err *err) {
     char obj[520] = "/", attr[520];
     const char *slash = strrchr(name, '/');
@@ -169,14 +210,14 @@ static pp_status get_one(pp_h5 *f, const char *name, FILE *out, pp_err *err) {
         int nd = 0;
         int64_t dims[4];
         PP_TRY(pp_h5_dims(f, name, &nd, dims, err));
-        if (nd != 1) return pp_fail(err, PP_EINPUT, "%s: dataset %s is not 1-D", f->path, name);
-        double *v = malloc((size_t)(dims[0] > 0 ? dims[0] : 1) * sizeof *v);
-        if (!v) return pp_fail(err, PP_ESYS, "out of memory reading %s", name);
-        pp_status st = pp_h5_read_all(f, name, PP_F64, v, err);
-        for (int64_t i = 0; st == PP_OK && i < dims[0]; i++) fprintf(out, "%s%.10g", i ? " " : "", v[i]);
-        free(v);
-        if (st == PP_OK) fputc('\n', out);
-        return st;
+        hid_t d = H5Dopen2(f->id, name, H5P_DEFAULT), ty = H5Dget_type(d);
+        H5T_class_t cls = H5Tget_class(ty);
+        H5Tclose(ty);
+        H5Dclose(d);
+        if (cls == H5T_STRING) return get_text_dataset(f, name, out, err);
+        if (cls != H5T_INTEGER && cls != H5T_FLOAT && cls != H5T_ENUM)
+            return pp_fail(err, PP_EINPUT, "%s: dataset %s is neither numbers nor text", f->path, name);
+        return get_numeric_dataset(f, name, nd, dims, out, err);
     }
     if (slash) {
         snprintf(obj, sizeof obj, "%s%.*s", name[0] == '/' ? "" : "/", (int)(slash - name), name);

@@ -16,8 +16,10 @@ PP_MUST_CHECK pp_status inspect_print(const char *path, FILE *out, int n_items, 
 PP_MUST_CHECK pp_status inspect_score_candidates(const char *path, FILE *out, pp_err *err);
 
 /* For scripts: one line per name in the comma-separated list `names`.  A
- * name is a dataset path ("/metrics/loss": its values, space-separated,
- * numeric 1-D only) or an attribute, "ATTR" of the root group or
+ * name is a dataset path or an attribute.  A 1-D dataset prints one line:
+ * numbers ("/metrics/loss"; enums as their values) or texts ("/chosen_text"),
+ * each text a JSON string, space-separated; a 2-D dataset ("/ranking")
+ * prints one line per row.  An attribute is "ATTR" of the root group or
  * "GROUP/ATTR" ("test/win_rate"); numbers print with %.10g.  A name that
  * is neither is an error naming it. */
 PP_MUST_CHECK pp_status inspect_get(const char *path, const char *names, FILE *out, pp_err *err);
