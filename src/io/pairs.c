@@ -167,6 +167,14 @@ static pp_status write_attributes(pp_h5 *f, const pairs_set *s, pp_err *err) {
     if (s->source[0]) PP_TRY(pp_h5_attr_str(f, "/", "source", s->source, err));
     if (s->suite[0]) PP_TRY(pp_h5_attr_str(f, "/", "suite", s->suite, err));
     if (s->split[0]) PP_TRY(pp_h5_attr_str(f, "/", "split", s->split, err));
+    if (s->has_import) {
+        struct { const char *name; int64_t v; } imp[] = {
+            {"import_rows", s->import_rows}, {"skipped_rows", s->skipped_rows},
+            {"truncated_prompts", s->truncated_prompts}, {"truncated_responses", s->truncated_responses},
+            {"max_length", s->max_length}, {"max_prompt_tokens", s->max_prompt_tokens},
+        };
+        for (size_t i = 0; i < sizeof imp / sizeof imp[0]; i++) PP_TRY(pp_h5_attr_i64(f, "/", imp[i].name, imp[i].v, err));
+    }
     if (s->has_truth) {
         PP_TRY(pp_h5_attr_i64(f, "/", "truth_prompts", s->truth_prompts, err));
         PP_TRY(pp_h5_attr_f64(f, "/", "truth_best_rate", s->truth_best_rate, err));
@@ -443,6 +451,13 @@ static pp_status load_attributes(pp_h5 *f, pairs_set *s, pp_err *err) {
     opt_i64(f, "judge_seed", &s->judge_seed);
     s->has_timeout = pp_h5_has_attr(f, "/", "judge_timeout");
     opt_f64(f, "judge_timeout", &s->judge_timeout);
+    s->has_import = pp_h5_has_attr(f, "/", "import_rows");
+    opt_i64(f, "import_rows", &s->import_rows);
+    opt_i64(f, "skipped_rows", &s->skipped_rows);
+    opt_i64(f, "truncated_prompts", &s->truncated_prompts);
+    opt_i64(f, "truncated_responses", &s->truncated_responses);
+    opt_i64(f, "max_length", &s->max_length);
+    opt_i64(f, "max_prompt_tokens", &s->max_prompt_tokens);
     s->has_truth = pp_h5_has_attr(f, "/", "truth_prompts");
     opt_i64(f, "truth_prompts", &s->truth_prompts);
     opt_f64(f, "truth_best_rate", &s->truth_best_rate);

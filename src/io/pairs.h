@@ -96,8 +96,8 @@ typedef struct {
     char **match_error;            /* [n_matches]: "" unless the verdict is failed */
 
     /* how the pairs were made */
-    char method[16];               /* iterative | knockout | roundrobin | score */
-    char judge[16];                /* oracle | cmd | rm */
+    char method[16];               /* iterative | knockout | roundrobin | score | import */
+    char judge[16];                /* oracle | cmd | rm | none (imported) */
     int both_orders;
     char rejected_rule[32];        /* worst | runner-up | quantile:Q */
     char pairs_mode[8];            /* best | all */
@@ -111,6 +111,11 @@ typedef struct {
     int64_t judge_calls_total, matches_total, ties_total, flips, failures_total, failed_matches;
     int64_t timeouts, crashes, bad_answers, restarts, prompts_without_pair;
     double flip_rate, judge_seconds;
+
+    /* pp-import (has_import): rows read, skipped as bad (--skip-bad),
+     * truncated, and the limits used (src/import/import.h) */
+    int has_import;
+    int64_t import_rows, skipped_rows, truncated_prompts, truncated_responses, max_length, max_prompt_tokens;
 
     /* agreement with the truth (has_truth: the oracle could score) */
     int has_truth;
