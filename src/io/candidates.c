@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/pp_mpi.h"
+#include "io/pp_jsonl.h"
 
 #define CANDIDATES_FINISH_NAME(id, name) name,
 static const char *const finish_names[] = {CANDIDATES_FINISH_REASONS(CANDIDATES_FINISH_NAME)};
@@ -530,5 +531,43 @@ pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm co
     }
     free(poff);
     free(coff);
+    return st;
+}
+
+/* ---------------------------------------------------------------- JSONL */
+
+/* Prompt p and its k candidates as one JSON object. */
+static json_t *prompt_json(const candidate_set *s, int64_t p) {
+    json_t *o = json_object(), *texts = json_array(), *logps = json_array(), *reasons = json_array();
+    int bad = !o || !texts || !logps || !reasons;
+    for (int64_t j = 0; !bad && j < s->k; j++) {
+        int64_t c = p * s->k + j;
+        int r = s->finish_reason[c];
+        bad = json_array_append_new(texts, pp_json_text(s->candidate_text[c])) ||
+              json_array_append_new(logps, json_real(s->candidate_logp[c])) ||
+              json_array_append_new(reasons, json_string(r >= 0 && r < FINISH_N ? finish_names[r] : "?"));
+    }
+    if (!bad)
+        bad = json_object_set_new(o, "prompt_id", json_integer(s->prompt_id[p])) ||
+              json_object_set_new(o, "prompt", pp_json_text(s->prompt_text[p])) ||
+              json_object_set(o, "responses", texts) || json_object_set(o, "logps", logps) ||
+              json_object_set(o, "finish_reasons", reasons);
+    json_decref(texts);
+    json_decref(logps);
+    json_decref(reasons);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+pp_status candidates_write_jsonl(const candidate_set *s, const char *path, pp_err *err) {
+    pp_jsonl w;
+    PP_TRY(pp_jsonl_open(&w, path, err));
+    pp_status st = PP_OK;
+    for (int64_t p = 0; st == PP_OK && p < s->n_prompts; p++) st = pp_jsonl_put(&w, prompt_json(s, p), err);
+    if (st == PP_OK) return pp_jsonl_commit(&w, err);
+    pp_jsonl_abort(&w);
     return st;
 }

@@ -130,4 +130,9 @@ PP_MUST_CHECK pp_status candidates_count(const char *path, int64_t *n_prompts, i
 PP_MUST_CHECK pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                            const char *const *extra_attrs, pp_err *err);
 
+/* The set as JSON lines (io/pp_jsonl.h), one object per prompt:
+ * {"prompt_id", "prompt", "responses": [k texts], "logps": [k sums of
+ * log-probs], "finish_reasons": [k names]}.  One process. */
+PP_MUST_CHECK pp_status candidates_write_jsonl(const candidate_set *s, const char *path, pp_err *err);
+
 #endif
