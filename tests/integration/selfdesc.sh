@@ -13,7 +13,7 @@ get() { "$I" "$1" --get "$2" 2>/dev/null | grep -v '^pp-inspect:'; }
 "$BIN/pp-prompts" --out "$T/p.h5" --suite builtin --split train --n 40 --seed 4 >/dev/null 2>&1
 "$BIN/pp-prompts" --out "$T/test.h5" --suite builtin --split test --n 6 --seed 5 >/dev/null 2>&1
 ARCH="--arch dim=32,layers=2,heads=4,kv-heads=2,hidden=64,seq-len=48 --batch 8 --lr 3e-3"
-pp_mpirun 1 "$BIN/pp-sft" --out "$T/base.h5" --data "$T/p.h5" $ARCH --steps 20 >/dev/null 2>&1
+pp_mpirun 1 "$BIN/pp-sft" --out "$T/base.h5" --data "$T/p.h5" $ARCH --steps 60 --wrong-fraction 0.3 >/dev/null 2>&1
 pp_mpirun 2 "$BIN/pp-generate" --model "$T/base.h5" --prompts "$T/p.h5" --out "$T/c.h5" --k 4 --max-new-tokens 8 >/dev/null 2>&1
 pp_mpirun 1 "$BIN/pp-rank" --candidates "$T/c.h5" --out "$T/r.h5" --method iterative --judge oracle --both-orders \
     --jsonl "$T/r.rank.jsonl" >/dev/null 2>&1
@@ -73,6 +73,7 @@ get "$T/r.h5" /ranking >"$T/rk.txt"
 printf '%s\n' "$(get "$T/p.h5" /text | head -c 300)" | grep -q '^"' && ok get_prompt_text || fail get_prompt_text "no quoted text"
 
 # ---- (d) JSON-lines exports: one valid object per row
+if ! command -v python3 >/dev/null 2>&1; then skip selfdesc_jsonl "needs python3 to parse JSON"; exit 0; fi
 valid_jsonl() { python3 -c '
 import json, sys
 n = 0
@@ -128,6 +129,42 @@ for d in /prompt_tokens /prompt_token_offsets /chosen_tokens /chosen_token_offse
     [ -n "$(get "$T/imp.h5" $d)" ] && [ "$(get "$T/imp.h5" $d)" = "$(get "$T/imp2.h5" $d)" ] || { same=0; fail import_round_trip_same_tokens "$d differs"; }
 done
 [ $same = 1 ] && ok import_round_trip_same_tokens
+# ... and for pp-rank's pairs: every pair whose texts are valid UTF-8 (no
+# U+FFFD from the sanitizer) and whose candidates ended with EOS (the
+# import appends one) comes back with the same token ids
+"$BIN/pp-import" --data "$T/r.jsonl" --model "$T/base.h5" --out "$T/rr.h5" --skip-bad >/dev/null 2>&1
+cmp_rank_pairs() {
+    python3 - "$I" "$T/r.h5" "$T/rr.h5" 257 "$T/r.jsonl" <<'PY'
+import json, subprocess, sys
+inspect, orig, back, eos, jsonl = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+def get(f, name):
+    out = subprocess.run([inspect, f, "--get", name], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if not l.startswith("pp-inspect:")][0]
+def ragged(f, what):
+    off = [int(x) for x in get(f, "/%s_token_offsets" % what).split()]
+    tok = [int(x) for x in get(f, "/%s_tokens" % what).split()]
+    return [tok[off[i]:off[i + 1]] for i in range(len(off) - 1)]
+rows = [json.loads(l) for l in open(jsonl, encoding="utf-8")]
+ids = [int(x) for x in get(back, "/prompt_id").split()]
+o = {w: ragged(orig, w) for w in ("chosen", "rejected")}
+b = {w: ragged(back, w) for w in ("chosen", "rejected")}
+opt = [int(x) for x in get(orig, "/pair_prompt").split()]
+same = differ = 0
+for j, line in enumerate(ids):
+    i = line - 1
+    if any("\ufffd" in v for v in rows[i].values()) or o["chosen"][i][-1:] != [eos] or o["rejected"][i][-1:] != [eos]:
+        continue
+    if o["chosen"][i] == b["chosen"][j] and o["rejected"][i] == b["rejected"][j]: same += 1
+    else: differ += 1
+print(same, differ)
+PY
+}
+res=$(cmp_rank_pairs 2>&1)
+case $res in
+"0 0") skip import_round_trip_rank_pairs "no pair of valid text ending with EOS" ;;
+*" 0") ok "import_round_trip_rank_pairs (${res% 0} pairs)" ;;
+*) fail import_round_trip_rank_pairs "same/differ: $res" ;;
+esac
 
 # truncation as documented: prompt keeps BOS + its last P-1 tokens, responses their first L-P
 printf '{"prompt": "abcdefghijklmnopqrstuvwxyz", "chosen": "0123456789ABCDEFGHIJ", "rejected": "0123456789abcdefghij"}\n{"prompt": "short", "chosen": "ok", "rejected": "no"}\n' >"$T/long.jsonl"
