@@ -537,7 +537,8 @@ pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm co
 /* ---------------------------------------------------------------- JSONL */
 
 /* Prompt p and its k candidates as one JSON object. */
-static json_t *prompt_json(const candidate_set *s, int64_t p) {
+static json_t *prompt_json(const void *ctx, int64_t p) {
+    const candidate_set *s = ctx;
     json_t *o = json_object(), *texts = json_array(), *logps = json_array(), *reasons = json_array();
     int bad = !o || !texts || !logps || !reasons;
     for (int64_t j = 0; !bad && j < s->k; j++) {
@@ -563,11 +564,5 @@ static json_t *prompt_json(const candidate_set *s, int64_t p) {
 }
 
 pp_status candidates_write_jsonl(const candidate_set *s, const char *path, pp_err *err) {
-    pp_jsonl w;
-    PP_TRY(pp_jsonl_open(&w, path, err));
-    pp_status st = PP_OK;
-    for (int64_t p = 0; st == PP_OK && p < s->n_prompts; p++) st = pp_jsonl_put(&w, prompt_json(s, p), err);
-    if (st == PP_OK) return pp_jsonl_commit(&w, err);
-    pp_jsonl_abort(&w);
-    return st;
+    return pp_jsonl_write_rows(path, s->n_prompts, prompt_json, s, err);
 }

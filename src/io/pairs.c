@@ -299,7 +299,8 @@ pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const
 /* ------------------------------------------------------------- JSONL */
 
 /* One pair in TRL's standard format. */
-static json_t *pair_json(const pairs_set *s, int64_t i) {
+static json_t *pair_json(const void *ctx, int64_t i) {
+    const pairs_set *s = ctx;
     json_t *o = json_object();
     if (!o) return NULL;
     int bad = json_object_set_new(o, "prompt", pp_json_text(s->prompt_text[s->pair_prompt[i]])) ||
@@ -313,13 +314,7 @@ static json_t *pair_json(const pairs_set *s, int64_t i) {
 }
 
 pp_status pairs_write_jsonl(const pairs_set *s, const char *path, pp_err *err) {
-    pp_jsonl w;
-    PP_TRY(pp_jsonl_open(&w, path, err));
-    pp_status st = PP_OK;
-    for (int64_t i = 0; st == PP_OK && i < s->n_pairs; i++) st = pp_jsonl_put(&w, pair_json(s, i), err);
-    if (st == PP_OK) return pp_jsonl_commit(&w, err);
-    pp_jsonl_abort(&w);
-    return st;
+    return pp_jsonl_write_rows(path, s->n_pairs, pair_json, s, err);
 }
 
 /* -------------------------------------------------------------- load */

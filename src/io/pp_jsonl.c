@@ -54,3 +54,14 @@ void pp_jsonl_abort(pp_jsonl *w) {
     w->f = NULL;
     if (w->tmp[0]) unlink(w->tmp);
 }
+
+pp_status pp_jsonl_write_rows(const char *path, int64_t n, json_t *(*row)(const void *ctx, int64_t i), const void *ctx,
+                              pp_err *err) {
+    pp_jsonl w;
+    PP_TRY(pp_jsonl_open(&w, path, err));
+    pp_status st = PP_OK;
+    for (int64_t i = 0; st == PP_OK && i < n; i++) st = pp_jsonl_put(&w, row(ctx, i), err);
+    if (st == PP_OK) return pp_jsonl_commit(&w, err);
+    pp_jsonl_abort(&w);
+    return st;
+}

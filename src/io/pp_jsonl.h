@@ -11,11 +11,13 @@
  *       st = pp_jsonl_put(&w, o, err);            // takes o
  *   }
  *   st == PP_OK ? pp_jsonl_commit(&w, err) : pp_jsonl_abort(&w);  // rename or remove
+ * or, for n rows each made by one function, pp_jsonl_write_rows.
  * One process writes a file. */
 #ifndef PP_JSONL_H
 #define PP_JSONL_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/pp_error.h"
@@ -35,6 +37,11 @@ PP_MUST_CHECK pp_status pp_jsonl_put(pp_jsonl *w, json_t *obj, pp_err *err);
 PP_MUST_CHECK pp_status pp_jsonl_commit(pp_jsonl *w, pp_err *err);
 /* Close and remove PATH.tmp. */
 void pp_jsonl_abort(pp_jsonl *w);
+
+/* The whole file in one call: row(ctx, i) for i = 0..n-1, each a new
+ * object (NULL: out of memory), through open, put and commit. */
+PP_MUST_CHECK pp_status pp_jsonl_write_rows(const char *path, int64_t n, json_t *(*row)(const void *ctx, int64_t i),
+                                            const void *ctx, pp_err *err);
 
 /* A JSON string of text (NULL = ""), sanitized to valid UTF-8; NULL when
  * out of memory. */
