@@ -174,6 +174,11 @@ printf '{"prompt": "abcdefghijklmnopqrstuvwxyz", "chosen": "0123456789ABCDEFGHIJ
     [ "$(get "$T/long.h5" truncated_responses)" = 1 ] && ok import_truncation_trl_rule ||
     fail import_truncation_trl_rule "prompt $(get "$T/long.h5" /prompt_tokens | cut -d' ' -f1-9); offsets $(get "$T/long.h5" /chosen_token_offsets)"
 
+check_fails import_max_length_over_context 1 "--max-length 49 is longer than the context of .*base\.h5 \(48 tokens\)" \
+    "$BIN/pp-import" --data "$T/long.jsonl" --model "$T/base.h5" --out "$T/x.h5" --max-length 49
+check_fails import_max_prompt_not_below_max_length 1 "--max-prompt-tokens 20 must be at least 2 .* below --max-length 20" \
+    "$BIN/pp-import" --data "$T/long.jsonl" --model "$T/base.h5" --out "$T/x.h5" --max-length 20 --max-prompt-tokens 20
+
 # bad rows: one line FILE:LINE naming the field, exit 1; --skip-bad counts them
 good='{"prompt": "a", "chosen": "b", "rejected": "c"}'
 bad_row() { # NAME ROW PATTERN
