@@ -46,7 +46,7 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
 
-.PHONY: all deps test tests valgrind-programs check-asan bench install clean distclean help docs base-model demo reward-model experiment experiment-quick fuzz soak
+.PHONY: FORCE all deps test tests valgrind-programs check-asan bench install clean distclean help docs base-model demo reward-model experiment experiment-quick fuzz soak
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
@@ -71,6 +71,14 @@ $(BUILD)/schemas_embedded.o: $(BUILD)/schemas_embedded.c
 # one library call, report).
 $(BUILD)/layers.ok: tools/check-layers.sh tools/check-stage-length.sh $(wildcard src/*/*.c src/*/*.h src/*/README.md stages/*.c) | $(BUILD)
 	@sh tools/check-layers.sh src > $@.tmp && sh tools/check-stage-length.sh stages >> $@.tmp && mv $@.tmp $@
+
+# The git commit --version reports (tools/build-info.sh: rewritten only when
+# it changes; "unknown" in a tarball without git).
+$(BUILD)/pp_build_info.h: FORCE | $(BUILD)
+	@sh tools/build-info.sh $@
+FORCE:
+
+$(BUILD)/src/stage/pp_stage.o: $(BUILD)/pp_build_info.h
 
 $(LIB): $(LIB_OBJ) $(BUILD)/layers.ok
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)

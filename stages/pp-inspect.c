@@ -9,17 +9,18 @@
 int main(int argc, char **argv) {
     const char *file = NULL;
     int validate = 0, items = 3, score = 0;
-    const char *get = NULL;
+    const char *get = NULL, *jsonl = NULL;
     pp_option opts[] = {
         {"validate", OPT_FLAG, &validate, NULL, "check the file against its schema; exit 1 at the first violation", NULL, 0, 0, 0},
-        {"get", OPT_STRING, &get, "NAMES", "for scripts: print these datasets (/metrics/loss) or attributes (n_pairs, test/win_rate), comma-separated, one line each", NULL, 0, 0, 0},
+        {"get", OPT_STRING, &get, "NAMES", "for scripts: print these datasets (/metrics/loss; texts such as /chosen_text as JSON strings; 2-D ones a line per row) or attributes (n_pairs, test/win_rate), comma-separated", NULL, 0, 0, 0},
         {"score", OPT_FLAG, &score, NULL, "candidates from the built-in suite: exact-match rate, pass@k, mean score per family", NULL, 0, 0, 0},
+        {"jsonl", OPT_STRING, &jsonl, "OUT", "export as JSON lines: candidates (prompt, K responses, log-probs, finish reasons), pairs (TRL format), eval (responses and verdicts)", NULL, 0, 0, 0},
         {"items", OPT_INT, &items, "N", "show the first N entries of each 1-D dataset", NULL, 0, 0, 1e6},
     };
-    pp_cli cli = {.synopsis = "FILE [--validate | --score | --get NAMES] [--items N]",
+    pp_cli cli = {.synopsis = "FILE [--validate | --score | --get NAMES | --jsonl OUT] [--items N]",
                   .description = "Prints what a prefpipe HDF5 file holds: kind, schema version, provenance, datasets "
                                  "and their first entries. With --validate, checks it against the schema of its kind.",
-                  .opts = opts, .n_opts = 4, .positional = &file, .positional_name = "FILE"};
+                  .opts = opts, .n_opts = 5, .positional = &file, .positional_name = "FILE"};
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-inspect", &cli, argc, argv);
     if (rc >= 0) return rc;
@@ -29,6 +30,7 @@ int main(int argc, char **argv) {
             st = pp_validate_file(file, &s.err);
             if (st == PP_OK) printf("%s: valid\n", file);
         } else if (get) st = inspect_get(file, get, stdout, &s.err);
+        else if (jsonl) st = inspect_jsonl(file, jsonl, &s.err);
         else if (score) st = inspect_score_candidates(file, stdout, &s.err);
         else st = inspect_print(file, stdout, items, &s.err);
     }

@@ -160,6 +160,10 @@ pp_status pp_cli_parse(pp_cli *cli, int argc, char **argv, pp_err *err) {
             cli->help_requested = 1;
             return PP_OK;
         }
+        if (!strcmp(s, "--version")) {
+            cli->version_requested = 1;
+            return PP_OK;
+        }
         if (!strcmp(s, "--verbose") || !strcmp(s, "-v")) cli->verbose = 1;
         const char *c = NULL;
         if (!strncmp(s, "--config=", 9)) c = s + 9;
@@ -239,8 +243,9 @@ void pp_cli_help(const pp_cli *cli) {
         else if (def[0] && !(o->type == OPT_FLAG && !*(int *)o->dest)) printf(" [default: %s]", def);
         printf("\n");
     }
-    printf("  %-28s %s\n  %-28s %s\n  %-28s %s\n", "--config FILE", "read options from FILE (command line wins; several: later files win)",
-           "--verbose", "more detail on stderr", "--help", "this text");
+    printf("  %-28s %s\n  %-28s %s\n  %-28s %s\n  %-28s %s\n", "--config FILE",
+           "read options from FILE (command line wins; several: later files win)", "--verbose", "more detail on stderr",
+           "--help", "this text", "--version", "version, git commit and library versions (MPI, HDF5, OpenBLAS)");
     printf("\nexit status: 0 ok, 1 bad input or usage, 2 internal/system error,\n"
            "75 stopped by a signal after saving its state (run the same command again to resume)\n");
 }

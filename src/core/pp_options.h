@@ -1,7 +1,7 @@
 /* pp_options.h - one option table serves the command line, jobs/ config
  * files (key = value lines, same keys as the long options) and --help.
  *
- * Every program gets --help, --config FILE and --verbose for free.  The
+ * Every program gets --help, --version, --config FILE and --verbose for free.  The
  * command line wins over the config files; several --config files are read
  * in order, a later one winning.  Unknown keys, a key given twice in one
  * file and bad values are errors that name the file and line. */
@@ -44,6 +44,7 @@ typedef struct {
     const char *positional_name;
     /* results */
     int help_requested;
+    int version_requested;   /* --version: the program prints it and exits 0 */
     int verbose;
     const char *config_path;     /* the last --config file */
     char set_by[PP_MAX_OPTIONS]; /* 0 default, 'f' config file, 'c' command line */

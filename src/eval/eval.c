@@ -395,14 +395,19 @@ static pp_status write_split(pp_h5 *f, const split_rows *r, const eval_split_sum
         const char *n;
         pp_dtype t;
         const void *d;
-    } cols[] = {{"outcome", PP_F64, r->outcome},          {"verdict_policy_first", PP_I32, r->verdict[0]},
-                {"verdict_baseline_first", PP_I32, r->verdict[1]}, {"policy_score", PP_F64, r->score[0]},
-                {"baseline_score", PP_F64, r->score[1]},  {"policy_exact", PP_I32, r->exact[0]},
-                {"baseline_exact", PP_I32, r->exact[1]}};
+        const pp_enum *e; /* named values (the verdicts), else NULL */
+    } cols[] = {{"outcome", PP_F64, r->outcome, NULL},
+                {"verdict_policy_first", PP_I32, r->verdict[0], &pairs_verdict_enum},
+                {"verdict_baseline_first", PP_I32, r->verdict[1], &pairs_verdict_enum},
+                {"policy_score", PP_F64, r->score[0], NULL},
+                {"baseline_score", PP_F64, r->score[1], NULL},
+                {"policy_exact", PP_I32, r->exact[0], NULL},
+                {"baseline_exact", PP_I32, r->exact[1], NULL}};
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
         if (!s->has_oracle && c >= 3) break;
         snprintf(name, sizeof name, "%s/%s", g, cols[c].n);
-        PP_TRY(pp_h5_write_rows(f, name, cols[c].t, 1, dims, r->lo, n, cols[c].d, err));
+        if (cols[c].e) PP_TRY(pp_h5_write_enum_rows(f, name, cols[c].e, 1, dims, r->lo, n, cols[c].d, err));
+        else PP_TRY(pp_h5_write_rows(f, name, cols[c].t, 1, dims, r->lo, n, cols[c].d, err));
     }
     struct {
         const char *n;

@@ -7,6 +7,12 @@
 #include <string.h>
 
 #include "core/pp_mpi.h"
+#include "io/pp_jsonl.h"
+
+#define CANDIDATES_FINISH_NAME(id, name) name,
+static const char *const finish_names[] = {CANDIDATES_FINISH_REASONS(CANDIDATES_FINISH_NAME)};
+#undef CANDIDATES_FINISH_NAME
+const pp_enum candidates_finish_enum = {"finish reason", FINISH_N, finish_names};
 
 /* ------------------------------------------------------------- building */
 
@@ -369,7 +375,7 @@ static pp_status load_body(pp_h5 *f, candidate_set *s, int64_t N, int64_t first,
             return pp_fail(err, PP_EINPUT, "%s: dataset /candidate_length: candidate %lld says %d tokens, offsets say %lld",
                            path, (long long)(c0 + c), s->candidate_length[c], (long long)len);
         if (s->finish_reason[c] < 0 || s->finish_reason[c] >= FINISH_N)
-            return pp_fail(err, PP_EINPUT, "%s: dataset /finish_reason: candidate %lld has %d (must be 0..%d)", path,
+            return pp_fail(err, PP_EINPUT, "%s: dataset /finish_reason: candidate %lld has %d (must be 0 to %d)", path,
                            (long long)(c0 + c), s->finish_reason[c], FINISH_N - 1);
         if (!isfinite(s->candidate_logp[c]))
             return pp_fail(err, PP_EINPUT, "%s: dataset /candidate_logp: candidate %lld is not finite", path,
@@ -524,7 +530,8 @@ pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm co
         if (st == PP_OK) st = pp_h5_write_rows(&f, "/candidate_logp", PP_F64, 1, d_c, before[1], nc, s->candidate_logp, err);
         if (st == PP_OK)
             st = pp_h5_write_rows(&f, "/candidate_length", PP_I32, 1, d_c, before[1], nc, s->candidate_length, err);
-        if (st == PP_OK) st = pp_h5_write_rows(&f, "/finish_reason", PP_I32, 1, d_c, before[1], nc, s->finish_reason, err);
+        if (st == PP_OK) st = pp_h5_write_enum_rows(&f, "/finish_reason", &candidates_finish_enum, 1, d_c, before[1], nc,
+                                       s->finish_reason, err);
         /* texts: variable-length strings go through rank 0 alone, which
          * writes them while the others wait; agree after each step */
         if (st == PP_OK) st = pp_agree(comm, pp_h5_serial_begin(&f, err), err);
@@ -543,4 +550,37 @@ pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm co
     free(poff);
     free(coff);
     return st;
+}
+
+/* ---------------------------------------------------------------- JSONL */
+
+/* Prompt p and its k candidates as one JSON object. */
+static json_t *prompt_json(const void *ctx, int64_t p) {
+    const candidate_set *s = ctx;
+    json_t *o = json_object(), *texts = json_array(), *logps = json_array(), *reasons = json_array();
+    int bad = !o || !texts || !logps || !reasons;
+    for (int64_t j = 0; !bad && j < s->k; j++) {
+        int64_t c = p * s->k + j;
+        int r = s->finish_reason[c];
+        bad = json_array_append_new(texts, pp_json_text(s->candidate_text[c])) ||
+              json_array_append_new(logps, json_real(s->candidate_logp[c])) ||
+              json_array_append_new(reasons, json_string(r >= 0 && r < FINISH_N ? finish_names[r] : "?"));
+    }
+    if (!bad)
+        bad = json_object_set_new(o, "prompt_id", json_integer(s->prompt_id[p])) ||
+              json_object_set_new(o, "prompt", pp_json_text(s->prompt_text[p])) ||
+              json_object_set(o, "responses", texts) || json_object_set(o, "logps", logps) ||
+              json_object_set(o, "finish_reasons", reasons);
+    json_decref(texts);
+    json_decref(logps);
+    json_decref(reasons);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+pp_status candidates_write_jsonl(const candidate_set *s, const char *path, pp_err *err) {
+    return pp_jsonl_write_rows(path, s->n_prompts, prompt_json, s, err);
 }

@@ -33,11 +33,21 @@
 #include "core/pp_error.h"
 #include "io/pp_h5.h"
 
-#define CANDIDATES_SCHEMA_VERSION 1
+/* Version 2: /finish_reason is an HDF5 enum.  Version 1 files still load. */
+#define CANDIDATES_SCHEMA_VERSION 2
 
-/* finish_reason values: the one list (docs/formats.md's doc string of
- * /finish_reason names them; FINISH_N bounds the valid ones) */
-enum { FINISH_EOS = 0, FINISH_MAX_TOKENS = 1, FINISH_CONTEXT = 2, FINISH_STOP = 3, FINISH_N };
+/* Why a candidate ended: the one table of finish reasons.  Stored as an
+ * HDF5 enum (/finish_reason), so h5dump prints the names; adding a reason
+ * is one line here (plus its name in hdf5-schemas/candidates.json). */
+#define CANDIDATES_FINISH_REASONS(X) \
+    X(FINISH_EOS, "eos")                 /* the model ended it (EOS, or BOS as run.c) */ \
+    X(FINISH_MAX_TOKENS, "max_tokens")   /* max_new_tokens reached */ \
+    X(FINISH_CONTEXT, "context")         /* the context window is full */ \
+    X(FINISH_STOP, "stop")               /* a stop token or string (model/stop.h) */
+#define CANDIDATES_FINISH_ID(id, name) id,
+enum { CANDIDATES_FINISH_REASONS(CANDIDATES_FINISH_ID) FINISH_N };
+#undef CANDIDATES_FINISH_ID
+extern const pp_enum candidates_finish_enum;
 
 typedef struct {
     /* header: the file's root attributes (every rank sets the same values
@@ -72,7 +82,7 @@ typedef struct {
     char **candidate_text;            /* decoded, without EOS, valid UTF-8 */
     double *candidate_logp;           /* sum of log p(token) at temperature 1 */
     int32_t *candidate_length;        /* tokens generated */
-    int32_t *finish_reason;           /* FINISH_*; FINISH_STOP: a stop token or string (model/stop.h) */
+    int32_t *finish_reason;           /* FINISH_* (candidates_finish_enum) */
 
     /* private: capacities while building */
     int64_t cap_prompts, cap_candidates, cap_prompt_tokens, cap_candidate_tokens;
@@ -125,5 +135,10 @@ PP_MUST_CHECK pp_status candidates_count(const char *path, int64_t *n_prompts, i
  * pairs of text attributes added to the root (e.g. "run_key", KEY, NULL). */
 PP_MUST_CHECK pp_status candidates_write(const candidate_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                            const char *const *extra_attrs, pp_err *err);
+
+/* The set as JSON lines (io/pp_jsonl.h), one object per prompt:
+ * {"prompt_id", "prompt", "responses": [k texts], "logps": [k sums of
+ * log-probs], "finish_reasons": [k names]}.  One process. */
+PP_MUST_CHECK pp_status candidates_write_jsonl(const candidate_set *s, const char *path, pp_err *err);
 
 #endif

@@ -11,13 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/pp_text.h"
+#include "io/pp_jsonl.h"
 
 _Static_assert(sizeof(int) == 4, "token and index arrays are stored as int32");
 
 /* Upper bounds that keep a damaged file from asking for absurd memory. */
 #define PAIRS_MAX_ROWS ((int64_t)1 << 31)
 #define PAIRS_MAX_K 65536
+
+static const char *const verdict_names[] = {"first", "second", "tie", "failed"};
+const pp_enum pairs_verdict_enum = {"verdict", 4, verdict_names};
+static const char *const order_names[] = {"as_scheduled", "swapped"};
+const pp_enum pairs_order_enum = {"match order", 2, order_names};
 
 /* ------------------------------------------------------------ memory */
 
@@ -133,7 +138,7 @@ static pp_status put_text(pp_h5 *f, const char *name, int64_t n, char *const *st
 
 static pp_status write_attributes(pp_h5 *f, const pairs_set *s, pp_err *err) {
     struct { const char *name; int64_t v; } ints[] = {
-        {"n_prompts", s->n_prompts}, {"k", s->k}, {"n_pairs", s->n_pairs}, {"n_matches", s->n_matches},
+        {"n_prompts", s->n_prompts}, {"k", s->k}, {"n_pairs", s->n_pairs}, {"n_logged_calls", s->n_matches},
         {"both_orders", s->both_orders}, {"judge_calls", s->judge_calls_total}, {"matches", s->matches_total},
         {"ties", s->ties_total}, {"flips", s->flips}, {"failures", s->failures_total},
         {"failed_matches", s->failed_matches}, {"timeouts", s->timeouts}, {"crashes", s->crashes},
@@ -163,6 +168,14 @@ static pp_status write_attributes(pp_h5 *f, const pairs_set *s, pp_err *err) {
     if (s->source[0]) PP_TRY(pp_h5_attr_str(f, "/", "source", s->source, err));
     if (s->suite[0]) PP_TRY(pp_h5_attr_str(f, "/", "suite", s->suite, err));
     if (s->split[0]) PP_TRY(pp_h5_attr_str(f, "/", "split", s->split, err));
+    if (s->has_import) {
+        struct { const char *name; int64_t v; } imp[] = {
+            {"import_rows", s->import_rows}, {"skipped_rows", s->skipped_rows},
+            {"truncated_prompts", s->truncated_prompts}, {"truncated_responses", s->truncated_responses},
+            {"max_length", s->max_length}, {"max_prompt_tokens", s->max_prompt_tokens},
+        };
+        for (size_t i = 0; i < sizeof imp / sizeof imp[0]; i++) PP_TRY(pp_h5_attr_i64(f, "/", imp[i].name, imp[i].v, err));
+    }
     if (s->has_truth) {
         PP_TRY(pp_h5_attr_i64(f, "/", "truth_prompts", s->truth_prompts, err));
         PP_TRY(pp_h5_attr_f64(f, "/", "truth_best_rate", s->truth_best_rate, err));
@@ -185,24 +198,26 @@ static pp_status write_matches(pp_h5 *f, const pairs_set *s, pp_err *err) {
         for (int64_t i = 0; i < n; i++) i64[i] = s->matches[i].prompt;
         st = put_1d(f, "/matches/prompt", PP_I64, n, i64, err);
     }
-    /* the int32 columns, one after another through the same buffer */
-    struct { const char *name; size_t off; } cols[] = {
-        {"/matches/call", offsetof(pairs_match, call)},
-        {"/matches/match", offsetof(pairs_match, match)},
-        {"/matches/order", offsetof(pairs_match, order)},
-        {"/matches/a", offsetof(pairs_match, a)},
-        {"/matches/b", offsetof(pairs_match, b)},
-        {"/matches/verdict", offsetof(pairs_match, verdict)},
-        {"/matches/attempts", offsetof(pairs_match, attempts)},
-        {"/matches/timeouts", offsetof(pairs_match, timeouts)},
-        {"/matches/crashes", offsetof(pairs_match, crashes)},
-        {"/matches/bad_answers", offsetof(pairs_match, bad_answers)},
-        {"/matches/restarts", offsetof(pairs_match, restarts)},
-        {"/matches/rank", offsetof(pairs_match, rank)},
+    /* the int32 columns, one after another through the same buffer;
+     * verdict and order are named values (enum NULL: plain numbers) */
+    struct { const char *name; size_t off; const pp_enum *e; } cols[] = {
+        {"/matches/call", offsetof(pairs_match, call), NULL},
+        {"/matches/match", offsetof(pairs_match, match), NULL},
+        {"/matches/order", offsetof(pairs_match, order), &pairs_order_enum},
+        {"/matches/a", offsetof(pairs_match, a), NULL},
+        {"/matches/b", offsetof(pairs_match, b), NULL},
+        {"/matches/verdict", offsetof(pairs_match, verdict), &pairs_verdict_enum},
+        {"/matches/attempts", offsetof(pairs_match, attempts), NULL},
+        {"/matches/timeouts", offsetof(pairs_match, timeouts), NULL},
+        {"/matches/crashes", offsetof(pairs_match, crashes), NULL},
+        {"/matches/bad_answers", offsetof(pairs_match, bad_answers), NULL},
+        {"/matches/restarts", offsetof(pairs_match, restarts), NULL},
+        {"/matches/rank", offsetof(pairs_match, rank), NULL},
     };
     for (size_t c = 0; st == PP_OK && c < sizeof cols / sizeof cols[0]; c++) {
         for (int64_t i = 0; i < n; i++) memcpy(&i32[i], (const char *)&s->matches[i] + cols[c].off, sizeof(int));
-        st = put_1d(f, cols[c].name, PP_I32, n, i32, err);
+        st = cols[c].e ? pp_h5_write_enum_root(f, cols[c].name, cols[c].e, n, i32, err)
+                       : put_1d(f, cols[c].name, PP_I32, n, i32, err);
     }
     if (st == PP_OK) {
         for (int64_t i = 0; i < n; i++) f64[i] = s->matches[i].seconds;
@@ -295,51 +310,23 @@ pp_status pairs_write(const pairs_set *s, const char *path, MPI_Comm comm, const
 
 /* ------------------------------------------------------------- JSONL */
 
-/* A JSON string of text; invalid UTF-8 bytes become U+FFFD (JSON has no
- * way to carry them). */
-static json_t *json_text(const char *text) {
-    char *owned;
-    const char *clean = pp_utf8_clean(text, &owned);
-    json_t *j = clean ? json_string(clean) : NULL;
-    free(owned);
-    return j;
+/* One pair in TRL's standard format. */
+static json_t *pair_json(const void *ctx, int64_t i) {
+    const pairs_set *s = ctx;
+    json_t *o = json_object();
+    if (!o) return NULL;
+    int bad = json_object_set_new(o, "prompt", pp_json_text(s->prompt_text[s->pair_prompt[i]])) ||
+              json_object_set_new(o, "chosen", pp_json_text(s->chosen_text[i])) ||
+              json_object_set_new(o, "rejected", pp_json_text(s->rejected_text[i]));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 pp_status pairs_write_jsonl(const pairs_set *s, const char *path, pp_err *err) {
-    char tmp[PP_PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return pp_fail(err, PP_EINPUT, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return pp_fail(err, PP_EINPUT, "%s: cannot create: %s", tmp, strerror(errno));
-    pp_status st = PP_OK;
-    for (int64_t i = 0; st == PP_OK && i < s->n_pairs; i++) {
-        json_t *o = json_object();
-        json_t *p = json_text(s->prompt_text[s->pair_prompt[i]]);
-        json_t *c = json_text(s->chosen_text[i]);
-        json_t *r = json_text(s->rejected_text[i]);
-        char *line = NULL;
-        if (o && p && c && r) {
-            json_object_set_new(o, "prompt", p);
-            json_object_set_new(o, "chosen", c);
-            json_object_set_new(o, "rejected", r);
-            p = c = r = NULL;
-            line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        }
-        if (!line) st = pp_fail(err, PP_ESYS, "out of memory writing %s", path);
-        else if (fprintf(f, "%s\n", line) < 0) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
-        free(line);
-        json_decref(o);
-        json_decref(p);
-        json_decref(c);
-        json_decref(r);
-    }
-    if (fflush(f) != 0 && st == PP_OK) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
-    if (st == PP_OK) fsync(fileno(f));
-    if (fclose(f) != 0 && st == PP_OK) st = pp_fail(err, PP_ESYS, "%s: write failed: %s", tmp, strerror(errno));
-    if (st == PP_OK && rename(tmp, path) != 0)
-        st = pp_fail(err, PP_ESYS, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (st != PP_OK) unlink(tmp);
-    return st;
+    return pp_jsonl_write_rows(path, s->n_pairs, pair_json, s, err);
 }
 
 /* -------------------------------------------------------------- load */
@@ -433,7 +420,9 @@ static pp_status load_attributes(pp_h5 *f, pairs_set *s, pp_err *err) {
     PP_TRY(get_int_attr(f, "k", 1, PAIRS_MAX_K, &v, err));
     s->k = (int)v;
     PP_TRY(get_int_attr(f, "n_pairs", 0, PAIRS_MAX_ROWS, &s->n_pairs, err));
-    PP_TRY(get_int_attr(f, "n_matches", 0, PAIRS_MAX_ROWS, &s->n_matches, err));
+    /* version 1 called the match log's size n_matches */
+    PP_TRY(get_int_attr(f, pp_h5_has_attr(f, "/", "n_logged_calls") ? "n_logged_calls" : "n_matches", 0,
+                        PAIRS_MAX_ROWS, &s->n_matches, err));
     PP_TRY(get_int_attr(f, "vocab_size", 1, INT32_MAX, &v, err));
     s->vocab_size = (int)v;
     PP_TRY(pp_h5_get_attr_str(f, "/", "method", s->method, sizeof s->method, err));
@@ -469,6 +458,13 @@ static pp_status load_attributes(pp_h5 *f, pairs_set *s, pp_err *err) {
     opt_i64(f, "judge_seed", &s->judge_seed);
     s->has_timeout = pp_h5_has_attr(f, "/", "judge_timeout");
     opt_f64(f, "judge_timeout", &s->judge_timeout);
+    s->has_import = pp_h5_has_attr(f, "/", "import_rows");
+    opt_i64(f, "import_rows", &s->import_rows);
+    opt_i64(f, "skipped_rows", &s->skipped_rows);
+    opt_i64(f, "truncated_prompts", &s->truncated_prompts);
+    opt_i64(f, "truncated_responses", &s->truncated_responses);
+    opt_i64(f, "max_length", &s->max_length);
+    opt_i64(f, "max_prompt_tokens", &s->max_prompt_tokens);
     s->has_truth = pp_h5_has_attr(f, "/", "truth_prompts");
     opt_i64(f, "truth_prompts", &s->truth_prompts);
     opt_f64(f, "truth_best_rate", &s->truth_best_rate);
@@ -495,13 +491,14 @@ static pp_status load_matches(pp_h5 *f, pairs_set *s, pp_err *err) {
     }
     free(i64);
     i64 = NULL;
-    struct { const char *name; size_t off; int cand; } cols[] = {
+    /* hi: values must lie in [0, hi) (0: no check) */
+    struct { const char *name; size_t off; int64_t hi; } cols[] = {
         {"/matches/call", offsetof(pairs_match, call), 0},
         {"/matches/match", offsetof(pairs_match, match), 0},
-        {"/matches/order", offsetof(pairs_match, order), 0},
-        {"/matches/a", offsetof(pairs_match, a), 1},
-        {"/matches/b", offsetof(pairs_match, b), 1},
-        {"/matches/verdict", offsetof(pairs_match, verdict), 0},
+        {"/matches/order", offsetof(pairs_match, order), pairs_order_enum.n},
+        {"/matches/a", offsetof(pairs_match, a), s->k},
+        {"/matches/b", offsetof(pairs_match, b), s->k},
+        {"/matches/verdict", offsetof(pairs_match, verdict), pairs_verdict_enum.n},
         {"/matches/attempts", offsetof(pairs_match, attempts), 0},
         {"/matches/timeouts", offsetof(pairs_match, timeouts), 0},
         {"/matches/crashes", offsetof(pairs_match, crashes), 0},
@@ -511,7 +508,7 @@ static pp_status load_matches(pp_h5 *f, pairs_set *s, pp_err *err) {
     };
     for (size_t c = 0; st == PP_OK && c < sizeof cols / sizeof cols[0]; c++) {
         st = get_array(f, cols[c].name, PP_I32, sizeof *i32, n, -1, (void **)&i32, err);
-        if (st == PP_OK && cols[c].cand) st = check_range(f->path, cols[c].name, i32, n, 0, s->k, err);
+        if (st == PP_OK && cols[c].hi) st = check_range(f->path, cols[c].name, i32, n, 0, cols[c].hi, err);
         for (int64_t i = 0; st == PP_OK && i < n; i++)
             memcpy((char *)&s->matches[i] + cols[c].off, &i32[i], sizeof(int));
         free(i32);

@@ -40,7 +40,14 @@
 #include "core/pp_error.h"
 #include "io/pp_h5.h"
 
-#define PAIRS_SCHEMA_VERSION 1
+/* Version 2: verdicts and match orders are HDF5 enums, the match log's
+ * size is n_logged_calls (was n_matches).  Version 1 files still load. */
+#define PAIRS_SCHEMA_VERSION 2
+
+/* Names of the stored verdicts (value i = names[i]; judge.h's
+ * judge_verdict has the same values) and of the match orders. */
+extern const pp_enum pairs_verdict_enum; /* first, second, tie, failed */
+extern const pp_enum pairs_order_enum;   /* as_scheduled, swapped */
 
 /* One judge call of the match log. */
 typedef struct {
@@ -90,8 +97,8 @@ typedef struct {
     char **match_error;            /* [n_matches]: "" unless the verdict is failed */
 
     /* how the pairs were made */
-    char method[16];               /* iterative | knockout | roundrobin | score */
-    char judge[16];                /* oracle | cmd | rm */
+    char method[16];               /* iterative | knockout | roundrobin | score | import */
+    char judge[16];                /* oracle | cmd | rm | none (imported) */
     int both_orders;
     char rejected_rule[32];        /* worst | runner-up | quantile:Q */
     char pairs_mode[8];            /* best | all */
@@ -105,6 +112,11 @@ typedef struct {
     int64_t judge_calls_total, matches_total, ties_total, flips, failures_total, failed_matches;
     int64_t timeouts, crashes, bad_answers, restarts, prompts_without_pair;
     double flip_rate, judge_seconds;
+
+    /* pp-import (has_import): rows read, skipped as bad (--skip-bad),
+     * truncated, and the limits used (src/import/import.h) */
+    int has_import;
+    int64_t import_rows, skipped_rows, truncated_prompts, truncated_responses, max_length, max_prompt_tokens;
 
     /* agreement with the truth (has_truth: the oracle could score) */
     int has_truth;

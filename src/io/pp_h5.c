@@ -15,6 +15,7 @@
 
 #include "core/pp_rng.h"
 #include "core/pp_mpi.h"
+#include "io/pp_schema.h"
 
 void pp_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -117,6 +118,7 @@ pp_status pp_h5_create(pp_h5 *f, const char *path, MPI_Comm comm, const char *sc
     if (strlen(path) + 5 >= PP_PATH_MAX) return pp_fail(err, PP_EINPUT, "%s: path too long", path);
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path);
+    snprintf(f->schema, sizeof f->schema, "%s", schema);
     f->writing = 1;
     pp_status st = agree(f, check_space(path, "a new file", 0, err), err);
     if (st != PP_OK) return st;
@@ -156,8 +158,9 @@ static hid_t create_dataset(pp_h5 *f, const char *name, hid_t ftype, hid_t space
     return d;
 }
 
-pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
-                           int64_t row0, int64_t nrows, const void *data, pp_err *err) {
+/* The body of every numeric write: ftype on disk, mtype in memory. */
+static pp_status write_rows_typed(pp_h5 *f, const char *name, hid_t ftype, hid_t mtype, int ndims, const int64_t *dims,
+                                  int64_t row0, int64_t nrows, const void *data, pp_err *err) {
     if (ndims < 1 || ndims > 4) return pp_fail(err, PP_ESYS, "%s: dataset %s: bad rank %d", f->tmp, name, ndims);
     if (f->serial && f->rank != 0) return PP_OK;
     hsize_t gd[4], start[4] = {0}, count[4];
@@ -168,13 +171,13 @@ pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, co
     if (row0 < 0 || nrows < 0 || row0 + nrows > dims[0])
         st = pp_fail(err, PP_ESYS, "%s: dataset %s: rows [%lld, %lld) outside %lld", f->tmp, name,
                      (long long)row0, (long long)(row0 + nrows), (long long)dims[0]);
-    double bytes = (double)H5Tget_size(file_type(t));
+    double bytes = (double)H5Tget_size(ftype);
     for (int i = 0; i < ndims; i++) bytes *= (double)dims[i];
     if (st == PP_OK) st = check_space(f->path, name, bytes, err);
     st = agree(f, st, err);
     if (st != PP_OK) return st;
     hid_t fspace = H5Screate_simple(ndims, gd, NULL);
-    hid_t d = create_dataset(f, name, file_type(t), fspace);
+    hid_t d = create_dataset(f, name, ftype, fspace);
     if (d < 0) {
         H5Sclose(fspace);
         return agree(f, pp_fail(err, PP_ESYS, "%s: cannot create dataset %s", f->tmp, name), err);
@@ -194,13 +197,55 @@ pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, co
     /* a zero-sized dataset has nothing to write */
     int64_t total = 1;
     for (int i = 0; i < ndims; i++) total *= dims[i];
-    if (total > 0) rc = H5Dwrite(d, mem_type(t), mspace, fspace, dxpl, nrows > 0 ? data : NULL);
+    if (total > 0) rc = H5Dwrite(d, mtype, mspace, fspace, dxpl, nrows > 0 ? data : NULL);
     H5Pclose(dxpl);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(d);
     if (rc < 0) st = pp_fail(err, PP_ESYS, "%s: writing dataset %s failed (disk full?)", f->tmp, name);
     return agree(f, st, err);
+}
+
+pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
+                           int64_t row0, int64_t nrows, const void *data, pp_err *err) {
+    return write_rows_typed(f, name, file_type(t), mem_type(t), ndims, dims, row0, nrows, data, err);
+}
+
+/* An HDF5 enum type over base with the members of e (value i = names[i]). */
+static hid_t enum_type(const pp_enum *e, hid_t base) {
+    hid_t t = H5Tenum_create(base);
+    for (int i = 0; t >= 0 && i < e->n; i++) {
+        int64_t v64 = i;
+        int32_t v32 = i;
+        H5Tenum_insert(t, e->names[i], H5Tget_size(base) == 8 ? (void *)&v64 : (void *)&v32);
+    }
+    return t;
+}
+
+pp_status pp_h5_write_enum_rows(pp_h5 *f, const char *name, const pp_enum *e, int ndims, const int64_t *dims,
+                                int64_t row0, int64_t nrows, const int32_t *data, pp_err *err) {
+    pp_status st = PP_OK;
+    int64_t count = nrows;
+    for (int i = 1; i < ndims; i++) count *= dims[i];
+    if (!(f->serial && f->rank != 0))
+        for (int64_t i = 0; st == PP_OK && i < count; i++)
+            if (data[i] < 0 || data[i] >= e->n)
+                st = pp_fail(err, PP_ESYS, "%s: dataset %s: value %d is not a %s", f->tmp, name, data[i], e->type_name);
+    st = agree(f, st, err);
+    if (st != PP_OK) return st;
+    /* int32 on disk, as these columns were before they had names */
+    hid_t ft = enum_type(e, H5T_STD_I32LE), mt = enum_type(e, H5T_NATIVE_INT32);
+    st = write_rows_typed(f, name, ft, mt, ndims, dims, row0, nrows, data, err);
+    H5Tclose(ft);
+    H5Tclose(mt);
+    return st;
+}
+
+pp_status pp_h5_write_enum_root(pp_h5 *f, const char *name, const pp_enum *e, int64_t n, const int32_t *data,
+                                pp_err *err) {
+    int mine = f->rank == 0 || f->serial;
+    int64_t dims[1] = {n};
+    return pp_h5_write_enum_rows(f, name, e, 1, dims, 0, mine ? n : 0, data, err);
 }
 
 pp_status pp_h5_write_root(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
@@ -291,8 +336,9 @@ pp_status pp_h5_write_text(pp_h5 *f, const char *name, int64_t n, const char *co
 }
 
 pp_status pp_h5_commit(pp_h5 *f, pp_err *err) {
-    pp_status st = PP_OK;
-    if (f->id >= 0 && H5Fclose(f->id) < 0) st = pp_fail(err, PP_ESYS, "%s: closing failed (disk full?)", f->tmp);
+    /* every dataset its schema documents says what it is (h5dump shows it) */
+    pp_status st = f->id >= 0 ? pp_schema_describe(f, f->schema, err) : PP_OK;
+    if (f->id >= 0 && H5Fclose(f->id) < 0 && st == PP_OK) st = pp_fail(err, PP_ESYS, "%s: closing failed (disk full?)", f->tmp);
     f->id = H5I_INVALID_HID;
     int was_serial = f->serial;
     f->serial = 0; /* agree across all ranks again */
@@ -463,11 +509,27 @@ pp_status pp_h5_expect(pp_h5 *f, const char *name, pp_dtype t, int ndims, const 
     H5Tclose(ty);
     H5Dclose(d);
     int is_float = t == PP_F32 || t == PP_F64;
-    if ((is_float && cls != H5T_FLOAT) || (!is_float && cls != H5T_INTEGER))
+    if ((is_float && cls != H5T_FLOAT) || (!is_float && cls != H5T_INTEGER && cls != H5T_ENUM))
         return pp_fail(err, PP_EINPUT, "%s: dataset %s is not %s data", f->path, name, dtype_name(t));
     PP_TRY(pp_h5_check_stored(f, name, err));
     if (dims_out) memcpy(dims_out, dims, sizeof dims);
     return PP_OK;
+}
+
+/* HDF5 converts an enum only to another enum: read the stored integers
+ * (the enum's native form) and convert those to t. */
+static herr_t read_enum_values(hid_t d, hid_t ftype, hid_t ms, hid_t fs, pp_dtype t, void *out) {
+    hid_t native = H5Tget_native_type(ftype, H5T_DIR_ASCEND), base = H5Tget_super(native);
+    hssize_t n = H5Sget_select_npoints(ms);
+    size_t esize = H5Tget_size(base), tsize = H5Tget_size(mem_type(t));
+    void *buf = malloc((size_t)(n > 0 ? n : 1) * (esize > tsize ? esize : tsize));
+    herr_t rc = buf ? H5Dread(d, native, ms, fs, H5P_DEFAULT, buf) : -1;
+    if (rc >= 0) rc = H5Tconvert(base, mem_type(t), (size_t)n, buf, NULL, H5P_DEFAULT);
+    if (rc >= 0) memcpy(out, buf, (size_t)n * tsize);
+    free(buf);
+    H5Tclose(base);
+    H5Tclose(native);
+    return rc;
 }
 
 pp_status pp_h5_read_rows(pp_h5 *f, const char *name, pp_dtype t, int64_t row0, int64_t nrows,
@@ -487,7 +549,10 @@ pp_status pp_h5_read_rows(pp_h5 *f, const char *name, pp_dtype t, int64_t row0, 
     count[0] = (hsize_t)nrows;
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     hid_t ms = H5Screate_simple(n, count, NULL);
-    herr_t rc = H5Dread(d, mem_type(t), ms, fs, H5P_DEFAULT, out);
+    hid_t ty = H5Dget_type(d);
+    herr_t rc = H5Tget_class(ty) == H5T_ENUM ? read_enum_values(d, ty, ms, fs, t, out)
+                                             : H5Dread(d, mem_type(t), ms, fs, H5P_DEFAULT, out);
+    H5Tclose(ty);
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);

@@ -9,7 +9,8 @@
  *                     alone: variable-length UTF-8 text can only be written
  *                     that way with HDF5 1.10 (see docs/formats.md)
  *   pp_h5_write_text  rank 0, serial phase: a 1-D dataset of UTF-8 strings
- *   pp_h5_commit      closes and renames NAME.tmp to NAME (rank 0), so an
+ *   pp_h5_commit      adds a `description` attribute to every dataset its
+ *                     schema documents (hdf5-schemas/), closes and renames NAME.tmp to NAME (rank 0), so an
  *                     output exists under its final name only when complete
  *   pp_h5_abort       closes and removes NAME.tmp
  * Reading (any rank, independently, read-only): pp_h5_open checks the file
@@ -38,6 +39,7 @@ typedef struct {
     int serial;            /* in the serial phase */
     char path[PP_PATH_MAX]; /* final name */
     char tmp[PP_PATH_MAX];  /* NAME.tmp while writing */
+    char schema[32];        /* the kind being written (descriptions come from its schema) */
 } pp_h5;
 
 typedef struct {
@@ -53,6 +55,24 @@ PP_MUST_CHECK pp_status pp_h5_create(pp_h5 *f, const char *path, MPI_Comm comm, 
 /* Global dims; this rank writes rows [row0, row0 + nrows) of dimension 0. */
 PP_MUST_CHECK pp_status pp_h5_write_rows(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
                            int64_t row0, int64_t nrows, const void *data, pp_err *err);
+/* Named values (an HDF5 enum type, so h5dump prints names): value i is
+ * names[i].  Each file kind keeps its enums in one table (candidates.h,
+ * pairs.h). */
+typedef struct {
+    const char *type_name;   /* "finish reason", for messages */
+    int n;
+    const char *const *names;
+} pp_enum;
+/* As pp_h5_write_rows for int32 values 0..e->n-1 (any other is an error);
+ * stored as an enum over int32.  Readers read such datasets with
+ * pp_h5_read_rows / pp_h5_read_all as integers, like the int32 columns of
+ * older files. */
+PP_MUST_CHECK pp_status pp_h5_write_enum_rows(pp_h5 *f, const char *name, const pp_enum *e, int ndims,
+                                              const int64_t *dims, int64_t row0, int64_t nrows, const int32_t *data,
+                                              pp_err *err);
+/* A 1-D enum dataset of n values from rank 0 (collective, like pp_h5_write_root). */
+PP_MUST_CHECK pp_status pp_h5_write_enum_root(pp_h5 *f, const char *name, const pp_enum *e, int64_t n,
+                                              const int32_t *data, pp_err *err);
 /* Whole array from rank 0 (others pass anything, NULL ok): collective. */
 PP_MUST_CHECK pp_status pp_h5_write_root(pp_h5 *f, const char *name, pp_dtype t, int ndims, const int64_t *dims,
                            const void *data, pp_err *err);

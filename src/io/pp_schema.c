@@ -131,6 +131,41 @@ static pp_status check_values(pp_h5 *f, const char *name, json_t *spec, const ch
     return st;
 }
 
+/* "type": "enum", "enum": [names]: an HDF5 enum whose members are exactly
+ * names[i] = i, or (files of older versions) integers in [0, n). */
+static pp_status check_enum(pp_h5 *f, const char *name, hid_t ty, H5T_class_t cls, json_t *spec, int nd,
+                            const int64_t *d, pp_err *err) {
+    json_t *names = json_object_get(spec, "enum");
+    int n = (int)json_array_size(names);
+    if (cls == H5T_ENUM) {
+        if (H5Tget_nmembers(ty) != n)
+            return pp_fail(err, PP_EINPUT, "%s: dataset %s: enum has %d names, schema says %d", f->path, name,
+                           H5Tget_nmembers(ty), n);
+        for (int i = 0; i < n; i++) {
+            char got[64] = "";
+            int value = i;
+            /* H5Tenum_nameof wants the value in the enum's own (file) type */
+            hid_t native = H5Tget_native_type(ty, H5T_DIR_ASCEND);
+            int64_t v64 = i;
+            herr_t rc = H5Tenum_nameof(native, H5Tget_size(native) == 8 ? (void *)&v64 : (void *)&value, got, sizeof got);
+            H5Tclose(native);
+            const char *want = json_string_value(json_array_get(names, (size_t)i));
+            if (rc < 0 || !want || strcmp(got, want) != 0)
+                return pp_fail(err, PP_EINPUT, "%s: dataset %s: enum value %d is '%s', schema says '%s'", f->path, name, i,
+                               rc < 0 ? "(none)" : got, want ? want : "?");
+        }
+        return PP_OK;
+    }
+    if (cls != H5T_INTEGER)
+        return pp_fail(err, PP_EINPUT, "%s: dataset %s should be an enum of %d names", f->path, name, n);
+    int64_t count = 1;
+    for (int i = 0; i < nd; i++) count *= d[i];
+    json_t *range = json_pack("{s:i, s:i}", "min", 0, "max", n - 1);
+    pp_status st = range ? check_values(f, name, range, "int32", count, err) : pp_fail(err, PP_ESYS, "out of memory");
+    json_decref(range);
+    return st;
+}
+
 static pp_status check_dataset(pp_h5 *f, const char *name, json_t *spec, dim_table *dims, pp_err *err) {
     int required = !json_is_false(json_object_get(spec, "required"));
     if (!pp_h5_exists(f, name)) {
@@ -165,8 +200,10 @@ static pp_status check_dataset(pp_h5 *f, const char *name, json_t *spec, dim_tab
     hid_t ty = H5Dget_type(ds);
     H5T_class_t cls = H5Tget_class(ty);
     int vstr = cls == H5T_STRING && H5Tis_variable_str(ty) > 0;
+    pp_status est = !strcmp(type, "enum") ? check_enum(f, name, ty, cls, spec, nd, d, err) : PP_OK;
     H5Tclose(ty);
     H5Dclose(ds);
+    if (est != PP_OK) return est;
     if (!strcmp(type, "text") && !vstr)
         return pp_fail(err, PP_EINPUT, "%s: dataset %s should be variable-length UTF-8 text", f->path, name);
     if (type_is_int(type) && cls != H5T_INTEGER)
@@ -233,6 +270,35 @@ static pp_status check_attributes(pp_h5 *f, json_t *attrs, dim_table *dims, pp_e
         }
     }
     return PP_OK;
+}
+
+/* The description of one documented dataset, when the file has it. */
+static pp_status describe_one(pp_h5 *f, const char *name, const char *doc, pp_err *err) {
+    if (!pp_h5_exists(f, name)) return PP_OK;
+    return pp_h5_attr_str(f, name, "description", doc, err);
+}
+
+pp_status pp_schema_describe(pp_h5 *f, const char *kind, pp_err *err) {
+    json_t *schema = load_schema(kind);
+    if (!schema) return PP_OK; /* scratch kinds (chunk files) have no schema */
+    pp_status st = PP_OK;
+    const char *name;
+    json_t *spec;
+    json_object_foreach(json_object_get(schema, "datasets"), name, spec) {
+        const char *doc = json_string_value(json_object_get(spec, "doc"));
+        const char *hole = strstr(name, "{i}");
+        if (!doc) continue;
+        if (!hole) st = describe_one(f, name, doc, err);
+        for (int i = 0; hole && st == PP_OK; i++) {
+            char full[512];
+            snprintf(full, sizeof full, "%.*s%d%s", (int)(hole - name), name, i, hole + 3);
+            if (!pp_h5_exists(f, full)) break;
+            st = describe_one(f, full, doc, err);
+        }
+        if (st != PP_OK) break;
+    }
+    json_decref(schema);
+    return st;
 }
 
 pp_status pp_validate_file(const char *path, pp_err *err) {

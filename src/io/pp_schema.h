@@ -10,6 +10,7 @@
 #define PP_SCHEMA_H
 
 #include "core/pp_error.h"
+#include "io/pp_h5.h"
 
 /* Newest version of a schema this build knows, 0 when unknown. */
 int pp_schema_version(const char *name);
@@ -20,5 +21,10 @@ const char *const *pp_schema_names(void);
 /* Validate a file against the schema its "schema" attribute names: first
  * violation in err (PP_EINPUT). */
 PP_MUST_CHECK pp_status pp_validate_file(const char *path, pp_err *err);
+
+/* Writing: a `description` attribute (the schema's "doc") on every dataset
+ * of f that schema `kind` documents ("{i}" names: each index present).
+ * Collective while f is parallel, like every attribute write. */
+PP_MUST_CHECK pp_status pp_schema_describe(pp_h5 *f, const char *kind, pp_err *err);
 
 #endif

@@ -8,6 +8,21 @@
 #include <sys/resource.h>
 
 #include "io/pp_h5.h"
+#include "pp_build_info.h" /* PP_GIT_COMMIT, written by make into build/ */
+
+/* OpenBLAS's own description of its build (core, threads, ISA). */
+extern char *openblas_get_config(void);
+
+void pp_stage_print_version(const char *prog, FILE *out) {
+    char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0;
+    MPI_Get_library_version(mpi, &len);
+    mpi[strcspn(mpi, "\n")] = '\0'; /* Open MPI adds repository details on later lines */
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    fprintf(out, "%s %s (prefpipe)\ngit commit: %s\nMPI: %s\nHDF5: %u.%u.%u\nOpenBLAS: %s\n", prog, PP_VERSION,
+            PP_GIT_COMMIT, mpi, maj, min, rel, openblas_get_config());
+}
 
 int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **argv) {
     memset(s, 0, sizeof *s);
@@ -23,8 +38,9 @@ int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **
     cli->prog = prog;
     pp_status st = pp_cli_parse(cli, argc, argv, &s->err);
     pp_log_init(&s->log, prog, s->rank, cli->verbose);
-    if (st == PP_OK && cli->help_requested) {
-        if (s->rank == 0) pp_cli_help(cli);
+    if (st == PP_OK && (cli->help_requested || cli->version_requested)) {
+        if (s->rank == 0 && cli->help_requested) pp_cli_help(cli);
+        if (s->rank == 0 && !cli->help_requested) pp_stage_print_version(prog, stdout);
         pp_cli_free(cli);
         MPI_Finalize();
         return 0;
@@ -67,7 +83,7 @@ static void report_done(const pp_stage *s) {
 
 int pp_stage_end(pp_stage *s, pp_status st) {
     st = pp_agree(s->comm, st, &s->err);
-    if (st == PP_OK && !(s->cli && s->cli->help_requested)) report_done(s);
+    if (st == PP_OK && !(s->cli && (s->cli->help_requested || s->cli->version_requested))) report_done(s);
     int code = 0;
     if (st != PP_OK) {
         s->err.status = st;

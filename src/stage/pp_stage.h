@@ -1,5 +1,5 @@
 /* pp_stage.h - what every stage program does around its real work:
- * MPI start, option parsing (--help, --config, --verbose), logging, one
+ * MPI start, option parsing (--help, --version, --config, --verbose), logging, one
  * agreed error line at the end, exit codes, and stop-signal requests.
  *
  *   pp_stage s;
@@ -12,6 +12,7 @@
 #define PP_STAGE_H
 
 #include <mpi.h>
+#include <stdio.h>
 
 #include "core/pp_error.h"
 #include "core/pp_log.h"
@@ -35,6 +36,11 @@ typedef struct {
 /* Returns -1 to go on, else the exit code to return from main (after
  * MPI_Finalize was called). */
 int pp_stage_begin(pp_stage *s, const char *prog, pp_cli *cli, int argc, char **argv);
+/* What --version prints: "PROG VERSION", the git commit the build was
+ * made from ("unknown" outside a git checkout), the MPI library
+ * (MPI_Get_library_version, first line), HDF5 (H5get_libversion) and the
+ * OpenBLAS build (openblas_get_config). */
+void pp_stage_print_version(const char *prog, FILE *out);
 /* Agree on the outcome over all ranks, print one error line on rank 0,
  * finalize MPI; returns the exit code. */
 int pp_stage_end(pp_stage *s, pp_status st);

@@ -31,7 +31,7 @@ for s in test ood; do
     [ "$pa" = "$bb" ] && ok "eval_swap_${s}_accuracy_follows_model" || fail "eval_swap_${s}_accuracy_follows_model" "$pa vs $bb"
 done
 "$BIN/pp-inspect" "$T/ab.h5" | grep -q '^ood ' && ok eval_table_has_both_splits || fail eval_table_has_both_splits "no ood row"
-h5dump -d /test/policy_text "$T/ab.h5" | grep -q 'DATA {' && ok eval_texts_readable || fail eval_texts_readable "no /test/policy_text"
+h5dump -A 0 -d /test/policy_text "$T/ab.h5" | grep -q 'DATA {' && ok eval_texts_readable || fail eval_texts_readable "no /test/policy_text"
 
 # the external judge gives the same kind of answer
 check eval_cmd_judge pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/cmd.h5" \

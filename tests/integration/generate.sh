@@ -12,10 +12,12 @@ need_shared tinystories_prompts data/tinystories_evaluation_prompts.yaml || exit
     --out "$T/m.h5" >/dev/null 2>&1 || fail import_model "pp-convert failed"
 "$P" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml" --out "$T/p.h5" >/dev/null 2>&1 || fail yaml_prompts "pp-prompts failed"
 
-# Values of a numeric dataset, one per line (via h5dump's binary output).
+# Values of a numeric dataset, one per line (via h5dump's binary output in
+# the stored type, little-endian in every prefpipe file; "-b LE" writes
+# nothing for an enum such as /finish_reason).
 values() { # FILE DATASET od-type
     rm -f "$T/v.bin"
-    h5dump -d "$2" -b LE -o "$T/v.bin" "$1" >/dev/null 2>&1
+    h5dump -A 0 -d "$2" -b FILE -o "$T/v.bin" "$1" >/dev/null 2>&1
     od -An -v -t "$3" "$T/v.bin" | tr -s ' ' '\n' | sed '/^$/d'
 }
 # Byte-identical datasets: numeric ones compared as raw little-endian
@@ -23,12 +25,12 @@ values() { # FILE DATASET od-type
 same_data() { # A B
     for d in prompt_id prompt_token_offsets prompt_tokens candidate_token_offsets candidate_tokens \
         candidate_logp candidate_length finish_reason; do
-        h5dump -d /$d -b LE -o "$T/a.bin" "$1" >/dev/null 2>&1 || return 1
-        h5dump -d /$d -b LE -o "$T/b.bin" "$2" >/dev/null 2>&1 || return 1
-        cmp -s "$T/a.bin" "$T/b.bin" || { echo "/$d differs"; return 1; }
+        h5dump -A 0 -d /$d -b FILE -o "$T/a.bin" "$1" >/dev/null 2>&1 || return 1
+        h5dump -A 0 -d /$d -b FILE -o "$T/b.bin" "$2" >/dev/null 2>&1 || return 1
+        [ -s "$T/a.bin" ] && cmp -s "$T/a.bin" "$T/b.bin" || { echo "/$d differs or is empty"; return 1; }
     done
     for d in prompt_text candidate_text; do
-        [ "$(h5dump -d /$d "$1" | sed 1d)" = "$(h5dump -d /$d "$2" | sed 1d)" ] || { echo "/$d differs"; return 1; }
+        [ "$(h5dump -A 0 -d /$d "$1" | sed 1d)" = "$(h5dump -A 0 -d /$d "$2" | sed 1d)" ] || { echo "/$d differs"; return 1; }
     done
 }
 
@@ -42,7 +44,7 @@ check np2_validates "$I" --validate "$T/c2.h5"
 [ ! -e "$T/c2.h5.parts" ] && [ ! -e "$T/c2.h5.tmp" ] && ok parts_removed || fail parts_removed "$(ls "$T")"
 n=$(h5dump -a /n_candidates "$T/c2.h5" | sed -n 's/.*(0): //p')
 [ "$n" = 176 ] && ok n_candidates_44x4 || fail n_candidates_44x4 "n_candidates=$n"
-if h5dump -d /candidate_text "$T/c2.h5" | grep -q '(0): "' && h5dump -d /prompt_text "$T/c2.h5" |
+if h5dump -A 0 -d /candidate_text "$T/c2.h5" | grep -q '(0): "' && h5dump -A 0 -d /prompt_text "$T/c2.h5" |
     grep -q '"Once upon a time, there lived a bunny in a field'; then ok h5dump_text_readable
 else fail h5dump_text_readable "texts not readable in h5dump"; fi
 # finish reasons: 1 (max new tokens) has exactly 24 tokens, 2 cannot happen here
@@ -67,7 +69,7 @@ got2=$(values "$T/g.h5" /candidate_tokens d4 | tail -n 56 | tr '\n' ' ' | sed 's
 check greedy200_run pp_mpirun 1 "$G" --model "$T/m.h5" --prompts "$T/once.h5" --out "$T/g200.h5" --k 1 \
     --temperature 0 --max-new-tokens 196
 # h5dump prints a string's newlines followed by 11 spaces of indentation
-text=$(h5dump -d /candidate_text "$T/g200.h5" | sed -n '/DATA {/,/^   }/p' | sed '1d;$d' |
+text=$(h5dump -A 0 -d /candidate_text "$T/g200.h5" | sed -n '/DATA {/,/^   }/p' | sed '1d;$d' |
     sed '1s/^ *(0): "//; 2,$s/^           //; $s/"$//')
 golden=$(cat "$SHARED/models/stories260K_greedy200.txt")
 len=$(values "$T/g200.h5" /candidate_length d4)
@@ -95,8 +97,8 @@ done
 "$P" --suite builtin --split test --n 6 --seed 3 --out "$T/b.h5" >/dev/null 2>&1
 check builtin_run pp_mpirun 2 "$G" --model "$T/m.h5" --prompts "$T/b.h5" --out "$T/cb.h5" --k 2 --max-new-tokens 8
 check builtin_validates "$I" --validate "$T/cb.h5"
-[ "$(h5dump -d /reference "$T/cb.h5" | sed 1d)" = "$(h5dump -d /reference "$T/b.h5" | sed 1d)" ] &&
-    [ "$(h5dump -d /family "$T/cb.h5" | sed 1d)" = "$(h5dump -d /family "$T/b.h5" | sed 1d)" ] &&
+[ "$(h5dump -A 0 -d /reference "$T/cb.h5" | sed 1d)" = "$(h5dump -A 0 -d /reference "$T/b.h5" | sed 1d)" ] &&
+    [ "$(h5dump -A 0 -d /family "$T/cb.h5" | sed 1d)" = "$(h5dump -A 0 -d /family "$T/b.h5" | sed 1d)" ] &&
     ok family_reference_copied || fail family_reference_copied "differ from the prompts file"
 
 # ---- kill and resume: SIGKILL at a few points, then the same datasets

@@ -34,7 +34,7 @@ if $GUARD "$R" --candidates "$T/c.h5" --out "$T/r1.h5" --method iterative $JUDGE
     calls=$(attr "$T/r1.h5" judge_calls) orders=$(attr "$T/r1.h5" both_orders)
     [ "$calls" = 352 ] && [ "$orders" = 1 ] && ok judge_model_both_orders_counted ||
         fail judge_model_both_orders_counted "judge_calls $calls, both_orders $orders"
-    n=$(h5dump -y -w 0 -d /matches/p_first "$T/r1.h5" | sed -n '/DATA {/,/}/p' | tr ',' '\n' | grep -c 'e-\|0\.')
+    n=$(h5dump -A 0 -y -w 0 -d /matches/p_first "$T/r1.h5" | sed -n '/DATA {/,/}/p' | tr ',' '\n' | grep -c 'e-\|0\.')
     [ "$n" = 352 ] && ok judge_model_probabilities_logged || fail judge_model_probabilities_logged "$n of 352 probabilities"
     "$BIN/pp-inspect" --validate "$T/r1.h5" >/dev/null 2>&1 && ok judge_model_valid || fail judge_model_valid "pp-inspect --validate"
     h5dump -A "$T/r1.h5" 2>/dev/null | grep -q 'ATTRIBUTE "input_judge_model_fingerprint"' && ok judge_model_in_provenance ||

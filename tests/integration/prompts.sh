@@ -11,10 +11,10 @@ if need_shared yaml_import data/tinystories_evaluation_prompts.yaml; then
     n=$(h5dump -a /n_prompts "$T/ts.h5" | sed -n 's/.*(0): //p')
     [ "$n" = 44 ] && ok yaml_44_prompts || fail yaml_44_prompts "n_prompts=$n"
     # h5dump shows the text readably (first prompt's opening words)
-    if h5dump -d /text "$T/ts.h5" | grep -q '"Once upon a time, there lived a bunny in a field'; then ok yaml_h5dump_readable
+    if h5dump -A 0 -d /text "$T/ts.h5" | grep -q '"Once upon a time, there lived a bunny in a field'; then ok yaml_h5dump_readable
     else fail yaml_h5dump_readable "first prompt not visible in h5dump"; fi
     # curly quotes survive byte for byte (UTF-8 in, UTF-8 stored)
-    h5dump -b -o "$T/raw.bin" -d /text "$T/ts.h5" >/dev/null 2>&1
+    h5dump -A 0 -b -o "$T/raw.bin" -d /text "$T/ts.h5" >/dev/null 2>&1
     if grep -q '“' "$SHARED/data/tinystories_evaluation_prompts.yaml" && pp_mpirun 1 "$I" --items 44 "$T/ts.h5" | grep -q '“'; then
         ok yaml_utf8_intact
     else fail yaml_utf8_intact "curly quotes lost"; fi
@@ -23,7 +23,7 @@ fi
 if need_shared jsonl_import data/vicuna_bench_question.jsonl; then
     check jsonl_import pp_mpirun 2 "$P" --out "$T/vb.h5" --jsonl "$SHARED/data/vicuna_bench_question.jsonl" --field turns.0
     check jsonl_validates "$I" --validate "$T/vb.h5"
-    if h5dump -d /text "$T/vb.h5" | grep -q 'How can I improve my time management skills?'; then ok jsonl_h5dump_readable
+    if h5dump -A 0 -d /text "$T/vb.h5" | grep -q 'How can I improve my time management skills?'; then ok jsonl_h5dump_readable
     else fail jsonl_h5dump_readable "first question not visible"; fi
     check_fails jsonl_missing_field 1 'vicuna_bench_question.jsonl:1: no field .nope.' \
         "$P" --out "$T/x.h5" --jsonl "$SHARED/data/vicuna_bench_question.jsonl" --field nope
@@ -33,7 +33,7 @@ fi
 printf 'first prompt\n\nsecond prompt\nfirst prompt\n' >"$T/p.txt"
 "$P" --out "$T/txt.h5" --text "$T/p.txt" 2>"$T/warn.txt"
 n=$(h5dump -a /n_prompts "$T/txt.h5" | sed -n 's/.*(0): //p')
-ids=$(h5dump -d /id "$T/txt.h5" | sed -n 's/.*(0): //p')
+ids=$(h5dump -A 0 -d /id "$T/txt.h5" | sed -n 's/.*(0): //p')
 [ "$n" = 2 ] && [ "$ids" = "0, 2" ] && ok text_drops_empty_and_duplicate || fail text_drops_empty_and_duplicate "n=$n ids=$ids"
 grep -q 'dropped 1 empty' "$T/warn.txt" && grep -q 'dropped 1 duplicate' "$T/warn.txt" &&
     ok text_reports_drops || fail text_reports_drops "$(cat "$T/warn.txt")"
@@ -42,14 +42,14 @@ check text_validates "$I" --validate "$T/txt.h5"
 check builtin_suite "$P" --out "$T/b.h5" --suite builtin --split test --n 50 --seed 7
 check builtin_validates "$I" --validate "$T/b.h5"
 "$P" --out "$T/b2.h5" --suite builtin --split test --n 50 --seed 7 2>/dev/null
-if [ "$(h5dump -d /text "$T/b.h5" | sed 1d)" = "$(h5dump -d /text "$T/b2.h5" | sed 1d)" ]; then ok builtin_deterministic
+if [ "$(h5dump -A 0 -d /text "$T/b.h5" | sed 1d)" = "$(h5dump -A 0 -d /text "$T/b2.h5" | sed 1d)" ]; then ok builtin_deterministic
 else fail builtin_deterministic "same seed gave different prompts"; fi
 
 # YAML aliases repeat their anchored item; ids stay positions in the source
 printf -- '- first\n- &a lol\n- *a\n- other\n' >"$T/alias.yaml"
 "$P" --out "$T/alias.h5" --yaml "$T/alias.yaml" --keep-duplicates >/dev/null 2>&1
-ids=$(h5dump -d /id "$T/alias.h5" 2>/dev/null | sed -n 's/.*(0): //p')
-texts=$(h5dump -d /text "$T/alias.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+ids=$(h5dump -A 0 -d /id "$T/alias.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+texts=$(h5dump -A 0 -d /text "$T/alias.h5" 2>/dev/null | sed -n 's/.*(0): //p')
 [ "$ids" = "0, 1, 2, 3" ] && [ "$texts" = '"first", "lol", "lol", "other"' ] && ok yaml_alias_resolved_ids_stable ||
     fail yaml_alias_resolved_ids_stable "ids '$ids' texts '$texts'"
 printf -- '- first\n- *nowhere\n' >"$T/alias2.yaml"
@@ -63,7 +63,7 @@ for f in txt jsonl yaml; do
     opt=--$f
     [ $f = txt ] && opt=--text
     "$P" --out "$T/bom_$f.h5" $opt "$T/bom.$f" >/dev/null 2>"$T/bom.err"
-    t=$(h5dump -d /text "$T/bom_$f.h5" 2>/dev/null | sed -n 's/.*(0): //p')
+    t=$(h5dump -A 0 -d /text "$T/bom_$f.h5" 2>/dev/null | sed -n 's/.*(0): //p')
     [ "$t" = '"hello"' ] && ok "bom_dropped_$f" || fail "bom_dropped_$f" "text '$t' $(cat "$T/bom.err")"
 done
 

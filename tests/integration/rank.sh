@@ -10,10 +10,10 @@ MK=$TOOLS/make_candidates
 GUARD="timeout 60" # a hang fails the test instead of stopping it
 
 attr() { h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/.*(0): //p'; }
-vals() { h5dump -y -w 0 -d "$2" "$1" 2>/dev/null | sed -n '/DATA {/{n;p;}' | tr -d ' ' | tr ',' '\n'; }
+vals() { h5dump -A 0 -y -w 0 -d "$2" "$1" 2>/dev/null | sed -n '/DATA {/{n;p;}' | tr -d ' ' | tr ',' '\n'; }
 # what must not depend on ranks or restarts (the match log without times and ranks)
 pairs_dump() {
-    h5dump -y -w 0 -d /best -d /worst -d /ranking -d /judge_calls -d /ties -d /failures -d /pair_prompt \
+    h5dump -A 0 -y -w 0 -d /best -d /worst -d /ranking -d /judge_calls -d /ties -d /failures -d /pair_prompt \
         -d /chosen -d /rejected -d /chosen_tokens -d /rejected_tokens -d /chosen_text -d /rejected_text \
         -d /matches/prompt -d /matches/call -d /matches/a -d /matches/b -d /matches/verdict "$1" 2>&1 | sed 1d
 }
@@ -68,8 +68,8 @@ for k in 5 6; do
 done
 
 # ---- h5dump shows the texts: a noiseless oracle chooses the reference answers
-ref=$(h5dump -y -w 0 -d /reference "$T/iterative6.h5" | sed -n '/DATA {/{n;p;}')
-cho=$(h5dump -y -w 0 -d /chosen_text "$T/iterative6.h5" | sed -n '/DATA {/{n;p;}')
+ref=$(h5dump -A 0 -y -w 0 -d /reference "$T/iterative6.h5" | sed -n '/DATA {/{n;p;}')
+cho=$(h5dump -A 0 -y -w 0 -d /chosen_text "$T/iterative6.h5" | sed -n '/DATA {/{n;p;}')
 case $ref in *'"'*) [ "$ref" = "$cho" ] && ok h5dump_readable || fail h5dump_readable "chosen $cho, references $ref" ;;
 *) fail h5dump_readable "no quoted texts in h5dump: $ref" ;; esac
 
@@ -125,8 +125,8 @@ if $GUARD "$R" --candidates "$T/c2.h5" --out "$T/nj.h5" --judge cmd --judge-cmd 
     --judge-id-prefix notjson: --judge-retries 0 --judge-give-up 1000 >/dev/null 2>"$T/err"; then
     [ "$(attr "$T/nj.h5" failures)" = 6 ] && [ "$(attr "$T/nj.h5" n_pairs)" = 0 ] && ok garbage_failures_counted ||
         fail garbage_failures_counted "failures $(attr "$T/nj.h5" failures), pairs $(attr "$T/nj.h5" n_pairs)"
-    h5dump -d /matches/error "$T/nj.h5" | grep -q 'not JSON' && ok failure_reason_logged ||
-        fail failure_reason_logged "$(h5dump -d /matches/error "$T/nj.h5" | head -c 300)"
+    h5dump -A 0 -d /matches/error "$T/nj.h5" | grep -q 'not JSON' && ok failure_reason_logged ||
+        fail failure_reason_logged "$(h5dump -A 0 -d /matches/error "$T/nj.h5" | head -c 300)"
     valid failed_valid "$T/nj.h5"
 else fail garbage_failures_complete "$(tail -n 1 "$T/err")"; fi
 check_fails broken_judge_one_line 2 'gave no valid answer' $GUARD "$R" --candidates "$T/c2.h5" --out "$T/bj.h5" \
@@ -144,7 +144,7 @@ score_run() { # OUT EXTRA-ARGS...
 if score_run "$T/sc_good.h5" --judge-cmd "$SC good"; then
     n=$(attr "$T/sc_good.h5" n_pairs)
     # every pair: the chosen answer has its prompt's highest score (the longest), the rejected a lower one
-    h5dump -y -w 0 -d /score "$T/sc_good.h5" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep . >"$T/sc"
+    h5dump -A 0 -y -w 0 -d /score "$T/sc_good.h5" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep . >"$T/sc"
     vals "$T/sc_good.h5" /pair_prompt >"$T/pp"
     vals "$T/sc_good.h5" /chosen >"$T/ch"
     vals "$T/sc_good.h5" /rejected >"$T/rj"
@@ -302,7 +302,7 @@ rm_setup() {
 if rm_setup >"$T/rm_setup.txt" 2>&1; then
     check score_rm "$R" --candidates "$T/rc.h5" --out "$T/srm1.h5" --method score --judge rm --rm "$T/rm.h5" --pairs all
     pp_mpirun 2 "$R" --candidates "$T/rc.h5" --out "$T/srm2.h5" --method score --judge rm --rm "$T/rm.h5" --pairs all >/dev/null 2>&1
-    if [ "$(h5dump -y -w 0 -d /score "$T/srm1.h5" 2>&1 | sed 1d)" = "$(h5dump -y -w 0 -d /score "$T/srm2.h5" 2>&1 | sed 1d)" ]; then
+    if [ "$(h5dump -A 0 -y -w 0 -d /score "$T/srm1.h5" 2>&1 | sed 1d)" = "$(h5dump -A 0 -y -w 0 -d /score "$T/srm2.h5" 2>&1 | sed 1d)" ]; then
         ok score_rm_np1_np2_same
     else fail score_rm_np1_np2_same "reward model scores differ between 1 and 2 ranks"; fi
     same_pairs score_rm_pairs_np1_np2 "$T/srm1.h5" "$T/srm2.h5"

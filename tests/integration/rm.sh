@@ -73,7 +73,7 @@ n=$(h5dump -a /n_heldout "$T/h_list.h5" 2>/dev/null | sed -n 's/.*(0): \([0-9]*\
 [ "$n" = 2 ] && ok rm_two_heldout_files || fail rm_two_heldout_files "n_heldout = '$n'"
 # the training file as held-out: its accuracy is the training accuracy
 train=$(h5dump -a /train_accuracy "$T/h_list.h5" | sed -n 's/.*(0): \([0-9.e-]*\).*/\1/p')
-last=$(h5dump -d /heldout/accuracy "$T/h_list.h5" | sed -n 's/.*(0): [0-9.e-]*, \([0-9.e-]*\).*/\1/p')
+last=$(h5dump -A 0 -d /heldout/accuracy "$T/h_list.h5" | sed -n 's/.*(0): [0-9.e-]*, \([0-9.e-]*\).*/\1/p')
 awk "BEGIN{d=$train-$last; exit !(d < 1e-12 && d > -1e-12)}" && ok rm_heldout_training_equals_train_accuracy ||
     fail rm_heldout_training_equals_train_accuracy "train $train vs held-out $last"
 

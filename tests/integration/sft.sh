@@ -13,8 +13,8 @@ check sft_two_ranks pp_mpirun 2 $S --out "$T/np2.h5" $ARGS
 check sft_validates "$BIN/pp-inspect" --validate "$T/np2.h5"
 # same global batch: same losses within 1e-5 relative, residuals not one-sided
 check sft_losses_match_across_ranks "$CMP" "$T/np1.h5" "$T/np2.h5" /metrics/loss 1e-5 zero-mean
-l0=$(h5dump -d /metrics/loss "$T/np1.h5" | sed -n 's/.*(0): \([0-9.]*\),.*/\1/p')
-l19=$(h5dump -d /metrics/loss "$T/np1.h5" | tr ',' '\n' | grep -E '^ *[0-9.]+$' | tail -n 1)
+l0=$(h5dump -A 0 -d /metrics/loss "$T/np1.h5" | sed -n 's/.*(0): \([0-9.]*\),.*/\1/p')
+l19=$(h5dump -A 0 -d /metrics/loss "$T/np1.h5" | tr ',' '\n' | grep -E '^ *[0-9.]+$' | tail -n 1)
 awk "BEGIN{exit !($l19 < $l0)}" && ok sft_loss_decreases || fail sft_loss_decreases "loss $l0 -> $l19"
 [ ! -d "$T/np1.h5.ckpt" ] && ok sft_removes_checkpoints_when_done || fail sft_removes_checkpoints_when_done "ckpt dir left"
 

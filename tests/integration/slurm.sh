@@ -78,7 +78,7 @@ awk '/^#? ?\[[a-z]+(\.[a-z]+)?\]/ { s = $0; sub(/^# ?\[/, "", s); sub(/^\[/, "",
     "$ROOT/jobs/template.conf" | sort -u >"$T/template.keys"
 for st in prompts convert sft generate rank rm train eval report; do
     [ -x "$BIN/pp-$st" ] && "$BIN/pp-$st" --help 2>/dev/null | sed -n "s/^  --\([a-z0-9-]*\).*/$st \1/p" |
-        grep -v ' config$\| verbose$\| help$' >"$T/help.$st" &
+        grep -v ' config$\| verbose$\| help$\| version$' >"$T/help.$st" &
 done
 wait
 for st in prompts convert sft generate rank rm train eval report; do

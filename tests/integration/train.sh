@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 CMP=$BUILD/tests/tools/h5cmp
 fp() { h5dump -a /fingerprint "$1" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p'; }
-first() { h5dump -d "$2" "$1" | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p'; }
+first() { h5dump -A 0 -d "$2" "$1" | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p'; }
 
 # a small base model, candidates and oracle pairs
 "$BIN/pp-prompts" --out "$T/p.h5" --suite builtin --split train --n 300 --seed 4 >/dev/null 2>&1
@@ -24,7 +24,7 @@ l0=$(first "$T/np1.h5" /metrics/loss)
 awk "BEGIN{d=$l0-log(2); exit !(d < 1e-6 && d > -1e-6)}" && ok "train_step1_loss_is_ln2 ($l0)" || fail train_step1_loss_is_ln2 "loss $l0"
 check train_losses_match_across_ranks "$CMP" "$T/np1.h5" "$T/np2.h5" /metrics/loss 1e-5 zero-mean
 for m in rewards/chosen rewards/rejected rewards/accuracies logps/chosen logps/rejected bcr/over_budget_fraction grad_norm learning_rate; do
-    h5dump -d "/metrics/$m" "$T/np1.h5" >/dev/null 2>&1 || { fail train_metric_names "missing /metrics/$m"; break; }
+    h5dump -A 0 -d "/metrics/$m" "$T/np1.h5" >/dev/null 2>&1 || { fail train_metric_names "missing /metrics/$m"; break; }
 done && ok train_metric_names
 
 # AdamW settings: pp-train's defaults (beta2 0.999) in --help and the
@@ -175,7 +175,7 @@ wait $pid && [ "$(fp "$T/two.h5")" = "$(fp "$T/np1.h5")" ] && [ ! -e "$T/two.h5.
 
 # bad input
 "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$SHARED/models/tok512.bin" --out "$T/s260.h5" >/dev/null 2>&1
-exact() { h5dump -m '%.17g' -d "/metrics/$2" "$1" 2>/dev/null | sed -n "s/.*($3): \([-0-9.e]*\).*/\1/p"; }
+exact() { h5dump -A 0 -m '%.17g' -d "/metrics/$2" "$1" 2>/dev/null | sed -n "s/.*($3): \([-0-9.e]*\).*/\1/p"; }
 if [ -f "$T/s260.h5" ]; then
     "$BIN/pp-prompts" --yaml "$SHARED/data/tinystories_evaluation_prompts.yaml" --out "$T/sp.h5" >/dev/null 2>&1
     "$BIN/pp-generate" --model "$T/s260.h5" --prompts "$T/sp.h5" --out "$T/sc.h5" --k 2 --max-new-tokens 24 >/dev/null 2>&1

@@ -23,8 +23,55 @@ static const char *intro =
     "symbolic dimensions that must agree across datasets (a dimension named like an integer attribute takes its value), "
     "and value rules (`min`, `max`, `finite`, `unique`, `offsets_of`). A dataset name containing `{i}` with "
     "`repeat: N` stands for one dataset per i in 0..N-1.\n\n"
+    "Named values (type `enum`: verdicts, finish reasons, match orders) are HDF5 enum types over int32, so "
+    "`h5dump` prints their names; programs read them as the integers listed (value i is the i-th name). Every "
+    "dataset a schema documents carries that text as its `description` attribute (`h5dump -A FILE`).\n\n"
     "Outputs are written as `NAME.tmp` and renamed when complete; resumable stages keep partial work in "
     "`NAME.parts/` (generate, rank) or `NAME.ckpt/` (sft, train).\n";
+
+static const char *outro =
+    "\n## JSON lines: out and in\n\n"
+    "Other tools read what prefpipe made, and prefpipe reads others' preference data, as JSON lines: one JSON object "
+    "per line, text always valid UTF-8 (bytes that are not become U+FFFD, through the one sanitizer in "
+    "`src/core/pp_text.c`; the one writer is `src/io/pp_jsonl.c`).\n\n"
+    "**Out: `pp-inspect FILE --jsonl OUT`** (written `OUT.tmp`, then renamed):\n\n"
+    "| file kind | one object per | fields |\n|---|---|---|\n"
+    "| candidates | prompt | `prompt_id`, `prompt`, `responses` (the K texts), `logps` (their summed log-probs), "
+    "`finish_reasons` (names: `eos`, `max_tokens`, `context`) |\n"
+    "| pairs | pair | TRL's standard preference format: `prompt`, `chosen`, `rejected` (the same writer as `pp-rank --jsonl`) |\n"
+    "| eval | prompt of each split | `split`, `prompt_id`, `prompt`, `policy`, `baseline` (the responses), "
+    "`verdict_policy_first`, `verdict_baseline_first` (names: `first`, `second`, `tie`, `failed`), `outcome` (1, 0.5, 0) |\n\n"
+    "**In: `pp-import --data FILE.jsonl --model M.h5 --out R.h5`** writes a pairs file (`method` = `import`, `judge` = "
+    "`none`, k = 2: candidate 0 chosen, 1 rejected, one prompt row per pair, `/prompt_id` = the line number) that "
+    "`pp-train` takes as it is; pp-train computes the reference log-probs as usual. Each non-empty line is one of TRL's "
+    "preference formats; other fields are ignored:\n\n"
+    "- standard: `{\"prompt\": str, \"chosen\": str, \"rejected\": str}`;\n"
+    "- implicit prompt: `{\"chosen\": str, \"rejected\": str}`: the prompt is their longest common prefix (as TRL's "
+    "`extract_prompt`: a space just before the first difference goes with the responses; the cut never splits a UTF-8 "
+    "character);\n"
+    "- conversational: the same fields as lists of `{\"role\", \"content\"}` messages, rendered with the model's chat "
+    "template. Not yet available: such a row stops the import with `FILE:LINE: field 'F': a conversation ... needs a chat "
+    "template (not yet available)`, also with `--skip-bad`.\n\n"
+    "Tokens come from the model's tokenizer: BOS before the prompt; each response encoded as a continuation (no BOS; "
+    "llama2c: a leading space of the response takes the place of SentencePiece's dummy-prefix space, a response without "
+    "one gets that space as encoding it alone does) with EOS appended, as TRL does.\n\n"
+    "Truncation is TRL's DPO rule (`tokenize_row`, `truncation_mode = keep_end`), with L = `--max-length` (default: the "
+    "model's context) and P = `--max-prompt-tokens` (default L/2), BOS and EOS counted: (1) when prompt + the longer "
+    "response is over L, a prompt longer than P keeps BOS and its **last** P-1 tokens (the start of the prompt is cut); "
+    "(2) when still over L, both responses keep their **first** L-P tokens (their end, EOS included, is cut). The "
+    "attributes `truncated_prompts` and `truncated_responses` count them.\n\n"
+    "A bad row stops the import, exit 1, with one line `FILE:LINE: field 'F': what`; with `--skip-bad` it is skipped "
+    "instead, counted in the `skipped_rows` attribute and the summary line, the first five named in warnings:\n\n"
+    "| row | message |\n|---|---|\n"
+    "| not JSON, or not an object | `FILE:LINE: not valid JSON: ...` / `not a JSON object` |\n"
+    "| invalid UTF-8 | `FILE:LINE: not valid UTF-8 (byte N of the line)` |\n"
+    "| a field missing | `field 'rejected': is missing` (`chosen` and `rejected` are required; `prompt` absent means implicit) |\n"
+    "| a field of the wrong type | `field 'chosen': must be a string or a list of messages, not a number` |\n"
+    "| empty chosen or rejected (also once the implicit prompt is taken off) | `field 'chosen': is empty` |\n"
+    "| chosen equal to rejected | `field 'rejected': is the same text as chosen` |\n"
+    "| over-long | truncated as above (not an error); a pair whose responses become equal is bad: "
+    "`field 'rejected': has the same tokens as chosen after truncation to --max-length` |\n"
+    "| no usable row at all | `FILE: no usable pairs (N rows, M skipped)` |\n";
 
 static void cell(const char *s) {
     for (; s && *s; s++) {
@@ -88,6 +135,9 @@ int main(int argc, char **argv) {
                     else if (json_is_string(v)) printf(" `%s`", json_string_value(v));
                     first = 0;
                 }
+                json_t *names = json_object_get(spec, "enum");
+                json_t *nm;
+                json_array_foreach(names, k, nm) printf("%s`%s` = %zu", k ? ", " : "values ", json_string_value(nm), k);
                 printf(" | ");
                 cell(json_string_value(json_object_get(spec, "doc")));
                 printf(" |\n");
@@ -95,5 +145,6 @@ int main(int argc, char **argv) {
         }
         json_decref(j);
     }
+    fputs(outro, stdout);
     return 0;
 }

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include "io/pairs.h"
 #include "io/pp_schema.h"
 
@@ -222,6 +224,67 @@ static void test_damaged_refused(void **state) {
     assert_int_equal(pairs_load(&b, tmp_path("missing.h5"), 0, &err), PP_EINPUT);
 }
 
+/* Rewrite an enum column the version-1 way: plain int32 values. */
+static void enum_to_int32(hid_t f, const char *name) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), ft = H5Dget_type(d), sp = H5Dget_space(d);
+    assert_int_equal(H5Tget_class(ft), H5T_ENUM);
+    hid_t native = H5Tget_native_type(ft, H5T_DIR_ASCEND);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    int32_t *v = calloc((size_t)n + 1, sizeof *v);
+    assert_true(H5Dread(d, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    H5Ldelete(f, name, H5P_DEFAULT);
+    d = H5Dcreate2(f, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    H5Tclose(native);
+    H5Tclose(ft);
+    H5Sclose(sp);
+    free(v);
+}
+
+/* Version 2 stores verdicts and orders as enums and the log size as
+ * n_logged_calls; a version-1 file (int32 columns, n_matches) still loads
+ * with the same values. */
+static void test_version1_still_loads(void **state) {
+    (void)state;
+    pairs_set a, b;
+    pp_err err = {0};
+    build(&a, 0);
+    a.matches[1].order = 1; /* both names of each enum in the file */
+    const char *path = tmp_path("v1.h5");
+    write_file(&a, path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    enum_to_int32(f, "/matches/verdict");
+    enum_to_int32(f, "/matches/order");
+    int64_t n = 4, one = 1;
+    H5Adelete(f, "n_logged_calls");
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t at = H5Acreate2(f, "n_matches", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(at, H5T_NATIVE_INT64, &n);
+    H5Aclose(at);
+    at = H5Aopen(f, "schema_version", H5P_DEFAULT);
+    H5Awrite(at, H5T_NATIVE_INT64, &one);
+    H5Aclose(at);
+    H5Sclose(sp);
+    H5Fclose(f);
+    assert_int_equal(pairs_load(&b, path, PAIRS_LOAD_MATCHES, &err), PP_OK);
+    assert_int_equal(b.n_matches, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(b.matches[i].verdict, a.matches[i].verdict);
+        assert_int_equal(b.matches[i].order, a.matches[i].order);
+    }
+    pairs_free(&b);
+    /* and the version-2 file it came from reads the same */
+    write_file(&a, tmp_path("v2.h5"));
+    assert_int_equal(pairs_load(&b, tmp_path("v2.h5"), PAIRS_LOAD_MATCHES, &err), PP_OK);
+    assert_int_equal(b.matches[3].verdict, 3);
+    assert_int_equal(b.matches[1].order, 1);
+    pairs_free(&b);
+    pairs_free(&a);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     snprintf(scratch, sizeof scratch, "%s/test_pairs.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -231,6 +294,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_optional_absent),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_damaged_refused),
+        cmocka_unit_test(test_version1_still_loads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];
