@@ -585,7 +585,7 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     /* header of every chunk and of the output */
     header.k = o->gen.k;
     model_fingerprint_hex(&m, header.model_fingerprint);
-    snprintf(header.tokenizer, sizeof header.tokenizer, "%s", m.tok.kind == TOK_BYTE ? "byte" : "llama2c");
+    snprintf(header.tokenizer, sizeof header.tokenizer, "%s", tok_kind_name(m.tok.kind));
     header.vocab_size = m.cfg.vocab_size;
     header.temperature = o->gen.sample.temperature;
     header.top_p = o->gen.sample.top_p;

@@ -12,7 +12,7 @@
 #include "model/model.h"
 #include "io/pp_h5.h"
 
-#define MODEL_SCHEMA_VERSION 1
+#define MODEL_SCHEMA_VERSION 2
 #define MODEL_MAX_METRICS 24
 
 /* Everything besides the weights that a checkpoint may carry. */

@@ -611,6 +611,10 @@ pp_status tok_encode_cap(const tokenizer *t, const char *text, int add_bos, int 
 /* ------------------------------------------------------------------------ */
 /* decode */
 
+const char *tok_kind_name(tok_kind k) {
+    return k == TOK_BYTE ? "byte" : k == TOK_LLAMA2C ? "llama2c" : "hf-bpe";
+}
+
 int tok_is_eos(const tokenizer *t, int id) {
     for (int i = 0; i < t->n_eos; i++)
         if (t->eos_ids[i] == id) return 1;
@@ -646,9 +650,10 @@ size_t tok_decode(const tokenizer *t, const int *ids, int n, char *buf, size_t c
     for (int i = 0; i < n; i++) {
         size_t len;
         const char *p = tok_piece(t, prev, ids[i], &len);
-        /* HF decoders see the text without its special tokens: the start is
-         * where the first piece with text is */
-        if (t->kind == TOK_HF_BPE && total == 0 && len == 0) continue;
+        /* HF decoders see the text without its special tokens: the text
+         * starts at the first token that is not one, and a special token
+         * in the middle does not start it again */
+        if (t->kind == TOK_HF_BPE && tok_is_special(t, ids[i])) continue;
         if (cap > 0 && total < cap - 1) {
             size_t room = cap - 1 - total;
             memcpy(buf + total, p, len < room ? len : room);

@@ -85,6 +85,8 @@ PP_MUST_CHECK pp_status tok_save_hf(const tokenizer *t, const char *dir, pp_err 
  * (config may be NULL), for storing in a model file; NULL for other kinds. */
 const char *tok_hf_json(const tokenizer *t, size_t *len);
 const char *tok_hf_config(const tokenizer *t);
+/* "byte", "llama2c" or "hf-bpe": the name files record. */
+const char *tok_kind_name(tok_kind k);
 /* 1 when id ends a sequence (any of t->eos_ids). */
 int tok_is_eos(const tokenizer *t, int id);
 /* 1 when id is a special token: decodes to nothing (BOS, EOS, PAD, HF
