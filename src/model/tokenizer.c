@@ -360,6 +360,10 @@ pp_status tok_save_llama2c(const tokenizer *t, const char *path, pp_err *err) {
         ok &= fwrite(&len32, sizeof len32, 1, f) == 1;
         if (len) ok &= fwrite(p, 1, len, f) == len;
     }
+    return tok_close_and_rename(f, ok, tmp, path, err);
+}
+
+pp_status tok_close_and_rename(FILE *f, int ok, const char *tmp, const char *path, pp_err *err) {
     if (fclose(f) != 0) ok = 0;
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;

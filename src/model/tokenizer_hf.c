@@ -707,9 +707,10 @@ static pp_status parse_json(hf_ctx *c, tokenizer *t, const char *json, size_t le
     hf_bpe *hf = t->hf;
     json_error_t je;
     json_t *root = json_loadb(json, len, 0, &je);
+    if (!root) return pp_fail(c->err, PP_EINPUT, "%s: bad JSON at line %d column %d: %s", c->what, je.line, je.column, je.text);
     if (!json_is_object(root)) {
         json_decref(root);
-        return pp_fail(c->err, PP_EINPUT, "%s: bad JSON at line %d column %d: %s", c->what, je.line, je.column, je.text);
+        return pp_fail(c->err, PP_EINPUT, "%s: bad JSON: the top level is not an object", c->what);
     }
     pp_status st = PP_OK;
     json_t *n = json_object_get(root, "normalizer"), *p = json_object_get(root, "pre_tokenizer");
@@ -836,14 +837,7 @@ static pp_status write_file_atomic(const char *dir, const char *name, const char
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return pp_fail(err, PP_ESYS, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, len, f) == len;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return pp_fail(err, PP_ESYS, "%s: write failed: %s", path, strerror(e));
-    }
-    return PP_OK;
+    return tok_close_and_rename(f, fwrite(data, 1, len, f) == len, tmp, path, err);
 }
 
 static pp_status write_json_atomic(const char *dir, const char *name, json_t *j, pp_err *err) {

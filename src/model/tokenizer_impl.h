@@ -3,6 +3,8 @@
 #ifndef TOKENIZER_IMPL_H
 #define TOKENIZER_IMPL_H
 
+#include <stdio.h>
+
 #include "model/tokenizer.h"
 
 /* Sanity limits for files we did not write (real vocabularies are ~1e5
@@ -24,6 +26,10 @@ PP_MUST_CHECK pp_status tok_build_index(tokenizer *t, const char *what, pp_err *
 int tok_byte_piece_value(const char *p, size_t len);
 /* One raw byte as a stable one-byte string. */
 const char *tok_raw_byte(int b);
+
+/* Close f (written to tmp; ok = 0 when a write failed) and rename tmp to
+ * path, or remove tmp: the output exists under its name only when whole. */
+PP_MUST_CHECK pp_status tok_close_and_rename(FILE *f, int ok, const char *tmp, const char *path, pp_err *err);
 
 /* A possible merge of the adjacent tokens at positions left and right
  * (holding ids a and b) into token id; higher score first. */
