@@ -17,7 +17,9 @@ libcmocka-dev gnuplot-nox pkg-config make gcc clang libclang-rt-dev valgrind"
 # Node.js runs the Hugging Face reference implementations the tokenizer
 # tests compare against (their npm packages: tools/install-npm-deps.sh,
 # called by those tests); PP_DEPS_NODE=0 leaves it out (the tests then skip).
-if [ "${PP_DEPS_NODE:-1}" != 0 ]; then
+# A node and npm already on the PATH (say from NodeSource, whose nodejs
+# bundles npm and conflicts with Debian's npm package) are used as they are.
+if [ "${PP_DEPS_NODE:-1}" != 0 ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
     PKGS="$PKGS nodejs npm"
 fi
 if [ "${PP_DEPS_SLURM:-1}" != 0 ]; then
