@@ -84,6 +84,7 @@ struct hf_bpe {
     int byte_ids[256]; /* id of <0xXX>, -1 if missing */
     int n_added;
     added_token *added;
+    unsigned char added_first[256]; /* 1: some added token starts with this byte */
     int n_prefix, n_suffix;
     int prefix[HF_MAX_TEMPLATE], suffix[HF_MAX_TEMPLATE];
     unsigned char *special; /* per id */
@@ -417,6 +418,7 @@ static pp_status read_vocab(hf_ctx *c, tokenizer *t, json_t *vocab, json_t *adde
         at->len = json_string_length(content);
         at->content = dup_bytes(json_string_value(content), at->len);
         if (!at->content) return pp_fail(c->err, PP_ESYS, "%s: out of memory", c->what);
+        hf->added_first[(unsigned char)at->content[0]] = 1;
         at->special = json_flag(a, "special", 0);
         at->lstrip = json_flag(a, "lstrip", 0);
         at->rstrip = json_flag(a, "rstrip", 0);
@@ -1254,7 +1256,7 @@ static pp_status encode_text(enc *e, const char *s, size_t n) {
     const hf_bpe *hf = e->t->hf;
     size_t seg = 0;
     for (size_t i = 0; i < n;) {
-        int k = hf->n_added ? match_added(hf, s, n, i) : -1;
+        int k = hf->added_first[(unsigned char)s[i]] ? match_added(hf, s, n, i) : -1;
         if (k < 0) {
             i++;
             continue;
