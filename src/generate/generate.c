@@ -102,7 +102,7 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
     g->tokens[(size_t)j * g->row_tokens + i] = t;
     g->logp[j] += (double)lp;
     int generated = i + 1;
-    if (t == tok->eos_id || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
+    if (tok_is_eos(tok, t) || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
     else if (generated >= g->p.max_new_tokens) g->finish[j] = FINISH_MAX_TOKENS;
     else if (n_prompt - 1 + generated >= c->seq_len) g->finish[j] = FINISH_CONTEXT; /* no position to feed it */
 }

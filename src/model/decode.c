@@ -136,7 +136,7 @@ static int sample_next(decoder *d, int s, const float *logits, int n_prompt) {
     d->gen_lp[(size_t)s * d->row_tokens + i] = lp;
     d->logp[s] += (double)lp;
     int generated = i + 1;
-    if (t == d->m->tok.eos_id || t == d->m->tok.bos_id) return FINISH_EOS;
+    if (tok_is_eos(&d->m->tok, t) || t == d->m->tok.bos_id) return FINISH_EOS;
     if (generated >= d->p.max_new_tokens) return FINISH_MAX_TOKENS;
     if (n_prompt - 1 + generated >= c->seq_len) return FINISH_CONTEXT;
     return -1;

@@ -620,6 +620,7 @@ const char *tok_kind_name(tok_kind k) {
 }
 
 int tok_is_eos(const tokenizer *t, int id) {
+    if (id == t->eos_id) return 1; /* also for a struct filled by hand (n_eos 0) */
     for (int i = 0; i < t->n_eos; i++)
         if (t->eos_ids[i] == id) return 1;
     return 0;
