@@ -1063,7 +1063,12 @@ static pp_status bpe_word(enc *e, const char *w, size_t n) {
         e->syms = p;
         e->syms_cap = (int)(4 * n);
     }
-    int m = 0;
+    /* An <unk> waits until the next character found in the vocabulary (or
+     * the end): byte-fallback tokens do not end the wait, and with fuse_unk
+     * the unknown characters on either side of them make one <unk> after
+     * them.  Odd, but what HF's BPE does (it matters only for vocabularies
+     * missing some <0xXX> tokens). */
+    int m = 0, unk_waiting = 0;
     for (size_t i = 0; i < n;) {
         size_t cl = utf8_len((unsigned char)w[i]);
         if (cl > n - i) cl = n - i;
@@ -1071,14 +1076,18 @@ static pp_status bpe_word(enc *e, const char *w, size_t n) {
         int all_bytes = 1;
         for (size_t k = 0; k < cl; k++) all_bytes &= hf->byte_ids[(unsigned char)w[i + k]] >= 0;
         if (id >= 0) {
+            if (unk_waiting) e->syms[m++] = hf->unk_id;
+            unk_waiting = 0;
             e->syms[m++] = id;
         } else if (hf->byte_fallback && all_bytes) {
             for (size_t k = 0; k < cl; k++) e->syms[m++] = hf->byte_ids[(unsigned char)w[i + k]];
         } else if (hf->unk_id >= 0) {
-            if (!(hf->fuse_unk && m > 0 && e->syms[m - 1] == hf->unk_id)) e->syms[m++] = hf->unk_id;
+            if (unk_waiting && !hf->fuse_unk) e->syms[m++] = hf->unk_id;
+            unk_waiting = 1;
         } /* no unk token: the character is dropped, as HF does */
         i += cl;
     }
+    if (unk_waiting) e->syms[m++] = hf->unk_id;
     PP_TRY(merge_scratch_reserve(&e->merge, m, e->err));
     tok_merge_pairs(t, e->syms, &m, &e->merge);
     for (int i = 0; i < m; i++) PP_TRY(emit(e, e->syms[i]));
