@@ -986,8 +986,10 @@ pp_status tok_save_hf(const tokenizer *t, const char *dir, pp_err *err) {
     int ids[3] = {t->bos_id, t->eos_id, t->pad_id};
     for (int i = 0; cfg && i < 3; i++)
         if (ids[i] >= 0) {
+            /* the token as tokenizer.json names it */
             const char *p = tok_piece_bytes(t, ids[i], &n);
-            json_object_set_new(cfg, keys[i], json_stringn(p, n));
+            json_t *name = t->kind == TOK_LLAMA2C ? l2c_piece_json(t, ids[i]) : json_stringn(p, n);
+            if (name) json_object_set_new(cfg, keys[i], name);
         }
     pp_status st = write_json_atomic(dir, "tokenizer_config.json", cfg, err);
     json_decref(cfg);
