@@ -23,7 +23,7 @@ done
 if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     if ! out=$(timeout "${PP_NPM_TIMEOUT:-300}" npm install --prefix "$dir" --no-audit --no-fund \
-            --no-save --ignore-scripts $missing 2>&1); then
+            --ignore-scripts $missing 2>&1); then
         echo "npm install$missing failed: $(printf '%s' "$out" | tail -n 2 | tr '\n' ' ')" >&2
         exit 1
     fi
