@@ -1,9 +1,10 @@
 /* tokenizer.h - byte-level, llama2.c SentencePiece-BPE and Hugging Face
  * tokenizer.json BPE tokenizers.
  *
- * One struct serves every kind.  Token strings are stored as one byte blob
- * plus offsets, so the tokenizer can be saved in a model file as plain
- * arrays (see model_io) and loaded back identically. */
+ * One struct serves every kind.  Token strings are kept as one byte blob
+ * plus offsets; a model file stores them as one string per token, and an
+ * HF tokenizer also its tokenizer.json text, parsed again on load (see
+ * model_io and docs/tokenizers.md). */
 #ifndef TOKENIZER_H
 #define TOKENIZER_H
 
