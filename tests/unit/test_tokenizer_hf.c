@@ -193,6 +193,21 @@ static void test_byte_fallback_and_unk(void **state) {
     expect_ids(&unk, "a\xc3\xa9\xc3\xa9", 0, (const int[]){263, 0}, 2);
     tok_free(&fb);
     tok_free(&unk);
+    /* only <0x41> exists: as HF's BPE does, the <unk> of "L" waits past the
+     * byte token of "A" and takes in the next "L" (checked against HF in
+     * tests/integration/hftok.sh, seed sentencepiece.json) */
+    write_text("partial.json",
+               "{\"added_tokens\": [{\"id\": 0, \"content\": \"<unk>\", \"special\": true}],"
+               " \"normalizer\": {\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\x81\"},"
+               " \"decoder\": {\"type\": \"ByteFallback\"}, \"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\","
+               " \"byte_fallback\": true, \"fuse_unk\": true, \"vocab\": {\"<unk>\": 0, \"\xe2\x96\x81\": 1,"
+               " \"a\": 2, \"<0x41>\": 3}, \"merges\": []}}");
+    write_text("partial_config.json", "{\"eos_token\": \"<unk>\"}");
+    tokenizer partial;
+    load(&partial, "partial.json", "partial_config.json");
+    expect_ids(&partial, "aLAL", 0, (const int[]){1, 2, 3, 0}, 4);
+    expect_ids(&partial, "aLa", 0, (const int[]){1, 2, 0, 2}, 4);
+    tok_free(&partial);
 }
 
 /* Added tokens are cut out before normalization and BPE; lstrip takes the
