@@ -124,6 +124,16 @@ static void load(tokenizer *t, const char *json_name, const char *config_name) {
     if (st != PP_OK) fail_msg("%s", err.msg);
 }
 
+/* The SentencePiece-style test tokenizer with its config (BOS <s>, EOS
+ * </s> given as {"content": ...}). */
+static void load_sp(tokenizer *t, int pairs, int byte_fallback) {
+    char name[32];
+    snprintf(name, sizeof name, "sp_%d%d.json", pairs, byte_fallback);
+    write_json(name, sp_tokenizer(pairs, byte_fallback));
+    write_text("sp_config.json", "{\"bos_token\": \"<s>\", \"eos_token\": {\"content\": \"</s>\"}}");
+    load(t, name, "sp_config.json");
+}
+
 static int encode(const tokenizer *t, const char *text, int add_bos, int *ids) {
     pp_err err = {0};
     int n = 0;
@@ -156,12 +166,9 @@ static void expect_decode(const tokenizer *t, const char *text, const char *want
  * load none and give single characters); lower rank merges first. */
 static void test_merge_forms_and_rank_order(void **state) {
     (void)state;
-    write_json("sp_str.json", sp_tokenizer(0, 1));
-    write_json("sp_pair.json", sp_tokenizer(1, 1));
-    write_text("sp_config.json", "{\"bos_token\": \"<s>\", \"eos_token\": {\"content\": \"</s>\"}}");
     tokenizer a, b;
-    load(&a, "sp_str.json", "sp_config.json");
-    load(&b, "sp_pair.json", "sp_config.json");
+    load_sp(&a, 0, 1);
+    load_sp(&b, 1, 1);
     /* "ab c" -> ▁ a b ▁ c: "a b" (rank 0) before "▁ a" (rank 1), so ▁ab
      * is never reached */
     const int want[] = {1, 259, 264, 259, 262};
@@ -181,12 +188,9 @@ static void test_merge_forms_and_rank_order(void **state) {
  * one <unk> for a run (fuse_unk); decoding gives the bytes back. */
 static void test_byte_fallback_and_unk(void **state) {
     (void)state;
-    write_json("sp_fb.json", sp_tokenizer(0, 1));
-    write_json("sp_unk.json", sp_tokenizer(0, 0));
-    write_text("sp_config.json", "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
     tokenizer fb, unk;
-    load(&fb, "sp_fb.json", "sp_config.json");
-    load(&unk, "sp_unk.json", "sp_config.json");
+    load_sp(&fb, 0, 1);
+    load_sp(&unk, 0, 0);
     /* é = C3 A9 */
     expect_ids(&fb, "a\xc3\xa9", 0, (const int[]){263, 3 + 0xC3, 3 + 0xA9}, 3);
     expect_decode(&fb, "a\xc3\xa9 cab", "a\xc3\xa9 cab");
@@ -214,10 +218,8 @@ static void test_byte_fallback_and_unk(void **state) {
  * spaces before one; special ones decode to nothing. */
 static void test_added_tokens(void **state) {
     (void)state;
-    write_json("sp.json", sp_tokenizer(0, 1));
-    write_text("sp_config.json", "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
     tokenizer t;
-    load(&t, "sp.json", "sp_config.json");
+    load_sp(&t, 0, 1);
     /* "a <tag> b": "a" -> ▁a; <tag> (its space taken by lstrip); " b" -> ▁ ▁ b */
     expect_ids(&t, "a <tag> b", 0, (const int[]){263, 267, 259, 259, 261}, 5);
     /* the special tokens themselves, also glued to text */
@@ -281,10 +283,8 @@ static void test_eos_ids_from_generation_config(void **state) {
 /* tok_save_hf writes the texts back; loading them again encodes the same. */
 static void test_save_hf_roundtrip(void **state) {
     (void)state;
-    write_json("sp.json", sp_tokenizer(1, 1));
-    write_text("sp_config.json", "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
     tokenizer t, back;
-    load(&t, "sp.json", "sp_config.json");
+    load_sp(&t, 1, 1);
     char dir[300];
     snprintf(dir, sizeof dir, "%s/saved", tmp_dir);
     mkdir(dir, 0755);
@@ -357,14 +357,12 @@ static void test_refusals_and_bad_json(void **state) {
  * offsets, still loads and encodes the same. */
 static void test_model_file_and_version_1(void **state) {
     (void)state;
-    write_json("sp.json", sp_tokenizer(0, 1));
-    write_text("sp_config.json", "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
     pp_err err = {0};
     model m;
     model_config c = {.dim = 8, .hidden_dim = 16, .n_layers = 1, .n_heads = 2, .n_kv_heads = 2, .vocab_size = 300,
                       .seq_len = 8, .tied_embeddings = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
     assert_int_equal(model_alloc(&m, &c, &err), PP_OK);
-    load(&m.tok, "sp.json", "sp_config.json"); /* 268 tokens: smaller than the model's 300 */
+    load_sp(&m.tok, 0, 1); /* 268 tokens: smaller than the model's 300 */
     m.fingerprint = model_fingerprint(&m);
     pp_provenance prov = {0};
     const char *hf_path = path_of("hf.h5");
