@@ -282,6 +282,11 @@ static pp_status add_pre_tokenizer(hf_ctx *c, hf_bpe *hf, json_t *p) {
             free(q);
             PP_TRY(st);
         }
+    } else if (!strcmp(type, "Digits")) {
+        /* numeric characters (Rust's is_numeric: categories Nd, Nl, No)
+         * split off, one at a time or as runs; SmolLM uses it */
+        s->kind = PRE_SPLIT;
+        PP_TRY(compile_regex(c, json_flag(p, "individual_digits", 0) ? "\\p{N}" : "\\p{N}+", &s->re));
     } else if (!strcmp(type, "ByteLevel")) {
         s->kind = PRE_BYTELEVEL;
         s->add_prefix_space = json_flag(p, "add_prefix_space", 1);

@@ -50,13 +50,14 @@ done
 
 # the small tokenizer.json files of the fuzz seeds cover the components the
 # three real files do not use (Metaspace, GPT-2's ByteLevel with its own
-# regex and prefix space, a Metaspace decoder without ByteFallback,
+# regex and prefix space, SmolLM's Digits before ByteLevel, a Metaspace
+# decoder without ByteFallback,
 # ignore_merges on an NFC byte-level file, lstrip)
 printf '{"eos_token": "</s>"}' >"$T/cfg_s.json"
 printf '{"eos_token": "<|end|>"}' >"$T/cfg_end.json"
-for seed in sentencepiece metaspace bytelevel gpt2; do
+for seed in sentencepiece metaspace bytelevel gpt2 digits; do
     cfg=$T/cfg_s.json
-    case $seed in bytelevel | gpt2) cfg=$T/cfg_end.json ;; esac
+    case $seed in bytelevel | gpt2 | digits) cfg=$T/cfg_end.json ;; esac
     compare "hftok_seed_$seed" "$ROOT/fuzz/corpus/tokenizer_json/$seed.json" "$cfg" "$T/edge.jsonl"
 done
 
