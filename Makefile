@@ -21,12 +21,12 @@ CC       := mpicc
 ARCH     ?= -march=native
 OPT      ?= -O3
 SAN      ?=
-PKGS     := hdf5-openmpi openblas jansson yaml-0.1
+PKGS     := hdf5-openmpi openblas jansson yaml-0.1 libpcre2-8 libutf8proc
 # Computed when make reads this file.  Targets that install packages first
 # (test, demo, base-model, ...) run `deps`, then re-invoke make, so the
 # compile sees flags computed after the install.
 PKG_CFLAGS ?= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   ?= $(shell pkg-config --libs hdf5-openmpi jansson yaml-0.1 2>/dev/null)
+PKG_LIBS   ?= $(shell pkg-config --libs hdf5-openmpi jansson yaml-0.1 libpcre2-8 libutf8proc 2>/dev/null)
 CFLAGS   ?= $(OPT) $(ARCH) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -Isrc -I$(BUILD) $(PKG_CFLAGS) $(SAN)
@@ -56,7 +56,7 @@ help:
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*/*.h) | $(BUILD)/src
 	@mkdir -p $(dir $@)
-	@$(if $(strip $(PKG_LIBS)),true,echo "make: pkg-config finds no hdf5-openmpi, jansson, yaml-0.1: run 'make deps' first (or set PKG_CFLAGS and PKG_LIBS)" >&2; false)
+	@$(if $(strip $(PKG_LIBS)),true,echo "make: pkg-config finds no hdf5-openmpi, jansson, yaml-0.1, libpcre2-8, libutf8proc: run 'make deps' first (or set PKG_CFLAGS and PKG_LIBS)" >&2; false)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/schemas_embedded.c: $(SCHEMAS) tools/embed-schemas.sh | $(BUILD)

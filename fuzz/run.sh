@@ -43,6 +43,7 @@ target_opts() {
     fuzz_llama2c | fuzz_tokenizer) echo "-max_len=8192" ;;
     fuzz_safetensors) echo "-max_len=8192 -dict=fuzz/json.dict" ;;
     fuzz_prompts_jsonl | fuzz_judge_answer) echo "-max_len=4096 -dict=fuzz/json.dict" ;;
+    fuzz_tokenizer_json) echo "-max_len=16384 -dict=fuzz/json.dict" ;;
     fuzz_prompts_yaml) echo "-max_len=4096 -dict=fuzz/yaml.dict" ;;
     fuzz_config) echo "-max_len=4096 -dict=fuzz/config.dict" ;;
     *) echo "-max_len=4096" ;;

@@ -17,7 +17,16 @@ set -eu
 
 PKGS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
 libscalapack-openmpi-dev libopenblas-dev libjansson-dev libyaml-dev
+libpcre2-dev libutf8proc-dev
 libcmocka-dev gnuplot-nox pkg-config make gcc clang libclang-rt-dev valgrind"
+# Node.js runs the Hugging Face reference implementations the tokenizer
+# tests compare against (their npm packages: tools/install-npm-deps.sh,
+# called by those tests); PP_DEPS_NODE=0 leaves it out (the tests then skip).
+# A node and npm already on the PATH (say from NodeSource, whose nodejs
+# bundles npm and conflicts with Debian's npm package) are used as they are.
+if [ "${PP_DEPS_NODE:-1}" != 0 ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+    PKGS="$PKGS nodejs npm"
+fi
 if [ "${PP_DEPS_SLURM:-1}" != 0 ]; then
     PKGS="$PKGS slurmctld slurmd slurm-client munge"
 fi
@@ -39,7 +48,8 @@ if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
 deps: this is not a Debian/Ubuntu system; install these yourself, e.g. on a cluster:
 deps:   module load gcc openmpi hdf5/parallel scalapack openblas   (names vary by site)
 deps:   needed: Open MPI >= 4 (mpicc, mpirun), HDF5 >= 1.10 built with --enable-parallel,
-deps:           ScaLAPACK (with BLACS), OpenBLAS (cblas.h), jansson, libyaml, cmocka (tests),
+deps:           ScaLAPACK (with BLACS), OpenBLAS (cblas.h), jansson, libyaml, PCRE2 (8-bit),
+deps:           utf8proc, cmocka (tests), Node.js + npm (tokenizer comparison tests),
 deps:           gnuplot (plots), pkg-config; Slurm + munge only for the Slurm tests
 deps: then run make with PKG_CONFIG_PATH pointing at their .pc files
 TXT

@@ -104,7 +104,7 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
     g->tokens[(size_t)j * g->row_tokens + i] = t;
     g->logp[j] += (double)lp;
     int generated = i + 1;
-    if (t == tok->eos_id || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
+    if (tok_is_eos(tok, t) || t == tok->bos_id) g->finish[j] = FINISH_EOS; /* run.c stops on BOS */
     else if (g->p.stop && stop_hit(g->p.stop, &g->stop_st[j], tok,
                                    i ? g->tokens[(size_t)j * g->row_tokens + i - 1] : g->prompt_last, t))
         g->finish[j] = FINISH_STOP;
@@ -601,7 +601,7 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     /* header of every chunk and of the output */
     header.k = o->gen.k;
     model_fingerprint_hex(&m, header.model_fingerprint);
-    snprintf(header.tokenizer, sizeof header.tokenizer, "%s", m.tok.kind == TOK_BYTE ? "byte" : "llama2c");
+    snprintf(header.tokenizer, sizeof header.tokenizer, "%s", tok_kind_name(m.tok.kind));
     header.vocab_size = m.cfg.vocab_size;
     header.temperature = o->gen.sample.temperature;
     header.top_p = o->gen.sample.top_p;

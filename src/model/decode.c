@@ -140,7 +140,7 @@ static int sample_next(decoder *d, int s, const float *logits, const decoder_pro
     d->gen_lp[(size_t)s * d->row_tokens + i] = lp;
     d->logp[s] += (double)lp;
     int generated = i + 1;
-    if (t == d->m->tok.eos_id || t == d->m->tok.bos_id) return FINISH_EOS;
+    if (tok_is_eos(&d->m->tok, t) || t == d->m->tok.bos_id) return FINISH_EOS;
     if (d->p.stop && stop_hit(d->p.stop, &d->stop_st[s], &d->m->tok, token_at(d, pr, s, n_prompt + i - 1), t))
         return FINISH_STOP;
     if (generated >= d->p.max_new_tokens) return FINISH_MAX_TOKENS;

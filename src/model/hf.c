@@ -1,6 +1,8 @@
 /* hf.c - Hugging Face Llama-family checkpoints in and out (see hf.h). */
 #include "model/hf.h"
 
+#include "chat/chat.h"
+
 #include "core/pp_text.h"
 
 #include <errno.h>
@@ -197,22 +199,76 @@ static int rope_heads(const model_config *c, const char *name) {
 
 /* ---- the tokenizer: one call point each way -------------------------------------- */
 
-static pp_status load_tokenizer(model *m, const char *dir, const char *llama2c_tokenizer, pp_err *err) {
-    if (llama2c_tokenizer) return tok_load_llama2c(&m->tok, llama2c_tokenizer, m->cfg.vocab_size, err);
-    char path[PP_PATH_MAX];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (access(path, F_OK) != 0)
-        return pp_fail(err, PP_EINPUT, "%s: no tokenizer.json (give a llama2.c tokenizer with --tokenizer T.bin)", dir);
-    return pp_fail(err, PP_EINPUT, "%s: tokenizer.json import is not built yet (give --tokenizer T.bin)", path);
+static pp_status write_json(const char *path, json_t *j, pp_err *err);
+
+/* The chat template of tokenizer_config.json (a string, or a list of named
+ * templates of which "default" is taken) into the model: the text is kept
+ * as data, and the family prefpipe renders it as when it is one it knows
+ * (chat_detect_family); an unknown template is kept without a family, so
+ * conversation prompts are refused by name later (docs/chat.md). */
+static pp_status load_chat_template(model *m, const char *config_path, const pp_log *log, pp_err *err) {
+    json_error_t je;
+    json_t *root = json_load_file(config_path, JSON_DECODE_INT_AS_REAL, &je);
+    if (!root) return pp_fail(err, PP_EINPUT, "%s: not JSON (%s, line %d)", config_path, je.text, je.line);
+    json_t *t = json_object_get(root, "chat_template");
+    const char *text = json_string_value(t);
+    for (size_t i = 0; !text && json_is_array(t) && i < json_array_size(t); i++) {
+        json_t *e = json_array_get(t, i);
+        if (!strcmp(json_string_value(json_object_get(e, "name")) ? json_string_value(json_object_get(e, "name")) : "",
+                    "default"))
+            text = json_string_value(json_object_get(e, "template"));
+    }
+    pp_status st = PP_OK;
+    if (text) {
+        m->chat_template = strdup(text);
+        if (!m->chat_template) st = pp_fail(err, PP_ESYS, "out of memory");
+        chat_family fam;
+        pp_err quiet = {0};
+        if (st == PP_OK && chat_detect_family(text, config_path, &fam, &quiet) == PP_OK)
+            snprintf(m->chat_family, sizeof m->chat_family, "%s", chat_family_name(fam));
+        else if (st == PP_OK && log)
+            pp_warn(log, "%s: kept the chat template as text, but %s", config_path, quiet.msg);
+    }
+    json_decref(root);
+    return st;
 }
 
-/* The tokenizer stays in the model file; tokenizer.json export comes with
- * the tokenizer.json reader (hftok). */
+/* The tokenizer: a llama2.c tokenizer.bin when given, else the checkpoint's
+ * tokenizer.json (with tokenizer_config.json and its chat template). */
+static pp_status load_tokenizer(model *m, const char *dir, const char *llama2c_tokenizer, const pp_log *log,
+                                pp_err *err) {
+    if (llama2c_tokenizer) return tok_load_llama2c(&m->tok, llama2c_tokenizer, m->cfg.vocab_size, err);
+    char path[PP_PATH_MAX], config[PP_PATH_MAX];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    snprintf(config, sizeof config, "%s/tokenizer_config.json", dir);
+    if (access(path, F_OK) != 0)
+        return pp_fail(err, PP_EINPUT, "%s: no tokenizer.json (give a llama2.c tokenizer with --tokenizer T.bin)", dir);
+    int has_config = access(config, F_OK) == 0;
+    PP_TRY(tok_load_hf(&m->tok, path, has_config ? config : NULL, err));
+    if (m->tok.vocab_size > m->cfg.vocab_size)
+        return pp_fail(err, PP_EINPUT, "%s: %d tokens, more than the model's vocab_size %d", path, m->tok.vocab_size,
+                       m->cfg.vocab_size);
+    return has_config ? load_chat_template(m, config, log, err) : PP_OK;
+}
+
+/* tokenizer.json and tokenizer_config.json (with the chat template); a byte
+ * tokenizer has no tokenizer.json form: the model file keeps it. */
 static pp_status save_tokenizer(const model *m, const char *dir, const pp_log *log, pp_err *err) {
-    (void)m;
-    (void)err;
-    if (log) pp_warn(log, "%s: tokenizer.json is not written (tokenizer.json export is not built yet)", dir);
-    return PP_OK;
+    if (m->tok.kind == TOK_BYTE) {
+        if (log) pp_warn(log, "%s: no tokenizer.json written: a byte-level tokenizer has none", dir);
+        return PP_OK;
+    }
+    PP_TRY(tok_save_hf(&m->tok, dir, err));
+    if (!m->chat_template) return PP_OK;
+    char config[PP_PATH_MAX];
+    snprintf(config, sizeof config, "%s/tokenizer_config.json", dir);
+    json_error_t je;
+    json_t *root = json_load_file(config, JSON_DECODE_INT_AS_REAL, &je);
+    if (!root) return pp_fail(err, PP_ESYS, "%s: cannot read back what was written (%s)", config, je.text);
+    json_object_set_new(root, "chat_template", json_string(m->chat_template));
+    pp_status st = write_json(config, root, err);
+    json_decref(root);
+    return st;
 }
 
 /* ---- import --------------------------------------------------------------------- */
@@ -310,7 +366,7 @@ pp_status hf_import(model *m, const hf_import_opts *o, hf_import_info *info, pp_
     free(tab);
     st_close(&s);
     if (st == PP_OK) st = model_check_finite(m, o->dir, err);
-    if (st == PP_OK && !o->weights_only) st = load_tokenizer(m, o->dir, o->llama2c_tokenizer, err);
+    if (st == PP_OK && !o->weights_only) st = load_tokenizer(m, o->dir, o->llama2c_tokenizer, o->log, err);
     if (st != PP_OK) {
         model_free(m);
         return st;

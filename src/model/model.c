@@ -263,6 +263,11 @@ uint64_t model_fingerprint(const model *m) {
         h = hash_bytes(h, t->pieces, (size_t)t->piece_offsets[t->vocab_size]);
         h = hash_bytes(h, t->scores, (size_t)t->vocab_size * sizeof *t->scores);
     }
+    /* an HF tokenizer encodes by its whole tokenizer.json (normalizer,
+     * regexes, merges), not only by its vocabulary */
+    size_t json_len;
+    const char *json = tok_hf_json(t, &json_len);
+    if (json) h = hash_bytes(h, json, json_len);
     return h;
 }
 

@@ -38,18 +38,57 @@ static pp_status write_config(pp_h5 *f, const model *m, pp_err *err) {
     return PP_OK;
 }
 
+/* The vocabulary as text h5dump shows: one string per token.  The byte
+ * kind's raw bytes 0..255 are written as "<0xXX>" (a NUL or a lone high
+ * byte is no string); pieces are otherwise stored as they are. */
+static pp_status write_pieces(pp_h5 *f, const tokenizer *t, pp_err *err) {
+    int64_t V = t->vocab_size, blob = t->piece_offsets[V];
+    char *buf = malloc((size_t)(blob + 7 * V + 1));
+    const char **strs = malloc((size_t)V * sizeof *strs);
+    pp_status st = buf && strs ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    char *o = buf;
+    for (int64_t i = 0; st == PP_OK && i < V; i++) {
+        size_t n = (size_t)(t->piece_offsets[i + 1] - t->piece_offsets[i]);
+        const char *p = t->pieces + t->piece_offsets[i];
+        strs[i] = o;
+        if (t->kind == TOK_BYTE && i < 256) {
+            o += sprintf(o, "<0x%02X>", (unsigned)i) + 1;
+            continue;
+        }
+        if (memchr(p, 0, n)) st = pp_fail(err, PP_EINPUT, "%s: /tokenizer/pieces: token %lld contains a NUL byte", f->path, (long long)i);
+        memcpy(o, p, n);
+        o[n] = '\0';
+        o += n + 1;
+    }
+    if (st == PP_OK) st = pp_h5_write_text(f, "/tokenizer/pieces", V, strs, err);
+    free(buf);
+    free(strs);
+    return st;
+}
+
+/* Written in the serial phase (text datasets). */
 static pp_status write_tokenizer(pp_h5 *f, const tokenizer *t, pp_err *err) {
     PP_TRY(pp_h5_group(f, "/tokenizer", err));
-    PP_TRY(pp_h5_attr_str(f, "/tokenizer", "kind", t->kind == TOK_BYTE ? "byte" : "llama2c", err));
+    PP_TRY(pp_h5_attr_str(f, "/tokenizer", "kind", tok_kind_name(t->kind), err));
     PP_TRY(pp_h5_attr_i64(f, "/tokenizer", "bos_id", t->bos_id, err));
     PP_TRY(pp_h5_attr_i64(f, "/tokenizer", "eos_id", t->eos_id, err));
     PP_TRY(pp_h5_attr_i64(f, "/tokenizer", "pad_id", t->pad_id, err));
     PP_TRY(pp_h5_attr_i64(f, "/tokenizer", "max_token_length", t->max_token_length, err));
-    int64_t V = t->vocab_size;
-    int64_t dv[1] = {V}, dv1[1] = {V + 1}, db[1] = {t->piece_offsets[V]};
-    PP_TRY(pp_h5_write_root(f, "/tokenizer/offsets", PP_I64, 1, dv1, t->piece_offsets, err));
-    PP_TRY(pp_h5_write_root(f, "/tokenizer/pieces", PP_U8, 1, db, t->pieces, err));
+    PP_TRY(pp_h5_attr_i64(f, "/tokenizer", "vocab_size", t->vocab_size, err));
+    int64_t dv[1] = {t->vocab_size}, de[1] = {t->n_eos};
+    int64_t eos[TOK_MAX_EOS];
+    for (int i = 0; i < t->n_eos; i++) eos[i] = t->eos_ids[i];
+    PP_TRY(write_pieces(f, t, err));
     PP_TRY(pp_h5_write_root(f, "/tokenizer/scores", PP_F32, 1, dv, t->scores, err));
+    PP_TRY(pp_h5_write_root(f, "/tokenizer/eos_ids", PP_I64, 1, de, eos, err));
+    size_t json_len;
+    const char *json = tok_hf_json(t, &json_len), *config = tok_hf_config(t);
+    if (json) {
+        /* encoding needs the whole tokenizer.json: kept as it came, parsed
+         * again on load */
+        PP_TRY(pp_h5_write_text(f, "/tokenizer/hf_tokenizer_json", 1, &json, err));
+        if (config) PP_TRY(pp_h5_write_text(f, "/tokenizer/hf_tokenizer_config", 1, &config, err));
+    }
     return PP_OK;
 }
 
@@ -99,10 +138,11 @@ pp_status model_save(const char *path, const model *m, MPI_Comm comm, const pp_p
         st = pp_h5_write_root(&f, name, PP_F32, tab[i].rank, tab[i].dims, m->params + tab[i].offset, err);
     }
     free(tab);
-    if (st == PP_OK) st = write_tokenizer(&f, &m->tok, err);
     if (st == PP_OK && m->chat_family[0]) st = pp_h5_attr_str(&f, "/", "chat_family", m->chat_family, err);
     if (st == PP_OK && m->chat_template) st = pp_h5_attr_str(&f, "/", "chat_template", m->chat_template, err);
     if (st == PP_OK && extra) st = write_extra(&f, m, extra, err);
+    if (st == PP_OK) st = pp_h5_serial_begin(&f, err);
+    if (st == PP_OK) st = write_tokenizer(&f, &m->tok, err);
     if (st != PP_OK) {
         pp_h5_abort(&f);
         return st;
@@ -167,6 +207,85 @@ static pp_status read_config(pp_h5 *f, model_config *c, pp_err *err) {
     return read_config_v2(f, c, err);
 }
 
+/* Files before schema change: /tokenizer/pieces as one uint8 blob with
+ * /tokenizer/offsets. */
+static pp_status read_legacy_pieces(pp_h5 *f, int64_t V, char **pieces, int64_t **off, pp_err *err) {
+    int64_t want_off[1] = {V + 1}, db[4];
+    PP_TRY(pp_h5_expect(f, "/tokenizer/offsets", PP_I64, 1, want_off, NULL, err));
+    PP_TRY(pp_h5_expect(f, "/tokenizer/pieces", PP_U8, 1, NULL, db, err));
+    if (db[0] > V * 1024)
+        return pp_fail(err, PP_EINPUT, "%s: /tokenizer/pieces is implausibly large (%lld bytes)", f->path, (long long)db[0]);
+    *off = malloc((size_t)(V + 1) * sizeof **off);
+    *pieces = malloc((size_t)db[0] + 1);
+    if (!*off || !*pieces) return pp_fail(err, PP_ESYS, "out of memory");
+    PP_TRY(pp_h5_read_all(f, "/tokenizer/offsets", PP_I64, *off, err));
+    PP_TRY(pp_h5_read_all(f, "/tokenizer/pieces", PP_U8, *pieces, err));
+    if ((*off)[V] != db[0])
+        return pp_fail(err, PP_EINPUT, "%s: /tokenizer/offsets ends at %lld but /tokenizer/pieces has %lld bytes", f->path,
+                       (long long)(*off)[V], (long long)db[0]);
+    return PP_OK;
+}
+
+/* /tokenizer/pieces as V strings (the byte kind's "<0xXX>" back to bytes). */
+static pp_status read_text_pieces(pp_h5 *f, tok_kind kind, int64_t V, char **pieces, int64_t **off, pp_err *err) {
+    int64_t n;
+    char **strs = NULL;
+    PP_TRY(pp_h5_read_text(f, "/tokenizer/pieces", V, &n, &strs, err));
+    int64_t blob = 0;
+    for (int64_t i = 0; i < V; i++) blob += (int64_t)strlen(strs[i]);
+    *off = malloc((size_t)(V + 1) * sizeof **off);
+    *pieces = malloc((size_t)blob + 1);
+    pp_status st = *off && *pieces ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    int64_t o = 0;
+    for (int64_t i = 0; st == PP_OK && i < V; i++) {
+        (*off)[i] = o;
+        unsigned b;
+        if (kind == TOK_BYTE && i < 256 && sscanf(strs[i], "<0x%2X>", &b) == 1 && b == (unsigned)i) {
+            (*pieces)[o++] = (char)b;
+            continue;
+        }
+        size_t len = strlen(strs[i]);
+        memcpy(*pieces + o, strs[i], len);
+        o += (int64_t)len;
+    }
+    if (st == PP_OK) (*off)[V] = o;
+    free(strs);
+    return st;
+}
+
+/* The HF tokenizer: its tokenizer.json (and config) parsed again; the ids
+ * stored beside them take precedence (generation_config.json's EOS ids are
+ * not in the texts). */
+static pp_status read_hf_tokenizer(pp_h5 *f, model *m, int bos, int pad, const char *pieces, const int64_t *off, int64_t V,
+                                   pp_err *err) {
+    int64_t n, de[4];
+    char **json = NULL, **config = NULL;
+    int64_t eos[TOK_MAX_EOS];
+    int eos_ids[TOK_MAX_EOS];
+    pp_status st = pp_h5_expect(f, "/tokenizer/eos_ids", PP_I64, 1, NULL, de, err);
+    if (st == PP_OK && (de[0] < 1 || de[0] > TOK_MAX_EOS))
+        st = pp_fail(err, PP_EINPUT, "%s: /tokenizer/eos_ids has %lld ids (1..%d)", f->path, (long long)de[0], TOK_MAX_EOS);
+    if (st == PP_OK) st = pp_h5_read_all(f, "/tokenizer/eos_ids", PP_I64, eos, err);
+    if (st == PP_OK) st = pp_h5_read_text(f, "/tokenizer/hf_tokenizer_json", 1, &n, &json, err);
+    if (st == PP_OK && pp_h5_exists(f, "/tokenizer/hf_tokenizer_config"))
+        st = pp_h5_read_text(f, "/tokenizer/hf_tokenizer_config", 1, &n, &config, err);
+    for (int i = 0; st == PP_OK && i < de[0]; i++) eos_ids[i] = (int)eos[i];
+    char what[PP_PATH_MAX + 40];
+    snprintf(what, sizeof what, "%s: /tokenizer/hf_tokenizer_json", f->path);
+    if (st == PP_OK)
+        st = tok_from_hf_text(&m->tok, json[0], strlen(json[0]), config ? config[0] : NULL, bos, pad, eos_ids, (int)de[0],
+                              what, err);
+    /* the stored vocabulary must be the one the texts give */
+    if (st == PP_OK && (m->tok.vocab_size != V || memcmp(m->tok.piece_offsets, off, (size_t)(V + 1) * sizeof *off) != 0 ||
+                        memcmp(m->tok.pieces, pieces, (size_t)off[V]) != 0)) {
+        tok_free(&m->tok);
+        st = pp_fail(err, PP_EINPUT, "%s: /tokenizer/pieces differ from the vocabulary of /tokenizer/hf_tokenizer_json", f->path);
+    }
+    free(json);
+    free(config);
+    return st;
+}
+
 static pp_status read_tokenizer(pp_h5 *f, model *m, pp_err *err) {
     char kind[32];
     int64_t bos, eos, pad, maxlen;
@@ -176,26 +295,31 @@ static pp_status read_tokenizer(pp_h5 *f, model *m, pp_err *err) {
     PP_TRY(pp_h5_get_attr_i64(f, "/tokenizer", "eos_id", &eos, err));
     PP_TRY(pp_h5_get_attr_i64(f, "/tokenizer", "pad_id", &pad, err));
     tok_kind tk;
-    if (!strcmp(kind, "byte")) tk = TOK_BYTE;
-    else if (!strcmp(kind, "llama2c")) tk = TOK_LLAMA2C;
+    if (!strcmp(kind, tok_kind_name(TOK_BYTE))) tk = TOK_BYTE;
+    else if (!strcmp(kind, tok_kind_name(TOK_LLAMA2C))) tk = TOK_LLAMA2C;
+    else if (!strcmp(kind, tok_kind_name(TOK_HF_BPE))) tk = TOK_HF_BPE;
     else return pp_fail(err, PP_EINPUT, "%s: unknown tokenizer kind '%s'", f->path, kind);
-    int64_t V = m->cfg.vocab_size, want_off[1] = {V + 1}, want_v[1] = {V}, db[4];
-    PP_TRY(pp_h5_expect(f, "/tokenizer/offsets", PP_I64, 1, want_off, NULL, err));
+    /* an HF vocabulary may be smaller than the model's (padded) embedding */
+    int64_t V = m->cfg.vocab_size, want_v[1];
+    if (tk == TOK_HF_BPE) {
+        PP_TRY(pp_h5_get_attr_i64(f, "/tokenizer", "vocab_size", &V, err));
+        if (V < 1 || V > m->cfg.vocab_size)
+            return pp_fail(err, PP_EINPUT, "%s: /tokenizer vocab_size %lld outside 1..%d (the model's)", f->path, (long long)V,
+                           m->cfg.vocab_size);
+    }
+    want_v[0] = V;
     PP_TRY(pp_h5_expect(f, "/tokenizer/scores", PP_F32, 1, want_v, NULL, err));
-    PP_TRY(pp_h5_expect(f, "/tokenizer/pieces", PP_U8, 1, NULL, db, err));
-    if (db[0] > (int64_t)V * 1024)
-        return pp_fail(err, PP_EINPUT, "%s: /tokenizer/pieces is implausibly large (%lld bytes)", f->path, (long long)db[0]);
-    int64_t *off = malloc((size_t)(V + 1) * sizeof *off);
+    int64_t *off = NULL;
+    char *pieces = NULL;
     float *scores = malloc((size_t)V * sizeof *scores);
-    char *pieces = malloc((size_t)db[0] + 1);
-    pp_status st = (off && scores && pieces) ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
-    if (st == PP_OK) st = pp_h5_read_all(f, "/tokenizer/offsets", PP_I64, off, err);
+    pp_status st = scores ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
     if (st == PP_OK) st = pp_h5_read_all(f, "/tokenizer/scores", PP_F32, scores, err);
-    if (st == PP_OK) st = pp_h5_read_all(f, "/tokenizer/pieces", PP_U8, pieces, err);
-    if (st == PP_OK && off[V] != db[0])
-        st = pp_fail(err, PP_EINPUT, "%s: /tokenizer/offsets ends at %lld but /tokenizer/pieces has %lld bytes", f->path,
-                     (long long)off[V], (long long)db[0]);
-    if (st == PP_OK) {
+    if (st == PP_OK)
+        st = pp_h5_exists(f, "/tokenizer/offsets") ? read_legacy_pieces(f, V, &pieces, &off, err)
+                                                   : read_text_pieces(f, tk, V, &pieces, &off, err);
+    if (st == PP_OK && tk == TOK_HF_BPE) {
+        st = read_hf_tokenizer(f, m, (int)bos, (int)pad, pieces, off, V, err);
+    } else if (st == PP_OK) {
         st = tok_from_arrays(&m->tok, tk, (int)V, (int)bos, (int)eos, (int)pad, pieces, off, scores, err);
         if (st != PP_OK) pp_wrap(err, "%s: /tokenizer", f->path);
         /* llama2.c files store a bound that may exceed the longest piece */

@@ -13,7 +13,8 @@
 #include "model/model.h"
 #include "io/pp_h5.h"
 
-/* 2: head_dim and rope_scaling attributes (version 1 files still load) */
+/* 2: head_dim and rope_scaling attributes; the vocabulary as text, the
+ * tokenizer.json of hf-bpe tokenizers, eos_ids (version 1 files still load) */
 #define MODEL_SCHEMA_VERSION 2
 #define MODEL_MAX_METRICS 24
 #define MODEL_CHAT_TEMPLATE_MAX (1 << 18) /* bytes of a stored chat template */

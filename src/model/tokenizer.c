@@ -9,7 +9,7 @@
  *   decode: after BOS drop a leading space; "<0xXX>" pieces are raw bytes.
  * Lookups use an index of ids sorted by piece bytes (binary search), as
  * run.c does with qsort/bsearch. */
-#include "model/tokenizer.h"
+#include "model/tokenizer_impl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,10 +21,6 @@
 #define L2C_BOS 1
 #define L2C_EOS 2
 #define L2C_BYTE0 3
-/* Sanity limits for files we did not write (real vocabularies are ~1e5
- * tokens of at most a few hundred bytes). */
-#define TOK_MAX_VOCAB (1 << 24)
-#define TOK_MAX_PIECE_LEN 65536
 /* run.c starts its best-score search here, so merges scoring at or below
  * it are never taken; we keep that. */
 #define MERGE_SCORE_FLOOR -1e10f
@@ -36,10 +32,9 @@
 #define B64(n) B16(n), B16((n) + 16), B16((n) + 32), B16((n) + 48)
 static const unsigned char all_bytes[256] = {B64(0), B64(64), B64(128), B64(192)};
 
-static const char *piece_of(const tokenizer *t, int id, size_t *len) {
-    *len = (size_t)(t->piece_offsets[id + 1] - t->piece_offsets[id]);
-    return t->pieces + t->piece_offsets[id];
-}
+#define piece_of tok_piece_bytes
+
+const char *tok_raw_byte(int b) { return (const char *)&all_bytes[b & 255]; }
 
 /* ------------------------------------------------------------------------ */
 /* sorted piece index */
@@ -60,7 +55,7 @@ static int cmp_concat(const unsigned char *a, size_t alen, const unsigned char *
 }
 
 /* Id of the piece equal to a||b (lowest id if duplicated), or -1. */
-static int find_piece(const tokenizer *t, const char *a, size_t alen, const char *b, size_t blen) {
+int tok_find_piece(const tokenizer *t, const char *a, size_t alen, const char *b, size_t blen) {
     int lo = 0, hi = t->vocab_size; /* first index whose piece >= key */
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
@@ -93,7 +88,7 @@ static int cmp_sort_entry(const void *x, const void *y) {
     return (a->id > b->id) - (a->id < b->id); /* duplicates: lowest id first */
 }
 
-static pp_status build_sorted_index(tokenizer *t, const char *what, pp_err *err) {
+pp_status tok_build_index(tokenizer *t, const char *what, pp_err *err) {
     sort_entry *tmp = malloc((size_t)t->vocab_size * sizeof *tmp);
     t->sorted_ids = malloc((size_t)t->vocab_size * sizeof *t->sorted_ids);
     if (!tmp || !t->sorted_ids) {
@@ -124,7 +119,7 @@ static int hex_value(char c) {
 }
 
 /* The byte a "<0xXX>" piece stands for, or -1 if it is not one. */
-static int byte_piece_value(const char *p, size_t len) {
+int tok_byte_piece_value(const char *p, size_t len) {
     if (len != 6 || p[0] != '<' || p[1] != '0' || p[2] != 'x' || p[5] != '>') return -1;
     int hi = hex_value(p[3]), lo = hex_value(p[4]);
     return (hi < 0 || lo < 0) ? -1 : hi * 16 + lo;
@@ -158,7 +153,7 @@ static pp_status check_layout(const tokenizer *t, const char *what, pp_err *err)
         for (int b = 0; b < 256; b++) {
             size_t len;
             const char *p = piece_of(t, L2C_BYTE0 + b, &len);
-            if (byte_piece_value(p, len) != b)
+            if (tok_byte_piece_value(p, len) != b)
                 return pp_fail(err, PP_EINPUT,
                                "%s: token %d should be the byte-fallback piece <0x%02X> (run.c "
                                "encodes byte b as id b+3)", what, L2C_BYTE0 + b, b);
@@ -175,6 +170,8 @@ pp_status tok_init_bytes(tokenizer *t, pp_err *err) {
     t->bos_id = 256;
     t->eos_id = 257;
     t->pad_id = 258;
+    t->n_eos = 1;
+    t->eos_ids[0] = t->eos_id;
     size_t blob = 256;
     for (int i = 0; i < 3; i++) blob += strlen(specials[i]);
     t->pieces = malloc(blob);
@@ -303,6 +300,8 @@ pp_status tok_load_llama2c(tokenizer *t, const char *path, int vocab_size, pp_er
     t->bos_id = L2C_BOS;
     t->eos_id = L2C_EOS;
     t->pad_id = -1;
+    t->n_eos = 1;
+    t->eos_ids[0] = L2C_EOS;
     t->max_token_length = max_len;
     t->pieces = malloc(blob > 0 ? (size_t)blob : 1);
     t->piece_offsets = malloc((size_t)(vocab_size + 1) * sizeof *t->piece_offsets);
@@ -326,7 +325,7 @@ pp_status tok_load_llama2c(tokenizer *t, const char *path, int vocab_size, pp_er
     free(buf);
 
     st = check_layout(t, path, err);
-    if (st == PP_OK) st = build_sorted_index(t, path, err);
+    if (st == PP_OK) st = tok_build_index(t, path, err);
     if (st != PP_OK) tok_free(t);
     return st;
 }
@@ -361,6 +360,10 @@ pp_status tok_save_llama2c(const tokenizer *t, const char *path, pp_err *err) {
         ok &= fwrite(&len32, sizeof len32, 1, f) == 1;
         if (len) ok &= fwrite(p, 1, len, f) == len;
     }
+    return tok_close_and_rename(f, ok, tmp, path, err);
+}
+
+pp_status tok_close_and_rename(FILE *f, int ok, const char *tmp, const char *path, pp_err *err) {
     if (fclose(f) != 0) ok = 0;
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;
@@ -402,6 +405,8 @@ pp_status tok_from_arrays(tokenizer *t, tok_kind kind, int vocab_size, int bos, 
     t->bos_id = bos;
     t->eos_id = eos;
     t->pad_id = pad;
+    t->n_eos = 1;
+    t->eos_ids[0] = eos;
     t->max_token_length = longest;
     t->pieces = malloc(blob > 0 ? (size_t)blob : 1);
     t->piece_offsets = malloc((size_t)(vocab_size + 1) * sizeof *t->piece_offsets);
@@ -414,12 +419,13 @@ pp_status tok_from_arrays(tokenizer *t, tok_kind kind, int vocab_size, int bos, 
     memcpy(t->piece_offsets, offsets, (size_t)(vocab_size + 1) * sizeof *offsets);
     if (scores) memcpy(t->scores, scores, (size_t)vocab_size * sizeof *scores);
     pp_status st = check_layout(t, what, err);
-    if (st == PP_OK && kind == TOK_LLAMA2C) st = build_sorted_index(t, what, err);
+    if (st == PP_OK && kind == TOK_LLAMA2C) st = tok_build_index(t, what, err);
     if (st != PP_OK) tok_free(t);
     return st;
 }
 
 void tok_free(tokenizer *t) {
+    hf_free(t->hf);
     free(t->pieces);
     free(t->piece_offsets);
     free(t->scores);
@@ -429,13 +435,6 @@ void tok_free(tokenizer *t) {
 
 /* ------------------------------------------------------------------------ */
 /* encode */
-
-/* A possible merge of the adjacent tokens at positions left and right
- * (holding ids a and b) into token id. */
-typedef struct {
-    float score;
-    int left, right, a, b, id;
-} merge_cand;
 
 /* run.c takes the highest score, and the leftmost pair among equals. */
 static int cand_first(const merge_cand *x, const merge_cand *y) {
@@ -468,38 +467,60 @@ static merge_cand heap_pop(merge_cand *heap, int *n) {
     return top;
 }
 
-/* Queue the merge of positions left, right if their concatenation is a
- * piece scoring above run.c's floor. */
+/* The merge of adjacent ids a, b: the merged id and its score, or -1. */
+static int pair_merge(const tokenizer *t, int a, int b, float *score) {
+    if (t->kind == TOK_HF_BPE) return hf_pair_merge(t->hf, a, b, score);
+    size_t alen, blen;
+    const char *pa = piece_of(t, a, &alen);
+    const char *pb = piece_of(t, b, &blen);
+    int id = tok_find_piece(t, pa, alen, pb, blen);
+    /* run.c never takes merges scoring at or below its floor */
+    if (id < 0 || t->scores[id] <= MERGE_SCORE_FLOOR) return -1;
+    *score = t->scores[id];
+    return id;
+}
+
 static void push_pair(const tokenizer *t, const int *tok, int left, int right, merge_cand *heap,
                       int *n_heap) {
-    size_t alen, blen;
-    const char *pa = piece_of(t, tok[left], &alen);
-    const char *pb = piece_of(t, tok[right], &blen);
-    int id = find_piece(t, pa, alen, pb, blen);
-    if (id >= 0 && t->scores[id] > MERGE_SCORE_FLOOR) {
-        merge_cand c = {t->scores[id], left, right, tok[left], tok[right], id};
+    float score;
+    int id = pair_merge(t, tok[left], tok[right], &score);
+    if (id >= 0) {
+        merge_cand c = {score, left, right, tok[left], tok[right], id};
         heap_push(heap, n_heap, c);
     }
 }
 
-/* run.c repeatedly rescans all adjacent pairs for the best merge.  Here the
- * candidates sit in a heap ordered the same way (score, then position) and
- * tokens in a linked list; a candidate whose tokens changed since it was
- * queued is dropped when popped.  Same merges, O(n log n). */
-static pp_status merge_pairs(const tokenizer *t, int *tok, int *n_tok, pp_err *err) {
-    int m = *n_tok;
-    if (m < 2) return PP_OK;
-    /* each merge queues at most two new candidates */
-    size_t cap = 3 * (size_t)m;
-    int *next = malloc((size_t)m * sizeof *next);
-    int *prev = malloc((size_t)m * sizeof *prev);
-    merge_cand *heap = malloc(cap * sizeof *heap);
-    if (!next || !prev || !heap) {
-        free(next);
-        free(prev);
-        free(heap);
-        return pp_fail(err, PP_ESYS, "tokenizer: out of memory encoding %d tokens", m);
+pp_status merge_scratch_reserve(merge_scratch *s, int cap, pp_err *err) {
+    if (cap <= s->cap) return PP_OK;
+    merge_scratch_free(s);
+    s->next = malloc((size_t)cap * sizeof *s->next);
+    s->prev = malloc((size_t)cap * sizeof *s->prev);
+    s->heap = malloc(3 * (size_t)cap * sizeof *s->heap);
+    if (!s->next || !s->prev || !s->heap) {
+        merge_scratch_free(s);
+        return pp_fail(err, PP_ESYS, "tokenizer: out of memory encoding %d tokens", cap);
     }
+    s->cap = cap;
+    return PP_OK;
+}
+
+void merge_scratch_free(merge_scratch *s) {
+    free(s->next);
+    free(s->prev);
+    free(s->heap);
+    memset(s, 0, sizeof *s);
+}
+
+/* run.c repeatedly rescans all adjacent pairs for the best merge (and HF
+ * takes the lowest rank, leftmost first: the same order with score =
+ * -rank).  Here the candidates sit in a heap ordered that way and tokens in
+ * a linked list; a candidate whose tokens changed since it was queued is
+ * dropped when popped.  Same merges, O(n log n). */
+void tok_merge_pairs(const tokenizer *t, int *tok, int *n_tok, merge_scratch *s) {
+    int m = *n_tok;
+    if (m < 2) return;
+    int *next = s->next, *prev = s->prev;
+    merge_cand *heap = s->heap; /* each merge queues at most two new candidates */
     int n_heap = 0;
     for (int i = 0; i < m; i++) {
         next[i] = i + 1;
@@ -519,10 +540,6 @@ static pp_status merge_pairs(const tokenizer *t, int *tok, int *n_tok, pp_err *e
     int n = 0;
     for (int i = 0; i < m; i = next[i]) tok[n++] = tok[i];
     *n_tok = n;
-    free(next);
-    free(prev);
-    free(heap);
-    return PP_OK;
 }
 
 static pp_status encode_llama2c(const tokenizer *t, const char *text, int *ids, int *n_ids,
@@ -530,7 +547,7 @@ static pp_status encode_llama2c(const tokenizer *t, const char *text, int *ids, 
     int n = *n_ids; /* BOS may already be there; run.c lets it take part in
                        merges too (its piece never matches in practice) */
     if (text[0] != '\0') {
-        int space = find_piece(t, " ", 1, NULL, 0);
+        int space = tok_find_piece(t, " ", 1, NULL, 0);
         ids[n++] = space >= 0 ? space : ' ' + L2C_BYTE0;
     }
     /* Code points: a lead (or stray) byte plus up to three continuation
@@ -540,7 +557,7 @@ static pp_status encode_llama2c(const tokenizer *t, const char *text, int *ids, 
     while (*s) {
         size_t len = 1;
         while (len < 4 && (s[len] & 0xC0) == 0x80) len++;
-        int id = find_piece(t, (const char *)s, len, NULL, 0);
+        int id = tok_find_piece(t, (const char *)s, len, NULL, 0);
         if (id >= 0) {
             ids[n++] = id;
         } else {
@@ -549,11 +566,22 @@ static pp_status encode_llama2c(const tokenizer *t, const char *text, int *ids, 
         s += len;
     }
     *n_ids = n;
-    return merge_pairs(t, ids, n_ids, err);
+    merge_scratch scratch = {0};
+    PP_TRY(merge_scratch_reserve(&scratch, n, err));
+    tok_merge_pairs(t, ids, n_ids, &scratch);
+    merge_scratch_free(&scratch);
+    return PP_OK;
 }
 
 pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_eos, int *ids,
                      int *n_ids, pp_err *err) {
+    size_t len = text ? strlen(text) : 0;
+    int cap = len > (size_t)INT_MAX - 3 ? INT_MAX : (int)len + 3;
+    return tok_encode_cap(t, text, add_bos, add_eos, ids, cap, n_ids, err);
+}
+
+pp_status tok_encode_cap(const tokenizer *t, const char *text, int add_bos, int add_eos, int *ids,
+                         int cap, int *n_ids, pp_err *err) {
     *n_ids = 0;
     if (!text || !ids) return pp_fail(err, PP_EINPUT, "tokenizer: encode needs text and an id buffer");
     if (t->vocab_size == 0) return pp_fail(err, PP_EINPUT, "tokenizer: encode on an empty tokenizer");
@@ -561,6 +589,14 @@ pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_
     if (len > (size_t)INT_MAX - 3)
         return pp_fail(err, PP_EINPUT, "tokenizer: text of %zu bytes is too long to encode", len);
     int n = 0;
+    if (t->kind == TOK_HF_BPE) {
+        PP_TRY(hf_encode(t, text, add_bos, ids, add_eos ? cap - 1 : cap, &n, err));
+        if (add_eos) ids[n++] = t->eos_id;
+        *n_ids = n;
+        return PP_OK;
+    }
+    if (len + 3 > (size_t)cap)
+        return pp_fail(err, PP_EINPUT, "tokenizer: %d ids are too few for %zu bytes of text", cap, len);
     if (add_bos) ids[n++] = t->bos_id;
     if (t->kind == TOK_BYTE) {
         for (const unsigned char *s = (const unsigned char *)text; *s; s++) ids[n++] = *s;
@@ -579,8 +615,20 @@ pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_
 /* ------------------------------------------------------------------------ */
 /* decode */
 
+const char *tok_kind_name(tok_kind k) {
+    return k == TOK_BYTE ? "byte" : k == TOK_LLAMA2C ? "llama2c" : "hf-bpe";
+}
+
+int tok_is_eos(const tokenizer *t, int id) {
+    if (id == t->eos_id) return 1; /* also for a struct filled by hand (n_eos 0) */
+    for (int i = 0; i < t->n_eos; i++)
+        if (t->eos_ids[i] == id) return 1;
+    return 0;
+}
+
 const char *tok_piece(const tokenizer *t, int prev_id, int id, size_t *len) {
     *len = 0;
+    if (t->kind == TOK_HF_BPE) return hf_piece(t, prev_id, id, len);
     if (id < 0 || id >= t->vocab_size || id == t->bos_id || id == t->eos_id || id == t->pad_id)
         return "";
     size_t n;
@@ -591,10 +639,10 @@ const char *tok_piece(const tokenizer *t, int prev_id, int id, size_t *len) {
             p++;
             n--;
         }
-        int b = byte_piece_value(p, n);
+        int b = tok_byte_piece_value(p, n);
         if (b >= 0) {
             *len = 1;
-            return (const char *)&all_bytes[b];
+            return tok_raw_byte(b);
         }
     }
     *len = n;
@@ -607,6 +655,10 @@ size_t tok_decode(const tokenizer *t, const int *ids, int n, char *buf, size_t c
     for (int i = 0; i < n; i++) {
         size_t len;
         const char *p = tok_piece(t, prev, ids[i], &len);
+        /* HF decoders see the text without its special tokens: the text
+         * starts at the first token that is not one, and a special token
+         * in the middle does not start it again */
+        if (t->kind == TOK_HF_BPE && tok_is_special(t, ids[i])) continue;
         if (cap > 0 && total < cap - 1) {
             size_t room = cap - 1 - total;
             memcpy(buf + total, p, len < room ? len : room);

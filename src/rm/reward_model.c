@@ -27,7 +27,7 @@ pp_status rm_feature_parse(const char *name, rm_feature_kind *k, pp_err *err) {
     return PP_OK;
 }
 
-static const char *tokenizer_name(const tokenizer *t) { return t->kind == TOK_LLAMA2C ? "llama2c" : "byte"; }
+static const char *tokenizer_name(const tokenizer *t) { return tok_kind_name(t->kind); }
 
 /* ------------------------------------------------------------- workspace */
 

@@ -390,7 +390,7 @@ static pp_status job_load(dpo_job *j, const dpo_run_options *o, MPI_Comm comm, c
     if (st == PP_OK) st = model_load(o->policy, &j->m, err);
     if (st == PP_OK) st = pairs_load(&j->p, o->pairs, 0, err);
     if (st == PP_OK) {
-        const char *kind = j->m.tok.kind == TOK_BYTE ? "byte" : "llama2c";
+        const char *kind = tok_kind_name(j->m.tok.kind);
         if (strcmp(j->p.tokenizer, kind) != 0 || j->p.vocab_size != j->m.cfg.vocab_size)
             st = pp_fail(err, PP_EINPUT, "%s: pairs were made with a %s tokenizer of %d tokens, the policy %s has %s of %d",
                          o->pairs, j->p.tokenizer, j->p.vocab_size, o->policy, kind, j->m.cfg.vocab_size);

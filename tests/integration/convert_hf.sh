@@ -75,8 +75,7 @@ fi
 check_fails convert_hf_no_tokenizer 1 'llama3_gqa: no tokenizer.json \(give a llama2.c tokenizer with --tokenizer T.bin\)' \
     "$C" --from-hf "$FX/llama3_gqa" --out "$T/x.h5"
 cp -R "$FX/llama3_gqa" "$T/with_tok" && echo '{}' >"$T/with_tok/tokenizer.json"
-check_fails convert_hf_tokenizer_json_not_built 1 'with_tok/tokenizer.json: tokenizer.json import is not built yet' \
-    "$C" --from-hf "$T/with_tok" --out "$T/x.h5"
+check_fails convert_hf_tokenizer_json_bad 1 'with_tok/tokenizer.json: ' "$C" --from-hf "$T/with_tok" --out "$T/x.h5"
 mkdir "$T/no_weights" && cp "$FX/llama3_gqa/config.json" "$T/no_weights/"
 check_fails convert_hf_no_checkpoint 1 'no_weights: no model.safetensors or model.safetensors.index.json' \
     "$C" --from-hf "$T/no_weights" --out "$T/x.h5"
@@ -145,7 +144,37 @@ printf 'Once upon a time\n' >"$T/p.txt"
 "$BIN/pp-prompts" --out "$T/p.h5" --text "$T/p.txt" >/dev/null 2>&1
 check convert_hf_generate pp_mpirun 1 "$BIN/pp-generate" --model "$T/h32.h5" --prompts "$T/p.h5" --out "$T/c.h5" \
     --k 1 --temperature 0 --max-new-tokens 196
-text=$(h5dump -d /candidate_text "$T/c.h5" | sed -n '/DATA {/,/^   }/p' | sed '1d;$d' |
-    sed '1s/^ *(0): "//; 2,$s/^           //; $s/"$//')
+greedy_text() { h5dump -A 0 -d /candidate_text "$1" | sed -n '/DATA {/,/^   }/p' | sed '1d;$d' |
+    sed '1s/^ *(0): "//; 2,$s/^           //; $s/"$//'; }
+text=$(greedy_text "$T/c.h5")
 golden=$(cat "$M/stories260K_greedy200.txt")
 [ "Once upon a time$text" = "$golden" ] && ok convert_hf_greedy200_golden || fail convert_hf_greedy200_golden "text [$text]"
+# the whole HF path: --to-hf wrote tokenizer.json (tok512 as a SentencePiece-style
+# BPE), --from-hf reads it with no llama2.c file, and greedy decoding still
+# gives run.c's 200 tokens
+check convert_hf_import_tokenizer_json "$C" --from-hf "$T/hf32" --out "$T/hj.h5"
+check convert_hf_generate_tokenizer_json pp_mpirun 1 "$BIN/pp-generate" --model "$T/hj.h5" --prompts "$T/p.h5" \
+    --out "$T/cj.h5" --k 1 --temperature 0 --max-new-tokens 196
+text=$(greedy_text "$T/cj.h5")
+[ "Once upon a time$text" = "$golden" ] && ok convert_hf_tokenizer_json_greedy200_golden ||
+    fail convert_hf_tokenizer_json_greedy200_golden "text [$text]"
+# a chat template travels: tokenizer_config.json -> model file (family detected) -> tokenizer_config.json
+if command -v python3 >/dev/null 2>&1; then
+    cp -R "$T/hf32" "$T/hfchat"
+    python3 - "$T/hfchat/tokenizer_config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["chat_template"] = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+json.dump(c, open(p, "w"))
+PY
+    check convert_hf_chat_import "$C" --from-hf "$T/hfchat" --out "$T/hc.h5"
+    fam=$(h5dump -a /chat_family "$T/hc.h5" 2>/dev/null | sed -n 's/.*(0): "\(.*\)".*/\1/p')
+    [ "$fam" = chatml ] && ok convert_hf_chat_family_detected || fail convert_hf_chat_family_detected "family [$fam]"
+    check convert_hf_chat_export "$C" --to-hf "$T/hfchat2" --model "$T/hc.h5"
+    python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['chat_template']; b=json.load(open(sys.argv[2]))['chat_template']; sys.exit(a != b)" \
+        "$T/hfchat/tokenizer_config.json" "$T/hfchat2/tokenizer_config.json" && ok convert_hf_chat_template_round_trip ||
+        fail convert_hf_chat_template_round_trip "templates differ"
+else
+    skip convert_hf_chat "needs python3"
+fi
