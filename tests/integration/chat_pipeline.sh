@@ -66,8 +66,8 @@ printf '%s\n' '[INST] <<SYS>>' 'Tell a story.' '<</SYS>>' '' 'Once upon a time [
 "$P" --out "$T/plain.h5" --jsonl "$T/plain.jsonl" --field messages >/dev/null 2>&1
 "$G" --model "$T/m.h5" --prompts "$T/plain.h5" --out "$T/pl.h5" --k 1 --max-new-tokens 4 >/dev/null 2>&1
 a=$(h5dump -A 0 -d /prompt_tokens -s 0 -c "$(h5dump -A 0 -d /prompt_token_offsets -s 1 -c 1 "$T/l.h5" | sed -n 's/.*(1): //p')" "$T/l.h5" | sed -n '/DATA {/,/}/p' | sed 's/([0-9]*)://g' | tr -d ' \n')
-b=$(h5dump -d /prompt_tokens "$T/pl.h5" | sed -n '/DATA {/,/}/p' | sed 's/([0-9]*)://g' | tr -d ' \n')
-first=$(h5dump -d /prompt_tokens -s 0 -c 2 "$T/l.h5" | sed -n 's/.*(0): //p')
+b=$(h5dump -A 0 -d /prompt_tokens "$T/pl.h5" | sed -n '/DATA {/,/}/p' | sed 's/([0-9]*)://g' | tr -d ' \n')
+first=$(h5dump -A 0 -d /prompt_tokens -s 0 -c 2 "$T/l.h5" | sed -n 's/.*(0): //p')
 if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$first" = "1, 1" ]; then fail bos_once "two BOS tokens"
 elif [ -n "$a" ] && [ "$a" = "$b" ]; then ok bos_once
 else fail bos_once "rendered tokens $a vs plain $b"; fi
