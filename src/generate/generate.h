@@ -60,6 +60,18 @@ typedef struct {
     int n_tokens;
 } gen_prompt;
 
+/* Buffers turning generated ids into a candidate's text (grown rarely). */
+typedef struct {
+    char *raw, *text;
+    size_t raw_cap;
+} gen_text;
+
+/* t->text = the text of ids decoded after the token prev, sanitized to
+ * UTF-8 (core/pp_text.h); valid until the next call.  The caller leaves a
+ * final EOS/BOS out (it is kept in the tokens, not in the text). */
+PP_MUST_CHECK pp_status gen_text_decode(gen_text *t, const tokenizer *tok, int prev, const int *ids, int n, pp_err *err);
+void gen_text_free(gen_text *t);
+
 typedef struct {
     const model *m;
     gen_params p;
@@ -72,8 +84,7 @@ typedef struct {
     int *n_gen, *finish, *slots, *feed;
     double *logp;
     pp_rng *rng;
-    char *raw, *text;            /* decode buffers */
-    size_t raw_cap, text_cap;
+    gen_text text;
     /* called after every decode step when set: rank 0 serves work requests */
     void (*poll)(void *ctx);
     void *poll_ctx;
@@ -94,9 +105,23 @@ PP_MUST_CHECK pp_status generate_prompt(generator *g, const gen_prompt *pr, cand
 
 /* ---- the pp-generate run ---- */
 
+/* --max-batch and --kv-cache-mb, shared by pp-generate and pp-eval.  The
+ * default batch is where the benchmark (docs/performance.md) stops gaining
+ * much: 64 sequences reach most of 256's speed on the d=512 model with a
+ * quarter of its KV cache. */
+#define GENERATE_DEFAULT_MAX_BATCH 64
+#define GENERATE_MAX_BATCH_HELP                                                                            \
+    "sequences (prompts x K candidates) decoded together, one forward step for all, a finished one "        \
+    "replaced at once; results do not depend on it"
+#define GENERATE_KV_CACHE_HELP                                                                             \
+    "memory budget of the KV cache in MiB, lowers --max-batch to fit; 0 = no cap. Per sequence the cache "  \
+    "takes 2 x n_layers x kv_dim x (longest prompt + max-new-tokens - 1, at most seq_len) x 4 bytes"
+
 typedef struct {
     gen_params gen;
     int chunk_prompts;  /* prompts per saved chunk, >= 1 */
+    int max_batch;      /* sequences one decode step runs (model/decode.h) */
+    double kv_cache_mb; /* KV cache budget that caps max_batch; <= 0: none */
 } generate_options;
 
 typedef struct {
