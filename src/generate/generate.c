@@ -676,6 +676,11 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     if (st == PP_OK) st = prompts_load(&ps, prompts_path, err);
     if (st == PP_OK && ps.n < 1) st = pp_fail(err, PP_EINPUT, "%s: no prompts", prompts_path);
     if (st == PP_OK) st = tokenize_all(&m, &ps, prompts_path, model_path, &ptok, &ptok_off, &longest, err);
+    /* the decoder's memory, once, before anything is written */
+    decoder_params dp = {.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb, .max_prompt_tokens = longest,
+                         .max_new_tokens = o->gen.max_new_tokens, .k = o->gen.k, .sample = o->gen.sample,
+                         .seed = o->gen.seed};
+    if (st == PP_OK) st = decoder_init(&r.dec, &m, &dp, err);
     if (st == PP_OK && strlen(out_path) + 64 >= sizeof parts) st = pp_fail(err, PP_EINPUT, "%s: path too long", out_path);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
@@ -720,10 +725,6 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
 
     int64_t reused = 0, reused_prompts = 0;
     st = find_saved_chunks(&r, resuming, &reused, &reused_prompts, err);
-    decoder_params dp = {.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb, .max_prompt_tokens = longest,
-                         .max_new_tokens = o->gen.max_new_tokens, .k = o->gen.k, .sample = o->gen.sample,
-                         .seed = o->gen.seed};
-    if (st == PP_OK) st = decoder_init(&r.dec, &m, &dp, err);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
     if (r.rank == 0)
