@@ -39,6 +39,8 @@ typedef struct {
     judge_cli j;                /* the judge's settings (the options pp-rank takes too) */
     gen_params gen;             /* k is forced to 1 */
     int chunk_prompts;          /* prompts per saved chunk, >= 1 */
+    int max_batch;              /* responses decoded together (model/decode.h) */
+    double kv_cache_mb;         /* KV cache budget per model that caps max_batch; <= 0: none */
 } eval_options;
 
 typedef struct {
