@@ -118,6 +118,7 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 a=$(program_rate 1 "$T/d288.h5" "$T/p.h5" 64)
 b=$(program_rate 2 "$T/d288.h5" "$T/p.h5" 64)
 c=$(program_rate 1 "$T/d288.h5" "$T/p.h5" 64)
-awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { printf "pp-generate -np scaling, random d=288 L=6, %s:\n  -np 1 %.0f tok/s, -np 2 %.0f tok/s, -np 1 again %.0f tok/s: -np 2 / -np 1 = %.2fx\n", \
-    "64 prompts x K=8, --max-batch 64", a, b, c, b / ((a + c) / 2) }'
+awk -v a="$a" -v b="$b" -v c="$c" -v w="$PROMPTS prompts x K=8 x $NEW new tokens, --max-batch 64" 'BEGIN {
+    printf "pp-generate -np scaling, random d=288 L=6, %s:\n", w
+    printf "  -np 1 %.0f tok/s, -np 2 %.0f tok/s, -np 1 again %.0f tok/s: -np 2 / -np 1 = %.2fx\n", a, b, c, b / ((a + c) / 2) }'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
