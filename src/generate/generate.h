@@ -1,13 +1,15 @@
-/* generate.h - K sampled completions per prompt (the generator), and the
- * distributed, resumable run behind pp-generate (generate_run).
+/* generate.h - the distributed, resumable run behind pp-generate
+ * (generate_run), and the per-prompt generator it was built on.
  *
- * The generator: one prefill of the prompt into cache slot 0, copied to
- * slots 1..K-1, then all unfinished candidates decode together, one
- * infer_decode (sgemm over the active rows) per step.  Candidate j of the
- * prompt with id P draws from pp_rng_stream(seed, P, j) only, and the decode
- * batch of a prompt never mixes in other prompts, so a candidate is a pure
- * function of (model, prompt, parameters, seed): the output does not depend
- * on the number of ranks or on the order in which work was done.
+ * The generator (generator_init / generate_prompt; the stages no longer use
+ * it, it stays as the simple reference test_decode checks the decoder
+ * against): one prefill of the prompt into cache slot 0, copied to slots
+ * 1..K-1, then the prompt's unfinished candidates decode together, one
+ * infer_decode per step.  Candidate j of the prompt with id P draws from
+ * pp_rng_stream(seed, P, j) only, and every row's bits are independent of
+ * the other rows (rowmatmul), so a candidate is a pure function of (model,
+ * prompt, parameters, seed): the output does not depend on the number of
+ * ranks, the batch or the order in which work was done.
  *
  * A prompt is tokenized as llama2.c's run.c does it (BOS, then tok_encode),
  * so at temperature 0 an imported llama2.c model continues a prompt with the
@@ -19,8 +21,12 @@
  *
  * generate_run: prompts are cut into chunks of chunk_prompts; rank 0 hands
  * chunk numbers out on request (master/worker; rank 0 works too and answers
- * requests between its own decode steps with MPI_Iprobe).  Each finished
- * chunk is saved as <out>.parts/chunk-NNNNNN.h5 (a small candidates file,
+ * requests between its own decode steps with MPI_Iprobe).  Every rank runs
+ * one continuous-batching decoder (model/decode.h, max_batch sequences,
+ * allocated once) fed from its chunks: a worker asks for its next chunk
+ * when the decoder takes the last prompt of the current one, so the
+ * decoder stays full across chunks.  A chunk whose candidates have all
+ * ended is saved as <out>.parts/chunk-NNNNNN.h5 (a small candidates file,
  * written .tmp then renamed) and <out>.parts/run.json records the run key
  * (model and prompts fingerprints, every sampling argument, chunk size).  A
  * rerun with the same key reuses every chunk that loads and validates and
