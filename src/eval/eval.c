@@ -295,22 +295,24 @@ static pp_status generate_responses(const char *path, const prompt_set *p, int64
                                     split_rows *r, pp_err *err) {
     int n = (int)(i1 - i0);
     decoder_prompt *pr = calloc((size_t)n, sizeof *pr);
-    pp_status st = pr ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %d prompts", n);
+    int **ids = calloc((size_t)n, sizeof *ids);
+    pp_status st = pr && ids ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %d prompts", n);
     for (int s = 0; st == PP_OK && s < 2; s++) {
         const model *m = dec[s].m;
         for (int i = 0; st == PP_OK && i < n; i++) {
-            int *ids = NULL, nid = 0;
-            st = encode_prompt(m, path, p, i0 + i, &ids, &nid, err);
-            pr[i] = (decoder_prompt){.id = p->ids[i0 + i], .tokens = ids, .n_tokens = nid};
+            int nid = 0;
+            st = encode_prompt(m, path, p, i0 + i, &ids[i], &nid, err);
+            pr[i] = (decoder_prompt){.id = p->ids[i0 + i], .tokens = ids[i], .n_tokens = nid};
         }
         response_sink rs = {r, s, &m->tok, pr, i0, {0}};
         if (st == PP_OK) st = decoder_run(&dec[s], pr, n, keep_response, &rs, err);
         gen_text_free(&rs.text);
         for (int i = 0; i < n; i++) {
-            free((int *)pr[i].tokens);
-            pr[i].tokens = NULL;
+            free(ids[i]);
+            ids[i] = NULL;
         }
     }
+    free(ids);
     free(pr);
     return st;
 }
