@@ -10,8 +10,8 @@
 
 int main(int argc, char **argv) {
     const char *policy = NULL, *baseline = NULL, *prompts = NULL, *out = NULL, *judge = "oracle";
-    double temperature = 0, top_p = 1;
-    int top_k = 0, max_new = 16, chunk = EVAL_DEFAULT_CHUNK_PROMPTS;
+    double temperature = 0, top_p = 1, kv_mb = 0;
+    int top_k = 0, max_new = 16, chunk = EVAL_DEFAULT_CHUNK_PROMPTS, max_batch = GENERATE_DEFAULT_MAX_BATCH;
     long long seed = 1;
     judge_cli jc;
     judge_cli_defaults(&jc);
@@ -29,11 +29,15 @@ int main(int argc, char **argv) {
         {"seed", OPT_INT64, &seed, "S", "sampling seed (the same for both models)", NULL, 0, 0, 0},
         {"chunk-prompts", OPT_INT, &chunk, "N", "prompts per saved chunk (OUT.parts: a killed run resumes from them)", NULL, 0, 1, 1e9},
         CHAT_STAGE_OPTIONS(chat),
+        {"max-batch", OPT_INT, &max_batch, "N", GENERATE_MAX_BATCH_HELP, NULL, 0, 1, 65536},
+        {"kv-cache-mb", OPT_DOUBLE, &kv_mb, "MB", GENERATE_KV_CACHE_HELP " (each model has its own)", NULL, 0, 0, 1e9},
     };
     pp_cli cli = {.synopsis = "--policy M2.h5 --baseline M.h5 --prompts P.h5[,P2.h5] --out E.h5 --judge oracle|cmd ...",
                   .description = "Generates one response per prompt from each model (same seeds), asks the judge about "
                                  "every pair in both orders, and reports win, tie and loss rates with a standard error; "
-                                 "with the oracle also exact-match accuracy and mean score of both models.",
+                                 "with the oracle also exact-match accuracy and mean score of both models. Responses are "
+                                 "decoded --max-batch at a time per model (a KV cache and a packed weight copy per model, "
+                                 "allocated once: see pp-generate --help for the formula; the total is logged).",
                   .opts = opts};
     while (opts[cli.n_opts].name) cli.n_opts++;
     judge_cli_options(&jc, opts + cli.n_opts);
@@ -59,7 +63,7 @@ int main(int argc, char **argv) {
     if (n < 1 || n > EVAL_MAX_SPLITS) st = pp_fail(&s.err, PP_EINPUT, "--prompts: give 1 to %d files", EVAL_MAX_SPLITS);
     if (st == PP_OK) st = judge_cli_check(&jc, judge, 0, &s.err);
     if (st == PP_OK) st = pp_check_output(out, in, 2 + n, &s.err);
-    eval_options o = {.judge = judge, .j = jc, .chunk_prompts = chunk, .chat = chat,
+    eval_options o = {.judge = judge, .j = jc, .chunk_prompts = chunk, .chat = chat, .max_batch = max_batch, .kv_cache_mb = kv_mb,
                       .gen = {.k = 1, .max_new_tokens = max_new, .seed = (uint64_t)seed,
                               .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p}}};
     eval_split_summary sum[EVAL_MAX_SPLITS];

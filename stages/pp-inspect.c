@@ -24,6 +24,7 @@ int main(int argc, char **argv) {
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-inspect", &cli, argc, argv);
     if (rc >= 0) return rc;
+    s.no_done_line = 1; /* its stdout is read by scripts (--get) */
     pp_status st = PP_OK;
     if (s.rank == 0) {
         if (validate) {

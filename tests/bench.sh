@@ -20,10 +20,8 @@ case ",$sel," in *,decode,*)
     OPENBLAS_NUM_THREADS=1 "$ROOT/build/tests/tools/bench_decode" --cpu-time ;;
 esac
 case ",$sel," in *,generate,*)
-    echo "== continuous-batching decoder: --max-batch 1, 8, 64, 256 vs llama2.c run.c and the sgemm rate (1 BLAS thread)"
-    sh "$ROOT/tests/tools/bench_decoder.sh"
-    echo "== pp-generate: -np 2 vs -np 1, batched K=8 vs one at a time"
-    OPENBLAS_NUM_THREADS=1 sh "$ROOT/tests/tools/bench_generate.sh" ;;
+    echo "== pp-generate: --max-batch 1, 8, 64, 256 vs llama2.c run.c and the sgemm rate, -np 2 vs -np 1 (1 BLAS thread)"
+    sh "$ROOT/tests/tools/bench_decoder.sh" ;;
 esac
 case ",$sel," in *,rank,*)
     echo "== pp-rank: cmd judge sleeping 50 ms per call, -np 2 vs -np 1"

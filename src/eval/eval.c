@@ -14,6 +14,7 @@
 #include "core/pp_parts.h"
 #include "core/pp_runkey.h"
 #include "judge/judge.h"
+#include "model/decode.h"
 #include "model/model_io.h"
 #include "prompts/prompts.h"
 #include "suite/tasks.h"
@@ -234,31 +235,94 @@ static pp_status chunk_save(const char *path, const char *key, const prompt_set 
     return st;
 }
 
-/* Generate both responses of prompt i and judge them in both orders. */
-static pp_status do_row(int split, const char *path, const prompt_set *p, int64_t i, generator g[2],
-                        const model *models[2], judges *j, split_rows *r, pp_err *err) {
-    int64_t row = i - r->lo;
-    for (int s = 0; s < 2; s++) {
-        int *ids = NULL, nid = 0;
-        pp_status st =
-            generate_encode(&models[s]->tok, models[s]->cfg.vocab_size, prompts_model_text(p, i), &ids, &nid, err);
-        if (st == PP_OK && nid >= models[s]->cfg.seq_len)
-            st = pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
-                         (long long)p->ids[i], nid, models[s]->cfg.seq_len);
-        candidate_set cs;
-        if (st == PP_OK) st = candidates_init(&cs, 1, err);
-        if (st == PP_OK) {
-            gen_prompt gp = {.id = p->ids[i], .text = p->text[i], .tokens = ids, .n_tokens = nid};
-            st = generate_prompt(&g[s], &gp, &cs, err);
-            free(r->text[s][row]); /* a text left by a chunk that failed to load */
-            r->text[s][row] = NULL;
-            if (st == PP_OK && !(r->text[s][row] = strdup(cs.candidate_text[0])))
-                st = pp_fail(err, PP_ESYS, "out of memory");
-            candidates_free(&cs);
-        }
-        free(ids);
+/* BOS + the prompt in a model's tokens (generate_encode), with room for at
+ * least one generated token. */
+static pp_status encode_prompt(const model *m, const char *path, const prompt_set *p, int64_t i, int **ids, int *n,
+                               pp_err *err) {
+    PP_TRY(generate_encode(&m->tok, m->cfg.vocab_size, prompts_model_text(p, i), ids, n, err));
+    if (*n < m->cfg.seq_len) return PP_OK;
+    free(*ids);
+    *ids = NULL;
+    return pp_fail(err, PP_EINPUT, "%s: prompt id %lld (%d tokens) does not fit the context of %d", path,
+                   (long long)p->ids[i], *n, m->cfg.seq_len);
+}
+
+/* The longest prompt of every split in either model's tokens (rendered with
+ * the chat template as the run renders them): what the decoders' KV caches
+ * are sized for. */
+static pp_status longest_prompt(const char *const *paths, int n_splits, const model models[2],
+                                const chat_options *chat, int longest[2], pp_err *err) {
+    longest[0] = longest[1] = 1;
+    for (int sp = 0; sp < n_splits; sp++) {
+        prompt_set p;
+        PP_TRY(prompts_load(&p, paths[sp], err));
+        pp_status st = chat_render_prompts(&models[0], chat, &p, paths[sp], "the policy", err);
+        for (int64_t i = 0; st == PP_OK && i < p.n; i++)
+            for (int s = 0; st == PP_OK && s < 2; s++) {
+                int *ids = NULL, n = 0;
+                st = encode_prompt(&models[s], paths[sp], &p, i, &ids, &n, err);
+                if (st == PP_OK && n > longest[s]) longest[s] = n;
+                free(ids);
+            }
+        prompts_free(&p);
         PP_TRY(st);
     }
+    return PP_OK;
+}
+
+/* The decoder's sink: a response's text into its row. */
+typedef struct {
+    split_rows *r;
+    int s;                      /* 0 policy, 1 baseline */
+    const tokenizer *tok;
+    const stop_set *stop;       /* the model's stop tokens and strings (NULL: none) */
+    const decoder_prompt *prompts;
+    int64_t first;              /* prompt index of prompts[0] */
+    gen_text text;
+} response_sink;
+
+static pp_status keep_response(void *ctx, const decoder_result *res, pp_err *err) {
+    response_sink *rs = ctx;
+    const decoder_prompt *pr = &rs->prompts[res->prompt];
+    PP_TRY(gen_text_decode(&rs->text, rs->tok, rs->stop, pr->tokens[pr->n_tokens - 1], res->tokens, res->n_tokens,
+                           res->finish, err));
+    int64_t row = rs->first + res->prompt - rs->r->lo;
+    free(rs->r->text[rs->s][row]); /* a text left by a chunk that failed to load */
+    rs->r->text[rs->s][row] = strdup(rs->text.text);
+    return rs->r->text[rs->s][row] ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+}
+
+/* Both models' responses to prompts [i0, i1), each model's as one decoder
+ * run (many prompts per step). */
+static pp_status generate_responses(const char *path, const prompt_set *p, int64_t i0, int64_t i1, decoder dec[2],
+                                    split_rows *r, pp_err *err) {
+    int n = (int)(i1 - i0);
+    decoder_prompt *pr = calloc((size_t)n, sizeof *pr);
+    int **ids = calloc((size_t)n, sizeof *ids);
+    pp_status st = pr && ids ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %d prompts", n);
+    for (int s = 0; st == PP_OK && s < 2; s++) {
+        const model *m = dec[s].m;
+        for (int i = 0; st == PP_OK && i < n; i++) {
+            int nid = 0;
+            st = encode_prompt(m, path, p, i0 + i, &ids[i], &nid, err);
+            pr[i] = (decoder_prompt){.id = p->ids[i0 + i], .tokens = ids[i], .n_tokens = nid};
+        }
+        response_sink rs = {r, s, &m->tok, dec[s].p.stop, pr, i0, {0}};
+        if (st == PP_OK) st = decoder_run(&dec[s], pr, n, keep_response, &rs, err);
+        gen_text_free(&rs.text);
+        for (int i = 0; i < n; i++) {
+            free(ids[i]);
+            ids[i] = NULL;
+        }
+    }
+    free(ids);
+    free(pr);
+    return st;
+}
+
+/* Judge prompt i's two responses in both orders. */
+static pp_status judge_row(int split, const prompt_set *p, int64_t i, judges *j, split_rows *r, pp_err *err) {
+    int64_t row = i - r->lo;
     judge_verdict v[2];
     PP_TRY(judge_both_orders(j, p, i, split, (char *const[2]){r->text[0][row], r->text[1][row]}, v, err));
     r->verdict[0][row] = v[0];
@@ -280,15 +344,14 @@ static void finish_row(const prompt_set *p, int64_t i, int has_ref, split_rows *
         }
 }
 
-static pp_status run_split(int split, const char *path, const char *parts, const char *key, generator g[2],
-                           const model *models[2], judges *j, MPI_Comm comm, const pp_log *log, split_rows *r,
+static pp_status run_split(int split, const char *path, const char *parts, const char *key, decoder dec[2], judges *j, MPI_Comm comm, const pp_log *log, split_rows *r,
                            pp_progress *prog, int64_t *done, int64_t *reused, pp_err *err) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     prompt_set p;
     PP_TRY(prompts_load(&p, path, err));
-    pp_status st = chat_render_prompts(models[0], &j->o->chat, &p, path, "the policy", err);
+    pp_status st = chat_render_prompts(dec[0].m, &j->o->chat, &p, path, "the policy", err);
     split_name(&p, path, r->name, sizeof r->name);
     int has_ref = p.n > 0 && p.reference && p.reference[0] && p.family && p.family[0];
     if (p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts (an empty prompt set)", path);
@@ -312,13 +375,30 @@ static pp_status run_split(int split, const char *path, const char *parts, const
         if (!r->score[s] || !r->verdict[s] || !r->exact[s] || !r->text[s]) st = pp_fail(err, PP_ESYS, "out of memory");
     }
     if (!r->outcome) st = pp_fail(err, PP_ESYS, "out of memory");
+    /* chunks saved by an earlier run are loaded; the others get their
+       responses in groups of whole chunks of at least one decoder's worth
+       of prompts, then are judged and saved one by one */
+    unsigned char *saved = calloc((size_t)(c1 > c0 ? c1 - c0 : 1), 1);
+    if (!saved && st == PP_OK) st = pp_fail(err, PP_ESYS, "out of memory");
     for (int64_t c = c0; st == PP_OK && c < c1; c++) {
         int64_t p0 = c * cp, p1 = p0 + cp < p.n ? p0 + cp : p.n;
         char file[PP_PATH_MAX + 64];
         chunk_file(parts, split, c, file, sizeof file);
-        int from_file = chunk_load(file, key, &p, p0, p1, r);
-        for (int64_t i = p0; st == PP_OK && !from_file && i < p1; i++)
-            st = do_row(split, path, &p, i, g, models, j, r, err);
+        saved[c - c0] = (unsigned char)chunk_load(file, key, &p, p0, p1, r);
+    }
+    int64_t generated_to = c0; /* chunks before it have their responses */
+    for (int64_t c = c0; st == PP_OK && c < c1; c++) {
+        int64_t p0 = c * cp, p1 = p0 + cp < p.n ? p0 + cp : p.n;
+        char file[PP_PATH_MAX + 64];
+        chunk_file(parts, split, c, file, sizeof file);
+        int from_file = saved[c - c0];
+        if (!from_file && c >= generated_to) {
+            generated_to = c + 1;
+            while (generated_to < c1 && !saved[generated_to - c0] && (generated_to - c) * cp < dec[0].slots)
+                generated_to++;
+            st = generate_responses(path, &p, p0, generated_to * cp < p.n ? generated_to * cp : p.n, dec, r, err);
+        }
+        for (int64_t i = p0; st == PP_OK && !from_file && i < p1; i++) st = judge_row(split, &p, i, j, r, err);
         if (st == PP_OK && !from_file) st = chunk_save(file, key, &p, p0, p1, r, err);
         if (st == PP_EINTERRUPTED) /* during a judge call: the chunk is done again on resume */
             st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal; finished prompts are saved in %s, run the same "
@@ -333,13 +413,47 @@ static pp_status run_split(int split, const char *path, const char *parts, const
             st = pp_fail(err, PP_EINTERRUPTED, "stopped by a signal; finished prompts are saved in %s, run the same "
                          "command again to resume", parts);
     }
+    free(saved);
     (void)log;
     prompts_free(&p);
     return st;
 }
 
-static void summarize(const split_rows *r, int has_oracle, MPI_Comm comm, eval_split_summary *s) {
-    /* local sums, then one reduction */
+/* Sum and sum of squares of a column whose rows are spread over the ranks
+ * (rank order is file order), added in file order on every rank: a sum
+ * split by ranks would round differently with another rank count. */
+static pp_status ordered_sums(const double *mine, int64_t n_mine, MPI_Comm comm, double *sum, double *sum2, pp_err *err) {
+    int size;
+    MPI_Comm_size(comm, &size);
+    int cnt = (int)n_mine, *counts = malloc((size_t)size * sizeof(int)), *displs = malloc((size_t)size * sizeof(int));
+    pp_status st = counts && displs ? PP_OK : pp_fail(err, PP_ESYS, "out of memory");
+    st = pp_agree(comm, st, err);
+    double *all = NULL;
+    if (st == PP_OK) {
+        MPI_Allgather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, comm);
+        int64_t total = 0;
+        for (int q = 0; q < size; q++) {
+            displs[q] = (int)total;
+            total += counts[q];
+        }
+        all = malloc((size_t)(total > 0 ? total : 1) * sizeof *all);
+        st = pp_agree(comm, all ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %lld scores", (long long)total), err);
+        if (st == PP_OK) MPI_Allgatherv(mine, cnt, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, comm);
+        *sum = *sum2 = 0;
+        for (int64_t i = 0; st == PP_OK && i < total; i++) {
+            *sum += all[i];
+            *sum2 += all[i] * all[i];
+        }
+    }
+    free(all);
+    free(counts);
+    free(displs);
+    return st;
+}
+
+static pp_status summarize(const split_rows *r, int has_oracle, MPI_Comm comm, eval_split_summary *s, pp_err *err) {
+    /* local sums, then one reduction; outcomes (multiples of 1/2) and
+       counts sum exactly, the scores are summed in file order */
     double a[16] = {0};
     for (int64_t i = 0; i < r->hi - r->lo; i++) {
         double o = r->outcome[i];
@@ -352,13 +466,10 @@ static void summarize(const split_rows *r, int has_oracle, MPI_Comm comm, eval_s
         a[5] += (r->verdict[0][i] == JUDGE_FAILED) + (r->verdict[1][i] == JUDGE_FAILED);
         a[6] += o;
         a[7] += o * o;
-        for (int m = 0; m < 2; m++) {
-            a[8 + 4 * m] += r->exact[m][i];
-            a[9 + 4 * m] += r->score[m][i];
-            a[10 + 4 * m] += r->score[m][i] * r->score[m][i];
-        }
+        for (int m = 0; m < 2; m++) a[8 + 4 * m] += r->exact[m][i];
     }
     MPI_Allreduce(MPI_IN_PLACE, a, 16, MPI_DOUBLE, MPI_SUM, comm);
+    for (int m = 0; m < 2; m++) PP_TRY(ordered_sums(r->score[m], r->hi - r->lo, comm, &a[9 + 4 * m], &a[10 + 4 * m], err));
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", r->name);
     double n = a[0];
@@ -384,6 +495,7 @@ static void summarize(const split_rows *r, int has_oracle, MPI_Comm comm, eval_s
         s->score[m] = sc;
         s->score_se[m] = n > 1 ? sqrt(fmax(sc2 - sc * sc, 0) / (n - 1)) : 0;
     }
+    return PP_OK;
 }
 
 static pp_status write_split(pp_h5 *f, const split_rows *r, const eval_split_summary *s, pp_err *err) {
@@ -439,15 +551,14 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     PP_TRY(check_split_names(prompt_paths, n_splits, err));
     model models[2];
     memset(models, 0, sizeof models);
-    generator g[2];
-    memset(g, 0, sizeof g);
+    decoder dec[2];
+    memset(dec, 0, sizeof dec);
+    int longest[2];
     judges j = {.o = o};
     split_rows rows[EVAL_MAX_SPLITS];
     memset(rows, 0, sizeof rows);
     int rank;
     MPI_Comm_rank(comm, &rank);
-    gen_params gp = o->gen;
-    gp.k = 1;
     stop_set stop[2];
     pp_status st = model_load(policy_path, &models[0], err);
     if (st == PP_OK) st = model_load(baseline_path, &models[1], err);
@@ -455,11 +566,18 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     if (st == PP_OK && strcmp(chat_run_family(&models[0], &o->chat), chat_run_family(&models[1], &o->chat)) != 0)
         st = pp_fail(err, PP_EINPUT, "%s and %s have different chat templates ('%s', '%s'): choose one with --chat-template",
                      policy_path, baseline_path, chat_run_family(&models[0], &o->chat), chat_run_family(&models[1], &o->chat));
+    if (st == PP_OK) st = longest_prompt(prompt_paths, n_splits, models, &o->chat, longest, err);
     for (int s = 0; st == PP_OK && s < 2; s++) {
         st = chat_stop_set(&models[s], &o->chat, &stop[s], err);
-        gp.stop = &stop[s];
-        if (st == PP_OK) st = generator_init(&g[s], &models[s], &gp, models[s].cfg.seq_len, err);
+        decoder_params dp = {.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb, .max_prompt_tokens = longest[s],
+                             .max_new_tokens = o->gen.max_new_tokens, .k = 1, .sample = o->gen.sample,
+                             .seed = o->gen.seed, .stop = &stop[s]};
+        if (st == PP_OK) st = decoder_init(&dec[s], &models[s], &dp, err);
     }
+    if (st == PP_OK && rank == 0)
+        pp_info(log, "decoders: %d and %d sequences per step (--max-batch %d), %.1f MiB allocated once per rank",
+                dec[0].slots, dec[1].slots, o->max_batch,
+                (double)(decoder_memory_bytes(&dec[0]) + decoder_memory_bytes(&dec[1])) / 1048576.0);
     judge_config jcfg = {.cli = &o->j, .stop_requested = judge_should_stop};
     if (st == PP_OK) st = judge_start(&j.j, o->judge, &jcfg, err);
     if (st == PP_OK && !j.j.ops->match)
@@ -490,10 +608,9 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     pp_progress prog;
     pp_progress_start(&prog, log, "eval", total, 0, "prompts");
     for (int s = 0; st == PP_OK && s < n_splits; s++) {
-        st = run_split(s, prompt_paths[s], parts, pp_runkey_text(&key), g, (const model *[2]){&models[0], &models[1]},
-                       &j, comm, log, &rows[s], &prog, &done, &reused, err);
+        st = run_split(s, prompt_paths[s], parts, pp_runkey_text(&key), dec, &j, comm, log, &rows[s], &prog, &done, &reused, err);
         st = pp_agree(comm, st, err);
-        if (st == PP_OK) summarize(&rows[s], j.j.ops->needs_task, comm, &summary[s]);
+        if (st == PP_OK) st = summarize(&rows[s], j.j.ops->needs_task, comm, &summary[s], err);
     }
     pp_runkey_free(&key);
     if (st == PP_OK) pp_progress_finish(&prog, total, NULL);
@@ -566,7 +683,7 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     }
     judge_stop(&j.j);
     for (int s = 0; s < 2; s++) {
-        generator_free(&g[s]);
+        if (dec[s].m) decoder_free(&dec[s]);
         model_free(&models[s]);
     }
     return st;

@@ -10,6 +10,12 @@
  * (position bias) and count as a tie.  Because both orders are asked,
  * swapping policy and baseline gives exactly 1 - win rate.
  *
+ * Responses come from one continuous-batching decoder per model
+ * (model/decode.h, max_batch responses per step, allocated once): a
+ * rank's unsaved chunks are generated in groups of at least max_batch
+ * prompts, then judged and saved chunk by chunk.  A response depends only
+ * on (model, prompt id, seed), not on the batch or the group.
+ *
  * Resume: the prompts of each split are cut into chunks of chunk_prompts;
  * each rank takes a contiguous range of chunks and saves every finished one
  * (both texts and both verdicts) atomically as OUT.parts/S-NNNNNN.h5,
@@ -40,6 +46,8 @@ typedef struct {
     gen_params gen;             /* k is forced to 1; gen.stop is set per model from chat */
     int chunk_prompts;          /* prompts per saved chunk, >= 1 */
     chat_options chat;          /* --chat-template, --stop, --stop-string (both models) */
+    int max_batch;              /* responses decoded together (model/decode.h) */
+    double kv_cache_mb;         /* KV cache budget per model that caps max_batch; <= 0: none */
 } eval_options;
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model/decode.h"
 #include "model/model_io.h"
 #include "core/pp_mpi.h"
 #include "core/pp_parts.h"
@@ -46,12 +47,8 @@ pp_status generator_init(generator *g, const model *m, const gen_params *p, int 
     g->logp = malloc(K * sizeof *g->logp);
     g->rng = malloc(K * sizeof *g->rng);
     g->stop_st = malloc(K * sizeof *g->stop_st);
-    g->raw_cap = 4096;
-    g->text_cap = 3 * g->raw_cap + 1;
-    g->raw = malloc(g->raw_cap);
-    g->text = malloc(g->text_cap);
     if (!g->logits || !g->scratch || !g->tokens || !g->n_gen || !g->finish || !g->slots || !g->feed || !g->logp ||
-        !g->rng || !g->stop_st || !g->raw || !g->text) {
+        !g->rng || !g->stop_st) {
         generator_free(g);
         return pp_fail(err, PP_ESYS, "out of memory for %d candidates of %d tokens", p->k, p->max_new_tokens);
     }
@@ -70,8 +67,7 @@ void generator_free(generator *g) {
     free(g->logp);
     free(g->rng);
     free(g->stop_st);
-    free(g->raw);
-    free(g->text);
+    gen_text_free(&g->text);
     memset(g, 0, sizeof *g);
 }
 
@@ -112,36 +108,43 @@ static void accept_token(generator *g, int j, const float *logits, int n_prompt)
     else if (n_prompt - 1 + generated >= c->seq_len) g->finish[j] = FINISH_CONTEXT; /* no position to feed it */
 }
 
-/* Make room for `need` bytes in the decode buffers (rarely grows). */
-/* Room for need raw bytes (and their sanitized copy, up to 3x). */
-static pp_status reserve_text(generator *g, size_t need, pp_err *err) {
-    if (need <= g->raw_cap) return PP_OK;
-    size_t cap = g->raw_cap;
+/* Room for need raw bytes and their sanitized copy (up to 3 bytes each);
+ * grows rarely, never per token. */
+static pp_status reserve_text(gen_text *t, size_t need, pp_err *err) {
+    if (need <= t->raw_cap) return PP_OK;
+    size_t cap = t->raw_cap ? t->raw_cap : 4096;
     while (cap < need) cap *= 2;
-    char *r = realloc(g->raw, cap), *t = r ? realloc(g->text, 3 * cap + 1) : NULL;
-    if (r) g->raw = r;
-    if (!t) return pp_fail(err, PP_ESYS, "out of memory decoding a candidate (%zu bytes)", need);
-    g->text = t;
-    g->raw_cap = cap;
-    g->text_cap = 3 * cap + 1;
+    char *r = realloc(t->raw, cap), *x = r ? realloc(t->text, 3 * cap + 1) : NULL;
+    if (r) t->raw = r;
+    if (!x) return pp_fail(err, PP_ESYS, "out of memory decoding a candidate (%zu bytes)", need);
+    t->text = x;
+    t->raw_cap = cap;
     return PP_OK;
 }
 
-/* Decode ids after the token prev into g->text; a candidate stopped by a
- * stop string ends where the string starts. */
-static pp_status decode_text(generator *g, int prev, const int *ids, int n, int finish, pp_err *err) {
+pp_status gen_text_decode(gen_text *t, const tokenizer *tok, const stop_set *stop, int prev, const int *ids, int n,
+                          int finish, pp_err *err) {
+    /* a final EOS, or a stop token, is kept in the tokens, not in the text */
+    if (n > 0 && (finish == FINISH_EOS || (finish == FINISH_STOP && stop && stop_is_token(stop, ids[n - 1])))) n--;
     size_t used = 0;
+    PP_TRY(reserve_text(t, 1, err));
     for (int i = 0; i < n; i++) {
         size_t len;
-        const char *piece = tok_piece(&g->m->tok, prev, ids[i], &len);
-        PP_TRY(reserve_text(g, used + len + 1, err));
-        memcpy(g->raw + used, piece, len);
+        const char *piece = tok_piece(tok, prev, ids[i], &len);
+        PP_TRY(reserve_text(t, used + len + 1, err));
+        memcpy(t->raw + used, piece, len);
         used += len;
         prev = ids[i];
     }
-    if (finish == FINISH_STOP) used = stop_text_end(g->p.stop, g->raw, used);
-    pp_utf8_sanitize(g->raw, used, g->text);
+    if (finish == FINISH_STOP && stop) used = stop_text_end(stop, t->raw, used);
+    pp_utf8_sanitize(t->raw, used, t->text);
     return PP_OK;
+}
+
+void gen_text_free(gen_text *t) {
+    free(t->raw);
+    free(t->text);
+    memset(t, 0, sizeof *t);
 }
 
 pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out, pp_err *err) {
@@ -182,10 +185,8 @@ pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out
     for (int j = 0; j < K; j++) {
         const int *ids = g->tokens + (size_t)j * g->row_tokens;
         int n = g->n_gen[j];
-        int fin = g->finish[j]; /* an EOS or stop token is kept in the tokens, not in the text */
-        int drop_last = fin == FINISH_EOS || (fin == FINISH_STOP && stop_is_token(g->p.stop, ids[n - 1]));
-        PP_TRY(decode_text(g, pr->tokens[n_prompt - 1], ids, drop_last ? n - 1 : n, fin, err));
-        PP_TRY(candidates_add_candidate(out, ids, n, g->text, g->logp[j], g->finish[j], err));
+        PP_TRY(gen_text_decode(&g->text, &g->m->tok, g->p.stop, pr->tokens[n_prompt - 1], ids, n, g->finish[j], err));
+        PP_TRY(candidates_add_candidate(out, ids, n, g->text.text, g->logp[j], g->finish[j], err));
         g->tokens_generated += n;
     }
     return PP_OK;
@@ -194,6 +195,17 @@ pp_status generate_prompt(generator *g, const gen_prompt *pr, candidate_set *out
 /* ----------------------------------------------------------- the run */
 
 enum { TAG_REQUEST = 701, TAG_WORK = 702 };
+
+/* A chunk this rank is generating: its prompts went to the decoder, not
+ * all their candidates have ended.  Candidates arrive in completion order
+ * and are filed by (prompt, k); the chunk is saved when the last ends. */
+typedef struct {
+    int64_t idx;            /* chunk number, -1: a free buffer */
+    int left;               /* candidates not ended yet */
+    int *tokens;            /* [chunk_prompts * k][row_tokens] */
+    int *n_tokens, *finish; /* [chunk_prompts * k] */
+    double *logp;
+} open_chunk;
 
 typedef struct {
     /* fixed for the run */
@@ -206,13 +218,24 @@ typedef struct {
     const char *parts;        /* <out>.parts */
     const char *run_key;
     int64_t n_chunks;
-    generator gen;
+    decoder dec;
+    gen_text text;
     MPI_Comm comm;
     int rank, size;
     const pp_log *log;
+    /* the chunks in the decoder, and the one whose prompts go in next */
+    open_chunk *open;
+    int n_open;
+    int64_t next_prompt, end_prompt;
     /* rank 0: the work queue */
     int64_t *todo, n_todo, next;
     int stop, workers_left;
+    /* other ranks: the request for the next chunk, sent ahead */
+    int64_t request[3], reply;
+    MPI_Request pending[2];
+    int asked, told_done, failing;
+    int64_t unreported_prompts, unreported_tokens;
+    double waited;
     /* rank 0: progress of all ranks; every rank: its own work */
     pp_progress progress;
     int64_t prompts_done, tokens_done;
@@ -250,54 +273,114 @@ static void progress_note(run_state *r) {
     pp_progress_update(&r->progress, r->prompts_done, extra);
 }
 
-/* Generate chunk idx and save it atomically in the parts directory. */
-static pp_status do_chunk(run_state *r, int64_t idx, int64_t *n_prompts, int64_t *n_tokens, pp_err *err) {
+/* A buffer for chunk idx: a free one, else a new one (there are at most
+ * as many as chunks with a running candidate, plus one). */
+static pp_status chunk_open(run_state *r, int64_t idx, pp_err *err) {
     int64_t p0, p1;
     chunk_rows(r, idx, &p0, &p1);
-    double t0 = pp_now();
-    candidate_set s;
-    PP_TRY(candidates_init(&s, r->o->gen.k, err));
-    copy_header(&s, r->header);
+    int c = 0;
+    while (c < r->n_open && r->open[c].idx >= 0) c++;
+    if (c == r->n_open) {
+        open_chunk *grown = realloc(r->open, (size_t)(r->n_open + 1) * sizeof *grown);
+        if (!grown) return pp_fail(err, PP_ESYS, "out of memory for an open chunk");
+        r->open = grown;
+        size_t rows = (size_t)r->o->chunk_prompts * (size_t)r->o->gen.k;
+        open_chunk *oc = &r->open[r->n_open++];
+        oc->tokens = malloc(rows * (size_t)r->dec.row_tokens * sizeof(int));
+        oc->n_tokens = malloc(rows * sizeof(int));
+        oc->finish = malloc(rows * sizeof(int));
+        oc->logp = malloc(rows * sizeof(double));
+        oc->idx = -1;
+        if (!oc->tokens || !oc->n_tokens || !oc->finish || !oc->logp)
+            return pp_fail(err, PP_ESYS, "out of memory for an open chunk of %zu candidates", rows);
+    }
+    r->open[c].idx = idx;
+    r->open[c].left = (int)(p1 - p0) * r->o->gen.k;
+    return PP_OK;
+}
+
+/* Save a chunk whose candidates have all ended, atomically, in the parts
+ * directory, and count it. */
+static pp_status chunk_save(run_state *r, open_chunk *oc, pp_err *err) {
+    int64_t p0, p1;
+    chunk_rows(r, oc->idx, &p0, &p1);
+    int K = r->o->gen.k, T = r->dec.row_tokens;
     const prompt_set *ps = r->ps;
+    candidate_set s;
+    PP_TRY(candidates_init(&s, K, err));
+    copy_header(&s, r->header);
     pp_status st = PP_OK;
     for (int64_t p = p0; st == PP_OK && p < p1; p++) {
-        gen_prompt pr = {ps->ids[p], ps->text[p], ps->family ? ps->family[p] : NULL,
-                         ps->reference ? ps->reference[p] : NULL, ps->rendered ? ps->rendered[p] : NULL,
-                         r->ptok + r->ptok_off[p], (int)(r->ptok_off[p + 1] - r->ptok_off[p])};
-        st = generate_prompt(&r->gen, &pr, &s, err);
+        const int *pt = r->ptok + r->ptok_off[p];
+        int np = (int)(r->ptok_off[p + 1] - r->ptok_off[p]);
+        st = candidates_add_prompt(&s, ps->ids[p], ps->text[p], ps->family ? ps->family[p] : NULL,
+                                   ps->reference ? ps->reference[p] : NULL, pt, np, err);
+        if (st == PP_OK) st = candidates_set_rendered(&s, ps->rendered ? ps->rendered[p] : NULL, err);
+        for (int k = 0; st == PP_OK && k < K; k++) {
+            size_t row = (size_t)(p - p0) * K + k;
+            const int *ids = oc->tokens + row * T;
+            int n = oc->n_tokens[row], fin = oc->finish[row];
+            st = gen_text_decode(&r->text, &r->m->tok, r->dec.p.stop, pt[np - 1], ids, n, fin, err);
+            if (st == PP_OK) st = candidates_add_candidate(&s, ids, n, r->text.text, oc->logp[row], fin, err);
+        }
     }
     if (st == PP_OK) {
         char path[PP_PATH_MAX + 32], idxs[32];
-        chunk_path(r, idx, path, sizeof path);
-        snprintf(idxs, sizeof idxs, "%lld", (long long)idx);
+        chunk_path(r, oc->idx, path, sizeof path);
+        snprintf(idxs, sizeof idxs, "%lld", (long long)oc->idx);
         const char *extra[] = {"run_key", r->run_key, "chunk", idxs, NULL};
         pp_provenance prov = {"pp-generate", "one chunk of a run (see run_key)", NULL, 0};
         st = candidates_write(&s, path, MPI_COMM_SELF, &prov, extra, err);
     }
-    *n_prompts = p1 - p0;
-    *n_tokens = s.candidate_token_offsets[s.n_candidates];
+    int64_t n_tokens = s.candidate_token_offsets[s.n_candidates];
     candidates_free(&s);
-    if (st != PP_OK) return st;
-    r->my_busy += pp_now() - t0;
-    r->my_tokens += *n_tokens;
+    PP_TRY(st);
+    oc->idx = -1;
+    r->my_tokens += n_tokens;
     r->my_chunks++;
+    if (r->rank == 0) {
+        r->prompts_done += p1 - p0;
+        r->tokens_done += n_tokens;
+        progress_note(r);
+    } else {
+        r->unreported_prompts += p1 - p0;
+        r->unreported_tokens += n_tokens;
+    }
     pp_test_hook_sleep(PP_HOOK_CHUNK_DELAY);
     return PP_OK;
 }
 
+/* The decoder's sink: file candidate (prompt, k) in its chunk. */
+static pp_status file_candidate(void *ctx, const decoder_result *res, pp_err *err) {
+    run_state *r = ctx;
+    int64_t idx = res->prompt / r->o->chunk_prompts;
+    int c = 0;
+    while (c < r->n_open && r->open[c].idx != idx) c++;
+    if (c == r->n_open) return pp_fail(err, PP_ESYS, "pp-generate: a candidate of chunk %lld, which is not open",
+                                       (long long)idx);
+    open_chunk *oc = &r->open[c];
+    size_t row = (size_t)(res->prompt - idx * r->o->chunk_prompts) * r->o->gen.k + res->k;
+    memcpy(oc->tokens + row * r->dec.row_tokens, res->tokens, (size_t)res->n_tokens * sizeof(int));
+    oc->n_tokens[row] = res->n_tokens;
+    oc->finish[row] = res->finish;
+    oc->logp[row] = res->logp;
+    if (--oc->left > 0) return PP_OK;
+    return chunk_save(r, oc, err);
+}
+
 /* Rank 0: the next chunk to hand out, or -1. */
 static int64_t take_chunk(run_state *r) {
+    if (pp_stop_requested()) r->stop = 1;
     if (r->stop || r->next >= r->n_todo) return -1;
     return r->todo[r->next++];
 }
 
 /* Rank 0: answer one request.  msg = {stopping, prompts done, tokens done}
- * of the sender's last chunk. */
+ * of the sender's chunks saved since its last request. */
 static void serve(run_state *r, const int64_t msg[3], int source) {
     r->prompts_done += msg[1];
     r->tokens_done += msg[2];
     if (msg[0]) r->stop = 1;
-    if (pp_stop_requested()) r->stop = 1;
     int64_t idx = msg[0] ? -1 : take_chunk(r);
     if (idx < 0) r->workers_left--;
     MPI_Send(&idx, 1, MPI_INT64_T, source, TAG_WORK, r->comm);
@@ -318,51 +401,81 @@ static void serve_waiting(void *ctx) {
     }
 }
 
-/* Rank 0 works through the queue and serves the others until all of them
- * have been told there is no more work. */
-static pp_status master_loop(run_state *r, pp_err *err) {
-    pp_status st = PP_OK;
-    r->gen.poll = r->size > 1 ? serve_waiting : NULL;
-    r->gen.poll_ctx = r;
-    for (;;) {
-        if (pp_stop_requested()) r->stop = 1;
-        int64_t idx = take_chunk(r);
-        if (idx < 0) break;
-        int64_t np, nt;
-        st = do_chunk(r, idx, &np, &nt, err);
-        if (st != PP_OK) {
-            r->stop = 1;
-            break;
-        }
-        r->prompts_done += np;
-        r->tokens_done += nt;
-        progress_note(r);
-        if (r->size > 1) serve_waiting(r);
+/* Other ranks: ask rank 0 for the next chunk without waiting for the
+ * answer, reporting the chunks saved since the last request. */
+static void worker_ask(run_state *r) {
+    r->request[0] = r->failing || pp_stop_requested();
+    r->request[1] = r->unreported_prompts;
+    r->request[2] = r->unreported_tokens;
+    r->unreported_prompts = r->unreported_tokens = 0;
+    MPI_Isend(r->request, 3, MPI_INT64_T, 0, TAG_REQUEST, r->comm, &r->pending[0]);
+    MPI_Irecv(&r->reply, 1, MPI_INT64_T, 0, TAG_WORK, r->comm, &r->pending[1]);
+    r->asked = 1;
+}
+
+/* ... and wait for rank 0's answer: a chunk number, or -1 for "no more". */
+static int64_t worker_answer(run_state *r) {
+    if (!r->asked) worker_ask(r);
+    double t0 = pp_now();
+    MPI_Waitall(2, r->pending, MPI_STATUSES_IGNORE);
+    r->waited += pp_now() - t0;
+    r->asked = 0;
+    if (r->reply < 0) r->told_done = 1;
+    return r->reply;
+}
+
+/* Other ranks, at the end: a chunk handed out but not started (after a
+ * stop or an error) is given back by a last "stopping" request, so that
+ * rank 0 stops counting on this rank. */
+static void worker_finish(run_state *r) {
+    if (r->asked) worker_answer(r);
+    if (r->told_done) return;
+    r->failing = 1;
+    worker_ask(r);
+    worker_answer(r);
+}
+
+/* The decoder's source: the next prompt of the current chunk; at its end
+ * the next chunk (rank 0 takes it from its queue, the others asked for it
+ * when they handed out the last prompt of the current one). */
+static pp_status next_prompt(void *ctx, decoder_prompt *pr, int *got, pp_err *err) {
+    run_state *r = ctx;
+    *got = 0;
+    if (r->next_prompt >= r->end_prompt) {
+        if (r->told_done) return PP_OK;
+        int64_t idx = r->rank == 0 ? take_chunk(r) : worker_answer(r);
+        if (idx < 0 || (r->rank != 0 && pp_stop_requested())) return PP_OK;
+        PP_TRY(chunk_open(r, idx, err));
+        chunk_rows(r, idx, &r->next_prompt, &r->end_prompt);
     }
+    int64_t p = r->next_prompt++;
+    *pr = (decoder_prompt){.id = r->ps->ids[p], .tokens = r->ptok + r->ptok_off[p],
+                           .n_tokens = (int)(r->ptok_off[p + 1] - r->ptok_off[p]), .tag = p};
+    *got = 1;
+    if (r->rank != 0 && r->next_prompt == r->end_prompt) worker_ask(r);
+    return PP_OK;
+}
+
+/* Every rank runs its decoder over the chunks it is given; rank 0 also
+ * answers the others between its decode steps, then until all of them
+ * have been told there is no more work. */
+static pp_status generate_chunks(run_state *r, pp_err *err) {
+    double t0 = pp_now();
+    r->dec.poll = r->rank == 0 && r->size > 1 ? serve_waiting : NULL;
+    r->dec.poll_ctx = r;
+    pp_status st = decoder_pull(&r->dec, next_prompt, r, file_candidate, r, err);
+    r->my_busy = pp_now() - t0 - r->waited;
+    if (r->rank != 0) {
+        if (st != PP_OK) r->failing = 1;
+        worker_finish(r);
+        return st;
+    }
+    if (st != PP_OK) r->stop = 1;
     while (r->workers_left > 0) {
         int64_t msg[3];
         MPI_Status status;
         MPI_Recv(msg, 3, MPI_INT64_T, MPI_ANY_SOURCE, TAG_REQUEST, r->comm, &status);
         serve(r, msg, status.MPI_SOURCE);
-    }
-    return st;
-}
-
-/* Other ranks: ask rank 0 for a chunk, do it, report it with the next
- * request; the last request says "stopping" after an error or a signal. */
-static pp_status worker_loop(run_state *r, pp_err *err) {
-    pp_status st = PP_OK;
-    int64_t msg[3] = {0, 0, 0};
-    for (;;) {
-        MPI_Send(msg, 3, MPI_INT64_T, 0, TAG_REQUEST, r->comm);
-        int64_t idx;
-        MPI_Recv(&idx, 1, MPI_INT64_T, 0, TAG_WORK, r->comm, MPI_STATUS_IGNORE);
-        if (idx < 0) break;
-        int64_t np = 0, nt = 0;
-        st = do_chunk(r, idx, &np, &nt, err);
-        msg[0] = st != PP_OK || pp_stop_requested();
-        msg[1] = st == PP_OK ? np : 0;
-        msg[2] = st == PP_OK ? nt : 0;
     }
     return st;
 }
@@ -578,6 +691,11 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     if (st == PP_OK) st = chat_stop_set(&m, &o->chat, &stop, err);
     if (st == PP_OK) st = chat_render_prompts(&m, &o->chat, &ps, prompts_path, model_path, err);
     if (st == PP_OK) st = tokenize_all(&m, &ps, prompts_path, model_path, &ptok, &ptok_off, &longest, err);
+    /* the decoder's memory, once, before anything is written */
+    decoder_params dp = {.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb, .max_prompt_tokens = longest,
+                         .max_new_tokens = o->gen.max_new_tokens, .k = o->gen.k, .sample = o->gen.sample,
+                         .seed = o->gen.seed, .stop = &stop};
+    if (st == PP_OK) st = decoder_init(&r.dec, &m, &dp, err);
     if (st == PP_OK && strlen(out_path) + 64 >= sizeof parts) st = pp_fail(err, PP_EINPUT, "%s: path too long", out_path);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
@@ -623,21 +741,20 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
 
     int64_t reused = 0, reused_prompts = 0;
     st = find_saved_chunks(&r, resuming, &reused, &reused_prompts, err);
-    gen_params gp = o->gen;
-    gp.stop = &stop;
-    if (st == PP_OK) st = generator_init(&r.gen, &m, &gp, longest, err);
     st = pp_agree(comm, st, err);
     if (st != PP_OK) goto done;
+    if (r.rank == 0)
+        pp_info(log, "decoder: %d sequences per step (--max-batch %d%s), %.1f MiB allocated once per rank",
+                r.dec.slots, o->max_batch, r.dec.slots < o->max_batch ? ", capped by --kv-cache-mb" : "",
+                (double)decoder_memory_bytes(&r.dec) / 1048576.0);
     if (reused) pp_info(log, "resuming: %lld of %lld chunks already saved in %s", (long long)reused, (long long)r.n_chunks, parts);
 
     /* generate */
     double t0 = pp_now();
     r.prompts_done = reused_prompts;
     r.workers_left = r.size - 1;
-    if (r.rank == 0) {
-        pp_progress_start(&r.progress, log, "prompts", ps.n, reused_prompts, "prompts");
-        st = master_loop(&r, err);
-    } else st = worker_loop(&r, err);
+    if (r.rank == 0) pp_progress_start(&r.progress, log, "prompts", ps.n, reused_prompts, "prompts");
+    st = generate_chunks(&r, err);
     st = pp_agree(comm, st, err);
     rep->seconds = pp_now() - t0;
 
@@ -662,7 +779,15 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     rep->candidates = ps.n * o->gen.k;
 
 done:
-    if (r.gen.m) generator_free(&r.gen);
+    if (r.dec.m) decoder_free(&r.dec);
+    gen_text_free(&r.text);
+    for (int c = 0; c < r.n_open; c++) {
+        free(r.open[c].tokens);
+        free(r.open[c].n_tokens);
+        free(r.open[c].finish);
+        free(r.open[c].logp);
+    }
+    free(r.open);
     free(r.todo);
     pp_parts_close(&kit); /* a stopped or failed run keeps its parts */
     pp_runkey_free(&key);

@@ -1,13 +1,15 @@
-/* generate.h - K sampled completions per prompt (the generator), and the
- * distributed, resumable run behind pp-generate (generate_run).
+/* generate.h - the distributed, resumable run behind pp-generate
+ * (generate_run), and the per-prompt generator it was built on.
  *
- * The generator: one prefill of the prompt into cache slot 0, copied to
- * slots 1..K-1, then all unfinished candidates decode together, one
- * infer_decode (sgemm over the active rows) per step.  Candidate j of the
- * prompt with id P draws from pp_rng_stream(seed, P, j) only, and the decode
- * batch of a prompt never mixes in other prompts, so a candidate is a pure
- * function of (model, prompt, parameters, seed): the output does not depend
- * on the number of ranks or on the order in which work was done.
+ * The generator (generator_init / generate_prompt; the stages no longer use
+ * it, it stays as the simple reference test_decode checks the decoder
+ * against): one prefill of the prompt into cache slot 0, copied to slots
+ * 1..K-1, then the prompt's unfinished candidates decode together, one
+ * infer_decode per step.  Candidate j of the prompt with id P draws from
+ * pp_rng_stream(seed, P, j) only, and every row's bits are independent of
+ * the other rows (rowmatmul), so a candidate is a pure function of (model,
+ * prompt, parameters, seed): the output does not depend on the number of
+ * ranks, the batch or the order in which work was done.
  *
  * A prompt is tokenized as llama2.c's run.c does it (BOS, then tok_encode),
  * so at temperature 0 an imported llama2.c model continues a prompt with the
@@ -22,8 +24,12 @@
  *
  * generate_run: prompts are cut into chunks of chunk_prompts; rank 0 hands
  * chunk numbers out on request (master/worker; rank 0 works too and answers
- * requests between its own decode steps with MPI_Iprobe).  Each finished
- * chunk is saved as <out>.parts/chunk-NNNNNN.h5 (a small candidates file,
+ * requests between its own decode steps with MPI_Iprobe).  Every rank runs
+ * one continuous-batching decoder (model/decode.h, max_batch sequences,
+ * allocated once) fed from its chunks: a worker asks for its next chunk
+ * when the decoder takes the last prompt of the current one, so the
+ * decoder stays full across chunks.  A chunk whose candidates have all
+ * ended is saved as <out>.parts/chunk-NNNNNN.h5 (a small candidates file,
  * written .tmp then renamed) and <out>.parts/run.json records the run key
  * (model and prompts fingerprints, every sampling argument, chunk size).  A
  * rerun with the same key reuses every chunk that loads and validates and
@@ -67,6 +73,21 @@ typedef struct {
     int n_tokens;
 } gen_prompt;
 
+/* Buffers turning generated ids into a candidate's text (grown rarely). */
+typedef struct {
+    char *raw, *text;
+    size_t raw_cap;
+} gen_text;
+
+/* t->text = the text of a candidate's ids (finish: its FINISH_*) decoded
+ * after the token prev, sanitized to UTF-8 (core/pp_text.h); valid until
+ * the next call.  A final EOS/BOS, or a stop token of stop, is kept in the
+ * tokens, not in the text; a candidate stopped by a stop string ends where
+ * the string starts (stop may be NULL: none). */
+PP_MUST_CHECK pp_status gen_text_decode(gen_text *t, const tokenizer *tok, const stop_set *stop, int prev, const int *ids,
+                                        int n, int finish, pp_err *err);
+void gen_text_free(gen_text *t);
+
 typedef struct {
     const model *m;
     gen_params p;
@@ -81,8 +102,7 @@ typedef struct {
     pp_rng *rng;
     stop_state *stop_st;         /* [k] stop-string matching */
     int prompt_last;             /* the prompt's last token: the first piece decodes after it */
-    char *raw, *text;            /* decode buffers */
-    size_t raw_cap, text_cap;
+    gen_text text;
     /* called after every decode step when set: rank 0 serves work requests */
     void (*poll)(void *ctx);
     void *poll_ctx;
@@ -103,10 +123,25 @@ PP_MUST_CHECK pp_status generate_prompt(generator *g, const gen_prompt *pr, cand
 
 /* ---- the pp-generate run ---- */
 
+/* --max-batch and --kv-cache-mb, shared by pp-generate and pp-eval.  The
+ * default batch is where the benchmark (docs/performance.md) stops gaining
+ * much: 64 sequences reach most of 256's speed on the d=512 model with a
+ * quarter of its KV cache. */
+#define GENERATE_DEFAULT_MAX_BATCH 64
+#define GENERATE_MAX_BATCH_HELP                                                                            \
+    "sequences (prompts x K candidates) decoded together, one forward step for all, a finished one "        \
+    "replaced at once; results do not depend on it. Default 64: within 10% of the fastest batch measured "  \
+    "on d=288 and d=512 models, with a quarter of 256's KV cache (docs/performance.md)"
+#define GENERATE_KV_CACHE_HELP                                                                             \
+    "memory budget of the KV cache in MiB, lowers --max-batch to fit; 0 = no cap. Per sequence the cache "  \
+    "takes 2 x n_layers x kv_dim x (longest prompt + max-new-tokens - 1, at most seq_len) x 4 bytes"
+
 typedef struct {
     gen_params gen;     /* gen.stop is set by generate_run from chat */
     int chunk_prompts;  /* prompts per saved chunk, >= 1 */
     chat_options chat;  /* --chat-template, --stop, --stop-string */
+    int max_batch;      /* sequences one decode step runs (model/decode.h) */
+    double kv_cache_mb; /* KV cache budget that caps max_batch; <= 0: none */
 } generate_options;
 
 typedef struct {

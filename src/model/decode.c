@@ -37,6 +37,8 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
     int S = d->slots, rows = S + DECODER_PREFILL_ROWS;
     PP_TRY(infer_init_rows(&d->st, m, S, d->max_pos, rows, err));
     size_t V = (size_t)c->vocab_size, T = (size_t)d->row_tokens;
+    d->open = malloc((size_t)(S + 1) * sizeof *d->open);
+    d->open_left = calloc((size_t)(S + 1), sizeof(int));
     d->seq_prompt = malloc((size_t)S * sizeof(int));
     d->seq_k = malloc((size_t)S * sizeof(int));
     d->fed = malloc((size_t)S * sizeof(int));
@@ -53,9 +55,9 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
     d->out_slot = malloc((size_t)S * sizeof(int));
     d->logits = malloc((size_t)S * V * sizeof(float));
     d->scratch = malloc(V * sizeof(sample_candidate));
-    if (!d->seq_prompt || !d->seq_k || !d->fed || !d->prefix_of || !d->n_gen || !d->gen || !d->gen_lp ||
-        !d->logp || !d->rng || !d->stop_st || !d->row_slot || !d->row_token || !d->out_row || !d->out_slot ||
-        !d->logits || !d->scratch) {
+    if (!d->open || !d->open_left || !d->seq_prompt || !d->seq_k || !d->fed || !d->prefix_of || !d->n_gen || !d->gen ||
+        !d->gen_lp || !d->logp || !d->rng || !d->stop_st || !d->row_slot || !d->row_token || !d->out_row ||
+        !d->out_slot || !d->logits || !d->scratch) {
         decoder_free(d);
         return pp_fail(err, PP_ESYS, "out of memory for a decoder of %d sequences", S);
     }
@@ -65,6 +67,8 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
 
 void decoder_free(decoder *d) {
     infer_free(&d->st);
+    free(d->open);
+    free(d->open_left);
     free(d->seq_prompt);
     free(d->seq_k);
     free(d->fed);
@@ -86,35 +90,36 @@ void decoder_free(decoder *d) {
 
 size_t decoder_memory_bytes(const decoder *d) {
     size_t S = (size_t)d->slots, T = (size_t)d->row_tokens, rows = S + DECODER_PREFILL_ROWS;
-    return infer_memory_bytes(&d->st) + S * (5 * sizeof(int) + sizeof(double) + sizeof(pp_rng)) +
+    return infer_memory_bytes(&d->st) + (S + 1) * (sizeof(decoder_prompt) + sizeof(int)) + S * (5 * sizeof(int) + sizeof(double) + sizeof(pp_rng)) +
            S * T * (sizeof(int) + sizeof(float)) + rows * 2 * sizeof(int) + S * 2 * sizeof(int) +
            S * (size_t)d->m->cfg.vocab_size * sizeof(float) + (size_t)d->m->cfg.vocab_size * sizeof(sample_candidate);
 }
 
-/* Put candidate k of prompt p into free slot s.  Returns 0 when it must
- * wait: a sibling is still prefilling the shared positions. */
-static int admit(decoder *d, const decoder_prompt *pr, int p, int k, int s, pp_err *err) {
+/* Put candidate k of open prompt e into free slot s.  Returns 0 when it
+ * must wait: a sibling is still prefilling the shared positions. */
+static int admit(decoder *d, int e, int k, int s, pp_err *err) {
+    const decoder_prompt *pr = &d->open[e];
     int shared = pr->n_tokens - 1, src = -1;
-    if (shared > 0 && d->prefix_of[s] != p)
+    if (shared > 0 && d->prefix_of[s] != e)
         for (int q = 0; q < d->slots && src < 0; q++)
-            if (d->prefix_of[q] == p) src = q;
-    if (shared > 0 && d->prefix_of[s] != p && src < 0)
+            if (d->prefix_of[q] == e) src = q;
+    if (shared > 0 && d->prefix_of[s] != e && src < 0)
         for (int q = 0; q < d->slots; q++)
-            if (d->seq_prompt[q] == p) return 0; /* its prefill will be there next step */
+            if (d->seq_prompt[q] == e) return 0; /* its prefill will be there next step */
     if (shared == 0) {
         infer_reset(&d->st, s);
         d->fed[s] = 0;
-    } else if (d->prefix_of[s] == p || src >= 0) {
+    } else if (d->prefix_of[s] == e || src >= 0) {
         /* cannot fail: src holds at least `shared` positions */
-        if (infer_copy_prefix(&d->st, d->prefix_of[s] == p ? s : src, s, shared, err) != PP_OK) return -1;
+        if (infer_copy_prefix(&d->st, d->prefix_of[s] == e ? s : src, s, shared, err) != PP_OK) return -1;
         d->fed[s] = shared;
-        d->prefix_of[s] = p;
+        d->prefix_of[s] = e;
     } else {
         infer_reset(&d->st, s);
         d->fed[s] = 0;
         d->prefix_of[s] = -1;
     }
-    d->seq_prompt[s] = p;
+    d->seq_prompt[s] = e;
     d->seq_k[s] = k;
     d->n_gen[s] = 0;
     d->logp[s] = 0.0;
@@ -128,82 +133,151 @@ static int token_at(const decoder *d, const decoder_prompt *pr, int s, int i) {
     return i < pr->n_tokens ? pr->tokens[i] : d->gen[(size_t)s * d->row_tokens + (i - pr->n_tokens)];
 }
 
+int decoder_finish(const decoder *d, int t, int generated, int n_prompt) {
+    if (tok_is_eos(&d->m->tok, t) || t == d->m->tok.bos_id) return FINISH_EOS; /* run.c stops on BOS */
+    if (generated >= d->p.max_new_tokens) return FINISH_MAX_TOKENS;
+    if (n_prompt - 1 + generated >= d->m->cfg.seq_len) return FINISH_CONTEXT; /* no position to feed it */
+    return -1;
+}
+
 /* Sample slot s's next token from its logits row; returns its FINISH_* or
- * -1 when it goes on (the same rules as generate.c's accept_token). */
+ * -1 when it goes on: decoder_finish's rules, and a stop token or string
+ * of p.stop (matched on every token, so its state follows the text). */
 static int sample_next(decoder *d, int s, const float *logits, const decoder_prompt *pr) {
     int n_prompt = pr->n_tokens;
-    const model_config *c = &d->m->cfg;
     float lp = 0.0f;
-    int t = sample_token(logits, c->vocab_size, &d->p.sample, &d->rng[s], d->scratch, &lp);
+    int t = sample_token(logits, d->m->cfg.vocab_size, &d->p.sample, &d->rng[s], d->scratch, &lp);
     int i = d->n_gen[s]++;
     d->gen[(size_t)s * d->row_tokens + i] = t;
     d->gen_lp[(size_t)s * d->row_tokens + i] = lp;
     d->logp[s] += (double)lp;
-    int generated = i + 1;
-    if (tok_is_eos(&d->m->tok, t) || t == d->m->tok.bos_id) return FINISH_EOS;
-    if (d->p.stop && stop_hit(d->p.stop, &d->stop_st[s], &d->m->tok, token_at(d, pr, s, n_prompt + i - 1), t))
-        return FINISH_STOP;
-    if (generated >= d->p.max_new_tokens) return FINISH_MAX_TOKENS;
-    if (n_prompt - 1 + generated >= c->seq_len) return FINISH_CONTEXT;
-    return -1;
+    int fin = decoder_finish(d, t, i + 1, n_prompt);
+    if (fin != FINISH_EOS && d->p.stop &&
+        stop_hit(d->p.stop, &d->stop_st[s], &d->m->tok, token_at(d, pr, s, n_prompt + i - 1), t))
+        fin = FINISH_STOP;
+    return fin;
 }
 
-pp_status decoder_run(decoder *d, const decoder_prompt *prompts, int n, decoder_sink sink, void *ctx, pp_err *err) {
+/* Take the next prompt from the source into a free entry of the open
+ * table: *entry gets it, or -1 when the source has no more.  A free entry
+ * always exists: every open prompt but the one being admitted has a
+ * running candidate, and there are slots + 1 entries. */
+static pp_status pull_prompt(decoder *d, decoder_source source, void *src_ctx, int *entry, pp_err *err) {
+    int e = 0, got = 0;
+    while (e <= d->slots && d->open_left[e] > 0) e++;
+    if (e > d->slots) return pp_fail(err, PP_ESYS, "decoder: no free entry for a prompt");
+    decoder_prompt pr;
+    PP_TRY(source(src_ctx, &pr, &got, err));
+    *entry = -1;
+    if (!got) return PP_OK;
+    if (pr.n_tokens < 1 || pr.n_tokens > d->p.max_prompt_tokens)
+        return pp_fail(err, PP_EINPUT, "prompt id %lld: %d tokens, the decoder holds at most %d", (long long)pr.id,
+                       pr.n_tokens, d->p.max_prompt_tokens);
+    for (int s = 0; s < d->slots; s++) /* a cached prefix of the entry's last prompt is stale now */
+        if (d->prefix_of[s] == e) d->prefix_of[s] = -1;
+    d->open[e] = pr;
+    d->open_left[e] = d->p.k;
+    *entry = e;
+    return PP_OK;
+}
+
+/* Fill the rows of one step: one per decoding slot, then prompt rows up
+ * to DECODER_PREFILL_ROWS.  Returns the number of rows; *n_out gets the
+ * number of rows whose logits are wanted. */
+static int gather_rows(decoder *d, int *n_out) {
+    int nr = 0, no = 0, budget = DECODER_PREFILL_ROWS;
+    for (int pass = 0; pass < 2; pass++)
+        for (int s = 0; s < d->slots; s++) {
+            int e = d->seq_prompt[s];
+            if (e < 0 || (pass == 0) != (d->n_gen[s] > 0)) continue;
+            const decoder_prompt *pr = &d->open[e];
+            int known = pr->n_tokens + d->n_gen[s], take = known - d->fed[s];
+            if (pass == 1 && take > budget) take = budget;
+            if (pass == 1) budget -= take;
+            for (int i = 0; i < take; i++) {
+                d->row_slot[nr] = s;
+                d->row_token[nr++] = token_at(d, pr, s, d->fed[s] + i);
+            }
+            d->fed[s] += take;
+            if (take > 0 && d->fed[s] == known) {
+                d->out_row[no] = nr - 1;
+                d->out_slot[no++] = s;
+            }
+            if (d->fed[s] >= pr->n_tokens - 1 && d->prefix_of[s] != e && d->fed[s] > 0) d->prefix_of[s] = e;
+        }
+    *n_out = no;
+    return nr;
+}
+
+pp_status decoder_pull(decoder *d, decoder_source source, void *src_ctx, decoder_sink sink, void *ctx,
+                       pp_err *err) {
     int K = d->p.k, S = d->slots, V = d->m->cfg.vocab_size;
-    for (int i = 0; i < n; i++)
-        if (prompts[i].n_tokens < 1 || prompts[i].n_tokens > d->p.max_prompt_tokens)
-            return pp_fail(err, PP_EINPUT, "prompt id %lld: %d tokens, the decoder holds at most %d",
-                           (long long)prompts[i].id, prompts[i].n_tokens, d->p.max_prompt_tokens);
     for (int s = 0; s < S; s++) d->seq_prompt[s] = d->prefix_of[s] = -1;
-    int next_p = 0, next_k = 0, running = 0;
+    for (int e = 0; e <= S; e++) d->open_left[e] = 0;
+    int cur = -1, next_k = 0, running = 0, more = 1;
     pp_status st = PP_OK;
-    while (st == PP_OK && (next_p < n || running > 0)) {
+    while (st == PP_OK && (more || running > 0)) {
         /* refill free slots, candidates in (prompt, k) order */
-        for (int s = 0; s < S && next_p < n; s++) {
+        for (int s = 0; s < S && more; s++) {
             if (d->seq_prompt[s] >= 0) continue;
-            int ok = admit(d, &prompts[next_p], next_p, next_k, s, err);
+            if (cur < 0) {
+                PP_TRY(pull_prompt(d, source, src_ctx, &cur, err));
+                if (cur < 0) {
+                    more = 0;
+                    break;
+                }
+                next_k = 0;
+            }
+            int ok = admit(d, cur, next_k, s, err);
             if (ok < 0) return PP_ESYS;
             if (!ok) break;
             running++;
-            if (++next_k == K) next_p++, next_k = 0;
+            if (++next_k == K) cur = -1;
         }
-        /* the rows: one per decoding slot, then prompt rows up to the budget */
-        int nr = 0, no = 0, budget = DECODER_PREFILL_ROWS;
-        for (int pass = 0; pass < 2; pass++)
-            for (int s = 0; s < S; s++) {
-                int p = d->seq_prompt[s];
-                if (p < 0 || (pass == 0) != (d->n_gen[s] > 0)) continue;
-                const decoder_prompt *pr = &prompts[p];
-                int known = pr->n_tokens + d->n_gen[s], take = known - d->fed[s];
-                if (pass == 1 && take > budget) take = budget;
-                if (pass == 1) budget -= take;
-                for (int i = 0; i < take; i++) {
-                    d->row_slot[nr] = s;
-                    d->row_token[nr++] = token_at(d, pr, s, d->fed[s] + i);
-                }
-                d->fed[s] += take;
-                if (take > 0 && d->fed[s] == known) {
-                    d->out_row[no] = nr - 1;
-                    d->out_slot[no++] = s;
-                }
-                if (d->fed[s] >= pr->n_tokens - 1 && d->prefix_of[s] != p && d->fed[s] > 0) d->prefix_of[s] = p;
-            }
+        if (running == 0) continue;
+        int no, nr = gather_rows(d, &no);
         if (nr == 0) return pp_fail(err, PP_ESYS, "decoder: a step with nothing to feed");
         PP_TRY(infer_rows(&d->st, nr, d->row_slot, d->row_token, no, d->out_row, d->logits, err));
         d->steps++;
         d->rows += nr;
         for (int j = 0; j < no && st == PP_OK; j++) {
-            int s = d->out_slot[j], p = d->seq_prompt[s];
-            int fin = sample_next(d, s, d->logits + (size_t)j * V, &prompts[p]);
+            int s = d->out_slot[j], e = d->seq_prompt[s];
+            int fin = sample_next(d, s, d->logits + (size_t)j * V, &d->open[e]);
             d->tokens++;
             if (fin < 0) continue;
-            decoder_result r = {p, d->seq_k[s], d->gen + (size_t)s * d->row_tokens,
+            decoder_result r = {d->open[e].tag, d->seq_k[s], d->gen + (size_t)s * d->row_tokens,
                                 d->gen_lp + (size_t)s * d->row_tokens, d->n_gen[s], d->logp[s], fin};
             st = sink(ctx, &r, err);
             d->seq_prompt[s] = -1;
+            d->open_left[e]--;
             running--;
         }
         if (d->poll) d->poll(d->poll_ctx);
     }
     return st;
+}
+
+/* decoder_run's source: the next prompt of an array, tagged with its index. */
+typedef struct {
+    const decoder_prompt *prompts;
+    int n, next;
+} array_source;
+
+static pp_status next_of_array(void *ctx, decoder_prompt *pr, int *got, pp_err *err) {
+    array_source *a = ctx;
+    *got = a->next < a->n;
+    if (*got) {
+        *pr = a->prompts[a->next];
+        pr->tag = a->next++;
+    }
+    return PP_OK;
+}
+
+pp_status decoder_run(decoder *d, const decoder_prompt *prompts, int n, decoder_sink sink, void *ctx, pp_err *err) {
+    for (int i = 0; i < n; i++)
+        if (prompts[i].n_tokens < 1 || prompts[i].n_tokens > d->p.max_prompt_tokens)
+            return pp_fail(err, PP_EINPUT, "prompt id %lld: %d tokens, the decoder holds at most %d",
+                           (long long)prompts[i].id, prompts[i].n_tokens, d->p.max_prompt_tokens);
+    array_source a = {prompts, n, 0};
+    return decoder_pull(d, next_of_array, &a, sink, ctx, err);
 }

@@ -7,12 +7,17 @@
  *   decoder_run(&d, prompts, n, sink, ctx, err); // sink gets each candidate
  *   decoder_free(&d);
  *
+ * or, when the prompts arrive while the decoder runs (pp-generate pulls
+ * its next chunk of prompts while the current one drains):
+ *
+ *   decoder_pull(&d, source, src_ctx, sink, ctx, err);
+ *
  * A step feeds one row for every slot that is decoding and up to
  * DECODER_PREFILL_ROWS prompt rows of slots that are starting, all in one
  * infer_rows call (one rowmatmul per weight matrix over all rows).  When a
- * sequence ends (EOS or BOS as in run.c, a stop token or string of
- * p.stop, max_new_tokens, or the context),
- * the sink gets it and its slot takes the next candidate at once.
+ * sequence ends (decoder_finish: EOS or BOS as in run.c, max_new_tokens,
+ * or the context; or a stop token or string of p.stop), the sink gets it
+ * and its slot takes the next candidate at once.
  *
  * Candidate k of a prompt of n tokens shares positions 0..n-2 with its
  * siblings: the first one of them to run prefills them, the others copy
@@ -31,9 +36,11 @@
  *              and slots = max_batch, lowered to fit kv_cache_mb;
  *   weights    a transposed copy, about 4 x n_params bytes (infer.h);
  *   rows       (slots + DECODER_PREFILL_ROWS) x (3 dim + 2 kv_dim + 2 hidden)
- *              floats of activations, slots x vocab floats of logits and
- *              2 x slots x max_new_tokens for the tokens and log-probs.
- * decoder_run allocates one int per prompt for its admission cursor. */
+ *              floats of activations, slots x vocab floats of logits,
+ *              2 x slots x max_new_tokens for the tokens and log-probs,
+ *              and a table of slots + 1 open prompts.
+ * Example: d=512, L=8 (kv_dim 512), prompts of 8 tokens, 128 new tokens:
+ * max_pos 135, 4.2 MiB of KV cache per slot, 270 MiB at max_batch 64. */
 #ifndef DECODE_H
 #define DECODE_H
 
@@ -65,11 +72,17 @@ typedef struct {
     int64_t id;             /* keys the random streams: (seed, id, k) */
     const int *tokens;      /* n_tokens >= 1 (normally BOS first) */
     int n_tokens;
+    int64_t tag;            /* the caller's number for it, returned as decoder_result.prompt */
 } decoder_prompt;
+
+/* Where decoder_pull gets its prompts, one per call: *got = 1 with *pr
+ * filled (pr->tokens must stay valid until the prompt's last candidate
+ * reached the sink), *got = 0 when there are no more. */
+typedef pp_status (*decoder_source)(void *ctx, decoder_prompt *pr, int *got, pp_err *err);
 
 /* One finished candidate, valid during the sink call only. */
 typedef struct {
-    int prompt;             /* index into decoder_run's prompts */
+    int64_t prompt;         /* the prompt's tag (decoder_run: its index) */
     int k;
     const int *tokens;      /* generated tokens (a final EOS/BOS included) */
     const float *logprobs;  /* log-prob of each under the model (sample.h) */
@@ -87,11 +100,14 @@ typedef struct {
     int slots;              /* max_batch capped by kv_cache_mb */
     int max_pos;
     int row_tokens;         /* generated tokens kept per slot */
+    /* open prompts: pulled from the source, not all candidates ended */
+    decoder_prompt *open;   /* [slots + 1] */
+    int *open_left;         /* candidates of it not yet given to the sink; 0: free entry */
     /* per slot */
-    int *seq_prompt;        /* prompt index of the running candidate, -1 when free */
+    int *seq_prompt;        /* open entry of the running candidate, -1 when free */
     int *seq_k;
     int *fed;               /* tokens fed: the prompt's, then generated ones */
-    int *prefix_of;         /* prompt whose positions 0..n-2 the slot holds, or -1 */
+    int *prefix_of;         /* open entry whose positions 0..n-2 the slot holds, or -1 */
     int *n_gen;
     int *gen;               /* [slots][row_tokens] */
     float *gen_lp;          /* [slots][row_tokens] */
@@ -120,5 +136,17 @@ size_t decoder_memory_bytes(const decoder *d);
  * candidate when it ends, in completion order (the caller files them by
  * (prompt, k)).  A sink error stops the run and is returned. */
 PP_MUST_CHECK pp_status decoder_run(decoder *d, const decoder_prompt *prompts, int n, decoder_sink sink, void *ctx, pp_err *err);
+
+/* The same with prompts taken from source whenever a slot is free, until
+ * it says there are no more and every candidate has ended.  A source or
+ * sink error stops the run and is returned. */
+PP_MUST_CHECK pp_status decoder_pull(decoder *d, decoder_source source, void *src_ctx, decoder_sink sink, void *ctx,
+                                     pp_err *err);
+
+/* Whether a candidate that just drew token t as its generated-th token
+ * (of a prompt of n_prompt tokens) ends: its FINISH_* (io/candidates.h),
+ * or -1 when it goes on.  The one place where the end of a candidate is
+ * decided. */
+int decoder_finish(const decoder *d, int t, int generated, int n_prompt);
 
 #endif

@@ -31,6 +31,9 @@ typedef struct {
        keeps MPI state of its own (BLACS, see bt_blacs_exit) hands its
        clean-up here, so this module knows nothing of it */
     void (*before_finalize)(void);
+    /* 1: no closing "done in ..., peak memory" line (a program whose
+       output is for scripts: pp-inspect) */
+    int no_done_line;
 } pp_stage;
 
 /* Returns -1 to go on, else the exit code to return from main (after

@@ -33,6 +33,39 @@ done
 "$BIN/pp-inspect" "$T/ab.h5" | grep -q '^ood ' && ok eval_table_has_both_splits || fail eval_table_has_both_splits "no ood row"
 h5dump -A 0 -d /test/policy_text "$T/ab.h5" | grep -q 'DATA {' && ok eval_texts_readable || fail eval_texts_readable "no /test/policy_text"
 
+# ---- the responses come from the continuous-batching decoder: every
+# dataset and attribute is identical (h5_same, full precision; the
+# command line, rank count and host of the provenance left out) for
+# -np 1 and -np 2, --max-batch 1, 8 and 64, and a killed-and-resumed run
+EV2="$BIN/pp-eval --policy $T/a.h5 --baseline $T/b.h5 --prompts $T/test.h5,$T/ood.h5 --temperature 1 --max-new-tokens 16 --chunk-prompts 4"
+check eval_np1_run pp_mpirun 1 $EV2 --out "$T/e1.h5"
+check eval_np2_run pp_mpirun 2 $EV2 --out "$T/e2.h5"
+check eval_maxbatch1_run pp_mpirun 1 $EV2 --max-batch 1 --out "$T/em1.h5"
+check eval_maxbatch8_run pp_mpirun 2 $EV2 --max-batch 8 --out "$T/em8.h5"
+for f in e2 em1 em8; do
+    if why=$(h5_same "$T/e1.h5" "$T/$f.h5" arguments mpi_ranks host); then ok "eval_${f}_identical_to_np1"
+    else fail "eval_${f}_identical_to_np1" "$why"; fi
+done
+# killed (SIGKILL) after some chunks, at --max-batch 8 (responses made two
+# chunks at a time), then finished by -np 2
+parts() { ls "$T/ek.h5.parts" 2>/dev/null | grep -c '^[0-9]-.*\.h5$'; }
+PP_TEST_CHUNK_DELAY_MS=150 $EV2 --max-batch 8 --out "$T/ek.h5" >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ "$(parts)" -lt 5 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+nk=$(parts)
+[ "$nk" -ge 5 ] && [ "$nk" -lt 25 ] && [ ! -e "$T/ek.h5" ] && ok eval_killed_midway || fail eval_killed_midway "$nk of 25 chunks saved"
+pp_mpirun 2 $EV2 --out "$T/ek.h5" >"$T/ek.log" 2>&1 && ok eval_resume_finishes || fail eval_resume_finishes "$(tail -n 2 "$T/ek.log")"
+grep -q "resumed: $((nk * 4)) of 100 prompts reused" "$T/ek.log" && ok eval_resume_reuses_chunks ||
+    fail eval_resume_reuses_chunks "want $((nk * 4)) reused: $(grep resumed "$T/ek.log")"
+if why=$(h5_same "$T/e1.h5" "$T/ek.h5" arguments mpi_ranks host); then ok eval_resumed_identical_to_uninterrupted
+else fail eval_resumed_identical_to_uninterrupted "$why"; fi
+check_fails eval_kv_budget_too_small 1 '--kv-cache-mb 0.0001 holds no sequence' $EV2 --kv-cache-mb 0.0001 --out "$T/kvbad.h5"
+[ ! -e "$T/kvbad.h5" ] && [ ! -e "$T/kvbad.h5.parts" ] && ok eval_kv_refusal_leaves_nothing ||
+    fail eval_kv_refusal_leaves_nothing "$(ls "$T" | grep kvbad)"
+
 # the external judge gives the same kind of answer
 check eval_cmd_judge pp_mpirun 2 "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/cmd.h5" \
     --judge cmd --judge-cmd "$BUILD/tests/tools/judge_good"

@@ -41,6 +41,17 @@ check np2_run pp_mpirun 2 "$G" $ARGS --out "$T/c2.h5"
 if why=$(same_data "$T/c1.h5" "$T/c2.h5"); then ok np1_np2_identical; else fail np1_np2_identical "$why"; fi
 check np1_validates "$I" --validate "$T/c1.h5"
 check np2_validates "$I" --validate "$T/c2.h5"
+# ---- --max-batch 1, 8 and the default 64, and a KV budget that caps the
+# batch: identical datasets (the decoder's rows are batch-invariant)
+check maxbatch1_run pp_mpirun 1 "$G" $ARGS --max-batch 1 --out "$T/mb1.h5"
+check maxbatch8_run pp_mpirun 2 "$G" $ARGS --max-batch 8 --out "$T/mb8.h5"
+pp_mpirun 1 "$G" $ARGS --max-batch 256 --kv-cache-mb 0.5 --out "$T/kv.h5" >"$T/kv.log" 2>&1
+grep -q 'decoder: [0-9]* sequences per step (--max-batch 256, capped by --kv-cache-mb), [0-9.]* MiB' "$T/kv.log" &&
+    ok kv_budget_caps_batch || fail kv_budget_caps_batch "$(grep -E 'decoder|error' "$T/kv.log")"
+for f in mb1 mb8 kv; do
+    if why=$(same_data "$T/c1.h5" "$T/$f.h5"); then ok "max_batch_${f}_identical"; else fail "max_batch_${f}_identical" "$why"; fi
+done
+check_fails kv_budget_too_small 1 '--kv-cache-mb 0.001 holds no sequence' "$G" $ARGS --kv-cache-mb 0.001 --out "$T/bad.h5"
 [ ! -e "$T/c2.h5.parts" ] && [ ! -e "$T/c2.h5.tmp" ] && ok parts_removed || fail parts_removed "$(ls "$T")"
 n=$(h5dump -a /n_candidates "$T/c2.h5" | sed -n 's/.*(0): //p')
 [ "$n" = 176 ] && ok n_candidates_44x4 || fail n_candidates_44x4 "n_candidates=$n"

@@ -3,12 +3,16 @@
  *
  *   OPENBLAS_NUM_THREADS=1 build/tests/tools/bench_decoder --model M.h5 [--name NAME]
  *       [--prompts 64] [--k 8] [--new 128] [--batches 1,8,64,256] [--runc TOK_PER_S | --runc-skipped WHY]
+ *       [--program B=TOK_PER_S,...]
  *
- * The decoder is driven directly on prompts (it is not wired into
- * pp-generate yet): `prompts` prompts of 4..16 tokens cut from a fixed text
- * (BOS first), K candidates each, up to `new` new tokens at temperature 1,
- * for each --max-batch of the list.  tokens/s counts generated tokens over
- * the wall time of decoder_run (the CPU-time rate is printed beside it).
+ * With --program (what tests/tools/bench_decoder.sh does) the rates are
+ * pp-generate's, measured by the script (program runs at each
+ * --max-batch B); this tool adds the sgemm and rowmatmul figures.
+ * Without it the decoder is driven directly (for profiling): `prompts`
+ * prompts of 4..16 tokens cut from a fixed text (BOS first), K candidates
+ * each, up to `new` new tokens at temperature 1, for each --max-batch of
+ * the list; tokens/s counts generated tokens over the wall time of
+ * decoder_run (the CPU-time rate is printed beside it).
  *
  * Then, in the same process: the sgemm rate on the decode shapes (every
  * weight matrix of one step, as cblas_sgemm over 256 rows, the best case
@@ -80,7 +84,7 @@ static double products_time(const infer_state *st, int rows, int use_sgemm, floa
 }
 
 int main(int argc, char **argv) {
-    const char *path = NULL, *name = NULL, *runc_skip = NULL, *batches = "1,8,64,256";
+    const char *path = NULL, *name = NULL, *runc_skip = NULL, *batches = "1,8,64,256", *program = NULL;
     int n_prompts = 64, K = 8, new_tokens = 128;
     double runc = 0.0;
     for (int i = 1; i < argc; i++) {
@@ -92,9 +96,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches = argv[++i];
         else if (!strcmp(argv[i], "--runc") && i + 1 < argc) runc = atof(argv[++i]);
         else if (!strcmp(argv[i], "--runc-skipped") && i + 1 < argc) runc_skip = argv[++i];
+        else if (!strcmp(argv[i], "--program") && i + 1 < argc) program = argv[++i];
         else {
             fprintf(stderr, "usage: bench_decoder --model M.h5 [--name N] [--prompts N] [--k K] [--new N] "
-                            "[--batches 1,8,64,256] [--runc TOK_PER_S | --runc-skipped WHY]\n");
+                            "[--batches 1,8,64,256] [--runc TOK_PER_S | --runc-skipped WHY] [--program B=R,...]\n");
             return 1;
         }
     }
@@ -131,9 +136,10 @@ int main(int argc, char **argv) {
     flops_token = 2.0 * ((double)c->n_layers * (2.0 * c->dim * c->dim + 2.0 * c->dim * kv + 3.0 * c->dim * c->hidden_dim) +
                          (double)c->dim * c->vocab_size);
     printf("%s: d=%d L=%d hidden=%d heads=%d/%d vocab=%d, %.2f MFLOP/token; %d prompts x K=%d x %d new tokens, "
-           "temperature 1 (decoder driven directly: not yet wired into pp-generate)\n",
+           "temperature 1 (%s)\n",
            name ? name : path, c->dim, c->n_layers, c->hidden_dim, c->n_heads, c->n_kv_heads, c->vocab_size,
-           flops_token / 1e6, n_prompts, K, new_tokens);
+           flops_token / 1e6, n_prompts, K, new_tokens,
+           program ? "the pp-generate program, generation phase" : "the decoder driven directly");
     if (runc > 0) printf("  run.c (llama2.c, -Ofast -march=native, batch 1): %.0f tok/s\n", runc);
     else printf("  run.c: skipped: %s\n", runc_skip ? runc_skip : "no anchor");
 
@@ -149,8 +155,29 @@ int main(int argc, char **argv) {
     double sgemm_rate = 256.0 * flops_token / products_time(&probe.st, 256, 1, in, out);
     double ceiling = sgemm_rate / flops_token;
     printf("  sgemm on the decode shapes (256 rows): %.1f GFLOP/s -> ceiling %.0f tok/s\n", sgemm_rate / 1e9, ceiling);
-    printf("  %9s %10s %10s %8s %9s %12s %8s %8s %9s\n", "max-batch", "tok/s", "tok/s cpu", "x run.c", "% ceiling",
-           "rowmm GF/s", "% sgemm", "rows/st", "MiB");
+    if (program) {
+        printf("  %9s %10s %8s %9s %12s %8s\n", "max-batch", "tok/s", "x run.c", "% ceiling", "rowmm GF/s", "% sgemm");
+        for (const char *b = program; *b;) {
+            int B = atoi(b);
+            const char *eq = strchr(b, '=');
+            double rate = eq ? atof(eq + 1) : 0.0;
+            if (B < 1 || B > 256) {
+                fprintf(stderr, "bench_decoder: --program: each batch must be in 1..256\n");
+                return 1;
+            }
+            double mm_rate = B * flops_token / products_time(&probe.st, B, 0, in, out);
+            char ratio[16];
+            if (runc > 0) snprintf(ratio, sizeof ratio, "%.2fx", rate / runc);
+            else snprintf(ratio, sizeof ratio, "skipped");
+            printf("  %9d %10.0f %8s %8.1f%% %12.1f %7.1f%%\n", B, rate, ratio, 100.0 * rate / ceiling, mm_rate / 1e9,
+                   100.0 * mm_rate / sgemm_rate);
+            while (*b && *b != ',') b++;
+            if (*b == ',') b++;
+        }
+        batches = "";
+    } else
+        printf("  %9s %10s %10s %8s %9s %12s %8s %8s %9s\n", "max-batch", "tok/s", "tok/s cpu", "x run.c", "% ceiling",
+               "rowmm GF/s", "% sgemm", "rows/st", "MiB");
     fflush(stdout);
     for (const char *b = batches; *b;) {
         int B = atoi(b);

@@ -1,28 +1,37 @@
 #!/bin/sh
-# bench_decoder.sh - issue 19's benchmark (BENCH=generate in tests/bench.sh):
-# the continuous-batching decoder at --max-batch 1, 8, 64, 256 against
-# llama2.c's run.c on the same model, and against the sgemm rate measured
-# in the same process (build/tests/tools/bench_decoder prints the table).
+# bench_decoder.sh - issue 19's benchmark (BENCH=generate in tests/bench.sh),
+# one core (OPENBLAS_NUM_THREADS=1), every ratio measured in the same run:
 #   run.c: ../shared/anchors/llama2c-run.c (or $PP_SHARED/anchors), built
 #          here with -Ofast -march=native into build/anchors/ (never copied
 #          into the tree), one thread, batch 1, temperature 1, 144 positions
 #          from "Once upon a time", best of 7 seeds; the model exported with
 #          pp-convert --to-llama2c.  Without the anchor the column says
 #          "skipped: no anchor".
+#   pp-generate: the program, one rank, --max-batch 1, 8, 64, 256, on 64
+#          prompts (pp-prompts --text, 3..12 words each) x K=8 x 128 new
+#          tokens at temperature 1 (BENCH_PROMPTS, BENCH_NEW); --max-batch 1
+#          on BENCH_PROMPTS_B1 = 4 prompts only (a batch of one gains
+#          nothing from more, and 64 would take minutes).  tokens/s is the
+#          program's own figure: generated tokens over the generation phase.
+#   sgemm: build/tests/tools/bench_decoder measures the sgemm rate on the
+#          decode shapes and the decoder's products (rowmatmul) on them,
+#          and prints the table: tokens/s, x run.c, % of the sgemm ceiling.
+#   -np 2 vs -np 1: pp-generate on the d=288 model at the default batch.
 #   models: stories260K (from ../shared/models), random d=288/L=6 and
 #          d=512/L=8, vocab 512 (tok512.bin when ../shared has it, so run.c
 #          can read them; else the byte tokenizer padded to 512).
-#   workload: 64 prompts x K=8 x 128 new tokens (BENCH_PROMPTS, BENCH_NEW).
-# Ratios are measured minutes apart in one run; the load is printed.
+# The load is printed before each model: on a loaded machine the ratios
+# are still same-minute ratios, the absolute rates are not.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/bin
 TOOLS=$ROOT/build/tests/tools
 SHARED=${PP_SHARED:-$ROOT/../shared}
 PROMPTS=${BENCH_PROMPTS:-64}
+PROMPTS_B1=${BENCH_PROMPTS_B1:-4}
 NEW=${BENCH_NEW:-128}
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-for f in "$BIN/pp-convert" "$TOOLS/bench_decoder" "$TOOLS/bench_generate"; do
+for f in "$BIN/pp-convert" "$BIN/pp-generate" "$BIN/pp-prompts" "$TOOLS/bench_decoder" "$TOOLS/bench_generate"; do
     [ -x "$f" ] || { echo "bench_decoder: $f missing; run make first" >&2; exit 1; }
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/pp-bench-dec.XXXXXX")
@@ -48,17 +57,48 @@ runc_rate() {
     done | sort -g | tail -n 1
 }
 
+# The prompt files: N lines of 3..12 words cut from a fixed story.
+prompt_file() { # N OUT.h5
+    awk -v n="$1" 'BEGIN {
+        s = "Once upon a time there was a little girl named Lily who loved to play outside in the park " \
+            "with her dog and one day she saw a big red ball stuck high in the old tree and wanted it"
+        w = split(s, word, " ")
+        for (i = 0; i < n; i++) {
+            len = 3 + i % 10; off = (i * 7) % (w - len); line = word[off + 1]
+            for (j = 2; j <= len; j++) line = line " " word[off + j]
+            print line
+        } }' >"$T/prompts.txt"
+    "$BIN/pp-prompts" --text "$T/prompts.txt" --out "$2" >/dev/null 2>&1
+}
+prompt_file "$PROMPTS" "$T/p.h5"
+prompt_file "$PROMPTS_B1" "$T/p1.h5"
+
+# pp-generate's tokens/s (generation phase), NP ranks, max-batch B
+program_rate() { # NP MODEL PROMPTS B
+    rm -rf "$T/c.h5" "$T/c.h5.parts"
+    mpirun --oversubscribe --bind-to none -np "$1" "$BIN/pp-generate" --model "$2" --prompts "$3" --out "$T/c.h5" \
+        --k 8 --max-new-tokens "$NEW" --temperature 1 --seed 1 --max-batch "$4" 2>&1 |
+        sed -n 's/.*this run: .* = \([0-9]*\) tokens\/s.*/\1/p'
+}
+
 bench() { # NAME MODEL.h5
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    rates=
+    for b in 1 8 64 256; do
+        pf=$T/p.h5
+        [ "$b" = 1 ] && pf=$T/p1.h5
+        rates="$rates${rates:+,}$b=$(program_rate 1 "$2" "$pf" "$b")"
+    done
     if [ -n "$RUNC" ]; then
         r=$(runc_rate "$2")
-        "$TOOLS/bench_decoder" --model "$2" --name "$1" --prompts "$PROMPTS" --new "$NEW" --runc "${r:-0}"
+        "$TOOLS/bench_decoder" --model "$2" --name "$1" --prompts "$PROMPTS" --new "$NEW" --runc "${r:-0}" --program "$rates"
     else
-        "$TOOLS/bench_decoder" --model "$2" --name "$1" --prompts "$PROMPTS" --new "$NEW" --runc-skipped "no anchor"
+        "$TOOLS/bench_decoder" --model "$2" --name "$1" --prompts "$PROMPTS" --new "$NEW" --runc-skipped "no anchor" \
+            --program "$rates"
     fi
 }
 
-echo "continuous-batching decoder vs run.c, one core: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
+echo "pp-generate (continuous-batching decoder) vs run.c, one core: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
 if [ -f "$SHARED/models/stories260K.bin" ] && [ -f "$TOK" ]; then
     "$BIN/pp-convert" --from-llama2c "$SHARED/models/stories260K.bin" --tokenizer "$TOK" --out "$T/s.h5" >/dev/null 2>&1
     bench stories260K "$T/s.h5"
@@ -73,4 +113,12 @@ bench "random d=288 L=6" "$T/d288.h5"
 # shellcheck disable=SC2086
 "$TOOLS/bench_generate" --write-model "$T/d512.h5" --dim 512 --layers 8 --vocab 512 $tokarg >/dev/null 2>&1
 bench "random d=512 L=8" "$T/d512.h5"
+# -np 2 against -np 1 (twice, to see the noise), d=288, default batch
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+a=$(program_rate 1 "$T/d288.h5" "$T/p.h5" 64)
+b=$(program_rate 2 "$T/d288.h5" "$T/p.h5" 64)
+c=$(program_rate 1 "$T/d288.h5" "$T/p.h5" 64)
+awk -v a="$a" -v b="$b" -v c="$c" -v w="$PROMPTS prompts x K=8 x $NEW new tokens, --max-batch 64" 'BEGIN {
+    printf "pp-generate -np scaling, random d=288 L=6, %s:\n", w
+    printf "  -np 1 %.0f tok/s, -np 2 %.0f tok/s, -np 1 again %.0f tok/s: -np 2 / -np 1 = %.2fx\n", a, b, c, b / ((a + c) / 2) }'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

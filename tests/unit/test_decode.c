@@ -238,6 +238,62 @@ static void test_stories_greedy200(void **state) {
     model_free(&m);
 }
 
+/* decoder_pull's source: prompts of an array in a given order (tag = the
+ * index in the array), one per call, failing after fail_after of them
+ * when fail_after >= 0. */
+typedef struct {
+    const decoder_prompt *prompts;
+    const int *order;
+    int n, next, fail_after;
+} order_source;
+
+static pp_status next_in_order(void *ctx, decoder_prompt *pr, int *got, pp_err *err) {
+    order_source *o = ctx;
+    if (o->fail_after >= 0 && o->next == o->fail_after) return pp_fail(err, PP_EINPUT, "source gave up");
+    *got = o->next < o->n;
+    if (*got) {
+        int i = o->order[o->next++];
+        *pr = o->prompts[i];
+        pr->tag = i;
+    }
+    return PP_OK;
+}
+
+/* Prompts pulled one at a time from a source, in a scrambled order,
+ * through a decoder of 3 slots (its table of 4 open prompts is reused many
+ * times, shared prefixes included), give decoder_run's candidates; a
+ * source error stops the run and is returned. */
+static void test_pull_source(void **state) {
+    (void)state;
+    model m;
+    random_model(&m);
+    decoder_prompt pr[2 * NP];
+    make_prompts(pr, 2 * NP, 0, &m);
+    decoder_params p = {.max_batch = 64, .max_prompt_tokens = MAXP, .max_new_tokens = NEW, .k = K,
+                        .sample = {1.0f, 0, 1.0f}, .seed = 7};
+    static results base, r;
+    run(&m, &p, pr, 2 * NP, &base);
+    int order[2 * NP];
+    for (int i = 0; i < 2 * NP; i++) order[i] = (i * 7) % (2 * NP); /* 7 is prime to 24 */
+    p.max_batch = 3;
+    pp_err err = {0};
+    decoder d;
+    assert_int_equal(decoder_init(&d, &m, &p, &err), PP_OK);
+    memset(&r, 0, sizeof r);
+    r.prompts = pr;
+    order_source src = {pr, order, 2 * NP, 0, -1};
+    assert_int_equal(decoder_pull(&d, next_in_order, &src, file_result, &r, &err), PP_OK);
+    for (int i = 0; i < 2 * NP; i++)
+        for (int k = 0; k < K; k++) assert_same(&base, &r, i, k);
+    memset(&r, 0, sizeof r);
+    r.prompts = pr;
+    order_source failing = {pr, order, 2 * NP, 0, 5};
+    assert_int_equal(decoder_pull(&d, next_in_order, &failing, file_result, &r, &err), PP_EINPUT);
+    assert_string_equal(err.msg, "source gave up");
+    decoder_free(&d);
+    model_free(&m);
+}
+
 /* sample_token's log-prob at temperature 1 (which reuses its own max and
  * sum) has the bits of sample_logprob's, which the decoder's sums rely on. */
 static void test_logprob_shortcut(void **state) {
@@ -262,6 +318,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_invariant),
         cmocka_unit_test(test_equals_generate_prompt),
+        cmocka_unit_test(test_pull_source),
         cmocka_unit_test(test_stories_greedy200),
         cmocka_unit_test(test_logprob_shortcut),
     };
