@@ -16,7 +16,7 @@ int main(int argc, char **argv) {
     judge_cli jc;
     judge_cli_defaults(&jc);
     chat_options chat = {0};
-    pp_option opts[32] = {
+    pp_option opts[64] = {
         {"policy", OPT_STRING, &policy, "M2.h5", "the model to evaluate", NULL, 1, 0, 0},
         {"baseline", OPT_STRING, &baseline, "M.h5", "the model to compare against (normally the reference)", NULL, 1, 0, 0},
         {"prompts", OPT_STRING, &prompts, "P.h5[,P2.h5]", "prompt files, comma-separated; each is one split of the report", NULL, 1, 0, 0},
@@ -40,6 +40,10 @@ int main(int argc, char **argv) {
                                  "allocated once: see pp-generate --help for the formula; the total is logged).",
                   .opts = opts};
     while (opts[cli.n_opts].name) cli.n_opts++;
+    if (cli.n_opts + JUDGE_CLI_N_OPTIONS + 1 > (int)(sizeof opts / sizeof opts[0])) {
+        fprintf(stderr, "%s: internal error: the option table is too small\n", argv[0]);
+        return 2;
+    }
     judge_cli_options(&jc, opts + cli.n_opts);
     cli.n_opts += JUDGE_CLI_N_OPTIONS;
     pp_stage s;

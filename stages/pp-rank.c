@@ -13,7 +13,7 @@ int main(int argc, char **argv) {
     int both_orders = 0, queue_depth = 3;
     judge_cli jc;
     judge_cli_defaults(&jc);
-    pp_option opts[32] = {
+    pp_option opts[64] = {
         {"candidates", OPT_STRING, &cand_path, "C.h5", "candidates file (pp-generate)", NULL, 1, 0, 0},
         {"out", OPT_STRING, &out, "R.h5", "pairs file to write", NULL, 1, 0, 0},
         {"method", OPT_CHOICE, &method, "M", "ranking method", "iterative|knockout|roundrobin|score", 0, 0, 0},
@@ -35,6 +35,10 @@ int main(int argc, char **argv) {
                                  "only what is missing and writes the same pairs.",
                   .opts = opts};
     while (opts[cli.n_opts].name) cli.n_opts++;
+    if (cli.n_opts + JUDGE_CLI_N_OPTIONS + 1 > (int)(sizeof opts / sizeof opts[0])) {
+        fprintf(stderr, "%s: internal error: the option table is too small\n", argv[0]);
+        return 2;
+    }
     judge_cli_options(&jc, opts + cli.n_opts);
     cli.n_opts += JUDGE_CLI_N_OPTIONS;
     pp_stage s;
