@@ -6,7 +6,7 @@
 int main(int argc, char **argv) {
     import_options o = {0};
     pp_option opts[] = {
-        {"data", OPT_STRING, &o.input, "FILE.jsonl", "TRL preference data: {prompt, chosen, rejected} or {chosen, rejected} (implicit prompt) per line", NULL, 1, 0, 0},
+        {"data", OPT_STRING, &o.input, "FILE.jsonl", "TRL preference data: {prompt, chosen, rejected} or {chosen, rejected} (implicit prompt) per line, as strings or lists of messages", NULL, 1, 0, 0},
         {"model", OPT_STRING, &o.model, "M.h5", "the policy whose tokenizer (and context length) to use", NULL, 1, 0, 0},
         {"out", OPT_STRING, &o.out, "R.h5", "pairs file to write", NULL, 1, 0, 0},
         {"max-length", OPT_INT, &o.max_length, "L", "longest prompt + response in tokens (0: the model's context)", NULL, 0, 0, 1e7},

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/chat.h"
 #include "core/pp_file.h"
 #include "core/pp_mpi.h"
-#include "chat/chat.h"
 #include "core/pp_text.h"
 #include "io/pairs.h"
 #include "model/model_io.h"
@@ -105,10 +105,10 @@ static pp_status split_implicit_prompt(char **prompt, char **chosen, char **reje
 /* ---------------------------------------------------------- conversations */
 
 /* Field `name` of a conversational row: a non-empty list of messages
- * (chat_conv_from_json's rules).  Missing: c left empty (an error when required). */
-static pp_status field_conv(row_ctx *r, json_t *obj, const char *name, int required, chat_conv *c, pp_err *err) {
+ * (chat_conv_from_json's rules). */
+static pp_status field_conv(row_ctx *r, json_t *obj, const char *name, chat_conv *c, pp_err *err) {
     json_t *v = json_object_get(obj, name);
-    if (!v) return required ? row_fail(r, err, name, "is missing") : PP_OK;
+    if (!v) return row_fail(r, err, name, "is missing");
     if (!json_is_array(v)) {
         char what[120];
         snprintf(what, sizeof what, "must be a list of messages like the row's other fields, not %s", json_kind(v));
@@ -215,9 +215,9 @@ static pp_status conversation_texts(row_ctx *r, json_t *obj, char *t[3], pp_err 
         return row_fail(r, err, implicit ? "chosen" : "prompt", what);
     }
     chat_conv prompt = {0}, chosen = {0}, rejected = {0};
-    pp_status st = field_conv(r, obj, "chosen", 1, &chosen, err);
-    if (st == PP_OK) st = field_conv(r, obj, "rejected", 1, &rejected, err);
-    if (st == PP_OK && !implicit) st = field_conv(r, obj, "prompt", 1, &prompt, err);
+    pp_status st = field_conv(r, obj, "chosen", &chosen, err);
+    if (st == PP_OK) st = field_conv(r, obj, "rejected", &rejected, err);
+    if (st == PP_OK && !implicit) st = field_conv(r, obj, "prompt", &prompt, err);
     if (st == PP_OK && implicit) st = split_conversations(r, &prompt, &chosen, &rejected, err);
     if (st == PP_OK) {
         char where[PP_PATH_MAX + 80];
