@@ -68,6 +68,18 @@ check_fails() {
     fi
 }
 
+# train_step1_ln2 NAME POLICY PAIRS: 3 steps of pp-train with dpo and with
+# bcr at -np 2; at step 1 the policy is its reference, so the loss is ln 2.
+train_step1_ln2() {
+    for loss in dpo bcr; do
+        pp_mpirun 2 "$BIN/pp-train" --policy "$2" --pairs "$3" --out "$T/$1_$loss.h5" --loss $loss --bcr-budget 0.5 \
+            --steps 3 --batch 4 --micro-batch 1 --lr 1e-3 --warmup 1 >"$T/$1.log" 2>&1
+        l0=$(h5dump -d /metrics/loss "$T/$1_$loss.h5" 2>/dev/null | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p')
+        [ -n "$l0" ] && awk "BEGIN{d=$l0-log(2); exit !(d < 1e-6 && d > -1e-6)}" && ok "$1_${loss}_step1_ln2 ($l0)" ||
+            fail "$1_${loss}_step1_ln2" "loss '$l0': $(tail -n 2 "$T/$1.log" | tr '\n' ' ')"
+    done
+}
+
 need_shared() {
     if [ -f "$SHARED/$2" ]; then return 0; fi
     skip "$1" "needs $SHARED/$2 (see README: test data)"

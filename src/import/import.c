@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/chat.h"
 #include "core/pp_file.h"
 #include "core/pp_mpi.h"
 #include "core/pp_text.h"
@@ -36,7 +37,10 @@ typedef struct {
     long line;
     const tokenizer *tok;
     int max_length, max_prompt;
-    int fatal; /* set when the row needs a feature, not a fix: never skipped */
+    const chat_template *chat; /* the run's template; NULL: the model has none */
+    const char *model_path;    /* named when a conversation finds no template */
+    size_t prompt_bos;         /* bytes of the row's prompt text that are the template's BOS text */
+    int fatal; /* set when the row needs a setting, not a fix: never skipped */
 } row_ctx;
 
 static pp_status row_fail(const row_ctx *r, pp_err *err, const char *field, const char *what) {
@@ -45,18 +49,6 @@ static pp_status row_fail(const row_ctx *r, pp_err *err, const char *field, cons
 }
 
 /* ---------------------------------------------------------------- texts */
-
-/* A conversation (a list of {"role", "content"} messages) as the text the
- * model sees: its chat template.  The one place conversational rows are
- * rendered; until chat templates exist it says so. */
-static pp_status import_render_conversation(row_ctx *r, const char *field, json_t *messages, char **text,
-                                            pp_err *err) {
-    (void)messages;
-    *text = NULL;
-    r->fatal = 1;
-    return row_fail(r, err, field, "a conversation (list of messages) needs a chat template (not yet available); "
-                                   "give prompt, chosen and rejected as strings");
-}
 
 static const char *json_kind(json_t *v) {
     switch (json_typeof(v)) {
@@ -71,13 +63,12 @@ static const char *json_kind(json_t *v) {
     }
 }
 
-/* Field `name` of the row as text (a copy in *out): a string, or a
- * conversation rendered.  Missing: *out NULL (an error when required). */
+/* Field `name` of a string row as text (a copy in *out).  Missing: *out
+ * NULL (an error when required). */
 static pp_status field_text(row_ctx *r, json_t *obj, const char *name, int required, char **out, pp_err *err) {
     *out = NULL;
     json_t *v = json_object_get(obj, name);
     if (!v) return required ? row_fail(r, err, name, "is missing") : PP_OK;
-    if (json_is_array(v)) return import_render_conversation(r, name, v, out, err);
     if (!json_is_string(v)) {
         char what[96];
         snprintf(what, sizeof what, "must be a string or a list of messages, not %s", json_kind(v));
@@ -111,14 +102,156 @@ static pp_status split_implicit_prompt(char **prompt, char **chosen, char **reje
     return PP_OK;
 }
 
-/* The three texts of a row, checked.  On error nothing is left allocated. */
-static pp_status row_texts(row_ctx *r, json_t *obj, char *t[3], pp_err *err) {
-    t[0] = t[1] = t[2] = NULL;
-    if (!json_is_object(obj)) return row_fail(r, err, NULL, "not a JSON object");
+/* ---------------------------------------------------------- conversations */
+
+/* Field `name` of a conversational row: a non-empty list of messages
+ * (chat_conv_from_json's rules). */
+static pp_status field_conv(row_ctx *r, json_t *obj, const char *name, chat_conv *c, pp_err *err) {
+    json_t *v = json_object_get(obj, name);
+    if (!v) return row_fail(r, err, name, "is missing");
+    if (!json_is_array(v)) {
+        char what[120];
+        snprintf(what, sizeof what, "must be a list of messages like the row's other fields, not %s", json_kind(v));
+        return row_fail(r, err, name, what);
+    }
+    if (json_array_size(v) == 0) return row_fail(r, err, name, "is an empty conversation");
+    char *text = json_dumps(v, JSON_COMPACT);
+    if (!text) return pp_fail(err, PP_ESYS, "out of memory");
+    char where[PP_PATH_MAX + 64];
+    snprintf(where, sizeof where, "%s:%ld: field '%s'", r->path, r->line, name);
+    pp_status st = chat_conv_from_json(text, where, c, err);
+    free(text);
+    return st;
+}
+
+/* Messages [from, to) of src appended to dst. */
+static pp_status conv_append(chat_conv *dst, const chat_conv *src, int from, int to, pp_err *err) {
+    for (int i = from; i < to; i++) PP_TRY(chat_conv_add(dst, src->msg[i].role, src->msg[i].content, err));
+    return PP_OK;
+}
+
+/* The first k messages of c dropped. */
+static void conv_drop_front(chat_conv *c, int k) {
+    for (int i = 0; i < k; i++) free(c->msg[i].content);
+    memmove(c->msg, c->msg + k, (size_t)(c->n - k) * sizeof *c->msg);
+    c->n -= k;
+}
+
+static int same_message(const chat_message *a, const chat_message *b) {
+    return a->role == b->role && strcmp(a->content, b->content) == 0;
+}
+
+/* TRL's extract_prompt on conversations: the prompt is chosen's messages
+ * before the first index where chosen and rejected differ; when they do
+ * not differ within the shorter one, TRL's loop stops at its last index,
+ * so that last message stays with the responses.  No shared first
+ * message: no prompt, refused. */
+static pp_status split_conversations(row_ctx *r, chat_conv *prompt, chat_conv *c, chat_conv *j, pp_err *err) {
+    int n = c->n < j->n ? c->n : j->n, i = 0;
+    while (i < n && same_message(&c->msg[i], &j->msg[i])) i++;
+    if (i == n) i = n - 1;
+    if (i == 0)
+        return row_fail(r, err, "rejected", "shares no first message with chosen: with no \"prompt\" field, the prompt "
+                                            "is the messages chosen and rejected start with");
+    PP_TRY(conv_append(prompt, c, 0, i, err));
+    conv_drop_front(c, i);
+    conv_drop_front(j, i);
+    return PP_OK;
+}
+
+/* A response: the assistant's turn(s) after the prompt, no system turn,
+ * the last turn the assistant's. */
+static pp_status check_response(row_ctx *r, const char *name, const chat_conv *c, pp_err *err) {
+    for (int i = 0; i < c->n; i++)
+        if (c->msg[i].role == CHAT_SYSTEM) {
+            char what[96];
+            snprintf(what, sizeof what, "message %d is a system message; a response continues the prompt", i);
+            return row_fail(r, err, name, what);
+        }
+    if (c->n == 0 || c->msg[c->n - 1].role != CHAT_ASSISTANT)
+        return row_fail(r, err, name, "does not end with an assistant message (a response is the assistant's turn)");
+    return PP_OK;
+}
+
+/* TRL's maybe_apply_chat_template: the prompt rendered with the generation
+ * prompt; each response the rendering of prompt + response (no generation
+ * prompt) less the prompt's rendering at its front, which must be there. */
+static pp_status render_row(row_ctx *r, const chat_conv *prompt, chat_conv *resp[2], char *t[3], pp_err *err) {
+    static const char *const names[3] = {"prompt", "chosen", "rejected"};
+    pp_status st = chat_render(r->chat, prompt, 1, &t[0], err);
+    if (st != PP_OK) return pp_wrap(err, "%s:%ld: field 'prompt'", r->path, r->line);
+    size_t np = strlen(t[0]);
+    for (int s = 1; st == PP_OK && s < 3; s++) {
+        chat_conv whole = {0};
+        char *full = NULL;
+        st = conv_append(&whole, prompt, 0, prompt->n, err);
+        if (st == PP_OK) st = conv_append(&whole, resp[s - 1], 0, resp[s - 1]->n, err);
+        if (st == PP_OK && (st = chat_render(r->chat, &whole, 0, &full, err)) != PP_OK)
+            pp_wrap(err, "%s:%ld: field '%s'", r->path, r->line, names[s]);
+        if (st == PP_OK && strncmp(full, t[0], np) != 0)
+            st = row_fail(r, err, names[s], "the chat template's rendering of prompt + response does not start with "
+                                            "its rendering of the prompt, so the response cannot be cut off it");
+        if (st == PP_OK && !(t[s] = strdup(full + np))) st = pp_fail(err, PP_ESYS, "out of memory");
+        free(full);
+        chat_conv_free(&whole);
+    }
+    if (st == PP_OK) r->prompt_bos = chat_leading_bos(r->chat, t[0]);
+    return st;
+}
+
+static int row_is_conversational(json_t *obj) {
+    return json_is_array(json_object_get(obj, "prompt")) || json_is_array(json_object_get(obj, "chosen")) ||
+           json_is_array(json_object_get(obj, "rejected"));
+}
+
+/* A conversational row (explicit or implicit prompt) as its three texts. */
+static pp_status conversation_texts(row_ctx *r, json_t *obj, char *t[3], pp_err *err) {
+    int implicit = json_object_get(obj, "prompt") == NULL;
+    if (!r->chat) {
+        char what[PP_PATH_MAX + 160];
+        snprintf(what, sizeof what, "is a conversation and %s has no chat template; choose one with --chat-template (%s)",
+                 r->model_path, CHAT_FAMILY_LIST);
+        r->fatal = 1; /* a setting is missing, not a row's fault */
+        return row_fail(r, err, implicit ? "chosen" : "prompt", what);
+    }
+    chat_conv prompt = {0}, chosen = {0}, rejected = {0};
+    pp_status st = field_conv(r, obj, "chosen", &chosen, err);
+    if (st == PP_OK) st = field_conv(r, obj, "rejected", &rejected, err);
+    if (st == PP_OK && !implicit) st = field_conv(r, obj, "prompt", &prompt, err);
+    if (st == PP_OK && implicit) st = split_conversations(r, &prompt, &chosen, &rejected, err);
+    if (st == PP_OK) {
+        char where[PP_PATH_MAX + 80];
+        snprintf(where, sizeof where, "%s:%ld: field '%s'%s", r->path, r->line, implicit ? "chosen" : "prompt",
+                 implicit ? " (its messages shared with rejected: the prompt)" : "");
+        st = chat_conv_check_prompt(&prompt, where, err);
+    }
+    if (st == PP_OK) st = check_response(r, "chosen", &chosen, err);
+    if (st == PP_OK) st = check_response(r, "rejected", &rejected, err);
+    chat_conv *resp[2] = {&chosen, &rejected};
+    if (st == PP_OK) st = render_row(r, &prompt, resp, t, err);
+    chat_conv_free(&prompt);
+    chat_conv_free(&chosen);
+    chat_conv_free(&rejected);
+    return st;
+}
+
+/* ------------------------------------------------------------ row texts */
+
+/* A string row (standard or implicit prompt) as its three texts. */
+static pp_status string_texts(row_ctx *r, json_t *obj, char *t[3], pp_err *err) {
     pp_status st = field_text(r, obj, "chosen", 1, &t[1], err);
     if (st == PP_OK) st = field_text(r, obj, "rejected", 1, &t[2], err);
     if (st == PP_OK) st = field_text(r, obj, "prompt", 0, &t[0], err);
     if (st == PP_OK && !t[0]) st = split_implicit_prompt(&t[0], &t[1], &t[2], err);
+    return st;
+}
+
+/* The three texts of a row, checked.  On error nothing is left allocated. */
+static pp_status row_texts(row_ctx *r, json_t *obj, char *t[3], pp_err *err) {
+    t[0] = t[1] = t[2] = NULL;
+    if (!json_is_object(obj)) return row_fail(r, err, NULL, "not a JSON object");
+    r->prompt_bos = 0;
+    pp_status st = row_is_conversational(obj) ? conversation_texts(r, obj, t, err) : string_texts(r, obj, t, err);
     if (st == PP_OK && !*t[1]) st = row_fail(r, err, "chosen", "is empty");
     if (st == PP_OK && !*t[2]) st = row_fail(r, err, "rejected", "is empty");
     if (st == PP_OK && !strcmp(t[1], t[2])) st = row_fail(r, err, "rejected", "is the same text as chosen");
@@ -196,7 +329,7 @@ static pp_status keep_row(row_ctx *r, char *t[3], import_acc *a, pp_err *err) {
     for (int s = 0; st == PP_OK && s < 3; s++) {
         ids[s] = malloc((strlen(t[s]) + 3) * sizeof(int));
         if (!ids[s]) st = pp_fail(err, PP_ESYS, "out of memory");
-        else if (s == 0) st = tok_encode(r->tok, t[0], 1, 0, ids[0], &n[0], err);
+        else if (s == 0) st = tok_encode(r->tok, t[0] + r->prompt_bos, 1, 0, ids[0], &n[0], err); /* docs/chat.md: one BOS */
         else st = encode_response(r->tok, t[s], ids[s], &n[s], err);
     }
     if (st == PP_OK) truncate_row(r, ids, n, a);
@@ -339,13 +472,28 @@ static pp_status set_limits(const import_options *o, const model *m, row_ctx *r,
     return PP_OK;
 }
 
+/* The chat template conversational rows are rendered with: --chat-template
+ * NAME, else the model's own (the rule of pp-generate's chat_run_family);
+ * neither: r->chat stays NULL and a conversational row says so. */
+static pp_status chat_setup(const import_options *o, const model *m, chat_template *t, row_ctx *r, pp_err *err) {
+    const char *family = o->chat_template && *o->chat_template ? o->chat_template : m->chat_family;
+    if (!family[0]) return PP_OK;
+    chat_family f;
+    PP_TRY(chat_family_parse(family, &f, err));
+    PP_TRY(chat_template_init(t, f, m->chat_template, err));
+    r->chat = t;
+    return PP_OK;
+}
+
 /* Rank 0's part: everything up to the pairs set. */
 static pp_status import_rows(const import_options *o, pairs_set *s, const pp_log *log, pp_err *err) {
     model m = {0};
     import_acc a = {0};
-    row_ctx r = {.path = o->input};
+    row_ctx r = {.path = o->input, .model_path = o->model};
+    chat_template chat = {0};
     pp_status st = model_load(o->model, &m, err);
     if (st == PP_OK) st = set_limits(o, &m, &r, err);
+    if (st == PP_OK) st = chat_setup(o, &m, &chat, &r, err);
     r.tok = &m.tok;
     if (st == PP_OK) st = read_rows(o, &r, &a, log, err);
     if (st == PP_OK) st = acc_to_pairs(&a, &m, &r, s, err);
@@ -355,6 +503,7 @@ static pp_status import_rows(const import_options *o, pairs_set *s, const pp_log
                 (long long)a.skipped, (long long)a.truncated_prompts, (long long)a.truncated_responses, r.max_length,
                 r.max_prompt);
     acc_free(&a);
+    chat_template_free(&chat);
     model_free(&m);
     return st;
 }

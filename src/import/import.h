@@ -7,13 +7,18 @@
  *                     space just before the point where they differ goes to
  *                     the responses; the cut never splits a UTF-8 character)
  *   conversational:   the same fields as lists of {"role", "content"}
- *                     messages, rendered with the model's chat template
- *                     (import_render_conversation; not yet available: such
- *                     rows stop the import with a message saying so).
+ *                     messages, rendered with --chat-template or the model's
+ *                     template as TRL's maybe_apply_chat_template does: the
+ *                     prompt with the generation prompt; a response as the
+ *                     rendering of prompt + response less the prompt's
+ *                     rendering at its front (a row where it is not there is
+ *                     bad).  Implicit prompt on conversations: the messages
+ *                     chosen and rejected share (TRL's extract_prompt).
  * Other fields are ignored.  Every pair becomes one prompt row with k = 2
  * candidates (chosen 0, rejected 1); /prompt_id is the line number.
  *
- * Tokens (the policy's tokenizer, --model): the prompt gets BOS in front;
+ * Tokens (the policy's tokenizer, --model): the prompt gets BOS in front
+ * (a rendered prompt loses its leading BOS text first: one BOS, docs/chat.md);
  * each response is encoded as a continuation (no BOS; with the llama2c
  * tokenizer a response starting with a space is encoded without an extra
  * dummy-prefix space; one not starting with a space gets SentencePiece's
@@ -35,7 +40,9 @@
  * is taken off), chosen equal to rejected, and chosen and rejected equal
  * after truncation.  With skip_bad such rows are skipped, counted
  * (skipped_rows attribute, the summary) and the first few named in
- * warnings.  A conversational row is never skipped: it needs a feature. */
+ * warnings; bad conversations likewise (docs/formats.md lists them).  A
+ * conversational row when there is no template is never skipped: the run
+ * needs --chat-template, not a fixed row. */
 #ifndef IMPORT_H
 #define IMPORT_H
 
@@ -51,6 +58,7 @@ typedef struct {
     int max_length;        /* L; 0: the model's context (seq_len) */
     int max_prompt_tokens; /* P; 0: L / 2 */
     int skip_bad;
+    const char *chat_template; /* --chat-template NAME; NULL: the model's own */
     const char *arguments; /* effective options, for the provenance */
 } import_options;
 

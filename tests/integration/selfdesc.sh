@@ -113,13 +113,7 @@ get "$T/imp.h5" /prompt_text | grep -qF '"Capital of France?" "The sky is" "rev 
 # byte tokenizer: BOS 256, the bytes, EOS 257 at the end of each response
 [ "$(get "$T/imp.h5" /chosen_tokens | cut -d' ' -f1-2)" = "53 257" ] && [ "$(get "$T/imp.h5" /prompt_tokens | cut -d' ' -f1-3)" = "256 97 100" ] &&
     ok import_tokens_bos_eos || fail import_tokens_bos_eos "$(get "$T/imp.h5" /chosen_tokens)"
-for loss in dpo bcr; do
-    pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --pairs "$T/imp.h5" --out "$T/ti_$loss.h5" --loss $loss --bcr-budget 0.5 \
-        --steps 3 --batch 4 --micro-batch 1 --lr 1e-3 --warmup 1 >"$T/ti.log" 2>&1
-    l0=$(h5dump -d /metrics/loss "$T/ti_$loss.h5" 2>/dev/null | sed -n 's/.*(0): \([-0-9.e]*\).*/\1/p')
-    [ -n "$l0" ] && awk "BEGIN{d=$l0-log(2); exit !(d < 1e-6 && d > -1e-6)}" && ok "import_train_${loss}_step1_ln2 ($l0)" ||
-        fail "import_train_${loss}_step1_ln2" "loss '$l0': $(tail -n 2 "$T/ti.log" | tr '\n' ' ')"
-done
+train_step1_ln2 import_train "$T/base.h5" "$T/imp.h5"
 
 # round trip: pairs -> JSONL -> import gives the same token ids
 "$I" "$T/imp.h5" --jsonl "$T/back.jsonl" >/dev/null 2>&1
@@ -199,7 +193,7 @@ bad_row over_long '{"prompt": "a", "chosen": "0123456789X", "rejected": "0123456
 bad_row invalid_utf8 "$(printf '{"prompt": "a", "chosen": "\377", "rejected": "c"}')" "not valid UTF-8 \(byte 28 of the line\)"
 bad_row not_json '{"prompt": "a", "chosen": ' "not valid JSON"
 printf '%s\n{"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "b"}], "rejected": [{"role": "assistant", "content": "c"}]}\n' "$good" >"$T/conv.jsonl"
-check_fails import_conversational_needs_chat_template 1 "conv\.jsonl:2: field '[a-z]+': a conversation .* needs a chat template \(not yet available\)" \
+check_fails import_conversational_needs_chat_template 1 "conv\.jsonl:2: field 'prompt': is a conversation and .*base\.h5 has no chat template; choose one with --chat-template" \
     "$BIN/pp-import" --data "$T/conv.jsonl" --model "$T/base.h5" --out "$T/conv.h5" --skip-bad
 [ ! -e "$T/bad.h5" ] && [ ! -e "$T/bad.h5.tmp" ] && ok import_bad_rows_leave_no_output || fail import_bad_rows_leave_no_output "$(ls "$T" | grep bad.h5)"
 
