@@ -175,13 +175,15 @@ pp_rounds_load() {
         [[ $n =~ ^[1-9][0-9]{0,2}$ ]] || pp_die "$PP_JOB: [common] rounds must be a positive integer (at most 999), not '$n'"
         PP_ROUNDS=$((10#$n))
     fi
+    local told="" # sections already reported (at the line of their first key)
     for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
         sec=${PP_SEC[i]} st=${PP_SEC[i]%%.*} name=${PP_SEC[i]#*.}
         [ "$sec" != common ] || continue
+        pp_in_list "$sec" "$told" && continue
         if [ $PP_ROUNDS = 0 ]; then
             if [[ $sec == *.* && $name =~ ^round[0-9]+$ ]]; then
                 echo "$PP_JOB:${PP_LINE[i]}: [$sec] is a per-round section, but [common] has no 'rounds = N'" >&2
-                errs=1
+                errs=1 told="$told $sec"
             fi
             continue
         fi
@@ -189,7 +191,7 @@ pp_rounds_load() {
         if [[ $sec == *.* ]]; then
             if [[ ! $name =~ ^round0*([1-9][0-9]*)$ ]] || [ "${BASH_REMATCH[1]}" -gt $PP_ROUNDS ]; then
                 echo "$PP_JOB:${PP_LINE[i]}: [$sec]: in a rounds job a $st section is [$st] or [$st.roundR] with R in 1..$PP_ROUNDS" >&2
-                errs=1
+                errs=1 told="$told $sec"
             fi
             continue
         fi
