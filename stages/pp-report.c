@@ -18,6 +18,9 @@ static pp_status report_rounds_stage(const char *dir, const char *summary, const
     PP_TRY(rounds_collect(dir, &r, &s->err));
     pp_status st = rounds_write(&r, out, dir, pp_cli_effective(cli), &s->err);
     if (st == PP_OK) pp_info(&s->log, "wrote %s: %d rounds, %d splits, reference %s", out, r.n_rounds, r.n_splits, r.reference);
+    snprintf(png, sizeof png, "%s/%srounds.md", out_dir, prefix);
+    if (st == PP_OK) st = rounds_write_table(&r, png, &s->err);
+    if (st == PP_OK) pp_info(&s->log, "wrote %s", png);
     rounds_free(&r);
     snprintf(png, sizeof png, "%s/%srounds.png", out_dir, prefix);
     if (st == PP_OK) st = report_rounds(out, png, gnuplot, &s->err);
@@ -36,7 +39,7 @@ int main(int argc, char **argv) {
         {"rounds", OPT_STRING, &rounds, "W", "work directory of a rounds job: writes the summary file and rounds.png", NULL, 0, 0, 0},
         {"summary", OPT_STRING, &summary, "OUT.h5", "--rounds: the summary file to write (default: W/rounds.h5)", NULL, 0, 0, 0},
         {"out-dir", OPT_STRING, &out_dir, "DIR", "where the PNG files go", NULL, 0, 0, 0},
-        {"prefix", OPT_STRING, &prefix, "TEXT", "put before the file names (training.png, eval.png, compare.png, rounds.png)", NULL, 0, 0, 0},
+        {"prefix", OPT_STRING, &prefix, "TEXT", "put before the file names (training.png, eval.png, compare.png, rounds.png, rounds.md)", NULL, 0, 0, 0},
         {"gnuplot", OPT_STRING, &gnuplot, "PROGRAM", "gnuplot program", NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "[--model M2.h5] [--eval E.h5] [--compare L=M.h5,..] [--rounds W [--summary OUT.h5]] [--out-dir DIR]",
@@ -46,7 +49,8 @@ int main(int argc, char **argv) {
                                  "training runs, the mean change of the chosen log-likelihood by default. With --rounds W (an iterative "
                                  "run, W/round-01/...): W/rounds.h5 (schema rounds: per round the policy fingerprint, pair "
                                  "statistics, training metrics, evaluations against the base model and the previous round) "
-                                 "and rounds.png (win rate, accuracy and the chosen log-likelihood's drift per round).",
+                                 "and rounds.png (win rate, accuracy and the chosen log-likelihood's drift per round), and rounds.md (the "
+                                 "table, and whether each later round improved on round 1 beyond 2 standard errors).",
                   .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
     pp_stage s;
     int rc = pp_stage_begin(&s, "pp-report", &cli, argc, argv);

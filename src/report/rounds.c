@@ -2,10 +2,12 @@
 #include "report/rounds.h"
 
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model/model_io.h"
 
@@ -330,4 +332,80 @@ pp_status rounds_load(const char *path, rounds_summary *s, pp_err *err) {
     pp_h5_close(&f);
     if (st != PP_OK) rounds_free(s);
     return st;
+}
+
+/* ---- the table ---- */
+static double at(const rounds_summary *s, int b, int m, int r, int k) { return s->eval[b][m][(size_t)r * s->n_splits + k]; }
+
+/* "12.3% ± 1.4%", or "-" when there is no value */
+static const char *pct(double v, double se, char *buf, size_t cap) {
+    if (!isfinite(v)) snprintf(buf, cap, "-");
+    else snprintf(buf, cap, "%.1f%% ± %.1f%%", 100 * v, 100 * se);
+    return buf;
+}
+
+/* Round r against round 1 on split k for one measure (m, its se m + 1)
+ * of the evaluations against the base model.  The two are measured on the
+ * same prompts; the standard error of the difference below treats them as
+ * independent, which overstates it when they are positively correlated. */
+static void verdict_line(FILE *f, const rounds_summary *s, int r, int k, int m, const char *what, const char *split) {
+    double a = at(s, ROUNDS_VS_BASE, m, r, k), a1 = at(s, ROUNDS_VS_BASE, m, 0, k);
+    double se = sqrt(pow(at(s, ROUNDS_VS_BASE, m + 1, r, k), 2) + pow(at(s, ROUNDS_VS_BASE, m + 1, 0, k), 2));
+    if (!isfinite(a) || !isfinite(a1)) return;
+    double d = a - a1;
+    const char *word = d > 2 * se ? "improved on round 1" : d < -2 * se ? "worse than round 1" : "no difference from round 1 beyond 2 standard errors";
+    fprintf(f, "- round %d, %s, %s: %+.1f ± %.1f points (%.1f%% -> %.1f%%): %s\n", r + 1, split, what, 100 * d, 100 * se, 100 * a1,
+            100 * a, word);
+}
+
+static void table_rows(FILE *f, const rounds_summary *s, char names[][64]) {
+    char b1[48], b2[48], b3[48], b4[48];
+    fprintf(f, "| round | candidates by | pairs | chosen drift (nats) | split | win rate vs base | win rate vs previous round | "
+               "policy accuracy | base accuracy |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (int r = 0; r < s->n_rounds; r++)
+        for (int k = 0; k < s->n_splits; k++) {
+            const char *by = r == 0 ? "base model" : "previous policy";
+            if (r > 0 && strcmp(s->generator_fp[r], s->policy_fp[r - 1]) != 0) by = s->generator_fp[r];
+            fprintf(f, "| %d | %s | %lld | %+.3f | %s | %s | %s | %s | %s |\n", r + 1, by, (long long)s->count[ROUNDS_PAIRS][r],
+                    s->train[ROUNDS_DRIFT][r], names[k], pct(at(s, 0, ROUNDS_WIN, r, k), at(s, 0, ROUNDS_WIN_SE, r, k), b1, sizeof b1),
+                    pct(at(s, 1, ROUNDS_WIN, r, k), at(s, 1, ROUNDS_WIN_SE, r, k), b2, sizeof b2),
+                    pct(at(s, 0, ROUNDS_POLICY_ACC, r, k), at(s, 0, ROUNDS_POLICY_ACC_SE, r, k), b3, sizeof b3),
+                    pct(at(s, 0, ROUNDS_BASELINE_ACC, r, k), at(s, 0, ROUNDS_BASELINE_ACC_SE, r, k), b4, sizeof b4));
+        }
+}
+
+pp_status rounds_write_table(const rounds_summary *s, const char *path, pp_err *err) {
+    char tmp[PP_PATH_MAX + 8], names[ROUNDS_MAX_SPLITS][64], splits[sizeof s->splits];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return pp_fail(err, PP_EINPUT, "%s: path too long", path);
+    memcpy(splits, s->splits, sizeof splits);
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(splits, ",", &save); t && n < ROUNDS_MAX_SPLITS; t = strtok_r(NULL, ",", &save))
+        snprintf(names[n++], sizeof names[0], "%s", t);
+    if (n != s->n_splits) return pp_fail(err, PP_EINPUT, "splits '%s' do not name %d splits", s->splits, s->n_splits);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return pp_fail(err, PP_EINPUT, "%s: cannot write: %s", tmp, strerror(errno));
+    fprintf(f, "%d rounds, each trained against the %s model. Win rate: 1 win, 0.5 tie, 0 loss per prompt, judged in both "
+               "orders; accuracy: exact match; ± one standard error. Chosen drift: mean change of the chosen "
+               "log-likelihood (policy - reference) over the last %d training steps.\n\n",
+            s->n_rounds, strcmp(s->reference, "mixed") ? s->reference : "base or previous", ROUNDS_TAIL_STEPS);
+    table_rows(f, s, names);
+    if (s->n_rounds > 1)
+        fprintf(f, "\nDid the later rounds improve on round 1? (differences against the base model's evaluation; their "
+                   "standard error treats the two rounds as independent samples, though they share the prompts)\n\n");
+    for (int r = 1; r < s->n_rounds; r++)
+        for (int k = 0; k < s->n_splits; k++) {
+            verdict_line(f, s, r, k, ROUNDS_POLICY_ACC, "accuracy", names[k]);
+            verdict_line(f, s, r, k, ROUNDS_WIN, "win rate vs base", names[k]);
+            double w = at(s, ROUNDS_VS_PREVIOUS, ROUNDS_WIN, r, k), se = at(s, ROUNDS_VS_PREVIOUS, ROUNDS_WIN_SE, r, k);
+            if (isfinite(w))
+                fprintf(f, "- round %d, %s, head to head against round %d: win rate %.1f%% ± %.1f%%: %s\n", r + 1, names[k], r,
+                        100 * w, 100 * se, w - 0.5 > 2 * se ? "better" : 0.5 - w > 2 * se ? "worse" : "no difference beyond 2 standard errors");
+        }
+    int bad = ferror(f) | fclose(f);
+    if (bad) {
+        unlink(tmp);
+        return pp_fail(err, PP_ESYS, "%s: write failed (disk full?)", tmp);
+    }
+    if (rename(tmp, path) != 0) return pp_fail(err, PP_EINPUT, "%s: cannot write: %s", path, strerror(errno));
+    return PP_OK;
 }

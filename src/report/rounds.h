@@ -54,6 +54,13 @@ PP_MUST_CHECK pp_status rounds_collect(const char *dir, rounds_summary *s, pp_er
  * inputs: every round's files, for the provenance. */
 PP_MUST_CHECK pp_status rounds_write(const rounds_summary *s, const char *path, const char *dir, const char *arguments,
                                      pp_err *err);
+/* The rounds as a Markdown table (per round and split: generator, pairs,
+ * drift, win rates against the base model and the previous round, and
+ * accuracies, with standard errors), then for every round after the first
+ * whether it improved on round 1: the differences of accuracy and of win
+ * rate against the base model with their standard errors, and "improved"
+ * or "worse" only beyond 2 of them.  Written to path.tmp, then renamed. */
+PP_MUST_CHECK pp_status rounds_write_table(const rounds_summary *s, const char *path, pp_err *err);
 /* Read a `rounds` file back (the plots). */
 PP_MUST_CHECK pp_status rounds_load(const char *path, rounds_summary *s, pp_err *err);
 void rounds_free(rounds_summary *s);

@@ -90,6 +90,11 @@ for f in "$W"/*.h5 "$W"/round-0*/*.h5; do "$INSPECT" --validate "$f" >/dev/null 
 [ "$(get "$W/rounds.h5" schema)" = rounds ] && [ "$(get "$W/rounds.h5" n_rounds)" = 2 ] &&
     [ "$(get "$W/rounds.h5" reference)" = base ] && ok rounds_summary_file || fail rounds_summary_file "$("$INSPECT" "$W/rounds.h5" 2>&1 | head -n 5)"
 [ "$(head -c 4 "$W/rounds.png" | od -An -c | tr -d ' ')" = "211PNG" ] && ok rounds_plot_png || fail rounds_plot_png "rounds.png is not a PNG"
+# the table: a row per round and split, and round 2 judged against round 1 with standard errors
+rows=$(grep -c '^| [12] | ' "$W/rounds.md")
+[ "$rows" = 4 ] && grep -Eq '^- round 2, test, accuracy: [+-][0-9.]+ ± [0-9.]+ points .*: (improved on round 1|worse than round 1|no difference from round 1 beyond 2 standard errors)$' "$W/rounds.md" &&
+    grep -Eq '^- round 2, ood, head to head against round 1: win rate [0-9.]+% ± [0-9.]+%: ' "$W/rounds.md" &&
+    ok "rounds_table ($rows rows)" || fail rounds_table "$rows rows; $(tail -n 3 "$W/rounds.md" | tr '\n' ' ')"
 
 base_fp=$(get "$W/base.h5" fingerprint)
 p1=$(get "$W/round-01/policy.h5" fingerprint)
