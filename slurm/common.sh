@@ -750,8 +750,11 @@ pp_slurm_stage() {
     local largs=()
     read -r -a largs <<<"$(pp_common "$st" launch-args)"
     mkdir -p "$PP_WORKDIR/config" "$PP_WORKDIR/.slurm" || pp_die "cannot create $PP_WORKDIR/config"
-    [ "$(pp_step_stage "$step")" = "$st" ] && pp_in_list "$step" "$PP_CHAIN" ||
-        pp_die "pp-$st.sbatch: step '$step' is not a $st step of $jobfile (steps: $PP_CHAIN)"
+    # a rounds job runs its round stages as steps: roundR.STAGE
+    if [ "$step" != "$st" ] || { [ $PP_ROUNDS -gt 0 ] && pp_in_list "$st" "$PP_ROUND_STAGES"; }; then
+        [ "$(pp_step_stage "$step")" = "$st" ] && pp_in_list "$step" "$PP_CHAIN" ||
+            pp_die "pp-$st.sbatch: '$step' is not a $st step of $jobfile (give one of its steps: $PP_CHAIN)"
+    fi
     pp_say "step $step: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}, $ranks rank(s) x $cpt cpu(s), $launcher, $(date '+%F %T')"
     pp_say "job file $jobfile, work directory $PP_WORKDIR"
 

@@ -31,7 +31,7 @@ sed -e "s|^workdir = .*|workdir = $W\nbin = $BIN|" "$ROOT/jobs/rounds-quick.conf
 get() { "$INSPECT" "$1" --get "$2" 2>/dev/null | sed '/^pp-inspect: done in /d'; }
 
 # ---------------------------------------------------------- dry run, 3 rounds
-sed -e 's/^rounds = 2$/rounds = 3/' "$T/quick.conf" >"$T/three.conf"
+sed -e 's/^rounds = 2$/rounds = 3/' -e 's/^reference = base$/reference = previous/' "$T/quick.conf" >"$T/three.conf"
 "$SUBMIT" "$T/three.conf" --dry-run >"$T/dry.txt" 2>"$T/dry.err"
 code=$?
 # expected: the stages before the rounds, each round's steps, the report
@@ -53,8 +53,9 @@ case $deps in
 esac
 grep -q '^sbatch .*--job-name=pp-train-r02 .*pp-train.sbatch [^ ]*three.conf round2.train$' "$T/dry.txt" &&
     grep -q "^    model = $W/round-02/policy.h5\$" "$T/dry.txt" &&
-    grep -q "^    range = 96:48\$" "$T/dry.txt" && ok rounds_dryrun_round_files ||
-    fail rounds_dryrun_round_files "round 3 does not generate with round 2's policy, or its prompt slice is not 96:48"
+    grep -q "^    range = 96:48\$" "$T/dry.txt" && grep -q "^    ref = $W/round-02/policy.h5\$" "$T/dry.txt" &&
+    ok rounds_dryrun_round_files ||
+    fail rounds_dryrun_round_files "round 3 does not generate with round 2's policy, train against it (reference = previous), or its prompt slice is not 96:48"
 "$SUBMIT" "$T/three.conf" --dry-run --from round2.rank --to round2.train >"$T/from.txt" 2>&1
 got=$(sed -n 's/^sbatch .*--job-name=\([^ ]*\) .*/\1/p' "$T/from.txt" | tr '\n' ' ')
 [ "$got" = "pp-rank-r02 pp-train-r02 " ] && ! grep -q '^sbatch .*--job-name=pp-rank-r02 .*--dependency' "$T/from.txt" &&
@@ -126,6 +127,9 @@ ids "$W/round-02/prompts.h5" >"$T/ids2"
 a1=$(get "$W/round-01/policy.h5" arguments)
 a2=$(get "$W/round-02/policy.h5" arguments)
 case "$a1|$a2" in *--lr=0.001*"|"*--lr=0.0005*) ok rounds_per_round_override ;; *) fail rounds_per_round_override "round 1: $a1; round 2: $a2" ;; esac
+check_fails rounds_prompt_slice_beyond_the_file 1 "prompts_train.h5: has [0-9]+ prompts, the range 1000:48 needs 1048" \
+    "$BIN/pp-prompts" --prompts "$W/prompts_train.h5" --range 1000:48 --out "$T/slice.h5"
+check_fails rounds_prompt_slice_bad_range 1 "--range '5': expected FIRST:COUNT" "$BIN/pp-prompts" --prompts "$W/prompts_train.h5" --range 5 --out "$T/slice.h5"
 check_fails rounds_report_not_a_rounds_dir 1 "no round-01/ directory" "$BIN/pp-report" --rounds "$T" --out-dir "$T"
 
 # ---------------------------------------------------------- kill in round 2's training
