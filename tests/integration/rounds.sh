@@ -135,8 +135,8 @@ check_fails rounds_report_not_a_rounds_dir 1 "no round-01/ directory" "$BIN/pp-r
 # ---------------------------------------------------------- kill in round 2's training
 # the same work directory, so the paths inside the files are the same
 mv "$W" "$T/ref"
-steps_saved() { ls "$W/round-02/policy.h5.ckpt" 2>/dev/null | grep -c '^step-'; }
-PP_TEST_STEP_DELAY_MS=150 setsid bash "$LOCAL" "$T/quick.conf" >"$T/killed.log" 2>&1 &
+steps_saved() { ls "$W/round-02/policy.h5.ckpt" 2>/dev/null | grep -c '^step-[0-9]*\.h5$'; }
+PP_TEST_STEP_DELAY_MS=100 setsid bash "$LOCAL" "$T/quick.conf" >"$T/killed.log" 2>&1 &
 kpid=$!
 i=0
 while [ "$(steps_saved)" = 0 ] && [ $i -lt 3000 ] && kill -0 $kpid 2>/dev/null; do sleep 0.02; i=$((i + 1)); done
@@ -161,8 +161,8 @@ redone=$(grep -E '^prefpipe: [a-z0-9.]+: done in' "$T/rerun.log" | sed 's/^prefp
 # sft, round 1's 5, round 2's prompts, generate, rank); what ran is that
 # training (resumed) and what follows it
 [ "$skipped" = 12 ] && [ "$redone" = "round2.train round2.eval.base round2.eval.previous report " ] &&
-    grep -q 'resum' "$T/rerun.log" && ok "rounds_rerun_resumes_round2_training ($skipped runs skipped)" ||
-    fail rounds_rerun_resumes_round2_training "$skipped skipped; ran: $redone"
+    grep -q 'resuming from .*round-02/policy.h5.ckpt/step-' "$T/rerun.log" && ok "rounds_rerun_resumes_round2_training ($skipped runs skipped)" ||
+    fail rounds_rerun_resumes_round2_training "$skipped skipped; ran: $redone; $(grep -c "resuming from" "$T/rerun.log") resume line(s)"
 # every file as the uninterrupted run's: h5_same compares all of it (data,
 # attributes, text) leaving out creation times, the judge's timings and
 # scheduling (which rank judged a match, in what order answers came back),
@@ -188,3 +188,61 @@ for d in $(h5ls -r "$T/ref/rounds.h5" | awk '$2 == "Dataset" && $1 !~ /fingerpri
     "$CMP" "$T/ref/rounds.h5" "$W/rounds.h5" "$d" >/dev/null 2>&1 || cmpbad="$cmpbad rounds:$d"
 done
 [ -z "$cmpbad" ] && ok rounds_kill_rerun_h5cmp_bit_exact || fail rounds_kill_rerun_h5cmp_bit_exact "$cmpbad"
+
+# ---------------------------------------------------------- the rounds on a real (local) Slurm
+# The 2 rounds again (the base model and prompt sets of the run above
+# copied in), submitted as one afterok chain: every job named for its round
+# must complete, and the files must be those of the local run.
+if [ "$(id -u)" != 0 ]; then skip rounds_slurm "the local Slurm needs root"; exit 0; fi
+for c in slurmctld slurmd munged sbatch scontrol; do
+    command -v $c >/dev/null 2>&1 || { skip rounds_slurm "$c not installed (make deps)"; exit 0; }
+done
+SL=$ROOT/tools/slurm-local.sh
+chmod 711 "$T" # munged wants every directory above its socket searchable
+export PP_SLURM_DIR="$T/slurm" PP_SLURM_CPUS=4
+trap 'trap "" INT TERM; bash "$SL" stop >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+started=0
+for base in 7917 7927 7937 7947 7957 7967; do
+    PP_SLURM_CTLD_PORT=$base PP_SLURM_SLURMD_PORT=$((base + 1)) bash "$SL" start >"$T/sl.log" 2>&1
+    code=$?
+    [ $code = 3 ] && continue
+    [ $code = 0 ] && started=1
+    break
+done
+[ $started = 1 ] || { fail rounds_slurm_start "$(tail -n 5 "$T/sl.log" | tr '\n' ' ')"; exit 0; }
+export PP_SLURM_CTLD_PORT=$base PP_SLURM_SLURMD_PORT=$((base + 1))
+eval "$(bash "$SL" env)"
+S=$T/s
+mkdir -p "$S"
+cp "$T/ref/base.h5" "$T/ref"/prompts_*.h5 "$S/"
+sed -e "s|^workdir = .*|workdir = $S|" -e 's/^stages = .*/stages = generate rank train eval report/' "$T/quick.conf" >"$T/slurm.conf"
+"$SUBMIT" "$T/slurm.conf" >"$T/sids.txt" 2>"$T/serr.txt"
+code=$?
+[ $code = 0 ] && [ "$(wc -l <"$T/sids.txt")" = 11 ] && ok "rounds_slurm_submitted (11 jobs)" ||
+    { fail rounds_slurm_submitted "exit $code: $(head -c 400 "$T/serr.txt")"; exit 0; }
+sids=$(awk '{ print $2 }' "$T/sids.txt")
+jstate() { scontrol show -o job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
+all_done() {
+    for j in $sids; do
+        case $(jstate "$j" JobState) in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) ;; *) return 1 ;; esac
+    done
+}
+i=0
+until all_done || [ $i -ge 900 ]; do sleep 0.4; i=$((i + 1)); done
+bad="" names=""
+for j in $sids; do
+    [ "$(jstate "$j" JobState)" = COMPLETED ] || bad="$bad $j:$(jstate "$j" JobName):$(jstate "$j" JobState)"
+    names="$names $(jstate "$j" JobName)"
+done
+[ -z "$bad" ] && ok "rounds_slurm_chain_completed ($names)" ||
+    fail rounds_slurm_chain_completed "$bad; $(tail -n 3 "$S"/logs/*.out 2>/dev/null | tail -n 6 | tr '\n' ' ')"
+case $names in " pp-prompts-r01 pp-generate-r01 pp-rank-r01 pp-train-r01 pp-eval-r01 pp-prompts-r02 "*" pp-train-r02 pp-eval-r02 pp-report") ok rounds_slurm_job_names ;;
+*) fail rounds_slurm_job_names "$names" ;; esac
+# the same weights as the local runner's, round by round
+for r in 01 02; do
+    [ "$(get "$S/round-$r/policy.h5" fingerprint)" = "$(get "$T/ref/round-$r/policy.h5" fingerprint)" ] &&
+        [ -n "$(get "$S/round-$r/policy.h5" fingerprint)" ] && ok "rounds_slurm_round${r}_policy_as_local" ||
+        fail "rounds_slurm_round${r}_policy_as_local" "$(get "$S/round-$r/policy.h5" fingerprint) vs $(get "$T/ref/round-$r/policy.h5" fingerprint)"
+done
+"$INSPECT" --validate "$S/rounds.h5" >/dev/null 2>&1 && ok rounds_slurm_summary_valid || fail rounds_slurm_summary_valid "$S/rounds.h5"
