@@ -130,6 +130,11 @@ case "$a1|$a2" in *--lr=0.001*"|"*--lr=0.0005*) ok rounds_per_round_override ;; 
 check_fails rounds_prompt_slice_beyond_the_file 1 "prompts_train.h5: has [0-9]+ prompts, the range 1000:48 needs 1048" \
     "$BIN/pp-prompts" --prompts "$W/prompts_train.h5" --range 1000:48 --out "$T/slice.h5"
 check_fails rounds_prompt_slice_bad_range 1 "--range '5': expected FIRST:COUNT" "$BIN/pp-prompts" --prompts "$W/prompts_train.h5" --range 5 --out "$T/slice.h5"
+mkdir -p "$T/broken/round-01" "$T/broken/round-02"
+cp "$W"/round-01/*.h5 "$T/broken/round-01/"
+cp "$W/round-02/pairs.h5" "$W/round-02/policy.h5" "$W/round-02/eval_base.h5" "$T/broken/round-02/"
+check_fails rounds_report_names_a_missing_file 1 "broken/round-02/eval_previous.h5" "$BIN/pp-report" --rounds "$T/broken" --out-dir "$T/broken"
+[ ! -e "$T/broken/rounds.h5" ] && ok rounds_report_no_summary_on_error || fail rounds_report_no_summary_on_error "rounds.h5 written"
 check_fails rounds_report_not_a_rounds_dir 1 "no round-01/ directory" "$BIN/pp-report" --rounds "$T" --out-dir "$T"
 
 # ---------------------------------------------------------- kill in round 2's training
