@@ -456,8 +456,8 @@ pp_status report_rounds(const char *rounds_path, const char *png_path, const cha
     if (st == PP_OK) st = open_for_writing(p.gp, &g, err);
     if (g) {
         char title[PP_PATH_MAX + 80];
-        snprintf(title, sizeof title, "%s: %d rounds, trained against the %s model", rounds_path, s.n_rounds,
-                 strcmp(s.reference, "mixed") ? s.reference : "base or previous");
+        snprintf(title, sizeof title, "%s: %d rounds, each trained against %s", rounds_path, s.n_rounds,
+                 rounds_reference_words(&s));
         report_rounds_script(g, title, names, s.n_splits, s.n_rounds);
     }
     st = plot_draw(&p, g, st, gnuplot, png_path, err);

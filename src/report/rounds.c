@@ -335,6 +335,12 @@ pp_status rounds_load(const char *path, rounds_summary *s, pp_err *err) {
 }
 
 /* ---- the table ---- */
+const char *rounds_reference_words(const rounds_summary *s) {
+    if (strcmp(s->reference, "base") == 0) return "the base model";
+    if (strcmp(s->reference, "previous") == 0) return "the policy of the previous round (round 1: the base model)";
+    return "the base model or the policy of the previous round (mixed)";
+}
+
 static double at(const rounds_summary *s, int b, int m, int r, int k) { return s->eval[b][m][(size_t)r * s->n_splits + k]; }
 
 /* "12.3% ± 1.4%", or "-" when there is no value */
@@ -384,10 +390,10 @@ pp_status rounds_write_table(const rounds_summary *s, const char *path, pp_err *
     if (n != s->n_splits) return pp_fail(err, PP_EINPUT, "splits '%s' do not name %d splits", s->splits, s->n_splits);
     FILE *f = fopen(tmp, "w");
     if (!f) return pp_fail(err, PP_EINPUT, "%s: cannot write: %s", tmp, strerror(errno));
-    fprintf(f, "%d rounds, each trained against the %s model. Win rate: 1 win, 0.5 tie, 0 loss per prompt, judged in both "
+    fprintf(f, "%d rounds, each trained against %s. Win rate: 1 win, 0.5 tie, 0 loss per prompt, judged in both "
                "orders; accuracy: exact match; ± one standard error. Chosen drift: mean change of the chosen "
                "log-likelihood (policy - reference) over the last %d training steps.\n\n",
-            s->n_rounds, strcmp(s->reference, "mixed") ? s->reference : "base or previous", ROUNDS_TAIL_STEPS);
+            s->n_rounds, rounds_reference_words(s), ROUNDS_TAIL_STEPS);
     table_rows(f, s, names);
     if (s->n_rounds > 1)
         fprintf(f, "\nDid the later rounds improve on round 1? (differences against the base model's evaluation; their "

@@ -61,6 +61,8 @@ PP_MUST_CHECK pp_status rounds_write(const rounds_summary *s, const char *path, 
  * rate against the base model with their standard errors, and "improved"
  * or "worse" only beyond 2 of them.  Written to path.tmp, then renamed. */
 PP_MUST_CHECK pp_status rounds_write_table(const rounds_summary *s, const char *path, pp_err *err);
+/* What the rounds trained against, in words ("the base model", ...). */
+const char *rounds_reference_words(const rounds_summary *s);
 /* Read a `rounds` file back (the plots). */
 PP_MUST_CHECK pp_status rounds_load(const char *path, rounds_summary *s, pp_err *err);
 void rounds_free(rounds_summary *s);
