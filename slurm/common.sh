@@ -187,7 +187,13 @@ pp_rounds_load() {
             fi
             continue
         fi
-        pp_in_list "$st" "$PP_ROUND_STAGES" || continue
+        if ! pp_in_list "$st" "$PP_ROUND_STAGES"; then
+            if [[ $sec == *.* && $name =~ ^round[0-9]+$ ]]; then
+                echo "$PP_JOB:${PP_LINE[i]}: [$sec]: $st runs once, not per round (per-round sections: $PP_ROUND_STAGES)" >&2
+                errs=1 told="$told $sec"
+            fi
+            continue
+        fi
         if [[ $sec == *.* ]]; then
             if [[ ! $name =~ ^round0*([1-9][0-9]*)$ ]] || [ "${BASH_REMATCH[1]}" -gt $PP_ROUNDS ]; then
                 echo "$PP_JOB:${PP_LINE[i]}: [$sec]: in a rounds job a $st section is [$st] or [$st.roundR] with R in 1..$PP_ROUNDS" >&2
@@ -261,7 +267,8 @@ pp_step_instances() {
 # round step (the files of round R in W/round-RR, the models linking the
 # rounds), and for the report after the rounds.
 pp_round_keys() {
-    local r st=$(pp_step_stage "$1") inst=$2 R P="" ref train
+    local r st inst=$2 R P="" ref train
+    st=$(pp_step_stage "$1")
     r=$(pp_step_round "$1")
     if [ -z "$r" ]; then
         [ "$st" = report ] && [ $PP_ROUNDS -gt 0 ] && echo "rounds $PP_WORKDIR"
