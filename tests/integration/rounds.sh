@@ -19,7 +19,7 @@
 . "$(dirname "$0")/../lib.sh"
 command -v bash >/dev/null 2>&1 || { skip rounds "bash is not installed"; exit 0; }
 command -v gnuplot >/dev/null 2>&1 || { skip rounds "gnuplot is not installed (make deps)"; exit 0; }
-command -v h5dump >/dev/null 2>&1 || { skip rounds "h5dump is not installed (hdf5-tools)"; exit 0; }
+for c in h5dump h5ls; do command -v $c >/dev/null 2>&1 || { skip rounds "$c is not installed (hdf5-tools)"; exit 0; }; done
 [ -x "$BUILD/tests/tools/h5cmp" ] || { skip rounds "$BUILD/tests/tools/h5cmp is not built (make tests)"; exit 0; }
 LOCAL=$ROOT/jobs/run-local.sh
 SUBMIT=$ROOT/slurm/submit.sh
