@@ -107,12 +107,12 @@ test: deps
 # Same tests, sanitized, in separate build directories.  Left out: the fuzz
 # smoke test (libFuzzer builds its own ASan binaries), valgrind (does not mix
 # with ASan), the Slurm scripts test (it exercises the job scripts), and
-# the slow end-to-end ones, crash and experiment (the stages they run are
-# covered by the per-stage tests here).
+# the slow end-to-end ones, crash, experiment and rounds (the stages they
+# run are covered by the per-stage tests here).
 check-asan: deps
 	@$(MAKE) --no-print-directory tests BUILD=build-asan BIN=bin-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm crash experiment" sh tests/run-tests.sh
+	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm crash experiment rounds" sh tests/run-tests.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(TOOL_BIN)
