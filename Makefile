@@ -7,6 +7,7 @@
 #   make bench      engine benchmark (sgemm roofline, MFU, decode rates)
 #   make base-model the embedded base model (cached in cache/base-model/)
 #   make demo       the whole pipeline on the built-in task suite
+#   make demo-rounds  3 rounds of iterative DPO + BCR on the suite (issue 22)
 #   make reward-model  the scoring baseline (pp-rm) on oracle-labelled pairs
 #   make experiment the paper's findings on the built-in suite -> docs/results.md
 #   make experiment-quick  a small form of it (minutes; also in make test)
@@ -46,13 +47,13 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 SCHEMAS   := $(sort $(wildcard hdf5-schemas/*.json))
 
-.PHONY: FORCE all deps test tests valgrind-programs check-asan bench install clean distclean help docs base-model demo reward-model experiment experiment-quick fuzz soak
+.PHONY: FORCE all deps test tests valgrind-programs check-asan bench install clean distclean help docs base-model demo demo-rounds reward-model experiment experiment-quick fuzz soak
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*/*.h) | $(BUILD)/src
 	@mkdir -p $(dir $@)
@@ -114,12 +115,12 @@ test: deps
 # Same tests, sanitized, in separate build directories.  Left out: the fuzz
 # smoke test (libFuzzer builds its own ASan binaries), valgrind (does not mix
 # with ASan), the Slurm scripts test (it exercises the job scripts), and
-# the slow end-to-end ones, crash and experiment (the stages they run are
-# covered by the per-stage tests here).
+# the slow end-to-end ones, crash, experiment and rounds (the stages they
+# run are covered by the per-stage tests here).
 check-asan: deps
 	@$(MAKE) --no-print-directory tests BUILD=build-asan BIN=bin-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm crash experiment" sh tests/run-tests.sh
+	@BUILD=build-asan BIN=bin-asan PP_SANITIZED=1 PP_SKIP="fuzz_smoke valgrind slurm crash experiment rounds" sh tests/run-tests.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(TOOL_BIN)
@@ -137,6 +138,9 @@ base-model: deps
 
 demo: base-model
 	@$(RUN_ENV) bash jobs/demo.sh
+
+demo-rounds: base-model
+	@$(RUN_ENV) bash jobs/demo-rounds.sh
 
 reward-model: base-model
 	@$(RUN_ENV) bash jobs/run-local.sh jobs/reward-model.conf

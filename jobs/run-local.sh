@@ -9,7 +9,8 @@
 # skipped, so after a failure or Ctrl-C the same command carries on where
 # it stopped (a stage stopped by a signal resumes from its saved state).
 # --force runs the selected stages even when their outputs are valid.
-# --from/--to pick a part of [common] stages.  Each stage runs with
+# --from/--to pick a part of [common] stages (in a rounds job, [common]
+# rounds = N, a step such as round2.rank; see docs/cluster.md).  Each stage runs with
 # `mpirun -np RANKS` and OPENBLAS_NUM_THREADS = cpus-per-task; its output
 # goes to the terminal and to WORKDIR/logs/pp-STAGE-local.out.
 # Exit status: 0 done, 75 a stage was stopped by a signal (run the same
@@ -43,8 +44,8 @@ command -v mpirun >/dev/null 2>&1 || pp_die "mpirun not found (install Open MPI:
 
 # Every program must be there before the first stage starts.
 inspect=$(pp_program inspect)
-for st in $chain; do
-    prog=$(pp_program "$st")
+for step in $chain; do
+    prog=$(pp_program "$(pp_step_stage "$step")")
     [ -x "$prog" ] || [ $dry = 1 ] || pp_die "$prog: not found or not executable (build with make, or set bin/program in [common])"
 done
 [ -x "$inspect" ] || [ $dry = 1 ] || pp_die "$inspect: not found (build with make)"
@@ -53,9 +54,10 @@ done
 # after the stages before it have run.
 pre=$(mktemp -d "${TMPDIR:-/tmp}/pp-run-local.XXXXXX") || exit 2
 bad=0
-for st in $chain; do
-    for inst in $(pp_instances "$st"); do
-        pp_stage_config "$st" "$inst" "$pre/cfg"
+for step in $chain; do
+    st=$(pp_step_stage "$step")
+    for inst in $(pp_step_instances "$step"); do
+        pp_stage_config "$step" "$inst" "$pre/cfg"
         pp_check_judge "$st" "$inst" "$pre/cfg" || bad=1
     done
 done
@@ -93,15 +95,17 @@ setsid=""
 command -v setsid >/dev/null 2>&1 && setsid=setsid
 
 t_all=$SECONDS
-for st in $chain; do
+for step in $chain; do
+    st=$(pp_step_stage "$step")
     prog=$(pp_program "$st")
     ranks=$(pp_common "$st" ranks 1)
     cpt=$(pp_common "$st" cpus-per-task 1)
-    log=$PP_WORKDIR/logs/pp-$st-local.out
-    for inst in $(pp_instances "$st"); do
-        run=$(pp_run_name "$st" "$inst")
-        cfg=$cfgdir/$(basename "$(pp_config_name "$st" "$inst")")
-        pp_stage_config "$st" "$inst" "$cfg"
+    log=$PP_WORKDIR/logs/pp-$step-local.out
+    for inst in $(pp_step_instances "$step"); do
+        run=$(pp_run_name "$step" "$inst")
+        cfg=$cfgdir/$(basename "$(pp_config_name "$step" "$inst")")
+        pp_stage_config "$step" "$inst" "$cfg"
+        [ $dry = 1 ] || pp_make_out_dir "$cfg"
         out=$(pp_config_value "$cfg" out)
         if [ $force = 0 ] && [ -n "$out" ] && [ -f "$out" ] && [ -x "$inspect" ] &&
             "$inspect" "$out" --validate >/dev/null 2>&1; then

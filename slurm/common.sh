@@ -18,7 +18,15 @@
 #   pp_stage_config STAGE INST FILE   write the per-stage config
 #   pp_config_value FILE KEY  a value from a written per-stage config
 #   pp_program STAGE          the program's path
-#   pp_slurm_stage STAGE JOBFILE      the body of every pp-STAGE.sbatch
+#   pp_slurm_stage STAGE JOBFILE [STEP]  the body of every pp-STAGE.sbatch
+#
+# Rounds ([common] rounds = N, see jobs/template.conf and docs/cluster.md):
+# the chain is made of STEPs: a stage name for the stages run once (prompts,
+# convert, sft before the rounds; report after them) and roundR.STAGE for
+# the stages repeated every round (generate, rank, rm, train, eval, and
+# prompts when prompts-per-round slices the train prompts).  Functions that
+# take STAGE above take a STEP where a run is meant (pp_stage_config,
+# pp_step_instances, pp_config_name, pp_run_name).
 
 PP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # ${shared} in a job file: the shared data directory (models, prompt sets),
@@ -31,10 +39,21 @@ PP_RESUMABLE="sft generate rank train eval" # pp-rm is short and starts over
 PP_DEFAULT_CHAIN="prompts sft generate rank train eval"
 # [common] keys, and those that may also be given per stage as STAGE.KEY
 PP_COMMON_KEYS="workdir stages bin ranks cpus-per-task nodes time partition account qos mem
-signal-lead requeue max-restarts launcher launch-args sbatch-args modules require require-hint"
+signal-lead requeue max-restarts launcher launch-args sbatch-args modules require require-hint
+rounds reference prompts-per-round"
 PP_PER_STAGE_KEYS="bin ranks cpus-per-task nodes time partition account qos mem
 signal-lead requeue max-restarts launcher launch-args sbatch-args modules program"
 PP_EXIT_STOPPED=75 # a program stopped by a signal after saving its state
+# Rounds: the stages repeated every round (in [common] stages order), and
+# the keys of theirs that the round runner sets (the files that link one
+# round to the next); a [STAGE.roundR] section may still set them.
+PP_ROUND_STAGES="generate rank rm train eval"
+PP_ROUND_KEYS_generate="model prompts out"
+PP_ROUND_KEYS_rank="candidates out"
+PP_ROUND_KEYS_rm="pairs model out"
+PP_ROUND_KEYS_train="policy ref pairs out"
+PP_ROUND_KEYS_eval="policy baseline out"
+PP_ROUNDS=0 # rounds of the loaded job file; 0: not a rounds job
 
 pp_say() { printf 'prefpipe: %s\n' "$*" >&2; }
 pp_die() {
@@ -139,6 +158,149 @@ pp_job_load() {
         seen="$seen $s"
     done
     for s in $PP_CHAIN; do pp_check_common "$s"; done
+    pp_rounds_load
+}
+
+# ------------------------------------------------------------- rounds
+# pp_rounds_load: check the rounds keys and sections of the loaded job file
+# and, in a rounds job, replace PP_CHAIN by its steps:
+#   the stages before the rounds (prompts convert sft, as listed),
+#   round1.STAGE ... for the round stages, round 2 the same, ...,
+#   report (when listed) once at the end: it writes W/rounds.h5.
+PP_ROUND_REFERENCE=base PP_ROUND_PROMPTS=all PP_BASE_MODEL=""
+pp_rounds_load() {
+    local i sec st name r s n errs=0 setup="" per="" after="" k
+    PP_ROUNDS=0
+    if n=$(pp_get common rounds); then
+        [[ $n =~ ^[1-9][0-9]{0,2}$ ]] || pp_die "$PP_JOB: [common] rounds must be a positive integer (at most 999), not '$n'"
+        PP_ROUNDS=$((10#$n))
+    fi
+    local told="" # sections already reported (at the line of their first key)
+    for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
+        sec=${PP_SEC[i]} st=${PP_SEC[i]%%.*} name=${PP_SEC[i]#*.}
+        [ "$sec" != common ] || continue
+        pp_in_list "$sec" "$told" && continue
+        if [ $PP_ROUNDS = 0 ]; then
+            if [[ $sec == *.* && $name =~ ^round[0-9]+$ ]]; then
+                echo "$PP_JOB:${PP_LINE[i]}: [$sec] is a per-round section, but [common] has no 'rounds = N'" >&2
+                errs=1 told="$told $sec"
+            fi
+            continue
+        fi
+        if ! pp_in_list "$st" "$PP_ROUND_STAGES"; then
+            if [[ $sec == *.* && $name =~ ^round[0-9]+$ ]]; then
+                echo "$PP_JOB:${PP_LINE[i]}: [$sec]: $st runs once, not per round (per-round sections: $PP_ROUND_STAGES)" >&2
+                errs=1 told="$told $sec"
+            fi
+            continue
+        fi
+        if [[ $sec == *.* ]]; then
+            if [[ ! $name =~ ^round0*([1-9][0-9]*)$ ]] || [ "${BASH_REMATCH[1]}" -gt $PP_ROUNDS ]; then
+                echo "$PP_JOB:${PP_LINE[i]}: [$sec]: in a rounds job a $st section is [$st] or [$st.roundR] with R in 1..$PP_ROUNDS" >&2
+                errs=1 told="$told $sec"
+            fi
+            continue
+        fi
+        k=PP_ROUND_KEYS_$st
+        if pp_in_list "${PP_KEY[i]}" "${!k}" && ! [[ "$st.${PP_KEY[i]}" == generate.model || "$st.${PP_KEY[i]}" == train.policy ]]; then
+            echo "$PP_JOB:${PP_LINE[i]}: [$st] ${PP_KEY[i]}: in a rounds job the round runner sets it (W/round-RR/...); set it in a [$st.roundR] section to override one round" >&2
+            errs=1
+        fi
+    done
+    [ $errs = 0 ] || pp_die "$PP_JOB: invalid job file (above; see docs/cluster.md, rounds)"
+    if [ $PP_ROUNDS = 0 ]; then
+        for k in reference prompts-per-round; do
+            pp_get common $k >/dev/null && pp_die "$PP_JOB: [common] $k needs 'rounds = N'"
+        done
+        return 0
+    fi
+    PP_ROUND_REFERENCE=$(pp_get common reference) || PP_ROUND_REFERENCE=base
+    pp_in_list "$PP_ROUND_REFERENCE" "base previous" || pp_die "$PP_JOB: [common] reference must be base or previous, not '$PP_ROUND_REFERENCE'"
+    PP_ROUND_PROMPTS=$(pp_get common prompts-per-round) || PP_ROUND_PROMPTS=all
+    [ "$PP_ROUND_PROMPTS" = all ] || [[ $PP_ROUND_PROMPTS =~ ^[1-9][0-9]*$ ]] ||
+        pp_die "$PP_JOB: [common] prompts-per-round must be a positive integer or all, not '$PP_ROUND_PROMPTS'"
+    # the base model: round 1's generator and starting policy
+    local gm tp
+    gm=$(pp_get generate model) || gm=""
+    tp=$(pp_get train policy) || tp=""
+    [ -z "$gm" ] || [ -z "$tp" ] || [ "$gm" = "$tp" ] ||
+        pp_die "$PP_JOB: in a rounds job [generate] model and [train] policy both name the base model; they differ ($gm, $tp)"
+    PP_BASE_MODEL=${gm:-${tp:-$PP_WORKDIR/base.h5}}
+    for s in generate rank train; do
+        pp_in_list "$s" "$PP_CHAIN" || pp_die "$PP_JOB: a rounds job needs the stages generate, rank and train in [common] stages"
+    done
+    for s in $PP_CHAIN; do
+        if pp_in_list "$s" "$PP_ROUND_STAGES"; then per="$per $s"
+        elif [ "$s" = report ]; then after=report
+        else setup="$setup $s"; fi
+    done
+    [ "$PP_ROUND_PROMPTS" = all ] || per="prompts$per"
+    PP_CHAIN=$setup
+    for ((r = 1; r <= PP_ROUNDS; r++)); do
+        for s in $per; do PP_CHAIN="$PP_CHAIN round$r.$s"; done
+    done
+    PP_CHAIN=$(echo $PP_CHAIN $after)
+}
+
+pp_step_stage() { # pp_step_stage STEP: the stage of a step (round2.train -> train)
+    case $1 in round[0-9]*.*) echo "${1#*.}" ;; *) echo "$1" ;; esac
+}
+pp_step_round() { # pp_step_round STEP: its round number, or nothing
+    local r
+    case $1 in round[0-9]*.*) r=${1%%.*}; echo "${r#round}" ;; esac
+}
+pp_round_dir() { printf '%s/round-%02d' "$PP_WORKDIR" "$1"; }
+
+# pp_step_instances STEP: the runs of a step: a round's eval is one run
+# against the base model ("base") and, from round 2, one against the
+# previous round's policy ("previous"); the other round steps are one run.
+pp_step_instances() {
+    local r
+    r=$(pp_step_round "$1")
+    if [ -z "$r" ]; then pp_instances "$1"
+    elif [ "$(pp_step_stage "$1")" = eval ]; then
+        if [ "$r" -gt 1 ]; then echo base previous; else echo base; fi
+    else echo -; fi
+}
+
+# pp_round_keys STEP INST: "key value" lines the round runner sets for a
+# round step (the files of round R in W/round-RR, the models linking the
+# rounds), and for the report after the rounds.
+pp_round_keys() {
+    local r st inst=$2 R P="" ref train
+    st=$(pp_step_stage "$1")
+    r=$(pp_step_round "$1")
+    if [ -z "$r" ]; then
+        [ "$st" = report ] && [ $PP_ROUNDS -gt 0 ] && echo "rounds $PP_WORKDIR"
+        return 0
+    fi
+    R=$(pp_round_dir "$r")
+    [ "$r" -gt 1 ] && P=$(pp_round_dir $((r - 1)))/policy.h5
+    train=$(pp_get prompts.train out) || train=$PP_WORKDIR/prompts_train.h5
+    case $st in
+    prompts) printf '%s
+' "prompts $train" "range $(((r - 1) * PP_ROUND_PROMPTS)):$PP_ROUND_PROMPTS" "out $R/prompts.h5" ;;
+    generate)
+        [ "$PP_ROUND_PROMPTS" = all ] || train=$R/prompts.h5
+        printf '%s
+' "model ${P:-$PP_BASE_MODEL}" "prompts $train" "out $R/candidates.h5"
+        ;;
+    rank) printf '%s
+' "candidates $R/candidates.h5" "out $R/pairs.h5" ;;
+    rm) printf '%s
+' "pairs $R/pairs.h5" "model $PP_BASE_MODEL" "out $R/rm.h5" ;;
+    train)
+        ref=$PP_BASE_MODEL
+        [ "$PP_ROUND_REFERENCE" = previous ] && ref=${P:-$PP_BASE_MODEL}
+        printf '%s
+' "policy ${P:-$PP_BASE_MODEL}" "ref $ref" "pairs $R/pairs.h5" "out $R/policy.h5"
+        ;;
+    eval)
+        [ "$inst" = previous ] && ref=$P || ref=$PP_BASE_MODEL
+        printf '%s
+' "policy $R/policy.h5" "baseline $ref" "out $R/eval_$inst.h5"
+        ;;
+    esac
 }
 
 # pp_expand VALUE: ${root}, ${shared} and (once known) ${workdir} replaced;
@@ -203,7 +365,14 @@ pp_bool() { pp_in_list "$1" "true yes 1"; }
 # pp_chain_part FROM TO: the stages of the chain from FROM to TO (either
 # may be empty: from the start, to the end).
 pp_chain_part() {
-    local st on=0 part=""
+    local st on=0 part="" a b
+    # in a rounds job a round stage alone names its first round: rank = round1.rank
+    a=$1 b=$2
+    if [ $PP_ROUNDS -gt 0 ]; then
+        [ -z "$a" ] || pp_in_list "$a" "$PP_CHAIN" || a=round1.$a
+        [ -z "$b" ] || pp_in_list "$b" "$PP_CHAIN" || b=round$PP_ROUNDS.$b
+    fi
+    set -- "$a" "$b"
     [ -z "$1" ] || pp_in_list "$1" "$PP_CHAIN" || pp_die "--from $1: not in [common] stages ($PP_CHAIN)"
     [ -z "$2" ] || pp_in_list "$2" "$PP_CHAIN" || pp_die "--to $2: not in [common] stages ($PP_CHAIN)"
     [ -n "$1" ] || on=1
@@ -260,7 +429,11 @@ pp_derived() {
         fi
         printf '%s\n' "policy $W/policy.h5" "baseline $W/base.h5" "prompts ${evalp:-$W/prompts${sfx:-_test}.h5}" "out $W/eval$sfx.h5"
         ;;
-    report) printf '%s\n' "model $W/policy.h5" "eval $W/eval.h5" "out-dir $W" ;;
+    report)
+        # a rounds job: pp-report --rounds W (rounds.h5 and its plots)
+        [ $PP_ROUNDS -gt 0 ] || printf '%s\n' "model $W/policy.h5" "eval $W/eval.h5"
+        echo "out-dir $W"
+        ;;
     esac
 }
 
@@ -272,36 +445,72 @@ pp_stage_has() { # pp_stage_has STAGE INST KEY: set (even empty) in [STAGE] or [
     return 1
 }
 
-# pp_stage_config STAGE INST FILE: write the program's config: [STAGE],
+# pp_stage_config STEP INST FILE: write the program's config: [STAGE],
 # then [STAGE.INST] over it, then the derived paths for keys still unset.
 # A key with an empty value is left out (the program's default applies).
+# A round step (roundR.STAGE): [STAGE], then the keys the round runner sets
+# (pp_round_keys), then [STAGE.roundR] over both, then the derived paths;
+# a round's prompts slice (roundR.prompts) takes the runner's keys only.
 pp_stage_config() {
-    local st=$1 inst=$2 out=$3 i k v sec
-    local -A val=()
-    local order=()
-    for sec in "$st" "$st.$inst"; do
+    local step=$1 inst=$2 out=$3 i k v sec st r sections
+    local -A val=() fixed=()
+    local order=() fixed_keys=()
+    st=$(pp_step_stage "$step")
+    r=$(pp_step_round "$step")
+    sections=("$st" "$st.$inst")
+    if [ -n "$r" ]; then
+        sections=("$st" "$st.round$r")
+        [ "$st" = prompts ] && sections=()
+    fi
+    while read -r k v; do
+        [ -n "$k" ] && fixed_keys+=("$k") && fixed[$k]=$v
+    done < <(pp_round_keys "$step" "$inst")
+    for sec in "${sections[@]}" fixed; do
+        # the runner's keys come before [STAGE.roundR] (or last when there is none)
+        if [ "$sec" = "$st.round$r" ] || [ "$sec" = fixed ]; then
+            for k in "${fixed_keys[@]}"; do
+                [ -n "${val[$k]+x}" ] || order+=("$k")
+                val[$k]=${fixed[$k]}
+            done
+            fixed_keys=()
+            [ "$sec" = fixed ] && continue
+        fi
         for ((i = 0; i < ${#PP_SEC[@]}; i++)); do
-            [ "${PP_SEC[i]}" = "$sec" ] || continue
+            # [STAGE.round02] is [STAGE.round2]
+            [ "${PP_SEC[i]}" = "$sec" ] || { [ -n "$r" ] && [ "$sec" = "$st.round$r" ] && [[ ${PP_SEC[i]} =~ ^$st\.round0*$r$ ]]; } || continue
             k=${PP_KEY[i]}
             [ -n "${val[$k]+x}" ] || order+=("$k")
             val[$k]=${PP_VAL[i]}
         done
     done
+    if [ -z "$r" ]; then
+        pp_derived "$st" "$inst"
+    elif [ "$st" != prompts ]; then
+        pp_derived "$st" -
+    fi >"$out.derived" || pp_die "cannot write $out.derived"
     while read -r k v; do
         [ -n "$k" ] || continue
         [ -n "${val[$k]+x}" ] && continue
         order+=("$k")
         val[$k]=$v
-    done < <(pp_derived "$st" "$inst")
+    done <"$out.derived"
+    rm -f "$out.derived"
     {
         echo "# written by prefpipe slurm/common.sh from $PP_JOB"
-        echo "# section [$st]$([ "$inst" = - ] || echo " + [$st.$inst]"); edit the job file, not this file"
+        if [ -n "$r" ]; then echo "# step $step$([ "$inst" = - ] || echo " ($inst)"), sections [$st] + [$st.round$r]; edit the job file, not this file"
+        else echo "# section [$st]$([ "$inst" = - ] || echo " + [$st.$inst]"); edit the job file, not this file"; fi
         for k in "${order[@]}"; do
             v=${val[$k]}
             [ -n "$v" ] || continue
             printf '%s = %s\n' "$k" "$(pp_expand "$v")"
         done
     } >"$out.tmp" && mv -f "$out.tmp" "$out" || pp_die "cannot write $out"
+}
+
+pp_make_out_dir() { # pp_make_out_dir CONFIG: the directory of its out file (W/round-RR)
+    local out
+    out=$(pp_config_value "$1" out)
+    [ -z "$out" ] || mkdir -p "$(dirname "$out")" || pp_die "cannot create the directory of $out"
 }
 
 pp_config_value() { # pp_config_value FILE KEY: from a config written above
@@ -508,28 +717,28 @@ pp_step_status() {
     return "$rc"
 }
 
-pp_requeue_or_fail() { # the stage saved its state and stopped: requeue the job
-    local restarts=${SLURM_RESTART_COUNT:-0} max
+pp_requeue_or_fail() { # STAGE [STEP]: the stage saved its state and stopped: requeue the job
+    local restarts=${SLURM_RESTART_COUNT:-0} max from=${2:-$1}
     max=$(pp_common "$1" max-restarts 20)
     if ! pp_bool "$(pp_common "$1" requeue true)"; then
-        pp_say "requeue = false: not requeueing; resume with slurm/submit.sh $PP_JOB --from $1"
+        pp_say "requeue = false: not requeueing; resume with slurm/submit.sh $PP_JOB --from $from"
         exit $PP_EXIT_STOPPED
     fi
     if [ "$restarts" -ge "$max" ]; then
-        pp_say "job was already requeued $restarts times (max-restarts = $max): giving up; resume with slurm/submit.sh $PP_JOB --from $1"
+        pp_say "job was already requeued $restarts times (max-restarts = $max): giving up; resume with slurm/submit.sh $PP_JOB --from $from"
         exit $PP_EXIT_STOPPED
     fi
     pp_say "requeueing job $SLURM_JOB_ID (restart $((restarts + 1)); Slurm holds a requeued job ~2 min before it may start again)"
     if scontrol requeue "$SLURM_JOB_ID"; then
         exit 0
     fi
-    pp_say "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?); resume with slurm/submit.sh $PP_JOB --from $1"
+    pp_say "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?); resume with slurm/submit.sh $PP_JOB --from $from"
     exit $PP_EXIT_STOPPED
 }
 
 # The body of slurm/pp-STAGE.sbatch.
 pp_slurm_stage() {
-    local st=$1 jobfile=${2:-} prog inst cfg run ranks cpt launcher t0 rc done_mark
+    local st=$1 jobfile=${2:-} step=${3:-$1} prog inst cfg run ranks cpt launcher t0 rc done_mark
     [ -n "$jobfile" ] || pp_die "usage: sbatch slurm/pp-$st.sbatch JOBFILE (or slurm/submit.sh JOBFILE)"
     [ -n "${SLURM_JOB_ID:-}" ] || pp_die "pp-$st.sbatch runs inside a Slurm job; submit it (slurm/submit.sh) or use jobs/run-local.sh"
     trap pp_on_usr1 USR1
@@ -548,20 +757,26 @@ pp_slurm_stage() {
     local largs=()
     read -r -a largs <<<"$(pp_common "$st" launch-args)"
     mkdir -p "$PP_WORKDIR/config" "$PP_WORKDIR/.slurm" || pp_die "cannot create $PP_WORKDIR/config"
-    pp_say "stage $st: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}, $ranks rank(s) x $cpt cpu(s), $launcher, $(date '+%F %T')"
+    # a rounds job runs its round stages as steps: roundR.STAGE
+    if [ "$step" != "$st" ] || { [ $PP_ROUNDS -gt 0 ] && pp_in_list "$st" "$PP_ROUND_STAGES"; }; then
+        [ "$(pp_step_stage "$step")" = "$st" ] && pp_in_list "$step" "$PP_CHAIN" ||
+            pp_die "pp-$st.sbatch: '$step' is not a $st step of $jobfile (give one of its steps: $PP_CHAIN)"
+    fi
+    pp_say "step $step: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}, $ranks rank(s) x $cpt cpu(s), $launcher, $(date '+%F %T')"
     pp_say "job file $jobfile, work directory $PP_WORKDIR"
 
-    for inst in $(pp_instances "$st"); do
-        run=$(pp_run_name "$st" "$inst")
+    for inst in $(pp_step_instances "$step"); do
+        run=$(pp_run_name "$step" "$inst")
         done_mark=$PP_WORKDIR/.slurm/$SLURM_JOB_ID.$run.done
         if [ -e "$done_mark" ]; then
             pp_say "$run: done before this restart, skipped"
             continue
         fi
         [ $PP_TERM = 0 ] || exit $PP_EXIT_STOPPED
-        [ $PP_USR1 = 0 ] || pp_requeue_or_fail "$st"
-        cfg=$(pp_config_name "$st" "$inst")
-        pp_stage_config "$st" "$inst" "$cfg"
+        [ $PP_USR1 = 0 ] || pp_requeue_or_fail "$st" "$step"
+        cfg=$(pp_config_name "$step" "$inst")
+        pp_stage_config "$step" "$inst" "$cfg"
+        pp_make_out_dir "$cfg"
         local cmd
         # mpirun answers SIGTERM by killing the ranks (SIGTERM, SIGKILL 1 s
         # later) and exiting 1; SIGUSR1 it only forwards, and then reports
@@ -593,14 +808,14 @@ pp_slurm_stage() {
         elif [ $PP_USR1 = 1 ] && [ $PP_TERM = 0 ] && { [ $rc = $PP_EXIT_STOPPED ] || [ $rc -gt 128 ]; }; then
             if [ $rc = $PP_EXIT_STOPPED ]; then pp_say "$run saved its state and stopped"
             else pp_say "$run was killed by the signal before it could catch it; it resumes from its last saved state"; fi
-            pp_requeue_or_fail "$st"
+            pp_requeue_or_fail "$st" "$step"
         elif [ $rc = $PP_EXIT_STOPPED ]; then
-            pp_say "$run stopped after saving its state, on a signal other than Slurm's warning: not requeued; resume with slurm/submit.sh $jobfile --from $st"
+            pp_say "$run stopped after saving its state, on a signal other than Slurm's warning: not requeued; resume with slurm/submit.sh $jobfile --from $step"
             exit $PP_EXIT_STOPPED
         else
             exit "$rc"
         fi
     done
     rm -f "$PP_WORKDIR/.slurm/$SLURM_JOB_ID".*.done
-    pp_say "stage $st done"
+    pp_say "step $step done"
 }

@@ -5,13 +5,17 @@
 #   slurm/submit.sh JOBFILE [--from STAGE] [--to STAGE] [--after JOBID]
 #                           [--dry-run] [--no-check]
 #
-#   --from/--to  submit only this part of the chain ([common] stages)
+#   --from/--to  submit only this part of the chain ([common] stages; in a
+#                rounds job a step such as round2.rank, or a stage alone:
+#                --from rank is round1.rank, --to rank the last round's)
 #   --after ID   the first job waits for job ID (afterok), e.g. a chain
 #                submitted earlier
 #   --dry-run    print the sbatch commands and per-stage configs; submit nothing
 #   --no-check   do not ask each program (--help) whether it knows the keys
 #
-# Prints "STAGE JOBID" per job on stdout, everything else on stderr.
+# A rounds job ([common] rounds = N) is one chain of every round's steps;
+# their jobs are named pp-STAGE-rRR (pp-train-r02).
+# Prints "STEP JOBID" per job on stdout, everything else on stderr.
 # The job file is copied to WORKDIR/submitted/, and the jobs read that copy,
 # so editing the job file later does not change a submitted chain.  Logs:
 # WORKDIR/logs/pp-STAGE-JOBID.out.  See docs/cluster.md.
@@ -64,10 +68,11 @@ problems=0
 pp_check_required || problems=1
 if [ $check = 1 ]; then
     progs=()
-    for st in $chain; do progs+=("$(pp_program "$st")"); done
+    for step in $chain; do progs+=("$(pp_program "$(pp_step_stage "$step")")"); done
     pp_help_keys_prefetch "${progs[@]}"
 fi
-for st in $chain; do
+for step in $chain; do
+    st=$(pp_step_stage "$step")
     prog=$(pp_program "$st")
     if [ ! -x "$prog" ]; then
         if [ $dry = 1 ]; then pp_say "warning: $prog not built yet"; else
@@ -75,9 +80,9 @@ for st in $chain; do
             problems=1
         fi
     fi
-    for inst in $(pp_instances "$st"); do
-        cfg=$cfgdir/$(basename "$(pp_config_name "$st" "$inst")")
-        pp_stage_config "$st" "$inst" "$cfg"
+    for inst in $(pp_step_instances "$step"); do
+        cfg=$cfgdir/$(basename "$(pp_config_name "$step" "$inst")")
+        pp_stage_config "$step" "$inst" "$cfg"
         if [ $check = 1 ] && [ -x "$prog" ]; then
             pp_check_keys "$st" "$inst" "$prog" "$cfg" || problems=1
         fi
@@ -92,8 +97,12 @@ cancel_submitted() {
     [ -z "$submitted" ] || scancel $submitted 2>/dev/null
 }
 prev=$after
-for st in $chain; do
-    args=(--parsable --job-name="pp-$st" --output="$PP_WORKDIR/logs/%x-%j.out" --open-mode=append
+for step in $chain; do
+    st=$(pp_step_stage "$step")
+    name=pp-$st
+    r=$(pp_step_round "$step")
+    [ -z "$r" ] || name=$(printf 'pp-%s-r%02d' "$st" "$r")
+    args=(--parsable --job-name="$name" --output="$PP_WORKDIR/logs/%x-%j.out" --open-mode=append
         --chdir="$PWD" --export="ALL,PP_ROOT=$PP_ROOT"
         --ntasks="$(pp_common "$st" ranks 1)" --cpus-per-task="$(pp_common "$st" cpus-per-task 1)")
     for k in nodes time partition account qos mem; do
@@ -109,26 +118,27 @@ for st in $chain; do
     extra=()
     read -r -a extra <<<"$(pp_common "$st" sbatch-args)"
     args+=("${extra[@]}" "$PP_ROOT/slurm/pp-$st.sbatch" "$snap")
+    [ "$step" = "$st" ] || args+=("$step")
     if [ $dry = 1 ]; then
         printf 'sbatch'
         for a in "${args[@]}"; do
             if [[ $a =~ ^[A-Za-z0-9_./:=@%,+\<\>-]+$ ]]; then printf ' %s' "$a"; else printf ' %q' "$a"; fi
         done
         printf '\n'
-        for inst in $(pp_instances "$st"); do
-            echo "    # $(pp_config_name "$st" "$inst"):"
-            grep -v '^#' "$cfgdir/$(basename "$(pp_config_name "$st" "$inst")")" | sed 's/^/    /'
+        for inst in $(pp_step_instances "$step"); do
+            echo "    # $(pp_config_name "$step" "$inst"):"
+            grep -v '^#' "$cfgdir/$(basename "$(pp_config_name "$step" "$inst")")" | sed 's/^/    /'
         done
-        prev="<$st>"
+        prev="<$step>"
         continue
     fi
     if ! id=$(sbatch "${args[@]}"); then
         cancel_submitted
-        pp_die "sbatch failed for stage $st; cancelled the jobs submitted before it:${submitted:- none}"
+        pp_die "sbatch failed for step $step; cancelled the jobs submitted before it:${submitted:- none}"
     fi
     id=${id%%;*} # --parsable prints "id" or "id;cluster"
     submitted="$submitted $id"
-    echo "$st $id"
+    echo "$step $id"
     prev=$id
 done
 [ $dry = 1 ] && exit 0

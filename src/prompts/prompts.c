@@ -302,6 +302,24 @@ static uint64_t text_hash(const char *t) {
     return h;
 }
 
+pp_status prompts_keep_range(prompt_set *s, int64_t first, int64_t count, const char *what, pp_err *err) {
+    if (first < 0 || count < 1 || first > s->n - count)
+        return pp_fail(err, PP_EINPUT, "%s: has %lld prompts, the range %lld:%lld needs %lld", what, (long long)s->n,
+                       (long long)first, (long long)count, (long long)(first + count));
+    for (int64_t i = 0; i < s->n; i++) {
+        if (i >= first && i < first + count) continue;
+        free(s->text[i]);
+        if (s->family) free(s->family[i]);
+        if (s->reference) free(s->reference[i]);
+    }
+    memmove(s->ids, s->ids + first, (size_t)count * sizeof *s->ids);
+    memmove(s->text, s->text + first, (size_t)count * sizeof *s->text);
+    if (s->family) memmove(s->family, s->family + first, (size_t)count * sizeof *s->family);
+    if (s->reference) memmove(s->reference, s->reference + first, (size_t)count * sizeof *s->reference);
+    s->n = count;
+    return PP_OK;
+}
+
 void prompts_cleanup(prompt_set *s, int keep_duplicates, prompt_cleanup *r) {
     memset(r, 0, sizeof *r);
     r->first_empty_id = r->first_duplicate_id = -1;

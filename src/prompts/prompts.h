@@ -58,6 +58,10 @@ PP_MUST_CHECK pp_status prompts_from_suite(prompt_set *s, const char *families, 
 /* Drop empty prompts (a conversation: its last user turn is empty) and
  * (unless keep_duplicates) repeats: the same text, or the same conversation. */
 void prompts_cleanup(prompt_set *s, int keep_duplicates, prompt_cleanup *report);
+/* Keep only the prompts at positions [first, first + count) (ids unchanged):
+ * a disjoint slice per round of an iterative run.  Too few prompts is an
+ * input error naming what (the source's name). */
+PP_MUST_CHECK pp_status prompts_keep_range(prompt_set *s, int64_t first, int64_t count, const char *what, pp_err *err);
 /* Write the file: collective over comm; rank 0's set is written. */
 PP_MUST_CHECK pp_status prompts_write(const prompt_set *s, const char *path, MPI_Comm comm, const pp_provenance *prov,
                         pp_err *err);

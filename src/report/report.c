@@ -23,6 +23,7 @@
 #include "model/model_io.h"
 #include "io/pp_h5.h"
 #include "core/pp_mpi.h"
+#include "report/rounds.h"
 
 /* gnuplot runs code from a newline ('!cmd'), a closed quote ('.system()'),
  * backquotes and @macros, so a literal keeps letters, digits, space and a
@@ -386,5 +387,80 @@ pp_status report_compare(const char *const *runs, int n_runs, const char *metric
     free(c);
     free(labels);
     free(counts);
+    return st;
+}
+
+/* Columns of the rounds data file: round, then per split s from column
+ * 2 + RCOLS * s: win rate vs base and its se, vs previous and its se,
+ * policy accuracy and its se, base-model accuracy and its se (percent);
+ * the last column is the chosen log-likelihood's drift. */
+enum { RCOLS = 8 };
+
+void report_rounds_script(FILE *g, const char *title, const char *const *splits, int n_splits, int n_rounds) {
+    char t[512], l[256];
+    fprintf(g, "set terminal pngcairo noenhanced size 1500,480 font 'sans,10'\nset output 'plot.png'\n");
+    fprintf(g, "set datafile missing 'nan'\nset grid\nset key bottom left\nset xlabel 'round'\nset xtics 1\n");
+    fprintf(g, "set xrange [0.5:%d.5]\nset offsets 0, 0, 0.05, 0.05\n", n_rounds);
+    fprintf(g, "set multiplot layout 1,3 title %s\n", report_gp_string(title, t, sizeof t));
+    fprintf(g, "set title 'win rate %% (solid: vs the base model, dashed: vs the previous round)'\nset yrange [0:100]\nplot ");
+    for (int k = 0; k < n_splits; k++) {
+        int c = 2 + RCOLS * k;
+        snprintf(l, sizeof l, "%s vs base", splits[k]);
+        fprintf(g, "'plot.dat' u 1:%d:%d w yerrorlines lw 2 lt %d t %s, ", c, c + 1, k + 1, report_gp_string(l, t, sizeof t));
+        snprintf(l, sizeof l, "%s vs previous", splits[k]);
+        fprintf(g, "'' u 1:%d:%d w yerrorlines lw 2 dt 2 lt %d t %s, ", c + 2, c + 3, k + 1, report_gp_string(l, t, sizeof t));
+    }
+    fprintf(g, "50 w l dt 3 lc rgb 'gray' t ''\n");
+    fprintf(g, "set title 'exact-match accuracy %% (solid: policy, dotted: base model)'\nset autoscale y\nplot ");
+    for (int k = 0; k < n_splits; k++) {
+        int c = 2 + RCOLS * k;
+        snprintf(l, sizeof l, "%s policy", splits[k]);
+        fprintf(g, "%s'plot.dat' u 1:%d:%d w yerrorlines lw 2 lt %d t %s", k ? ", " : "", c + 4, c + 5, k + 1,
+                report_gp_string(l, t, sizeof t));
+        snprintf(l, sizeof l, "%s base model", splits[k]);
+        fprintf(g, ", '' u 1:%d w l dt 3 lt %d t %s", c + 6, k + 1, report_gp_string(l, t, sizeof t));
+    }
+    fprintf(g, "\nset title 'chosen log-likelihood drift, policy - reference (nats, last %d steps)'\n",
+            ROUNDS_TAIL_STEPS);
+    fprintf(g, "plot 'plot.dat' u 1:%d w lp lw 2 pt 7 t 'drift', 0 w l dt 2 lc rgb 'gray' t ''\nunset multiplot\n",
+            2 + RCOLS * n_splits);
+}
+
+pp_status report_rounds(const char *rounds_path, const char *png_path, const char *gnuplot, pp_err *err) {
+    rounds_summary s;
+    PP_TRY(rounds_load(rounds_path, &s, err));
+    const char *names[ROUNDS_MAX_SPLITS];
+    char splits[sizeof s.splits];
+    memcpy(splits, s.splits, sizeof splits);
+    int n_names = 0;
+    for (char *save = NULL, *t = strtok_r(splits, ",", &save); t && n_names < ROUNDS_MAX_SPLITS; t = strtok_r(NULL, ",", &save))
+        names[n_names++] = t;
+    pp_status st = n_names == s.n_splits ? PP_OK
+                                         : pp_fail(err, PP_EINPUT, "%s: splits '%s' do not name n_splits = %d splits", rounds_path,
+                                                   s.splits, s.n_splits);
+    plot_dir p = {0};
+    FILE *d = NULL, *g = NULL;
+    if (st == PP_OK) st = plot_dir_make(&p, png_path, err);
+    if (st == PP_OK) st = open_for_writing(p.dat, &d, err);
+    const int order[RCOLS][2] = {{ROUNDS_VS_BASE, ROUNDS_WIN},          {ROUNDS_VS_BASE, ROUNDS_WIN_SE},
+                                 {ROUNDS_VS_PREVIOUS, ROUNDS_WIN},      {ROUNDS_VS_PREVIOUS, ROUNDS_WIN_SE},
+                                 {ROUNDS_VS_BASE, ROUNDS_POLICY_ACC},   {ROUNDS_VS_BASE, ROUNDS_POLICY_ACC_SE},
+                                 {ROUNDS_VS_BASE, ROUNDS_BASELINE_ACC}, {ROUNDS_VS_BASE, ROUNDS_BASELINE_ACC_SE}};
+    for (int r = 0; d && r < s.n_rounds; r++) {
+        fprintf(d, "%d", r + 1);
+        for (int k = 0; k < s.n_splits; k++)
+            for (int c = 0; c < RCOLS; c++) fprintf(d, " %.9g", 100 * s.eval[order[c][0]][order[c][1]][(size_t)r * s.n_splits + k]);
+        fprintf(d, " %.9g\n", s.train[ROUNDS_DRIFT][r]);
+    }
+    st = close_written(d, p.dat, st, err);
+    if (st == PP_OK) st = open_for_writing(p.gp, &g, err);
+    if (g) {
+        char title[PP_PATH_MAX + 80];
+        snprintf(title, sizeof title, "%s: %d rounds, each trained against %s", rounds_path, s.n_rounds,
+                 rounds_reference_words(&s));
+        report_rounds_script(g, title, names, s.n_splits, s.n_rounds);
+    }
+    st = plot_draw(&p, g, st, gnuplot, png_path, err);
+    rounds_free(&s);
     return st;
 }

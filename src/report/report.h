@@ -41,4 +41,11 @@ PP_MUST_CHECK pp_status report_eval(const char *eval_path, const char *png_path,
 PP_MUST_CHECK pp_status report_compare(const char *const *runs, int n_runs, const char *metric, const char *png_path,
                          const char *gnuplot, pp_err *err);
 
+/* The rounds of an iterative run from its `rounds` file (W/rounds.h5):
+ * win rate per round against the base model and against the previous
+ * round, accuracy per round, and the drift of the chosen log-likelihood
+ * at the end of each round's training, with standard errors. */
+PP_MUST_CHECK pp_status report_rounds(const char *rounds_path, const char *png_path, const char *gnuplot, pp_err *err);
+void report_rounds_script(FILE *g, const char *title, const char *const *splits, int n_splits, int n_rounds);
+
 #endif

@@ -66,7 +66,7 @@ static void split(const char *s, split_script *o) {
     o->code[c] = '\0';
 }
 
-enum { WHICH_TRAINING, WHICH_EVAL, WHICH_COMPARE };
+enum { WHICH_TRAINING, WHICH_EVAL, WHICH_COMPARE, WHICH_ROUNDS };
 
 static char *script(int which, const char *const *t) {
     char *buf = NULL;
@@ -76,7 +76,8 @@ static char *script(int which, const char *const *t) {
     const int runs[3] = {1, 2, 3};
     if (which == WHICH_TRAINING) report_training_script(g, t[0], 1, 0.5);
     else if (which == WHICH_EVAL) report_eval_script(g, t[0], t + 1, 3, 1);
-    else report_compare_script(g, t[0], 10, t + 1, runs, 3);
+    else if (which == WHICH_COMPARE) report_compare_script(g, t[0], 10, t + 1, runs, 3);
+    else report_rounds_script(g, t[0], t + 1, 3, 3); /* title, split names */
     fclose(g);
     return buf;
 }
@@ -90,7 +91,7 @@ static void test_random_inputs_stay_literal(void **state) {
         char text[4][300];
         const char *t[4];
         for (int k = 0; k < 4; k++) t[k] = random_text(&r, text[k], sizeof text[k]);
-        for (int which = WHICH_TRAINING; which <= WHICH_COMPARE; which++) {
+        for (int which = WHICH_TRAINING; which <= WHICH_ROUNDS; which++) {
             char *a = script(which, harmless), *b = script(which, t);
             split(a, &base);
             split(b, &got);
