@@ -20,7 +20,7 @@ libscalapack-openmpi-dev libopenblas-dev libjansson-dev libyaml-dev
 libpcre2-dev libutf8proc-dev
 libcmocka-dev gnuplot-nox pkg-config make gcc clang libclang-rt-dev valgrind"
 # Node.js runs the Hugging Face reference implementations the tokenizer
-# tests compare against (their npm packages: tools/install-npm-deps.sh,
+# tests compare against (their npm packages: tools/npm-cache.sh,
 # called by those tests); PP_DEPS_NODE=0 leaves it out (the tests then skip).
 # A node and npm already on the PATH (say from NodeSource, whose nodejs
 # bundles npm and conflicts with Debian's npm package) are used as they are.

