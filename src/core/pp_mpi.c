@@ -48,3 +48,7 @@ pp_status pp_agree(MPI_Comm comm, pp_status st, pp_err *err) {
     err->status = (pp_status)worst;
     return (pp_status)worst;
 }
+
+int pp_node_comm(MPI_Comm comm, MPI_Comm *node) {
+    return MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, node);
+}

@@ -19,4 +19,8 @@ void pp_install_stop_handlers(void);
 int pp_stop_requested(void);
 int pp_stop_agreed(MPI_Comm comm);
 
+/* The ranks of comm that share this node's memory (MPI_Comm_split_type,
+ * MPI_COMM_TYPE_SHARED); free it with MPI_Comm_free.  Collective. */
+int pp_node_comm(MPI_Comm comm, MPI_Comm *node);
+
 #endif
