@@ -30,31 +30,32 @@ static size_t weights_t_count(const model_config *c, int kv_dim) {
            rowmatmul_packed_size(d, c->vocab_size);
 }
 
-/* Pack `count` stacked [out][in] matrices, each into its own block. */
-static float *pack_stack(float *dst, const float *src, int count, int out, int in) {
+/* Pack `count` stacked [out][in] matrices, each into its own block (fill
+ * 0: only step over them - a node-shared copy another rank packs). */
+static float *pack_stack(float *dst, const float *src, int count, int out, int in, int fill) {
     for (int m = 0; m < count; m++) {
-        rowmatmul_pack(dst, src + (size_t)m * out * in, out, in);
+        if (fill) rowmatmul_pack(dst, src + (size_t)m * out * in, out, in);
         dst += rowmatmul_packed_size(in, out);
     }
     return dst;
 }
 
-/* Carve the packed copy into named pointers and fill it. */
-static void weights_t_fill(infer_state *st) {
+/* Carve the packed copy into named pointers and fill it (when fill). */
+static void weights_t_fill(infer_state *st, int fill) {
     const model_config *c = &st->m->cfg;
     const model_tensors *w = &st->m->w;
     int L = c->n_layers, d = c->dim, h = c->hidden_dim, kv = st->kv_dim;
     infer_weights_t *t = &st->wt;
     float *p = t->buffer;
-    t->wq = p, p = pack_stack(p, w->wq, L, d, d);
-    t->wk = p, p = pack_stack(p, w->wk, L, kv, d);
-    t->wv = p, p = pack_stack(p, w->wv, L, kv, d);
-    t->wo = p, p = pack_stack(p, w->wo, L, d, d);
-    t->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d);
-    t->w_up = p, p = pack_stack(p, w->w_up, L, h, d);
-    t->w_down = p, p = pack_stack(p, w->w_down, L, d, h);
+    t->wq = p, p = pack_stack(p, w->wq, L, d, d, fill);
+    t->wk = p, p = pack_stack(p, w->wk, L, kv, d, fill);
+    t->wv = p, p = pack_stack(p, w->wv, L, kv, d, fill);
+    t->wo = p, p = pack_stack(p, w->wo, L, d, d, fill);
+    t->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d, fill);
+    t->w_up = p, p = pack_stack(p, w->w_up, L, h, d, fill);
+    t->w_down = p, p = pack_stack(p, w->w_down, L, d, h, fill);
     t->lm_head = p;
-    pack_stack(p, w->lm_head, 1, c->vocab_size, d);
+    pack_stack(p, w->lm_head, 1, c->vocab_size, d, fill);
 }
 
 pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
@@ -62,6 +63,11 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
 }
 
 pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, pp_err *err) {
+    return infer_init_shared(st, m, max_seqs, max_pos, max_rows, MPI_COMM_NULL, err);
+}
+
+pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, MPI_Comm comm,
+                            pp_err *err) {
     memset(st, 0, sizeof *st);
     const model_config *c = &m->cfg;
     if (max_pos <= 0) max_pos = c->seq_len;
@@ -90,7 +96,14 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
     st->value_cache = malloc(cache * sizeof(float));
     st->rope_cos = malloc(half * sizeof(float));
     st->rope_sin = malloc(half * sizeof(float));
-    st->wt.buffer = malloc(wt * sizeof(float));
+    pp_status shared = PP_OK;
+    if (comm == MPI_COMM_NULL) st->wt.buffer = malloc(wt * sizeof(float));
+    else if ((shared = pp_node_shared_alloc(&st->wt_node, comm, wt * sizeof(float), err)) == PP_OK)
+        st->wt.buffer = st->wt_node.base;
+    if (shared != PP_OK) {
+        infer_free(st);
+        return shared;
+    }
     st->x = malloc(rows * d * sizeof(float));
     st->xb = malloc(rows * d * sizeof(float));
     st->q = malloc(rows * d * sizeof(float));
@@ -112,7 +125,9 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
                        max_seqs, max_pos, 2.0 * (double)cache * sizeof(float) / 1e6,
                        (double)wt * sizeof(float) / 1e6);
     }
-    weights_t_fill(st);
+    /* one rank of a node packs a node-shared copy; the others wait for it */
+    weights_t_fill(st, comm == MPI_COMM_NULL || st->wt_node.owner);
+    if (comm != MPI_COMM_NULL) pp_node_shared_sync(&st->wt_node);
     /* RoPE angles exactly as run.c forms them: float exponent, powf, float
      * product with the position, then cosf/sinf. */
     for (int p = 0; p < max_pos; p++)
@@ -131,7 +146,8 @@ void infer_free(infer_state *st) {
     free(st->value_cache);
     free(st->rope_cos);
     free(st->rope_sin);
-    free(st->wt.buffer);
+    if (st->wt_node.have_win) pp_node_shared_free(&st->wt_node); /* collective on the node */
+    else free(st->wt.buffer);
     free(st->x);
     free(st->xb);
     free(st->q);
@@ -433,7 +449,8 @@ size_t infer_memory_bytes(const infer_state *st) {
     size_t cache = 2 * (size_t)c->n_layers * slots * (size_t)st->max_pos * kv;
     size_t acts = rows * (3 * (size_t)c->dim + 2 * kv + 2 * (size_t)c->hidden_dim);
     size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
-    return (cache + acts + rope + weights_t_count(c, st->kv_dim) + (size_t)st->max_pos) * sizeof(float) +
+    size_t wt = weights_t_count(c, st->kv_dim) / (st->wt_node.have_win ? (size_t)st->wt_node.node_size : 1);
+    return (cache + acts + rope + wt + (size_t)st->max_pos) * sizeof(float) +
            (slots + 3 * rows) * sizeof(int);
 }
 
