@@ -35,12 +35,7 @@ static double mem_available(void) {
 }
 
 double pp_memory_default_limit(MPI_Comm comm) {
-    MPI_Comm node;
-    int on_node = 1;
-    if (pp_node_comm(comm, &node) == MPI_SUCCESS) {
-        MPI_Comm_size(node, &on_node);
-        MPI_Comm_free(&node);
-    }
+    int on_node = pp_ranks_on_node(comm);
     double avail = mem_available(), least = avail;
     /* every rank must take the same decision: the tightest node counts */
     double mine = avail / on_node;

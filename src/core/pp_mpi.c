@@ -53,6 +53,16 @@ int pp_node_comm(MPI_Comm comm, MPI_Comm *node) {
     return MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, node);
 }
 
+int pp_ranks_on_node(MPI_Comm comm) {
+    MPI_Comm node;
+    int on_node = 1;
+    if (pp_node_comm(comm, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &on_node);
+        MPI_Comm_free(&node);
+    }
+    return on_node;
+}
+
 pp_status pp_node_shared_alloc(pp_node_shared *s, MPI_Comm comm, size_t bytes, pp_err *err) {
     memset(s, 0, sizeof *s);
     s->bytes = bytes;

@@ -22,6 +22,9 @@ int pp_stop_agreed(MPI_Comm comm);
 /* The ranks of comm that share this node's memory (MPI_Comm_split_type,
  * MPI_COMM_TYPE_SHARED); free it with MPI_Comm_free.  Collective. */
 int pp_node_comm(MPI_Comm comm, MPI_Comm *node);
+/* How many ranks of comm share this rank's node (1 when MPI cannot say).
+ * Collective. */
+int pp_ranks_on_node(MPI_Comm comm);
 
 /* One buffer per node, seen by every rank of the node at `base`: an MPI-3
  * shared-memory window (MPI_Win_allocate_shared over pp_node_comm, all of

@@ -127,6 +127,41 @@ static double exchange_gradients(shard_plan *p, float *grads, size_t n, MPI_Comm
     return sqrt(sum);
 }
 
+/* With the sharded optimizer on ranks that all share one node, the
+ * parameters are held once per node: a node-shared window (pp_node_shared)
+ * replaces every rank's copy, each rank's AdamW writes only its own block
+ * of it, and a node barrier replaces the all-gather.  Ranks on several
+ * nodes keep their own copies (the all-gather).  Done after resuming (a
+ * checkpoint is read into private memory) and undone before returning
+ * (the caller owns m's buffer). */
+static pp_status share_params(pp_node_shared *sh, const shard_plan *p, model *m, MPI_Comm comm, pp_err *err) {
+    memset(sh, 0, sizeof *sh);
+    if (!p->sharded) return PP_OK;
+    int on_node = pp_ranks_on_node(comm);
+    if (on_node != p->size) return PP_OK;
+    size_t bytes = m->n_params * sizeof(float);
+    PP_TRY(pp_node_shared_alloc(sh, comm, bytes, err));
+    if (sh->owner) memcpy(sh->base, m->params, bytes);
+    pp_node_shared_sync(sh);
+    free(m->params);
+    m->params = sh->base;
+    model_point(&m->w, m->params, &m->cfg);
+    return PP_OK;
+}
+
+/* Back to a private copy of the parameters (the caller frees it). */
+static pp_status unshare_params(pp_node_shared *sh, model *m, pp_err *err) {
+    if (!sh->have_win) return PP_OK;
+    float *own = malloc(m->n_params * sizeof *own);
+    pp_status st = own ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %zu parameters", m->n_params);
+    if (own) memcpy(own, m->params, m->n_params * sizeof *own);
+    MPI_Barrier(sh->node); /* everyone has its copy before the window goes */
+    pp_node_shared_free(sh);
+    m->params = own;
+    if (own) model_point(&m->w, m->params, &m->cfg);
+    return st;
+}
+
 static void ckpt_path(const trainer_config *c, int64_t step, char *buf, size_t cap) {
     snprintf(buf, cap, "%s.ckpt/step-%09lld.h5", c->out_path, (long long)step);
 }
@@ -300,6 +335,7 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     float *grads = NULL; /* allocated after resuming: a checkpoint's scratch copy and it are never held together */
     adamw opt = {0};
     shard_plan shard = {0};
+    pp_node_shared params_node = {0}; /* the parameters, once per node (share_params) */
     pp_status st = (h.rows && h.series) ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for training state");
     if (st == PP_OK) st = shard_plan_init(&shard, c->shard_optimizer, m->n_params, c->comm, err);
     if (st == PP_OK && shard.sharded)
@@ -320,8 +356,10 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     st = pp_agree(c->comm, st, err);
     if (st == PP_OK && start > 0) pp_info(c->log, "resuming from %s/step-%09lld.h5", dir, (long long)start);
     if (st == PP_OK) {
-        grads = malloc(m->n_params * sizeof *grads);
-        st = pp_agree(c->comm, grads ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %zu gradients", m->n_params), err);
+        st = pp_agree(c->comm, share_params(&params_node, &shard, m, c->comm, err), err);
+        grads = st == PP_OK ? malloc(m->n_params * sizeof *grads) : NULL;
+        if (st == PP_OK)
+            st = pp_agree(c->comm, grads ? PP_OK : pp_fail(err, PP_ESYS, "out of memory for %zu gradients", m->n_params), err);
     }
 
     pp_progress prog;
@@ -342,7 +380,8 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
             break;
         }
         float lr = adamw_update(&opt, m->params, grads + opt.first, gnorm);
-        if (shard.sharded) shard_allgather(&shard, m->params, c->comm);
+        if (params_node.have_win) pp_node_shared_sync(&params_node); /* every block written, for every rank */
+        else if (shard.sharded) shard_allgather(&shard, m->params, c->comm);
         double *row = h.rows + step * h.n;
         memcpy(row, summed, (size_t)c->n_metrics * sizeof *row);
         row[c->n_metrics] = gnorm;
@@ -386,6 +425,8 @@ pp_status trainer_run(const trainer_config *c, model *m, trainer_grad_fn fn, voi
     free(grads);
     adamw_free(&opt);
     shard_plan_free(&shard);
+    pp_status back = unshare_params(&params_node, m, err);
+    if (st == PP_OK) st = back;
     return st;
 }
 
@@ -396,8 +437,10 @@ pp_status trainer_memory_check(const trainer_cli *t, const model_config *cfg, in
     double n = (double)model_param_count(cfg);
     int sharded = t->shard_optimizer && size > 1;
     double block = ceil(n / size), slice = sharded ? block : n;
+    int on_node = pp_ranks_on_node(comm);
+    int shared = sharded && on_node == size; /* share_params */
     pp_memory_part parts[] = {
-        {"weights", 4 * n},
+        {shared ? "weights (1/ranks: node-shared)" : "weights", shared ? 4 * n / on_node : 4 * n},
         {"gradients", 4 * n},
         {sharded ? "AdamW moments (1/ranks)" : "AdamW moments", 8 * slice},
         {"exchange staging", size > 1 ? (double)size * fmin((double)SHARD_CHUNK, block) * 4 : 0},

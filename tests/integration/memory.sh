@@ -36,8 +36,9 @@ env PP_EXIT_STATUS_FILE="$T/code" PP_TEST_STEP_DELAY_MS=300 mpirun --oversubscri
     $S --out "$T/k.h5" $RARGS >/dev/null 2>&1 &
 pid=$!
 i=0
-while ! ls "$T/k.h5.ckpt"/step-*.h5 >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-kill -TERM $pid
+while ! ls "$T/k.h5.ckpt"/step-*.h5 >/dev/null 2>&1 && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+# the stop signal to the ranks themselves (mpirun's children), as Slurm sends it
+pkill -TERM -P $pid
 wait $pid
 if [ "$(cat "$T/code" 2>/dev/null)" = 75 ] && [ ! -e "$T/k.h5" ]; then ok shard_stopped_at_np3_saves
 else fail shard_stopped_at_np3_saves "exit $(cat "$T/code" 2>/dev/null), final file $(ls "$T/k.h5" 2>&1)"; fi

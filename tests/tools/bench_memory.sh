@@ -28,8 +28,8 @@ for np in 1 2; do
             --steps "$STEPS" --batch 2 --micro-batch 1 --checkpoint-every 0 $opts >"$T/log" 2>&1
         est=$(sed -n 's/.*estimated \([0-9.]*\) MiB.*/\1/p' "$T/log")
         peak=$(sed -n 's/.*peak memory per rank \([0-9.]*\) MiB.*/\1/p' "$T/log")
-        secs=$(sed -n 's/.* steps done in \([0-9.]*\)s.*/\1/p' "$T/log" | tail -n 1)
-        per=$(awk "BEGIN{ if (\"$secs\" != \"\") printf \"%.1f\", $secs / $STEPS }")
+        secs=$(tr '\r' '\n' <"$T/log" | sed -n 's/.* steps done in \([0-9.]*\)s.*/\1/p' | tail -n 1)
+        per=$(echo "$secs" | awk -v n="$STEPS" '$1 != "" { printf "%.1f", $1 / n }')
         printf '| %d | %s | %s | %s | %s | %s |\n' $np "${opts:-(none)}" "$est" "$peak" "$per" "$load"
         [ -n "$peak" ] || sed 's/^/    /' "$T/log" | tail -n 3
     done

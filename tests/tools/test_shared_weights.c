@@ -39,12 +39,7 @@ int main(int argc, char **argv) {
         int same = s1 == PP_OK && s2 == PP_OK && memcmp(a, b, sizeof(float) * 97) == 0;
         if (same) printf("ok shared_weights_same_logits_rank%d\n", rank);
         else printf("FAIL shared_weights_same_logits_rank%d: logits differ (%g vs %g)\n", rank, a[0], b[0]), failed++;
-        MPI_Comm node;
-        int on_node = 1;
-        if (pp_node_comm(MPI_COMM_WORLD, &node) == MPI_SUCCESS) {
-            MPI_Comm_size(node, &on_node);
-            MPI_Comm_free(&node);
-        }
+        int on_node = pp_ranks_on_node(MPI_COMM_WORLD);
         size_t mo = infer_memory_bytes(&own), ms = infer_memory_bytes(&shared);
         if (on_node == 1 ? ms == mo : ms < mo) printf("ok shared_weights_counted_once_rank%d\n", rank);
         else printf("FAIL shared_weights_counted_once_rank%d: %zu vs %zu bytes, %d ranks on the node\n", rank, ms, mo, on_node), failed++;
