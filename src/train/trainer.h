@@ -1,7 +1,12 @@
 /* trainer.h - the data-parallel training loop shared by pp-sft and
  * pp-train: every rank holds the model, computes the gradient of its slice
- * of each global batch, the gradients are summed with one MPI_Allreduce
- * over the flat buffer, and every rank applies the same AdamW update.
+ * of each global batch, the gradients are summed over the flat buffer
+ * (MPI_Reduce_scatter of one block per rank, then MPI_Allgatherv), and
+ * every rank applies the same AdamW update.  With --shard-optimizer each
+ * rank keeps the AdamW moments of its block only, updates that block and
+ * the parameters are shared back (all-gathered, or held once per node in
+ * a shared window when the ranks share one node): docs/architecture.md,
+ * "Memory at scale".
  *
  * The loop owns checkpoints (complete-or-absent files under OUT.ckpt/, a
  * parts directory of the resume kit: locked by rank 0, its run.key checked),

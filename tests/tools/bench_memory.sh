@@ -8,11 +8,13 @@
 # The machine this ran on was shared with other jobs: compare rows of one
 # run (the same load), never a figure alone.
 #
-#   sh tests/tools/bench_memory.sh [STEPS] [ARCH]
+#   sh tests/tools/bench_memory.sh [STEPS] [BATCH] [MICRO] [ARCH]
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$ROOT/bin
+BIN=${BIN:-$ROOT/bin}
 STEPS=${1:-2}
-ARCH=${2:-dim=1024,layers=16,heads=16,kv-heads=16,hidden=2816,seq-len=128}
+BATCH=${2:-4}
+MICRO=${3:-2}
+ARCH=${4:-dim=1024,layers=16,heads=16,kv-heads=16,hidden=2816,seq-len=128}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
 T=$(mktemp -d "${TMPDIR:-/tmp}/pp-bench-mem.XXXXXX")
@@ -25,7 +27,7 @@ for np in 1 2; do
         load=$(cut -d' ' -f1 /proc/loadavg)
         rm -rf "$T/m.h5" "$T/m.h5.ckpt"
         mpirun --oversubscribe --bind-to none -np $np "$BIN/pp-sft" --out "$T/m.h5" --data "$T/p.h5" --arch "$ARCH" \
-            --steps "$STEPS" --batch 2 --micro-batch 1 --checkpoint-every 0 $opts >"$T/log" 2>&1
+            --steps "$STEPS" --batch "$BATCH" --micro-batch "$MICRO" --checkpoint-every 0 $opts >"$T/log" 2>&1
         est=$(sed -n 's/.*estimated \([0-9.]*\) MiB.*/\1/p' "$T/log")
         peak=$(sed -n 's/.*peak memory per rank \([0-9.]*\) MiB.*/\1/p' "$T/log")
         secs=$(tr '\r' '\n' <"$T/log" | sed -n 's/.* steps done in \([0-9.]*\)s.*/\1/p' | tail -n 1)
