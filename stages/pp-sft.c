@@ -36,5 +36,6 @@ int main(int argc, char **argv) {
     int rc = pp_stage_begin(&s, "pp-sft", &cli, argc, argv);
     if (rc >= 0) return rc;
     o.arguments = pp_cli_effective(&cli);
+    o.mem = &s.mem;
     return pp_stage_end(&s, sft_run(&o, s.comm, &s.log, &s.err));
 }

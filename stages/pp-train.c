@@ -47,5 +47,6 @@ int main(int argc, char **argv) {
     int rc = pp_stage_begin(&s, "pp-train", &cli, argc, argv);
     if (rc >= 0) return rc;
     o.cli = &cli;
+    o.mem = &s.mem;
     return pp_stage_end(&s, dpo_run(&o, s.comm, &s.log, &s.err));
 }

@@ -48,3 +48,56 @@ pp_status pp_agree(MPI_Comm comm, pp_status st, pp_err *err) {
     err->status = (pp_status)worst;
     return (pp_status)worst;
 }
+
+int pp_node_comm(MPI_Comm comm, MPI_Comm *node) {
+    return MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, node);
+}
+
+int pp_ranks_on_node(MPI_Comm comm) {
+    MPI_Comm node;
+    int on_node = 1;
+    if (pp_node_comm(comm, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &on_node);
+        MPI_Comm_free(&node);
+    }
+    return on_node;
+}
+
+pp_status pp_node_shared_alloc(pp_node_shared *s, MPI_Comm comm, size_t bytes, pp_err *err) {
+    memset(s, 0, sizeof *s);
+    s->bytes = bytes;
+    if (pp_node_comm(comm, &s->node) != MPI_SUCCESS) return pp_fail(err, PP_ESYS, "cannot split the ranks by node");
+    s->have_node = 1;
+    MPI_Comm_rank(s->node, &s->node_rank);
+    MPI_Comm_size(s->node, &s->node_size);
+    s->owner = s->node_rank == 0;
+    void *mine = NULL;
+    int rc = MPI_Win_allocate_shared(s->owner ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, s->node, &mine, &s->win);
+    s->have_win = rc == MPI_SUCCESS;
+    int all = 0;
+    MPI_Allreduce(&s->have_win, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (!all) {
+        pp_node_shared_free(s);
+        return pp_fail(err, PP_ESYS, "cannot allocate %.1f MB of node-shared memory (MPI_Win_allocate_shared)",
+                       (double)bytes / 1e6);
+    }
+    MPI_Aint size = 0;
+    int disp = 0;
+    MPI_Win_shared_query(s->win, 0, &size, &disp, &s->base);
+    return PP_OK;
+}
+
+void pp_node_shared_sync(pp_node_shared *s) {
+    if (!s->have_win) return;
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    MPI_Win_sync(s->win); /* memory barrier: the owner's stores, then everyone's loads */
+    MPI_Barrier(s->node);
+    MPI_Win_sync(s->win);
+    MPI_Win_unlock_all(s->win);
+}
+
+void pp_node_shared_free(pp_node_shared *s) {
+    if (s->have_win) MPI_Win_free(&s->win);
+    if (s->have_node) MPI_Comm_free(&s->node);
+    memset(s, 0, sizeof *s);
+}

@@ -42,9 +42,12 @@ adamw_config adamw_defaults(void);
 
 typedef struct {
     adamw_config cfg;
-    size_t n;              /* floats in params, grads, m, v */
+    size_t n;              /* floats in params */
+    size_t first, count;   /* the slice of params this optimizer updates
+                              (0, n unless sharded); m, v and the gradient
+                              given to adamw_update hold count floats */
     int64_t step;          /* updates done so far */
-    float *m, *v;          /* first and second moments, parameter layout */
+    float *m, *v;          /* first and second moments of the slice */
     uint8_t *decay;        /* per tensor of the table: 1 = weight decay applies */
     tensor_info *tensors;  /* the model's tensor table */
     int n_tensors;
@@ -52,6 +55,10 @@ typedef struct {
 
 /* Allocate zeroed moments for a model of config mc. */
 PP_MUST_CHECK pp_status adamw_init(adamw *opt, const adamw_config *cfg, const model_config *mc, pp_err *err);
+/* The same for the parameters [first, first + count) only (a sharded
+ * optimizer: each rank updates its slice, adamw_update). */
+PP_MUST_CHECK pp_status adamw_init_slice(adamw *opt, const adamw_config *cfg, const model_config *mc, size_t first,
+                                         size_t count, pp_err *err);
 void adamw_free(adamw *opt);
 
 /* Learning rate of update number step (0-based): linear warmup from
@@ -68,5 +75,14 @@ double grad_global_norm(const float *grads, size_t n);
  * be NULL) gets the norm before clipping.  The grads must already be
  * summed or averaged over ranks. */
 float adamw_step(adamw *opt, float *params, const float *grads, double *grad_norm);
+
+/* The update of the optimizer's slice given the global gradient norm
+ * (computed by the caller, e.g. from every rank's slice): grads holds the
+ * slice's count floats, params the whole buffer (only the slice changes).
+ * Element for element the arithmetic of adamw_step, so a sharded update
+ * equals the unsharded one given the same gradient and norm. */
+float adamw_update(adamw *opt, float *params, const float *grads, double grad_norm);
+/* Sum of squares of n floats in double: the slices' part of the norm. */
+double grad_sum_squares(const float *grads, size_t n);
 
 #endif

@@ -25,6 +25,11 @@ pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos,
 }
 
 pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, pp_err *err) {
+    return infer_init_shared(st, m, max_seqs, max_pos, max_rows, MPI_COMM_NULL, err);
+}
+
+pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows, MPI_Comm comm,
+                            pp_err *err) {
     memset(st, 0, sizeof *st);
     const model_config *c = &m->cfg;
     if (max_pos <= 0) max_pos = c->seq_len;
@@ -53,7 +58,14 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
     st->value_cache = malloc(cache * sizeof(float));
     st->rope_cos = malloc(half * sizeof(float));
     st->rope_sin = malloc(half * sizeof(float));
-    st->wt_buffer = malloc(wt * sizeof(float));
+    pp_status shared = PP_OK;
+    if (comm == MPI_COMM_NULL) st->wt_buffer = malloc(wt * sizeof(float));
+    else if ((shared = pp_node_shared_alloc(&st->wt_node, comm, wt * sizeof(float), err)) == PP_OK)
+        st->wt_buffer = st->wt_node.base;
+    if (shared != PP_OK) {
+        infer_free(st);
+        return shared;
+    }
     st->x = malloc(rows * d * sizeof(float));
     st->xb = malloc(rows * (qd > d ? qd : d) * sizeof(float)); /* normed input, then attention output */
     st->q = malloc(rows * qd * sizeof(float));
@@ -75,7 +87,9 @@ pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max
                        max_seqs, max_pos, 2.0 * (double)cache * sizeof(float) / 1e6,
                        (double)wt * sizeof(float) / 1e6);
     }
-    packed_weights_fill(&st->wt, st->wt_buffer, m);
+    /* one rank of a node packs a node-shared copy; the others wait for it */
+    packed_weights_place(&st->wt, st->wt_buffer, m, comm == MPI_COMM_NULL || st->wt_node.owner);
+    if (comm != MPI_COMM_NULL) pp_node_shared_sync(&st->wt_node);
     model_rope_tables(c, max_pos, st->rope_cos, st->rope_sin);
     return PP_OK;
 }
@@ -86,7 +100,8 @@ void infer_free(infer_state *st) {
     free(st->value_cache);
     free(st->rope_cos);
     free(st->rope_sin);
-    free(st->wt_buffer);
+    if (st->wt_node.have_win) pp_node_shared_free(&st->wt_node); /* collective on the node */
+    else free(st->wt_buffer);
     free(st->x);
     free(st->xb);
     free(st->q);
@@ -315,7 +330,8 @@ size_t infer_memory_bytes(const infer_state *st) {
     size_t d = (size_t)c->dim, qd = (size_t)model_q_dim(c);
     size_t acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2 * (size_t)c->hidden_dim);
     size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
-    return (cache + acts + rope + packed_weights_floats(c) + (size_t)st->max_pos) * sizeof(float) +
+    size_t wt = packed_weights_floats(c) / (st->wt_node.have_win ? (size_t)st->wt_node.node_size : 1);
+    return (cache + acts + rope + wt + (size_t)st->max_pos) * sizeof(float) +
            (slots + 3 * rows) * sizeof(int);
 }
 

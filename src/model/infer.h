@@ -42,9 +42,12 @@
 #ifndef INFER_H
 #define INFER_H
 
+#include <mpi.h>
+
 #include "model/kernels.h"
 #include "model/model.h"
 #include "core/pp_error.h"
+#include "core/pp_mpi.h"
 
 /* The packed copy of the model's matrices (kernels.h). */
 typedef packed_weights infer_weights_t;
@@ -53,6 +56,7 @@ typedef struct {
     const model *m;     /* borrowed; must outlive the state */
     infer_weights_t wt; /* packed copy of m's matrices (kernels.h) */
     float *wt_buffer;   /* the floats wt points into */
+    pp_node_shared wt_node; /* its node-shared window (infer_init_shared), else unused */
     int max_seqs;       /* sequence slots in the cache */
     int max_pos;        /* positions per slot (<= m->cfg.seq_len) */
     int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */
@@ -84,6 +88,14 @@ PP_MUST_CHECK pp_status infer_init(infer_state *st, const model *m, int max_seqs
  * (infer_rows); infer_init's are max(max_seqs, 256 or max_pos). */
 PP_MUST_CHECK pp_status infer_init_rows(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows,
                                         pp_err *err);
+/* The same with the packed weights held once per node: an MPI-3
+ * shared-memory window over the ranks of comm on this node
+ * (pp_node_shared), packed by the node's first rank, read by all; m must
+ * be the same model on every rank of comm.  Collective over comm, and
+ * infer_free of such a state is collective over the node's ranks.  The
+ * results are the same bits as infer_init_rows' (the same packed floats). */
+PP_MUST_CHECK pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows,
+                                          MPI_Comm comm, pp_err *err);
 void infer_free(infer_state *st);
 /* Bytes the state allocated: cache, packed weights, buffers. */
 size_t infer_memory_bytes(const infer_state *st);

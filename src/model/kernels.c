@@ -16,31 +16,33 @@ size_t packed_weights_floats(const model_config *c) {
            rowmatmul_packed_size(d, c->vocab_size);
 }
 
-/* Pack `count` stacked [out][in] matrices, each into its own block;
- * returns the end. */
-static float *pack_stack(float *dst, const float *src, int count, int out, int in) {
+/* Pack `count` stacked [out][in] matrices, each into its own block (fill
+ * 0: only step over them); returns the end. */
+static float *pack_stack(float *dst, const float *src, int count, int out, int in, int fill) {
     for (int m = 0; m < count; m++) {
-        rowmatmul_pack(dst, src + (size_t)m * out * in, out, in);
+        if (fill) rowmatmul_pack(dst, src + (size_t)m * out * in, out, in);
         dst += rowmatmul_packed_size(in, out);
     }
     return dst;
 }
 
-void packed_weights_fill(packed_weights *pw, float *buffer, const model *m) {
+void packed_weights_fill(packed_weights *pw, float *buffer, const model *m) { packed_weights_place(pw, buffer, m, 1); }
+
+void packed_weights_place(packed_weights *pw, float *buffer, const model *m, int fill) {
     const model_config *c = &m->cfg;
     const model_tensors *w = &m->w;
     int L = c->n_layers, d = c->dim, h = c->hidden_dim, hd = model_head_dim(c);
     int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     float *p = buffer;
-    pw->wq = p, p = pack_stack(p, w->wq, L, qd, d);
-    pw->wk = p, p = pack_stack(p, w->wk, L, kvd, d);
-    pw->wv = p, p = pack_stack(p, w->wv, L, kvd, d);
-    pw->wo = p, p = pack_stack(p, w->wo, L, d, qd);
-    pw->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d);
-    pw->w_up = p, p = pack_stack(p, w->w_up, L, h, d);
-    pw->w_down = p, p = pack_stack(p, w->w_down, L, d, h);
+    pw->wq = p, p = pack_stack(p, w->wq, L, qd, d, fill);
+    pw->wk = p, p = pack_stack(p, w->wk, L, kvd, d, fill);
+    pw->wv = p, p = pack_stack(p, w->wv, L, kvd, d, fill);
+    pw->wo = p, p = pack_stack(p, w->wo, L, d, qd, fill);
+    pw->w_gate = p, p = pack_stack(p, w->w_gate, L, h, d, fill);
+    pw->w_up = p, p = pack_stack(p, w->w_up, L, h, d, fill);
+    pw->w_down = p, p = pack_stack(p, w->w_down, L, d, h, fill);
     pw->lm_head = p;
-    pack_stack(p, w->lm_head, 1, c->vocab_size, d);
+    pack_stack(p, w->lm_head, 1, c->vocab_size, d, fill);
 }
 
 float kern_rmsnorm(float *out, const float *x, const float *gain, int d, float eps) {

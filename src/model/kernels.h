@@ -44,6 +44,9 @@ typedef struct {
 size_t packed_weights_floats(const model_config *c);
 /* Point pw into buffer and pack m's current weights into it. */
 void packed_weights_fill(packed_weights *pw, float *buffer, const model *m);
+/* The same pointers into buffer; the matrices are packed only when fill
+ * (a node-shared copy that another rank of the node packs: fill 0). */
+void packed_weights_place(packed_weights *pw, float *buffer, const model *m, int fill);
 /* Layer l's matrix of a stack of in x out products. */
 static inline const float *packed_layer(const float *stack, int l, int in, int out) {
     return stack + (size_t)l * rowmatmul_packed_size(in, out);

@@ -102,8 +102,13 @@ static pp_status write_extra(pp_h5 *f, const model *m, const model_extra *x, pp_
     }
     if (x->adam_m) {
         int64_t d[1] = {(int64_t)m->n_params};
-        PP_TRY(pp_h5_write_root(f, "/train/adam_m", PP_F32, 1, d, x->adam_m, err));
-        PP_TRY(pp_h5_write_root(f, "/train/adam_v", PP_F32, 1, d, x->adam_v, err));
+        if (x->adam_count > 0) { /* every rank its slice, one collective write */
+            PP_TRY(pp_h5_write_rows(f, "/train/adam_m", PP_F32, 1, d, x->adam_first, x->adam_count, x->adam_m, err));
+            PP_TRY(pp_h5_write_rows(f, "/train/adam_v", PP_F32, 1, d, x->adam_first, x->adam_count, x->adam_v, err));
+        } else {
+            PP_TRY(pp_h5_write_root(f, "/train/adam_m", PP_F32, 1, d, x->adam_m, err));
+            PP_TRY(pp_h5_write_root(f, "/train/adam_v", PP_F32, 1, d, x->adam_v, err));
+        }
     }
     if (x->blob_name && x->blob) {
         int64_t d[1] = {x->blob_count};
@@ -352,6 +357,15 @@ static pp_status read_chat(pp_h5 *f, model *m, pp_err *err) {
     return st;
 }
 
+pp_status model_read_config(const char *path, model_config *c, pp_err *err) {
+    pp_h5 f;
+    memset(c, 0, sizeof *c);
+    PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
+    pp_status st = read_config(&f, c, err);
+    pp_h5_close(&f);
+    return st;
+}
+
 pp_status model_load(const char *path, model *m, pp_err *err) {
     memset(m, 0, sizeof *m);
     pp_h5 f;
@@ -398,8 +412,8 @@ pp_status model_load(const char *path, model *m, pp_err *err) {
 }
 
 pp_status model_load_train_state(const char *path, const model *m, float *adam_m, float *adam_v,
-                                  int64_t *step, int n_attrs, const char *const *attr_names,
-                                  double *attr_values, pp_err *err) {
+                                  size_t first, size_t count, int64_t *step, int n_attrs,
+                                  const char *const *attr_names, double *attr_values, pp_err *err) {
     pp_h5 f;
     PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
     pp_status st = PP_OK;
@@ -409,8 +423,10 @@ pp_status model_load_train_state(const char *path, const model *m, float *adam_m
     if (st == PP_OK && adam_m) {
         st = pp_h5_expect(&f, "/train/adam_m", PP_F32, 1, want, NULL, err);
         if (st == PP_OK) st = pp_h5_expect(&f, "/train/adam_v", PP_F32, 1, want, NULL, err);
-        if (st == PP_OK) st = pp_h5_read_all(&f, "/train/adam_m", PP_F32, adam_m, err);
-        if (st == PP_OK) st = pp_h5_read_all(&f, "/train/adam_v", PP_F32, adam_v, err);
+        if (st == PP_OK && first + count > m->n_params)
+            st = pp_fail(err, PP_ESYS, "%s: moments [%zu, %zu) asked of %zu", path, first, first + count, m->n_params);
+        if (st == PP_OK) st = pp_h5_read_rows(&f, "/train/adam_m", PP_F32, (int64_t)first, (int64_t)count, adam_m, err);
+        if (st == PP_OK) st = pp_h5_read_rows(&f, "/train/adam_v", PP_F32, (int64_t)first, (int64_t)count, adam_v, err);
     }
     for (int i = 0; st == PP_OK && i < n_attrs; i++) st = pp_h5_get_attr_f64(&f, "/train", attr_names[i], &attr_values[i], err);
     pp_h5_close(&f);

@@ -21,8 +21,13 @@
 
 /* Everything besides the weights that a checkpoint may carry. */
 typedef struct {
-    /* optimizer: NULL when absent */
+    /* optimizer: NULL when absent.  adam_count 0: rank 0 holds all
+     * n_params moments; else every rank holds the slice [adam_first,
+     * adam_first + adam_count) and the slices are written collectively
+     * (parallel HDF5) into the same two flat datasets, so a file does not
+     * say how many ranks wrote it */
     const float *adam_m, *adam_v;
+    int64_t adam_first, adam_count;
     int64_t step;
     /* resume attributes on /train, e.g. "data_cursor", "rng_counter" */
     int n_attrs;
@@ -47,14 +52,19 @@ typedef struct {
 /* Write the model (collective; rank 0's copy is written). */
 PP_MUST_CHECK pp_status model_save(const char *path, const model *m, MPI_Comm comm, const pp_provenance *prov,
                      const model_extra *extra, pp_err *err);
+/* Only the configuration of a model file (checked): what a stage needs to
+ * estimate its memory before it loads anything. */
+PP_MUST_CHECK pp_status model_read_config(const char *path, model_config *c, pp_err *err);
 /* Read a model file: config checked before allocating, every tensor checked
  * for shape, weights checked for NaN/Inf, tokenizer validated. */
 PP_MUST_CHECK pp_status model_load(const char *path, model *m, pp_err *err);
-/* Read the optimizer moments and step (n_params floats each, caller-owned
- * buffers) and resume attributes; PP_EINPUT when the file has none. */
+/* Read the optimizer moments of the parameters [first, first + count)
+ * (count floats each, caller-owned buffers; 0, n_params for all of them:
+ * any slice, so a checkpoint resumes at another rank count), the step and
+ * resume attributes; PP_EINPUT when the file has none. */
 PP_MUST_CHECK pp_status model_load_train_state(const char *path, const model *m, float *adam_m, float *adam_v,
-                                  int64_t *step, int n_attrs, const char *const *attr_names,
-                                  double *attr_values, pp_err *err);
+                                  size_t first, size_t count, int64_t *step, int n_attrs,
+                                  const char *const *attr_names, double *attr_values, pp_err *err);
 /* Read an optional float dataset; *out = NULL and *count = 0 when absent. */
 PP_MUST_CHECK pp_status model_read_blob(const char *path, const char *name, float **out, int64_t *count, pp_err *err);
 /* Read a float64 series such as "/metrics/loss"; *out = NULL, *n = 0 when absent. */

@@ -35,45 +35,77 @@
 
 /* ---- allocation ---------------------------------------------------------- */
 
-pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err) {
-    memset(ws, 0, sizeof *ws);
-    PP_TRY(model_config_check(cfg, "train workspace", err));
-    if (max_tokens < 1) return pp_fail(err, PP_EINPUT, "train workspace: max_tokens %d < 1", max_tokens);
-    ws->cfg = *cfg;
-    ws->max_tokens = max_tokens;
-    ws->max_seq = cfg->seq_len < max_tokens ? cfg->seq_len : max_tokens;
-    int R = LOGITS_BLOCK_FLOATS / cfg->vocab_size;
-    if (R < 16) R = 16;
-    if (R > 512) R = 512;
-    if (R > max_tokens) R = max_tokens;
-    ws->row_block = R;
-
-    size_t N = (size_t)max_tokens, S = (size_t)ws->max_seq, L = (size_t)cfg->n_layers;
+/* Lay the float arrays of ws out from base (NULL: only count) and return
+ * the floats needed.  With recompute, the per-layer activations are kept
+ * for one layer (slot 0) instead of L; the residual stream entering each
+ * layer is always kept, it is what a layer is recomputed from. */
+static size_t carve_workspace(train_ws *ws, float *base) {
+    const model_config *cfg = &ws->cfg;
+    size_t N = (size_t)ws->max_tokens, S = (size_t)ws->max_seq, L = (size_t)cfg->n_layers, R = ws->row_block;
+    size_t Lk = ws->recompute ? 1 : L; /* layers whose activations are kept */
     size_t d = cfg->dim, hd = model_head_dim(cfg), V = cfg->vocab_size, hid = cfg->hidden_dim;
     size_t qd = (size_t)cfg->n_heads * hd, kvd = (size_t)cfg->n_kv_heads * hd;
-    ws->att_layer_stride = (size_t)cfg->n_heads * N * S;
 
-    /* Carve every float array out of one allocation, in this order. */
+    /* Every float array, in this order. */
     struct { float **p; size_t n; } parts[] = {
         {&ws->lse, N}, {&ws->tok_logp, N},
         {&ws->rope_cos, S * hd / 2}, {&ws->rope_sin, S * hd / 2}, {&ws->keys_t, kvd * S},
         {&ws->resid, (L + 1) * N * d},
-        {&ws->xn1, L * N * d}, {&ws->rstd1, L * N},
-        {&ws->q, L * N * qd}, {&ws->k, L * N * kvd}, {&ws->v, L * N * kvd},
-        {&ws->att, L * ws->att_layer_stride},
-        {&ws->att_out, L * N * qd}, {&ws->xmid, L * N * d},
-        {&ws->xn2, L * N * d}, {&ws->rstd2, L * N},
-        {&ws->h1, L * N * hid}, {&ws->h3, L * N * hid}, {&ws->hg, N * hid},
+        {&ws->xn1, Lk * N * d}, {&ws->rstd1, Lk * N},
+        {&ws->q, Lk * N * qd}, {&ws->k, Lk * N * kvd}, {&ws->v, Lk * N * kvd},
+        {&ws->att, Lk * ws->att_layer_stride},
+        {&ws->att_out, Lk * N * qd}, {&ws->xmid, Lk * N * d},
+        {&ws->xn2, Lk * N * d}, {&ws->rstd2, Lk * N},
+        {&ws->h1, Lk * N * hid}, {&ws->h3, Lk * N * hid}, {&ws->hg, N * hid},
         {&ws->xf, N * d}, {&ws->rstdf, N},
-        {&ws->logits, (size_t)R * V}, {&ws->rows, (size_t)R * d}, {&ws->drows, (size_t)R * d},
+        {&ws->logits, R * V}, {&ws->rows, R * d}, {&ws->drows, R * d},
         {&ws->dx, N * d}, {&ws->dxn, N * d},
         {&ws->dq, N * qd}, {&ws->datt, N * qd}, {&ws->dk, N * kvd}, {&ws->dv, N * kvd},
         {&ws->dh1, N * hid}, {&ws->dh3, N * hid},
         {&ws->dscore, S * S},
     };
     size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += (parts[i].n + 15) & ~(size_t)15;
-    total += packed_weights_floats(cfg);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (base) *parts[i].p = base + total;
+        total += (parts[i].n + 15) & ~(size_t)15; /* 64-byte aligned starts */
+    }
+    /* last: the packed copy of the weights the forward pass multiplies by */
+    if (base) ws->packed = base + total;
+    return total + packed_weights_floats(cfg);
+}
+
+/* The capacities of a workspace for cfg and max_tokens, nothing allocated. */
+static void size_workspace(train_ws *ws, const model_config *cfg, int max_tokens, int recompute) {
+    memset(ws, 0, sizeof *ws);
+    ws->cfg = *cfg;
+    ws->max_tokens = max_tokens;
+    ws->max_seq = cfg->seq_len < max_tokens ? cfg->seq_len : max_tokens;
+    ws->recompute = recompute;
+    int R = LOGITS_BLOCK_FLOATS / cfg->vocab_size;
+    if (R < 16) R = 16;
+    if (R > 512) R = 512;
+    if (R > max_tokens) R = max_tokens;
+    ws->row_block = R;
+    ws->att_layer_stride = (size_t)cfg->n_heads * (size_t)max_tokens * (size_t)ws->max_seq;
+}
+
+double train_ws_bytes(const model_config *cfg, int max_tokens, int recompute) {
+    train_ws ws;
+    size_workspace(&ws, cfg, max_tokens, recompute);
+    return (double)carve_workspace(&ws, NULL) * sizeof(float) + (double)(6 * max_tokens + 2) * sizeof(int);
+}
+
+pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err) {
+    return train_ws_alloc_mode(ws, cfg, max_tokens, 0, err);
+}
+
+pp_status train_ws_alloc_mode(train_ws *ws, const model_config *cfg, int max_tokens, int recompute, pp_err *err) {
+    memset(ws, 0, sizeof *ws);
+    PP_TRY(model_config_check(cfg, "train workspace", err));
+    if (max_tokens < 1) return pp_fail(err, PP_EINPUT, "train workspace: max_tokens %d < 1", max_tokens);
+    size_workspace(ws, cfg, max_tokens, recompute);
+    size_t N = (size_t)max_tokens, S = (size_t)ws->max_seq;
+    size_t total = carve_workspace(ws, NULL);
     ws->mem = malloc(total * sizeof(float));
     ws->imem = malloc((6 * N + 2) * sizeof(int));
     if (!ws->mem || !ws->imem) {
@@ -81,12 +113,7 @@ pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, 
         return pp_fail(err, PP_ESYS, "train workspace: out of memory for %.1f MB of activations",
                        (double)total * 4 / 1e6);
     }
-    float *p = ws->mem;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        *parts[i].p = p;
-        p += (parts[i].n + 15) & ~(size_t)15; /* 64-byte aligned starts */
-    }
-    ws->packed = p;
+    carve_workspace(ws, ws->mem);
     ws->lens = ws->imem;
     ws->tokens = ws->imem + N;
     ws->scored_row = ws->imem + 2 * N;
@@ -336,16 +363,16 @@ static void layer_forward(const model *m, train_ws *ws, int l) {
     const packed_weights *pw = &ws->pw;
     int N = ws->n_tokens, d = c->dim, hd = model_head_dim(c), hid = c->hidden_dim;
     int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
-    size_t Nmax = ws->max_tokens;
+    size_t Nmax = ws->max_tokens, sl = train_ws_slot(ws, l);
     float *x = ws->resid + l * Nmax * d, *xnext = ws->resid + (l + 1) * Nmax * d;
-    float *xn1 = ws->xn1 + l * Nmax * d, *q = ws->q + l * Nmax * qd;
-    float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
-    float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
-    float *xn2 = ws->xn2 + l * Nmax * d;
-    float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid, *hg = ws->hg;
-    float *att = ws->att + l * ws->att_layer_stride;
+    float *xn1 = ws->xn1 + sl * Nmax * d, *q = ws->q + sl * Nmax * qd;
+    float *k = ws->k + sl * Nmax * kvd, *v = ws->v + sl * Nmax * kvd;
+    float *ao = ws->att_out + sl * Nmax * qd, *xmid = ws->xmid + sl * Nmax * d;
+    float *xn2 = ws->xn2 + sl * Nmax * d;
+    float *h1 = ws->h1 + sl * Nmax * hid, *h3 = ws->h3 + sl * Nmax * hid, *hg = ws->hg;
+    float *att = ws->att + sl * ws->att_layer_stride;
 
-    rmsnorm(xn1, ws->rstd1 + l * Nmax, x, w->attn_norm + (size_t)l * d, N, d, c->norm_eps);
+    rmsnorm(xn1, ws->rstd1 + sl * Nmax, x, w->attn_norm + (size_t)l * d, N, d, c->norm_eps);
     matmul_packed(q, xn1, packed_layer(pw->wq, l, d, qd), N, d, qd, 0);
     matmul_packed(k, xn1, packed_layer(pw->wk, l, d, kvd), N, d, kvd, 0);
     matmul_packed(v, xn1, packed_layer(pw->wv, l, d, kvd), N, d, kvd, 0);
@@ -361,7 +388,7 @@ static void layer_forward(const model *m, train_ws *ws, int l) {
     memcpy(xmid, x, (size_t)N * d * sizeof(float));
     matmul_packed(xmid, ao, packed_layer(pw->wo, l, qd, d), N, qd, d, 1);
 
-    rmsnorm(xn2, ws->rstd2 + l * Nmax, xmid, w->ffn_norm + (size_t)l * d, N, d, c->norm_eps);
+    rmsnorm(xn2, ws->rstd2 + sl * Nmax, xmid, w->ffn_norm + (size_t)l * d, N, d, c->norm_eps);
     matmul_packed(h1, xn2, packed_layer(pw->w_gate, l, d, hid), N, d, hid, 0);
     matmul_packed(h3, xn2, packed_layer(pw->w_up, l, d, hid), N, d, hid, 0);
     kern_swiglu(hg, h1, h3, (size_t)N * hid);
@@ -415,6 +442,67 @@ pp_status model_forward_logps(const model *m, train_ws *ws, const train_batch *b
 
 /* ---- backward -------------------------------------------------------------- */
 
+/* Backward of layer l: ws->dx holds dL/d(resid[l + 1]) and becomes
+ * dL/d(resid[l]); the layer's parameter gradients are added into g.  Reads
+ * the activations in the layer's slot: the caller recomputes them first
+ * when the workspace does not keep every layer's. */
+static void layer_backward(const model *m, train_ws *ws, int l, const model_tensors *gt) {
+    const model_config *c = &m->cfg;
+    const model_tensors *w = &m->w, g = *gt;
+    int N = ws->n_tokens, d = c->dim, hd = model_head_dim(c), hid = c->hidden_dim;
+    int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    size_t Nmax = ws->max_tokens, sl = train_ws_slot(ws, l);
+    const float *x = ws->resid + l * Nmax * d;
+    const float *xn1 = ws->xn1 + sl * Nmax * d, *q = ws->q + sl * Nmax * qd;
+    const float *k = ws->k + sl * Nmax * kvd, *v = ws->v + sl * Nmax * kvd;
+    const float *ao = ws->att_out + sl * Nmax * qd, *xmid = ws->xmid + sl * Nmax * d;
+    const float *xn2 = ws->xn2 + sl * Nmax * d;
+    const float *h1 = ws->h1 + sl * Nmax * hid, *h3 = ws->h3 + sl * Nmax * hid;
+    const float *att = ws->att + sl * ws->att_layer_stride;
+    float *dx = ws->dx, *dxn = ws->dxn, *dh1 = ws->dh1, *dh3 = ws->dh3;
+
+    /* FFN: x_out = xmid + W_down (silu(W_gate xn2) * W_up xn2) */
+    float *hg = ws->hg; /* silu(gate) * up is recomputed: cheaper than keeping L of them */
+    kern_swiglu(hg, h1, h3, (size_t)N * hid);
+    matmul_dw(g.w_down + (size_t)l * d * hid, dx, hg, N, hid, d);
+    matmul_dx(dh1, dx, w->w_down + (size_t)l * d * hid, N, hid, d, 0.0f); /* d(hg) */
+    for (size_t i = 0; i < (size_t)N * hid; i++) {
+        float a = h1[i], s = sigmoid_fast(a), dhg = dh1[i];
+        dh3[i] = dhg * a * s;
+        dh1[i] = dhg * h3[i] * s * (1.0f + a * (1.0f - s));
+    }
+    matmul_dx(dxn, dh1, w->w_gate + (size_t)l * hid * d, N, d, hid, 0.0f);
+    matmul_dx(dxn, dh3, w->w_up + (size_t)l * hid * d, N, d, hid, 1.0f);
+    matmul_dw(g.w_gate + (size_t)l * hid * d, dh1, xn2, N, d, hid);
+    matmul_dw(g.w_up + (size_t)l * hid * d, dh3, xn2, N, d, hid);
+    rmsnorm_backward(dx, g.ffn_norm + (size_t)l * d, dxn, xmid, w->ffn_norm + (size_t)l * d,
+                     ws->rstd2 + sl * Nmax, N, d);
+
+    /* attention: xmid = x + W_o attention(rope(W_q xn1), rope(W_k xn1), W_v xn1) */
+    matmul_dx(ws->datt, dx, w->wo + (size_t)l * d * qd, N, qd, d, 0.0f);
+    matmul_dw(g.wo + (size_t)l * d * qd, dx, ao, N, qd, d);
+    memset(ws->dk, 0, (size_t)N * kvd * sizeof(float));
+    memset(ws->dv, 0, (size_t)N * kvd * sizeof(float));
+    size_t att_off = 0;
+    for (int s = 0; s < ws->n_seq; s++) {
+        int st = ws->seq_start[s], T = ws->lens[s];
+        attention_backward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd,
+                           att + att_off, ws->datt + (size_t)st * qd, ws->dq + (size_t)st * qd,
+                           ws->dk + (size_t)st * kvd, ws->dv + (size_t)st * kvd, ws->dscore);
+        rope(ws->dq + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, 1);
+        rope(ws->dk + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, 1);
+        att_off += (size_t)c->n_heads * T * T;
+    }
+    matmul_dx(dxn, ws->dq, w->wq + (size_t)l * qd * d, N, d, qd, 0.0f);
+    matmul_dx(dxn, ws->dk, w->wk + (size_t)l * kvd * d, N, d, kvd, 1.0f);
+    matmul_dx(dxn, ws->dv, w->wv + (size_t)l * kvd * d, N, d, kvd, 1.0f);
+    matmul_dw(g.wq + (size_t)l * qd * d, ws->dq, xn1, N, d, qd);
+    matmul_dw(g.wk + (size_t)l * kvd * d, ws->dk, xn1, N, d, kvd);
+    matmul_dw(g.wv + (size_t)l * kvd * d, ws->dv, xn1, N, d, kvd);
+    rmsnorm_backward(dx, g.attn_norm + (size_t)l * d, dxn, x, w->attn_norm + (size_t)l * d,
+                     ws->rstd1 + sl * Nmax, N, d);
+}
+
 pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, const float *dlogp_tok,
                          float *grads, pp_err *err) {
     if (!ws->ready) return pp_fail(err, PP_EINPUT, "model_backward: no forward pass on this workspace");
@@ -422,8 +510,7 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
     const model_tensors *w = &m->w;
     model_tensors g;
     model_point(&g, grads, c);
-    int N = ws->n_tokens, d = c->dim, hd = model_head_dim(c), hid = c->hidden_dim, V = c->vocab_size;
-    int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd, L = c->n_layers;
+    int N = ws->n_tokens, d = c->dim, V = c->vocab_size, L = c->n_layers;
     size_t Nmax = ws->max_tokens;
 
     /* Head: dlogits = weight * (onehot(target) - softmax), block by block;
@@ -451,55 +538,8 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
 
     /* ws->dx now holds dL/d(residual) at the top; walk the layers down. */
     for (int l = L - 1; l >= 0; l--) {
-        const float *x = ws->resid + l * Nmax * d;
-        const float *xn1 = ws->xn1 + l * Nmax * d, *q = ws->q + l * Nmax * qd;
-        const float *k = ws->k + l * Nmax * kvd, *v = ws->v + l * Nmax * kvd;
-        const float *ao = ws->att_out + l * Nmax * qd, *xmid = ws->xmid + l * Nmax * d;
-        const float *xn2 = ws->xn2 + l * Nmax * d;
-        const float *h1 = ws->h1 + l * Nmax * hid, *h3 = ws->h3 + l * Nmax * hid;
-        const float *att = ws->att + l * ws->att_layer_stride;
-        float *dx = ws->dx, *dxn = ws->dxn, *dh1 = ws->dh1, *dh3 = ws->dh3;
-
-        /* FFN: x_out = xmid + W_down (silu(W_gate xn2) * W_up xn2) */
-        float *hg = ws->hg; /* silu(gate) * up is recomputed: cheaper than keeping L of them */
-        kern_swiglu(hg, h1, h3, (size_t)N * hid);
-        matmul_dw(g.w_down + (size_t)l * d * hid, dx, hg, N, hid, d);
-        matmul_dx(dh1, dx, w->w_down + (size_t)l * d * hid, N, hid, d, 0.0f); /* d(hg) */
-        for (size_t i = 0; i < (size_t)N * hid; i++) {
-            float a = h1[i], s = sigmoid_fast(a), dhg = dh1[i];
-            dh3[i] = dhg * a * s;
-            dh1[i] = dhg * h3[i] * s * (1.0f + a * (1.0f - s));
-        }
-        matmul_dx(dxn, dh1, w->w_gate + (size_t)l * hid * d, N, d, hid, 0.0f);
-        matmul_dx(dxn, dh3, w->w_up + (size_t)l * hid * d, N, d, hid, 1.0f);
-        matmul_dw(g.w_gate + (size_t)l * hid * d, dh1, xn2, N, d, hid);
-        matmul_dw(g.w_up + (size_t)l * hid * d, dh3, xn2, N, d, hid);
-        rmsnorm_backward(dx, g.ffn_norm + (size_t)l * d, dxn, xmid, w->ffn_norm + (size_t)l * d,
-                         ws->rstd2 + l * Nmax, N, d);
-
-        /* attention: xmid = x + W_o attention(rope(W_q xn1), rope(W_k xn1), W_v xn1) */
-        matmul_dx(ws->datt, dx, w->wo + (size_t)l * d * qd, N, qd, d, 0.0f);
-        matmul_dw(g.wo + (size_t)l * d * qd, dx, ao, N, qd, d);
-        memset(ws->dk, 0, (size_t)N * kvd * sizeof(float));
-        memset(ws->dv, 0, (size_t)N * kvd * sizeof(float));
-        size_t att_off = 0;
-        for (int s = 0; s < ws->n_seq; s++) {
-            int st = ws->seq_start[s], T = ws->lens[s];
-            attention_backward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd,
-                               att + att_off, ws->datt + (size_t)st * qd, ws->dq + (size_t)st * qd,
-                               ws->dk + (size_t)st * kvd, ws->dv + (size_t)st * kvd, ws->dscore);
-            rope(ws->dq + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, 1);
-            rope(ws->dk + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, 1);
-            att_off += (size_t)c->n_heads * T * T;
-        }
-        matmul_dx(dxn, ws->dq, w->wq + (size_t)l * qd * d, N, d, qd, 0.0f);
-        matmul_dx(dxn, ws->dk, w->wk + (size_t)l * kvd * d, N, d, kvd, 1.0f);
-        matmul_dx(dxn, ws->dv, w->wv + (size_t)l * kvd * d, N, d, kvd, 1.0f);
-        matmul_dw(g.wq + (size_t)l * qd * d, ws->dq, xn1, N, d, qd);
-        matmul_dw(g.wk + (size_t)l * kvd * d, ws->dk, xn1, N, d, kvd);
-        matmul_dw(g.wv + (size_t)l * kvd * d, ws->dv, xn1, N, d, kvd);
-        rmsnorm_backward(dx, g.attn_norm + (size_t)l * d, dxn, x, w->attn_norm + (size_t)l * d,
-                         ws->rstd1 + l * Nmax, N, d);
+        if (ws->recompute) layer_forward(m, ws, l); /* the layer's activations again, from resid[l] */
+        layer_backward(m, ws, l, &g);
     }
 
     /* token embeddings: scatter-add the residual gradient */

@@ -52,6 +52,8 @@ typedef struct {
     int max_tokens;   /* capacity: total tokens of a batch */
     int max_seq;      /* capacity: tokens of one sequence */
     int row_block;    /* scored rows per logits block */
+    int recompute;    /* 1: per-layer activations kept for one layer only;
+                         backward recomputes each layer from its input */
     float *mem;       /* the single float allocation */
     int *imem;        /* the single int allocation */
 
@@ -70,7 +72,8 @@ typedef struct {
     float *packed;              /* made again by every forward pass (kernels.h) */
     float *keys_t;              /* [kv width][max_seq] one sequence's keys, transposed */
 
-    /* activations; per-layer arrays are [L][max_tokens][width] */
+    /* activations; per-layer arrays are [L][max_tokens][width], or
+       [1][max_tokens][width] when recompute (train_ws_slot) */
     float *resid;     /* [L+1] residual stream entering each layer (+ final) */
     float *xn1, *rstd1;         /* attention RMSNorm output and 1/rms */
     float *q, *k, *v;           /* after RoPE (q, k) */
@@ -111,6 +114,18 @@ void model_matmul_groups(float *out, const float *x, const float *w, int n_group
  * + packed_weights_floats (about the model's parameter count: the packed
  * weights the forward pass multiplies by). */
 PP_MUST_CHECK pp_status train_ws_alloc(train_ws *ws, const model_config *cfg, int max_tokens, pp_err *err);
+/* The same with activation checkpointing when recompute is 1: the forward
+ * pass keeps each layer's input (the residual stream) and the activations
+ * of one layer; backward recomputes each layer's forward before its
+ * backward.  The gradients are bit-identical to recompute 0 (the same calls
+ * on the same inputs); the cost is one more forward of the layers, the
+ * saving L - 1 layers of activations and attention probabilities. */
+PP_MUST_CHECK pp_status train_ws_alloc_mode(train_ws *ws, const model_config *cfg, int max_tokens, int recompute,
+                                            pp_err *err);
+/* Bytes train_ws_alloc_mode would allocate (the memory estimate of a stage). */
+double train_ws_bytes(const model_config *cfg, int max_tokens, int recompute);
+/* Slot of layer l's activations in the per-layer arrays. */
+static inline size_t train_ws_slot(const train_ws *ws, int l) { return ws->recompute ? 0 : (size_t)l; }
 void train_ws_free(train_ws *ws);
 
 /* Check a batch for a model of configuration c: 1..max_tokens sequences of

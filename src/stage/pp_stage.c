@@ -71,14 +71,17 @@ static double peak_rss_bytes(void) {
 }
 
 /* The summary's last line on success: wall time and the peak resident
- * memory per rank (largest and mean over the ranks). */
+ * memory per rank (largest and mean over the ranks), next to the estimate
+ * the stage made before it allocated, when it made one. */
 static void report_done(const pp_stage *s) {
     double mine = peak_rss_bytes(), mx = 0.0, sum = 0.0;
     MPI_Reduce(&mine, &mx, 1, MPI_DOUBLE, MPI_MAX, 0, s->comm);
     MPI_Reduce(&mine, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, s->comm);
+    char est[96] = "";
+    if (s->mem.estimate > 0) snprintf(est, sizeof est, "; estimated %.1f MiB", s->mem.estimate / 1048576.0);
     if (s->rank == 0)
-        pp_info(&s->log, "done in %.1f s; peak memory per rank %.1f MiB (largest of %d; mean %.1f MiB)",
-                pp_now() - s->t_start, mx / 1048576.0, s->size, sum / s->size / 1048576.0);
+        pp_info(&s->log, "done in %.1f s; peak memory per rank %.1f MiB (largest of %d; mean %.1f MiB%s)",
+                pp_now() - s->t_start, mx / 1048576.0, s->size, sum / s->size / 1048576.0, est);
 }
 
 int pp_stage_end(pp_stage *s, pp_status st) {

@@ -18,6 +18,7 @@
 #include "core/pp_log.h"
 #include "core/pp_options.h"
 #include "core/pp_mpi.h"
+#include "core/pp_memory.h"
 
 typedef struct {
     const char *prog;
@@ -27,6 +28,9 @@ typedef struct {
     pp_err err;
     pp_cli *cli;
     double t_start;
+    /* the stage's memory estimate (pp_memory_check fills it; give the
+       library &s.mem): the summary prints it next to the measured peak */
+    pp_memory mem;
     /* run by pp_stage_end just before MPI_Finalize when set: a library that
        keeps MPI state of its own (BLACS, see bt_blacs_exit) hands its
        clean-up here, so this module knows nothing of it */

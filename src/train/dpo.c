@@ -241,7 +241,7 @@ pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pai
 }
 
 pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, const pref_loss_opts *loss,
-                       int global_batch, int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err) {
+                       int global_batch, int micro_batch, int recompute, uint64_t seed, MPI_Comm comm, pp_err *err) {
     memset(c, 0, sizeof *c);
     c->data = d;
     c->loss = *loss;
@@ -252,7 +252,7 @@ pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, c
     if (global_batch < c->size)
         return pp_fail(err, PP_EINPUT, "--batch %d is smaller than the number of ranks (%d)", global_batch, c->size);
     /* a micro-batch holds both sides of micro_batch pairs */
-    return step_batch_alloc(&c->b, cfg, d->n, global_batch, 2 * micro_batch, 2 * micro_batch * d->max_len, seed,
+    return step_batch_alloc(&c->b, cfg, d->n, global_batch, 2 * micro_batch, 2 * micro_batch * d->max_len, recompute, seed,
                              DPO_STREAM_ORDER, err);
 }
 
@@ -384,10 +384,10 @@ static pp_status job_options(dpo_job *j, const dpo_run_options *o, pp_err *err) 
 }
 
 /* Policy, pairs, reference log-probs (of the held-out pairs too) and the
- * gradient context.  Collective: the status is agreed. */
+ * gradient context, once job_options passed.  Collective: the status is
+ * agreed. */
 static pp_status job_load(dpo_job *j, const dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err) {
-    pp_status st = job_options(j, o, err);
-    if (st == PP_OK) st = model_load(o->policy, &j->m, err);
+    pp_status st = model_load(o->policy, &j->m, err);
     if (st == PP_OK) st = pairs_load(&j->p, o->pairs, 0, err);
     if (st == PP_OK) {
         const char *kind = tok_kind_name(j->m.tok.kind);
@@ -416,7 +416,8 @@ static pp_status job_load(dpo_job *j, const dpo_run_options *o, MPI_Comm comm, c
             st = dpo_reference_logps(&j->hd, j->ref, o->heldout, hcache, o->micro_batch, comm, log, &reused, err);
     }
     if (st == PP_OK)
-        st = dpo_ctx_init(&j->ctx, &j->d, &j->m.cfg, &j->lo, o->batch, o->micro_batch, (uint64_t)o->seed, comm, err);
+        st = dpo_ctx_init(&j->ctx, &j->d, &j->m.cfg, &j->lo, o->batch, o->micro_batch, o->opt.recompute, (uint64_t)o->seed,
+                          comm, err);
     return pp_agree(comm, st, err);
 }
 
@@ -445,10 +446,22 @@ static const char *resolved_arguments(dpo_run_options *o, const dpo_job *j, long
     return args;
 }
 
+/* The memory estimate from the policy's shape, before anything is loaded:
+ * a micro-batch holds both sides of micro_batch pairs of at most max_len. */
+static pp_status job_memory_check(const dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err) {
+    model_config c;
+    PP_TRY(pp_agree(comm, model_read_config(o->policy, &c, err), err));
+    int max_len = o->max_len > 0 && o->max_len < c.seq_len ? o->max_len : c.seq_len;
+    return trainer_memory_check(&o->opt, &c, 2 * o->micro_batch * max_len, comm, o->mem, log, err);
+}
+
 pp_status dpo_run(dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *err) {
     dpo_job j;
     memset(&j, 0, sizeof j);
-    pp_status st = job_load(&j, o, comm, log, err);
+    pp_status st = job_options(&j, o, err);
+    st = pp_agree(comm, st, err);
+    if (st == PP_OK) st = job_memory_check(o, comm, log, err);
+    if (st == PP_OK) st = job_load(&j, o, comm, log, err);
     long long steps = o->steps;
     pp_runkey key;
     pp_runkey_init(&key);
@@ -473,7 +486,8 @@ pp_status dpo_run(dpo_run_options *o, MPI_Comm comm, const pp_log *log, pp_err *
         trainer_config tc = {.out_path = o->out, .kind = pref_loss_kind_name(j.lo.kind), .total_steps = steps,
                              .checkpoint_every = o->opt.checkpoint_every, .keep_last = o->opt.keep_last,
                              .run_key = pp_runkey_text(&key), .n_metrics = DPO_M_N, .comm = comm, .log = log,
-                             .prov = &prov, .log_every = o->opt.log_every, .opt = trainer_cli_adamw(&o->opt, steps)};
+                             .prov = &prov, .log_every = o->opt.log_every, .opt = trainer_cli_adamw(&o->opt, steps),
+                             .shard_optimizer = o->opt.shard_optimizer};
         for (int i = 0; i < DPO_M_N; i++) tc.metric_names[i] = dpo_metric_names[i];
         heldout_ctx hc = {&j.hd, &j.lo, o->micro_batch, comm, log};
         if (o->heldout) {

@@ -74,7 +74,7 @@ typedef struct {
 } dpo_ctx;
 
 PP_MUST_CHECK pp_status dpo_ctx_init(dpo_ctx *c, const dpo_data *d, const model_config *cfg, const pref_loss_opts *loss,
-                       int global_batch, int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err);
+                       int global_batch, int micro_batch, int recompute, uint64_t seed, MPI_Comm comm, pp_err *err);
 void dpo_ctx_free(dpo_ctx *c);
 /* trainer_grad_fn: metrics in dpo_metric_names order, means over the batch. */
 PP_MUST_CHECK pp_status dpo_grad(void *ctx, int64_t step, const model *m, float *grads, double *metrics, pp_err *err);
@@ -99,6 +99,7 @@ typedef struct {
     long long steps, seed;
     int batch, micro_batch, max_len; /* max_len 0: the model's context */
     trainer_cli opt;
+    pp_memory *mem;           /* the stage's memory record (pp_stage.mem), may be NULL */
     pp_cli *cli;              /* the options' table: its effective arguments go to the
                                  provenance and the run key, taken after dpo_run has
                                  filled in the defaults it resolves (ref, ref_cache,

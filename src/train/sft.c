@@ -95,7 +95,7 @@ static void my_slice(int B, int rank, int size, int *lo, int *hi) {
 }
 
 pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, int global_batch,
-                       int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err) {
+                       int micro_batch, int recompute, uint64_t seed, MPI_Comm comm, pp_err *err) {
     memset(c, 0, sizeof *c);
     c->data = d;
     c->global_batch = global_batch;
@@ -104,7 +104,7 @@ pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, i
     MPI_Comm_size(comm, &c->size);
     if (global_batch < c->size)
         return pp_fail(err, PP_EINPUT, "--batch %d is smaller than the number of ranks (%d)", global_batch, c->size);
-    return step_batch_alloc(&c->b, cfg, d->n, global_batch, micro_batch, micro_batch * d->max_len, seed,
+    return step_batch_alloc(&c->b, cfg, d->n, global_batch, micro_batch, micro_batch * d->max_len, recompute, seed,
                              SFT_STREAM_ORDER, err);
 }
 
@@ -153,14 +153,30 @@ pp_status sft_grad(void *vctx, int64_t step, const model *m, float *grads, doubl
 
 /* ------------------------------------------------------------ pp-sft */
 
+/* The shape spec (--arch) over the defaults, with the byte tokenizer's
+ * vocabulary (tok: that tokenizer, owned by the caller). */
+static pp_status arch_config(const char *spec, model_config *c, tokenizer *tok, pp_err *err) {
+    *c = (model_config){.dim = 128, .hidden_dim = 344, .n_layers = 4, .n_heads = 4, .n_kv_heads = 4, .seq_len = 64,
+                        .tied_embeddings = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    PP_TRY(tok_init_bytes(tok, err));
+    c->vocab_size = tok->vocab_size;
+    return model_parse_arch(spec, c, err);
+}
+
+/* The model's shape before anything is loaded (the memory estimate). */
+static pp_status run_config(const sft_run_options *o, model_config *c, pp_err *err) {
+    if (o->init) return model_read_config(o->init, c, err);
+    tokenizer tok = {0};
+    pp_status st = arch_config(o->arch, c, &tok, err);
+    tok_free(&tok);
+    return st;
+}
+
 /* A random model of the shape spec with the byte tokenizer (--arch). */
 static pp_status random_model(model *m, const char *spec, uint64_t seed, pp_err *err) {
-    model_config c = {.dim = 128, .hidden_dim = 344, .n_layers = 4, .n_heads = 4, .n_kv_heads = 4, .seq_len = 64,
-                      .tied_embeddings = 1, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
-    tokenizer tok;
-    pp_status st = tok_init_bytes(&tok, err);
-    if (st == PP_OK) c.vocab_size = tok.vocab_size;
-    if (st == PP_OK) st = model_parse_arch(spec, &c, err);
+    model_config c;
+    tokenizer tok = {0};
+    pp_status st = arch_config(spec, &c, &tok, err);
     if (st == PP_OK) st = model_alloc(m, &c, err);
     if (st != PP_OK) {
         tok_free(&tok);
@@ -183,6 +199,10 @@ pp_status sft_run(const sft_run_options *o, MPI_Comm comm, const pp_log *log, pp
     pp_runkey_init(&key);
     if (!!o->init == !!o->arch) st = pp_fail(err, PP_EINPUT, "give either --init or --arch (see --help)");
     if (st == PP_OK) st = pp_check_output(o->out, in, 2, err);
+    model_config shape;
+    if (st == PP_OK) st = pp_agree(comm, run_config(o, &shape, err), err);
+    if (st == PP_OK) /* sequences are at most the context long */
+        st = trainer_memory_check(&o->opt, &shape, o->micro_batch * shape.seq_len, comm, o->mem, log, err);
     if (st == PP_OK) st = prompts_load(&p, o->data, err);
     if (st == PP_OK && p.n == 0) st = pp_fail(err, PP_EINPUT, "%s: no prompts", o->data);
     if (st == PP_OK && o->init) st = model_load(o->init, &m, err);
@@ -190,7 +210,7 @@ pp_status sft_run(const sft_run_options *o, MPI_Comm comm, const pp_log *log, pp
     if (st == PP_OK)
         st = sft_data_build(&d, &p, &m.tok, m.cfg.seq_len, o->wrong_fraction, o->habit_fraction, (uint64_t)o->seed,
                             err);
-    if (st == PP_OK) st = sft_ctx_init(&ctx, &d, &m.cfg, o->batch, o->micro_batch, (uint64_t)o->seed, comm, err);
+    if (st == PP_OK) st = sft_ctx_init(&ctx, &d, &m.cfg, o->batch, o->micro_batch, o->opt.recompute, (uint64_t)o->seed, comm, err);
     st = pp_agree(comm, st, err);
     if (st == PP_OK) {
         int size;
@@ -205,7 +225,7 @@ pp_status sft_run(const sft_run_options *o, MPI_Comm comm, const pp_log *log, pp
                              .checkpoint_every = o->opt.checkpoint_every, .keep_last = o->opt.keep_last,
                              .run_key = pp_runkey_text(&key), .n_metrics = 2, .metric_names = {"loss", "tokens"},
                              .comm = comm, .log = log, .prov = &prov, .log_every = o->opt.log_every,
-                             .opt = trainer_cli_adamw(&o->opt, o->steps)};
+                             .opt = trainer_cli_adamw(&o->opt, o->steps), .shard_optimizer = o->opt.shard_optimizer};
         double t0 = pp_now();
         st = trainer_run(&tc, &m, sft_grad, &ctx, err);
         if (st == PP_OK) pp_info(log, "wrote %s in %.1fs", o->out, pp_now() - t0);

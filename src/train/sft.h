@@ -45,7 +45,7 @@ typedef struct {
 } sft_ctx;
 
 PP_MUST_CHECK pp_status sft_ctx_init(sft_ctx *c, const sft_data *d, const model_config *cfg, int global_batch,
-                       int micro_batch, uint64_t seed, MPI_Comm comm, pp_err *err);
+                       int micro_batch, int recompute, uint64_t seed, MPI_Comm comm, pp_err *err);
 void sft_ctx_free(sft_ctx *c);
 /* trainer_grad_fn: metrics[0] = mean NLL per scored token, metrics[1] =
  * scored tokens in the batch. */
@@ -63,6 +63,7 @@ typedef struct {
     double wrong_fraction, habit_fraction;
     trainer_cli opt;
     const char *arguments;    /* the effective arguments: provenance and run key */
+    pp_memory *mem;           /* the stage's memory record (pp_stage.mem), may be NULL */
 } sft_run_options;
 
 /* pp-sft: check the options, make or load the starting model, build the

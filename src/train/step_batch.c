@@ -7,14 +7,14 @@
 #include "core/pp_rng.h"
 
 pp_status step_batch_alloc(step_batch *b, const model_config *cfg, int64_t n_items, int global_batch,
-                            int max_seqs, int max_tokens, uint64_t seed, uint64_t stream, pp_err *err) {
+                            int max_seqs, int max_tokens, int recompute, uint64_t seed, uint64_t stream, pp_err *err) {
     memset(b, 0, sizeof *b);
     b->n_items = n_items;
     b->global_batch = global_batch;
     b->seed = seed;
     b->stream = stream;
     b->perm_epoch = -1;
-    PP_TRY(train_ws_alloc(&b->ws, cfg, max_tokens, err));
+    PP_TRY(train_ws_alloc_mode(&b->ws, cfg, max_tokens, recompute, err));
     b->idx = malloc((size_t)global_batch * sizeof *b->idx);
     b->mb_lens = malloc((size_t)max_seqs * sizeof *b->mb_lens);
     b->mb_tokens = malloc((size_t)max_tokens * sizeof *b->mb_tokens);

@@ -30,9 +30,10 @@ typedef struct {
 } step_batch;
 
 /* Room for micro-batches of at most max_seqs sequences and max_tokens
- * tokens of a model with config cfg, over a data set of n_items. */
+ * tokens of a model with config cfg, over a data set of n_items;
+ * recompute 1: the workspace recomputes activations (train_ws_alloc_mode). */
 PP_MUST_CHECK pp_status step_batch_alloc(step_batch *b, const model_config *cfg, int64_t n_items, int global_batch,
-                            int max_seqs, int max_tokens, uint64_t seed, uint64_t stream, pp_err *err);
+                            int max_seqs, int max_tokens, int recompute, uint64_t seed, uint64_t stream, pp_err *err);
 void step_batch_free(step_batch *b);
 
 /* The item in slot j (0 <= j < global_batch) of step `step` (0-based). */

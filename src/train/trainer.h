@@ -1,7 +1,12 @@
 /* trainer.h - the data-parallel training loop shared by pp-sft and
  * pp-train: every rank holds the model, computes the gradient of its slice
- * of each global batch, the gradients are summed with one MPI_Allreduce
- * over the flat buffer, and every rank applies the same AdamW update.
+ * of each global batch, the gradients are summed over the flat buffer
+ * (MPI_Reduce_scatter of one block per rank, then MPI_Allgatherv), and
+ * every rank applies the same AdamW update.  With --shard-optimizer each
+ * rank keeps the AdamW moments of its block only, updates that block and
+ * the parameters are shared back (all-gathered, or held once per node in
+ * a shared window when the ranks share one node): docs/architecture.md,
+ * "Memory at scale".
  *
  * The loop owns checkpoints (complete-or-absent files under OUT.ckpt/, a
  * parts directory of the resume kit: locked by rank 0, its run.key checked),
@@ -18,6 +23,7 @@
 #include "model/model.h"
 #include "io/pp_h5.h"
 #include "core/pp_log.h"
+#include "core/pp_memory.h"
 #include "core/pp_options.h"
 #include "core/pp_runkey.h"
 
@@ -50,6 +56,9 @@ typedef struct {
     const pp_log *log;
     const pp_provenance *prov;
     int log_every;             /* progress line every N steps (terminal: always) */
+    int shard_optimizer;       /* 1: ZeRO-1 - gradients reduce-scattered, each rank
+                                  keeps the AdamW moments of its block and updates
+                                  it, parameters all-gathered (trainer.c) */
     trainer_final_fn final_fn; /* optional */
     void *final_ctx;
 } trainer_config;
@@ -66,8 +75,11 @@ typedef struct {
     const char *schedule;       /* cosine | linear | constant */
     long long checkpoint_every;
     int keep_last, log_every;
+    int shard_optimizer;        /* trainer_config.shard_optimizer */
+    int recompute;              /* activation checkpointing (train_ws_alloc_mode) */
+    const char *max_memory;     /* per rank, "20G"; NULL: MemAvailable / ranks on the node */
 } trainer_cli;
-#define TRAINER_CLI_N_OPTIONS 12
+#define TRAINER_CLI_N_OPTIONS 15
 void trainer_cli_options(trainer_cli *t, pp_option *out);
 /* AdamW settings from those options. */
 adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps);
@@ -80,6 +92,21 @@ adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps);
 PP_MUST_CHECK pp_status trainer_run_key(pp_runkey *k, const char *stage, const char *data_role, const char *data_path,
                           const char *model_role, const model *m, int64_t steps, const char *arguments, MPI_Comm comm,
                           pp_err *err);
+
+/* The estimate of a training run's peak memory per rank, made from the
+ * configuration before the model is loaded, printed and checked against
+ * t->max_memory (pp_memory_check; recorded in mem, may be NULL): weights,
+ * gradients, AdamW moments (1/ranks of them with --shard-optimizer, plus
+ * the exchange's staging), the activations of a micro-batch of max_tokens
+ * tokens (train_ws_bytes, with or without --recompute) and the runtime
+ * (MPI, HDF5, BLAS: TRAINER_RUNTIME_BYTES, measured).  What a stage holds
+ * before training (pp-train's reference model while computing reference
+ * log-probs: a second copy of the weights and a forward workspace) is less
+ * than the training step's gradients and moments, so the step is the peak.
+ * Collective. */
+#define TRAINER_RUNTIME_BYTES (32.0 * 1048576.0) /* a 27k-parameter pp-sft run peaks at 30 MiB */
+PP_MUST_CHECK pp_status trainer_memory_check(const trainer_cli *t, const model_config *cfg, int max_tokens, MPI_Comm comm,
+                                             pp_memory *mem, const pp_log *log, pp_err *err);
 
 /* Train m in place from step 0 (or from the newest valid checkpoint of the
  * same run) to total_steps, then write out_path and remove the checkpoints.

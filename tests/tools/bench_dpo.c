@@ -113,7 +113,7 @@ static int step_loop(model *m, const dpo_data *d, int steps, int batch, int micr
     lo.kind = PREF_BCR;
     lo.bcr_budget = 0.5;
     dpo_ctx ctx;
-    if (dpo_ctx_init(&ctx, d, &m->cfg, &lo, batch, micro, 1, MPI_COMM_WORLD, err) != PP_OK) return 1;
+    if (dpo_ctx_init(&ctx, d, &m->cfg, &lo, batch, micro, 0, 1, MPI_COMM_WORLD, err) != PP_OK) return 1;
     adamw_config ac = adamw_defaults();
     ac.lr = 1e-4f;
     ac.weight_decay = 0;

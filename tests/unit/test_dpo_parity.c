@@ -190,7 +190,7 @@ static void check_step(const fixture *fx, const char *file, const char *kind_nam
     /* the whole set is the global batch of step 0; micro-batches 2 + 1 */
     int B = (int)d->n;
     dpo_ctx ctx;
-    assert_int_equal(dpo_ctx_init(&ctx, d, &m->cfg, &lo, B, 2, 7, MPI_COMM_WORLD, &err), PP_OK);
+    assert_int_equal(dpo_ctx_init(&ctx, d, &m->cfg, &lo, B, 2, 0, 7, MPI_COMM_WORLD, &err), PP_OK);
     float *grads = calloc(m->n_params, sizeof(float));
     double metrics[DPO_M_N];
     assert_int_equal(dpo_grad(&ctx, 0, m, grads, metrics, &err), PP_OK);

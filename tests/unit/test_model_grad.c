@@ -421,6 +421,43 @@ static void check_gradients(int tied) {
 static void test_gradients_tied(void **state) { (void)state; check_gradients(1); }
 static void test_gradients_untied(void **state) { (void)state; check_gradients(0); }
 
+/* --recompute: the workspace that keeps one layer's activations and
+ * recomputes the others in backward gives the same gradient bits, the same
+ * log-probs, and is smaller; a second backward on the same forward too. */
+static void check_recompute(int tied) {
+    model m;
+    tiny_model(&m, tied, 5);
+    m.cfg.n_layers = 2;
+    pp_err err;
+    train_ws keep, redo;
+    assert_int_equal(train_ws_alloc_mode(&keep, &m.cfg, 64, 0, &err), PP_OK);
+    assert_int_equal(train_ws_alloc_mode(&redo, &m.cfg, 64, 1, &err), PP_OK);
+    assert_true(train_ws_bytes(&m.cfg, 64, 1) < train_ws_bytes(&m.cfg, 64, 0));
+    train_batch b = the_batch();
+    float lp_keep[NSEQ], lp_redo[NSEQ], dlogp[NSEQ] = {-1.0f, 0.5f, -0.25f, 2.0f};
+    float dtok[NTOK];
+    for (int i = 0; i < NTOK; i++) dtok[i] = 0.1f * (float)(i % 5) - 0.2f;
+    float *g_keep = calloc(m.n_params, sizeof(float)), *g_redo = calloc(m.n_params, sizeof(float));
+    assert_int_equal(model_forward_logps(&m, &keep, &b, lp_keep, NULL, &err), PP_OK);
+    assert_int_equal(model_forward_logps(&m, &redo, &b, lp_redo, NULL, &err), PP_OK);
+    assert_memory_equal(lp_keep, lp_redo, sizeof lp_keep);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(model_backward(&m, &keep, dlogp, dtok, g_keep, &err), PP_OK);
+        assert_int_equal(model_backward(&m, &redo, dlogp, dtok, g_redo, &err), PP_OK);
+        assert_memory_equal(g_keep, g_redo, m.n_params * sizeof(float));
+    }
+    double norm = 0;
+    for (size_t i = 0; i < m.n_params; i++) norm += (double)g_keep[i] * g_keep[i];
+    assert_true(norm > 0); /* a gradient, not two zero buffers */
+    free(g_keep), free(g_redo);
+    train_ws_free(&keep);
+    train_ws_free(&redo);
+    model_free(&m);
+}
+
+static void test_recompute_bit_identical_tied(void **state) { (void)state; check_recompute(1); }
+static void test_recompute_bit_identical_untied(void **state) { (void)state; check_recompute(0); }
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logp_matches_naive_tied),
@@ -430,6 +467,8 @@ int main(void) {
         cmocka_unit_test(test_bad_batches),
         cmocka_unit_test(test_gradients_tied),
         cmocka_unit_test(test_gradients_untied),
+        cmocka_unit_test(test_recompute_bit_identical_tied),
+        cmocka_unit_test(test_recompute_bit_identical_untied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
