@@ -1,5 +1,6 @@
 /* pp_file.c - output-path checks and file hashes (pp_file.h). */
 #include "core/pp_file.h"
+#include "core/pp_text.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -71,5 +72,20 @@ pp_status pp_read_file(const char *path, size_t max_bytes, const char *what, cha
     buf[got] = '\0';
     *data = buf;
     *len = got;
+    return PP_OK;
+}
+
+pp_status pp_read_json(const char *path, size_t max_bytes, const char *what, size_t flags, json_t **out,
+                       pp_err *err) {
+    *out = NULL;
+    char *text;
+    size_t len;
+    PP_TRY(pp_read_file(path, max_bytes, what, &text, &len, err));
+    json_error_t je;
+    *out = json_loadb(text, len, flags, &je);
+    free(text);
+    if (!*out)
+        return pp_fail(err, PP_EINPUT, "%s: not JSON (line %d: %.100s)", path, je.line,
+                       pp_text_shown(je.text, "(unprintable)"));
     return PP_OK;
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/pp_error.h"
 
 #define PP_PATH_MAX 4096
@@ -28,5 +30,11 @@ PP_MUST_CHECK pp_status pp_file_hash(const char *path, char out[17], pp_err *err
  * ("config file", "prompt file", ...); a directory, a missing file or one
  * over max_bytes is an input error naming the file. */
 PP_MUST_CHECK pp_status pp_read_file(const char *path, size_t max_bytes, const char *what, char **data, size_t *len, pp_err *err);
+
+/* The one JSON file reader: pp_read_file, then jansson (flags: json_loadb's,
+ * e.g. JSON_REJECT_DUPLICATES); a file that is not JSON is an input error
+ * naming the file, the line and jansson's reason (shown printable). */
+PP_MUST_CHECK pp_status pp_read_json(const char *path, size_t max_bytes, const char *what, size_t flags, json_t **out,
+                                     pp_err *err);
 
 #endif

@@ -157,15 +157,8 @@ static pp_status parse_config(json_t *cfg, const char *path, int max_seq_len, mo
 pp_status hf_read_config(const char *dir, int max_seq_len, model_config *c, char arch[64], pp_err *err) {
     char path[PP_PATH_MAX];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *text;
-    size_t len;
-    PP_TRY(pp_read_file(path, 1 << 20, "config.json", &text, &len, err));
-    json_error_t jerr;
-    json_t *cfg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (!cfg)
-        return pp_fail(err, PP_EINPUT, "%s: not JSON (line %d: %.100s)", path, jerr.line,
-                       pp_text_shown(jerr.text, "(unprintable)"));
+    json_t *cfg;
+    PP_TRY(pp_read_json(path, 1 << 20, "config.json", JSON_REJECT_DUPLICATES, &cfg, err));
     pp_status st = parse_config(cfg, path, max_seq_len, c, arch, err);
     json_decref(cfg);
     return st;
@@ -207,9 +200,8 @@ static pp_status write_json(const char *path, json_t *j, pp_err *err);
  * (chat_detect_family); an unknown template is kept without a family, so
  * conversation prompts are refused by name later (docs/chat.md). */
 static pp_status load_chat_template(model *m, const char *config_path, const pp_log *log, pp_err *err) {
-    json_error_t je;
-    json_t *root = json_load_file(config_path, JSON_DECODE_INT_AS_REAL, &je);
-    if (!root) return pp_fail(err, PP_EINPUT, "%s: not JSON (%s, line %d)", config_path, je.text, je.line);
+    json_t *root;
+    PP_TRY(pp_read_json(config_path, 1 << 26, "tokenizer_config.json", JSON_DECODE_INT_AS_REAL, &root, err));
     json_t *t = json_object_get(root, "chat_template");
     const char *text = json_string_value(t);
     for (size_t i = 0; !text && json_is_array(t) && i < json_array_size(t); i++) {
@@ -262,9 +254,8 @@ static pp_status save_tokenizer(const model *m, const char *dir, const pp_log *l
     if (!m->chat_template) return PP_OK;
     char config[PP_PATH_MAX];
     snprintf(config, sizeof config, "%s/tokenizer_config.json", dir);
-    json_error_t je;
-    json_t *root = json_load_file(config, JSON_DECODE_INT_AS_REAL, &je);
-    if (!root) return pp_fail(err, PP_ESYS, "%s: cannot read back what was written (%s)", config, je.text);
+    json_t *root;
+    PP_TRY(pp_read_json(config, 1 << 26, "tokenizer_config.json", JSON_DECODE_INT_AS_REAL, &root, err));
     json_object_set_new(root, "chat_template", json_string(m->chat_template));
     pp_status st = write_json(config, root, err);
     json_decref(root);

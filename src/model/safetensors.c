@@ -197,15 +197,8 @@ static int plain_file_name(const char *name) {
 }
 
 static pp_status open_index(safetensors *s, const char *dir, const char *index_path, pp_err *err) {
-    char *text;
-    size_t len;
-    PP_TRY(pp_read_file(index_path, SAFETENSORS_MAX_HEADER, "safetensors index", &text, &len, err));
-    json_error_t jerr;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (!j)
-        return pp_fail(err, PP_EINPUT, "%s: not JSON (line %d: %.100s)", index_path, jerr.line,
-                       pp_text_shown(jerr.text, "(unprintable)"));
+    json_t *j;
+    PP_TRY(pp_read_json(index_path, SAFETENSORS_MAX_HEADER, "safetensors index", JSON_REJECT_DUPLICATES, &j, err));
     json_t *map = json_object_get(j, "weight_map");
     pp_status st = json_is_object(map) ? PP_OK : pp_fail(err, PP_EINPUT, "%s: no weight_map object", index_path);
     const char *name;

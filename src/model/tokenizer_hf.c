@@ -630,11 +630,11 @@ static pp_status read_generation_config(hf_ctx *c, tokenizer *t, const char *dir
     FILE *f = fopen(path, "rb");
     if (!f) return PP_OK;
     fclose(f);
-    json_error_t je;
-    json_t *g = json_load_file(path, 0, &je);
+    json_t *g;
+    PP_TRY(pp_read_json(path, 1 << 26, "generation_config.json", 0, &g, c->err));
     if (!json_is_object(g)) {
         json_decref(g);
-        return pp_fail(c->err, PP_EINPUT, "%s: bad JSON at line %d: %s", path, je.line, je.text);
+        return pp_fail(c->err, PP_EINPUT, "%s: not a JSON object", path);
     }
     json_t *e = json_object_get(g, "eos_token_id");
     pp_status st = PP_OK;
