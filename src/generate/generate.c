@@ -694,7 +694,9 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     /* the decoder's memory, once, before anything is written */
     decoder_params dp = {.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb, .max_prompt_tokens = longest,
                          .max_new_tokens = o->gen.max_new_tokens, .k = o->gen.k, .sample = o->gen.sample,
-                         .seed = o->gen.seed, .stop = &stop};
+                         .seed = o->gen.seed, .stop = &stop, .share_weights = 1, .share_comm = comm};
+    /* the ranks of a node share one packed copy of the weights: collective */
+    st = pp_agree(comm, st, err);
     if (st == PP_OK) st = decoder_init(&r.dec, &m, &dp, err);
     if (st == PP_OK && strlen(out_path) + 64 >= sizeof parts) st = pp_fail(err, PP_EINPUT, "%s: path too long", out_path);
     st = pp_agree(comm, st, err);

@@ -34,7 +34,8 @@
  *   KV cache   2 x n_layers x slots x max_pos x kv_dim x 4 bytes, where
  *              max_pos = min(max_prompt_tokens + max_new_tokens - 1, seq_len)
  *              and slots = max_batch, lowered to fit kv_cache_mb;
- *   weights    a transposed copy, about 4 x n_params bytes (infer.h);
+ *   weights    a packed copy, about 4 x n_params bytes (infer.h), held once
+ *              per node when p.share_weights (pp-generate does);
  *   rows       (slots + DECODER_PREFILL_ROWS) x (3 dim + 2 kv_dim + 2 hidden)
  *              floats of activations, slots x vocab floats of logits,
  *              2 x slots x max_new_tokens for the tokens and log-probs,
@@ -66,6 +67,10 @@ typedef struct {
     sample_params sample;
     uint64_t seed;
     const stop_set *stop;   /* stop tokens and strings (FINISH_STOP); NULL: none */
+    int share_weights;      /* 1: the packed weights are held once per node (infer_init_shared
+                               over share_comm; decoder_init and decoder_free are then
+                               collective over it); 0: a private copy */
+    MPI_Comm share_comm;
 } decoder_params;
 
 typedef struct {
