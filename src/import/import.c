@@ -327,7 +327,7 @@ static pp_status keep_row(row_ctx *r, char *t[3], import_acc *a, pp_err *err) {
     int *ids[3] = {NULL, NULL, NULL}, n[3];
     pp_status st = acc_reserve(a, err);
     for (int s = 0; st == PP_OK && s < 3; s++) {
-        ids[s] = malloc((strlen(t[s]) + 3) * sizeof(int));
+        ids[s] = malloc(tok_max_ids(r->tok, strlen(t[s])) * sizeof(int));
         if (!ids[s]) st = pp_fail(err, PP_ESYS, "out of memory");
         else if (s == 0) st = tok_encode(r->tok, t[0] + r->prompt_bos, 1, 0, ids[0], &n[0], err); /* docs/chat.md: one BOS */
         else st = encode_response(r->tok, t[s], ids[s], &n[s], err);

@@ -123,7 +123,7 @@ static void model_judge_free(model_judge *j) {
 
 /* Encode text (BOS first, as pp-generate does) into the scratch buffer. */
 static pp_status encode(model_judge *j, const char *text, int **ids, int *n, pp_err *err) {
-    size_t need = strlen(text) + 3;
+    size_t need = tok_max_ids(&j->m.tok, strlen(text));
     if (need > j->enc_cap) {
         int *p = realloc(j->enc, need * sizeof *p);
         if (!p) return pp_fail(err, PP_ESYS, "judge model: out of memory encoding a judge prompt");

@@ -104,12 +104,17 @@ int tok_is_special(const tokenizer *t, int id);
  * BOS when tokenizer_config.json says add_bos_token and the tokenizer.json
  * has no template); invalid UTF-8 is first replaced by U+FFFD per bad byte
  * (as text reaching HF from a lossy decode would be).
- * `ids` must hold at least strlen(text) + 3 entries; *n_ids receives the count.
- * Any byte string is accepted: invalid UTF-8 falls back to byte tokens.
- * An HF text that would need more ids than that fails with PP_EINPUT
- * (normal text never does; tok_encode_cap takes an explicit capacity). */
+ * `ids` must hold at least tok_max_ids(t, strlen(text)) entries; *n_ids
+ * receives the count.  Any byte string is accepted: invalid UTF-8 falls
+ * back to byte tokens. */
 PP_MUST_CHECK pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_eos,
                      int *ids, int *n_ids, pp_err *err);
+/* The most ids a text of len bytes can encode to, BOS and EOS included:
+ * len + 3 for the byte and llama2.c kinds; for hf-bpe a byte can become
+ * three (a space normalized to U+2581, or an invalid byte to U+FFFD, each
+ * byte-fallen-back), plus the prepended U+2581 and the post-processor's
+ * special tokens. */
+size_t tok_max_ids(const tokenizer *t, size_t len);
 PP_MUST_CHECK pp_status tok_encode_cap(const tokenizer *t, const char *text, int add_bos, int add_eos,
                                        int *ids, int cap, int *n_ids, pp_err *err);
 

@@ -19,7 +19,8 @@ pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok,
     int with_answers = p->reference && p->reference[0];
     size_t cap = 0;
     for (int64_t i = 0; i < p->n; i++)
-        cap += strlen(p->text[i]) + (with_answers ? strlen(p->reference[i]) + TASK_TEXT_MAX : 0) + 8;
+        cap += tok_max_ids(tok, strlen(p->text[i])) +
+               (with_answers ? tok_max_ids(tok, strlen(p->reference[i]) + TASK_TEXT_MAX) : 0) + 8;
     d->lens = malloc((size_t)p->n * sizeof *d->lens);
     d->start = malloc((size_t)p->n * sizeof *d->start);
     d->tokens = malloc(cap * sizeof *d->tokens);
