@@ -120,4 +120,4 @@ if command -v gnuplot >/dev/null 2>&1; then
         else fail "report_${png}_png" "missing or too small"; fi
     done
 else skip report_runs "gnuplot is not installed (make deps installs gnuplot-nox)"; fi
-check_fails report_needs_input 1 'give --model, --eval or --compare' "$BIN/pp-report"
+check_fails report_needs_input 1 'give --model, --eval, --compare or --rounds' "$BIN/pp-report"
