@@ -11,6 +11,11 @@
 #define SCORE_CACHE_BYTES ((size_t)256 << 20)
 
 pp_status scorer_init(scorer *sc, const model *m, int max_len, int max_rows, size_t cache_bytes, pp_err *err) {
+    return scorer_init_shared(sc, m, max_len, max_rows, cache_bytes, 0, MPI_COMM_NULL, err);
+}
+
+pp_status scorer_init_shared(scorer *sc, const model *m, int max_len, int max_rows, size_t cache_bytes, int share,
+                             MPI_Comm comm, pp_err *err) {
     memset(sc, 0, sizeof *sc);
     const model_config *c = &m->cfg;
     if (max_len <= 0 || max_len > c->seq_len) max_len = c->seq_len;
@@ -19,7 +24,8 @@ pp_status scorer_init(scorer *sc, const model *m, int max_len, int max_rows, siz
     double slot_bytes = 2.0 * c->n_layers * max_len * c->n_kv_heads * model_head_dim(c) * sizeof(float);
     double fit = (double)cache_bytes / slot_bytes;
     int slots = fit < 1 ? 1 : fit > max_rows ? max_rows : (int)fit;
-    PP_TRY(infer_init_rows(&sc->inf, m, slots, max_len, max_rows, err));
+    if (share) PP_TRY(infer_init_shared(&sc->inf, m, slots, max_len, max_rows, comm, err));
+    else PP_TRY(infer_init_rows(&sc->inf, m, slots, max_len, max_rows, err));
     sc->max_rows = max_rows;
     size_t R = (size_t)max_rows, S = (size_t)slots;
     sc->row_slot = malloc(5 * R * sizeof(int));

@@ -38,6 +38,11 @@ typedef struct {
  * scorer is used (make a new one). */
 PP_MUST_CHECK pp_status scorer_init(scorer *sc, const model *m, int max_len, int max_rows, size_t cache_bytes,
                                     pp_err *err);
+/* The same with the packed weights held once per node when share
+ * (infer_init_shared over comm: collective, and scorer_free then is too);
+ * the same bits either way. */
+PP_MUST_CHECK pp_status scorer_init_shared(scorer *sc, const model *m, int max_len, int max_rows, size_t cache_bytes,
+                                           int share, MPI_Comm comm, pp_err *err);
 void scorer_free(scorer *sc);
 /* Bytes the scorer allocated. */
 size_t scorer_memory_bytes(const scorer *sc);

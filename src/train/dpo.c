@@ -118,7 +118,8 @@ pp_status dpo_compute_logps(dpo_data *d, const model *m, int micro_batch, MPI_Co
     int64_t lo = d->n * rank / size, hi = d->n * (rank + 1) / size;
     int chunk = micro_batch > SCORE_PAIRS ? micro_batch : SCORE_PAIRS;
     scorer sc;
-    pp_status st = scorer_init(&sc, m, d->max_len, 0, 0, err);
+    /* the ranks of a node hold the reference's packed weights once */
+    pp_status st = scorer_init_shared(&sc, m, d->max_len, 0, 0, 1, comm, err);
     int *idx = malloc((size_t)chunk * sizeof *idx), *lens = malloc((size_t)2 * chunk * sizeof *lens);
     int *tokens = malloc((size_t)2 * chunk * d->max_len * sizeof *tokens);
     uint8_t *mask = malloc((size_t)2 * chunk * d->max_len);
