@@ -8,6 +8,7 @@
 int main(int argc, char **argv) {
     const char *model_path = NULL, *prompts_path = NULL, *out = NULL;
     chat_options chat = {0};
+    const char *max_memory = NULL;
     int k = 0, top_k = 0, max_new = 128, chunk = 8, max_batch = GENERATE_DEFAULT_MAX_BATCH;
     double temperature = 1.0, top_p = 1.0, kv_mb = 0;
     long long seed = 1;
@@ -26,6 +27,9 @@ int main(int argc, char **argv) {
         CHAT_STAGE_OPTIONS(chat),
         {"max-batch", OPT_INT, &max_batch, "N", GENERATE_MAX_BATCH_HELP, NULL, 0, 1, 65536},
         {"kv-cache-mb", OPT_DOUBLE, &kv_mb, "MB", GENERATE_KV_CACHE_HELP, NULL, 0, 0, 1e9},
+        {"max-memory", OPT_STRING, &max_memory, "SIZE",
+         "refuse to start when the estimated memory per rank exceeds SIZE (e.g. 8G; default: the node's available "
+         "memory shared by its ranks)", NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--model M.h5 --prompts P.h5 --out C.h5 --k K [--temperature T --top-p P --top-k N "
                               "--max-new-tokens N --seed S --chunk-prompts N --max-batch N --kv-cache-mb MB "
@@ -54,7 +58,9 @@ int main(int argc, char **argv) {
                           .chunk_prompts = chunk,
                           .chat = chat,
                           .max_batch = max_batch,
-                          .kv_cache_mb = kv_mb};
+                          .kv_cache_mb = kv_mb,
+                          .max_memory = max_memory,
+                          .mem = &s.mem};
     generate_report rep = {0};
     if (st == PP_OK) {
         pp_provenance prov = {"pp-generate", pp_cli_effective(&cli), inputs, 2};

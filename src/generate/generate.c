@@ -697,6 +697,14 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
                          .seed = o->gen.seed, .stop = &stop, .share_weights = 1, .share_comm = comm};
     /* the ranks of a node share one packed copy of the weights: collective */
     st = pp_agree(comm, st, err);
+    if (st == PP_OK) {
+        /* the estimate, before the decoder allocates (the model is loaded) */
+        pp_memory_part mem_parts[] = {{"model", 4.0 * (double)m.n_params},
+                                  {"decoder (KV cache, packed weights per node, buffers)",
+                                   decoder_estimate_bytes(&m, &dp, pp_ranks_on_node(comm))},
+                                  {"runtime", 32.0 * 1048576.0}};
+        st = pp_memory_check(o->mem, o->max_memory, mem_parts, 3, comm, log, err);
+    }
     if (st == PP_OK) st = decoder_init(&r.dec, &m, &dp, err);
     if (st == PP_OK && strlen(out_path) + 64 >= sizeof parts) st = pp_fail(err, PP_EINPUT, "%s: path too long", out_path);
     st = pp_agree(comm, st, err);

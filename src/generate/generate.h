@@ -52,6 +52,7 @@
 #include "core/pp_error.h"
 #include "io/pp_h5.h"
 #include "core/pp_log.h"
+#include "core/pp_memory.h"
 #include "core/pp_rng.h"
 #include "model/sample.h"
 #include "model/stop.h"
@@ -142,6 +143,8 @@ typedef struct {
     chat_options chat;  /* --chat-template, --stop, --stop-string */
     int max_batch;      /* sequences one decode step runs (model/decode.h) */
     double kv_cache_mb; /* KV cache budget that caps max_batch; <= 0: none */
+    const char *max_memory; /* --max-memory (NULL: what the machine has, core/pp_memory.h) */
+    pp_memory *mem;         /* the estimate, for the summary line (may be NULL) */
 } generate_options;
 
 typedef struct {

@@ -134,6 +134,11 @@ typedef struct {
 PP_MUST_CHECK pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_err *err);
 void decoder_free(decoder *d);
 
+/* Bytes decoder_init would allocate for m and p, per rank, before it runs
+ * (the same arithmetic as decoder_init's; the packed weights divided by
+ * node_ranks when p->share_weights): a stage's memory estimate. */
+double decoder_estimate_bytes(const model *m, const decoder_params *p, int node_ranks);
+
 /* Bytes decoder_init allocated (cache, weight copy, buffers). */
 size_t decoder_memory_bytes(const decoder *d);
 

@@ -52,6 +52,13 @@ for f in mb1 mb8 kv; do
     if why=$(same_data "$T/c1.h5" "$T/$f.h5"); then ok "max_batch_${f}_identical"; else fail "max_batch_${f}_identical" "$why"; fi
 done
 check_fails kv_budget_too_small 1 '--kv-cache-mb 0.001 holds no sequence' "$G" $ARGS --kv-cache-mb 0.001 --out "$T/bad.h5"
+# the memory estimate is printed before the decoder allocates, and a run over --max-memory stops there
+check_fails max_memory_refused 1 'needs an estimated .* per rank .*more than the --max-memory of 1.0 MiB' \
+    "$G" $ARGS --max-memory 1M --out "$T/bad_mem.h5"
+[ ! -e "$T/bad_mem.h5" ] && ok max_memory_no_output || fail max_memory_no_output "bad_mem.h5 written"
+"$G" $ARGS --out "$T/est.h5" >"$T/est.out" 2>&1
+grep -q 'memory estimate per rank' "$T/est.out" && grep -q 'peak memory per rank .*estimated' "$T/est.out" &&
+    ok memory_estimate_and_peak_printed || fail memory_estimate_and_peak_printed "$(tail -n 2 "$T/est.out")"
 [ ! -e "$T/c2.h5.parts" ] && [ ! -e "$T/c2.h5.tmp" ] && ok parts_removed || fail parts_removed "$(ls "$T")"
 n=$(h5dump -a /n_candidates "$T/c2.h5" | sed -n 's/.*(0): //p')
 [ "$n" = 176 ] && ok n_candidates_44x4 || fail n_candidates_44x4 "n_candidates=$n"
