@@ -32,6 +32,10 @@ static const char *tokenizer_name(const tokenizer *t) { return tok_kind_name(t->
 /* ------------------------------------------------------------- workspace */
 
 pp_status rm_ws_alloc(rm_ws *ws, const model *m, int max_tokens, pp_err *err) {
+    return rm_ws_alloc_shared(ws, m, max_tokens, 0, MPI_COMM_NULL, err);
+}
+
+pp_status rm_ws_alloc_shared(rm_ws *ws, const model *m, int max_tokens, int share, MPI_Comm comm, pp_err *err) {
     memset(ws, 0, sizeof *ws);
     const int S = m->cfg.seq_len;
     if (max_tokens <= 0) max_tokens = RM_DEFAULT_BATCH_TOKENS > S ? RM_DEFAULT_BATCH_TOKENS : S;
@@ -40,7 +44,7 @@ pp_status rm_ws_alloc(rm_ws *ws, const model *m, int max_tokens, pp_err *err) {
                        max_tokens, S);
     ws->max_tokens = max_tokens;
     ws->d = m->cfg.dim;
-    PP_TRY(scorer_init(&ws->sc, m, 0, 0, 0, err));
+    PP_TRY(scorer_init_shared(&ws->sc, m, 0, 0, 0, share, comm, err));
     size_t N = (size_t)max_tokens;
     ws->lens = malloc(N * sizeof *ws->lens);
     ws->tokens = malloc(N * sizeof *ws->tokens);
@@ -454,7 +458,9 @@ pp_status rm_fit(const rm_fit_config *c, rm_fit_report *rep, pp_err *err) {
     char split[RM_MAX_HELDOUT][16], train_split[16] = "";
     const char *split_ptr[RM_MAX_HELDOUT];
     if (st == PP_OK) st = model_load(c->model_path, &m, err);
-    if (st == PP_OK) st = rm_ws_alloc(&ws, &m, c->batch_tokens, err);
+    /* the frozen feature model's packed weights, once per node (collective) */
+    st = pp_agree(c->comm, st, err);
+    if (st == PP_OK) st = rm_ws_alloc_shared(&ws, &m, c->batch_tokens, 1, c->comm, err);
     st = pp_agree(c->comm, st, err);
     const int d = m.cfg.dim;
     rep->d = d;

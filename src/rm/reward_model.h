@@ -92,6 +92,10 @@ typedef struct {
 /* max_tokens: tokens per forward pass, at least the model's seq_len
  * (0 -> max(RM_DEFAULT_BATCH_TOKENS, seq_len)). */
 PP_MUST_CHECK pp_status rm_ws_alloc(rm_ws *ws, const model *m, int max_tokens, pp_err *err);
+/* The same with the scorer's packed weights held once per node when share
+ * (scorer_init_shared over comm: collective; rm_ws_free then is too). */
+PP_MUST_CHECK pp_status rm_ws_alloc_shared(rm_ws *ws, const model *m, int max_tokens, int share, MPI_Comm comm,
+                                           pp_err *err);
 void rm_ws_free(rm_ws *ws);
 
 /* Features of n sequences prompt[i] + resp[i] into phi[n][d] (row-major,
