@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
     judge_cli jc;
     judge_cli_defaults(&jc);
     chat_options chat = {0};
+    const char *max_memory = NULL;
     pp_option opts[64] = {
         {"policy", OPT_STRING, &policy, "M2.h5", "the model to evaluate", NULL, 1, 0, 0},
         {"baseline", OPT_STRING, &baseline, "M.h5", "the model to compare against (normally the reference)", NULL, 1, 0, 0},
@@ -31,6 +32,9 @@ int main(int argc, char **argv) {
         CHAT_STAGE_OPTIONS(chat),
         {"max-batch", OPT_INT, &max_batch, "N", GENERATE_MAX_BATCH_HELP, NULL, 0, 1, 65536},
         {"kv-cache-mb", OPT_DOUBLE, &kv_mb, "MB", GENERATE_KV_CACHE_HELP " (each model has its own)", NULL, 0, 0, 1e9},
+        {"max-memory", OPT_STRING, &max_memory, "SIZE",
+         "refuse to start when the estimated memory per rank exceeds SIZE (e.g. 8G; default: the node's available "
+         "memory shared by its ranks)", NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--policy M2.h5 --baseline M.h5 --prompts P.h5[,P2.h5] --out E.h5 --judge oracle|cmd ...",
                   .description = "Generates one response per prompt from each model (same seeds), asks the judge about "
@@ -68,6 +72,7 @@ int main(int argc, char **argv) {
     if (st == PP_OK) st = judge_cli_check(&jc, judge, 0, &s.err);
     if (st == PP_OK) st = pp_check_output(out, in, 2 + n, &s.err);
     eval_options o = {.judge = judge, .j = jc, .chunk_prompts = chunk, .chat = chat, .max_batch = max_batch, .kv_cache_mb = kv_mb,
+                      .max_memory = max_memory, .mem = &s.mem,
                       .gen = {.k = 1, .max_new_tokens = max_new, .seed = (uint64_t)seed,
                               .sample = {.temperature = (float)temperature, .top_k = top_k, .top_p = (float)top_p}}};
     eval_split_summary sum[EVAL_MAX_SPLITS];

@@ -567,12 +567,24 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
         st = pp_fail(err, PP_EINPUT, "%s and %s have different chat templates ('%s', '%s'): choose one with --chat-template",
                      policy_path, baseline_path, chat_run_family(&models[0], &o->chat), chat_run_family(&models[1], &o->chat));
     if (st == PP_OK) st = longest_prompt(prompt_paths, n_splits, models, &o->chat, longest, err);
+    decoder_params dp[2];
+    for (int s = 0; s < 2; s++)
+        dp[s] = (decoder_params){.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb,
+                                 .max_prompt_tokens = longest[s], .max_new_tokens = o->gen.max_new_tokens, .k = 1,
+                                 .sample = o->gen.sample, .seed = o->gen.seed, .stop = &stop[s]};
+    /* the estimate, before the decoders allocate (the models are loaded) */
+    st = pp_agree(comm, st, err);
+    if (st == PP_OK) {
+        pp_memory_part parts[] = {{"models", 4.0 * (double)(models[0].n_params + models[1].n_params)},
+                                  {"decoders (KV caches, packed weights, buffers)",
+                                   decoder_estimate_bytes(&models[0], &dp[0], 1) +
+                                       decoder_estimate_bytes(&models[1], &dp[1], 1)},
+                                  {"runtime", 32.0 * 1048576.0}};
+        st = pp_memory_check(o->mem, o->max_memory, parts, 3, comm, log, err);
+    }
     for (int s = 0; st == PP_OK && s < 2; s++) {
         st = chat_stop_set(&models[s], &o->chat, &stop[s], err);
-        decoder_params dp = {.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb, .max_prompt_tokens = longest[s],
-                             .max_new_tokens = o->gen.max_new_tokens, .k = 1, .sample = o->gen.sample,
-                             .seed = o->gen.seed, .stop = &stop[s]};
-        if (st == PP_OK) st = decoder_init(&dec[s], &models[s], &dp, err);
+        if (st == PP_OK) st = decoder_init(&dec[s], &models[s], &dp[s], err);
     }
     if (st == PP_OK && rank == 0)
         pp_info(log, "decoders: %d and %d sequences per step (--max-batch %d), %.1f MiB allocated once per rank",

@@ -48,6 +48,8 @@ typedef struct {
     chat_options chat;          /* --chat-template, --stop, --stop-string (both models) */
     int max_batch;              /* responses decoded together (model/decode.h) */
     double kv_cache_mb;         /* KV cache budget per model that caps max_batch; <= 0: none */
+    const char *max_memory;     /* --max-memory (NULL: what the machine has, core/pp_memory.h) */
+    pp_memory *mem;             /* the estimate, for the summary line (may be NULL) */
 } eval_options;
 
 typedef struct {

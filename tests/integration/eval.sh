@@ -120,4 +120,7 @@ if command -v gnuplot >/dev/null 2>&1; then
         else fail "report_${png}_png" "missing or too small"; fi
     done
 else skip report_runs "gnuplot is not installed (make deps installs gnuplot-nox)"; fi
+check_fails eval_max_memory_refused 1 'needs an estimated .* per rank .*more than the --max-memory of 1.0 MiB' \
+    "$BIN/pp-eval" --policy "$T/a.h5" --baseline "$T/b.h5" --prompts "$T/test.h5" --out "$T/mem.h5" --max-memory 1M
+[ ! -e "$T/mem.h5" ] && ok eval_max_memory_no_output || fail eval_max_memory_no_output "mem.h5 written"
 check_fails report_needs_input 1 'give --model, --eval, --compare or --rounds' "$BIN/pp-report"
