@@ -80,3 +80,26 @@ check_fails judge_model_labels_two 1 'want two labels' "$R" --candidates "$T/c.h
 check_fails judge_model_needs_model 1 'needs --judge-model' "$R" --candidates "$T/c.h5" --out "$T/x.h5" --judge model
 check_fails judge_model_not_pointwise 1 'is pairwise' "$R" --candidates "$T/c.h5" --out "$T/x.h5" --method score $JUDGE
 [ ! -e "$T/x.h5" ] && ok judge_model_bad_no_output || fail judge_model_bad_no_output "x.h5 written"
+
+# a judge model trained here (pp-sft on labelled judge prompts of the built-in
+# suite, from the cached base model) against a random judge, on the oracle's
+# ground truth: its pairs must be ordered right more often
+BASE=$ROOT/cache/base-model/base.h5
+if [ ! -f "$BASE" ]; then
+    skip judge_model_trained "needs the cached base model (make base-model, or make demo, makes $BASE)"
+else
+    printf '{prompt}{a}|{b}' >"$T/jt.txt"
+    "$BUILD/tests/tools/make_judge_data" "$T/jd.h5" 4000 5 "$T/jt.txt" >/dev/null 2>&1
+    if pp_mpirun 2 "$BIN/pp-sft" --data "$T/jd.h5" --out "$T/judge.h5" --init "$BASE" --steps 300 --batch 32 \
+        --micro-batch 16 --lr 1e-3 --warmup 20 >"$T/sft.out" 2>&1; then
+        "$BIN/pp-prompts" --suite builtin --split test --n 60 --out "$T/sp.h5" >/dev/null 2>&1
+        "$BUILD/tests/tools/make_candidates" "$T/sp.h5" "$T/sc.h5" 4 suite 7
+        "$R" --candidates "$T/sc.h5" --out "$T/rt.h5" --method iterative --judge model --judge-model "$T/judge.h5" \
+            --judge-template "$T/jt.txt" >"$T/rt.out" 2>&1
+        "$R" --candidates "$T/sc.h5" --out "$T/rr.h5" --method iterative --judge oracle --judge-noise 0.5 >"$T/rr.out" 2>&1
+        a=$(attr "$T/rt.h5" truth_pair_accuracy) b=$(attr "$T/rr.h5" truth_pair_accuracy)
+        if [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { exit !(a > b + 0.2) }'; then
+            ok "judge_model_trained_beats_random (pairs ordered right: trained judge $a, random judge $b)"
+        else fail judge_model_trained_beats_random "trained judge $a, random judge $b"; fi
+    else fail judge_model_trained "pp-sft: $(tail -n 1 "$T/sft.out")"; fi
+fi

@@ -3,8 +3,9 @@
  *
  *   make_judge_data OUT.h5 N SEED [TEMPLATE]
  *
- * Prompt i: built-in suite train item (i, SEED), its reference and a
- * plausible wrong answer (tasks_wrong_answer) in an order drawn from
+ * Prompt i: built-in suite train item (i, SEED), its reference and a wrong
+ * answer (a plausible one from tasks_wrong_answer, or an empty one) in an
+ * order drawn from
  * (SEED, i), written into the judge prompt exactly as pp-rank's model judge
  * renders it (judge_model_render: TEMPLATE or the built-in template, then
  * the verdict cue).  The reference is "A" when the correct answer is shown
@@ -50,8 +51,11 @@ int main(int argc, char **argv) {
         task_item t;
         if (tasks_make(&all, TASK_SPLIT_TRAIN, (uint64_t)i, seed, &t, &err) != PP_OK) return fail(&err);
         pp_rng r = pp_rng_stream(seed, (uint64_t)i, 0x4A554447u /* "JUDG" */);
+        /* the wrong answer: plausible (two thirds) or empty, the kinds
+         * make_candidates writes for K = 4 */
         char wrong[TASK_TEXT_MAX];
-        tasks_wrong_answer(&t, &r, wrong);
+        if (pp_rng_below(&r, 3) == 0) wrong[0] = '\0';
+        else tasks_wrong_answer(&t, &r, wrong);
         int correct_first = (int)pp_rng_below(&r, 2);
         const char *a = correct_first ? t.answer : wrong, *b = correct_first ? wrong : t.answer;
         if (!judge_model_render(templ ? templ : judge_model_default_template, t.prompt, a, b, &text, &cap)) {
