@@ -77,7 +77,7 @@ pp_status generate_encode(const tokenizer *t, int vocab_size, const char *text, 
     if (len > (size_t)INT_MAX / 2) return pp_fail(err, PP_EINPUT, "prompt of %zu bytes is too long", len);
     int *v = malloc(tok_max_ids(t, len) * sizeof *v);
     if (!v) return pp_fail(err, PP_ESYS, "out of memory tokenizing a prompt of %zu bytes", len);
-    pp_status st = tok_encode(t, text, 1, 0, v, n, err);
+    pp_status st = tok_encode_cap(t, text, 1, 0, v, (int)tok_max_ids(t, len), n, err);
     for (int i = 0; st == PP_OK && i < *n; i++)
         if (v[i] < 0 || v[i] >= vocab_size)
             st = pp_fail(err, PP_EINPUT, "token id %d is outside the model's vocabulary (size %d)", v[i], vocab_size);

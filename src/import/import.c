@@ -270,7 +270,7 @@ static pp_status row_texts(row_ctx *r, json_t *obj, char *t[3], pp_err *err) {
  * text: a leading space of the response stands in for it. */
 static pp_status encode_response(const tokenizer *tok, const char *text, int *ids, int *n, pp_err *err) {
     if (tok->kind == TOK_LLAMA2C && text[0] == ' ') text++;
-    return tok_encode(tok, text, 0, 1, ids, n, err);
+    return tok_encode_cap(tok, text, 0, 1, ids, (int)tok_max_ids(tok, strlen(text)), n, err);
 }
 
 /* TRL's truncation (import.h): ids[0] prompt, ids[1] chosen, ids[2] rejected. */
@@ -329,7 +329,9 @@ static pp_status keep_row(row_ctx *r, char *t[3], import_acc *a, pp_err *err) {
     for (int s = 0; st == PP_OK && s < 3; s++) {
         ids[s] = malloc(tok_max_ids(r->tok, strlen(t[s])) * sizeof(int));
         if (!ids[s]) st = pp_fail(err, PP_ESYS, "out of memory");
-        else if (s == 0) st = tok_encode(r->tok, t[0] + r->prompt_bos, 1, 0, ids[0], &n[0], err); /* docs/chat.md: one BOS */
+        else if (s == 0) /* docs/chat.md: one BOS */
+            st = tok_encode_cap(r->tok, t[0] + r->prompt_bos, 1, 0, ids[0], (int)tok_max_ids(r->tok, strlen(t[0])), &n[0],
+                                err);
         else st = encode_response(r->tok, t[s], ids[s], &n[s], err);
     }
     if (st == PP_OK) truncate_row(r, ids, n, a);

@@ -130,7 +130,7 @@ static pp_status encode(model_judge *j, const char *text, int **ids, int *n, pp_
         j->enc = p;
         j->enc_cap = need;
     }
-    PP_TRY(tok_encode(&j->m.tok, text, 1, 0, j->enc, n, err));
+    PP_TRY(tok_encode_cap(&j->m.tok, text, 1, 0, j->enc, (int)need, n, err));
     *ids = j->enc;
     return PP_OK;
 }

@@ -577,8 +577,8 @@ size_t tok_max_ids(const tokenizer *t, size_t len) { return t->kind == TOK_HF_BP
 
 pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_eos, int *ids,
                      int *n_ids, pp_err *err) {
-    size_t need = tok_max_ids(t, text ? strlen(text) : 0);
-    int cap = need > (size_t)INT_MAX ? INT_MAX : (int)need;
+    size_t len = text ? strlen(text) : 0;
+    int cap = len > (size_t)INT_MAX - 3 ? INT_MAX : (int)len + 3;
     return tok_encode_cap(t, text, add_bos, add_eos, ids, cap, n_ids, err);
 }
 

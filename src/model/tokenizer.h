@@ -104,9 +104,11 @@ int tok_is_special(const tokenizer *t, int id);
  * BOS when tokenizer_config.json says add_bos_token and the tokenizer.json
  * has no template); invalid UTF-8 is first replaced by U+FFFD per bad byte
  * (as text reaching HF from a lossy decode would be).
- * `ids` must hold at least tok_max_ids(t, strlen(text)) entries; *n_ids
- * receives the count.  Any byte string is accepted: invalid UTF-8 falls
- * back to byte tokens. */
+ * `ids` must hold at least strlen(text) + 3 entries; *n_ids receives the
+ * count.  Any byte string is accepted: invalid UTF-8 falls back to byte
+ * tokens.  An hf-bpe text that needs more ids than that fails with
+ * PP_EINPUT: callers that take any text size their buffer with
+ * tok_max_ids and call tok_encode_cap. */
 PP_MUST_CHECK pp_status tok_encode(const tokenizer *t, const char *text, int add_bos, int add_eos,
                      int *ids, int *n_ids, pp_err *err);
 /* The most ids a text of len bytes can encode to, BOS and EOS included:

@@ -35,7 +35,7 @@ pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok,
     pp_status st = PP_OK;
     for (int64_t i = 0; st == PP_OK && i < p->n; i++) {
         int n_prompt = 0, n_ans = 0;
-        st = tok_encode(tok, p->text[i], 1, 0, scratch, &n_prompt, err);
+        st = tok_encode_cap(tok, p->text[i], 1, 0, scratch, (int)tok_max_ids(tok, strlen(p->text[i])), &n_prompt, err);
         if (st != PP_OK) break;
         d->start[i] = pos;
         memcpy(d->tokens + pos, scratch, (size_t)n_prompt * sizeof(int));
@@ -54,7 +54,7 @@ pp_status sft_data_build(sft_data *d, const prompt_set *p, const tokenizer *tok,
                 a = answer;
             }
             /* the answer continues the prompt: encode it alone, no BOS */
-            st = tok_encode(tok, a, 0, 1, scratch, &n_ans, err);
+            st = tok_encode_cap(tok, a, 0, 1, scratch, (int)tok_max_ids(tok, strlen(a)), &n_ans, err);
             if (st != PP_OK) break;
             if (tok->kind == TOK_LLAMA2C && n_ans > 0 && scratch[0] == tok->bos_id) n_ans--; /* defensive */
             memcpy(d->tokens + pos + n_prompt, scratch, (size_t)n_ans * sizeof(int));
