@@ -24,7 +24,8 @@ echo "-- greedy decoding (temperature 0), oracle judge, both orders:"
 "$ROOT/bin/pp-inspect" "$W/eval_greedy.h5" | sed -n '2,/^attributes:/p' | sed '$d'
 echo "-- sampling at temperature 1 (the policy as the sampler that made the candidates):"
 "$ROOT/bin/pp-inspect" "$W/eval_sampled.h5" | sed -n '2,/^attributes:/p' | sed '$d'
-h5dump -a /train/heldout_rewards_accuracy "$W/policy.h5" 2>/dev/null | sed -n 's/.*(0): \(.*\)/-- implicit-reward accuracy of the policy on held-out test pairs: \1/p'
+h5dump -a /train/heldout_rewards_accuracy "$W/policy.h5" 2>/dev/null | sed -n 's/.*(0): \(.*\)/\1/p' |
+    awk '{ printf "-- implicit-reward accuracy of the policy on held-out test pairs: %.1f%%\n", 100 * $1 }'
 echo "(win rate: mean of 1 win / 0.5 tie / 0 loss over prompts, ± standard error;"
 echo " policy acc / baseline acc: exact-match accuracy of the aligned policy / the base model)"
 echo
