@@ -63,7 +63,11 @@ done
 rm -rf "$T/t.h5" "$T/t.h5.ckpt"
 PP_TEST_STEP_DELAY_MS=100 $S --out "$T/t.h5" $ARGS >/dev/null 2>&1 &
 pid=$!
-sleep 1
+# the stop handler is installed before the parts directory is locked:
+# signal only once the run holds its lock (a loaded machine starts slowly)
+i=0
+while ! [ -s "$T/t.h5.ckpt/lock" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
 kill -TERM $pid
 wait $pid
 code=$?

@@ -103,7 +103,11 @@ for at in early 3 9 15; do
     rm -rf "$T/k.h5" "$T/k.h5.ckpt"
     PP_TEST_STEP_DELAY_MS=100 pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/k.h5" $ARGS --checkpoint-every 3 >/dev/null 2>&1 &
     pid=$!
-    if [ $at = early ]; then sleep 0.3
+    if [ $at = early ]; then
+        # once the run holds its lock (it may start slowly), before its first checkpoint
+        i=0
+        while ! [ -s "$T/k.h5.ckpt/lock" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+        sleep 0.3
     else
         i=0
         while [ "$(newest_step)" != "" ] && [ "$(newest_step)" -lt $at ] || [ "$(newest_step)" = "" ]; do
@@ -121,7 +125,11 @@ done
 rm -rf "$T/t.h5" "$T/t.h5.ckpt"
 PP_TEST_STEP_DELAY_MS=100 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/t.h5" $ARGS >/dev/null 2>&1 &
 pid=$!
-sleep 1
+# the stop handler is installed before the parts directory is locked:
+# signal only once the run holds its lock (a loaded machine starts slowly)
+i=0
+while ! [ -s "$T/t.h5.ckpt/lock" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
 kill -TERM $pid
 wait $pid
 code=$?
