@@ -44,9 +44,9 @@ static pp_status heldout_list(const char *config_value, int argc, char **argv, c
 /* Options of one kind given to the other: refused by name. */
 static pp_status kind_options(const pp_cli *cli, int linear, pp_err *err) {
     static const char *const linear_only[] = {"features", "l2", "max-iter", "batch-tokens"};
-    static const char *const e2e_only[] = {"steps", "batch", "micro-batch", "seed", "judge-template", "judge-labels"};
+    static const char *const e2e_only[] = {"steps", "batch", "micro-batch", "context", "seed", "judge-template", "judge-labels"};
     const char *const *list = linear ? e2e_only : linear_only;
-    int n = linear ? 6 : 4;
+    int n = linear ? 7 : 4;
     for (int i = 0; i < n; i++)
         if (pp_cli_is_set(cli, list[i]))
             return pp_fail(err, PP_EINPUT, "--%s does not apply to --kind %s", list[i],
@@ -86,6 +86,7 @@ int main(int argc, char **argv) {
         {"steps", OPT_INT64, &e.steps, "N", "pointwise, pairwise: optimizer steps", NULL, 0, 1, 1e12},
         {"batch", OPT_INT, &e.batch, "B", "pointwise, pairwise: pairs per step over all ranks (pairwise: each in both orders)", NULL, 0, 1, 1e7},
         {"micro-batch", OPT_INT, &e.micro_batch, "B", "pointwise, pairwise: pairs per forward/backward on one rank", NULL, 0, 1, 1e6},
+        {"context", OPT_INT, &e.context, "N", "pointwise, pairwise: the trained model's context in tokens, at least the base model's (0: the base model's); a judge prompt holds the prompt and both answers", NULL, 0, 0, 1 << 17},
         {"seed", OPT_INT64, &e.seed, "S", "pointwise, pairwise: order of the pairs", NULL, 0, 0, 0},
         {"judge-template", OPT_STRING, &e.judge_template, "FILE", "pairwise: the judge prompt template ({prompt}, {a}, {b}; default: the model judge's built-in one), recorded in the output", NULL, 0, 0, 0},
         {"judge-labels", OPT_STRING, &e.judge_labels, "A,B", "pairwise: the verdict labels, one token each after the cue, recorded in the output", NULL, 0, 0, 0},

@@ -170,6 +170,24 @@ pp_status judge_model_labels(const tokenizer *tok, const char *labels, int ids[2
     return PP_OK;
 }
 
+/* The template a judge model was trained with (pp-rm --kind pairwise
+ * records it as the root attribute judge_template): the default when no
+ * --judge-template is given.  *templ stays NULL when the file has none. */
+static pp_status trained_template(const char *path, char **templ, pp_err *err) {
+    *templ = NULL;
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
+    pp_status st = PP_OK;
+    if (pp_h5_has_attr(&f, "/", "judge_template")) {
+        *templ = malloc(1 << 20);
+        st = *templ ? pp_h5_get_attr_str(&f, "/", "judge_template", *templ, 1 << 20, err)
+                    : pp_fail(err, PP_ESYS, "judge model: out of memory");
+    }
+    pp_h5_close(&f);
+    if (st != PP_OK) free(*templ), *templ = NULL;
+    return st;
+}
+
 static pp_status model_start(void **ctx, const judge_config *cfg, pp_err *err) {
     const judge_cli *cli = cfg->cli;
     if (!cli->model_path) return pp_fail(err, PP_EINPUT, "--judge model needs --judge-model J.h5");
@@ -182,8 +200,9 @@ static pp_status model_start(void **ctx, const judge_config *cfg, pp_err *err) {
         if (st == PP_OK && strlen(j->templ) != len)
             st = pp_fail(err, PP_EINPUT, "%s: the judge template holds a NUL byte", cli->template_path);
     } else if (st == PP_OK) {
-        j->templ = strdup(judge_model_default_template);
-        if (!j->templ) st = pp_fail(err, PP_ESYS, "judge model: out of memory");
+        st = trained_template(cli->model_path, &j->templ, err);
+        if (st == PP_OK && !j->templ) j->templ = strdup(judge_model_default_template);
+        if (st == PP_OK && !j->templ) st = pp_fail(err, PP_ESYS, "judge model: out of memory");
     }
     if (st == PP_OK)
         st = judge_model_check_template(j->templ, cli->template_path ? cli->template_path : "built-in", err);

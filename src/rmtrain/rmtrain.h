@@ -29,7 +29,10 @@
  * uses each pair in both orders).  A pair whose judge prompt does not fit
  * the model's context (pairwise only) is left out, counted and reported;
  * pointwise sequences longer than the context are cut to it, as the
- * linear reward model cuts them.
+ * linear reward model cuts them.  --context N gives the trained model a
+ * longer context than the base model's (RoPE has no table to grow; the
+ * positions beyond the base's are learned by this training): a judge
+ * prompt holds the prompt and two answers.
  *
  * At the end the trained model is evaluated on the training pairs and on
  * every held-out file (the same forward passes on any rank count: whole
@@ -62,6 +65,7 @@ typedef struct {
     int n_heldout;
     long long steps, seed;
     int batch, micro_batch;        /* pairs per step (all ranks), pairs per forward pass */
+    int context;                   /* the trained model's context (seq_len); 0: the base model's */
     const char *judge_template;    /* pairwise: template file (NULL: the built-in) */
     const char *judge_labels;      /* pairwise: "A,B" */
     trainer_cli opt;
