@@ -357,8 +357,7 @@ static pp_status final_figures(void *vjob, const model *m, int *n, const char **
     PP_TRY(evaluate(&j->ctx, &j->data, m, j->comm, &acc, &agr, err));
     names[k] = "train_accuracy", values[k++] = acc;
     if (o->kind == RMTRAIN_PAIRWISE) names[k] = "train_agreement", values[k++] = agr;
-    pp_info(j->log, "training pairwise accuracy %.4f on %lld pairs%s", acc, (long long)j->data.n,
-            o->kind == RMTRAIN_PAIRWISE ? "" : "");
+    pp_info(j->log, "training pairwise accuracy %.4f on %lld pairs", acc, (long long)j->data.n);
     if (o->kind == RMTRAIN_PAIRWISE) pp_info(j->log, "training order agreement %.4f", agr);
     for (int h = 0; h < o->n_heldout; h++) {
         PP_TRY(evaluate(&j->ctx, &j->held_data[h], m, j->comm, &acc, &agr, err));
@@ -394,12 +393,12 @@ static pp_status check_options(const rmtrain_options *o, pp_err *err) {
  * model) for the model as it will be trained. */
 static pp_status build_examples(rmt_job *j, const char *path, const pairs_set *s, rmt_data *d, pp_err *err) {
     PP_TRY(data_build(d, j->o->kind, s, &j->m, j->templ, err));
+    if (d->n == 0)
+        return pp_fail(err, PP_EINPUT, "%s: no pair's judge prompt fits the model's context (%d tokens): use a "
+                       "shorter --judge-template or a longer --context", path, j->m.cfg.seq_len);
     if (d->skipped > 0)
         pp_warn(j->log, "%s: %lld of %lld pairs left out: their judge prompt does not fit the context (%d tokens)",
                 path, (long long)d->skipped, (long long)s->n_pairs, j->m.cfg.seq_len);
-    if (d->n == 0)
-        return pp_fail(err, PP_EINPUT, "%s: no pair's judge prompt fits the model's context (%d tokens): use a "
-                       "shorter --judge-template", path, j->m.cfg.seq_len);
     return PP_OK;
 }
 
