@@ -41,16 +41,21 @@ static pp_status heldout_list(const char *config_value, int argc, char **argv, c
     return PP_OK;
 }
 
-/* Options of one kind given to the other: refused by name. */
-static pp_status kind_options(const pp_cli *cli, int linear, pp_err *err) {
+/* Options of one kind given to the other: refused by name.  The trainer's
+ * options (opts[trainer_first..]) are the end-to-end kinds' own, except
+ * --max-memory. */
+static pp_status kind_options(const pp_cli *cli, int linear, int trainer_first, pp_err *err) {
     static const char *const linear_only[] = {"features", "l2", "max-iter", "batch-tokens"};
-    static const char *const e2e_only[] = {"steps", "batch", "micro-batch", "context", "seed", "judge-template", "judge-labels"};
+    static const char *const e2e_only[] = {"steps", "batch", "micro-batch", "context", "seed", "judge-template",
+                                           "judge-labels"};
+    const char *kind = linear ? "linear" : "pointwise or pairwise";
     const char *const *list = linear ? e2e_only : linear_only;
     int n = linear ? 7 : 4;
     for (int i = 0; i < n; i++)
-        if (pp_cli_is_set(cli, list[i]))
-            return pp_fail(err, PP_EINPUT, "--%s does not apply to --kind %s", list[i],
-                           linear ? "linear" : "pointwise or pairwise");
+        if (pp_cli_is_set(cli, list[i])) return pp_fail(err, PP_EINPUT, "--%s does not apply to --kind %s", list[i], kind);
+    for (int i = trainer_first; linear && i < cli->n_opts; i++)
+        if (strcmp(cli->opts[i].name, "max-memory") != 0 && pp_cli_is_set(cli, cli->opts[i].name))
+            return pp_fail(err, PP_EINPUT, "--%s does not apply to --kind %s", cli->opts[i].name, kind);
     return PP_OK;
 }
 
@@ -70,7 +75,7 @@ int main(int argc, char **argv) {
     double l2 = 1.0;
     int max_iter = 50, batch_tokens = 0;
     rmtrain_options e = {.steps = 200, .seed = 1, .batch = 32, .micro_batch = 8, .judge_labels = "A,B",
-                         .opt = {.lr = 1e-4, .warmup = 20, .min_lr_ratio = 0.1, .weight_decay = 0.0, .grad_clip = 1.0,
+                         .opt = {.lr = 1e-3, .warmup = 20, .min_lr_ratio = 0.1, .weight_decay = 0.0, .grad_clip = 1.0,
                                  .adam_beta1 = 0.9, .adam_beta2 = 0.999, .adam_eps = 1e-8, .schedule = "cosine",
                                  .checkpoint_every = 100, .keep_last = 2, .log_every = 20}};
     pp_option opts[64] = {
@@ -106,6 +111,7 @@ int main(int argc, char **argv) {
                                  "OUT.h5 (pairwise).",
                   .opts = opts};
     while (opts[cli.n_opts].name) cli.n_opts++;
+    int trainer_first = cli.n_opts;
     trainer_cli_options(&e.opt, opts + cli.n_opts);
     cli.n_opts += TRAINER_CLI_N_OPTIONS;
     pp_stage s;
@@ -116,7 +122,7 @@ int main(int argc, char **argv) {
     const char *heldout_paths[RM_MAX_HELDOUT];
     int n_heldout = 0, linear = !strcmp(kind, "linear");
     pp_status st = heldout_list(heldout, argc, argv, heldout_buf, sizeof heldout_buf, heldout_paths, &n_heldout, &s.err);
-    if (st == PP_OK) st = kind_options(&cli, linear, &s.err);
+    if (st == PP_OK) st = kind_options(&cli, linear, trainer_first, &s.err);
     if (st == PP_OK && linear) {
         rm_fit_config c = {.pairs_path = pairs, .model_path = model_path, .out_path = out, .heldout_paths = heldout_paths,
                            .n_heldout = n_heldout, .lambda = l2, .max_iter = max_iter, .batch_tokens = batch_tokens,
