@@ -3,7 +3,8 @@
 # end to end.  Pairs where the truth is clear (make_candidates' reference,
 # wrong and empty answers of the built-in suite, ranked by the oracle with
 # noise 0, for a small byte-level model): each kind learns (held-out
-# accuracy well above chance), 1 and 2 ranks give the same run, a killed
+# accuracy well above chance), 1 and 2 ranks give the same run (and so do
+# --shard-optimizer and --recompute), a killed
 # run resumes to the same file, the files work as judges in pp-rank (score
 # with --judge rm, iterative with --judge model), bad input is one line.
 . "$(dirname "$0")/../lib.sh"
@@ -66,6 +67,15 @@ for kind in pointwise pairwise; do
     a1=$(get "$T/${kind}_np1.h5" train/heldout_accuracy_0) a2=$(get "$T/${kind}_np2.h5" train/heldout_accuracy_0)
     [ -n "$a1" ] && [ "$a1" = "$a2" ] && ok "rm_e2e_${kind}_np1_vs_np2_accuracy" ||
         fail "rm_e2e_${kind}_np1_vs_np2_accuracy" "'$a1' vs '$a2'"
+done
+
+# ---- --shard-optimizer and --recompute: the same file as the plain 2-rank run
+for kind in pointwise pairwise; do
+    if [ $kind = pointwise ]; then args=$PW; else args=$PA; fi
+    pp_mpirun 2 "$RM" $args --steps 12 --lr 1e-3 --shard-optimizer --recompute --out "$T/${kind}_zr.h5" >/dev/null 2>&1
+    f1=$(get "$T/${kind}_np2.h5" fingerprint) f2=$(get "$T/${kind}_zr.h5" fingerprint)
+    [ -n "$f1" ] && [ "$f1" = "$f2" ] && ok "rm_e2e_${kind}_shard_recompute_same" ||
+        fail "rm_e2e_${kind}_shard_recompute_same" "fingerprint '$f2' vs '$f1'"
 done
 
 # ---- killed after a checkpoint, the same command writes the same file
