@@ -123,4 +123,6 @@ check_fails rm_e2e_e2e_option_refused 1 '--steps does not apply to --kind linear
     "$RM" --pairs "$T/ra.h5" --model "$T/base.h5" --steps 3 $X
 check_fails rm_e2e_judge_rm_pairwise_file 1 'without a reward head' \
     "$R" --candidates "$T/cb.h5" --out "$T/x.h5" --method score --judge rm --rm "$T/pairwise.h5"
-[ ! -e "$T/x.h5" ] && ok rm_e2e_bad_no_output || fail rm_e2e_bad_no_output "x.h5 written"
+check_fails rm_e2e_no_llama2c_export 1 'reward head' "$BIN/pp-convert" --model "$T/pointwise.h5" --to-llama2c "$T/x.bin"
+check_fails rm_e2e_no_hf_export 1 'reward head' "$BIN/pp-convert" --model "$T/pointwise.h5" --to-hf "$T/xhf"
+[ ! -e "$T/x.h5" ] && [ ! -e "$T/x.bin" ] && [ ! -e "$T/xhf" ] && ok rm_e2e_bad_no_output || fail rm_e2e_bad_no_output "x.h5, x.bin or xhf written"
