@@ -100,6 +100,12 @@ done
 # ---- the files as judges: the pointwise model scores (--judge rm), the
 # pairwise model judges (--judge model, its recorded template by default)
 R=$BIN/pp-rank
+# the rm judge's scoring API (rm_load of a model file with a head, the
+# batch-invariant scorer) ranks the held-out pairs as the training run did
+got=$("$BUILD/tests/tools/rm_score" "$T/pointwise.h5" "$T/pointwise.h5" "$T/rb.h5" 2>&1 | sed -n 's/^accuracy \([0-9.]*\) .*/\1/p')
+want=$(printf '%.6f' "$(get "$T/pointwise.h5" train/heldout_accuracy_0)")
+[ -n "$got" ] && [ "$got" = "$want" ] && ok "rm_e2e_pointwise_scores_as_trained ($got)" ||
+    fail rm_e2e_pointwise_scores_as_trained "rm_score '$got', training run '$want'"
 if "$R" --candidates "$T/cb.h5" --out "$T/js.h5" --method score --judge rm --rm "$T/pointwise.h5" >"$T/js.log" 2>&1; then
     a=$(get "$T/js.h5" truth_pair_accuracy)
     above "$a" 0.8 && ok "rm_e2e_pointwise_judge_rm ($a)" || fail rm_e2e_pointwise_judge_rm "pairs ordered right '$a'"
