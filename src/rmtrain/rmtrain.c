@@ -13,6 +13,7 @@
 
 #include "core/pp_file.h"
 #include "core/pp_mpi.h"
+#include "core/pp_rng.h"
 #include "core/pp_runkey.h"
 #include "io/pairs.h"
 #include "judge/judge_model.h"
@@ -319,6 +320,7 @@ static pp_status evaluate(rmt_ctx *c, const rmt_data *d, const model *m, MPI_Com
 
 /* ------------------------------------------------------------ the run */
 
+
 typedef struct {
     const rmtrain_options *o;
     model m;
@@ -478,6 +480,9 @@ pp_status rmtrain_run(const rmtrain_options *o, MPI_Comm comm, const pp_log *log
         char stage[32];
         snprintf(stage, sizeof stage, "rm-%s", kind_name(o->kind));
         st = trainer_run_key(&key, stage, "pairs", o->pairs, "model", &j.m, o->steps, o->arguments, comm, err);
+        /* the template's text, not only its path (the same on every rank: each read the file) */
+        if (st == PP_OK && j.templ)
+            pp_runkey_i64(&key, "judge_template_hash", (int64_t)pp_hash_bytes(0, j.templ, strlen(j.templ)));
     }
     if (st == PP_OK) {
         pp_provenance prov = {"pp-rm", o->arguments, in, n_in};

@@ -79,16 +79,23 @@ for kind in pointwise pairwise; do
 done
 
 # ---- killed after a checkpoint, the same command writes the same file
+# kill_after_checkpoint OUT CMD...: CMD (slowed) is killed once OUT.ckpt
+# holds a checkpoint
+kill_after_checkpoint() {
+    kout=$1
+    shift
+    PP_TEST_STEP_DELAY_MS=150 setsid "$@" >/dev/null 2>&1 &
+    kpid=$!
+    i=0
+    while ! ls "$kout.ckpt"/step-*.h5 >/dev/null 2>&1 && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+    kill -9 $kpid 2>/dev/null
+    wait $kpid 2>/dev/null
+}
 for kind in pointwise pairwise; do
     if [ $kind = pointwise ]; then args=$PW; else args=$PA; fi
     out=$T/${kind}_k.h5
     run="$RM $args --steps 12 --lr 1e-3 --checkpoint-every 4 --out $out"
-    PP_TEST_STEP_DELAY_MS=150 setsid $run >/dev/null 2>&1 &
-    pid=$!
-    i=0
-    while ! ls "$out.ckpt"/step-*.h5 >/dev/null 2>&1 && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-    kill -9 $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    kill_after_checkpoint "$out" $run
     if [ -e "$out" ]; then skip "rm_e2e_${kind}_kill_resume" "the run ended before the kill"; continue; fi
     $run >"$T/resume.log" 2>&1
     f1=$(get "$T/${kind}_np1.h5" fingerprint) f2=$(get "$out" fingerprint)
@@ -96,6 +103,14 @@ for kind in pointwise pairwise; do
     else fail "rm_e2e_${kind}_kill_resume_identical" "fingerprint '$f2' vs '$f1': $(tail -n 2 "$T/resume.log" | tr '\n' ' ')"; fi
     check "rm_e2e_${kind}_kill_resume_losses" "$CMP" "$T/${kind}_np1.h5" "$out" /metrics/loss
 done
+
+# the judge template's text is part of the run: a checkpoint made with
+# another text under the same file name is refused by name
+printf '{prompt}={a}|{b}' >"$T/tk.txt"
+run="$RM --kind pairwise $DATA --context 128 --judge-template $T/tk.txt --steps 12 --checkpoint-every 2 --out $T/tk.h5"
+kill_after_checkpoint "$T/tk.h5" $run
+printf '{prompt}#{a}|{b}' >"$T/tk.txt"
+check_fails rm_e2e_template_text_in_run_key 1 'judge_template_hash was' $run
 
 # ---- the files as judges: the pointwise model scores (--judge rm), the
 # pairwise model judges (--judge model, its recorded template by default)
