@@ -38,7 +38,7 @@ static pp_status heldout_list(const char *config_value, int argc, char **argv, c
 }
 
 int main(int argc, char **argv) {
-    const char *pairs = NULL, *model_path = NULL, *out = NULL, *features = "last", *heldout = NULL;
+    const char *pairs = NULL, *model_path = NULL, *out = NULL, *features = "last", *heldout = NULL, *max_memory = NULL;
     double l2 = 1.0;
     int max_iter = 50, batch_tokens = 0;
     pp_option opts[] = {
@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
         {"heldout", OPT_STRING, &heldout, "R2.h5", "pairs file(s) to report accuracy on (repeat the option or give a comma list)", NULL, 0, 0, 0},
         {"max-iter", OPT_INT, &max_iter, "N", "Newton systems to solve at most", NULL, 0, 1, 10000},
         {"batch-tokens", OPT_INT, &batch_tokens, "N", "tokens per feature forward pass (0: max(1024, context))", NULL, 0, 0, 1e8},
+        {"max-memory", OPT_STRING, &max_memory, "SIZE", PP_MAX_MEMORY_HELP, NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--pairs R.h5 --model M.h5 --out RM.h5 [--features last|mean] [--l2 LAMBDA] [--heldout R2.h5 ...]",
                   .description = "Fits a Bradley-Terry reward model r = w . phi(prompt, response) on chosen/rejected pairs, "
@@ -67,7 +68,8 @@ int main(int argc, char **argv) {
     rm_fit_report rep = {0};
     rm_fit_config c = {.pairs_path = pairs, .model_path = model_path, .out_path = out, .heldout_paths = heldout_paths,
                        .lambda = l2, .max_iter = max_iter, .batch_tokens = batch_tokens, .comm = s.comm,
-                       .log = &s.log, .program = "pp-rm", .arguments = pp_cli_effective(&cli)};
+                       .log = &s.log, .program = "pp-rm", .arguments = pp_cli_effective(&cli),
+                       .max_memory = max_memory, .mem = &s.mem};
     pp_status st = heldout_list(heldout, argc, argv, heldout_buf, sizeof heldout_buf, heldout_paths, &n_heldout, &s.err);
     c.n_heldout = n_heldout;
     if (st == PP_OK) st = rm_feature_parse(features, &c.features, &s.err);
