@@ -66,7 +66,8 @@ void scorer_free(scorer *sc) {
 double scorer_estimate_bytes(const model_config *c, int max_len, int max_rows, size_t cache_bytes, int node_ranks) {
     int slots = scorer_shape(c, &max_len, &max_rows, cache_bytes);
     return infer_estimate_bytes(c, slots, max_len, max_rows, node_ranks) +
-           (double)max_rows * ((double)c->vocab_size + c->dim) * sizeof(float) + (5.0 * max_rows + 3.0 * slots) * sizeof(int);
+           (double)max_rows * ((double)c->vocab_size + c->dim) * sizeof(float) + (5.0 * max_rows + 3.0 * slots) * sizeof(int) +
+           slots * sizeof(double);
 }
 
 size_t scorer_memory_bytes(const scorer *sc) {
