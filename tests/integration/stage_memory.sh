@@ -137,6 +137,21 @@ check_fails import_max_memory_refused 1 "$REFUSED" "$BIN/pp-import" --data "$T/t
     --out "$T/impx.h5" --max-memory 1M
 [ ! -e "$T/impx.h5" ] && ok import_refused_no_output || fail import_refused_no_output "impx.h5 written"
 
+# ---- pp-report (an eval file read whole; a fake gnuplot that writes the PNG)
+cat >"$T/fakeplot" <<'EOS'
+#!/bin/sh
+out=$(sed -n "s/^set output '\(.*\)'\$/\1/p" "$1")
+printf 'PNG' >"$out"
+EOS
+chmod +x "$T/fakeplot"
+if "$BUILD/tests/tools/make_report_inputs" eval "$T/e.h5" test,ood >/dev/null 2>&1; then
+    "$BIN/pp-report" --eval "$T/e.h5" --out-dir "$T" --gnuplot "$T/fakeplot" >"$T/report.log" 2>&1
+    printed report_estimate_printed "$T/report.log"
+    est_vs_peak report_estimate_vs_peak "$T/report.log"
+else
+    fail report_estimate_printed "make_report_inputs eval failed"
+fi
+
 # ---- pp-inspect: its stdout is for scripts, so neither the estimate nor a summary line
 "$BIN/pp-inspect" "$T/r.h5" --get n_pairs >"$T/inspect.out" 2>"$T/inspect.err"
 [ "$(grep -c . "$T/inspect.out")" = 1 ] && grep -qx '[1-9][0-9]*' "$T/inspect.out" && [ ! -s "$T/inspect.err" ] &&
