@@ -442,10 +442,12 @@ static pp_status load(const char *path, model *m, MPI_Comm comm, pp_err *err) {
 pp_status model_load(const char *path, model *m, pp_err *err) { return load(path, m, MPI_COMM_NULL, err); }
 
 pp_status model_load_shared(const char *path, model *m, MPI_Comm comm, pp_err *err) {
-    if (comm == MPI_COMM_NULL || pp_ranks_on_node(comm) < 2) {
-        pp_status st = load(path, m, MPI_COMM_NULL, err);
-        return comm == MPI_COMM_NULL ? st : pp_agree(comm, st, err);
-    }
+    if (comm == MPI_COMM_NULL) return load(path, m, MPI_COMM_NULL, err);
+    /* one way for every rank (the calls inside differ): the window as soon
+       as any node has two ranks, so uneven nodes cannot disagree */
+    int on_node = pp_ranks_on_node(comm), most = on_node;
+    MPI_Allreduce(&on_node, &most, 1, MPI_INT, MPI_MAX, comm);
+    if (most < 2) return pp_agree(comm, load(path, m, MPI_COMM_NULL, err), err);
     return load(path, m, comm, err);
 }
 
