@@ -10,9 +10,34 @@
 #include "stage/pp_stage.h"
 
 typedef struct {
-    const char *from, *from_hf, *tok_path_in, *out, *to, *to_hf, *model_path, *dtype;
+    const char *from, *from_hf, *tok_path_in, *out, *to, *to_hf, *model_path, *dtype, *max_memory;
     int version, max_seq_len;
 } convert_args;
+
+/* The estimate per rank, from the headers alone, before any weight is
+ * read: the fp32 model every direction holds, plus, from Hugging Face, one
+ * mapped tensor of the checkpoint at a time (its pages dropped after) and
+ * the row-permutation scratch of q/k both ways.  A llama2.c checkpoint is
+ * fp32: its size is the model's. */
+static pp_status convert_memory_check(pp_stage *s, const convert_args *a) {
+    model_config c = {0};
+    char arch[64];
+    double weights = 0, tensor = 0, scratch = 0;
+    pp_status st = PP_OK;
+    if (a->from) weights = pp_file_bytes(a->from); /* llama2c_load names a bad file */
+    else if (a->from_hf) st = hf_read_config(a->from_hf, a->max_seq_len, &c, arch, &s->err);
+    else st = model_read_config(a->model_path, &c, &s->err);
+    if (st == PP_OK && !a->from) {
+        weights = 4.0 * (double)model_param_count(&c);
+        scratch = a->to ? 0.0 : 4.0 * model_q_dim(&c) * (double)c.dim;
+        if (a->from_hf) tensor = 4.0 * (double)c.dim * (c.vocab_size > c.hidden_dim ? c.vocab_size : c.hidden_dim);
+    }
+    st = pp_agree(s->comm, st, &s->err);
+    if (st != PP_OK) return st;
+    pp_memory_part parts[] = {{"model (fp32)", weights}, {"mapped checkpoint tensor", tensor},
+                              {"q/k permutation scratch", scratch}, {"runtime", PP_MEMORY_RUNTIME_BYTES}};
+    return pp_memory_check(&s->mem, a->max_memory, parts, 4, s->comm, &s->log, &s->err);
+}
 
 static pp_status import_llama2c(pp_stage *s, pp_cli *cli, const convert_args *a, model *m) {
     pp_input in[2] = {{"llama2c", a->from}, {"tokenizer", a->tok_path_in}};
@@ -109,6 +134,7 @@ int main(int argc, char **argv) {
         {"model", OPT_STRING, &a.model_path, "M.h5", "with --to-llama2c or --to-hf: the model file to export", NULL, 0, 0, 0},
         {"llama2c-version", OPT_INT, &a.version, "V", "with --to-llama2c: header version 0 (legacy) or 1", NULL, 0, 0, 1},
         {"dtype", OPT_CHOICE, &a.dtype, "T", "with --to-hf: weight type of model.safetensors (bf16 rounds to nearest even)", "f32|bf16", 0, 0, 0},
+        {"max-memory", OPT_STRING, &a.max_memory, "SIZE", PP_MAX_MEMORY_HELP, NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--from-llama2c X.bin --tokenizer T.bin --out M.h5 | --to-llama2c X.bin --model M.h5 | "
                               "--from-hf DIR [--tokenizer T.bin] [--max-seq-len N] --out M.h5 | --to-hf DIR --model M.h5 [--dtype f32|bf16]",
@@ -129,6 +155,7 @@ int main(int argc, char **argv) {
     else if (a.from && (!a.tok_path_in || !a.out)) st = pp_fail(&s.err, PP_EINPUT, "--from-llama2c needs --tokenizer and --out");
     else if (a.from_hf && !a.out) st = pp_fail(&s.err, PP_EINPUT, "--from-hf needs --out");
     else if ((a.to || a.to_hf) && !a.model_path) st = pp_fail(&s.err, PP_EINPUT, "--to-llama2c and --to-hf need --model");
+    if (st == PP_OK) st = convert_memory_check(&s, &a);
     if (st == PP_OK && a.from) st = import_llama2c(&s, &cli, &a, &m);
     else if (st == PP_OK && a.to) st = export_llama2c(&s, &a, &m);
     else if (st == PP_OK && a.from_hf) st = import_hf(&s, &cli, &a, &m);

@@ -32,9 +32,7 @@ int main(int argc, char **argv) {
         CHAT_STAGE_OPTIONS(chat),
         {"max-batch", OPT_INT, &max_batch, "N", GENERATE_MAX_BATCH_HELP, NULL, 0, 1, 65536},
         {"kv-cache-mb", OPT_DOUBLE, &kv_mb, "MB", GENERATE_KV_CACHE_HELP " (each model has its own)", NULL, 0, 0, 1e9},
-        {"max-memory", OPT_STRING, &max_memory, "SIZE",
-         "refuse to start when the estimated memory per rank exceeds SIZE (e.g. 8G; default: the node's available "
-         "memory shared by its ranks)", NULL, 0, 0, 0},
+        {"max-memory", OPT_STRING, &max_memory, "SIZE", PP_MAX_MEMORY_HELP, NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--policy M2.h5 --baseline M.h5 --prompts P.h5[,P2.h5] --out E.h5 --judge oracle|cmd ...",
                   .description = "Generates one response per prompt from each model (same seeds), asks the judge about "

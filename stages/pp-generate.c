@@ -27,9 +27,7 @@ int main(int argc, char **argv) {
         CHAT_STAGE_OPTIONS(chat),
         {"max-batch", OPT_INT, &max_batch, "N", GENERATE_MAX_BATCH_HELP, NULL, 0, 1, 65536},
         {"kv-cache-mb", OPT_DOUBLE, &kv_mb, "MB", GENERATE_KV_CACHE_HELP, NULL, 0, 0, 1e9},
-        {"max-memory", OPT_STRING, &max_memory, "SIZE",
-         "refuse to start when the estimated memory per rank exceeds SIZE (e.g. 8G; default: the node's available "
-         "memory shared by its ranks)", NULL, 0, 0, 0},
+        {"max-memory", OPT_STRING, &max_memory, "SIZE", PP_MAX_MEMORY_HELP, NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--model M.h5 --prompts P.h5 --out C.h5 --k K [--temperature T --top-p P --top-k N "
                               "--max-new-tokens N --seed S --chunk-prompts N --max-batch N --kv-cache-mb MB "
@@ -41,8 +39,8 @@ int main(int argc, char **argv) {
                                  "or killed resumes from them when started again with the same command (exit status 75 "
                                  "after a stop signal). Every rank decodes many prompts at once (--max-batch sequences per "
                                  "step, prompts pulled chunk by chunk); it allocates once the KV cache (--kv-cache-mb), "
-                                 "a packed copy of the weights (4 bytes per parameter) and row buffers, and logs the "
-                                 "total. Example: d=512, 8 layers, 8-token prompts, 128 new tokens: 4.2 MiB of cache "
+                                 "a packed copy of the weights (4 bytes per parameter; it and the model are held once per "
+                                 "node, shared by the node's ranks) and row buffers, and logs the total. Example: d=512, 8 layers, 8-token prompts, 128 new tokens: 4.2 MiB of cache "
                                  "per sequence, 270 MiB at --max-batch 64, plus 110 MB of weights.",
                   .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
     pp_stage s;

@@ -25,8 +25,10 @@ int main(int argc, char **argv) {
     int rc = pp_stage_begin(&s, "pp-inspect", &cli, argc, argv);
     if (rc >= 0) return rc;
     s.no_done_line = 1; /* its stdout is read by scripts (--get) */
-    pp_status st = PP_OK;
-    if (s.rank == 0) {
+    /* the estimate (silent: no log): at most the file, read on rank 0 */
+    pp_memory_part mem_parts[] = {{"file", pp_file_bytes(file)}, {"runtime", PP_MEMORY_RUNTIME_BYTES}};
+    pp_status st = pp_memory_check(&s.mem, NULL, mem_parts, 2, s.comm, NULL, &s.err);
+    if (st == PP_OK && s.rank == 0) {
         if (validate) {
             st = pp_validate_file(file, &s.err);
             if (st == PP_OK) printf("%s: valid\n", file);

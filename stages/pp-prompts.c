@@ -46,6 +46,11 @@ int main(int argc, char **argv) {
     if (nsrc != 1) st = pp_fail(&s.err, PP_EINPUT, "give exactly one of --jsonl, --yaml, --text, --suite, --prompts (see --help)");
     if (st == PP_OK && bad_range) st = pp_fail(&s.err, PP_EINPUT, "--range '%s': expected FIRST:COUNT, FIRST >= 0, COUNT >= 1", range);
     if (st == PP_OK) st = pp_check_output(out, inputs, src ? 1 : 0, &s.err);
+    /* the estimate: rank 0 holds the prompts read (about 4 x the source; a
+       suite prompt is under 1 KiB) while it writes them */
+    pp_memory_part mem_parts[] = {{"prompts", src ? 4.0 * pp_file_bytes(src) : 1024.0 * (double)n},
+                                  {"runtime", PP_MEMORY_RUNTIME_BYTES}};
+    if (st == PP_OK) st = pp_memory_check(&s.mem, NULL, mem_parts, 2, s.comm, &s.log, &s.err);
 
     prompt_set set = {0};
     prompt_cleanup report = {0};

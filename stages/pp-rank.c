@@ -10,6 +10,7 @@
 int main(int argc, char **argv) {
     const char *cand_path = NULL, *out = NULL, *method = "iterative", *judge = "oracle";
     const char *rm = NULL, *rejected = "worst", *pairs_mode = "best", *jsonl = NULL, *rm_model = NULL;
+    const char *max_memory = NULL;
     int both_orders = 0, queue_depth = 3;
     judge_cli jc;
     judge_cli_defaults(&jc);
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
         {"pairs", OPT_CHOICE, &pairs_mode, "MODE", "best: (best, rejected) per prompt; all: every pair the ranking implies", "best|all", 0, 0, 0},
         {"queue-depth", OPT_INT, &queue_depth, "N", "calls queued at each worker rank", NULL, 0, 1, 64},
         {"jsonl", OPT_STRING, &jsonl, "FILE", "also write the pairs as TRL JSON lines {prompt, chosen, rejected}", NULL, 0, 0, 0},
+        {"max-memory", OPT_STRING, &max_memory, "SIZE", PP_MAX_MEMORY_HELP, NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--candidates C.h5 --out R.h5 --method iterative|knockout|roundrobin|score "
                               "--judge oracle|cmd|rm|model [--judge-cmd \"PROGRAM ARGS\"] [--rm RM.h5] [--judge-model J.h5] [--both-orders]",
@@ -56,6 +58,8 @@ int main(int argc, char **argv) {
     o.queue_depth = queue_depth;
     o.candidates_path = cand_path;
     o.out_path = out;
+    o.max_memory = max_memory;
+    o.mem = &s.mem;
     rank_file_options f = {.method = method, .rejected = rejected, .jsonl = jsonl, .arguments = pp_cli_effective(&cli)};
     pp_status st = rank_file(&o, &f, &s.log, s.comm, &s.err);
     return pp_stage_end(&s, st);

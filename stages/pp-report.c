@@ -59,6 +59,10 @@ int main(int argc, char **argv) {
     if (!model && !eval && !compare && !rounds)
         st = pp_fail(&s.err, PP_EINPUT, "give --model, --eval, --compare or --rounds (see --help)");
     if (st == PP_OK && summary && !rounds) st = pp_fail(&s.err, PP_EINPUT, "--summary goes with --rounds W");
+    /* the estimate: the eval file read whole; the model files' metrics and
+       the rounds' attributes are small (the weights are never read) */
+    pp_memory_part mem_parts[] = {{"eval file", pp_file_bytes(eval)}, {"runtime", PP_MEMORY_RUNTIME_BYTES}};
+    if (st == PP_OK) st = pp_memory_check(&s.mem, NULL, mem_parts, 2, s.comm, &s.log, &s.err);
     char png[4096];
     if (st == PP_OK && s.rank == 0 && model) {
         snprintf(png, sizeof png, "%s/%straining.png", out_dir, prefix);

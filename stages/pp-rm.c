@@ -126,7 +126,8 @@ int main(int argc, char **argv) {
     if (st == PP_OK && linear) {
         rm_fit_config c = {.pairs_path = pairs, .model_path = model_path, .out_path = out, .heldout_paths = heldout_paths,
                            .n_heldout = n_heldout, .lambda = l2, .max_iter = max_iter, .batch_tokens = batch_tokens,
-                           .comm = s.comm, .log = &s.log, .program = "pp-rm", .arguments = pp_cli_effective(&cli)};
+                           .comm = s.comm, .log = &s.log, .program = "pp-rm", .arguments = pp_cli_effective(&cli),
+                           .max_memory = e.opt.max_memory, .mem = &s.mem};
         st = fit_linear(&s, &c, features);
     } else if (st == PP_OK) {
         e.pairs = pairs, e.model = model_path, e.out = out, e.heldout = heldout_paths, e.n_heldout = n_heldout;

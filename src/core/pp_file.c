@@ -89,3 +89,8 @@ pp_status pp_read_json(const char *path, size_t max_bytes, const char *what, siz
                        pp_text_shown(je.text, "(unprintable)"));
     return PP_OK;
 }
+
+double pp_file_bytes(const char *path) {
+    struct stat sb;
+    return path && stat(path, &sb) == 0 ? (double)sb.st_size : 0.0;
+}

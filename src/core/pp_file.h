@@ -23,6 +23,9 @@ typedef struct {
 PP_MUST_CHECK pp_status pp_check_output(const char *out, const pp_input *inputs, int n_inputs, pp_err *err);
 /* A 64-bit hash of a file's bytes as 16 hex digits (fingerprints of files
  * that carry none of their own). */
+/* Size of a file in bytes; 0 when it cannot be stat'ed (the reader that
+ * opens it then names the problem).  For memory estimates. */
+double pp_file_bytes(const char *path);
 PP_MUST_CHECK pp_status pp_file_hash(const char *path, char out[17], pp_err *err);
 
 /* The one whole-file reader: path into a NUL-terminated copy (*len bytes;

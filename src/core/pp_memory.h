@@ -27,6 +27,15 @@ typedef struct {
     double bytes;
 } pp_memory_part;
 
+/* What a stage holds besides its data (libraries, MPI, HDF5 caches): the
+ * "runtime" part of every estimate (measured: about 25-30 MiB per rank). */
+#define PP_MEMORY_RUNTIME_BYTES (32.0 * 1048576.0)
+
+/* The --max-memory option's help, the same in every stage. */
+#define PP_MAX_MEMORY_HELP                                                                                              \
+    "refuse to start when the estimated memory per rank exceeds SIZE (e.g. 8G; default: the node's available "      \
+    "memory shared by its ranks)"
+
 /* "24G", "512M", "1.5T", "800K" (binary units) or a plain number of
  * bytes; what names the option in the error line. */
 PP_MUST_CHECK pp_status pp_memory_parse(const char *text, const char *what, double *bytes, pp_err *err);

@@ -560,8 +560,9 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     int rank;
     MPI_Comm_rank(comm, &rank);
     stop_set stop[2];
-    pp_status st = model_load(policy_path, &models[0], err);
-    if (st == PP_OK) st = model_load(baseline_path, &models[1], err);
+    /* the weights are only read: one copy per node (collective) */
+    pp_status st = model_load_shared(policy_path, &models[0], comm, err);
+    if (st == PP_OK) st = model_load_shared(baseline_path, &models[1], comm, err);
     /* one rendering of the prompts serves both models: they must agree on it */
     if (st == PP_OK && strcmp(chat_run_family(&models[0], &o->chat), chat_run_family(&models[1], &o->chat)) != 0)
         st = pp_fail(err, PP_EINPUT, "%s and %s have different chat templates ('%s', '%s'): choose one with --chat-template",
@@ -575,11 +576,13 @@ pp_status eval_run(const char *policy_path, const char *baseline_path, const cha
     /* the estimate, before the decoders allocate (the models are loaded) */
     st = pp_agree(comm, st, err);
     if (st == PP_OK) {
-        pp_memory_part parts[] = {{"models", 4.0 * (double)(models[0].n_params + models[1].n_params)},
+        int on_node = pp_ranks_on_node(comm);
+        pp_memory_part parts[] = {{on_node > 1 ? "models (1/ranks: node-shared)" : "models",
+                                   4.0 * (double)(models[0].n_params + models[1].n_params) / on_node},
                                   {"decoders (KV caches, packed weights, buffers)",
                                    decoder_estimate_bytes(&models[0], &dp[0], 1) +
                                        decoder_estimate_bytes(&models[1], &dp[1], 1)},
-                                  {"runtime", 32.0 * 1048576.0}};
+                                  {"runtime", PP_MEMORY_RUNTIME_BYTES}};
         st = pp_memory_check(o->mem, o->max_memory, parts, 3, comm, log, err);
     }
     for (int s = 0; st == PP_OK && s < 2; s++) {

@@ -684,7 +684,9 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     int longest = 0;
 
     pp_status st = check_options(o, err);
-    if (st == PP_OK) st = model_load(model_path, &m, err);
+    /* the weights are only read: one copy per node (collective) */
+    st = pp_agree(comm, st, err);
+    if (st == PP_OK) st = model_load_shared(model_path, &m, comm, err);
     if (st == PP_OK) st = prompts_load(&ps, prompts_path, err);
     if (st == PP_OK && ps.n < 1) st = pp_fail(err, PP_EINPUT, "%s: no prompts", prompts_path);
     stop_set stop;
@@ -699,10 +701,12 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     st = pp_agree(comm, st, err);
     if (st == PP_OK) {
         /* the estimate, before the decoder allocates (the model is loaded) */
-        pp_memory_part mem_parts[] = {{"model", 4.0 * (double)m.n_params},
+        int on_node = pp_ranks_on_node(comm);
+        pp_memory_part mem_parts[] = {{on_node > 1 ? "model (1/ranks: node-shared)" : "model",
+                                       4.0 * (double)m.n_params / on_node},
                                   {"decoder (KV cache, packed weights per node, buffers)",
-                                   decoder_estimate_bytes(&m, &dp, pp_ranks_on_node(comm))},
-                                  {"runtime", 32.0 * 1048576.0}};
+                                   decoder_estimate_bytes(&m, &dp, on_node)},
+                                  {"runtime", PP_MEMORY_RUNTIME_BYTES}};
         st = pp_memory_check(o->mem, o->max_memory, mem_parts, 3, comm, log, err);
     }
     if (st == PP_OK) st = decoder_init(&r.dec, &m, &dp, err);

@@ -515,6 +515,16 @@ pp_status import_run(const import_options *o, MPI_Comm comm, const pp_log *log, 
     MPI_Comm_rank(comm, &rank);
     pp_input inputs[2] = {{"data", o->input}, {"model", o->model}};
     pp_status st = pp_check_output(o->out, inputs, 2, err);
+    /* the estimate, before anything is read: rank 0 loads the model for its
+       tokenizer and keeps the rows' texts and tokens (about 4 x the JSONL) */
+    model_config c;
+    st = pp_agree(comm, st == PP_OK ? model_read_config(o->model, &c, err) : st, err);
+    if (st == PP_OK) {
+        pp_memory_part parts[] = {{"model", 4.0 * (double)model_param_count(&c)},
+                                  {"rows (4 x the JSONL)", 4.0 * pp_file_bytes(o->input)},
+                                  {"runtime", PP_MEMORY_RUNTIME_BYTES}};
+        st = pp_memory_check(o->mem, o->max_memory, parts, 3, comm, log, err);
+    }
     pairs_set s = {0};
     if (st == PP_OK && rank == 0) st = import_rows(o, &s, log, err);
     st = pp_agree(comm, st, err);

@@ -50,6 +50,7 @@
 
 #include "core/pp_error.h"
 #include "core/pp_log.h"
+#include "core/pp_memory.h"
 
 typedef struct {
     const char *input;     /* the JSONL file */
@@ -60,6 +61,8 @@ typedef struct {
     int skip_bad;
     const char *chat_template; /* --chat-template NAME; NULL: the model's own */
     const char *arguments; /* effective options, for the provenance */
+    const char *max_memory; /* --max-memory (NULL: what the machine has, core/pp_memory.h) */
+    pp_memory *mem;        /* the estimate, for the summary line (may be NULL) */
 } import_options;
 
 /* Read, check, tokenize and write.  Rank 0 does the work; the others wait

@@ -4,6 +4,9 @@
 
 #include <string.h>
 
+#include "judge/judge_model.h"
+#include "rm/rm_memory.h"
+
 extern const judge_ops judge_oracle_ops, judge_cmd_ops, judge_rm_ops, judge_model_ops;
 
 /* A new judge: its file, and its table here. */
@@ -22,6 +25,13 @@ pp_status judge_start(judge_handle *j, const char *name, const judge_config *cfg
     if (!ops) return pp_fail(err, PP_EINPUT, "unknown judge '%s'", name ? name : "");
     PP_TRY(ops->start(&j->ctx, cfg, err));
     j->ops = ops;
+    return PP_OK;
+}
+
+pp_status judge_estimate_bytes(const char *name, const judge_config *cfg, double *bytes, pp_err *err) {
+    *bytes = 0;
+    if (name && !strcmp(name, "model")) return judge_model_estimate_bytes(cfg->cli, bytes, err);
+    if (name && !strcmp(name, "rm") && cfg->rm_path) return rm_judge_estimate_bytes(cfg->rm_path, cfg->rm_model_path, bytes, err);
     return PP_OK;
 }
 

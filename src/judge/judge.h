@@ -117,6 +117,11 @@ typedef struct {
 const judge_ops *judge_find(const char *name);
 /* PP_EINPUT for an unknown name, or whatever the judge's start says. */
 PP_MUST_CHECK pp_status judge_start(judge_handle *j, const char *name, const judge_config *cfg, pp_err *err);
+/* Bytes one rank's judge called name will hold once started, from cfg and
+ * the files' headers alone: the model judge's model and inference state,
+ * the rm judge's feature model and workspace; 0 for the oracle and cmd
+ * (an external command's own process is not this rank's memory). */
+PP_MUST_CHECK pp_status judge_estimate_bytes(const char *name, const judge_config *cfg, double *bytes, pp_err *err);
 PP_MUST_CHECK pp_status judge_matches(judge_handle *j, const judge_match *m, int n, judge_verdict *out, pp_err *err);
 PP_MUST_CHECK pp_status judge_score(judge_handle *j, const candidate_set *c, int64_t p, double *scores, pp_err *err);
 void judge_get_counters(const judge_handle *j, judge_counters *out);

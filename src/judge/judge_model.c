@@ -188,6 +188,19 @@ static pp_status trained_template(const char *path, char **templ, pp_err *err) {
     return st;
 }
 
+pp_status judge_model_estimate_bytes(const judge_cli *cli, double *bytes, pp_err *err) {
+    model_config c;
+    *bytes = 0;
+    if (!cli->model_path) return PP_OK; /* model_start names what is missing */
+    PP_TRY(model_read_config(cli->model_path, &c, err));
+    /* what model_start allocates: the model, its inference state, the
+       token rows and two [batch][vocab] logits buffers */
+    double B = cli->batch > 0 ? cli->batch : 1;
+    *bytes = 4.0 * (double)model_param_count(&c) + infer_estimate_bytes(&c, (int)B, c.seq_len, 256, 1) +
+             B * ((double)c.seq_len + 3) * sizeof(int) + 2.0 * B * c.vocab_size * sizeof(float);
+    return PP_OK;
+}
+
 static pp_status model_start(void **ctx, const judge_config *cfg, pp_err *err) {
     const judge_cli *cli = cfg->cli;
     if (!cli->model_path) return pp_fail(err, PP_EINPUT, "--judge model needs --judge-model J.h5");

@@ -49,6 +49,12 @@ PP_MUST_CHECK pp_status judge_model_labels(const tokenizer *tok, const char *lab
 /* A template must hold {prompt}, {a} and {b}. */
 PP_MUST_CHECK pp_status judge_model_check_template(const char *templ, const char *what, pp_err *err);
 
+struct judge_cli;
+/* Bytes model_start will allocate for the judge options cli (the model,
+ * its inference state and batch buffers), from the model file's config
+ * alone: pp-rank's memory estimate. */
+PP_MUST_CHECK pp_status judge_model_estimate_bytes(const struct judge_cli *cli, double *bytes, pp_err *err);
+
 /* The judge's table for judge.h ("model"). */
 extern const judge_ops judge_model_ops;
 

@@ -335,6 +335,18 @@ size_t infer_memory_bytes(const infer_state *st) {
            (slots + 3 * rows) * sizeof(int);
 }
 
+double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, int max_rows, int node_ranks) {
+    if (max_pos <= 0 || max_pos > c->seq_len) max_pos = c->seq_len;
+    int chunk = max_pos < PREFILL_CHUNK ? max_pos : PREFILL_CHUNK, rows = max_seqs > chunk ? max_seqs : chunk;
+    if (max_rows > rows) rows = max_rows;
+    double kv = (double)c->n_kv_heads * model_head_dim(c), d = c->dim, qd = model_q_dim(c);
+    double cache = 2.0 * c->n_layers * max_seqs * max_pos * kv;
+    double acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2.0 * c->hidden_dim);
+    double wt = (double)packed_weights_floats(c) / (node_ranks > 1 ? node_ranks : 1);
+    return (cache + acts + (double)max_pos * model_head_dim(c) + wt + max_pos) * sizeof(float) +
+           (max_seqs + 3.0 * rows) * sizeof(int);
+}
+
 void infer_step_products(const infer_state *st, int n, const float *in, float *out) {
     const model_config *c = &st->m->cfg;
     const infer_weights_t *wt = &st->wt;

@@ -97,6 +97,10 @@ PP_MUST_CHECK pp_status infer_init_rows(infer_state *st, const model *m, int max
 PP_MUST_CHECK pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int max_pos, int max_rows,
                                           MPI_Comm comm, pp_err *err);
 void infer_free(infer_state *st);
+/* What infer_init_rows (node_ranks 1) or infer_init_shared (the ranks on
+ * the node) would allocate for config c, before anything is: a stage's
+ * memory estimate (core/pp_memory.h). */
+double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, int max_rows, int node_ranks);
 /* Bytes the state allocated: cache, packed weights, buffers. */
 size_t infer_memory_bytes(const infer_state *st);
 

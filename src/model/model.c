@@ -297,7 +297,8 @@ pp_status model_check_finite(const model *m, const char *what, pp_err *err) {
 }
 
 void model_free(model *m) {
-    free(m->params);
+    if (m->params_node.have_win) pp_node_shared_free(&m->params_node);
+    else free(m->params);
     free(m->chat_template);
     tok_free(&m->tok);
     memset(m, 0, sizeof *m);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/pp_error.h"
+#include "core/pp_mpi.h"
 #include "model/tokenizer.h"
 
 typedef struct {
@@ -85,6 +86,9 @@ typedef struct {
      * (chat_family_name; "" when the model has no chat format) */
     char *chat_template;
     char chat_family[16];
+    /* set by model_load_shared: params is this node's one read-only copy
+       (an MPI-3 shared window), and model_free is collective on the node */
+    pp_node_shared params_node;
 } model;
 
 /* Longest context accepted (Llama 3.1 has 131072). */
@@ -134,6 +138,8 @@ uint64_t model_params_hash(const model *m);
 uint64_t model_fingerprint(const model *m);
 /* Reject NaN/Inf weights: names the first bad tensor. */
 PP_MUST_CHECK pp_status model_check_finite(const model *m, const char *what, pp_err *err);
+/* Free what the model holds; collective over the node's ranks when the
+ * parameters are node-shared (model_load_shared). */
 void model_free(model *m);
 /* Give a loaded model a reward head of zeros (cfg.reward_head = 1): the
  * buffer grows by dim floats at its end, every other tensor keeps its

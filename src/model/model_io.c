@@ -375,12 +375,33 @@ pp_status model_read_config(const char *path, model_config *c, pp_err *err) {
     return st;
 }
 
-pp_status model_load(const char *path, model *m, pp_err *err) {
+/* The parameters' buffer of a model of config c: private (comm is
+ * MPI_COMM_NULL), or the node's shared window (collective over comm). */
+static pp_status alloc_params(model *m, const model_config *c, MPI_Comm comm, pp_err *err) {
+    if (comm == MPI_COMM_NULL) return model_alloc(m, c, err);
     memset(m, 0, sizeof *m);
+    pp_status st = model_config_check(c, "model config", err);
+    m->cfg = *c;
+    m->n_params = model_param_count(c);
+    st = pp_agree(comm, st, err);
+    if (st == PP_OK) st = pp_node_shared_alloc(&m->params_node, comm, m->n_params * sizeof(float), err);
+    if (st != PP_OK) return st;
+    m->params = m->params_node.base;
+    model_point(&m->w, m->params, c);
+    return PP_OK;
+}
+
+/* model_load and model_load_shared: with a node-shared buffer only the
+ * node's first rank reads the tensors (and checks them for NaN/Inf); the
+ * outcome is agreed over comm, and on failure the model is freed by all. */
+static pp_status load(const char *path, model *m, MPI_Comm comm, pp_err *err) {
+    memset(m, 0, sizeof *m);
+    int shared = comm != MPI_COMM_NULL;
     pp_h5 f;
-    PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
+    pp_status st = pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err);
+    int opened = st == PP_OK;
     model_config c = {0};
-    pp_status st = read_config(&f, &c, err);
+    if (st == PP_OK) st = read_config(&f, &c, err);
     int n = st == PP_OK ? model_tensor_count(&c) : 0;
     tensor_info *tab = st == PP_OK ? malloc((size_t)n * sizeof *tab) : NULL;
     if (st == PP_OK && !tab) st = pp_fail(err, PP_ESYS, "out of memory");
@@ -392,14 +413,20 @@ pp_status model_load(const char *path, model *m, pp_err *err) {
         snprintf(name, sizeof name, "/tensors/%s", tab[i].name);
         st = pp_h5_expect(&f, name, PP_F32, tab[i].rank, tab[i].dims, NULL, err);
     }
-    if (st == PP_OK) st = model_alloc(m, &c, err);
-    for (int i = 0; st == PP_OK && i < n; i++) {
+    if (shared) st = pp_agree(comm, st, err);
+    if (st == PP_OK) st = alloc_params(m, &c, shared ? comm : MPI_COMM_NULL, err);
+    int reader = !shared || m->params_node.owner;
+    for (int i = 0; st == PP_OK && reader && i < n; i++) {
         char name[128];
         snprintf(name, sizeof name, "/tensors/%s", tab[i].name);
         st = pp_h5_read_all(&f, name, PP_F32, m->params + tab[i].offset, err);
     }
     free(tab);
-    if (st == PP_OK) st = model_check_finite(m, path, err);
+    if (st == PP_OK && reader) st = model_check_finite(m, path, err);
+    if (shared && m->params_node.have_win) {
+        st = pp_agree(comm, st, err);
+        pp_node_shared_sync(&m->params_node); /* the owner's floats, seen by the node */
+    }
     if (st == PP_OK) st = read_tokenizer(&f, m, err);
     if (st == PP_OK) st = read_chat(&f, m, err);
     if (st == PP_OK) {
@@ -415,9 +442,22 @@ pp_status model_load(const char *path, model *m, pp_err *err) {
                          "%s: weights, config or tokenizer do not match the stored fingerprint %s (got %s): file damaged or edited",
                          path, want, have);
     }
-    pp_h5_close(&f);
+    if (opened) pp_h5_close(&f);
+    if (shared) st = pp_agree(comm, st, err);
     if (st != PP_OK) model_free(m);
     return st;
+}
+
+pp_status model_load(const char *path, model *m, pp_err *err) { return load(path, m, MPI_COMM_NULL, err); }
+
+pp_status model_load_shared(const char *path, model *m, MPI_Comm comm, pp_err *err) {
+    if (comm == MPI_COMM_NULL) return load(path, m, MPI_COMM_NULL, err);
+    /* one way for every rank (the calls inside differ): the window as soon
+       as any node has two ranks, so uneven nodes cannot disagree */
+    int on_node = pp_ranks_on_node(comm), most = on_node;
+    MPI_Allreduce(&on_node, &most, 1, MPI_INT, MPI_MAX, comm);
+    if (most < 2) return pp_agree(comm, load(path, m, MPI_COMM_NULL, err), err);
+    return load(path, m, comm, err);
 }
 
 pp_status model_load_train_state(const char *path, const model *m, float *adam_m, float *adam_v,

@@ -62,6 +62,14 @@ PP_MUST_CHECK pp_status model_read_config(const char *path, model_config *c, pp_
 /* Read a model file: config checked before allocating, every tensor checked
  * for shape, weights checked for NaN/Inf, tokenizer validated. */
 PP_MUST_CHECK pp_status model_load(const char *path, model *m, pp_err *err);
+/* The same for a model only read (generation, scoring, reference
+ * log-probs, frozen features): the parameters are held once per node, in
+ * an MPI-3 shared window over the ranks of comm on this node that the
+ * node's first rank reads the file into, instead of one private copy per
+ * rank.  The weights must not be written; model_free is collective over
+ * the node.  One rank on every node: model_load.  Collective over comm;
+ * the status is agreed. */
+PP_MUST_CHECK pp_status model_load_shared(const char *path, model *m, MPI_Comm comm, pp_err *err);
 /* Read the optimizer moments of the parameters [first, first + count)
  * (count floats each, caller-owned buffers; 0, n_params for all of them:
  * any slice, so a checkpoint resumes at another rank count), the step and

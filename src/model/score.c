@@ -14,16 +14,23 @@ pp_status scorer_init(scorer *sc, const model *m, int max_len, int max_rows, siz
     return scorer_init_shared(sc, m, max_len, max_rows, cache_bytes, 0, MPI_COMM_NULL, err);
 }
 
+/* The defaults of max_len and max_rows, and the cache slots that
+ * cache_bytes holds (at least 1, at most max_rows): the one place that
+ * sizes a scorer (scorer_init_shared, scorer_estimate_bytes). */
+static int scorer_shape(const model_config *c, int *max_len, int *max_rows, size_t cache_bytes) {
+    if (*max_len <= 0 || *max_len > c->seq_len) *max_len = c->seq_len;
+    if (*max_rows <= 0) *max_rows = SCORE_ROWS;
+    if (cache_bytes == 0) cache_bytes = SCORE_CACHE_BYTES;
+    double slot_bytes = 2.0 * c->n_layers * *max_len * c->n_kv_heads * model_head_dim(c) * sizeof(float);
+    double fit = (double)cache_bytes / slot_bytes;
+    return fit < 1 ? 1 : fit > *max_rows ? *max_rows : (int)fit;
+}
+
 pp_status scorer_init_shared(scorer *sc, const model *m, int max_len, int max_rows, size_t cache_bytes, int share,
                              MPI_Comm comm, pp_err *err) {
     memset(sc, 0, sizeof *sc);
     const model_config *c = &m->cfg;
-    if (max_len <= 0 || max_len > c->seq_len) max_len = c->seq_len;
-    if (max_rows <= 0) max_rows = SCORE_ROWS;
-    if (cache_bytes == 0) cache_bytes = SCORE_CACHE_BYTES;
-    double slot_bytes = 2.0 * c->n_layers * max_len * c->n_kv_heads * model_head_dim(c) * sizeof(float);
-    double fit = (double)cache_bytes / slot_bytes;
-    int slots = fit < 1 ? 1 : fit > max_rows ? max_rows : (int)fit;
+    int slots = scorer_shape(c, &max_len, &max_rows, cache_bytes);
     if (share) PP_TRY(infer_init_shared(&sc->inf, m, slots, max_len, max_rows, comm, err));
     else PP_TRY(infer_init_rows(&sc->inf, m, slots, max_len, max_rows, err));
     sc->max_rows = max_rows;
@@ -54,6 +61,13 @@ void scorer_free(scorer *sc) {
     free(sc->logits);
     free(sc->hidden);
     memset(sc, 0, sizeof *sc);
+}
+
+double scorer_estimate_bytes(const model_config *c, int max_len, int max_rows, size_t cache_bytes, int node_ranks) {
+    int slots = scorer_shape(c, &max_len, &max_rows, cache_bytes);
+    return infer_estimate_bytes(c, slots, max_len, max_rows, node_ranks) +
+           (double)max_rows * ((double)c->vocab_size + c->dim) * sizeof(float) + (5.0 * max_rows + 3.0 * slots) * sizeof(int) +
+           slots * sizeof(double);
 }
 
 size_t scorer_memory_bytes(const scorer *sc) {

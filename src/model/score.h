@@ -46,6 +46,9 @@ PP_MUST_CHECK pp_status scorer_init_shared(scorer *sc, const model *m, int max_l
 void scorer_free(scorer *sc);
 /* Bytes the scorer allocated. */
 size_t scorer_memory_bytes(const scorer *sc);
+/* What scorer_init (node_ranks 1) or scorer_init_shared with share (the
+ * ranks on the node) would allocate for config c: a memory estimate. */
+double scorer_estimate_bytes(const model_config *c, int max_len, int max_rows, size_t cache_bytes, int node_ranks);
 
 /* Score a batch laid out as for model_forward_logps (train_batch: back to
  * back, target_mask NULL = every token but the first).  logp_out[s]: the

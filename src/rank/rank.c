@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/pp_file.h"
 #include "core/pp_mpi.h"
+#include "judge/judge.h"
 #include "rank/rank_engine.h"
 
 void rank_options_default(rank_options *o) {
@@ -72,6 +74,21 @@ static pp_status check_combination(const rank_options *o, pp_err *err) {
     return PP_OK;
 }
 
+/* The estimate per rank, before the candidates and the judge are loaded:
+ * the candidates file every rank reads, the pairs made of them, and the
+ * judge's model and workspace (judge_estimate_bytes).  Collective. */
+static pp_status memory_check(const rank_options *o, MPI_Comm comm, const pp_log *log, pp_err *err) {
+    judge_config cfg = {.cli = &o->j, .rm_path = o->rm_path, .rm_model_path = o->rm_model_path};
+    double judge = 0;
+    PP_TRY(pp_agree(comm, judge_estimate_bytes(o->judge, &cfg, &judge, err), err));
+    double file = pp_file_bytes(o->candidates_path);
+    pp_memory_part parts[] = {{"candidates", file},
+                              {"pairs", file},
+                              {"judge", judge},
+                              {"runtime", PP_MEMORY_RUNTIME_BYTES}};
+    return pp_memory_check(o->mem, o->max_memory, parts, 4, comm, log, err);
+}
+
 pp_status rank_file(rank_options *o, const rank_file_options *f, const pp_log *log, MPI_Comm comm, pp_err *err) {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -97,6 +114,7 @@ pp_status rank_file(rank_options *o, const rank_file_options *f, const pp_log *l
         st = pp_fail(err, PP_EINPUT, "--jsonl and --out name the same file");
     st = pp_agree(comm, st, err);
 
+    if (st == PP_OK) st = memory_check(o, comm, log, err);
     candidate_set cs = {0};
     if (st == PP_OK) st = pp_agree(comm, candidates_load(&cs, o->candidates_path, err), err);
     if (st == PP_OK) {

@@ -38,6 +38,7 @@
 
 #include "core/pp_error.h"
 #include "core/pp_log.h"
+#include "core/pp_memory.h"
 #include "core/pp_parts.h"
 #include "io/candidates.h"
 #include "io/pairs.h"
@@ -62,6 +63,8 @@ typedef struct {
     const char *parts_dir;       /* resume directory (made and locked by rank 0) */
     const char *out_path;        /* the pairs file the parts belong to (for messages) */
     const char *candidates_path; /* for the run key (fingerprint) */
+    const char *max_memory;      /* --max-memory (NULL: what the machine has, core/pp_memory.h) */
+    pp_memory *mem;              /* the estimate, for the summary line (may be NULL) */
 } rank_options;
 
 void rank_options_default(rank_options *o);

@@ -15,6 +15,7 @@
 #include "core/pp_rng.h"
 #include "core/pp_mpi.h"
 #include "rm/scalapack.h"
+#include "rm/rm_memory.h"
 
 #define RM_MAX_DIM (1 << 20)
 
@@ -494,7 +495,9 @@ pp_status rm_fit(const rm_fit_config *c, rm_fit_report *rep, pp_err *err) {
     int64_t n_local = 0;
     char split[RM_MAX_HELDOUT][16], train_split[16] = "";
     const char *split_ptr[RM_MAX_HELDOUT];
-    if (st == PP_OK) st = model_load(c->model_path, &m, err);
+    st = pp_agree(c->comm, st, err);
+    if (st == PP_OK) st = rm_fit_memory_check(c, c->max_memory, c->mem, err); /* before anything is loaded */
+    if (st == PP_OK) st = model_load_shared(c->model_path, &m, c->comm, err); /* frozen: once per node */
     /* the frozen feature model's packed weights, once per node (collective) */
     st = pp_agree(c->comm, st, err);
     if (st == PP_OK) st = rm_ws_alloc_shared(&ws, &m, c->batch_tokens, 1, c->comm, err);

@@ -47,6 +47,7 @@
 #include "io/pairs.h"
 #include "io/pp_h5.h"
 #include "core/pp_log.h"
+#include "core/pp_memory.h"
 
 #define RM_SCHEMA_VERSION 1
 #define RM_GROUP_PAIRS 16        /* pairs per forward-pass group (fit) */
@@ -144,6 +145,8 @@ typedef struct {
     MPI_Comm comm;
     const pp_log *log;                /* progress and results (rank 0) */
     const char *program, *arguments;  /* provenance */
+    const char *max_memory;           /* --max-memory (NULL: what the machine has; rm_memory.h) */
+    pp_memory *mem;                   /* the estimate, for the summary line (may be NULL) */
 } rm_fit_config;
 
 typedef struct {

@@ -202,7 +202,7 @@ pp_status dpo_reference_logps(dpo_data *d, const char *ref_path, const char *pai
      * weights, config and tokenizer), not on what the file claims: a model
      * with other heads or another RoPE base must not reuse the log-probs. */
     model ref;
-    pp_status st = pp_agree(comm, model_load(ref_path, &ref, err), err);
+    pp_status st = model_load_shared(ref_path, &ref, comm, err); /* read only: once per node */
     PP_TRY(st);
     char ref_fp[17] = "", pairs_fp[17] = "";
     model_fingerprint_hex(&ref, ref_fp);

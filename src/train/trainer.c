@@ -497,9 +497,7 @@ void trainer_cli_options(trainer_cli *t, pp_option *o) {
     o[13] = (pp_option){"recompute", OPT_FLAG, &t->recompute, NULL,
                         "keep one layer's activations, recompute each layer in backward (less memory, ~1/3 more compute)",
                         NULL, 0, 0, 0};
-    o[14] = (pp_option){"max-memory", OPT_STRING, &t->max_memory, "SIZE",
-                        "refuse to start when the estimated peak per rank exceeds SIZE (e.g. 20G; default: "
-                        "MemAvailable / ranks on the node)", NULL, 0, 0, 0};
+    o[14] = (pp_option){"max-memory", OPT_STRING, &t->max_memory, "SIZE", PP_MAX_MEMORY_HELP, NULL, 0, 0, 0};
 }
 
 adamw_config trainer_cli_adamw(const trainer_cli *t, int64_t total_steps) {

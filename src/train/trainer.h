@@ -106,7 +106,7 @@ PP_MUST_CHECK pp_status trainer_run_key(pp_runkey *k, const char *stage, const c
  * log-probs: a second copy of the weights and a forward workspace) is less
  * than the training step's gradients and moments, so the step is the peak.
  * Collective. */
-#define TRAINER_RUNTIME_BYTES (32.0 * 1048576.0) /* a 27k-parameter pp-sft run peaks at 30 MiB */
+#define TRAINER_RUNTIME_BYTES PP_MEMORY_RUNTIME_BYTES /* a 27k-parameter pp-sft run peaks at 30 MiB */
 PP_MUST_CHECK pp_status trainer_memory_check(const trainer_cli *t, const model_config *cfg, int max_tokens, MPI_Comm comm,
                                              pp_memory *mem, const pp_log *log, pp_err *err);
 

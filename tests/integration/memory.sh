@@ -65,11 +65,12 @@ check_fails max_memory_too_small 1 'needs an estimated .* per rank .*more than t
     fail max_memory_refuses_before_any_work "$(ls -d "$T"/tiny.h5*)"
 check_fails max_memory_bad_size 1 "--max-memory: '12Q' is not a memory size" $S --out "$T/tiny.h5" $ARGS --max-memory 12Q
 
-# the packed inference weights held once per node (MPI-3 shared window):
+# the packed inference weights held once per node (MPI-3 shared window), and
+# a model file loaded once per node (model_load_shared):
 # the same logits on every rank, the copy counted once
 tool=$BUILD/tests/tools/test_shared_weights
 if [ -x "$tool" ]; then
-    pp_mpirun 3 --timeout 120 "$tool" >"$T/shw.txt" 2>&1
+    pp_mpirun 3 --timeout 120 "$tool" "$T/u3.h5" >"$T/shw.txt" 2>&1
     grep -E '^(ok|FAIL) ' "$T/shw.txt"
     grep -q '^test_shared_weights: 3 ranks, 0 failed' "$T/shw.txt" && ok shared_weights_np3 ||
         fail shared_weights_np3 "$(tail -n 3 "$T/shw.txt")"

@@ -27,8 +27,7 @@ INSPECT=$BIN/pp-inspect
 CMP=$BUILD/tests/tools/h5cmp
 W=$T/w
 sed -e "s|^workdir = .*|workdir = $W\nbin = $BIN|" "$ROOT/jobs/rounds-quick.conf" >"$T/quick.conf"
-# (pp-inspect --get also prints pp_stage_end's "done in" line on stdout)
-get() { "$INSPECT" "$1" --get "$2" 2>/dev/null | sed '/^pp-inspect: done in /d'; }
+get() { "$INSPECT" "$1" --get "$2" 2>/dev/null; } # stdout: the values only (no done line)
 
 # ---------------------------------------------------------- dry run, 3 rounds
 sed -e 's/^rounds = 2$/rounds = 3/' -e 's/^reference = base$/reference = previous/' "$T/quick.conf" >"$T/three.conf"

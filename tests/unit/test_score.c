@@ -165,8 +165,33 @@ static void test_errors(void **state) {
     model_free(&m);
 }
 
+/* The estimates a stage makes before allocating (scorer_estimate_bytes,
+ * infer_estimate_bytes) are the bytes the scorer then allocates, for the
+ * defaults and for given sizes (cache slots from cache_bytes, capped by
+ * max_rows). */
+static void test_estimate_is_allocation(void **state) {
+    (void)state;
+    model m;
+    make_model(&m, 0, 2);
+    pp_err err = {0};
+    struct { int max_len, max_rows; size_t cache; } cases[] = {{0, 0, 0}, {10, 0, 0}, {48, 7, 0}, {20, 64, 30000}, {0, 3, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        scorer sc;
+        assert_int_equal(scorer_init(&sc, &m, cases[i].max_len, cases[i].max_rows, cases[i].cache, &err), PP_OK);
+        double est = scorer_estimate_bytes(&m.cfg, cases[i].max_len, cases[i].max_rows, cases[i].cache, 1);
+        assert_int_equal((long long)est, (long long)scorer_memory_bytes(&sc));
+        scorer_free(&sc);
+    }
+    infer_state st;
+    assert_int_equal(infer_init_rows(&st, &m, 5, 20, 300, &err), PP_OK);
+    assert_int_equal((long long)infer_estimate_bytes(&m.cfg, 5, 20, 300, 1), (long long)infer_memory_bytes(&st));
+    infer_free(&st);
+    model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_estimate_is_allocation),
         cmocka_unit_test(test_untied_gqa),
         cmocka_unit_test(test_tied),
         cmocka_unit_test(test_errors),
