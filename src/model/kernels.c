@@ -66,63 +66,110 @@ void kern_rope(float *vec, int n_heads, int hd, const float *cos_p, const float 
     }
 }
 
-/* att[t] = (q . key of position t) / scale for t < len.  The dot products
- * accumulate one dimension at a time over all positions, which is SIMD
- * over t and also run.c's summation order; eight (then four) dimensions
- * per pass, added left to right, give the same sums with an eighth of the
- * memory round trips. */
-static void attention_scores(float *restrict att, const float *restrict q, const float *restrict keys_t, size_t T,
-                             int hd, int len, float scale) {
-    memset(att, 0, (size_t)len * sizeof(float));
-    int i = 0;
-    for (; i + 8 <= hd; i += 8) {
-        const float *k0 = keys_t + (size_t)i * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T, *k4 = k3 + T,
-                    *k5 = k4 + T, *k6 = k5 + T, *k7 = k6 + T;
-        const float *qi = q + i;
-        for (int t = 0; t < len; t++)
-            att[t] = att[t] + qi[0] * k0[t] + qi[1] * k1[t] + qi[2] * k2[t] + qi[3] * k3[t] + qi[4] * k4[t] +
-                     qi[5] * k5[t] + qi[6] * k6[t] + qi[7] * k7[t];
-    }
-    for (; i + 4 <= hd; i += 4) {
-        const float *k0 = keys_t + (size_t)i * T, *k1 = k0 + T, *k2 = k1 + T, *k3 = k2 + T;
-        float q0 = q[i], q1 = q[i + 1], q2 = q[i + 2], q3 = q[i + 3];
-        for (int t = 0; t < len; t++) att[t] = att[t] + q0 * k0[t] + q1 * k1[t] + q2 * k2[t] + q3 * k3[t];
-    }
-    for (; i < hd; i++) {
-        const float *ki = keys_t + (size_t)i * T;
-        for (int t = 0; t < len; t++) att[t] += q[i] * ki[t];
-    }
-    for (int t = 0; t < len; t++) att[t] /= scale;
+void kern_keys_put(float *keys, int kv_dim, int t, const float *k) {
+    float *dst = keys + (size_t)(t / KERN_KEY_BLOCK) * kv_dim * KERN_KEY_BLOCK + t % KERN_KEY_BLOCK;
+    for (int j = 0; j < kv_dim; j++) dst[(size_t)j * KERN_KEY_BLOCK] = k[j];
 }
 
-/* out[j] = sum over t < len of att[t] * vals[t * stride + j].  Positions
- * go in blocks of eight whose eight products are summed before they join
- * the running total: with small heads (stories260K's are 8 wide, one SIMD
- * register) a strictly sequential sum over t would be one long chain of
- * dependent additions, while the blocks' products are independent work. */
-static void attention_values(float *restrict out, const float *restrict att, const float *restrict vals,
-                             size_t stride, int hd, int len) {
-    memset(out, 0, (size_t)hd * sizeof(float));
+/* Sixteen floats, one SIMD register (or two or four on narrower
+ * machines): GCC's vector extension, so the accumulators of the scores
+ * stay in registers.  Its + and * are the IEEE operations, one rounding
+ * each (no contraction: the build is -std=c11). */
+typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
+_Static_assert(KERN_KEY_BLOCK == 16, "a key block is one vec16 of positions");
+
+static inline vec16 load16(const float *p) {
+    vec16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Up to this many key blocks are scored together: independent chains of
+ * additions for the out-of-order core while one chain waits. */
+#define SCORE_BLOCKS 4
+
+/* The scores of NB key blocks (k: the first, `block` floats apart) for
+ * query head qh: acc[g][u] = sum over i < hd of qh[i] * k[g][i][u], from
+ * 0, one dimension at a time in order.  Inlined with a constant NB. */
+static inline __attribute__((always_inline)) void score_blocks(float *a, int n, const float *qh, const float *k,
+                                                               size_t block, int hd, float scale, int NB) {
+    vec16 acc[SCORE_BLOCKS];
+    for (int g = 0; g < NB; g++) acc[g] = (vec16){0};
+    for (int i = 0; i < hd; i++)
+        for (int g = 0; g < NB; g++) acc[g] = acc[g] + qh[i] * load16(k + g * block + (size_t)i * KERN_KEY_BLOCK);
+    for (int g = 0; g < NB; g++) {
+        float sc[KERN_KEY_BLOCK];
+        vec16 s = acc[g] / scale;
+        memcpy(sc, &s, sizeof sc);
+        for (int u = 0; u < KERN_KEY_BLOCK && g * KERN_KEY_BLOCK + u < n; u++) a[g * KERN_KEY_BLOCK + u] = sc[u];
+    }
+}
+
+/* att_h[t] = (q_h . key of position t) / sqrt(hd) for every head h and
+ * t < len.  Each score adds its hd products one dimension at a time, from
+ * 0, in order (run.c's summation order); the SIMD lanes are the 16
+ * positions of a key block.  The blocks are swept in memory order, every
+ * head of a group of blocks before the next group: the keys stream from
+ * memory once. */
+static void attention_scores(float *restrict att, size_t att_stride, const float *restrict q,
+                             const float *restrict keys, int n_heads, int group, int hd, int kv_dim, int len) {
+    enum { B = KERN_KEY_BLOCK };
+    float scale = sqrtf((float)hd);
+    size_t block = (size_t)kv_dim * B;
+    int n_blocks = (len + B - 1) / B;
+    for (int b0 = 0; b0 < n_blocks; b0 += SCORE_BLOCKS) {
+        int nb = n_blocks - b0 < SCORE_BLOCKS ? n_blocks - b0 : SCORE_BLOCKS, n = len - b0 * B;
+        for (int h = 0; h < n_heads; h++) {
+            const float *k = keys + (size_t)b0 * block + (size_t)(h / group) * hd * B, *qh = q + (size_t)h * hd;
+            float *a = att + (size_t)h * att_stride + (size_t)b0 * B;
+            switch (nb) {
+            case 1: score_blocks(a, n, qh, k, block, hd, scale, 1); break;
+            case 2: score_blocks(a, n, qh, k, block, hd, scale, 2); break;
+            case 3: score_blocks(a, n, qh, k, block, hd, scale, 3); break;
+            default: score_blocks(a, n, qh, k, block, hd, scale, 4); break;
+            }
+        }
+    }
+}
+
+/* out_h[j] = sum over t < len of att_h[t] * vals[t * kv_dim + kv offset
+ * of h + j].  Positions go in blocks of eight whose eight products are
+ * summed before they join the running total: with small heads
+ * (stories260K's are 8 wide, one SIMD register) a strictly sequential sum
+ * over t would be one long chain of dependent additions, while the
+ * blocks' products are independent work.  Every head of a block is done
+ * before the next block, so the values stream from memory once. */
+static void attention_values(float *restrict out, const float *restrict att, size_t att_stride,
+                             const float *restrict vals, int n_heads, int group, int hd, int kv_dim, int len) {
+    memset(out, 0, (size_t)n_heads * hd * sizeof(float));
     int t = 0;
     for (; t + 8 <= len; t += 8) {
-        const float *v0 = vals + (size_t)t * stride, *v1 = v0 + stride, *v2 = v1 + stride, *v3 = v2 + stride,
-                    *v4 = v3 + stride, *v5 = v4 + stride, *v6 = v5 + stride, *v7 = v6 + stride;
-        const float *a = att + t;
-        for (int j = 0; j < hd; j++)
-            out[j] += a[0] * v0[j] + a[1] * v1[j] + a[2] * v2[j] + a[3] * v3[j] + a[4] * v4[j] + a[5] * v5[j] +
-                      a[6] * v6[j] + a[7] * v7[j];
+        const float *v0 = vals + (size_t)t * kv_dim;
+        for (int h = 0; h < n_heads; h++) {
+            const float *a = att + (size_t)h * att_stride + t, *v = v0 + (size_t)(h / group) * hd;
+            float *o = out + (size_t)h * hd;
+            size_t s = (size_t)kv_dim;
+            for (int j = 0; j < hd; j++)
+                o[j] += a[0] * v[j] + a[1] * v[s + j] + a[2] * v[2 * s + j] + a[3] * v[3 * s + j] +
+                        a[4] * v[4 * s + j] + a[5] * v[5 * s + j] + a[6] * v[6 * s + j] + a[7] * v[7 * s + j];
+        }
     }
     for (; t < len; t++) {
-        const float *vt = vals + (size_t)t * stride;
-        for (int j = 0; j < hd; j++) out[j] += att[t] * vt[j];
+        const float *vt = vals + (size_t)t * kv_dim;
+        for (int h = 0; h < n_heads; h++) {
+            const float *v = vt + (size_t)(h / group) * hd;
+            float a = att[(size_t)h * att_stride + t], *o = out + (size_t)h * hd;
+            for (int j = 0; j < hd; j++) o[j] += a * v[j];
+        }
     }
 }
 
-void kern_attend(float *out, float *att, const float *q, const float *keys_t, size_t key_stride,
-                 const float *vals, size_t val_stride, int hd, int len) {
-    attention_scores(att, q, keys_t, key_stride, hd, len, sqrtf((float)hd));
-    fast_softmax(att, len);
-    attention_values(out, att, vals, val_stride, hd, len);
+void kern_attend(float *out, float *att, size_t att_stride, const float *q, const float *keys, const float *vals,
+                 int n_heads, int n_kv_heads, int hd, int len) {
+    int group = n_heads / n_kv_heads, kv_dim = n_kv_heads * hd;
+    attention_scores(att, att_stride, q, keys, n_heads, group, hd, kv_dim, len);
+    for (int h = 0; h < n_heads; h++) fast_softmax(att + (size_t)h * att_stride, len);
+    attention_values(out, att, att_stride, vals, n_heads, group, hd, kv_dim, len);
 }
 
 void kern_swiglu(float *out, const float *gate, const float *up, size_t n) {
