@@ -98,10 +98,9 @@ static inline __attribute__((always_inline)) void score_blocks(float *a, int n, 
     for (int i = 0; i < hd; i++)
         for (int g = 0; g < NB; g++) acc[g] = acc[g] + qh[i] * load16(k + g * block + (size_t)i * KERN_KEY_BLOCK);
     for (int g = 0; g < NB; g++) {
-        float sc[KERN_KEY_BLOCK];
         vec16 s = acc[g] / scale;
-        memcpy(sc, &s, sizeof sc);
-        for (int u = 0; u < KERN_KEY_BLOCK && g * KERN_KEY_BLOCK + u < n; u++) a[g * KERN_KEY_BLOCK + u] = sc[u];
+        int m = n - g * KERN_KEY_BLOCK; /* positions of this block that exist */
+        memcpy(a + g * KERN_KEY_BLOCK, &s, m >= KERN_KEY_BLOCK ? sizeof s : (size_t)m * sizeof(float));
     }
 }
 
@@ -132,29 +131,84 @@ static void attention_scores(float *restrict att, size_t att_stride, const float
     }
 }
 
+/* Blocks of eight positions whose sums are formed together: independent
+ * loads from that many places for the memory system to overlap. */
+#define VALUE_BLOCKS 4
+
+typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
+
+/* One head's output columns j0 .. j0 + W - 1 (W = 16 or 8, a vec16 or a
+ * vec8) over the NB blocks of eight positions from t: each block's eight
+ * products summed left to right, then the block sums added to o in block
+ * order.  a: the head's probabilities, v: its value columns at position 0,
+ * s: the value row stride. */
+#define VALUE_CHUNK(NAME, VEC, W)                                                                                     \
+    static inline __attribute__((always_inline)) void NAME(float *o, const float *a, const float *v, size_t s,       \
+                                                           int t, int NB) {                                          \
+        VEC out;                                                                                                      \
+        memcpy(&out, o, sizeof out);                                                                                  \
+        VEC sum[VALUE_BLOCKS];                                                                                        \
+        for (int g = 0; g < NB; g++) {                                                                                \
+            const float *x = a + t + 8 * g, *y = v + (size_t)(t + 8 * g) * s;                                          \
+            VEC r[8];                                                                                                 \
+            for (int u = 0; u < 8; u++) memcpy(&r[u], y + (size_t)u * s, sizeof r[u]);                                \
+            sum[g] = x[0] * r[0] + x[1] * r[1] + x[2] * r[2] + x[3] * r[3] + x[4] * r[4] + x[5] * r[5] +               \
+                     x[6] * r[6] + x[7] * r[7];                                                                       \
+        }                                                                                                             \
+        for (int g = 0; g < NB; g++) out = out + sum[g];                                                              \
+        memcpy(o, &out, sizeof out);                                                                                  \
+    }
+VALUE_CHUNK(value_chunk16, vec16, 16)
+VALUE_CHUNK(value_chunk8, vec8, 8)
+#undef VALUE_CHUNK
+
+/* The same for any width, one column at a time. */
+static inline __attribute__((always_inline)) void value_columns(float *o, const float *a, const float *v, size_t s,
+                                                                int t, int n_cols, int NB) {
+    for (int j = 0; j < n_cols; j++)
+        for (int g = 0; g < NB; g++) {
+            const float *x = a + t + 8 * g, *y = v + (size_t)(t + 8 * g) * s + j;
+            o[j] += x[0] * y[0] + x[1] * y[s] + x[2] * y[2 * s] + x[3] * y[3 * s] + x[4] * y[4 * s] +
+                    x[5] * y[5 * s] + x[6] * y[6 * s] + x[7] * y[7 * s];
+        }
+}
+
+/* NB blocks of eight positions from t, every head. */
+static inline __attribute__((always_inline)) void value_blocks(float *out, const float *att, size_t att_stride,
+                                                               const float *vals, int n_heads, int group, int hd,
+                                                               int kv_dim, int t, int NB) {
+    for (int h = 0; h < n_heads; h++) {
+        const float *a = att + (size_t)h * att_stride, *v = vals + (size_t)(h / group) * hd;
+        float *o = out + (size_t)h * hd;
+        int j = 0;
+        for (; j + 16 <= hd; j += 16) value_chunk16(o + j, a, v + j, (size_t)kv_dim, t, NB);
+        for (; j + 8 <= hd; j += 8) value_chunk8(o + j, a, v + j, (size_t)kv_dim, t, NB);
+        value_columns(o + j, a, v + j, (size_t)kv_dim, t, hd - j, NB);
+    }
+}
+
 /* out_h[j] = sum over t < len of att_h[t] * vals[t * kv_dim + kv offset
  * of h + j].  Positions go in blocks of eight whose eight products are
- * summed before they join the running total: with small heads
- * (stories260K's are 8 wide, one SIMD register) a strictly sequential sum
- * over t would be one long chain of dependent additions, while the
- * blocks' products are independent work.  Every head of a block is done
- * before the next block, so the values stream from memory once. */
+ * summed (left to right) before the block joins the running total, in
+ * block order; the positions after the last whole block join one at a
+ * time.  With small heads (stories260K's are 8 wide, one SIMD register) a
+ * strictly sequential sum over t would be one long chain of dependent
+ * additions, while the blocks' products are independent work.  The sums
+ * of VALUE_BLOCKS blocks are formed together for every head, the values
+ * of 32 positions in flight from memory at once. */
 static void attention_values(float *restrict out, const float *restrict att, size_t att_stride,
                              const float *restrict vals, int n_heads, int group, int hd, int kv_dim, int len) {
     memset(out, 0, (size_t)n_heads * hd * sizeof(float));
-    int t = 0;
-    for (; t + 8 <= len; t += 8) {
-        const float *v0 = vals + (size_t)t * kv_dim;
-        for (int h = 0; h < n_heads; h++) {
-            const float *a = att + (size_t)h * att_stride + t, *v = v0 + (size_t)(h / group) * hd;
-            float *o = out + (size_t)h * hd;
-            size_t s = (size_t)kv_dim;
-            for (int j = 0; j < hd; j++)
-                o[j] += a[0] * v[j] + a[1] * v[s + j] + a[2] * v[2 * s + j] + a[3] * v[3 * s + j] +
-                        a[4] * v[4 * s + j] + a[5] * v[5 * s + j] + a[6] * v[6 * s + j] + a[7] * v[7 * s + j];
-        }
+    int n_blocks = len / 8, b = 0;
+    for (; b + VALUE_BLOCKS <= n_blocks; b += VALUE_BLOCKS)
+        value_blocks(out, att, att_stride, vals, n_heads, group, hd, kv_dim, 8 * b, VALUE_BLOCKS);
+    switch (n_blocks - b) {
+    case 1: value_blocks(out, att, att_stride, vals, n_heads, group, hd, kv_dim, 8 * b, 1); break;
+    case 2: value_blocks(out, att, att_stride, vals, n_heads, group, hd, kv_dim, 8 * b, 2); break;
+    case 3: value_blocks(out, att, att_stride, vals, n_heads, group, hd, kv_dim, 8 * b, 3); break;
+    default: break;
     }
-    for (; t < len; t++) {
+    for (int t = n_blocks * 8; t < len; t++) {
         const float *vt = vals + (size_t)t * kv_dim;
         for (int h = 0; h < n_heads; h++) {
             const float *v = vt + (size_t)(h / group) * hd;
