@@ -10,7 +10,7 @@ static int load_tail(float *tail, const float *x, int n, float pad) {
     return start;
 }
 
-float fast_max(const float *x, int n) {
+static inline __attribute__((always_inline)) float max_of(const float *x, int n) {
     float lane[FAST_LANES], tail[FAST_LANES];
     for (int u = 0; u < FAST_LANES; u++) lane[u] = x[0];
     int end = load_tail(tail, x, n, x[0]); /* x[0] is in the set: no effect on the max */
@@ -26,7 +26,7 @@ float fast_max(const float *x, int n) {
  * rest one at a time into s, then the lanes into s in order; the
  * exponentials of the rest are computed as one more block (elementwise,
  * so the same bits as one at a time). */
-float fast_exp_shift_sum(float *x, int n, float shift) {
+static inline __attribute__((always_inline)) float exp_shift_sum(float *x, int n, float shift) {
     float acc[FAST_LANES] = {0}, tail[FAST_LANES], s = 0.0f;
     int end = load_tail(tail, x, n, shift);
     for (int j = 0; j < end; j += FAST_LANES)
@@ -43,8 +43,20 @@ float fast_exp_shift_sum(float *x, int n, float shift) {
     return s;
 }
 
-void fast_softmax(float *x, int n) {
-    float sum = fast_exp_shift_sum(x, n, fast_max(x, n));
-    float inv = 1.0f / sum;
-    for (int j = 0; j < n; j++) x[j] *= inv;
+float fast_max(const float *x, int n) { return max_of(x, n); }
+
+float fast_exp_shift_sum(float *x, int n, float shift) { return exp_shift_sum(x, n, shift); }
+
+void fast_softmax(float *x, int n) { fast_softmax_rows(x, 0, 1, n); }
+
+/* One function for all rows, so the exp polynomial's constants are set up
+ * once per call, not once per row (a short attention row is only a few
+ * SIMD blocks). */
+void fast_softmax_rows(float *x, size_t stride, int rows, int n) {
+    for (int r = 0; r < rows; r++) {
+        float *y = x + (size_t)r * stride;
+        float sum = exp_shift_sum(y, n, max_of(y, n));
+        float inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) y[j] *= inv;
+    }
 }

@@ -222,7 +222,7 @@ void kern_attend(float *out, float *att, size_t att_stride, const float *q, cons
                  int n_heads, int n_kv_heads, int hd, int len) {
     int group = n_heads / n_kv_heads, kv_dim = n_kv_heads * hd;
     attention_scores(att, att_stride, q, keys, n_heads, group, hd, kv_dim, len);
-    for (int h = 0; h < n_heads; h++) fast_softmax(att + (size_t)h * att_stride, len);
+    fast_softmax_rows(att, att_stride, n_heads, len);
     attention_values(out, att, att_stride, vals, n_heads, group, hd, kv_dim, len);
 }
 
