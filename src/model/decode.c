@@ -7,6 +7,13 @@
 
 #include "io/candidates.h"
 
+/* Bytes of one sequence's KV cache of max_pos positions: values row by
+ * row, keys in whole blocks of KERN_KEY_BLOCK positions (kernels.h). */
+static double kv_bytes_per_seq(const model_config *c, int max_pos) {
+    int kv = c->n_kv_heads * model_head_dim(c);
+    return (double)c->n_layers * ((double)max_pos * kv + (double)kern_keys_floats(max_pos, kv)) * sizeof(float);
+}
+
 pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_err *err) {
     memset(d, 0, sizeof *d);
     const model_config *c = &m->cfg;
@@ -25,7 +32,7 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
     int64_t need = (int64_t)p->max_prompt_tokens + p->max_new_tokens - 1;
     d->max_pos = need < c->seq_len ? (int)need : c->seq_len;
     d->row_tokens = p->max_new_tokens < c->seq_len ? p->max_new_tokens : c->seq_len;
-    double per_seq = 2.0 * c->n_layers * d->max_pos * c->n_kv_heads * model_head_dim(c) * sizeof(float);
+    double per_seq = kv_bytes_per_seq(c, d->max_pos);
     d->slots = p->max_batch;
     if (p->kv_cache_mb > 0) {
         double fit = p->kv_cache_mb * 1048576.0 / per_seq;
@@ -93,9 +100,9 @@ void decoder_free(decoder *d) {
 double decoder_estimate_bytes(const model *m, const decoder_params *p, int node_ranks) {
     const model_config *c = &m->cfg;
     double need = (double)p->max_prompt_tokens + p->max_new_tokens - 1;
-    double max_pos = need < c->seq_len ? need : c->seq_len;
+    int max_pos = need < c->seq_len ? (int)need : c->seq_len;
     double row_tokens = p->max_new_tokens < c->seq_len ? p->max_new_tokens : c->seq_len;
-    double kv = (double)c->n_kv_heads * model_head_dim(c), per_seq = 2.0 * c->n_layers * max_pos * kv * 4;
+    double kv = (double)c->n_kv_heads * model_head_dim(c), per_seq = kv_bytes_per_seq(c, max_pos);
     double slots = p->max_batch;
     if (p->kv_cache_mb > 0 && p->kv_cache_mb * 1048576.0 / per_seq < slots)
         slots = floor(p->kv_cache_mb * 1048576.0 / per_seq);

@@ -13,6 +13,7 @@
 #ifndef FASTMATH_H
 #define FASTMATH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -84,7 +85,10 @@ float fast_max(const float *x, int n);
 /* x[j] = e^(x[j] - shift) for j < n; returns their sum. */
 float fast_exp_shift_sum(float *x, int n, float shift);
 
-/* softmax over x[0..n), in place: max-shifted exp, then divided by the sum. */
+/* softmax over x[0..n), in place: max-shifted exp, then multiplied by
+ * 1 / the sum. */
 void fast_softmax(float *x, int n);
+/* fast_softmax of each of rows rows of n floats, stride floats apart. */
+void fast_softmax_rows(float *x, size_t stride, int rows, int n);
 
 #endif

@@ -51,10 +51,11 @@ pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int m
 
     size_t rows = (size_t)st->max_rows, d = (size_t)c->dim, h = (size_t)c->hidden_dim, qd = (size_t)model_q_dim(c);
     size_t cache = (size_t)c->n_layers * (size_t)max_seqs * (size_t)max_pos * (size_t)st->kv_dim;
+    size_t key_cache = (size_t)c->n_layers * (size_t)max_seqs * kern_keys_floats(max_pos, st->kv_dim);
     size_t half = (size_t)max_pos * (size_t)(hd / 2);
     size_t wt = packed_weights_floats(c);
     st->pos = calloc((size_t)max_seqs, sizeof *st->pos);
-    st->key_cache = malloc(cache * sizeof(float));
+    st->key_cache = malloc(key_cache * sizeof(float));
     st->value_cache = malloc(cache * sizeof(float));
     st->rope_cos = malloc(half * sizeof(float));
     st->rope_sin = malloc(half * sizeof(float));
@@ -73,7 +74,7 @@ pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int m
     st->v = malloc(rows * (size_t)st->kv_dim * sizeof(float));
     st->hb = malloc(rows * h * sizeof(float));
     st->hb2 = malloc(rows * h * sizeof(float));
-    st->att = malloc((size_t)max_pos * sizeof(float));
+    st->att = malloc((size_t)c->n_heads * max_pos * sizeof(float));
     st->row_slot = malloc(rows * sizeof(int));
     st->row_pos = malloc(rows * sizeof(int));
     st->slot_rows = malloc((rows > (size_t)max_seqs ? rows : (size_t)max_seqs) * sizeof(int));
@@ -84,7 +85,7 @@ pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int m
         return pp_fail(err, PP_ESYS,
                        "inference cache: out of memory for %d slots x %d positions (%.1f MB) and the "
                        "packed weights (%.1f MB)",
-                       max_seqs, max_pos, 2.0 * (double)cache * sizeof(float) / 1e6,
+                       max_seqs, max_pos, (double)(cache + key_cache) * sizeof(float) / 1e6,
                        (double)wt * sizeof(float) / 1e6);
     }
     /* one rank of a node packs a node-shared copy; the others wait for it */
@@ -132,18 +133,28 @@ static void matmul_rows(float *out, const float *in, const float *wt, int n, int
 
 /* Causal attention of row r over its own slot, positions 0..pos, for all
  * heads; the output goes to st->xb row r. */
-static void attend_row(infer_state *st, int r, size_t layer_cache) {
+static void attend_row(infer_state *st, int r, int layer) {
     const model_config *c = &st->m->cfg;
-    int qd = model_q_dim(c), hd = model_head_dim(c), kv_dim = st->kv_dim, kv_mul = c->n_heads / c->n_kv_heads;
-    size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
-    const float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
-    const float *vals = st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
-    int len = st->row_pos[r] + 1;
-    for (int h = 0; h < c->n_heads; h++) {
-        size_t kv_off = (size_t)(h / kv_mul) * hd;
-        kern_attend(st->xb + (size_t)r * qd + (size_t)h * hd, st->att, st->q + (size_t)r * qd + (size_t)h * hd,
-                    keys_t + kv_off * T, T, vals + kv_off, (size_t)kv_dim, hd, len);
-    }
+    int qd = model_q_dim(c), slot = st->row_slot[r];
+    const float *keys = st->key_cache + ((size_t)layer * st->max_seqs + slot) * kern_keys_floats(st->max_pos, st->kv_dim);
+    const float *vals = st->value_cache + ((size_t)layer * st->max_seqs + slot) * st->max_pos * st->kv_dim;
+    kern_attend(st->xb + (size_t)r * qd, st->att, (size_t)st->max_pos, st->q + (size_t)r * qd, keys, vals, c->n_heads,
+                c->n_kv_heads, model_head_dim(c), st->row_pos[r] + 1);
+}
+
+/* Ask for the cache lines row r's attention will read (its slot's keys
+ * and values of this layer, positions 0..pos), ahead of time: issued
+ * before the previous row's attention, they arrive while it computes.
+ * Each row reads its own slot, one new stream of about 2 x 4 x kv_dim x
+ * len bytes that the hardware prefetcher would only find after its first
+ * misses; at 64 sequences the cache is far larger than the L3. */
+static void prefetch_row(const infer_state *st, int r, int layer) {
+    size_t slot = (size_t)layer * st->max_seqs + (size_t)st->row_slot[r], len = (size_t)st->row_pos[r] + 1;
+    const char *keys = (const char *)(st->key_cache + slot * kern_keys_floats(st->max_pos, st->kv_dim));
+    const char *vals = (const char *)(st->value_cache + slot * st->max_pos * st->kv_dim);
+    size_t key_bytes = kern_keys_floats((int)len, st->kv_dim) * sizeof(float), val_bytes = len * st->kv_dim * sizeof(float);
+    for (size_t o = 0; o < key_bytes; o += 64) __builtin_prefetch(keys + o, 0, 3);
+    for (size_t o = 0; o < val_bytes; o += 64) __builtin_prefetch(vals + o, 0, 3);
 }
 
 /* Forward n rows (st->row_slot/row_pos set, tokens valid).  Writes each
@@ -155,7 +166,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
     const model_tensors *w = &st->m->w;
     const infer_weights_t *wt = &st->wt;
     int d = c->dim, hd = model_head_dim(c), kv_dim = st->kv_dim, hidden = c->hidden_dim, qd = model_q_dim(c);
-    size_t T = (size_t)st->max_pos, slot_stride = T * kv_dim;
+    size_t slot_stride = (size_t)st->max_pos * kv_dim, key_slot = kern_keys_floats(st->max_pos, kv_dim);
     float eps = c->norm_eps;
     /* floats per layer of each packed matrix kind */
     size_t sz_dq = rowmatmul_packed_size(d, qd), sz_qd = rowmatmul_packed_size(qd, d);
@@ -166,7 +177,6 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         memcpy(st->x + (size_t)r * d, w->embed + (size_t)tokens[r] * d, (size_t)d * sizeof(float));
 
     for (int l = 0; l < c->n_layers; l++) {
-        size_t layer_cache = (size_t)l * st->max_seqs * slot_stride;
         /* attention: q, k, v for all rows at once */
         for (int r = 0; r < n; r++)
             kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
@@ -174,20 +184,22 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         matmul_rows(st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
         matmul_rows(st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
 
-        /* RoPE, then store this row's key (transposed) and value in its slot */
+        /* RoPE, then store this row's key and value in its slot */
         for (int r = 0; r < n; r++) {
             const float *cs = st->rope_cos + (size_t)st->row_pos[r] * (hd / 2);
             const float *sn = st->rope_sin + (size_t)st->row_pos[r] * (hd / 2);
             float *kr = st->k + (size_t)r * kv_dim;
             kern_rope(st->q + (size_t)r * qd, c->n_heads, hd, cs, sn);
             kern_rope(kr, c->n_kv_heads, hd, cs, sn);
-            float *keys_t = st->key_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride;
-            for (int j = 0; j < kv_dim; j++) keys_t[(size_t)j * T + st->row_pos[r]] = kr[j];
-            memcpy(st->value_cache + layer_cache + (size_t)st->row_slot[r] * slot_stride +
-                       (size_t)st->row_pos[r] * kv_dim,
-                   st->v + (size_t)r * kv_dim, (size_t)kv_dim * sizeof(float));
+            size_t slot = (size_t)l * st->max_seqs + (size_t)st->row_slot[r];
+            kern_keys_put(st->key_cache + slot * key_slot, kv_dim, st->row_pos[r], kr);
+            memcpy(st->value_cache + slot * slot_stride + (size_t)st->row_pos[r] * kv_dim, st->v + (size_t)r * kv_dim,
+                   (size_t)kv_dim * sizeof(float));
         }
-        for (int r = 0; r < n; r++) attend_row(st, r, layer_cache);
+        for (int r = 0; r < n; r++) {
+            if (r + 1 < n && st->row_slot[r + 1] != st->row_slot[r]) prefetch_row(st, r + 1, l); /* not a prefill's next row */
+            attend_row(st, r, l);
+        }
         /* x += attention output . wo^T */
         matmul_rows(st->x, st->xb, wt->wo + l * sz_qd, n, qd, d, 1.0f);
 
@@ -258,15 +270,15 @@ pp_status infer_copy_prefix(infer_state *st, int src, int dst, int n, pp_err *er
         st->pos[dst] = n;
         return PP_OK;
     }
-    size_t T = (size_t)st->max_pos, kv_dim = (size_t)st->kv_dim, slot_stride = T * kv_dim;
-    size_t used = (size_t)n;
+    size_t kv_dim = (size_t)st->kv_dim, slot_stride = (size_t)st->max_pos * kv_dim;
+    size_t key_slot = kern_keys_floats(st->max_pos, st->kv_dim);
     for (int l = 0; l < st->m->cfg.n_layers; l++) {
-        size_t layer = (size_t)l * st->max_seqs * slot_stride;
-        const float *ks = st->key_cache + layer + (size_t)src * slot_stride;
-        float *kd = st->key_cache + layer + (size_t)dst * slot_stride;
-        for (size_t j = 0; j < kv_dim; j++) memcpy(kd + j * T, ks + j * T, used * sizeof(float));
-        memcpy(st->value_cache + layer + (size_t)dst * slot_stride,
-               st->value_cache + layer + (size_t)src * slot_stride, used * kv_dim * sizeof(float));
+        size_t at = (size_t)l * st->max_seqs;
+        /* whole key blocks: the positions past n are written before they are read */
+        memcpy(st->key_cache + (at + dst) * key_slot, st->key_cache + (at + src) * key_slot,
+               kern_keys_floats(n, st->kv_dim) * sizeof(float));
+        memcpy(st->value_cache + (at + dst) * slot_stride, st->value_cache + (at + src) * slot_stride,
+               (size_t)n * kv_dim * sizeof(float));
     }
     st->pos[dst] = n;
     return PP_OK;
@@ -326,12 +338,12 @@ pp_status infer_rows_hidden(infer_state *st, int n, const int *slots, const int 
 size_t infer_memory_bytes(const infer_state *st) {
     const model_config *c = &st->m->cfg;
     size_t rows = (size_t)st->max_rows, kv = (size_t)st->kv_dim, slots = (size_t)st->max_seqs;
-    size_t cache = 2 * (size_t)c->n_layers * slots * (size_t)st->max_pos * kv;
+    size_t cache = (size_t)c->n_layers * slots * ((size_t)st->max_pos * kv + kern_keys_floats(st->max_pos, st->kv_dim));
     size_t d = (size_t)c->dim, qd = (size_t)model_q_dim(c);
     size_t acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2 * (size_t)c->hidden_dim);
     size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
     size_t wt = packed_weights_floats(c) / (st->wt_node.have_win ? (size_t)st->wt_node.node_size : 1);
-    return (cache + acts + rope + wt + (size_t)st->max_pos) * sizeof(float) +
+    return (cache + acts + rope + wt + (size_t)c->n_heads * st->max_pos) * sizeof(float) +
            (slots + 3 * rows) * sizeof(int);
 }
 

@@ -62,8 +62,8 @@ typedef struct {
     int max_rows;       /* rows of the activation buffers (batch or prefill chunk) */
     int kv_dim;         /* n_kv_heads * head_dim */
     int *pos;           /* [max_seqs] positions filled in each slot */
-    float *key_cache;   /* [L][max_seqs][kv_dim][max_pos]: keys transposed, so the
-                           scores of one head sweep contiguous positions */
+    float *key_cache;   /* [L][max_seqs][max_pos / 16 rounded up][kv_dim][16]: the key
+                           blocks of kernels.h (kern_keys_put) */
     float *value_cache; /* [L][max_seqs][max_pos][kv_dim] */
     float *rope_cos;    /* [max_pos][head_dim/2] */
     float *rope_sin;    /* [max_pos][head_dim/2] */
@@ -75,7 +75,7 @@ typedef struct {
     float *v;           /* [rows][kv_dim] */
     float *hb;          /* [rows][hidden_dim] */
     float *hb2;         /* [rows][hidden_dim] */
-    float *att;         /* [max_pos] attention scores of one head of one row */
+    float *att;         /* [n_heads][max_pos] attention scores of one row */
     int *row_slot;      /* [rows] slot of each row of the current batch */
     int *row_pos;       /* [rows] position of each row */
     int *slot_rows;     /* [max(rows, max_seqs)] scratch: rows per slot in infer_rows */

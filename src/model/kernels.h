@@ -61,13 +61,30 @@ float kern_rmsnorm(float *out, const float *x, const float *gain, int d, float e
  * model_rope_tables). */
 void kern_rope(float *vec, int n_heads, int hd, const float *cos_p, const float *sin_p);
 
-/* Causal attention of one query row of one head over positions 0..len-1:
- * q has hd floats; keys are stored transposed (dimension i of position t
- * at keys_t[i * key_stride + t]), values row by row (position t at
- * vals[t * val_stride]).  att (len floats) ends holding the softmax
- * probabilities; out (hd floats) the weighted values. */
-void kern_attend(float *out, float *att, const float *q, const float *keys_t, size_t key_stride,
-                 const float *vals, size_t val_stride, int hd, int len);
+/* Positions per block of the key layout: the keys of positions
+ * b*16 .. b*16+15 are one block [kv_dim][16], dimension-major, so the
+ * scores of 16 positions are one SIMD sweep over a head's dimensions, and
+ * a sequence's keys are one contiguous run of blocks (read from memory as
+ * one stream, not kv_dim short rows). */
+#define KERN_KEY_BLOCK 16
+/* Floats of a key store for n_pos positions (whole blocks). */
+static inline size_t kern_keys_floats(int n_pos, int kv_dim) {
+    return (size_t)(n_pos + KERN_KEY_BLOCK - 1) / KERN_KEY_BLOCK * KERN_KEY_BLOCK * (size_t)kv_dim;
+}
+/* Store the kv_dim floats of k as the keys of position t. */
+void kern_keys_put(float *keys, int kv_dim, int t, const float *k);
+
+/* Causal attention of one query row, every head, over positions
+ * 0..len-1: q has n_heads * hd floats; keys in the block layout above
+ * (kern_keys_put), values row by row (position t at vals[t * kv_dim],
+ * kv_dim = n_kv_heads * hd; query head h reads kv head h / (n_heads /
+ * n_kv_heads)).  Head h's att row (att + h * att_stride, len floats) ends
+ * holding its softmax probabilities; out (n_heads * hd floats) the
+ * weighted values.  Each score, probability and output element is
+ * computed by the same operations in the same order whatever the number
+ * of heads or the layout (run.c's order for the scores). */
+void kern_attend(float *out, float *att, size_t att_stride, const float *q, const float *keys, const float *vals,
+                 int n_heads, int n_kv_heads, int hd, int len);
 
 /* out[i] = silu(gate[i]) * up[i] for i < n (out may be gate). */
 void kern_swiglu(float *out, const float *gate, const float *up, size_t n);

@@ -49,7 +49,7 @@ static size_t carve_workspace(train_ws *ws, float *base) {
     /* Every float array, in this order. */
     struct { float **p; size_t n; } parts[] = {
         {&ws->lse, N}, {&ws->tok_logp, N},
-        {&ws->rope_cos, S * hd / 2}, {&ws->rope_sin, S * hd / 2}, {&ws->keys_t, kvd * S},
+        {&ws->rope_cos, S * hd / 2}, {&ws->rope_sin, S * hd / 2}, {&ws->keys_t, kern_keys_floats((int)S, (int)kvd)},
         {&ws->resid, (L + 1) * N * d},
         {&ws->xn1, Lk * N * d}, {&ws->rstd1, Lk * N},
         {&ws->q, Lk * N * qd}, {&ws->k, Lk * N * kvd}, {&ws->v, Lk * N * kvd},
@@ -217,24 +217,18 @@ static void rope(float *x, int n, int width, int hd, const float *cosp, const fl
 
 /* Causal self-attention of one sequence (T rows starting at q, k, v),
  * all heads, each query row by kern_attend as infer.c's attend_row runs it:
- * the keys go transposed into keys_t ([kv width][max_seq], the KV cache's
- * layout).  P gets the probabilities [Hq][T][T], zero right of the
- * diagonal (backward reads them), out the weighted values. */
+ * the keys go into keys (the KV cache's block layout, kern_keys_put).  P
+ * gets the probabilities [Hq][T][T], zero right of the diagonal (backward
+ * reads them), out the weighted values. */
 static void attention_forward(const model_config *c, int T, const float *q, const float *k, const float *v,
-                              float *keys_t, size_t key_stride, float *P, float *out) {
+                              float *keys, float *P, float *out) {
     int hd = model_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
-    int group = c->n_heads / c->n_kv_heads;
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < kvd; j++) keys_t[(size_t)j * key_stride + t] = k[(size_t)t * kvd + j];
-    for (int h = 0; h < c->n_heads; h++) {
-        size_t kvo = (size_t)(h / group) * hd;
-        float *Ph = P + (size_t)h * T * T;
-        for (int i = 0; i < T; i++) {
-            float *row = Ph + (size_t)i * T;
-            kern_attend(out + (size_t)i * qd + h * hd, row, q + (size_t)i * qd + h * hd, keys_t + kvo * key_stride,
-                        key_stride, v + kvo, (size_t)kvd, hd, i + 1);
-            memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
-        }
+    for (int t = 0; t < T; t++) kern_keys_put(keys, kvd, t, k + (size_t)t * kvd);
+    for (int i = 0; i < T; i++) {
+        kern_attend(out + (size_t)i * qd, P + (size_t)i * T, (size_t)T * T, q + (size_t)i * qd, keys, v, c->n_heads,
+                    c->n_kv_heads, hd, i + 1);
+        for (int h = 0; h < c->n_heads; h++)
+            memset(P + ((size_t)h * T + i) * T + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
     }
 }
 
@@ -382,7 +376,7 @@ static void layer_forward(const model *m, train_ws *ws, int l) {
         rope(q + (size_t)st * qd, T, qd, hd, ws->rope_cos, ws->rope_sin, 0);
         rope(k + (size_t)st * kvd, T, kvd, hd, ws->rope_cos, ws->rope_sin, 0);
         attention_forward(c, T, q + (size_t)st * qd, k + (size_t)st * kvd, v + (size_t)st * kvd, ws->keys_t,
-                          (size_t)ws->max_seq, att + att_off, ao + (size_t)st * qd);
+                          att + att_off, ao + (size_t)st * qd);
         att_off += (size_t)c->n_heads * T * T;
     }
     memcpy(xmid, x, (size_t)N * d * sizeof(float));

@@ -70,7 +70,7 @@ typedef struct {
     float *rope_cos, *rope_sin; /* [max_seq][head_dim/2] (model_rope_tables) */
     packed_weights pw;          /* the model's matrices packed for rowmatmul, */
     float *packed;              /* made again by every forward pass (kernels.h) */
-    float *keys_t;              /* [kv width][max_seq] one sequence's keys, transposed */
+    float *keys_t;              /* one sequence's keys, kern_keys_put's block layout */
 
     /* activations; per-layer arrays are [L][max_tokens][width], or
        [1][max_tokens][width] when recompute (train_ws_slot) */

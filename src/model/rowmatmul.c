@@ -4,8 +4,9 @@
  * R*COLV vector accumulators; each step of k loads the panel's COLV weight
  * vectors once and uses them for all R rows (broadcasting in[r][k]).
  * Panels are the outer loop, so one panel (in_dim x ROWMATMUL_PANEL floats)
- * stays in cache while every row block passes over it.  The last panel's
- * zero padding is computed and not stored.  Only the blocking changes with
+ * stays in cache while every row block passes over it.  In the last panel,
+ * the vectors wholly past out_dim are skipped; a vector's lanes past
+ * out_dim are computed (on zero padding) and not stored.  Only the blocking changes with
  * n_rows, never the arithmetic of one element:
  * acc = fma(in[r][k], w[j][k], acc) for k in order, from 0. */
 #include "model/rowmatmul.h"
@@ -70,34 +71,41 @@ _Static_assert(ROWMATMUL_PANEL == COLV * VL, "rowmatmul.h's panel width must mat
 /* R rows x the panel of columns c0 .. c0 + J*VL; lanes at or past out_dim
  * are not stored.  Inlined with a constant R, so acc stays in registers. */
 static inline __attribute__((always_inline)) void tile(float *out, const float *in, const float *panel, int R,
-                                                       int in_dim, int out_dim, int c0, int accumulate) {
+                                                       int NJ, int in_dim, int out_dim, int c0, int accumulate) {
     vf acc[MAXR][J];
     vmask m[J];
-    for (int j = 0; j < J; j++) m[j] = vmask_first(out_dim - c0 - j * VL);
+    for (int j = 0; j < NJ; j++) m[j] = vmask_first(out_dim - c0 - j * VL);
     for (int r = 0; r < R; r++)
-        for (int j = 0; j < J; j++) acc[r][j] = vzero();
+        for (int j = 0; j < NJ; j++) acc[r][j] = vzero();
     for (int k = 0; k < in_dim; k++) {
         const float *w = panel + (size_t)k * J * VL;
         vf wv[J];
-        for (int j = 0; j < J; j++) wv[j] = vload(w + j * VL);
+        for (int j = 0; j < NJ; j++) wv[j] = vload(w + j * VL);
         for (int r = 0; r < R; r++) {
             vf x = vbcast(in[(size_t)r * in_dim + k]);
-            for (int j = 0; j < J; j++) acc[r][j] = vfma(x, wv[j], acc[r][j]);
+            for (int j = 0; j < NJ; j++) acc[r][j] = vfma(x, wv[j], acc[r][j]);
         }
     }
     for (int r = 0; r < R; r++)
-        for (int j = 0; j < J; j++) {
+        for (int j = 0; j < NJ; j++) {
             float *o = out + (size_t)r * out_dim + c0 + j * VL;
             vstorem(o, m[j], accumulate ? vadd(vloadm(o, m[j]), acc[r][j]) : acc[r][j]);
         }
 }
 
-/* One instance of tile per row count the blocking can ask for. */
-static void tile_rows(float *out, const float *in, const float *panel, int R, int in_dim, int out_dim, int c0,
-                      int accumulate) {
+/* One instance of tile per row count the blocking can ask for, with all
+ * J vectors of the panel live, or (the last panel of a matrix whose
+ * out_dim is not a multiple of the panel) only the first NJ: the vectors
+ * wholly past out_dim are padding, not computed at all.  The other
+ * vectors' arithmetic is the same either way. */
+static void tile_rows(float *out, const float *in, const float *panel, int R, int NJ, int in_dim, int out_dim,
+                      int c0, int accumulate) {
 #define TILE_CASE(r)                                                                                                  \
     case r:                                                                                                           \
-        tile(out, in, panel, (r) <= ROWS ? (r) : 1, in_dim, out_dim, c0, accumulate);                                \
+        if (NJ >= J) tile(out, in, panel, (r) <= ROWS ? (r) : 1, J, in_dim, out_dim, c0, accumulate);                \
+        else if (NJ == 1) tile(out, in, panel, (r) <= ROWS ? (r) : 1, 1, in_dim, out_dim, c0, accumulate);           \
+        else if (NJ == 2) tile(out, in, panel, (r) <= ROWS ? (r) : 1, J > 2 ? 2 : J, in_dim, out_dim, c0, accumulate); \
+        else tile(out, in, panel, (r) <= ROWS ? (r) : 1, J > 3 ? 3 : J, in_dim, out_dim, c0, accumulate);           \
         return;
     switch (R) { TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6) }
 #undef TILE_CASE
@@ -120,9 +128,11 @@ void rowmatmul_pack(float *dst, const float *w, int out_dim, int in_dim) {
 void rowmatmul(float *out, const float *in, const float *packed, int n_rows, int in_dim, int out_dim, int accumulate) {
     for (int c0 = 0; c0 < out_dim; c0 += ROWMATMUL_PANEL) {
         const float *panel = packed + (size_t)c0 * in_dim;
+        int NJ = (out_dim - c0 + VL - 1) / VL; /* vectors holding a column < out_dim */
         for (int r0 = 0; r0 < n_rows; r0 += ROWS) {
             int R = n_rows - r0 < ROWS ? n_rows - r0 : ROWS;
-            tile_rows(out + (size_t)r0 * out_dim, in + (size_t)r0 * in_dim, panel, R, in_dim, out_dim, c0, accumulate);
+            tile_rows(out + (size_t)r0 * out_dim, in + (size_t)r0 * in_dim, panel, R, NJ, in_dim, out_dim, c0,
+                      accumulate);
         }
     }
 }

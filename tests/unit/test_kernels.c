@@ -1,0 +1,108 @@
+/* test_kernels.c - kern_attend computes every score, probability and
+ * output element by the documented operations in the documented order.
+ *
+ * The reference below is the plain per-head, per-element form of
+ * kernels.h's contract (run.c's order for the scores: one dimension at a
+ * time from 0, then divided by sqrt(head_dim); fast_softmax per head; the
+ * values in blocks of eight positions whose products are summed left to
+ * right before joining the total, then the remaining positions one at a
+ * time).  kern_attend (all heads at once, keys in 16-position blocks,
+ * vectorised) must give the same bits for many head sizes, grouped-query
+ * layouts and lengths: the decoder's speed work may reorder memory
+ * traffic, never arithmetic, so inference, training and every stored
+ * fixture keep their numbers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pp_rng.h"
+#include "model/fastmath.h"
+#include "model/kernels.h"
+
+/* One head: keys k[t][hd] and values v[t][hd] at row stride `stride`. */
+static void reference_head(float *out, float *att, const float *q, const float *k, const float *v, size_t stride,
+                           int hd, int len) {
+    float scale = sqrtf((float)hd);
+    for (int t = 0; t < len; t++) {
+        float s = 0.0f;
+        for (int i = 0; i < hd; i++) s = s + q[i] * k[(size_t)t * stride + i];
+        att[t] = s / scale;
+    }
+    fast_softmax(att, len);
+    for (int j = 0; j < hd; j++) {
+        float o = 0.0f;
+        int t = 0;
+        for (; t + 8 <= len; t += 8) {
+            float block = att[t] * v[(size_t)t * stride + j];
+            for (int u = 1; u < 8; u++) block = block + att[t + u] * v[(size_t)(t + u) * stride + j];
+            o = o + block;
+        }
+        for (; t < len; t++) o = o + att[t] * v[(size_t)t * stride + j];
+        out[j] = o;
+    }
+}
+
+static void check_shape(int n_heads, int n_kv_heads, int hd, int len, uint64_t seed) {
+    int kv_dim = n_kv_heads * hd, qd = n_heads * hd, group = n_heads / n_kv_heads;
+    pp_rng rng = pp_rng_stream(seed, (uint64_t)hd, (uint64_t)len);
+    float *q = malloc((size_t)qd * sizeof(float));
+    float *k = malloc((size_t)len * kv_dim * sizeof(float));
+    float *v = malloc((size_t)len * kv_dim * sizeof(float));
+    float *keys = malloc(kern_keys_floats(len, kv_dim) * sizeof(float));
+    float *att = malloc((size_t)n_heads * len * sizeof(float)), *ref_att = malloc((size_t)len * sizeof(float));
+    float *out = malloc((size_t)qd * sizeof(float)), *ref_out = malloc((size_t)hd * sizeof(float));
+    assert_non_null(q), assert_non_null(k), assert_non_null(v), assert_non_null(keys);
+    assert_non_null(att), assert_non_null(ref_att), assert_non_null(out), assert_non_null(ref_out);
+    for (int i = 0; i < qd; i++) q[i] = (float)(pp_rng_uniform(&rng) * 4.0 - 2.0);
+    for (size_t i = 0; i < (size_t)len * kv_dim; i++) {
+        k[i] = (float)(pp_rng_uniform(&rng) * 2.0 - 1.0);
+        v[i] = (float)(pp_rng_uniform(&rng) * 2.0 - 1.0);
+    }
+    for (int t = 0; t < len; t++) kern_keys_put(keys, kv_dim, t, k + (size_t)t * kv_dim);
+    kern_attend(out, att, (size_t)len, q, keys, v, n_heads, n_kv_heads, hd, len);
+    for (int h = 0; h < n_heads; h++) {
+        size_t kvo = (size_t)(h / group) * hd;
+        reference_head(ref_out, ref_att, q + (size_t)h * hd, k + kvo, v + kvo, (size_t)kv_dim, hd, len);
+        if (memcmp(ref_att, att + (size_t)h * len, (size_t)len * sizeof(float)) != 0 ||
+            memcmp(ref_out, out + (size_t)h * hd, (size_t)hd * sizeof(float)) != 0)
+            fail_msg("heads %d/%d, head_dim %d, len %d: head %d differs from the reference", n_heads, n_kv_heads, hd,
+                     len, h);
+    }
+    free(q), free(k), free(v), free(keys), free(att), free(ref_att), free(out), free(ref_out);
+}
+
+static void test_attend_matches_reference(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{8, 8, 8}, {4, 4, 48}, {6, 6, 48}, {4, 2, 16}, {8, 2, 64}, {3, 1, 6}, {2, 2, 5}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int len = 1; len <= 150; len += len < 20 ? 1 : 13)
+            check_shape(shapes[s][0], shapes[s][1], shapes[s][2], len, 11 + s);
+}
+
+/* A key block holds 16 positions; a store of n positions holds whole blocks. */
+static void test_key_layout(void **state) {
+    (void)state;
+    assert_int_equal(kern_keys_floats(1, 3), 16 * 3);
+    assert_int_equal(kern_keys_floats(16, 3), 16 * 3);
+    assert_int_equal(kern_keys_floats(17, 3), 32 * 3);
+    float keys[32 * 3], k[3] = {1.0f, 2.0f, 3.0f};
+    memset(keys, 0, sizeof keys);
+    kern_keys_put(keys, 3, 17, k);
+    assert_true(keys[16 * 3 + 0 * 16 + 1] == 1.0f);
+    assert_true(keys[16 * 3 + 1 * 16 + 1] == 2.0f);
+    assert_true(keys[16 * 3 + 2 * 16 + 1] == 3.0f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attend_matches_reference),
+        cmocka_unit_test(test_key_layout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
