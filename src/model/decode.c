@@ -102,15 +102,16 @@ double decoder_estimate_bytes(const model *m, const decoder_params *p, int node_
     double need = (double)p->max_prompt_tokens + p->max_new_tokens - 1;
     int max_pos = need < c->seq_len ? (int)need : c->seq_len;
     double row_tokens = p->max_new_tokens < c->seq_len ? p->max_new_tokens : c->seq_len;
-    double kv = (double)c->n_kv_heads * model_head_dim(c), per_seq = kv_bytes_per_seq(c, max_pos);
+    double per_seq = kv_bytes_per_seq(c, max_pos);
     double slots = p->max_batch;
     if (p->kv_cache_mb > 0 && p->kv_cache_mb * 1048576.0 / per_seq < slots)
         slots = floor(p->kv_cache_mb * 1048576.0 / per_seq);
     if (slots < 1) slots = 1;
-    double rows = slots + DECODER_PREFILL_ROWS, d = c->dim, qd = model_q_dim(c);
-    double acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2.0 * c->hidden_dim) * 4;
-    double packed = 4.0 * (double)packed_weights_floats(c) / (p->share_weights && node_ranks > 1 ? node_ranks : 1);
-    return slots * per_seq + acts + packed + slots * (double)c->vocab_size * 4 + slots * row_tokens * 8 +
+    /* the inference state (decoder_init's infer_init_rows), then the
+       decoder's own per-slot logits and token/log-prob rows */
+    double inference = infer_estimate_bytes(c, (int)slots, max_pos, (int)slots + DECODER_PREFILL_ROWS,
+                                            p->share_weights ? node_ranks : 1);
+    return inference + slots * (double)c->vocab_size * 4 + slots * row_tokens * 8 +
            (double)c->vocab_size * sizeof(sample_candidate);
 }
 

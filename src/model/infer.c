@@ -336,15 +336,8 @@ pp_status infer_rows_hidden(infer_state *st, int n, const int *slots, const int 
 }
 
 size_t infer_memory_bytes(const infer_state *st) {
-    const model_config *c = &st->m->cfg;
-    size_t rows = (size_t)st->max_rows, kv = (size_t)st->kv_dim, slots = (size_t)st->max_seqs;
-    size_t cache = (size_t)c->n_layers * slots * ((size_t)st->max_pos * kv + kern_keys_floats(st->max_pos, st->kv_dim));
-    size_t d = (size_t)c->dim, qd = (size_t)model_q_dim(c);
-    size_t acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2 * (size_t)c->hidden_dim);
-    size_t rope = (size_t)st->max_pos * (size_t)model_head_dim(c);
-    size_t wt = packed_weights_floats(c) / (st->wt_node.have_win ? (size_t)st->wt_node.node_size : 1);
-    return (cache + acts + rope + wt + (size_t)c->n_heads * st->max_pos) * sizeof(float) +
-           (slots + 3 * rows) * sizeof(int);
+    int node_ranks = st->wt_node.have_win ? st->wt_node.node_size : 1;
+    return (size_t)infer_estimate_bytes(&st->m->cfg, st->max_seqs, st->max_pos, st->max_rows, node_ranks);
 }
 
 double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, int max_rows, int node_ranks) {
@@ -352,11 +345,12 @@ double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, in
     int chunk = max_pos < PREFILL_CHUNK ? max_pos : PREFILL_CHUNK, rows = max_seqs > chunk ? max_seqs : chunk;
     if (max_rows > rows) rows = max_rows;
     double kv = (double)c->n_kv_heads * model_head_dim(c), d = c->dim, qd = model_q_dim(c);
-    double cache = 2.0 * c->n_layers * max_seqs * max_pos * kv;
+    /* values [pos][kv]; keys in blocks of positions (kern_keys_floats) */
+    double cache = (double)c->n_layers * max_seqs * (max_pos * kv + (double)kern_keys_floats(max_pos, (int)kv));
     double acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2.0 * c->hidden_dim);
     double wt = (double)packed_weights_floats(c) / (node_ranks > 1 ? node_ranks : 1);
-    return (cache + acts + (double)max_pos * model_head_dim(c) + wt + max_pos) * sizeof(float) +
-           (max_seqs + 3.0 * rows) * sizeof(int);
+    double rope = (double)max_pos * 2 * (model_head_dim(c) / 2), att = (double)c->n_heads * max_pos;
+    return (cache + acts + rope + wt + att) * sizeof(float) + (max_seqs + 3.0 * rows) * sizeof(int);
 }
 
 void infer_step_products(const infer_state *st, int n, const float *in, float *out) {
