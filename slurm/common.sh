@@ -35,7 +35,7 @@ PP_SHARED_DIR=${PP_SHARED:-$(dirname "$PP_ROOT")/shared}
 PP_STAGES="prompts convert sft generate rank rm train eval report"
 # Stages that save their state on SIGUSR1/SIGTERM and exit 75: they get
 # Slurm's warning signal and requeue themselves.
-PP_RESUMABLE="sft generate rank train eval" # pp-rm is short and starts over
+PP_RESUMABLE="sft generate rank rm train eval" # pp-rm --kind linear is short and starts over; the learned kinds checkpoint
 PP_DEFAULT_CHAIN="prompts sft generate rank train eval"
 # [common] keys, and those that may also be given per stage as STAGE.KEY
 PP_COMMON_KEYS="workdir stages bin ranks cpus-per-task nodes time partition account qos mem
