@@ -86,7 +86,7 @@ static void report_done(const pp_stage *s) {
 
 int pp_stage_end(pp_stage *s, pp_status st) {
     st = pp_agree(s->comm, st, &s->err);
-    if (st == PP_OK && !(s->cli && (s->cli->help_requested || s->cli->version_requested))) report_done(s);
+    if (st == PP_OK && !s->no_done_line && !(s->cli && (s->cli->help_requested || s->cli->version_requested))) report_done(s);
     int code = 0;
     if (st != PP_OK) {
         s->err.status = st;
