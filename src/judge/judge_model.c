@@ -137,34 +137,55 @@ static pp_status encode(model_judge *j, const char *text, int **ids, int *n, pp_
 
 /* The token a label adds after the cue: encode(cue + label) must be
  * encode(cue) plus exactly one token. */
-static pp_status label_token(model_judge *j, const char *label, size_t len, int *id, pp_err *err) {
+static pp_status label_token(const tokenizer *tok, const char *label, size_t len, int *id, pp_err *err) {
     char probe[128];
     if (len == 0 || len > 64) return pp_fail(err, PP_EINPUT, "--judge-labels: a label must have 1 to 64 bytes");
+    size_t cap = tok_max_ids(tok, sizeof probe);
+    int *ids = malloc(cap * sizeof *ids), n0 = 0, n1 = 0;
+    if (!ids) return pp_fail(err, PP_ESYS, "judge model: out of memory");
     snprintf(probe, sizeof probe, "%s", verdict_cue);
-    int *ids = NULL, n0 = 0, n1 = 0;
-    PP_TRY(encode(j, probe, &ids, &n0, err));
+    pp_status st = tok_encode_cap(tok, probe, 1, 0, ids, (int)cap, &n0, err);
     int last0 = n0 > 0 ? ids[n0 - 1] : -1;
     snprintf(probe, sizeof probe, "%s%.*s", verdict_cue, (int)len, label);
-    PP_TRY(encode(j, probe, &ids, &n1, err));
-    if (n1 != n0 + 1 || (n0 > 0 && ids[n0 - 1] != last0))
-        return pp_fail(err, PP_EINPUT,
-                       "--judge-labels: label '%.*s' is not one token after \"Verdict: [[\" with the judge model's "
-                       "tokenizer (it gives %d tokens); choose other labels",
-                       (int)len, label, n1 - n0);
-    *id = ids[n1 - 1];
-    return PP_OK;
+    if (st == PP_OK) st = tok_encode_cap(tok, probe, 1, 0, ids, (int)cap, &n1, err);
+    if (st == PP_OK && (n1 != n0 + 1 || (n0 > 0 && ids[n0 - 1] != last0)))
+        st = pp_fail(err, PP_EINPUT,
+                     "--judge-labels: label '%.*s' is not one token after \"Verdict: [[\" with the judge model's "
+                     "tokenizer (it gives %d tokens); choose other labels",
+                     (int)len, label, n1 - n0);
+    if (st == PP_OK) *id = ids[n1 - 1];
+    free(ids);
+    return st;
 }
 
-static pp_status setup_labels(model_judge *j, const char *labels, pp_err *err) {
+pp_status judge_model_labels(const tokenizer *tok, const char *labels, int ids[2], pp_err *err) {
     const char *comma = labels ? strchr(labels, ',') : NULL;
     if (!comma || strchr(comma + 1, ','))
         return pp_fail(err, PP_EINPUT, "--judge-labels '%s': want two labels separated by a comma, e.g. \"A,B\"",
                        labels ? labels : "");
-    PP_TRY(label_token(j, labels, (size_t)(comma - labels), &j->label[0], err));
-    PP_TRY(label_token(j, comma + 1, strlen(comma + 1), &j->label[1], err));
-    if (j->label[0] == j->label[1])
+    PP_TRY(label_token(tok, labels, (size_t)(comma - labels), &ids[0], err));
+    PP_TRY(label_token(tok, comma + 1, strlen(comma + 1), &ids[1], err));
+    if (ids[0] == ids[1])
         return pp_fail(err, PP_EINPUT, "--judge-labels '%s': both labels are the same token", labels);
     return PP_OK;
+}
+
+/* The template a judge model was trained with (pp-rm --kind pairwise
+ * records it as the root attribute judge_template): the default when no
+ * --judge-template is given.  *templ stays NULL when the file has none. */
+static pp_status trained_template(const char *path, char **templ, pp_err *err) {
+    *templ = NULL;
+    pp_h5 f;
+    PP_TRY(pp_h5_open(&f, path, "model", MODEL_SCHEMA_VERSION, err));
+    pp_status st = PP_OK;
+    if (pp_h5_has_attr(&f, "/", "judge_template")) {
+        *templ = malloc(1 << 20);
+        st = *templ ? pp_h5_get_attr_str(&f, "/", "judge_template", *templ, 1 << 20, err)
+                    : pp_fail(err, PP_ESYS, "judge model: out of memory");
+    }
+    pp_h5_close(&f);
+    if (st != PP_OK) free(*templ), *templ = NULL;
+    return st;
 }
 
 static pp_status model_start(void **ctx, const judge_config *cfg, pp_err *err) {
@@ -179,12 +200,13 @@ static pp_status model_start(void **ctx, const judge_config *cfg, pp_err *err) {
         if (st == PP_OK && strlen(j->templ) != len)
             st = pp_fail(err, PP_EINPUT, "%s: the judge template holds a NUL byte", cli->template_path);
     } else if (st == PP_OK) {
-        j->templ = strdup(judge_model_default_template);
-        if (!j->templ) st = pp_fail(err, PP_ESYS, "judge model: out of memory");
+        st = trained_template(cli->model_path, &j->templ, err);
+        if (st == PP_OK && !j->templ) j->templ = strdup(judge_model_default_template);
+        if (st == PP_OK && !j->templ) st = pp_fail(err, PP_ESYS, "judge model: out of memory");
     }
     if (st == PP_OK)
         st = judge_model_check_template(j->templ, cli->template_path ? cli->template_path : "built-in", err);
-    if (st == PP_OK) st = setup_labels(j, cli->labels, err);
+    if (st == PP_OK) st = judge_model_labels(&j->m.tok, cli->labels, j->label, err);
     if (st == PP_OK) {
         const model_config *c = &j->m.cfg;
         j->tie_margin = cli->tie_margin;

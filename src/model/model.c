@@ -70,7 +70,8 @@ pp_status model_parse_arch(const char *spec, model_config *c, pp_err *err) {
 }
 
 /* Sizes of the stacked kinds, in layout order. */
-static void kind_sizes(const model_config *c, size_t s[12]) {
+#define N_KINDS 13
+static void kind_sizes(const model_config *c, size_t s[N_KINDS]) {
     size_t d = c->dim, L = c->n_layers, hd = model_head_dim(c);
     size_t q = c->n_heads * hd, kv = c->n_kv_heads * hd, h = c->hidden_dim, V = c->vocab_size;
     s[0] = V * d;      /* embed */
@@ -85,6 +86,7 @@ static void kind_sizes(const model_config *c, size_t s[12]) {
     s[9] = L * h * d;  /* w_up */
     s[10] = d;         /* final_norm */
     s[11] = c->tied_embeddings ? 0 : V * d; /* lm_head */
+    s[12] = c->reward_head ? d : 0;         /* reward_head, last: a language model's layout is unchanged */
 }
 
 void model_rope_freqs(const model_config *c, float *freq) {
@@ -110,27 +112,28 @@ void model_rope_freqs(const model_config *c, float *freq) {
 }
 
 size_t model_param_count(const model_config *c) {
-    size_t s[12], n = 0;
+    size_t s[N_KINDS], n = 0;
     kind_sizes(c, s);
-    for (int i = 0; i < 12; i++) n += s[i];
+    for (int i = 0; i < N_KINDS; i++) n += s[i];
     return n;
 }
 
 void model_point(model_tensors *t, float *base, const model_config *c) {
-    size_t s[12];
+    size_t s[N_KINDS];
     kind_sizes(c, s);
-    float **ptrs[12] = {&t->embed, &t->attn_norm, &t->wq, &t->wk, &t->wv, &t->wo,
-                        &t->ffn_norm, &t->w_gate, &t->w_down, &t->w_up, &t->final_norm, &t->lm_head};
+    float **ptrs[N_KINDS] = {&t->embed, &t->attn_norm, &t->wq,   &t->wk,         &t->wv,      &t->wo,         &t->ffn_norm,
+                             &t->w_gate, &t->w_down,  &t->w_up, &t->final_norm, &t->lm_head, &t->reward_head};
     float *p = base;
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < N_KINDS; i++) {
         *ptrs[i] = p;
         p += s[i];
     }
     if (c->tied_embeddings) t->lm_head = t->embed;
+    if (!c->reward_head) t->reward_head = NULL;
 }
 
 int model_tensor_count(const model_config *c) {
-    return 2 + 9 * c->n_layers + (c->tied_embeddings ? 0 : 1);
+    return 2 + 9 * c->n_layers + (c->tied_embeddings ? 0 : 1) + (c->reward_head ? 1 : 0);
 }
 
 static void add_tensor(tensor_info **out, const char *name, int rank, int64_t d0, int64_t d1,
@@ -147,9 +150,9 @@ static void add_tensor(tensor_info **out, const char *name, int rank, int64_t d0
 }
 
 void model_tensor_table(const model_config *c, tensor_info *out) {
-    size_t s[12], start[12], off = 0;
+    size_t s[N_KINDS], start[N_KINDS], off = 0;
     kind_sizes(c, s);
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < N_KINDS; i++) {
         start[i] = off;
         off += s[i];
     }
@@ -174,6 +177,7 @@ void model_tensor_table(const model_config *c, tensor_info *out) {
     }
     add_tensor(&out, "model.norm.weight", 1, d, 1, start[10], 0, 0);
     if (!c->tied_embeddings) add_tensor(&out, "lm_head.weight", 2, c->vocab_size, d, start[11], 1, 0);
+    if (c->reward_head) add_tensor(&out, "reward_head.weight", 1, d, 1, start[12], 0, 0);
 }
 
 pp_status model_alloc(model *m, const model_config *cfg, pp_err *err) {
@@ -197,6 +201,7 @@ void model_init_random(model *m, uint64_t seed) {
     float out_scale = 1.0f / sqrtf(2.0f * (float)c->n_layers);
     for (int i = 0; i < n; i++) {
         float *p = m->params + tab[i].offset;
+        if (!strcmp(tab[i].name, "reward_head.weight")) continue; /* zeros: every reward 0 at the start */
         if (tab[i].rank == 1) { /* norm gains */
             for (size_t j = 0; j < tab[i].count; j++) p[j] = 1.0f;
             continue;
@@ -296,6 +301,22 @@ void model_free(model *m) {
     free(m->chat_template);
     tok_free(&m->tok);
     memset(m, 0, sizeof *m);
+}
+
+pp_status model_add_reward_head(model *m, pp_err *err) {
+    if (m->cfg.reward_head) return PP_OK;
+    model_config c = m->cfg;
+    c.reward_head = 1;
+    size_t n = model_param_count(&c);
+    float *p = realloc(m->params, n * sizeof *p);
+    if (!p) return pp_fail(err, PP_ESYS, "out of memory for a reward head");
+    memset(p + m->n_params, 0, (n - m->n_params) * sizeof *p);
+    m->params = p;
+    m->n_params = n;
+    m->cfg = c;
+    model_point(&m->w, m->params, &m->cfg);
+    m->fingerprint = model_fingerprint(m);
+    return PP_OK;
 }
 
 void model_rope_tables(const model_config *c, int n_pos, float *cos_out, float *sin_out) {

@@ -37,6 +37,10 @@ typedef struct {
     int rope_scaling;
     float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int rope_original_max_pos;
+    /* 1: a scalar reward head reward_head.weight [dim] ends the buffer
+     * (pp-rm --kind pointwise: r = head . final hidden state at the last
+     * token); 0 for every language model */
+    int reward_head;
 } model_config;
 
 enum { MODEL_ROPE_PLAIN = 0, MODEL_ROPE_LLAMA3 = 1 };
@@ -55,6 +59,7 @@ typedef struct {
     float *w_up;       /* [L][hidden][d]         layers.l.mlp.up_proj.weight   (w3) */
     float *final_norm; /* [d]                    model.norm.weight */
     float *lm_head;    /* [V][d]                 lm_head.weight; == embed when tied */
+    float *reward_head; /* [d]                   reward_head.weight; NULL without cfg.reward_head */
 } model_tensors;
 
 /* One named tensor of the table (per layer, Hugging Face Llama names). */
@@ -112,7 +117,7 @@ PP_MUST_CHECK pp_status model_parse_arch(const char *spec, model_config *c, pp_e
 size_t model_param_count(const model_config *c);
 /* Point the named pointers at a buffer laid out for c (params, grads, m, v). */
 void model_point(model_tensors *t, float *base, const model_config *c);
-/* Number of tensors in the table (2 + 9 * L + 1 untied head). */
+/* Number of tensors in the table (2 + 9 * L + 1 untied head + 1 reward head). */
 int model_tensor_count(const model_config *c);
 /* Fill the table; out must hold model_tensor_count(c) entries. */
 void model_tensor_table(const model_config *c, tensor_info *out);
@@ -130,5 +135,9 @@ uint64_t model_fingerprint(const model *m);
 /* Reject NaN/Inf weights: names the first bad tensor. */
 PP_MUST_CHECK pp_status model_check_finite(const model *m, const char *what, pp_err *err);
 void model_free(model *m);
+/* Give a loaded model a reward head of zeros (cfg.reward_head = 1): the
+ * buffer grows by dim floats at its end, every other tensor keeps its
+ * place, the fingerprint is made again.  No-op when it has one. */
+PP_MUST_CHECK pp_status model_add_reward_head(model *m, pp_err *err);
 
 #endif

@@ -32,6 +32,8 @@ static pp_status write_config(pp_h5 *f, const model *m, pp_err *err) {
         PP_TRY(pp_h5_attr_f64(f, "/", "rope_high_freq_factor", c->rope_high_freq_factor, err));
         PP_TRY(pp_h5_attr_i64(f, "/", "rope_original_max_position_embeddings", c->rope_original_max_pos, err));
     }
+    /* only a reward model says so: language model files stay as they were */
+    if (c->reward_head) PP_TRY(pp_h5_attr_i64(f, "/", "reward_head", 1, err));
     char fp[17];
     model_fingerprint_hex(m, fp);
     PP_TRY(pp_h5_attr_str(f, "/", "fingerprint", fp, err));
@@ -94,6 +96,8 @@ static pp_status write_tokenizer(pp_h5 *f, const tokenizer *t, pp_err *err) {
 
 static pp_status write_extra(pp_h5 *f, const model *m, const model_extra *x, pp_err *err) {
     if (x->kind) PP_TRY(pp_h5_attr_str(f, "/", "training", x->kind, err));
+    for (int i = 0; i < x->n_text_attrs; i++)
+        PP_TRY(pp_h5_attr_str(f, "/", x->text_attr_names[i], x->text_attr_values[i], err));
     if (x->adam_m || x->n_attrs > 0) {
         PP_TRY(pp_h5_group(f, "/train", err));
         PP_TRY(pp_h5_attr_i64(f, "/train", "step", x->step, err));
@@ -209,6 +213,11 @@ static pp_status read_config(pp_h5 *f, model_config *c, pp_err *err) {
     PP_TRY(pp_h5_get_attr_f64(f, "/", "rope_theta", &theta, err));
     c->norm_eps = (float)eps;
     c->rope_theta = (float)theta;
+    int64_t head = 0;
+    if (pp_h5_has_attr(f, "/", "reward_head")) PP_TRY(pp_h5_get_attr_i64(f, "/", "reward_head", &head, err));
+    if (head != 0 && head != 1)
+        return pp_fail(err, PP_EINPUT, "%s: attribute reward_head = %lld is not 0 or 1", f->path, (long long)head);
+    c->reward_head = (int)head;
     return read_config_v2(f, c, err);
 }
 

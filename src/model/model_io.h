@@ -47,6 +47,10 @@ typedef struct {
     int64_t blob_count;
     /* free-form description attribute ("sft", "dpo", "import") */
     const char *kind;
+    /* text attributes of the root group, e.g. the judge template a
+     * pairwise judge was trained with (pp-rm --kind pairwise) */
+    int n_text_attrs;
+    const char *text_attr_names[4], *text_attr_values[4];
 } model_extra;
 
 /* Write the model (collective; rank 0's copy is written). */

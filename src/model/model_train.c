@@ -505,6 +505,11 @@ static void layer_backward(const model *m, train_ws *ws, int l, const model_tens
 
 pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, const float *dlogp_tok,
                          float *grads, pp_err *err) {
+    return model_backward_hidden(m, ws, dlogp_seq, dlogp_tok, NULL, grads, err);
+}
+
+pp_status model_backward_hidden(const model *m, train_ws *ws, const float *dlogp_seq, const float *dlogp_tok,
+                                const float *dhidden, float *grads, pp_err *err) {
     if (!ws->ready) return pp_fail(err, PP_EINPUT, "model_backward: no forward pass on this workspace");
     const model_config *c = &m->cfg;
     const model_tensors *w = &m->w;
@@ -533,6 +538,10 @@ pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq, c
         for (int r = 0; r < nr; r++)
             memcpy(dxf + (size_t)ws->scored_row[b0 + r] * d, ws->drows + (size_t)r * d, (size_t)d * sizeof(float));
     }
+    /* a loss that reads the hidden rows themselves (a reward head) seeds
+     * them directly; from here on the backward pass is the same */
+    if (dhidden)
+        for (size_t i = 0; i < (size_t)N * d; i++) dxf[i] += dhidden[i];
     memset(ws->dx, 0, (size_t)N * d * sizeof(float));
     rmsnorm_backward(ws->dx, g.final_norm, dxf, ws->resid + (size_t)L * Nmax * d, w->final_norm, ws->rstdf, N, d);
 

@@ -150,6 +150,16 @@ PP_MUST_CHECK pp_status model_forward_logps(const model *m, train_ws *ws, const 
 PP_MUST_CHECK pp_status model_backward(const model *m, train_ws *ws, const float *dlogp_seq,
                          const float *dlogp_tok, float *grads, pp_err *err);
 
+/* The same with a seed on the hidden rows: dhidden[i][j] = dL/d(hidden
+ * state after the final RMSNorm, row i, component j), [n_tokens][dim]
+ * indexed like train_ws_hidden (may be NULL: model_backward).  What a loss
+ * on a reward head over those rows (pp-rm --kind pointwise) needs; it is
+ * added to the gradient the log-probs send there, then the final RMSNorm
+ * and every layer below are differentiated as always. */
+PP_MUST_CHECK pp_status model_backward_hidden(const model *m, train_ws *ws, const float *dlogp_seq,
+                                              const float *dlogp_tok, const float *dhidden, float *grads,
+                                              pp_err *err);
+
 /* Hidden state after the final RMSNorm from the last forward:
  * [n_tokens][dim], row seq_start[s] + i is position i of sequence s.
  * (What a reward head reads; the logits are this times lm_head^T.) */

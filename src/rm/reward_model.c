@@ -249,11 +249,49 @@ static pp_status read_rm(pp_h5 *f, reward_model *rm, pp_err *err) {
     return PP_OK;
 }
 
+/* A model file with a reward head (pp-rm --kind pointwise): the head is
+ * the weight vector, on the model's own features ("last"); the feature
+ * model is the file itself (the scorer does not read the head). */
+static pp_status read_head_model(pp_h5 *f, reward_model *rm, pp_err *err) {
+    model_config c = {0};
+    PP_TRY(model_read_config(f->path, &c, err));
+    if (!c.reward_head)
+        return pp_fail(err, PP_EINPUT,
+                       "%s: a model file without a reward head is no reward model (a pairwise judge is used with "
+                       "--judge model --judge-model FILE)", f->path);
+    rm->d = c.dim;
+    rm->vocab_size = c.vocab_size;
+    rm->features = RM_FEATURES_LAST;
+    PP_TRY(pp_h5_get_attr_str(f, "/", "fingerprint", rm->model_fingerprint, sizeof rm->model_fingerprint, err));
+    PP_TRY(pp_h5_get_attr_str(f, "/tokenizer", "kind", rm->tokenizer, sizeof rm->tokenizer, err));
+    snprintf(rm->model_path, sizeof rm->model_path, "%s", f->path);
+    pp_h5_opt_attr_f64(f, "/train", "train_accuracy", &rm->train_accuracy, NAN);
+    int64_t want[1] = {c.dim};
+    PP_TRY(pp_h5_expect(f, "/tensors/reward_head.weight", PP_F32, 1, want, NULL, err));
+    float *head = malloc((size_t)c.dim * sizeof *head);
+    rm->w = malloc((size_t)c.dim * sizeof *rm->w);
+    pp_status st = head && rm->w ? PP_OK : pp_fail(err, PP_ESYS, "%s: out of memory", f->path);
+    if (st == PP_OK) st = pp_h5_read_all(f, "/tensors/reward_head.weight", PP_F32, head, err);
+    for (int j = 0; st == PP_OK && j < c.dim; j++) {
+        rm->w[j] = head[j];
+        if (!isfinite(rm->w[j]))
+            st = pp_fail(err, PP_EINPUT, "%s: dataset /tensors/reward_head.weight element %d is not finite", f->path, j);
+    }
+    free(head);
+    return st;
+}
+
 pp_status rm_load(reward_model *rm, const char *path, pp_err *err) {
     memset(rm, 0, sizeof *rm);
     pp_h5 f;
-    PP_TRY(pp_h5_open(&f, path, "reward_model", RM_SCHEMA_VERSION, err));
-    pp_status st = read_rm(&f, rm, err);
+    char kind[32] = "";
+    PP_TRY(pp_h5_open(&f, path, NULL, 1 << 30, err)); /* the kind decides the reader, which checks the version */
+    pp_h5_opt_attr_str(&f, "/", "schema", kind, sizeof kind, "");
+    pp_h5_close(&f);
+    int head_model = !strcmp(kind, "model");
+    PP_TRY(pp_h5_open(&f, path, head_model ? "model" : "reward_model", head_model ? MODEL_SCHEMA_VERSION : RM_SCHEMA_VERSION,
+                      err));
+    pp_status st = head_model ? read_head_model(&f, rm, err) : read_rm(&f, rm, err);
     pp_h5_close(&f);
     if (st != PP_OK) rm_free(rm);
     return st;
@@ -284,8 +322,7 @@ pp_status rm_score_batch(const reward_model *rm, const model *m, rm_ws *ws, int 
 
 /* ------------------------------------------------------------------- fit */
 
-/* A pairs file ready for features: loaded, checked against the model. */
-static pp_status load_pairs_for(const char *path, const model *m, const char *model_path, pairs_set *s, pp_err *err) {
+pp_status rm_load_pairs(const char *path, const model *m, const char *model_path, pairs_set *s, pp_err *err) {
     PP_TRY(pairs_load(s, path, 0, err));
     char fp[17];
     model_fingerprint_hex(m, fp);
@@ -354,7 +391,7 @@ static pp_status pairs_features(const rm_fit_config *c, const model *m, rm_ws *w
     pairs_set s = {0};
     *x_out = NULL;
     *n_local = *n_total = 0;
-    pp_status st = load_pairs_for(path, m, c->model_path, &s, err);
+    pp_status st = rm_load_pairs(path, m, c->model_path, &s, err);
     st = pp_agree(c->comm, st, err);
     if (st != PP_OK) return st;
     int64_t lo, hi;

@@ -168,7 +168,12 @@ static void ckpt_path(const trainer_config *c, int64_t step, char *buf, size_t c
 
 static pp_status save_model(const trainer_config *c, const char *path, model *m, const adamw *opt,
                             history *h, int64_t steps_done, int with_state, pp_err *err) {
-    model_extra x = {.kind = c->kind, .run_key = with_state ? c->run_key : NULL, .step = steps_done};
+    model_extra x = {.kind = c->kind, .run_key = with_state ? c->run_key : NULL, .step = steps_done,
+                     .n_text_attrs = c->n_text_attrs};
+    for (int i = 0; i < c->n_text_attrs; i++) {
+        x.text_attr_names[i] = c->text_attr_names[i];
+        x.text_attr_values[i] = c->text_attr_values[i];
+    }
     if (!with_state && c->final_fn) /* the final file: the caller's closing figures */
         PP_TRY(pp_agree(c->comm, c->final_fn(c->final_ctx, m, &x.n_attrs, x.attr_names, x.attr_values, err), err));
     if (with_state) {

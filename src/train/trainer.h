@@ -37,7 +37,7 @@ typedef pp_status (*trainer_grad_fn)(void *ctx, int64_t step, const model *m, fl
                                      double *metrics, pp_err *err);
 
 /* Called once on the trained model before the final file is written; it
- * may add up to 8 attributes (names must outlive the call) to /train. */
+ * may add up to 16 attributes (names must outlive the call) to /train. */
 typedef pp_status (*trainer_final_fn)(void *ctx, const model *m, int *n_attrs, const char **names,
                                       double *values, pp_err *err);
 
@@ -61,6 +61,8 @@ typedef struct {
                                   it, parameters all-gathered (trainer.c) */
     trainer_final_fn final_fn; /* optional */
     void *final_ctx;
+    int n_text_attrs;          /* text attributes of the root group of every file written */
+    const char *text_attr_names[4], *text_attr_values[4];
 } trainer_config;
 
 /* The optimisation options pp-sft and pp-train share; set the defaults in

@@ -1,7 +1,7 @@
 /* make_candidates - write a candidates file with known texts, for testing
  * pp-rank without a model.
  *
- *   make_candidates PROMPTS.h5 OUT.h5 K MODE [SEED [TEXTS]]
+ *   make_candidates PROMPTS.h5 OUT.h5 K MODE [SEED [TEXTS [FINGERPRINT]]]
  *
  * MODE suite: needs builtin prompts (family, reference).  Candidate texts
  *   are the reference, plausible wrong answers (tasks_wrong_answer), an
@@ -12,7 +12,9 @@
  *   test judges prefer the longer answer), also shuffled.
  * Tokens: byte tokenizer (vocabulary 259): prompt = BOS + bytes, candidate
  * = bytes + EOS.  TEXTS: also write every prompt and candidate text there,
- * each followed by a NUL byte (to compare with what a judge received).
+ * each followed by a NUL byte (to compare with what a judge received;
+ * "-": none).  FINGERPRINT: the model fingerprint to record (default
+ * "test" + SEED), so a byte-tokenizer model can train on the pairs.
  * Run it as a single process. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +66,9 @@ int main(int argc, char **argv) {
     int k = atoi(argv[3]);
     uint64_t seed = argc > 5 ? strtoull(argv[5], NULL, 10) : 1;
     int weird = strcmp(mode, "weird") == 0;
-    FILE *texts_out = argc > 6 ? fopen(argv[6], "wb") : NULL;
-    if (argc > 6 && !texts_out) {
+    int want_texts = argc > 6 && strcmp(argv[6], "-") != 0;
+    FILE *texts_out = want_texts ? fopen(argv[6], "wb") : NULL;
+    if (want_texts && !texts_out) {
         perror(argv[6]);
         return 1;
     }
@@ -81,6 +84,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     snprintf(cs.model_fingerprint, sizeof cs.model_fingerprint, "test%012llx", (unsigned long long)seed);
+    if (argc > 7) snprintf(cs.model_fingerprint, sizeof cs.model_fingerprint, "%s", argv[7]);
     snprintf(cs.tokenizer, sizeof cs.tokenizer, "byte");
     cs.vocab_size = tok.vocab_size;
     cs.temperature = 1;

@@ -3,7 +3,8 @@
  * target mask, independence of the sequences of a batch (bit for bit with
  * stories260K's shapes), bad batches, and
  * every parameter tensor's gradient against central finite differences on
- * a tiny random model with tied and with untied heads. */
+ * a tiny random model with tied and with untied heads, also with a reward
+ * head whose loss seeds the final hidden rows (model_backward_hidden). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -421,6 +422,108 @@ static void check_gradients(int tied) {
 static void test_gradients_tied(void **state) { (void)state; check_gradients(1); }
 static void test_gradients_untied(void **state) { (void)state; check_gradients(0); }
 
+/* ---- a seed on the hidden rows (model_backward_hidden): a reward head ----- */
+
+/* The loss of pp-rm --kind pointwise's shape, plus log-prob terms so both
+ * kinds of seed meet in the final RMSNorm's backward:
+ *   L = sum_s seq_w[s] logp[s] + sum_s reward_w[s] r_s,
+ *   r_s = reward_head . (final hidden state at the last token of s). */
+static const double reward_w[NSEQ] = {0.9, -1.3, 0.6, -0.4};
+
+static double reward_of_seq(const model *m, const train_ws *ws, int s) {
+    const float *h = train_ws_hidden(ws) + (size_t)(train_ws_seq_start(ws, s) + lens[s] - 1) * m->cfg.dim;
+    double r = 0;
+    for (int j = 0; j < m->cfg.dim; j++) r += (double)m->w.reward_head[j] * h[j];
+    return r;
+}
+
+static double reward_loss_at(const model *m, train_ws *ws) {
+    train_batch b = the_batch();
+    float logp[NSEQ];
+    pp_err err;
+    assert_int_equal(model_forward_logps(m, ws, &b, logp, NULL, &err), PP_OK);
+    double L = 0;
+    for (int s = 0; s < NSEQ; s++) L += (double)seq_w[s] * logp[s] + reward_w[s] * reward_of_seq(m, ws, s);
+    return L;
+}
+
+static void check_hidden_gradients(int tied) {
+    model m;
+    tiny_model(&m, tied, 4321 + tied);
+    pp_err err;
+    assert_int_equal(model_add_reward_head(&m, &err), PP_OK);
+    assert_int_equal(m.cfg.reward_head, 1);
+    assert_ptr_equal(m.w.reward_head, m.params + m.n_params - m.cfg.dim); /* the buffer's last dim floats */
+    pp_rng hr = pp_rng_stream(77, (uint64_t)tied, 1);
+    for (int j = 0; j < m.cfg.dim; j++) m.w.reward_head[j] = 0.5f * (float)pp_rng_normal(&hr);
+    train_ws ws;
+    assert_int_equal(train_ws_alloc(&ws, &m.cfg, 64, &err), PP_OK);
+    float *grads = calloc(m.n_params, sizeof(float)), *dhidden = calloc((size_t)NTOK * m.cfg.dim, sizeof(float));
+    train_batch b = the_batch();
+    assert_int_equal(model_forward_logps(&m, &ws, &b, NULL, NULL, &err), PP_OK);
+    /* dL/dh = reward_w[s] head on each last row; dL/dhead = sum_s reward_w[s] h_s */
+    model_tensors g;
+    model_point(&g, grads, &m.cfg);
+    for (int s = 0; s < NSEQ; s++) {
+        int row = train_ws_seq_start(&ws, s) + lens[s] - 1;
+        const float *h = train_ws_hidden(&ws) + (size_t)row * m.cfg.dim;
+        for (int j = 0; j < m.cfg.dim; j++) {
+            dhidden[(size_t)row * m.cfg.dim + j] = (float)reward_w[s] * m.w.reward_head[j];
+            g.reward_head[j] += (float)reward_w[s] * h[j];
+        }
+    }
+    assert_int_equal(model_backward_hidden(&m, &ws, seq_w, NULL, dhidden, grads, &err), PP_OK);
+
+    int nt = model_tensor_count(&m.cfg);
+    tensor_info *tab = malloc((size_t)nt * sizeof *tab);
+    model_tensor_table(&m.cfg, tab);
+    assert_string_equal(tab[nt - 1].name, "reward_head.weight");
+    pp_rng r = pp_rng_stream(98, (uint64_t)tied, 0);
+    double worst = 0;
+    for (int t = 0; t < nt; t++) {
+        double gmax = 0;
+        for (size_t i = 0; i < tab[t].count; i++) gmax = fmax(gmax, fabs(grads[tab[t].offset + i]));
+        assert_true(gmax > 0);
+        for (int sample = 0; sample < 6; sample++) {
+            size_t i = pp_rng_below(&r, tab[t].count);
+            if (tab[t].is_embedding && sample < 4)
+                i = (size_t)toks[pp_rng_below(&r, NTOK)] * m.cfg.dim + pp_rng_below(&r, m.cfg.dim);
+            float *p = m.params + tab[t].offset + i, saved = *p;
+            /* a smaller step than above: the reward term curves more (head
+             * weights of 0.5), 1e-2 leaves a truncation error near the tolerance */
+            float h = 3e-3f * fmaxf(1.0f, fabsf(saved));
+            *p = saved + h;
+            double lp = reward_loss_at(&m, &ws);
+            *p = saved - h;
+            double lm = reward_loss_at(&m, &ws);
+            *p = saved;
+            double fd = (lp - lm) / (2.0 * h), an = grads[tab[t].offset + i];
+            double e = fabs(fd - an) / (fabs(an) + 2e-2 * gmax + 1e-4);
+            worst = fmax(worst, e);
+            if (e > 1e-2)
+                fail_msg("reward head (%s): tensor %s[%zu]: analytic %.6g, finite difference %.6g (gmax %.3g)",
+                         tied ? "tied" : "untied", tab[t].name, i, an, fd, gmax);
+        }
+    }
+    print_message("reward head, %s embeddings: %d tensors, worst scaled error %.2e\n", tied ? "tied" : "untied", nt,
+                  worst);
+
+    /* without the hidden seed, model_backward_hidden is model_backward */
+    float *g1 = calloc(m.n_params, sizeof(float)), *g2 = calloc(m.n_params, sizeof(float));
+    assert_int_equal(model_backward(&m, &ws, seq_w, NULL, g1, &err), PP_OK);
+    assert_int_equal(model_backward_hidden(&m, &ws, seq_w, NULL, NULL, g2, &err), PP_OK);
+    assert_memory_equal(g1, g2, m.n_params * sizeof(float));
+    free(g1), free(g2);
+    free(tab);
+    free(grads);
+    free(dhidden);
+    train_ws_free(&ws);
+    model_free(&m);
+}
+
+static void test_reward_head_gradients_tied(void **state) { (void)state; check_hidden_gradients(1); }
+static void test_reward_head_gradients_untied(void **state) { (void)state; check_hidden_gradients(0); }
+
 /* --recompute: the workspace that keeps one layer's activations and
  * recomputes the others in backward gives the same gradient bits, the same
  * log-probs, and is smaller; a second backward on the same forward too. */
@@ -467,6 +570,8 @@ int main(void) {
         cmocka_unit_test(test_bad_batches),
         cmocka_unit_test(test_gradients_tied),
         cmocka_unit_test(test_gradients_untied),
+        cmocka_unit_test(test_reward_head_gradients_tied),
+        cmocka_unit_test(test_reward_head_gradients_untied),
         cmocka_unit_test(test_recompute_bit_identical_tied),
         cmocka_unit_test(test_recompute_bit_identical_untied),
     };
