@@ -27,10 +27,11 @@
 #   EXP_INSIDE_BUDGET=0.2        BCR with the penalty inside the sigmoid (the demo's form; "" = none)
 #   EXP_EPOCHS=3                 passes over the pairs
 #   EXP_LOSSES="dpo dpop rpo"    the baselines beside bcr
-#   EXP_JUDGE_STEPS=400          training steps of both learned judges (one per seed of EXP_SEEDS)
+#   EXP_JUDGE_STEPS=250          training steps of both learned judges (one per seed of EXP_SEEDS)
 #   EXP_JUDGE_BATCH=32           labelled pairs per step (both judges; the pairwise one sees each in both orders)
 #   EXP_JUDGE_MICRO_BATCH=16     pairs per forward pass
 #   EXP_JUDGE_LR=1e-3            peak learning rate of both (cosine, EXP_JUDGE_WARMUP=20 warmup steps)
+#   EXP_JUDGE_CONTEXT=96         context of both (pp-rm --context: the base model's 48 raised)
 #   EXP_PM_METHODS="iterative knockout roundrobin"  rankings of test and ood with the pairwise judge
 #   EXP_JUDGE_LOSSES="dpo bcr"   trained on the learned judges' pairs (bcr: the end-to-end BCR form below)
 # The first seed's judges also rank the train split (the pointwise one by
@@ -45,11 +46,12 @@ TOKEN_BUDGET=${EXP_TOKEN_BUDGET-0.1}
 INSIDE_BUDGET=${EXP_INSIDE_BUDGET-0.2}
 EPOCHS=${EXP_EPOCHS:-3}
 LOSSES=${EXP_LOSSES:-dpo dpop rpo}
-JUDGE_STEPS=${EXP_JUDGE_STEPS:-400}
+JUDGE_STEPS=${EXP_JUDGE_STEPS:-250}
 JUDGE_BATCH=${EXP_JUDGE_BATCH:-32}
 JUDGE_MICRO=${EXP_JUDGE_MICRO_BATCH:-16}
 JUDGE_LR=${EXP_JUDGE_LR:-1e-3}
 JUDGE_WARMUP=${EXP_JUDGE_WARMUP:-20}
+JUDGE_CONTEXT=${EXP_JUDGE_CONTEXT:-96}
 PM_METHODS=${EXP_PM_METHODS:-iterative knockout roundrobin}
 JUDGE_LOSSES=${EXP_JUDGE_LOSSES:-dpo bcr}
 E2E_SEED=${SEEDS%% *}
@@ -62,11 +64,13 @@ W=$PP_WORKDIR
 BASE=$(pp_get generate model) || BASE=$W/base.h5
 bindir=$(pp_get common bin) || bindir=""
 INSPECT=${bindir:-$ROOT/bin}/pp-inspect
-get() { "$INSPECT" "$1" --get "$2"; }
-LONG=$(pp_get convert out) || pp_die "$job: [convert] out, the long-context base model of the learned judges, is not set"
+# (a lone pp-inspect starts faster without Open MPI's runtime daemon: the
+# tables take a hundred calls)
+get() { OMPI_MCA_ess_singleton_isolated=1 "$INSPECT" "$1" --get "$2"; }
 # The pairwise judge's prompt: as short as the task allows (the model judge
-# appends the verdict cue "\nVerdict: [["); both answers and the prompt fit
-# in the long model's context.
+# appends the verdict cue "\nVerdict: [["); with the prompt and both answers
+# it needs more than the base model's 48 tokens, so both learned judges start
+# from the base model with its context raised to JUDGE_CONTEXT.
 PM_TEMPLATE=$W/pm-template.txt
 printf '{prompt}{a}|{b}' >"$PM_TEMPLATE.tmp" && mv -f "$PM_TEMPLATE.tmp" "$PM_TEMPLATE" || pp_die "cannot write $PM_TEMPLATE"
 
@@ -106,17 +110,8 @@ judge_runs=() # and of section 4 (trained on the learned judges' pairs)
 # The learned judges of a seed: pp-rm sections writing rm_pointwise_sSEED.h5
 # (a reward model for pp-rank --judge rm) and rm_pairwise_sSEED.h5 (a model
 # file for --judge model)
-# STAND-IN until pp-rm --kind is merged (branch rme2e): the linear head
-# stands in for the pointwise judge, the untrained long model for the
-# pairwise one.
-STANDIN=0
-"${bindir:-$ROOT/bin}/pp-rm" --help 2>/dev/null | grep -q -- --kind || STANDIN=1
 judge_sections() {
     local kind
-    if [ $STANDIN = 1 ]; then
-        printf '[rm.pointwise_s%s]\nmodel = %s\nfeatures = mean\n' "$1" "$BASE"
-        return
-    fi
     for kind in pointwise pairwise; do
         echo "[rm.${kind}_s$1]"
         echo "kind = $kind"
@@ -126,11 +121,12 @@ judge_sections() {
         echo "micro-batch = $JUDGE_MICRO"
         echo "lr = $JUDGE_LR"
         echo "warmup = $JUDGE_WARMUP"
+        echo "context = $JUDGE_CONTEXT"
         [ $kind = pairwise ] && echo "judge-template = $PM_TEMPLATE"
     done
 }
 pointwise_rm() { echo "$W/rm_pointwise_s$1.h5"; }
-pairwise_pm() { if [ $STANDIN = 1 ]; then echo "$LONG"; else echo "$W/rm_pairwise_s$1.h5"; fi; }
+pairwise_pm() { echo "$W/rm_pairwise_s$1.h5"; }
 # a pp-rank run: rank_section NAME SPLIT METHOD JUDGE [KEY VALUE]...
 rank_section() {
     echo "[rank.$1]"
@@ -152,15 +148,14 @@ rank_section() {
     echo "ranks = 2"
     echo "report.ranks = 1"
     echo
-    echo "# the learned judges (issue 23), from the same long-context base model, on"
-    echo "# the same ground-truth pairs, for the same steps; and, as the cheap"
-    echo "# baseline, the linear head on frozen features fitted to those pairs"
+    echo "# the learned judges (issue 23), from the same base model with the same"
+    echo "# longer context, on the same ground-truth pairs, for the same steps; and,"
+    echo "# as the cheap baseline, the linear head on frozen features fitted to them"
     echo "[rm]"
     echo "pairs = $W/pairs_truth_train.h5"
-    echo "model = $LONG"
+    echo "model = $BASE"
     echo "heldout = $W/pairs_truth_test.h5,$W/pairs_truth_ood.h5"
     echo "[rm.linear_truth]"
-    echo "model = $BASE" # the same weights (the copy differs in its context only), and the candidates' generator
     echo "features = mean"
     echo "l2 = 1.0"
     for seed in $SEEDS; do
@@ -335,7 +330,8 @@ pq_row() {
         "$(col 7 <<<"$rows" | stat_se 1 %.0f)"
 }
 # held-out accuracy of a judge file on the test and ood pairs, one line each
-judge_heldout() { get "$1" /heldout/accuracy; }
+# (pp-rm --kind linear writes a reward_model file, the other kinds a model file)
+judge_heldout() { get "$1" train/heldout_accuracy_0,train/heldout_accuracy_1 2>/dev/null || get "$1" /heldout/accuracy; }
 # one number per seed from a setting's Δw series (the mean change of the
 # chosen log-likelihood per step): delta_stat NAME AWK-PROGRAM over $1..$NF
 delta_stat() {
@@ -429,7 +425,7 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     echo
     echo "## 4. Learned judges: a pointwise reward model against a pairwise preference model"
     echo
-    echo "Both are trained end to end by pp-rm from \`${LONG#$ROOT/}\` (the base model with a context of $(get "$LONG" seq_len) tokens, \`pp-convert --seq-len\`), on the same $(get "$W/pairs_truth_train.h5" n_pairs) ground-truth pairs of the train split (the oracle's true best against its true worst, no noise; $(get "$W/pairs_truth_train.h5" prompts_without_pair) prompts whose candidates all score the same give none), $JUDGE_STEPS steps of $JUDGE_BATCH pairs, lr $JUDGE_LR, one judge of each kind per seed ($SEEDS). The pointwise one scores a prompt and one answer (\`--judge rm\`, \`--method score\`: K calls a prompt); the pairwise one reads \`prompt answer-A|answer-B\` and gives P(A better) from its next token, asked in both orders (\`--judge model\`). The linear head is the cheap baseline: Bradley-Terry on the same model's frozen mean features, fitted to the same pairs. Mean ± standard error over the seeds."
+    echo "Both are trained end to end by pp-rm from the base model with its context raised from $(get "$BASE" seq_len) to $JUDGE_CONTEXT tokens (\`--context\`), on the same $(get "$W/pairs_truth_train.h5" n_pairs) ground-truth pairs of the train split (the oracle's true best against its true worst, no noise; $(get "$W/pairs_truth_train.h5" prompts_without_pair) prompts whose candidates all score the same give none), $JUDGE_STEPS steps of $JUDGE_BATCH pairs, lr $JUDGE_LR, one judge of each kind per seed ($SEEDS). The pointwise one scores a prompt and one answer (\`--judge rm\`, \`--method score\`: K calls a prompt); the pairwise one reads \`prompt answer-A|answer-B\` and gives P(A better) from its next token, asked in both orders (\`--judge model\`). The linear head is the cheap baseline: Bradley-Terry on the same model's frozen mean features, fitted to the same pairs. Mean ± standard error over the seeds."
     echo
     echo "### 4a. Held-out accuracy on ground-truth pairs (true best against true worst)"
     echo
@@ -438,7 +434,6 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     read -r lt lo < <(judge_heldout "$W/rm_linear_truth.h5" | paste -sd' ')
     printf '| %s | %s | %s | %s |\n' "linear head on frozen features" "$(echo "$lt" | stat_se 100)" "$(echo "$lo" | stat_se 100)" "$(wall_seconds rm.linear_truth | stat_se 1 %.0f)"
     for kind in pointwise pairwise; do
-        [ $STANDIN = 1 ] && [ $kind = pairwise ] && continue
         acc=$(for seed in $SEEDS; do judge_heldout "$W/rm_${kind}_s$seed.h5" | paste -sd' '; done)
         printf '| %s | %s | %s | %s |\n' "$kind (end to end)" "$(col 1 <<<"$acc" | stat_se 100)" "$(col 2 <<<"$acc" | stat_se 100)" \
             "$(for seed in $SEEDS; do wall_seconds "rm.${kind}_s$seed"; done | stat_se 1 %.0f)"
@@ -463,7 +458,7 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     echo
     echo "### 4c. DPO and BCR on the learned judges' pairs"
     echo
-    echo "The train split ranked by the seed-$E2E_SEED judges (the pointwise one by score, the pairwise one by iterative ranking); each pair set trained with DPO and with $e2e_bcr_label over the training seeds ($SEEDS) and evaluated against the base model as above. Mean ± standard error over the training seeds."
+    echo "The train split ranked by the seed-$E2E_SEED judges (the pointwise one by score, the pairwise one by iterative ranking); each pair set trained with $(echo "$JUDGE_LOSSES" | sed "s/dpo/DPO/; s/bcr/$e2e_bcr_label/; s/ / and /") over the training seeds ($SEEDS) with the settings of section 2, and evaluated against the base model as above. Mean ± standard error over the training seeds."
     echo
     echo "| pairs | loss | test accuracy % | test win rate % | ood accuracy % | ood win rate % |"
     echo "|---|---|---|---|---|---|"

@@ -101,17 +101,13 @@ static pp_status export_hf(pp_stage *s, const convert_args *a, model *m) {
  * logits on every prefix that fit before, and fine-tuning adapts the
  * model to the new positions.  A v0 llama2.c RoPE table (sized by the old
  * context) is not copied: export computes it again. */
-static pp_status extend_context(pp_stage *s, pp_cli *cli, const convert_args *a, model *m) {
+static pp_status copy_longer_context(pp_stage *s, pp_cli *cli, const convert_args *a, model *m) {
     pp_input in[1] = {{"model", a->model_path}};
     pp_status st = pp_check_output(a->out, in, 1, &s->err);
     if (st == PP_OK) st = model_load(a->model_path, m, &s->err);
     int old = m->cfg.seq_len;
-    if (st == PP_OK && a->seq_len < old)
-        st = pp_fail(&s->err, PP_EINPUT, "%s: --seq-len %d is shorter than the model's context of %d (a copy can only lengthen it)",
-                     a->model_path, a->seq_len, old);
+    if (st == PP_OK) st = model_extend_context(m, a->seq_len, "--seq-len", a->model_path, &s->err);
     if (st == PP_OK) {
-        m->cfg.seq_len = a->seq_len;
-        m->fingerprint = model_fingerprint(m);
         pp_provenance prov = {"pp-convert", pp_cli_effective(cli), in, 1};
         model_extra e = {.kind = "extend-context"};
         st = model_save(a->out, m, s->comm, &prov, &e, &s->err);
@@ -158,7 +154,7 @@ int main(int argc, char **argv) {
     if (st == PP_OK && a.from) st = import_llama2c(&s, &cli, &a, &m);
     else if (st == PP_OK && a.to) st = export_llama2c(&s, &a, &m);
     else if (st == PP_OK && a.from_hf) st = import_hf(&s, &cli, &a, &m);
-    else if (st == PP_OK && a.seq_len > 0) st = extend_context(&s, &cli, &a, &m);
+    else if (st == PP_OK && a.seq_len > 0) st = copy_longer_context(&s, &cli, &a, &m);
     else if (st == PP_OK) st = export_hf(&s, &a, &m);
     model_free(&m);
     return pp_stage_end(&s, st);

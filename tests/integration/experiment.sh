@@ -22,18 +22,17 @@ for f in "$W"/*.h5; do "$BIN/pp-inspect" --validate "$f" >/dev/null 2>&1 || { ba
 [ $bad = 0 ] && ok experiment_files_validate || fail experiment_files_validate "some files do not validate"
 R=$W/results.md
 rows() { awk -v h="$1" 'index($0, h) == 1 { on = 1; next } on && /^\|---/ { next } on && /^\|/ { n++ } on && !/^\|/ { on = 0 } END { print n + 0 }' "$R"; }
-[ "$(rows '| method | split |')" = 8 ] && ok "experiment_pair_quality_table (8 rows)" ||
-    fail experiment_pair_quality_table "expected 8 rows (4 methods x test, ood), got $(rows '| method | split |')"
-[ "$(rows '| loss |')" = 4 ] && ok "experiment_regularization_table (4 rows)" ||
-    fail experiment_regularization_table "expected dpo, bcr, bcr inside, bcr per token rows, got $(rows '| loss |')"
-[ "$(rows '| pipeline |')" = 4 ] && ok "experiment_end_to_end_table (4 rows)" ||
-    fail experiment_end_to_end_table "expected 4 rows (RM or iterative pairs x DPO or BCR), got $(rows '| pipeline |')"
-[ "$(rows '| judge | test pairs')" = 3 ] && ok "experiment_judge_accuracy_table (3 rows)" ||
-    fail experiment_judge_accuracy_table "expected linear, pointwise, pairwise rows, got $(rows '| judge | test pairs')"
-[ "$(rows '| judge | method |')" = 6 ] && ok "experiment_judge_pair_quality_table (6 rows)" ||
-    fail experiment_judge_pair_quality_table "expected 6 rows (linear, pointwise, pairwise iterative x test, ood), got $(rows '| judge | method |')"
-[ "$(rows '| pairs | loss |')" = 2 ] && ok "experiment_judge_pairs_training_table (2 rows)" ||
-    fail experiment_judge_pairs_training_table "expected 2 rows (pointwise or pairwise judge's pairs + BCR), got $(rows '| pairs | loss |')"
+# table_rows NAME HEADER ROWS WHAT: the table under HEADER has ROWS rows
+table_rows() {
+    n=$(rows "$2")
+    [ "$n" = "$3" ] && ok "$1 ($3 rows)" || fail "$1" "expected $3 rows ($4), got $n"
+}
+table_rows experiment_pair_quality_table '| method | split |' 8 "4 methods x test, ood"
+table_rows experiment_regularization_table '| loss |' 4 "dpo, bcr, bcr inside, bcr per token"
+table_rows experiment_end_to_end_table '| pipeline |' 4 "RM or iterative pairs x DPO or BCR"
+table_rows experiment_judge_accuracy_table '| judge | test pairs' 3 "linear, pointwise, pairwise"
+table_rows experiment_judge_pair_quality_table '| judge | method |' 6 "linear, pointwise, pairwise iterative x test, ood"
+table_rows experiment_judge_pairs_training_table '| pairs | loss |' 2 "the pointwise or the pairwise judge's pairs + BCR"
 # every cell of every table row after the label columns is a number (or
 # mean ± sd or se): cells HEADER LABEL-COLUMNS
 cells() {
