@@ -53,9 +53,10 @@ attr() { "$BIN/pp-inspect" "$1" --get "$2" 2>/dev/null; }
 [ "$(attr "$W/pairs_pm_iterative_ood_s1.h5" judge),$(attr "$W/pairs_pm_iterative_ood_s1.h5" both_orders)" = model,1 ] &&
     grep -q "judge-model = $W/rm_pairwise_s1.h5" "$W/config/rank.pm_iterative_ood_s1.conf" && ok experiment_pairwise_judge_ranks ||
     fail experiment_pairwise_judge_ranks "pairs_pm_iterative_ood_s1.h5: judge $(attr "$W/pairs_pm_iterative_ood_s1.h5" judge)"
-# the judges' context: the long copy of the base model, long enough for every judge prompt
-[ "$(attr "$W/base-long.h5" seq_len)" = 96 ] && [ "$(attr "$W/pairs_pm_iterative_test_s1.h5" failures)" = 0 ] &&
-    ok experiment_judge_context || fail experiment_judge_context "seq_len $(attr "$W/base-long.h5" seq_len), failures $(attr "$W/pairs_pm_iterative_test_s1.h5" failures)"
+# both judges have the same longer context (the base model's is 48), long
+# enough for every judge prompt: no failed call
+ctx="$(attr "$W/rm_pointwise_s1.h5" seq_len) $(attr "$W/rm_pairwise_s1.h5" seq_len) $(attr "$W/pairs_pm_iterative_test_s1.h5" failures)"
+[ "$ctx" = "96 96 0" ] && ok experiment_judge_context || fail experiment_judge_context "seq_len pointwise, pairwise, failures: $ctx"
 # their labelled pairs: ground truth, so every pair is ordered right
 [ "$(attr "$W/pairs_truth_train.h5" truth_pair_accuracy)" = 1 ] && [ "$(attr "$W/pairs_truth_train.h5" judge_noise)" = 0 ] &&
     ok experiment_truth_pairs || fail experiment_truth_pairs "truth_pair_accuracy $(attr "$W/pairs_truth_train.h5" truth_pair_accuracy)"
