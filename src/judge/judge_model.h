@@ -41,13 +41,13 @@ extern const char judge_model_default_template[];
 size_t judge_model_render(const char *templ, const char *prompt, const char *a, const char *b, char **buf,
                           size_t *cap);
 
-/* A template must hold {prompt}, {a} and {b}. */
-PP_MUST_CHECK pp_status judge_model_check_template(const char *templ, const char *what, pp_err *err);
-
 /* The label tokens of "A,B" (--judge-labels) for a judge model with
  * tokenizer tok: each label must be exactly one token after the verdict
  * cue; otherwise one line naming the label. */
 PP_MUST_CHECK pp_status judge_model_labels(const tokenizer *tok, const char *labels, int ids[2], pp_err *err);
+
+/* A template must hold {prompt}, {a} and {b}. */
+PP_MUST_CHECK pp_status judge_model_check_template(const char *templ, const char *what, pp_err *err);
 
 /* The judge's table for judge.h ("model"). */
 extern const judge_ops judge_model_ops;

@@ -463,6 +463,9 @@ static pp_status write_weights(const model *m, const char *path, st_dtype dtype,
 }
 
 pp_status hf_export(const model *m, const char *dir, st_dtype dtype, const pp_log *log, pp_err *err) {
+    if (m->cfg.reward_head) /* a LlamaForCausalLM config would not say what it is */
+        return pp_fail(err, PP_EINPUT, "%s: the model has a reward head (pp-rm --kind pointwise), which this export "
+                       "(LlamaForCausalLM) cannot hold", dir);
     struct stat sb;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return pp_fail(err, PP_EINPUT, "%s: cannot create directory (%s)", dir, strerror(errno));
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return pp_fail(err, PP_EINPUT, "%s: not a directory", dir);

@@ -210,6 +210,9 @@ pp_status llama2c_save(const model *m, const char *path, int version, const floa
     const model_config *c = &m->cfg;
     if (version != 0 && version != 1)
         return pp_fail(err, PP_EINPUT, "%s: llama2.c version %d cannot be written (0 or 1)", path, version);
+    if (c->reward_head)
+        return pp_fail(err, PP_EINPUT, "%s: the model has a reward head (pp-rm --kind pointwise), which a llama2.c "
+                       "checkpoint cannot hold", path);
     if (c->norm_eps != 1e-5f || c->rope_theta != 10000.0f)
         return pp_fail(err, PP_EINPUT,
                        "%s: llama2.c's run.c assumes norm_eps 1e-5 and rope_theta 10000; this model has %g and %g",

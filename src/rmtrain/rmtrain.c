@@ -13,6 +13,7 @@
 
 #include "core/pp_file.h"
 #include "core/pp_mpi.h"
+#include "core/pp_rng.h"
 #include "core/pp_runkey.h"
 #include "io/pairs.h"
 #include "judge/judge_model.h"
@@ -53,8 +54,8 @@ static void data_free(rmt_data *d) {
     memset(d, 0, sizeof *d);
 }
 
-/* Room for one more view of len tokens. */
-static pp_status data_push(rmt_data *d, size_t *cap, size_t *used, const int *ids, int len, pp_err *err) {
+/* View v (0 or 1) of the next pair: len tokens appended. */
+static pp_status data_push(rmt_data *d, int v, size_t *cap, size_t *used, const int *ids, int len, pp_err *err) {
     if (*used + (size_t)len > *cap) {
         size_t c = *cap ? *cap : 4096;
         while (c < *used + (size_t)len) c *= 2;
@@ -63,9 +64,8 @@ static pp_status data_push(rmt_data *d, size_t *cap, size_t *used, const int *id
         d->tokens = t;
         *cap = c;
     }
-    int64_t v = 2 * d->n + (d->lens[2 * d->n] ? 1 : 0);
-    d->start[v] = (int64_t)*used;
-    d->lens[v] = len;
+    d->start[2 * d->n + v] = (int64_t)*used;
+    d->lens[2 * d->n + v] = len;
     memcpy(d->tokens + *used, ids, (size_t)len * sizeof *ids);
     *used += (size_t)len;
     return PP_OK;
@@ -114,29 +114,24 @@ static pp_status data_build(rmt_data *d, rmtrain_kind kind, const pairs_set *s, 
                 }
                 for (size_t k = 0; st == PP_OK && k < len; k++)
                     ids[k] = (int)(k < (size_t)np ? pt[k] : views[v][k - (size_t)np]);
-                if (st == PP_OK) st = data_push(d, &cap, &used, ids, (int)len, err);
+                if (st == PP_OK) st = data_push(d, v, &cap, &used, ids, (int)len, err);
             }
-        } else {
+        } else { /* both orders; a pair that does not fit is taken back (its views are not counted yet) */
             const char *prompt = s->prompt_text[p], *c = s->chosen_text[i], *r = s->rejected_text[i];
-            int n0 = 0, n1 = 0;
-            int *first = NULL;
-            st = encode_judge_prompt(&m->tok, templ, prompt, c, r, &text, &text_cap, &ids, &ids_cap, &n0, err);
-            if (st == PP_OK && n0 + 1 <= ctx) {
-                first = malloc((size_t)n0 * sizeof *first);
-                if (!first) st = pp_fail(err, PP_ESYS, "out of memory");
-                else memcpy(first, ids, (size_t)n0 * sizeof *first);
+            size_t before = used;
+            int fits = 1;
+            for (int v = 0; st == PP_OK && fits && v < 2; v++) {
+                int n = 0;
+                st = encode_judge_prompt(&m->tok, templ, prompt, v ? r : c, v ? c : r, &text, &text_cap, &ids,
+                                         &ids_cap, &n, err);
+                fits = st == PP_OK && n + 1 <= ctx; /* the label follows */
+                if (fits) st = data_push(d, v, &cap, &used, ids, n, err);
             }
-            if (st == PP_OK && first)
-                st = encode_judge_prompt(&m->tok, templ, prompt, r, c, &text, &text_cap, &ids, &ids_cap, &n1, err);
-            if (st == PP_OK && first && n1 + 1 <= ctx) {
-                st = data_push(d, &cap, &used, first, n0, err);
-                if (st == PP_OK) st = data_push(d, &cap, &used, ids, n1, err);
-            } else if (st == PP_OK) {
+            if (st == PP_OK && !fits) {
+                used = before;
                 d->skipped++;
-                free(first);
                 continue;
             }
-            free(first);
         }
         if (st != PP_OK) break;
         for (int v = 0; v < 2; v++) {
@@ -325,6 +320,7 @@ static pp_status evaluate(rmt_ctx *c, const rmt_data *d, const model *m, MPI_Com
 
 /* ------------------------------------------------------------ the run */
 
+
 typedef struct {
     const rmtrain_options *o;
     model m;
@@ -473,6 +469,9 @@ pp_status rmtrain_run(const rmtrain_options *o, MPI_Comm comm, const pp_log *log
         char stage[32];
         snprintf(stage, sizeof stage, "rm-%s", kind_name(o->kind));
         st = trainer_run_key(&key, stage, "pairs", o->pairs, "model", &j.m, o->steps, o->arguments, comm, err);
+        /* the template's text, not only its path (the same on every rank: each read the file) */
+        if (st == PP_OK && j.templ)
+            pp_runkey_i64(&key, "judge_template_hash", (int64_t)pp_hash_bytes(0, j.templ, strlen(j.templ)));
     }
     if (st == PP_OK) {
         pp_provenance prov = {"pp-rm", o->arguments, in, n_in};

@@ -3,7 +3,8 @@
 # end to end.  Pairs where the truth is clear (make_candidates' reference,
 # wrong and empty answers of the built-in suite, ranked by the oracle with
 # noise 0, for a small byte-level model): each kind learns (held-out
-# accuracy well above chance), 1 and 2 ranks give the same run, a killed
+# accuracy well above chance), 1 and 2 ranks give the same run (and so do
+# --shard-optimizer and --recompute), a killed
 # run resumes to the same file, the files work as judges in pp-rank (score
 # with --judge rm, iterative with --judge model), bad input is one line.
 . "$(dirname "$0")/../lib.sh"
@@ -68,17 +69,33 @@ for kind in pointwise pairwise; do
         fail "rm_e2e_${kind}_np1_vs_np2_accuracy" "'$a1' vs '$a2'"
 done
 
+# ---- --shard-optimizer and --recompute: the same file as the plain 2-rank run
+for kind in pointwise pairwise; do
+    if [ $kind = pointwise ]; then args=$PW; else args=$PA; fi
+    pp_mpirun 2 "$RM" $args --steps 12 --lr 1e-3 --shard-optimizer --recompute --out "$T/${kind}_zr.h5" >/dev/null 2>&1
+    f1=$(get "$T/${kind}_np2.h5" fingerprint) f2=$(get "$T/${kind}_zr.h5" fingerprint)
+    [ -n "$f1" ] && [ "$f1" = "$f2" ] && ok "rm_e2e_${kind}_shard_recompute_same" ||
+        fail "rm_e2e_${kind}_shard_recompute_same" "fingerprint '$f2' vs '$f1'"
+done
+
 # ---- killed after a checkpoint, the same command writes the same file
+# kill_after_checkpoint OUT CMD...: CMD (slowed) is killed once OUT.ckpt
+# holds a checkpoint
+kill_after_checkpoint() {
+    kout=$1
+    shift
+    PP_TEST_STEP_DELAY_MS=150 setsid "$@" >/dev/null 2>&1 &
+    kpid=$!
+    i=0
+    while ! ls "$kout.ckpt"/step-*.h5 >/dev/null 2>&1 && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+    kill -9 $kpid 2>/dev/null
+    wait $kpid 2>/dev/null
+}
 for kind in pointwise pairwise; do
     if [ $kind = pointwise ]; then args=$PW; else args=$PA; fi
     out=$T/${kind}_k.h5
     run="$RM $args --steps 12 --lr 1e-3 --checkpoint-every 4 --out $out"
-    PP_TEST_STEP_DELAY_MS=150 setsid $run >/dev/null 2>&1 &
-    pid=$!
-    i=0
-    while ! ls "$out.ckpt"/step-*.h5 >/dev/null 2>&1 && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-    kill -9 $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    kill_after_checkpoint "$out" $run
     if [ -e "$out" ]; then skip "rm_e2e_${kind}_kill_resume" "the run ended before the kill"; continue; fi
     $run >"$T/resume.log" 2>&1
     f1=$(get "$T/${kind}_np1.h5" fingerprint) f2=$(get "$out" fingerprint)
@@ -87,9 +104,23 @@ for kind in pointwise pairwise; do
     check "rm_e2e_${kind}_kill_resume_losses" "$CMP" "$T/${kind}_np1.h5" "$out" /metrics/loss
 done
 
+# the judge template's text is part of the run: a checkpoint made with
+# another text under the same file name is refused by name
+printf '{prompt}={a}|{b}' >"$T/tk.txt"
+run="$RM --kind pairwise $DATA --context 128 --judge-template $T/tk.txt --steps 12 --checkpoint-every 2 --out $T/tk.h5"
+kill_after_checkpoint "$T/tk.h5" $run
+printf '{prompt}#{a}|{b}' >"$T/tk.txt"
+check_fails rm_e2e_template_text_in_run_key 1 'judge_template_hash was' $run
+
 # ---- the files as judges: the pointwise model scores (--judge rm), the
 # pairwise model judges (--judge model, its recorded template by default)
 R=$BIN/pp-rank
+# the rm judge's scoring API (rm_load of a model file with a head, the
+# batch-invariant scorer) ranks the held-out pairs as the training run did
+got=$("$BUILD/tests/tools/rm_score" "$T/pointwise.h5" "$T/pointwise.h5" "$T/rb.h5" 2>&1 | sed -n 's/^accuracy \([0-9.]*\) .*/\1/p')
+want=$(printf '%.6f' "$(get "$T/pointwise.h5" train/heldout_accuracy_0)")
+[ -n "$got" ] && [ "$got" = "$want" ] && ok "rm_e2e_pointwise_scores_as_trained ($got)" ||
+    fail rm_e2e_pointwise_scores_as_trained "rm_score '$got', training run '$want'"
 if "$R" --candidates "$T/cb.h5" --out "$T/js.h5" --method score --judge rm --rm "$T/pointwise.h5" >"$T/js.log" 2>&1; then
     a=$(get "$T/js.h5" truth_pair_accuracy)
     above "$a" 0.8 && ok "rm_e2e_pointwise_judge_rm ($a)" || fail rm_e2e_pointwise_judge_rm "pairs ordered right '$a'"
@@ -113,4 +144,6 @@ check_fails rm_e2e_e2e_option_refused 1 '--steps does not apply to --kind linear
     "$RM" --pairs "$T/ra.h5" --model "$T/base.h5" --steps 3 $X
 check_fails rm_e2e_judge_rm_pairwise_file 1 'without a reward head' \
     "$R" --candidates "$T/cb.h5" --out "$T/x.h5" --method score --judge rm --rm "$T/pairwise.h5"
-[ ! -e "$T/x.h5" ] && ok rm_e2e_bad_no_output || fail rm_e2e_bad_no_output "x.h5 written"
+check_fails rm_e2e_no_llama2c_export 1 'reward head' "$BIN/pp-convert" --model "$T/pointwise.h5" --to-llama2c "$T/x.bin"
+check_fails rm_e2e_no_hf_export 1 'reward head' "$BIN/pp-convert" --model "$T/pointwise.h5" --to-hf "$T/xhf"
+[ ! -e "$T/x.h5" ] && [ ! -e "$T/x.bin" ] && [ ! -e "$T/xhf" ] && ok rm_e2e_bad_no_output || fail rm_e2e_bad_no_output "x.h5, x.bin or xhf written"
