@@ -349,7 +349,7 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
 {
     echo "## Setup"
     echo
-    echo "- commands: \`EXP_SEEDS=\"$SEEDS\" EXP_BUDGETS=\"$BUDGETS\" EXP_TOKEN_BUDGET=$TOKEN_BUDGET EXP_INSIDE_BUDGET=$INSIDE_BUDGET EXP_EPOCHS=$EPOCHS EXP_LOSSES=\"$LOSSES\" jobs/experiment.sh ${job#$ROOT/}\`; phase B's job file is \`${B#$ROOT/}\`, every program's options are in \`${W#$ROOT/}/config/\`, its log in \`${W#$ROOT/}/logs/\`"
+    echo "- commands: \`EXP_SEEDS=\"$SEEDS\" EXP_BUDGETS=\"$BUDGETS\" EXP_TOKEN_BUDGET=$TOKEN_BUDGET EXP_INSIDE_BUDGET=$INSIDE_BUDGET EXP_EPOCHS=$EPOCHS EXP_LOSSES=\"$LOSSES\" EXP_JUDGE_STEPS=$JUDGE_STEPS EXP_JUDGE_BATCH=$JUDGE_BATCH EXP_JUDGE_MICRO_BATCH=$JUDGE_MICRO EXP_JUDGE_LR=$JUDGE_LR EXP_JUDGE_WARMUP=$JUDGE_WARMUP EXP_JUDGE_CONTEXT=$JUDGE_CONTEXT EXP_PM_METHODS=\"$PM_METHODS\" EXP_JUDGE_LOSSES=\"$JUDGE_LOSSES\" jobs/experiment.sh ${job#$ROOT/}\`; phase B's job file is \`${B#$ROOT/}\`, every program's options are in \`${W#$ROOT/}/config/\`, its log in \`${W#$ROOT/}/logs/\`"
     echo "- base model: \`${BASE#$ROOT/}\`"
     for s in train test ood; do
         echo "- $s: $(get "$W/prompts_$s.h5" n_prompts) prompts, $(get "$W/candidates_$s.h5" k) candidates each (temperature $(get "$W/candidates_$s.h5" temperature))"
@@ -454,7 +454,14 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
         done
     done
     echo
-    echo "The pairwise judge's calls count both orders of every match."
+    echo "The pairwise judge's calls count both orders of every match. A match whose two orders disagree (the judge prefers whichever answer comes first, or whichever comes second) is a tie; a prompt gives a pair only when the verdicts put its best above its worst, directly or through a chain of wins, which ties break; the pair columns count the pairs given:"
+    echo
+    for m in $PM_METHODS; do
+        for s in test ood; do
+            fl=$(for r in $(seed_names "pm_${m}_${s}_sSEED"); do get "$W/pairs_$r.h5" flip_rate,prompts_without_pair,n_prompts | paste -sd' '; done)
+            echo "- pairwise, $m, $s: order flips $(col 1 <<<"$fl" | stat_se 100)% of the matches; prompts without a pair $(awk '{ print $2 / $3 }' <<<"$fl" | stat_se 100)%"
+        done
+    done
     echo
     echo "### 4c. DPO and BCR on the learned judges' pairs"
     echo
