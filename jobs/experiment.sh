@@ -6,8 +6,8 @@
 # budget, over several seeds; (3) end to end: reward-model pairs + DPO
 # against iterative pairwise pairs + BCR; (4) issue 23: the same claim with
 # two *learned* judges, a pointwise reward model and a pairwise preference
-# model trained end to end by pp-rm from the same long-context base model on
-# the same ground-truth pairs for the same steps: their held-out accuracy,
+# model trained end to end by pp-rm from the base model with the same longer
+# context, on the same ground-truth pairs for the same steps: their accuracy,
 # the pairs they pick on test and ood, and DPO/BCR trained on their pairs.
 #
 #   jobs/experiment.sh [JOBFILE]      (default jobs/experiment.conf)
