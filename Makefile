@@ -152,7 +152,8 @@ experiment: base-model
 
 experiment-quick: deps
 	@$(MAKE) --no-print-directory all
-	@$(RUN_ENV) EXP_SEEDS=1 EXP_BUDGETS=0.5 EXP_LOSSES=dpo EXP_EPOCHS=1 bash jobs/experiment.sh jobs/experiment-quick.conf
+	@$(RUN_ENV) EXP_SEEDS=1 EXP_BUDGETS=0.5 EXP_LOSSES=dpo EXP_EPOCHS=1 EXP_JUDGE_STEPS=30 EXP_JUDGE_BATCH=16 EXP_JUDGE_MICRO_BATCH=8 \
+		EXP_PM_METHODS=iterative EXP_JUDGE_LOSSES=bcr bash jobs/experiment.sh jobs/experiment-quick.conf
 
 FUZZ_SECONDS ?= 600
 fuzz:

@@ -4,7 +4,11 @@
 # knockout, round robin and a scoring reward model, in and out of
 # distribution; (2) BCR against DPO, DPOP and RPO, with a sweep of the
 # budget, over several seeds; (3) end to end: reward-model pairs + DPO
-# against iterative pairwise pairs + BCR.
+# against iterative pairwise pairs + BCR; (4) issue 23: the same claim with
+# two *learned* judges, a pointwise reward model and a pairwise preference
+# model trained end to end by pp-rm from the base model with the same longer
+# context, on the same ground-truth pairs for the same steps: their accuracy,
+# the pairs they pick on test and ood, and DPO/BCR trained on their pairs.
 #
 #   jobs/experiment.sh [JOBFILE]      (default jobs/experiment.conf)
 #
@@ -23,6 +27,15 @@
 #   EXP_INSIDE_BUDGET=0.2        BCR with the penalty inside the sigmoid (the demo's form; "" = none)
 #   EXP_EPOCHS=3                 passes over the pairs
 #   EXP_LOSSES="dpo dpop rpo"    the baselines beside bcr
+#   EXP_JUDGE_STEPS=250          training steps of both learned judges (one per seed of EXP_SEEDS)
+#   EXP_JUDGE_BATCH=32           labelled pairs per step (both judges; the pairwise one sees each in both orders)
+#   EXP_JUDGE_MICRO_BATCH=16     pairs per forward pass
+#   EXP_JUDGE_LR=1e-3            peak learning rate of both (cosine, EXP_JUDGE_WARMUP=20 warmup steps)
+#   EXP_JUDGE_CONTEXT=96         context of both (pp-rm --context: the base model's 48 raised)
+#   EXP_PM_METHODS="iterative knockout roundrobin"  rankings of test and ood with the pairwise judge
+#   EXP_JUDGE_LOSSES="dpo bcr"   trained on the learned judges' pairs (bcr: the end-to-end BCR form below)
+# The first seed's judges also rank the train split (the pointwise one by
+# score, the pairwise one by iterative ranking) for DPO and BCR.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/slurm/common.sh"
@@ -33,6 +46,15 @@ TOKEN_BUDGET=${EXP_TOKEN_BUDGET-0.1}
 INSIDE_BUDGET=${EXP_INSIDE_BUDGET-0.2}
 EPOCHS=${EXP_EPOCHS:-3}
 LOSSES=${EXP_LOSSES:-dpo dpop rpo}
+JUDGE_STEPS=${EXP_JUDGE_STEPS:-250}
+JUDGE_BATCH=${EXP_JUDGE_BATCH:-32}
+JUDGE_MICRO=${EXP_JUDGE_MICRO_BATCH:-16}
+JUDGE_LR=${EXP_JUDGE_LR:-1e-3}
+JUDGE_WARMUP=${EXP_JUDGE_WARMUP:-20}
+JUDGE_CONTEXT=${EXP_JUDGE_CONTEXT:-96}
+PM_METHODS=${EXP_PM_METHODS:-iterative knockout roundrobin}
+JUDGE_LOSSES=${EXP_JUDGE_LOSSES:-dpo bcr}
+E2E_SEED=${SEEDS%% *}
 start=$(date +%s)
 
 pp_say "experiment phase A: $job"
@@ -42,7 +64,15 @@ W=$PP_WORKDIR
 BASE=$(pp_get generate model) || BASE=$W/base.h5
 bindir=$(pp_get common bin) || bindir=""
 INSPECT=${bindir:-$ROOT/bin}/pp-inspect
-get() { "$INSPECT" "$1" --get "$2"; }
+# (a lone pp-inspect starts faster without Open MPI's runtime daemon: the
+# tables take a hundred calls)
+get() { OMPI_MCA_ess_singleton_isolated=1 "$INSPECT" "$1" --get "$2"; }
+# The pairwise judge's prompt: as short as the task allows (the model judge
+# appends the verdict cue "\nVerdict: [["); with the prompt and both answers
+# it needs more than the base model's 48 tokens, so both learned judges start
+# from the base model with its context raised to JUDGE_CONTEXT.
+PM_TEMPLATE=$W/pm-template.txt
+printf '{prompt}{a}|{b}' >"$PM_TEMPLATE.tmp" && mv -f "$PM_TEMPLATE.tmp" "$PM_TEMPLATE" || pp_die "cannot write $PM_TEMPLATE"
 
 # ---- phase B: the job file -------------------------------------------------
 # settings: NAME|LABEL|pp-train options (a NAME is a job-file section name:
@@ -75,25 +105,80 @@ fi
 e2e_rm="rm-dpo" e2e_rm_bcr="rm-bcr" # reward-model pairs + DPO / + that BCR
 
 B=$W/experiment-b.conf
-runs=() # NAME_sSEED of every training run
+runs=()       # NAME_sSEED of every training run of sections 2 and 3
+judge_runs=() # and of section 4 (trained on the learned judges' pairs)
+# The learned judges of a seed: pp-rm sections writing rm_pointwise_sSEED.h5
+# (a reward model for pp-rank --judge rm) and rm_pairwise_sSEED.h5 (a model
+# file for --judge model)
+judge_sections() {
+    local kind
+    for kind in pointwise pairwise; do
+        echo "[rm.${kind}_s$1]"
+        echo "kind = $kind"
+        echo "seed = $1"
+        echo "steps = $JUDGE_STEPS"
+        echo "batch = $JUDGE_BATCH"
+        echo "micro-batch = $JUDGE_MICRO"
+        echo "lr = $JUDGE_LR"
+        echo "warmup = $JUDGE_WARMUP"
+        echo "context = $JUDGE_CONTEXT"
+        [ $kind = pairwise ] && echo "judge-template = $PM_TEMPLATE"
+    done
+}
+pointwise_rm() { echo "$W/rm_pointwise_s$1.h5"; }
+pairwise_pm() { echo "$W/rm_pairwise_s$1.h5"; }
+# a pp-rank run: rank_section NAME SPLIT METHOD JUDGE [KEY VALUE]...
+rank_section() {
+    echo "[rank.$1]"
+    echo "candidates = $W/candidates_$2.h5"
+    echo "method = $3"
+    echo "judge = $4"
+    shift 4
+    while [ $# -gt 1 ]; do
+        echo "$1 = $2"
+        shift 2
+    done
+}
 {
     echo "# written by jobs/experiment.sh from $job: phase B of the experiment"
     echo "[common]"
     echo "workdir = $W"
     [ -n "$bindir" ] && echo "bin = $bindir"
-    echo "stages = rank train eval report"
+    echo "stages = rm rank train eval report"
     echo "ranks = 2"
     echo "report.ranks = 1"
     echo
-    echo "# the reward model as a scoring judge (best and worst score)"
-    echo "[rank]"
-    echo "method = score"
-    echo "judge = rm"
-    echo "rm = $W/rm.h5"
-    for s in train test ood; do
-        echo "[rank.score_$s]"
-        echo "candidates = $W/candidates_$s.h5"
+    echo "# the learned judges (issue 23), from the same base model with the same"
+    echo "# longer context, on the same ground-truth pairs, for the same steps; and,"
+    echo "# as the cheap baseline, the linear head on frozen features fitted to them"
+    echo "[rm]"
+    echo "pairs = $W/pairs_truth_train.h5"
+    echo "model = $BASE"
+    echo "heldout = $W/pairs_truth_test.h5,$W/pairs_truth_ood.h5"
+    echo "[rm.linear_truth]"
+    echo "features = mean"
+    echo "l2 = 1.0"
+    for seed in $SEEDS; do
+        judge_sections "$seed"
     done
+    echo
+    echo "# the judges' rankings: score = best and worst score (K calls a prompt)"
+    echo "[rank]"
+    echo "judge-batch = 64"
+    echo "queue-depth = 8"
+    for s in train test ood; do rank_section "score_$s" "$s" score rm rm "$W/rm.h5"; done
+    for s in test ood; do rank_section "lintruth_$s" "$s" score rm rm "$W/rm_linear_truth.h5"; done
+    for seed in $SEEDS; do
+        splits="test ood"
+        [ "$seed" = "$E2E_SEED" ] && splits="train test ood"
+        for s in $splits; do rank_section "pointwise_${s}_s$seed" "$s" score rm rm "$(pointwise_rm "$seed")"; done
+        for m in $PM_METHODS; do
+            for s in test ood; do
+                rank_section "pm_${m}_${s}_s$seed" "$s" "$m" model judge-model "$(pairwise_pm "$seed")" judge-template "$PM_TEMPLATE"
+            done
+        done
+    done
+    rank_section "pm_iterative_train_s$E2E_SEED" train iterative model judge-model "$(pairwise_pm "$E2E_SEED")" judge-template "$PM_TEMPLATE"
     echo
     echo "[train]"
     echo "policy = $BASE"
@@ -124,6 +209,20 @@ runs=() # NAME_sSEED of every training run
             echo "seed = $seed"
             runs+=("${r%%|*}_s$seed")
         done
+        # the learned judges' pairs (issue 23): NAME|PAIRS|options
+        for r in "pw-dpo|pointwise_train_s$E2E_SEED|loss = dpo" "pw-bcr|pointwise_train_s$E2E_SEED|$e2e_bcr_opts" \
+            "pm-dpo|pm_iterative_train_s$E2E_SEED|loss = dpo" "pm-bcr|pm_iterative_train_s$E2E_SEED|$e2e_bcr_opts"; do
+            name=${r%%|*}
+            pp_in_list "${name#*-}" "$JUDGE_LOSSES" || continue
+            pairs=${r#*|}
+            pairs=${pairs%%|*}
+            echo "[train.${r%%|*}_s$seed]"
+            echo "${r#*|*|}"
+            echo "pairs = $W/pairs_$pairs.h5"
+            echo "ref-cache = $W/ref_pairs_$pairs.h5"
+            echo "seed = $seed"
+            judge_runs+=("${r%%|*}_s$seed")
+        done
     done
     echo
     echo "# every policy against the base model, greedy, oracle judge, both orders"
@@ -133,7 +232,7 @@ runs=() # NAME_sSEED of every training run
     echo "judge = oracle"
     echo "temperature = 0"
     echo "max-new-tokens = 12"
-    for r in "${runs[@]}"; do
+    for r in "${runs[@]}" "${judge_runs[@]}"; do
         echo "[eval.$r]"
         echo "policy = $W/policy_$r.h5"
     done
@@ -199,6 +298,40 @@ seed_rows() {
     done
 }
 col() { awk -v k="$1" '{ print $k }'; }
+# mean ± standard error (sd / sqrt(n)) of the numbers on stdin, times SCALE
+stat_se() {
+    awk -v scale="$1" -v fmt="${2:-%.1f}" 'NF { x[++n] = $1 * scale; s += x[n] }
+        END { if (n == 0) { print "n/a"; exit } m = s / n; v = 0
+              for (i = 1; i <= n; i++) v += (x[i] - m) ^ 2
+              if (n > 1) printf(fmt " ± " fmt "\n", m, sqrt(v / (n - 1) / n)); else printf(fmt "\n", m) }'
+}
+# wall time of a run (STAGE.NAME) in seconds, every attempt (run-local.sh logs
+# "prefpipe: RUN: exit N after S s"); nothing when it never ran here
+wall_seconds() {
+    cat "$W"/logs/pp-*-local.out 2>/dev/null | awk -v run="prefpipe: $1: exit " 'index($0, run) == 1 { s += $(NF - 1); n++ } END { if (n) print s }'
+}
+# the seeds' runs of a name pattern: seed_names PATTERN (SEED in it is replaced)
+seed_names() {
+    local seed
+    for seed in $SEEDS; do echo "${1//SEED/$seed}"; done
+}
+# one row of the learned judges' pair-quality table: pq_row JUDGE METHOD SPLIT RANK-RUN...
+# (the runs: one per seed; mean ± standard error over them)
+pq_row() {
+    local judge=$1 m=$2 s=$3 r rows="" b w a p g c n
+    shift 3
+    for r in "$@"; do
+        read -r b w a p g c n < <(get "$W/pairs_$r.h5" truth_best_rate,truth_worst_rate,truth_agreement,truth_pair_accuracy,truth_mean_gap,judge_calls,n_prompts | tr '\n' ' ')
+        rows+="$b $w $a $p $g $(awk -v c="$c" -v n="$n" 'BEGIN { print c / n }') $(wall_seconds "rank.$r")"$'\n'
+    done
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$judge" "$m" "$s" \
+        "$(col 1 <<<"$rows" | stat_se 100)" "$(col 2 <<<"$rows" | stat_se 100)" "$(col 3 <<<"$rows" | stat_se 100)" \
+        "$(col 4 <<<"$rows" | stat_se 100)" "$(col 5 <<<"$rows" | stat_se 1 %.3f)" "$(col 6 <<<"$rows" | stat_se 1)" \
+        "$(col 7 <<<"$rows" | stat_se 1 %.0f)"
+}
+# held-out accuracy of a judge file on the test and ood pairs, one line each
+# (pp-rm --kind linear writes a reward_model file, the other kinds a model file)
+judge_heldout() { get "$1" train/heldout_accuracy_0,train/heldout_accuracy_1 2>/dev/null || get "$1" /heldout/accuracy; }
 # one number per seed from a setting's Δw series (the mean change of the
 # chosen log-likelihood per step): delta_stat NAME AWK-PROGRAM over $1..$NF
 delta_stat() {
@@ -216,7 +349,7 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
 {
     echo "## Setup"
     echo
-    echo "- commands: \`EXP_SEEDS=\"$SEEDS\" EXP_BUDGETS=\"$BUDGETS\" EXP_TOKEN_BUDGET=$TOKEN_BUDGET EXP_INSIDE_BUDGET=$INSIDE_BUDGET EXP_EPOCHS=$EPOCHS EXP_LOSSES=\"$LOSSES\" jobs/experiment.sh ${job#$ROOT/}\`; phase B's job file is \`${B#$ROOT/}\`, every program's options are in \`${W#$ROOT/}/config/\`, its log in \`${W#$ROOT/}/logs/\`"
+    echo "- commands: \`EXP_SEEDS=\"$SEEDS\" EXP_BUDGETS=\"$BUDGETS\" EXP_TOKEN_BUDGET=$TOKEN_BUDGET EXP_INSIDE_BUDGET=$INSIDE_BUDGET EXP_EPOCHS=$EPOCHS EXP_LOSSES=\"$LOSSES\" EXP_JUDGE_STEPS=$JUDGE_STEPS EXP_JUDGE_BATCH=$JUDGE_BATCH EXP_JUDGE_MICRO_BATCH=$JUDGE_MICRO EXP_JUDGE_LR=$JUDGE_LR EXP_JUDGE_WARMUP=$JUDGE_WARMUP EXP_JUDGE_CONTEXT=$JUDGE_CONTEXT EXP_PM_METHODS=\"$PM_METHODS\" EXP_JUDGE_LOSSES=\"$JUDGE_LOSSES\" jobs/experiment.sh ${job#$ROOT/}\`; phase B's job file is \`${B#$ROOT/}\`, every program's options are in \`${W#$ROOT/}/config/\`, its log in \`${W#$ROOT/}/logs/\`"
     echo "- base model: \`${BASE#$ROOT/}\`"
     for s in train test ood; do
         echo "- $s: $(get "$W/prompts_$s.h5" n_prompts) prompts, $(get "$W/candidates_$s.h5" k) candidates each (temperature $(get "$W/candidates_$s.h5" temperature))"
@@ -289,6 +422,70 @@ base_acc() { get "$W/eval_${runs[0]}.h5" "$1/baseline_accuracy" | stat 100; }
     echo "Reward-model pairs: $(get "$W/pairs_score_train.h5" n_pairs) (true best right $(get "$W/pairs_score_train.h5" truth_best_rate | stat 100)%, true gap $(get "$W/pairs_score_train.h5" truth_mean_gap | stat 1 %.3f)); iterative pairs: $(get "$W/pairs_train.h5" n_pairs) (true best right $(get "$W/pairs_train.h5" truth_best_rate | stat 100)%, true gap $(get "$W/pairs_train.h5" truth_mean_gap | stat 1 %.3f))."
     echo
     echo "![reward-model pairs + DPO](experiment-${e2e_rm}-eval.png) ![iterative pairs + BCR](experiment-${e2e_bcr}-eval.png)"
+    echo
+    echo "## 4. Learned judges: a pointwise reward model against a pairwise preference model"
+    echo
+    echo "Both are trained end to end by pp-rm from the base model with its context raised from $(get "$BASE" seq_len) to $JUDGE_CONTEXT tokens (\`--context\`), on the same $(get "$W/pairs_truth_train.h5" n_pairs) ground-truth pairs of the train split (the oracle's true best against its true worst, no noise; $(get "$W/pairs_truth_train.h5" prompts_without_pair) prompts whose candidates all score the same give none), $JUDGE_STEPS steps of $JUDGE_BATCH pairs, lr $JUDGE_LR, one judge of each kind per seed ($SEEDS). The pointwise one scores a prompt and one answer (\`--judge rm\`, \`--method score\`: K calls a prompt); the pairwise one reads \`prompt answer-A|answer-B\` and gives P(A better) from its next token, asked in both orders (\`--judge model\`). The linear head is the cheap baseline: Bradley-Terry on the same model's frozen mean features, fitted to the same pairs. Mean ± standard error over the seeds."
+    echo
+    echo "### 4a. Held-out accuracy on ground-truth pairs (true best against true worst)"
+    echo
+    echo "| judge | test pairs ordered right % | ood pairs ordered right % | training wall time s |"
+    echo "|---|---|---|---|"
+    read -r lt lo < <(judge_heldout "$W/rm_linear_truth.h5" | paste -sd' ')
+    printf '| %s | %s | %s | %s |\n' "linear head on frozen features" "$(echo "$lt" | stat_se 100)" "$(echo "$lo" | stat_se 100)" "$(wall_seconds rm.linear_truth | stat_se 1 %.0f)"
+    for kind in pointwise pairwise; do
+        acc=$(for seed in $SEEDS; do judge_heldout "$W/rm_${kind}_s$seed.h5" | paste -sd' '; done)
+        printf '| %s | %s | %s | %s |\n' "$kind (end to end)" "$(col 1 <<<"$acc" | stat_se 100)" "$(col 2 <<<"$acc" | stat_se 100)" \
+            "$(for seed in $SEEDS; do wall_seconds "rm.${kind}_s$seed"; done | stat_se 1 %.0f)"
+    done
+    echo
+    echo "### 4b. Pair quality: which judge finds the true best and worst?"
+    echo
+    echo "The columns of section 1, in %, with the judge calls a prompt and the wall time of the ranking (2 ranks, the machine shared)."
+    echo
+    echo "| judge | method | split | best right | worst right | both right | pair ordered right | true gap | judge calls / prompt | wall time s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for s in test ood; do
+        pq_row "linear head" score "$s" "lintruth_$s"
+        # shellcheck disable=SC2046
+        pq_row pointwise score "$s" $(seed_names "pointwise_${s}_sSEED")
+        for m in $PM_METHODS; do
+            pq_row pairwise "$m" "$s" $(seed_names "pm_${m}_${s}_sSEED")
+        done
+    done
+    echo
+    echo "The pairwise judge's calls count both orders of every match. A match whose two orders disagree (the judge prefers whichever answer comes first, or whichever comes second) is a tie; a prompt gives a pair only when the verdicts put its best above its worst, directly or through a chain of wins, which ties break; the pair columns count the pairs given:"
+    echo
+    for m in $PM_METHODS; do
+        for s in test ood; do
+            fl=$(for r in $(seed_names "pm_${m}_${s}_sSEED"); do get "$W/pairs_$r.h5" flip_rate,prompts_without_pair,n_prompts | paste -sd' '; done)
+            echo "- pairwise, $m, $s: order flips $(col 1 <<<"$fl" | stat_se 100)% of the matches; prompts without a pair $(awk '{ print $2 / $3 }' <<<"$fl" | stat_se 100)%"
+        done
+    done
+    echo
+    echo "### 4c. DPO and BCR on the learned judges' pairs"
+    echo
+    echo "The train split ranked by the seed-$E2E_SEED judges (the pointwise one by score, the pairwise one by iterative ranking); each pair set trained with $(echo "$JUDGE_LOSSES" | sed "s/dpo/DPO/; s/bcr/$e2e_bcr_label/; s/ / and /") over the training seeds ($SEEDS) with the settings of section 2, and evaluated against the base model as above. Mean ± standard error over the training seeds."
+    echo
+    echo "| pairs | loss | test accuracy % | test win rate % | ood accuracy % | ood win rate % |"
+    echo "|---|---|---|---|---|---|"
+    for pair in "pw-dpo|pointwise RM scores|DPO" "pw-bcr|pointwise RM scores|$e2e_bcr_label" \
+        "pm-dpo|pairwise PM, iterative|DPO" "pm-bcr|pairwise PM, iterative|$e2e_bcr_label"; do
+        name=${pair%%|*}
+        pp_in_list "${name#*-}" "$JUDGE_LOSSES" || continue
+        label=${pair#*|}
+        ev=$(seed_rows "$name" eval test/policy_accuracy,test/win_rate,ood/policy_accuracy,ood/win_rate)
+        printf '| %s | %s | %s | %s | %s | %s |\n' "${label%%|*}" "${label#*|}" \
+            "$(col 1 <<<"$ev" | stat_se 100)" "$(col 2 <<<"$ev" | stat_se 100)" \
+            "$(col 3 <<<"$ev" | stat_se 100)" "$(col 4 <<<"$ev" | stat_se 100)"
+    done
+    echo
+    for r in "pointwise_train_s$E2E_SEED|pointwise RM scores" "pm_iterative_train_s$E2E_SEED|pairwise PM, iterative"; do
+        f=$W/pairs_${r%%|*}.h5
+        read -r n b p g c np < <(get "$f" n_pairs,truth_best_rate,truth_pair_accuracy,truth_mean_gap,judge_calls,n_prompts | tr '\n' ' ')
+        awk -v l="${r#*|}" -v n="$n" -v b="$b" -v p="$p" -v g="$g" -v c="$c" -v np="$np" -v t="$(wall_seconds "rank.${r%%|*}")" 'BEGIN {
+            printf("- %s: %d pairs, true best right %.1f%%, pairs ordered right %.1f%%, true gap %.3f; %.1f judge calls a prompt, %s s\n", l, n, 100 * b, 100 * p, g, c / np, t == "" ? "n/a" : t) }'
+    done
 } >"$R.tmp" && mv -f "$R.tmp" "$R" || pp_die "cannot write $R"
 grep -q "n/a" "$R" && pp_die "$R: some numbers are missing (n/a): see the logs in $W/logs"
 pp_say "experiment done in ${secs} s: tables in $R, plots in $W/experiment-*.png"

@@ -107,8 +107,9 @@ for step in $chain; do
         pp_stage_config "$step" "$inst" "$cfg"
         [ $dry = 1 ] || pp_make_out_dir "$cfg"
         out=$(pp_config_value "$cfg" out)
+        # (a lone pp-inspect starts faster without Open MPI's runtime daemon)
         if [ $force = 0 ] && [ -n "$out" ] && [ -f "$out" ] && [ -x "$inspect" ] &&
-            "$inspect" "$out" --validate >/dev/null 2>&1; then
+            OMPI_MCA_ess_singleton_isolated=1 "$inspect" "$out" --validate >/dev/null 2>&1; then
             pp_say "$run: skipped, $out exists and is valid (--force reruns it)"
             continue
         fi

@@ -11,7 +11,7 @@
 
 typedef struct {
     const char *from, *from_hf, *tok_path_in, *out, *to, *to_hf, *model_path, *dtype, *max_memory;
-    int version, max_seq_len;
+    int version, max_seq_len, seq_len;
 } convert_args;
 
 /* The estimate per rank, from the headers alone, before any weight is
@@ -121,6 +121,26 @@ static pp_status export_hf(pp_stage *s, const convert_args *a, model *m) {
     return st;
 }
 
+/* A copy with a longer context.  RoPE rotates by position and has no
+ * learned table, so only seq_len changes: the weights compute the same
+ * logits on every prefix that fit before, and fine-tuning adapts the
+ * model to the new positions.  A v0 llama2.c RoPE table (sized by the old
+ * context) is not copied: export computes it again. */
+static pp_status copy_longer_context(pp_stage *s, pp_cli *cli, const convert_args *a, model *m) {
+    pp_input in[1] = {{"model", a->model_path}};
+    pp_status st = pp_check_output(a->out, in, 1, &s->err);
+    if (st == PP_OK) st = model_load(a->model_path, m, &s->err);
+    int old = m->cfg.seq_len;
+    if (st == PP_OK) st = model_extend_context(m, a->seq_len, "--seq-len", a->model_path, &s->err);
+    if (st == PP_OK) {
+        pp_provenance prov = {"pp-convert", pp_cli_effective(cli), in, 1};
+        model_extra e = {.kind = "extend-context"};
+        st = model_save(a->out, m, s->comm, &prov, &e, &s->err);
+    }
+    if (st == PP_OK) pp_info(&s->log, "wrote %s: %s with a context of %d tokens (was %d)", a->out, a->model_path, a->seq_len, old);
+    return st;
+}
+
 int main(int argc, char **argv) {
     convert_args a = {.dtype = "f32"};
     pp_option opts[] = {
@@ -128,21 +148,22 @@ int main(int argc, char **argv) {
         {"from-hf", OPT_STRING, &a.from_hf, "DIR", "import a Hugging Face checkpoint directory (LlamaForCausalLM, MistralForCausalLM)", NULL, 0, 0, 0},
         {"tokenizer", OPT_STRING, &a.tok_path_in, "T.bin", "a llama2.c tokenizer.bin (needed by --from-llama2c; with --from-hf instead of DIR/tokenizer.json)", NULL, 0, 0, 0},
         {"max-seq-len", OPT_INT, &a.max_seq_len, "N", "with --from-hf: keep at most N positions of max_position_embeddings", NULL, 0, 0, 1 << 30},
-        {"out", OPT_STRING, &a.out, "M.h5", "with --from-llama2c or --from-hf: model file to write", NULL, 0, 0, 0},
+        {"out", OPT_STRING, &a.out, "M.h5", "with --from-llama2c, --from-hf or --seq-len: model file to write", NULL, 0, 0, 0},
         {"to-llama2c", OPT_STRING, &a.to, "X.bin", "export a model file to a llama2.c checkpoint", NULL, 0, 0, 0},
         {"to-hf", OPT_STRING, &a.to_hf, "DIR", "export a model file to a Hugging Face checkpoint directory", NULL, 0, 0, 0},
-        {"model", OPT_STRING, &a.model_path, "M.h5", "with --to-llama2c or --to-hf: the model file to export", NULL, 0, 0, 0},
+        {"model", OPT_STRING, &a.model_path, "M.h5", "with --to-llama2c, --to-hf or --seq-len: the model file to read", NULL, 0, 0, 0},
+        {"seq-len", OPT_INT, &a.seq_len, "N", "copy --model to --out with a context of N tokens (at least the model's; RoPE has no learned positions, fine-tune to use them)", NULL, 0, 1, MODEL_MAX_SEQ_LEN},
         {"llama2c-version", OPT_INT, &a.version, "V", "with --to-llama2c: header version 0 (legacy) or 1", NULL, 0, 0, 1},
         {"dtype", OPT_CHOICE, &a.dtype, "T", "with --to-hf: weight type of model.safetensors (bf16 rounds to nearest even)", "f32|bf16", 0, 0, 0},
         {"max-memory", OPT_STRING, &a.max_memory, "SIZE", PP_MAX_MEMORY_HELP, NULL, 0, 0, 0},
     };
     pp_cli cli = {.synopsis = "--from-llama2c X.bin --tokenizer T.bin --out M.h5 | --to-llama2c X.bin --model M.h5 | "
-                              "--from-hf DIR [--tokenizer T.bin] [--max-seq-len N] --out M.h5 | --to-hf DIR --model M.h5 [--dtype f32|bf16]",
+                              "--from-hf DIR [--tokenizer T.bin] [--max-seq-len N] --out M.h5 | --to-hf DIR --model M.h5 [--dtype f32|bf16] | --model M.h5 --seq-len N --out M2.h5",
                   .description = "Imports a llama2.c checkpoint with its tokenizer, or a Hugging Face Llama/Mistral checkpoint "
                                  "directory (config.json, model.safetensors or shards, F32/F16/BF16), into a model file; or "
                                  "exports a model file to llama2.c (its tokenizer next to it as X.bin.tok) or to a Hugging Face "
-                                 "directory (config.json, model.safetensors, generation_config.json). Import then export gives "
-                                 "back the same bytes (f32). Other architectures, biases, non-silu activations and RoPE "
+                                 "directory (config.json, model.safetensors, generation_config.json); or copies a model file with a "
+                                 "longer context (--seq-len). Import then export gives back the same bytes (f32). Other architectures, biases, non-silu activations and RoPE "
                                  "scaling other than llama3 are refused by name; see docs/models.md.",
                   .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
     pp_stage s;
@@ -150,15 +171,17 @@ int main(int argc, char **argv) {
     if (rc >= 0) return rc;
     pp_status st = PP_OK;
     model m = {0};
-    int modes = !!a.from + !!a.to + !!a.from_hf + !!a.to_hf;
-    if (modes != 1) st = pp_fail(&s.err, PP_EINPUT, "give one of --from-llama2c, --to-llama2c, --from-hf, --to-hf (see --help)");
+    int modes = !!a.from + !!a.to + !!a.from_hf + !!a.to_hf + (a.seq_len > 0);
+    if (modes != 1) st = pp_fail(&s.err, PP_EINPUT, "give one of --from-llama2c, --to-llama2c, --from-hf, --to-hf, --seq-len (see --help)");
     else if (a.from && (!a.tok_path_in || !a.out)) st = pp_fail(&s.err, PP_EINPUT, "--from-llama2c needs --tokenizer and --out");
     else if (a.from_hf && !a.out) st = pp_fail(&s.err, PP_EINPUT, "--from-hf needs --out");
     else if ((a.to || a.to_hf) && !a.model_path) st = pp_fail(&s.err, PP_EINPUT, "--to-llama2c and --to-hf need --model");
+    else if (a.seq_len > 0 && (!a.model_path || !a.out)) st = pp_fail(&s.err, PP_EINPUT, "--seq-len needs --model and --out");
     if (st == PP_OK) st = convert_memory_check(&s, &a);
     if (st == PP_OK && a.from) st = import_llama2c(&s, &cli, &a, &m);
     else if (st == PP_OK && a.to) st = export_llama2c(&s, &a, &m);
     else if (st == PP_OK && a.from_hf) st = import_hf(&s, &cli, &a, &m);
+    else if (st == PP_OK && a.seq_len > 0) st = copy_longer_context(&s, &cli, &a, &m);
     else if (st == PP_OK) st = export_hf(&s, &a, &m);
     model_free(&m);
     return pp_stage_end(&s, st);

@@ -320,6 +320,16 @@ pp_status model_add_reward_head(model *m, pp_err *err) {
     return PP_OK;
 }
 
+pp_status model_extend_context(model *m, int n, const char *option, const char *what, pp_err *err) {
+    if (n < m->cfg.seq_len)
+        return pp_fail(err, PP_EINPUT, "%s %d is shorter than the context of %s (%d): a context can only grow", option, n,
+                       what, m->cfg.seq_len);
+    m->cfg.seq_len = n;
+    PP_TRY(model_config_check(&m->cfg, what, err));
+    m->fingerprint = model_fingerprint(m);
+    return PP_OK;
+}
+
 void model_rope_tables(const model_config *c, int n_pos, float *cos_out, float *sin_out) {
     int hd = model_head_dim(c), half = hd / 2;
     float freqs[MODEL_MAX_HEAD_DIM / 2];

@@ -145,5 +145,10 @@ void model_free(model *m);
  * buffer grows by dim floats at its end, every other tensor keeps its
  * place, the fingerprint is made again.  No-op when it has one. */
 PP_MUST_CHECK pp_status model_add_reward_head(model *m, pp_err *err);
+/* A longer context: seq_len raised to n and the fingerprint renewed (RoPE
+ * has no learned positions, so the weights compute the same on every
+ * prefix that fitted before; fine-tuning teaches the new positions).  An n
+ * below the model's context is refused, naming OPTION and WHAT (the file). */
+PP_MUST_CHECK pp_status model_extend_context(model *m, int n, const char *option, const char *what, pp_err *err);
 
 #endif

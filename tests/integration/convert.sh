@@ -3,6 +3,36 @@
 # imported model generates run.c's golden text; malformed checkpoints are
 # one clear line.
 . "$(dirname "$0")/../lib.sh"
+
+# --seq-len: a copy with a longer context (a random model made here): the
+# same weights, seq_len raised, a new fingerprint; greedy continuations
+# that fit the old context are the same; a shorter context is refused.
+R=$BUILD/tests/tools/random_model
+if [ -x "$R" ]; then
+    "$R" "dim=32,layers=2,heads=4,kv-heads=2,hidden=64,seq-len=24,tied=1" 300 5 "$T/ctx.h5" "$T/ctx_tok.bin" >/dev/null
+    check convert_seq_len "$BIN/pp-convert" --model "$T/ctx.h5" --seq-len 80 --out "$T/ctx80.h5"
+    check convert_seq_len_validates "$BIN/pp-inspect" --validate "$T/ctx80.h5"
+    got=$("$BIN/pp-inspect" "$T/ctx80.h5" --get seq_len,training 2>/dev/null | paste -sd' ')
+    [ "$got" = "80 extend-context" ] && ok convert_seq_len_attributes || fail convert_seq_len_attributes "seq_len, training: $got"
+    tensors() { h5dump -d /tensors/model.layers.1.mlp.down_proj.weight -d /tensors/model.embed_tokens.weight "$1" 2>&1 | sed 1d; }
+    fp() { "$BIN/pp-inspect" "$1" --get fingerprint 2>/dev/null; }
+    [ "$(tensors "$T/ctx.h5")" = "$(tensors "$T/ctx80.h5")" ] && [ "$(fp "$T/ctx.h5")" != "$(fp "$T/ctx80.h5")" ] &&
+        ok convert_seq_len_same_weights_new_fingerprint || fail convert_seq_len_same_weights_new_fingerprint "tensors differ or same fingerprint"
+    printf 'ab\ncd e\n' >"$T/ctxp.txt"
+    "$BIN/pp-prompts" --text "$T/ctxp.txt" --out "$T/ctxp.h5" >/dev/null 2>&1
+    gen() { "$BIN/pp-generate" --model "$1" --prompts "$T/ctxp.h5" --out "$2" --k 1 --temperature 0 --max-new-tokens "$3" >/dev/null 2>&1 &&
+        "$BIN/pp-inspect" "$2" --get /candidate_text 2>/dev/null; }
+    a=$(gen "$T/ctx.h5" "$T/g24.h5" 12) b=$(gen "$T/ctx80.h5" "$T/g80.h5" 12)
+    [ -n "$a" ] && [ "$a" = "$b" ] && ok convert_seq_len_same_continuations || fail convert_seq_len_same_continuations "'$a' vs '$b'"
+    long=$(gen "$T/ctx80.h5" "$T/g80l.h5" 60 | head -n 1 | wc -c) short=$(gen "$T/ctx.h5" "$T/g24l.h5" 60 | head -n 1 | wc -c)
+    [ "$long" -gt "$short" ] && ok "convert_seq_len_longer_continuations ($short vs $long bytes)" ||
+        fail convert_seq_len_longer_continuations "$short vs $long bytes"
+    check_fails convert_seq_len_shorter 1 '--seq-len 16 is shorter than the context of .*ctx.h5 \(24\)' \
+        "$BIN/pp-convert" --model "$T/ctx.h5" --seq-len 16 --out "$T/x.h5"
+    check_fails convert_seq_len_needs_out 1 'seq-len needs --model and --out' "$BIN/pp-convert" --model "$T/ctx.h5" --seq-len 64
+    [ ! -e "$T/x.h5" ] && ok convert_seq_len_refused_no_output || fail convert_seq_len_refused_no_output "x.h5 written"
+else skip convert_seq_len "$R not built (make)"; fi
+
 need_shared convert_roundtrip models/stories260K.bin || exit 0
 M=$SHARED/models
 check convert_import "$BIN/pp-convert" --from-llama2c "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --out "$T/s.h5"
