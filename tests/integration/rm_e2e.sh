@@ -6,7 +6,8 @@
 # accuracy well above chance), 1 and 2 ranks give the same run (and so do
 # --shard-optimizer and --recompute), a killed
 # run resumes to the same file, the files work as judges in pp-rank (score
-# with --judge rm, iterative with --judge model), bad input is one line.
+# with --judge rm, iterative with --judge model) and in pp-eval (--judge
+# model), bad input is one line.
 . "$(dirname "$0")/../lib.sh"
 RM=$BIN/pp-rm
 MC=$BUILD/tests/tools/make_candidates
@@ -130,6 +131,16 @@ if "$R" --candidates "$T/cb.h5" --out "$T/jm.h5" --method iterative --judge mode
     a=$(get "$T/jm.h5" truth_pair_accuracy)
     above "$a" 0.8 && ok "rm_e2e_pairwise_judge_model ($a)" || fail rm_e2e_pairwise_judge_model "pairs ordered right '$a'"
 else fail rm_e2e_pairwise_judge_model "$(tail -n 1 "$T/jm.log")"; fi
+
+# pp-eval takes the pairwise model as its judge (its recorded template: the
+# built-in one would not fit the 128-token context); a model against itself
+# gives the same answers, and a judge that sees the same prompt in both
+# orders splits each pair: a win rate of exactly 0.5
+if "$BIN/pp-eval" --policy "$T/base.h5" --baseline "$T/base.h5" --prompts "$T/pb.h5" --out "$T/je.h5" \
+    --max-new-tokens 8 --judge model --judge-model "$T/pairwise.h5" >"$T/je.log" 2>&1; then
+    w=$(get "$T/je.h5" test/win_rate) # pb.h5 holds the suite's test split
+    [ "$w" = 0.5 ] && ok "rm_e2e_pairwise_judges_pp_eval (win rate $w)" || fail rm_e2e_pairwise_judges_pp_eval "win rate '$w'"
+else fail rm_e2e_pairwise_judges_pp_eval "$(tail -n 1 "$T/je.log")"; fi
 
 # ---- bad input: one line, exit 1, no output
 X="--out $T/x.h5"
