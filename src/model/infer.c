@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/rowmatmul.h"
 #include "model/sample.h"
@@ -19,6 +20,15 @@
 /* Rows per prefill chunk: enough for sgemm to run near its peak, small
  * enough that long prompts do not need prompt-sized activation buffers. */
 #define PREFILL_CHUNK 256
+
+/* Bytes of the next attention's keys and values prefetched during the
+ * products: what the L3 can hold beside the weights it also streams (half
+ * of it; 16 MB when the size is unknown).  Past that the first lines would
+ * be evicted before the attention reads them. */
+static size_t prefetch_budget(void) {
+    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return l3 > 0 ? (size_t)l3 / 2 : (size_t)16 << 20;
+}
 
 pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
     return infer_init_rows(st, m, max_seqs, max_pos, 0, err);
@@ -78,7 +88,9 @@ pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int m
     st->row_slot = malloc(rows * sizeof(int));
     st->row_pos = malloc(rows * sizeof(int));
     st->slot_rows = malloc((rows > (size_t)max_seqs ? rows : (size_t)max_seqs) * sizeof(int));
-    if (!st->slot_rows ||!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt_buffer ||
+    st->prefetch_ranges = malloc(4 * rows * sizeof *st->prefetch_ranges);
+    st->prefetch_budget = prefetch_budget();
+    if (!st->prefetch_ranges || !st->slot_rows ||!st->pos || !st->key_cache || !st->value_cache || !st->rope_cos || !st->rope_sin || !st->wt_buffer ||
         !st->x || !st->xb || !st->q || !st->k || !st->v || !st->hb || !st->hb2 || !st->att || !st->row_slot ||
         !st->row_pos) {
         infer_free(st);
@@ -114,6 +126,7 @@ void infer_free(infer_state *st) {
     free(st->row_slot);
     free(st->row_pos);
     free(st->slot_rows);
+    free(st->prefetch_ranges);
     memset(st, 0, sizeof *st);
 }
 
@@ -129,6 +142,40 @@ int infer_position(const infer_state *st, int slot) {
  * each row's result is the same in any batch (beta is 0 or 1). */
 static void matmul_rows(float *out, const float *in, const float *wt, int n, int in_dim, int out_dim, float beta) {
     rowmatmul(out, in, wt, n, in_dim, out_dim, beta != 0.0f);
+}
+
+/* The same, prefetching the next attention's keys and values meanwhile. */
+static void matmul_rows_prefetching(infer_state *st, float *out, const float *in, const float *wt, int n, int in_dim,
+                                    int out_dim, float beta) {
+    rowmatmul_prefetching(out, in, wt, n, in_dim, out_dim, beta != 0.0f, &st->prefetch);
+}
+
+/* The keys and values the rows' attention at this layer will read, in the
+ * order it reads them, queued for the products before it.  First each
+ * row's key block and value row that this layer's store writes (before
+ * the attention; a miss there stalls the store), then each slot's whole
+ * run (a prefill's rows of one slot read one run, its last row the
+ * longest); at most prefetch_budget bytes. */
+static void plan_prefetch(infer_state *st, int n, int layer) {
+    size_t budget = st->prefetch_budget, key_slot = kern_keys_floats(st->max_pos, st->kv_dim);
+    size_t kv_bytes = (size_t)st->kv_dim * sizeof(float), block_bytes = kv_bytes * KERN_KEY_BLOCK;
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int r = 0; r < n && budget > 0; r++) {
+            if (r + 1 < n && st->row_slot[r + 1] == st->row_slot[r]) continue;
+            size_t slot = (size_t)layer * st->max_seqs + (size_t)st->row_slot[r], pos = (size_t)st->row_pos[r];
+            const char *keys = (const char *)(st->key_cache + slot * key_slot);
+            const char *vals = (const char *)(st->value_cache + slot * st->max_pos * st->kv_dim);
+            size_t key_from = pass ? 0 : pos / KERN_KEY_BLOCK * block_bytes, key_to = (pos / KERN_KEY_BLOCK + 1) * block_bytes;
+            size_t val_from = pass ? 0 : pos * kv_bytes, val_to = (pos + 1) * kv_bytes;
+            size_t key_bytes = key_to - key_from < budget ? key_to - key_from : budget;
+            budget -= key_bytes;
+            size_t val_bytes = val_to - val_from < budget ? val_to - val_from : budget;
+            budget -= val_bytes;
+            st->prefetch_ranges[k++] = (rowmatmul_range){keys + key_from, key_bytes};
+            st->prefetch_ranges[k++] = (rowmatmul_range){vals + val_from, val_bytes};
+        }
+    rowmatmul_prefetch_start(&st->prefetch, st->prefetch_ranges, k);
 }
 
 /* Causal attention of row r over its own slot, positions 0..pos, for all
@@ -175,14 +222,15 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
 
     for (int r = 0; r < n; r++)
         memcpy(st->x + (size_t)r * d, w->embed + (size_t)tokens[r] * d, (size_t)d * sizeof(float));
+    plan_prefetch(st, n, 0);
 
     for (int l = 0; l < c->n_layers; l++) {
         /* attention: q, k, v for all rows at once */
         for (int r = 0; r < n; r++)
             kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
-        matmul_rows(st->q, st->xb, wt->wq + l * sz_dq, n, d, qd, 0.0f);
-        matmul_rows(st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
-        matmul_rows(st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
+        matmul_rows_prefetching(st, st->q, st->xb, wt->wq + l * sz_dq, n, d, qd, 0.0f);
+        matmul_rows_prefetching(st, st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
+        matmul_rows_prefetching(st, st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
 
         /* RoPE, then store this row's key and value in its slot */
         for (int r = 0; r < n; r++) {
@@ -200,16 +248,20 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
             if (r + 1 < n && st->row_slot[r + 1] != st->row_slot[r]) prefetch_row(st, r + 1, l); /* not a prefill's next row */
             attend_row(st, r, l);
         }
+        /* the products from here to the next attention fetch its keys and
+           values; after the last layer, layer 0's for the next step, whose
+           rows are mostly the same slots one position on */
+        plan_prefetch(st, n, l + 1 < c->n_layers ? l + 1 : 0);
         /* x += attention output . wo^T */
-        matmul_rows(st->x, st->xb, wt->wo + l * sz_qd, n, qd, d, 1.0f);
+        matmul_rows_prefetching(st, st->x, st->xb, wt->wo + l * sz_qd, n, qd, d, 1.0f);
 
         /* SwiGLU feed-forward: x += (silu(xb.w1^T) * (xb.w3^T)) . w2^T */
         for (int r = 0; r < n; r++)
             kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->ffn_norm + (size_t)l * d, d, eps);
-        matmul_rows(st->hb, st->xb, wt->w_gate + l * sz_dh, n, d, hidden, 0.0f);
-        matmul_rows(st->hb2, st->xb, wt->w_up + l * sz_dh, n, d, hidden, 0.0f);
+        matmul_rows_prefetching(st, st->hb, st->xb, wt->w_gate + l * sz_dh, n, d, hidden, 0.0f);
+        matmul_rows_prefetching(st, st->hb2, st->xb, wt->w_up + l * sz_dh, n, d, hidden, 0.0f);
         kern_swiglu(st->hb, st->hb, st->hb2, (size_t)n * hidden);
-        matmul_rows(st->x, st->hb, wt->w_down + l * sz_hd, n, hidden, d, 1.0f);
+        matmul_rows_prefetching(st, st->x, st->hb, wt->w_down + l * sz_hd, n, hidden, d, 1.0f);
     }
 
     if (final_hidden)
@@ -218,7 +270,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
     if (n_out <= 0) return;
     for (int r = 0; r < n_out; r++)
         kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)out_rows[r] * d, w->final_norm, d, eps);
-    matmul_rows(logits, st->xb, wt->lm_head, n_out, d, c->vocab_size, 0.0f);
+    matmul_rows_prefetching(st, logits, st->xb, wt->lm_head, n_out, d, c->vocab_size, 0.0f);
 }
 static pp_status check_slot(const infer_state *st, int slot, pp_err *err) {
     if (slot < 0 || slot >= st->max_seqs)

@@ -48,6 +48,7 @@
 #include "model/model.h"
 #include "core/pp_error.h"
 #include "core/pp_mpi.h"
+#include "model/rowmatmul.h"
 
 /* The packed copy of the model's matrices (kernels.h). */
 typedef packed_weights infer_weights_t;
@@ -79,6 +80,11 @@ typedef struct {
     int *row_slot;      /* [rows] slot of each row of the current batch */
     int *row_pos;       /* [rows] position of each row */
     int *slot_rows;     /* [max(rows, max_seqs)] scratch: rows per slot in infer_rows */
+    /* the next attention's keys and values, prefetched during the products
+       before it (rowmatmul_prefetching); at most prefetch_budget bytes */
+    rowmatmul_range *prefetch_ranges; /* [4 * rows] */
+    rowmatmul_prefetch prefetch;
+    size_t prefetch_budget;
 } infer_state;
 
 /* Allocate a cache for max_seqs slots of max_pos positions (max_pos <= 0

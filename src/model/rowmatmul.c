@@ -65,13 +65,22 @@ static inline vf vadd(vf a, vf b) { return a + b; }
 #endif
 
 #define MAXR 6
+#define CACHE_LINE 64
+/* One prefetch every other step of k (PREFETCH_EVERY - 1 as a mask),
+ * into every cache level (locality 3).  Measured at d=288, 64 sequences
+ * (docs/performance.md): every step slowed the products more than it sped
+ * the attention; 3 (to L2) and 0 (non-temporal) were no better. */
+#define PREFETCH_EVERY 2
+#define PREFETCH_LOCALITY 3
 #define J COLV
 _Static_assert(ROWMATMUL_PANEL == COLV * VL, "rowmatmul.h's panel width must match the kernel");
 
 /* R rows x the panel of columns c0 .. c0 + J*VL; lanes at or past out_dim
  * are not stored.  Inlined with a constant R, so acc stays in registers. */
 static inline __attribute__((always_inline)) void tile(float *out, const float *in, const float *panel, int R,
-                                                       int NJ, int in_dim, int out_dim, int c0, int accumulate) {
+                                                       int NJ, int in_dim, int out_dim, int c0, int accumulate,
+                                                       rowmatmul_prefetch *pf) {
+    const char *pf_next = pf ? pf->next : NULL, *pf_end = pf ? pf->end : NULL;
     vf acc[MAXR][J];
     vmask m[J];
     for (int j = 0; j < NJ; j++) m[j] = vmask_first(out_dim - c0 - j * VL);
@@ -81,6 +90,17 @@ static inline __attribute__((always_inline)) void tile(float *out, const float *
         const float *w = panel + (size_t)k * J * VL;
         vf wv[J];
         for (int j = 0; j < NJ; j++) wv[j] = vload(w + j * VL);
+        if (pf && k % PREFETCH_EVERY == 0) {
+            if (pf_next >= pf_end && pf->at < pf->n_ranges) { /* the next range, without a call */
+                const rowmatmul_range *next = &pf->ranges[pf->at++];
+                pf_next = next->base;
+                pf_end = next->base + next->bytes;
+            }
+            if (pf_next < pf_end) {
+                __builtin_prefetch(pf_next, 0, PREFETCH_LOCALITY);
+                pf_next += CACHE_LINE;
+            }
+        }
         for (int r = 0; r < R; r++) {
             vf x = vbcast(in[(size_t)r * in_dim + k]);
             for (int j = 0; j < NJ; j++) acc[r][j] = vfma(x, wv[j], acc[r][j]);
@@ -91,6 +111,7 @@ static inline __attribute__((always_inline)) void tile(float *out, const float *
             float *o = out + (size_t)r * out_dim + c0 + j * VL;
             vstorem(o, m[j], accumulate ? vadd(vloadm(o, m[j]), acc[r][j]) : acc[r][j]);
         }
+    if (pf) pf->next = pf_next, pf->end = pf_end;
 }
 
 /* One instance of tile per row count the blocking can ask for, with all
@@ -98,14 +119,16 @@ static inline __attribute__((always_inline)) void tile(float *out, const float *
  * out_dim is not a multiple of the panel) only the first NJ: the vectors
  * wholly past out_dim are padding, not computed at all.  The other
  * vectors' arithmetic is the same either way. */
-static void tile_rows(float *out, const float *in, const float *panel, int R, int NJ, int in_dim, int out_dim,
-                      int c0, int accumulate) {
+static inline __attribute__((always_inline)) void tile_rows(float *out, const float *in, const float *panel, int R,
+                                                            int NJ, int in_dim, int out_dim, int c0, int accumulate,
+                                                            rowmatmul_prefetch *pf) {
 #define TILE_CASE(r)                                                                                                  \
     case r:                                                                                                           \
-        if (NJ >= J) tile(out, in, panel, (r) <= ROWS ? (r) : 1, J, in_dim, out_dim, c0, accumulate);                \
-        else if (NJ == 1) tile(out, in, panel, (r) <= ROWS ? (r) : 1, 1, in_dim, out_dim, c0, accumulate);           \
-        else if (NJ == 2) tile(out, in, panel, (r) <= ROWS ? (r) : 1, J > 2 ? 2 : J, in_dim, out_dim, c0, accumulate); \
-        else tile(out, in, panel, (r) <= ROWS ? (r) : 1, J > 3 ? 3 : J, in_dim, out_dim, c0, accumulate);           \
+        if (NJ >= J) tile(out, in, panel, (r) <= ROWS ? (r) : 1, J, in_dim, out_dim, c0, accumulate, pf);            \
+        else if (NJ == 1) tile(out, in, panel, (r) <= ROWS ? (r) : 1, 1, in_dim, out_dim, c0, accumulate, pf);       \
+        else if (NJ == 2)                                                                                             \
+            tile(out, in, panel, (r) <= ROWS ? (r) : 1, J > 2 ? 2 : J, in_dim, out_dim, c0, accumulate, pf);          \
+        else tile(out, in, panel, (r) <= ROWS ? (r) : 1, J > 3 ? 3 : J, in_dim, out_dim, c0, accumulate, pf);       \
         return;
     switch (R) { TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6) }
 #undef TILE_CASE
@@ -125,14 +148,33 @@ void rowmatmul_pack(float *dst, const float *w, int out_dim, int in_dim) {
     }
 }
 
-void rowmatmul(float *out, const float *in, const float *packed, int n_rows, int in_dim, int out_dim, int accumulate) {
+void rowmatmul_prefetch_start(rowmatmul_prefetch *pf, const rowmatmul_range *ranges, int n) {
+    pf->ranges = ranges;
+    pf->n_ranges = n;
+    pf->at = 0;
+    pf->next = pf->end = NULL;
+}
+
+static inline __attribute__((always_inline)) void product(float *out, const float *in, const float *packed,
+                                                          int n_rows, int in_dim, int out_dim, int accumulate,
+                                                          rowmatmul_prefetch *pf) {
     for (int c0 = 0; c0 < out_dim; c0 += ROWMATMUL_PANEL) {
         const float *panel = packed + (size_t)c0 * in_dim;
         int NJ = (out_dim - c0 + VL - 1) / VL; /* vectors holding a column < out_dim */
         for (int r0 = 0; r0 < n_rows; r0 += ROWS) {
             int R = n_rows - r0 < ROWS ? n_rows - r0 : ROWS;
             tile_rows(out + (size_t)r0 * out_dim, in + (size_t)r0 * in_dim, panel, R, NJ, in_dim, out_dim, c0,
-                      accumulate);
+                      accumulate, pf);
         }
     }
+}
+
+void rowmatmul(float *out, const float *in, const float *packed, int n_rows, int in_dim, int out_dim, int accumulate) {
+    product(out, in, packed, n_rows, in_dim, out_dim, accumulate, NULL);
+}
+
+void rowmatmul_prefetching(float *out, const float *in, const float *packed, int n_rows, int in_dim, int out_dim,
+                           int accumulate, rowmatmul_prefetch *pf) {
+    if (!pf) product(out, in, packed, n_rows, in_dim, out_dim, accumulate, NULL);
+    else product(out, in, packed, n_rows, in_dim, out_dim, accumulate, pf);
 }

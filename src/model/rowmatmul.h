@@ -42,4 +42,31 @@ void rowmatmul_pack(float *dst, const float *w, int out_dim, int in_dim);
  * product to it (one rounding of the finished sum onto out). */
 void rowmatmul(float *out, const float *in, const float *packed, int n_rows, int in_dim, int out_dim, int accumulate);
 
+/* Memory a later phase will read, pulled toward the caches while a
+ * product computes.  The products run at the core's arithmetic peak and
+ * leave the memory system idle; the decoder's attention is the opposite
+ * (it streams every sequence's keys and values once per step).  Handing
+ * the next attention's byte ranges to the products overlaps the two: each
+ * step of the inner loop issues one prefetch of the next cache line, so
+ * the loads are spread evenly over the product's time.  Prefetching never
+ * changes a result. */
+typedef struct {
+    const char *base;
+    size_t bytes;
+} rowmatmul_range;
+
+typedef struct {
+    const rowmatmul_range *ranges; /* in the order they will be read */
+    int n_ranges, at;              /* at: the next range to open */
+    const char *next, *end;        /* the open range's next line and its end */
+} rowmatmul_prefetch;
+
+/* Start prefetching ranges[0..n) (the array must outlive the stream). */
+void rowmatmul_prefetch_start(rowmatmul_prefetch *pf, const rowmatmul_range *ranges, int n);
+
+/* rowmatmul, issuing pf's prefetches as it goes (pf may be NULL): the
+ * same bits as rowmatmul. */
+void rowmatmul_prefetching(float *out, const float *in, const float *packed, int n_rows, int in_dim, int out_dim,
+                           int accumulate, rowmatmul_prefetch *pf);
+
 #endif
