@@ -1,62 +1,106 @@
 /* fastmath.c - lane-parallel max, exp-sum and softmax (fastmath.h). */
 #include "model/fastmath.h"
 
-/* The last n % FAST_LANES floats of x[0..n) in tail[0..), the rest of
- * tail filled with pad: a short row's tail goes through the same SIMD
- * loop as the whole blocks instead of a scalar one. */
-static int load_tail(float *tail, const float *x, int n, float pad) {
-    int start = n - n % FAST_LANES;
-    for (int u = 0; u < FAST_LANES; u++) tail[u] = start + u < n ? x[start + u] : pad;
-    return start;
+/* static functions pass fast_vec by value: see fastmath.h on -Wpsabi */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+/* e^x of each lane: fast_expf lane by lane (GCC vectorises the loop, the
+ * same operations on every lane, so the same bits as one at a time). */
+static inline __attribute__((always_inline)) fast_vec expf_lanes(fast_vec x) {
+    float lane[FAST_LANES];
+    fast_store(lane, x);
+    for (int u = 0; u < FAST_LANES; u++) lane[u] = fast_expf(lane[u]);
+    return fast_load(lane);
 }
 
-static inline __attribute__((always_inline)) float max_of(const float *x, int n) {
-    float lane[FAST_LANES], tail[FAST_LANES];
-    for (int u = 0; u < FAST_LANES; u++) lane[u] = x[0];
-    int end = load_tail(tail, x, n, x[0]); /* x[0] is in the set: no effect on the max */
-    for (int j = 0; j < end; j += FAST_LANES)
-        for (int u = 0; u < FAST_LANES; u++) lane[u] = x[j + u] > lane[u] ? x[j + u] : lane[u];
-    for (int u = 0; u < FAST_LANES; u++) lane[u] = tail[u] > lane[u] ? tail[u] : lane[u];
+/* The FAST_LANES running maxima of x[0..n): lane u starts at x[0], then
+ * takes x[u], x[u + 16], ... of the whole blocks in order, then the tail
+ * (the last n % FAST_LANES floats, the lanes past n padded with x[0],
+ * which is in the set: no effect on the max). */
+static inline __attribute__((always_inline)) fast_vec max_lanes(const float *x, int n) {
+    int end = n - n % FAST_LANES;
+    fast_vec lane = fast_splat(x[0]);
+    for (int j = 0; j < end; j += FAST_LANES) lane = fast_select_greater(fast_load(x + j), lane);
+    return fast_select_greater(fast_load_first(x + end, n - end, fast_splat(x[0])), lane);
+}
+
+/* The lanes reduced in order: lane 0, then each later lane that is larger. */
+static inline float max_of_lanes(const float *lane) {
     float best = lane[0];
     for (int u = 1; u < FAST_LANES; u++) best = lane[u] > best ? lane[u] : best;
     return best;
 }
 
-/* The sum is the lanes' sums over the whole blocks of FAST_LANES, then the
- * rest one at a time into s, then the lanes into s in order; the
- * exponentials of the rest are computed as one more block (elementwise,
- * so the same bits as one at a time). */
-static inline __attribute__((always_inline)) float exp_shift_sum(float *x, int n, float shift) {
-    float acc[FAST_LANES] = {0}, tail[FAST_LANES], s = 0.0f;
-    int end = load_tail(tail, x, n, shift);
-    for (int j = 0; j < end; j += FAST_LANES)
-        for (int u = 0; u < FAST_LANES; u++) {
-            x[j + u] = fast_expf(x[j + u] - shift);
-            acc[u] += x[j + u];
-        }
-    for (int u = 0; u < FAST_LANES; u++) tail[u] = fast_expf(tail[u] - shift);
-    for (int j = end; j < n; j++) {
-        x[j] = tail[j - end];
-        s += x[j];
+/* x[j] = e^(x[j] - shift) for j < n, in place.  Returns the lanes' sums
+ * over the whole blocks of FAST_LANES (from 0, block by block); *tail gets
+ * the exponentials of the rest (computed as one more block: elementwise,
+ * so the same bits as one at a time), lanes from n % FAST_LANES on
+ * unused. */
+static inline __attribute__((always_inline)) fast_vec exp_lanes(float *x, int n, float shift, fast_vec *tail) {
+    int end = n - n % FAST_LANES;
+    fast_vec acc = {0};
+    for (int j = 0; j < end; j += FAST_LANES) {
+        fast_vec e = expf_lanes(fast_load(x + j) - shift);
+        fast_store(x + j, e);
+        acc = acc + e;
     }
-    for (int u = 0; u < FAST_LANES; u++) s += acc[u];
+    fast_vec e = expf_lanes(fast_load_first(x + end, n - end, fast_splat(shift)) - shift);
+    fast_store_first(x + end, e, n - end);
+    *tail = e;
+    return acc;
+}
+
+/* The sum of a row's exponentials: the tail one at a time from 0, then
+ * the lanes in order. */
+static inline float sum_of_lanes(const float *tail, int n_tail, const float *lane) {
+    float s = 0.0f;
+    for (int j = 0; j < n_tail; j++) s += tail[j];
+    for (int u = 0; u < FAST_LANES; u++) s += lane[u];
     return s;
 }
 
-float fast_max(const float *x, int n) { return max_of(x, n); }
+float fast_max(const float *x, int n) {
+    float lane[FAST_LANES];
+    fast_store(lane, max_lanes(x, n));
+    return max_of_lanes(lane);
+}
 
-float fast_exp_shift_sum(float *x, int n, float shift) { return exp_shift_sum(x, n, shift); }
+float fast_exp_shift_sum(float *x, int n, float shift) {
+    float lane[FAST_LANES], tail[FAST_LANES];
+    fast_vec t;
+    fast_store(lane, exp_lanes(x, n, shift, &t));
+    fast_store(tail, t);
+    return sum_of_lanes(tail, n % FAST_LANES, lane);
+}
 
 void fast_softmax(float *x, int n) { fast_softmax_rows(x, 0, 1, n); }
 
-/* One function for all rows, so the exp polynomial's constants are set up
- * once per call, not once per row (a short attention row is only a few
- * SIMD blocks). */
-void fast_softmax_rows(float *x, size_t stride, int rows, int n) {
+/* Rows softmaxed side by side: a row's max and sum end in chains of
+ * dependent scalar steps (15 compares, up to 31 additions), which for a
+ * short attention row (a few blocks) take longer than its vector work;
+ * reduced row after row they would run one at a time.  Each reduction
+ * below is one row's own, in that row's order. */
+#define SOFTMAX_GROUP 8
+
+static void softmax_group(float *x, size_t stride, int rows, int n) {
+    float lane[SOFTMAX_GROUP][FAST_LANES], tail[SOFTMAX_GROUP][FAST_LANES], best[SOFTMAX_GROUP], sum[SOFTMAX_GROUP];
+    int end = n - n % FAST_LANES, n_tail = n - end;
+    for (int r = 0; r < rows; r++) fast_store(lane[r], max_lanes(x + (size_t)r * stride, n));
+    for (int r = 0; r < rows; r++) best[r] = max_of_lanes(lane[r]);
     for (int r = 0; r < rows; r++) {
-        float *y = x + (size_t)r * stride;
-        float sum = exp_shift_sum(y, n, max_of(y, n));
-        float inv = 1.0f / sum;
-        for (int j = 0; j < n; j++) y[j] *= inv;
+        fast_vec t;
+        fast_store(lane[r], exp_lanes(x + (size_t)r * stride, n, best[r], &t));
+        fast_store(tail[r], t);
     }
+    for (int r = 0; r < rows; r++) sum[r] = sum_of_lanes(tail[r], n_tail, lane[r]);
+    for (int r = 0; r < rows; r++) {
+        float *y = x + (size_t)r * stride, inv = 1.0f / sum[r];
+        for (int j = 0; j < end; j += FAST_LANES) fast_store(y + j, fast_load(y + j) * inv);
+        fast_store_first(y + end, fast_load_first(y + end, n_tail, fast_splat(0.0f)) * inv, n_tail);
+    }
+}
+
+void fast_softmax_rows(float *x, size_t stride, int rows, int n) {
+    for (int r = 0; r < rows; r += SOFTMAX_GROUP)
+        softmax_group(x + (size_t)r * stride, stride, rows - r < SOFTMAX_GROUP ? rows - r : SOFTMAX_GROUP, n);
 }

@@ -7,6 +7,9 @@
 
 #include "model/fastmath.h"
 
+/* static functions pass fast_vec by value: see fastmath.h on -Wpsabi */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 size_t packed_weights_floats(const model_config *c) {
     int d = c->dim, h = c->hidden_dim, hd = model_head_dim(c);
     int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
@@ -71,36 +74,37 @@ void kern_keys_put(float *keys, int kv_dim, int t, const float *k) {
     for (int j = 0; j < kv_dim; j++) dst[(size_t)j * KERN_KEY_BLOCK] = k[j];
 }
 
-/* Sixteen floats, one SIMD register (or two or four on narrower
- * machines): GCC's vector extension, so the accumulators of the scores
- * stay in registers.  Its + and * are the IEEE operations, one rounding
- * each (no contraction: the build is -std=c11). */
-typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
-_Static_assert(KERN_KEY_BLOCK == 16, "a key block is one vec16 of positions");
+/* The key blocks' 16 positions are the lanes of a fast_vec (fastmath.h):
+ * one SIMD register, or two or four on narrower machines, so the
+ * accumulators of the scores stay in registers. */
+_Static_assert(KERN_KEY_BLOCK == FAST_LANES, "a key block is one fast_vec of positions");
 
-static inline vec16 load16(const float *p) {
-    vec16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* Query heads scored together over one key block: independent chains of
+ * additions for the out-of-order core (with heads of 8 floats one head's
+ * chain is only 8 additions long). */
+#define SCORE_HEADS 8
 
-/* Up to this many key blocks are scored together: independent chains of
- * additions for the out-of-order core while one chain waits. */
-#define SCORE_BLOCKS 4
-
-/* The scores of NB key blocks (k: the first, `block` floats apart) for
- * query head qh: acc[g][u] = sum over i < hd of qh[i] * k[g][i][u], from
- * 0, one dimension at a time in order.  Inlined with a constant NB. */
-static inline __attribute__((always_inline)) void score_blocks(float *a, int n, const float *qh, const float *k,
-                                                               size_t block, int hd, float scale, int NB) {
-    vec16 acc[SCORE_BLOCKS];
-    for (int g = 0; g < NB; g++) acc[g] = (vec16){0};
+/* The scores of NH query heads from h over the key block k (m of its 16
+ * positions exist): acc[g][u] = sum over i < hd of q_h[i] * k[kv head of
+ * h][i][u], from 0, one dimension at a time in order, then divided by
+ * scale.  Inlined with a constant NH. */
+static inline __attribute__((always_inline)) void score_heads(float *att, size_t att_stride, const float *q,
+                                                              const float *k, int h, int group, int hd, float scale,
+                                                              int m, int NH) {
+    fast_vec acc[SCORE_HEADS];
+    const float *kh[SCORE_HEADS], *qh[SCORE_HEADS];
+    for (int g = 0; g < NH; g++) {
+        acc[g] = (fast_vec){0};
+        kh[g] = k + (size_t)((h + g) / group) * hd * KERN_KEY_BLOCK;
+        qh[g] = q + (size_t)(h + g) * hd;
+    }
     for (int i = 0; i < hd; i++)
-        for (int g = 0; g < NB; g++) acc[g] = acc[g] + qh[i] * load16(k + g * block + (size_t)i * KERN_KEY_BLOCK);
-    for (int g = 0; g < NB; g++) {
-        vec16 s = acc[g] / scale;
-        int m = n - g * KERN_KEY_BLOCK; /* positions of this block that exist */
-        memcpy(a + g * KERN_KEY_BLOCK, &s, m >= KERN_KEY_BLOCK ? sizeof s : (size_t)m * sizeof(float));
+#pragma GCC unroll 8
+        for (int g = 0; g < NH; g++) acc[g] = acc[g] + qh[g][i] * fast_load(kh[g] + (size_t)i * KERN_KEY_BLOCK);
+    for (int g = 0; g < NH; g++) {
+        float *a = att + (size_t)(h + g) * att_stride;
+        if (m == KERN_KEY_BLOCK) fast_store(a, acc[g] / scale);
+        else fast_store_first(a, acc[g] / scale, m);
     }
 }
 
@@ -108,26 +112,22 @@ static inline __attribute__((always_inline)) void score_blocks(float *a, int n, 
  * t < len.  Each score adds its hd products one dimension at a time, from
  * 0, in order (run.c's summation order); the SIMD lanes are the 16
  * positions of a key block.  The blocks are swept in memory order, every
- * head of a group of blocks before the next group: the keys stream from
- * memory once. */
+ * head of a block before the next block: the keys stream from memory
+ * once. */
 static void attention_scores(float *restrict att, size_t att_stride, const float *restrict q,
                              const float *restrict keys, int n_heads, int group, int hd, int kv_dim, int len) {
     enum { B = KERN_KEY_BLOCK };
     float scale = sqrtf((float)hd);
     size_t block = (size_t)kv_dim * B;
-    int n_blocks = (len + B - 1) / B;
-    for (int b0 = 0; b0 < n_blocks; b0 += SCORE_BLOCKS) {
-        int nb = n_blocks - b0 < SCORE_BLOCKS ? n_blocks - b0 : SCORE_BLOCKS, n = len - b0 * B;
-        for (int h = 0; h < n_heads; h++) {
-            const float *k = keys + (size_t)b0 * block + (size_t)(h / group) * hd * B, *qh = q + (size_t)h * hd;
-            float *a = att + (size_t)h * att_stride + (size_t)b0 * B;
-            switch (nb) {
-            case 1: score_blocks(a, n, qh, k, block, hd, scale, 1); break;
-            case 2: score_blocks(a, n, qh, k, block, hd, scale, 2); break;
-            case 3: score_blocks(a, n, qh, k, block, hd, scale, 3); break;
-            default: score_blocks(a, n, qh, k, block, hd, scale, 4); break;
-            }
-        }
+    for (int b = 0; b * B < len; b++) {
+        const float *k = keys + (size_t)b * block;
+        float *a = att + (size_t)b * B;
+        int m = len - b * B < B ? len - b * B : B, h = 0;
+        for (; h + SCORE_HEADS <= n_heads; h += SCORE_HEADS)
+            score_heads(a, att_stride, q, k, h, group, hd, scale, m, SCORE_HEADS);
+        if ((n_heads - h) & 4) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 4), h += 4;
+        if ((n_heads - h) & 2) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 2), h += 2;
+        if ((n_heads - h) & 1) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 1);
     }
 }
 
@@ -135,6 +135,7 @@ static void attention_scores(float *restrict att, size_t att_stride, const float
  * loads from that many places for the memory system to overlap. */
 #define VALUE_BLOCKS 4
 
+typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
 typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
 
 /* One head's output columns j0 .. j0 + W - 1 (W = 16 or 8, a vec16 or a
@@ -187,6 +188,48 @@ static inline __attribute__((always_inline)) void value_blocks(float *out, const
     }
 }
 
+/* Heads of exactly 8 floats (stories260K's), NH of them from h: each
+ * head's output is one vec8 that stays in a register for the whole sweep
+ * over the positions (the general path above loads and stores it per
+ * group of blocks), and a kv head's value rows are read once for all the
+ * query heads of the group that share them.  The arithmetic is the
+ * general path's: block sums left to right, joined in block order, then
+ * the positions after the last whole block one at a time.  Inlined with
+ * a constant NH. */
+#define VALUE_HEADS 8
+
+static inline __attribute__((always_inline)) void values_hd8(float *out, const float *att, size_t att_stride,
+                                                             const float *vals, int h, int group, int kv_dim,
+                                                             int len, int NH) {
+    vec8 o[VALUE_HEADS];
+    const float *a[VALUE_HEADS], *v[VALUE_HEADS];
+    for (int g = 0; g < NH; g++) {
+        o[g] = (vec8){0};
+        a[g] = att + (size_t)(h + g) * att_stride;
+        v[g] = vals + (size_t)((h + g) / group) * 8;
+    }
+    int t = 0;
+    for (; t + 8 <= len; t += 8) {
+        size_t row = (size_t)t * kv_dim;
+#pragma GCC unroll 8
+        for (int g = 0; g < NH; g++) {
+            const float *x = a[g] + t, *y = v[g] + row;
+            vec8 r[8];
+            for (int u = 0; u < 8; u++) memcpy(&r[u], y + (size_t)u * kv_dim, sizeof r[u]);
+            o[g] = o[g] + (x[0] * r[0] + x[1] * r[1] + x[2] * r[2] + x[3] * r[3] + x[4] * r[4] + x[5] * r[5] +
+                           x[6] * r[6] + x[7] * r[7]);
+        }
+    }
+    for (; t < len; t++)
+#pragma GCC unroll 8
+        for (int g = 0; g < NH; g++) {
+            vec8 r;
+            memcpy(&r, v[g] + (size_t)t * kv_dim, sizeof r);
+            o[g] = o[g] + a[g][t] * r;
+        }
+    for (int g = 0; g < NH; g++) memcpy(out + (size_t)(h + g) * 8, &o[g], sizeof o[g]);
+}
+
 /* out_h[j] = sum over t < len of att_h[t] * vals[t * kv_dim + kv offset
  * of h + j].  Positions go in blocks of eight whose eight products are
  * summed (left to right) before the block joins the running total, in
@@ -198,6 +241,15 @@ static inline __attribute__((always_inline)) void value_blocks(float *out, const
  * of 32 positions in flight from memory at once. */
 static void attention_values(float *restrict out, const float *restrict att, size_t att_stride,
                              const float *restrict vals, int n_heads, int group, int hd, int kv_dim, int len) {
+    if (hd == 8) {
+        int h = 0;
+        for (; h + VALUE_HEADS <= n_heads; h += VALUE_HEADS)
+            values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, VALUE_HEADS);
+        if ((n_heads - h) & 4) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 4), h += 4;
+        if ((n_heads - h) & 2) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 2), h += 2;
+        if ((n_heads - h) & 1) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 1);
+        return;
+    }
     memset(out, 0, (size_t)n_heads * hd * sizeof(float));
     int n_blocks = len / 8, b = 0;
     for (; b + VALUE_BLOCKS <= n_blocks; b += VALUE_BLOCKS)
