@@ -75,32 +75,57 @@ float fast_exp_shift_sum(float *x, int n, float shift) {
 
 void fast_softmax(float *x, int n) { fast_softmax_rows(x, 0, 1, n); }
 
-/* Rows softmaxed side by side: a row's max and sum end in chains of
- * dependent scalar steps (15 compares, up to 31 additions), which for a
- * short attention row (a few blocks) take longer than its vector work;
- * reduced row after row they would run one at a time.  Each reduction
- * below is one row's own, in that row's order. */
+/* Rows softmaxed side by side, R of them (a constant, inlined): every
+ * sweep takes one block of each row in turn, so R independent chains of
+ * exponentials are in flight and the loops' trip counts are the same for
+ * all rows; a row's max and sum end in chains of dependent scalar steps
+ * (15 compares, up to 31 additions), which for a short attention row (a
+ * few blocks) would take longer than its vector work if reduced row after
+ * row.  Each reduction below is one row's own, in that row's order, so
+ * every row has the bits of fast_softmax alone. */
 #define SOFTMAX_GROUP 8
 
-static void softmax_group(float *x, size_t stride, int rows, int n) {
-    float lane[SOFTMAX_GROUP][FAST_LANES], tail[SOFTMAX_GROUP][FAST_LANES], best[SOFTMAX_GROUP], sum[SOFTMAX_GROUP];
+static inline __attribute__((always_inline)) void softmax_group(float *x, size_t stride, int n, int R) {
+    fast_vec lane[SOFTMAX_GROUP], tail[SOFTMAX_GROUP];
+    float *y[SOFTMAX_GROUP], best[SOFTMAX_GROUP], sum[SOFTMAX_GROUP];
     int end = n - n % FAST_LANES, n_tail = n - end;
-    for (int r = 0; r < rows; r++) fast_store(lane[r], max_lanes(x + (size_t)r * stride, n));
-    for (int r = 0; r < rows; r++) best[r] = max_of_lanes(lane[r]);
-    for (int r = 0; r < rows; r++) {
-        fast_vec t;
-        fast_store(lane[r], exp_lanes(x + (size_t)r * stride, n, best[r], &t));
-        fast_store(tail[r], t);
+    for (int r = 0; r < R; r++) y[r] = x + (size_t)r * stride, lane[r] = fast_splat(y[r][0]);
+    for (int j = 0; j < end; j += FAST_LANES)
+        for (int r = 0; r < R; r++) lane[r] = fast_select_greater(fast_load(y[r] + j), lane[r]);
+    for (int r = 0; r < R; r++)
+        lane[r] = fast_select_greater(fast_load_first(y[r] + end, n_tail, fast_splat(y[r][0])), lane[r]);
+    for (int r = 0; r < R; r++) best[r] = lane[r][0];
+    for (int u = 1; u < FAST_LANES; u++)
+        for (int r = 0; r < R; r++) best[r] = lane[r][u] > best[r] ? lane[r][u] : best[r];
+
+    for (int r = 0; r < R; r++) lane[r] = (fast_vec){0};
+    for (int j = 0; j < end; j += FAST_LANES)
+        for (int r = 0; r < R; r++) {
+            fast_vec e = expf_lanes(fast_load(y[r] + j) - best[r]);
+            fast_store(y[r] + j, e);
+            lane[r] = lane[r] + e;
+        }
+    for (int r = 0; r < R; r++) {
+        tail[r] = expf_lanes(fast_load_first(y[r] + end, n_tail, fast_splat(best[r])) - best[r]);
+        fast_store_first(y[r] + end, tail[r], n_tail);
+        sum[r] = 0.0f;
     }
-    for (int r = 0; r < rows; r++) sum[r] = sum_of_lanes(tail[r], n_tail, lane[r]);
-    for (int r = 0; r < rows; r++) {
-        float *y = x + (size_t)r * stride, inv = 1.0f / sum[r];
-        for (int j = 0; j < end; j += FAST_LANES) fast_store(y + j, fast_load(y + j) * inv);
-        fast_store_first(y + end, fast_load_first(y + end, n_tail, fast_splat(0.0f)) * inv, n_tail);
-    }
+    for (int j = 0; j < n_tail; j++)
+        for (int r = 0; r < R; r++) sum[r] += tail[r][j];
+    for (int u = 0; u < FAST_LANES; u++)
+        for (int r = 0; r < R; r++) sum[r] += lane[r][u];
+
+    for (int r = 0; r < R; r++) best[r] = 1.0f / sum[r];
+    for (int j = 0; j < end; j += FAST_LANES)
+        for (int r = 0; r < R; r++) fast_store(y[r] + j, fast_load(y[r] + j) * best[r]);
+    for (int r = 0; r < R; r++)
+        fast_store_first(y[r] + end, fast_load_first(y[r] + end, n_tail, fast_splat(0.0f)) * best[r], n_tail);
 }
 
 void fast_softmax_rows(float *x, size_t stride, int rows, int n) {
-    for (int r = 0; r < rows; r += SOFTMAX_GROUP)
-        softmax_group(x + (size_t)r * stride, stride, rows - r < SOFTMAX_GROUP ? rows - r : SOFTMAX_GROUP, n);
+    int r = 0;
+    for (; r + SOFTMAX_GROUP <= rows; r += SOFTMAX_GROUP) softmax_group(x + (size_t)r * stride, stride, n, SOFTMAX_GROUP);
+    if ((rows - r) & 4) softmax_group(x + (size_t)r * stride, stride, n, 4), r += 4;
+    if ((rows - r) & 2) softmax_group(x + (size_t)r * stride, stride, n, 2), r += 2;
+    if ((rows - r) & 1) softmax_group(x + (size_t)r * stride, stride, n, 1);
 }

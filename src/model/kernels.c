@@ -84,18 +84,27 @@ _Static_assert(KERN_KEY_BLOCK == FAST_LANES, "a key block is one fast_vec of pos
  * chain is only 8 additions long). */
 #define SCORE_HEADS 8
 
+/* The kv head of query head h + g, g < the NH heads handled together
+ * from h: with G a constant 1 or 2 (the group; h a multiple of it, as
+ * every call below makes it) the query heads of one kv head have the same
+ * pointer expression, so their shared loads are issued once; G 0: any
+ * group, computed. */
+static inline __attribute__((always_inline)) int kv_head(int h, int g, int group, int G) {
+    return G ? h / G + g / G : (h + g) / group;
+}
+
 /* The scores of NH query heads from h over the key block k (m of its 16
  * positions exist): acc[g][u] = sum over i < hd of q_h[i] * k[kv head of
  * h][i][u], from 0, one dimension at a time in order, then divided by
- * scale.  Inlined with a constant NH. */
+ * scale.  Inlined with constant NH and G. */
 static inline __attribute__((always_inline)) void score_heads(float *att, size_t att_stride, const float *q,
                                                               const float *k, int h, int group, int hd, float scale,
-                                                              int m, int NH) {
+                                                              int m, int NH, int G) {
     fast_vec acc[SCORE_HEADS];
     const float *kh[SCORE_HEADS], *qh[SCORE_HEADS];
     for (int g = 0; g < NH; g++) {
         acc[g] = (fast_vec){0};
-        kh[g] = k + (size_t)((h + g) / group) * hd * KERN_KEY_BLOCK;
+        kh[g] = k + (size_t)kv_head(h, g, group, G) * hd * KERN_KEY_BLOCK;
         qh[g] = q + (size_t)(h + g) * hd;
     }
     for (int i = 0; i < hd; i++)
@@ -106,6 +115,19 @@ static inline __attribute__((always_inline)) void score_heads(float *att, size_t
         if (m == KERN_KEY_BLOCK) fast_store(a, acc[g] / scale);
         else fast_store_first(a, acc[g] / scale, m);
     }
+}
+
+/* Every head's scores over one key block: SCORE_HEADS at a time, then 4,
+ * 2, 1 (h stays a multiple of the group: the head count is one). */
+static inline __attribute__((always_inline)) void score_block(float *a, size_t att_stride, const float *q,
+                                                              const float *k, int n_heads, int group, int hd,
+                                                              float scale, int m, int G) {
+    int h = 0;
+    for (; h + SCORE_HEADS <= n_heads; h += SCORE_HEADS)
+        score_heads(a, att_stride, q, k, h, group, hd, scale, m, SCORE_HEADS, G);
+    if ((n_heads - h) & 4) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 4, G), h += 4;
+    if ((n_heads - h) & 2) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 2, G), h += 2;
+    if ((n_heads - h) & 1) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 1, G);
 }
 
 /* att_h[t] = (q_h . key of position t) / sqrt(hd) for every head h and
@@ -122,12 +144,12 @@ static void attention_scores(float *restrict att, size_t att_stride, const float
     for (int b = 0; b * B < len; b++) {
         const float *k = keys + (size_t)b * block;
         float *a = att + (size_t)b * B;
-        int m = len - b * B < B ? len - b * B : B, h = 0;
-        for (; h + SCORE_HEADS <= n_heads; h += SCORE_HEADS)
-            score_heads(a, att_stride, q, k, h, group, hd, scale, m, SCORE_HEADS);
-        if ((n_heads - h) & 4) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 4), h += 4;
-        if ((n_heads - h) & 2) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 2), h += 2;
-        if ((n_heads - h) & 1) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 1);
+        int m = len - b * B < B ? len - b * B : B;
+        switch (group) {
+        case 1: score_block(a, att_stride, q, k, n_heads, group, hd, scale, m, 1); break;
+        case 2: score_block(a, att_stride, q, k, n_heads, group, hd, scale, m, 2); break;
+        default: score_block(a, att_stride, q, k, n_heads, group, hd, scale, m, 0); break;
+        }
     }
 }
 
@@ -200,13 +222,13 @@ static inline __attribute__((always_inline)) void value_blocks(float *out, const
 
 static inline __attribute__((always_inline)) void values_hd8(float *out, const float *att, size_t att_stride,
                                                              const float *vals, int h, int group, int kv_dim,
-                                                             int len, int NH) {
+                                                             int len, int NH, int G) {
     vec8 o[VALUE_HEADS];
     const float *a[VALUE_HEADS], *v[VALUE_HEADS];
     for (int g = 0; g < NH; g++) {
         o[g] = (vec8){0};
         a[g] = att + (size_t)(h + g) * att_stride;
-        v[g] = vals + (size_t)((h + g) / group) * 8;
+        v[g] = vals + (size_t)kv_head(h, g, group, G) * 8;
     }
     int t = 0;
     for (; t + 8 <= len; t += 8) {
@@ -230,6 +252,18 @@ static inline __attribute__((always_inline)) void values_hd8(float *out, const f
     for (int g = 0; g < NH; g++) memcpy(out + (size_t)(h + g) * 8, &o[g], sizeof o[g]);
 }
 
+/* Every head through values_hd8: VALUE_HEADS at a time, then 4, 2, 1. */
+static inline __attribute__((always_inline)) void values_heads_hd8(float *out, const float *att, size_t att_stride,
+                                                                   const float *vals, int n_heads, int group,
+                                                                   int kv_dim, int len, int G) {
+    int h = 0;
+    for (; h + VALUE_HEADS <= n_heads; h += VALUE_HEADS)
+        values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, VALUE_HEADS, G);
+    if ((n_heads - h) & 4) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 4, G), h += 4;
+    if ((n_heads - h) & 2) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 2, G), h += 2;
+    if ((n_heads - h) & 1) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 1, G);
+}
+
 /* out_h[j] = sum over t < len of att_h[t] * vals[t * kv_dim + kv offset
  * of h + j].  Positions go in blocks of eight whose eight products are
  * summed (left to right) before the block joins the running total, in
@@ -242,12 +276,11 @@ static inline __attribute__((always_inline)) void values_hd8(float *out, const f
 static void attention_values(float *restrict out, const float *restrict att, size_t att_stride,
                              const float *restrict vals, int n_heads, int group, int hd, int kv_dim, int len) {
     if (hd == 8) {
-        int h = 0;
-        for (; h + VALUE_HEADS <= n_heads; h += VALUE_HEADS)
-            values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, VALUE_HEADS);
-        if ((n_heads - h) & 4) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 4), h += 4;
-        if ((n_heads - h) & 2) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 2), h += 2;
-        if ((n_heads - h) & 1) values_hd8(out, att, att_stride, vals, h, group, kv_dim, len, 1);
+        switch (group) {
+        case 1: values_heads_hd8(out, att, att_stride, vals, n_heads, group, kv_dim, len, 1); break;
+        case 2: values_heads_hd8(out, att, att_stride, vals, n_heads, group, kv_dim, len, 2); break;
+        default: values_heads_hd8(out, att, att_stride, vals, n_heads, group, kv_dim, len, 0); break;
+        }
         return;
     }
     memset(out, 0, (size_t)n_heads * hd * sizeof(float));
