@@ -22,15 +22,46 @@ int sample_argmax(const float *logits, int vocab) {
     return 0; /* logits[0] is NaN */
 }
 
-/* sum over i < n of e^(x[i] - shift), in double lanes */
-static double exp_sum(const float *x, int n, float shift) {
+/* The tempered probability of logit x before normalisation:
+ * e^((x - max) / temperature).  At temperature 1 the division is left out:
+ * x / 1.0f is x exactly, so the bits are the same and a divide per
+ * vocabulary entry is saved. */
+static inline float tempered(float x, float max, float temperature) {
+    float z = x - max;
+    return fast_expf(temperature == 1.0f ? z : z / temperature);
+}
+
+/* sum over i < n of tempered(x[i]), in double lanes: the lanes over the
+ * whole blocks, the rest one at a time, then the lanes in order (the
+ * order prob_sum adds a candidate list's probabilities in). */
+static double exp_sum(const float *x, int n, float shift, float temperature) {
     double lane[FAST_LANES_F64] = {0}, sum = 0.0;
     int i = 0;
     for (; i + FAST_LANES_F64 <= n; i += FAST_LANES_F64)
-        for (int u = 0; u < FAST_LANES_F64; u++) lane[u] += (double)fast_expf(x[i + u] - shift);
-    for (; i < n; i++) sum += (double)fast_expf(x[i] - shift);
+        for (int u = 0; u < FAST_LANES_F64; u++) lane[u] += (double)tempered(x[i + u], shift, temperature);
+    for (; i < n; i++) sum += (double)tempered(x[i], shift, temperature);
     for (int u = 0; u < FAST_LANES_F64; u++) sum += lane[u];
     return sum;
+}
+
+/* The first i whose running sum (in double, from 0, in id order) of the
+ * tempered probabilities exceeds u; the last id if rounding leaves u past
+ * the sum.  What sample_token's draw over an uncut candidate list in id
+ * order gives, without storing the list: the probabilities are computed
+ * again here, FAST_LANES at a time (the same bits), and only the running
+ * sum is a chain of dependent steps. */
+static int draw_uncut(const float *logits, int vocab, float max, float temperature, double u) {
+    double cum = 0.0;
+    for (int i0 = 0; i0 < vocab; i0 += FAST_LANES) {
+        int m = vocab - i0 < FAST_LANES ? vocab - i0 : FAST_LANES;
+        float prob[FAST_LANES];
+        for (int j = 0; j < m; j++) prob[j] = tempered(logits[i0 + j], max, temperature);
+        for (int j = 0; j < m; j++) {
+            cum += prob[j];
+            if (u < cum) return i0 + j;
+        }
+    }
+    return vocab - 1;
 }
 
 /* sum of c[0..n).prob, in double lanes */
@@ -50,7 +81,7 @@ float sample_logprob(const float *logits, int vocab, int token) {
 
 float sample_logprob_lse(const float *logits, int vocab, int token, float *lse) {
     float max = fast_max(logits, vocab);
-    double log_total = log(exp_sum(logits, vocab, max));
+    double log_total = log(exp_sum(logits, vocab, max, 1.0f));
     if (lse) *lse = max + (float)log_total;
     return (float)((double)(logits[token] - max) - log_total);
 }
@@ -104,11 +135,18 @@ int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng 
     double total_kept = 0.0;
     if (p->temperature == 0.0f) {
         token = sample_argmax(logits, vocab);
+    } else if (!(p->top_k > 0 && p->top_k < vocab) && !(p->top_p < 1.0f)) {
+        /* no cut: the draw below over the whole list in id order, without
+         * building the list (its sum is the one prob_sum takes) */
+        max_kept = fast_max(logits, vocab);
+        total_kept = exp_sum(logits, vocab, max_kept, p->temperature);
+        n_kept = vocab;
+        token = draw_uncut(logits, vocab, max_kept, p->temperature, pp_rng_uniform(rng) * total_kept);
     } else {
         /* unnormalised tempered probabilities; the max-shift keeps exp finite */
         float max = fast_max(logits, vocab);
         for (int i = 0; i < vocab; i++) {
-            scratch[i].prob = fast_expf((logits[i] - max) / p->temperature);
+            scratch[i].prob = tempered(logits[i], max, p->temperature);
             scratch[i].id = i;
         }
         double total = prob_sum(scratch, vocab);

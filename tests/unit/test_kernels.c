@@ -10,7 +10,9 @@
  * vectorised) must give the same bits for many head sizes, grouped-query
  * layouts and lengths: the decoder's speed work may reorder memory
  * traffic, never arithmetic, so inference, training and every stored
- * fixture keep their numbers. */
+ * fixture keep their numbers.  The same holds for the pieces under it
+ * (fast_max and fast_softmax_rows against the scalar lane form) and for
+ * the sampler's uncut draw (against the candidate list it skips). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +26,7 @@
 #include "core/pp_rng.h"
 #include "model/fastmath.h"
 #include "model/kernels.h"
+#include "model/sample.h"
 
 /* One head: keys k[t][hd] and values v[t][hd] at row stride `stride`. */
 static void reference_head(float *out, float *att, const float *q, const float *k, const float *v, size_t stride,
@@ -108,6 +111,60 @@ static void test_softmax_rows_match_reference(void **state) {
         }
 }
 
+/* sample_token without a cut (top_k 0, top_p 1) against the plain form of
+ * its draw: the whole candidate list in id order with probabilities
+ * fast_expf((logit - max) / T), their sum in double over 8 lanes (whole
+ * blocks, the rest one at a time, then the lanes), u = draw * sum, the
+ * first id whose running double sum passes u; at T = 1 the log-prob from
+ * that max and sum.  The sampler skips building the list there and must
+ * give the same token and log-prob bits. */
+static int reference_draw(const float *logits, int V, float T, pp_rng *rng, float *logprob) {
+    enum { L = 8 };
+    static float prob[1000];
+    float max = reference_max(logits, V);
+    double lane[L] = {0}, total = 0.0, cum = 0.0;
+    for (int i = 0; i < V; i++) prob[i] = fast_expf((logits[i] - max) / T);
+    int i = 0;
+    for (; i + L <= V; i += L)
+        for (int u = 0; u < L; u++) lane[u] += (double)prob[i + u];
+    for (; i < V; i++) total += (double)prob[i];
+    for (int u = 0; u < L; u++) total += lane[u];
+    double u = pp_rng_uniform(rng) * total;
+    int token = V - 1;
+    for (int j = 0; j < V; j++) {
+        cum += prob[j];
+        if (u < cum) {
+            token = j;
+            break;
+        }
+    }
+    *logprob = T == 1.0f ? (float)((double)(logits[token] - max) - log(total)) : sample_logprob(logits, V, token);
+    return token;
+}
+
+static void test_sample_uncut_matches_list(void **state) {
+    (void)state;
+    enum { MAX_V = 1000 };
+    static float logits[MAX_V];
+    static sample_candidate scratch[MAX_V];
+    static const int vocab[] = {1, 7, 16, 17, 300, 512, 1000};
+    static const float temperature[] = {1.0f, 0.7f, 1.3f};
+    for (size_t v = 0; v < sizeof vocab / sizeof vocab[0]; v++)
+        for (size_t k = 0; k < sizeof temperature / sizeof temperature[0]; k++)
+            for (uint64_t trial = 0; trial < 40; trial++) {
+                int V = vocab[v];
+                pp_rng init = pp_rng_stream(9, v * 100 + trial, k);
+                for (int i = 0; i < V; i++) logits[i] = (float)(pp_rng_uniform(&init) * 24.0 - 12.0);
+                sample_params p = {temperature[k], 0, 1.0f};
+                pp_rng a = pp_rng_stream(3, trial, v), b = a;
+                float lp, ref_lp;
+                int t = sample_token(logits, V, &p, &a, scratch, &lp), ref = reference_draw(logits, V, p.temperature, &b, &ref_lp);
+                if (t != ref || memcmp(&lp, &ref_lp, sizeof lp) != 0)
+                    fail_msg("vocab %d, T %g, trial %d: token %d log-prob %a, the list's %d %a", V,
+                             (double)p.temperature, (int)trial, t, (double)lp, ref, (double)ref_lp);
+            }
+}
+
 static void check_shape(int n_heads, int n_kv_heads, int hd, int len, uint64_t seed) {
     int kv_dim = n_kv_heads * hd, qd = n_heads * hd, group = n_heads / n_kv_heads;
     pp_rng rng = pp_rng_stream(seed, (uint64_t)hd, (uint64_t)len);
@@ -167,6 +224,7 @@ static void test_key_layout(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_rows_match_reference),
+        cmocka_unit_test(test_sample_uncut_matches_list),
         cmocka_unit_test(test_attend_matches_reference),
         cmocka_unit_test(test_key_layout),
     };
