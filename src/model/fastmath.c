@@ -4,15 +4,6 @@
 /* static functions pass fast_vec by value: see fastmath.h on -Wpsabi */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-/* e^x of each lane: fast_expf lane by lane (GCC vectorises the loop, the
- * same operations on every lane, so the same bits as one at a time). */
-static inline __attribute__((always_inline)) fast_vec expf_lanes(fast_vec x) {
-    float lane[FAST_LANES];
-    fast_store(lane, x);
-    for (int u = 0; u < FAST_LANES; u++) lane[u] = fast_expf(lane[u]);
-    return fast_load(lane);
-}
-
 /* The FAST_LANES running maxima of x[0..n): lane u starts at x[0], then
  * takes x[u], x[u + 16], ... of the whole blocks in order, then the tail
  * (the last n % FAST_LANES floats, the lanes past n padded with x[0],
@@ -40,11 +31,11 @@ static inline __attribute__((always_inline)) fast_vec exp_lanes(float *x, int n,
     int end = n - n % FAST_LANES;
     fast_vec acc = {0};
     for (int j = 0; j < end; j += FAST_LANES) {
-        fast_vec e = expf_lanes(fast_load(x + j) - shift);
+        fast_vec e = fast_expf_lanes(fast_load(x + j) - shift);
         fast_store(x + j, e);
         acc = acc + e;
     }
-    fast_vec e = expf_lanes(fast_load_first(x + end, n - end, fast_splat(shift)) - shift);
+    fast_vec e = fast_expf_lanes(fast_load_first(x + end, n - end, fast_splat(shift)) - shift);
     fast_store_first(x + end, e, n - end);
     *tail = e;
     return acc;
@@ -101,12 +92,12 @@ static inline __attribute__((always_inline)) void softmax_group(float *x, size_t
     for (int r = 0; r < R; r++) lane[r] = (fast_vec){0};
     for (int j = 0; j < end; j += FAST_LANES)
         for (int r = 0; r < R; r++) {
-            fast_vec e = expf_lanes(fast_load(y[r] + j) - best[r]);
+            fast_vec e = fast_expf_lanes(fast_load(y[r] + j) - best[r]);
             fast_store(y[r] + j, e);
             lane[r] = lane[r] + e;
         }
     for (int r = 0; r < R; r++) {
-        tail[r] = expf_lanes(fast_load_first(y[r] + end, n_tail, fast_splat(best[r])) - best[r]);
+        tail[r] = fast_expf_lanes(fast_load_first(y[r] + end, n_tail, fast_splat(best[r])) - best[r]);
         fast_store_first(y[r] + end, tail[r], n_tail);
         sum[r] = 0.0f;
     }

@@ -127,6 +127,15 @@ static inline void fast_store_first(float *p, fast_vec v, int m) {
 }
 #endif
 
+/* e^x of each lane: fast_expf lane by lane (GCC vectorises the loop, the
+ * same operations on every lane, so the same bits as one at a time). */
+static inline __attribute__((always_inline)) fast_vec fast_expf_lanes(fast_vec x) {
+    float lane[FAST_LANES];
+    fast_store(lane, x);
+    for (int u = 0; u < FAST_LANES; u++) lane[u] = fast_expf(lane[u]);
+    return fast_load(lane);
+}
+
 /* The lanes of a where a > b, else b's: the compare-and-select of the
  * scalar `a > b ? a : b`, lane by lane (NaN and -0/+0 ties keep b, as the
  * scalar form does).  Written on the bits, since GCC does not vectorise a

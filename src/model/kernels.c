@@ -58,7 +58,32 @@ float kern_rmsnorm(float *out, const float *x, const float *gain, int d, float e
     return r;
 }
 
+/* RoPE of heads that tile a fast_vec (hd divides FAST_LANES: stories260K's
+ * 8), FAST_LANES floats at a time, the cos and sin of each lane's pair
+ * laid out once: the scalar form's expressions lane by lane (v0*c - v1*s
+ * for the first of a pair, v0*s + v1*c for the second), which GCC turns
+ * into a few vector operations and shuffles instead of a loop of hd/2
+ * per head. */
+static void rope_small_heads(float *vec, int n, int hd, const float *cos_p, const float *sin_p) {
+    float c[FAST_LANES], sn[FAST_LANES], v[FAST_LANES], out[FAST_LANES];
+    for (int u = 0; u < FAST_LANES; u++) c[u] = cos_p[(u % hd) / 2], sn[u] = sin_p[(u % hd) / 2];
+    for (int j = 0; j < n; j += FAST_LANES) {
+        int m = n - j < FAST_LANES ? n - j : FAST_LANES;
+        fast_store(v, m == FAST_LANES ? fast_load(vec + j) : fast_load_first(vec + j, m, (fast_vec){0}));
+        for (int u = 0; u < FAST_LANES; u += 2) {
+            out[u] = v[u] * c[u] - v[u + 1] * sn[u];
+            out[u + 1] = v[u] * sn[u + 1] + v[u + 1] * c[u + 1];
+        }
+        if (m == FAST_LANES) fast_store(vec + j, fast_load(out));
+        else fast_store_first(vec + j, fast_load(out), m);
+    }
+}
+
 void kern_rope(float *vec, int n_heads, int hd, const float *cos_p, const float *sin_p) {
+    if (FAST_LANES % hd == 0 && hd % 2 == 0) {
+        rope_small_heads(vec, n_heads * hd, hd, cos_p, sin_p);
+        return;
+    }
     for (int h = 0; h < n_heads; h++) {
         float *v = vec + (size_t)h * hd;
         for (int i = 0; i < hd / 2; i++) {

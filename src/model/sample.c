@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/fastmath.h"
 
@@ -31,12 +32,37 @@ static inline float tempered(float x, float max, float temperature) {
     return fast_expf(temperature == 1.0f ? z : z / temperature);
 }
 
+/* The same for FAST_LANES logits from x, as two vectors of doubles (the
+ * conversion is exact): lo the first FAST_LANES_F64, hi the rest. */
+typedef double vec_f64 __attribute__((vector_size(FAST_LANES_F64 * sizeof(double))));
+typedef float vec_f32_half __attribute__((vector_size(FAST_LANES_F64 * sizeof(float))));
+_Static_assert(FAST_LANES == 2 * FAST_LANES_F64, "a float vector is two vectors of doubles");
+
+static inline __attribute__((always_inline)) void tempered_f64(const float *x, float max, float temperature,
+                                                               vec_f64 *lo, vec_f64 *hi) {
+    fast_vec z = fast_load(x) - max;
+    if (temperature != 1.0f) z = z / temperature;
+    fast_vec e = fast_expf_lanes(z);
+    vec_f32_half half[2];
+    memcpy(half, &e, sizeof half);
+    *lo = __builtin_convertvector(half[0], vec_f64);
+    *hi = __builtin_convertvector(half[1], vec_f64);
+}
+
 /* sum over i < n of tempered(x[i]), in double lanes: the lanes over the
- * whole blocks, the rest one at a time, then the lanes in order (the
- * order prob_sum adds a candidate list's probabilities in). */
+ * whole blocks of FAST_LANES_F64 (two at a time while they last), the
+ * rest one at a time, then the lanes in order (the order prob_sum adds a
+ * candidate list's probabilities in). */
 static double exp_sum(const float *x, int n, float shift, float temperature) {
-    double lane[FAST_LANES_F64] = {0}, sum = 0.0;
+    vec_f64 lane = {0};
+    double sum = 0.0;
     int i = 0;
+    for (; i + FAST_LANES <= n; i += FAST_LANES) {
+        vec_f64 lo, hi;
+        tempered_f64(x + i, shift, temperature, &lo, &hi);
+        lane = lane + lo;
+        lane = lane + hi;
+    }
     for (; i + FAST_LANES_F64 <= n; i += FAST_LANES_F64)
         for (int u = 0; u < FAST_LANES_F64; u++) lane[u] += (double)tempered(x[i + u], shift, temperature);
     for (; i < n; i++) sum += (double)tempered(x[i], shift, temperature);
@@ -52,14 +78,18 @@ static double exp_sum(const float *x, int n, float shift, float temperature) {
  * sum is a chain of dependent steps. */
 static int draw_uncut(const float *logits, int vocab, float max, float temperature, double u) {
     double cum = 0.0;
-    for (int i0 = 0; i0 < vocab; i0 += FAST_LANES) {
-        int m = vocab - i0 < FAST_LANES ? vocab - i0 : FAST_LANES;
-        float prob[FAST_LANES];
-        for (int j = 0; j < m; j++) prob[j] = tempered(logits[i0 + j], max, temperature);
-        for (int j = 0; j < m; j++) {
-            cum += prob[j];
-            if (u < cum) return i0 + j;
+    int i = 0;
+    for (; i + FAST_LANES <= vocab; i += FAST_LANES) {
+        vec_f64 prob[2];
+        tempered_f64(logits + i, max, temperature, &prob[0], &prob[1]);
+        for (int j = 0; j < FAST_LANES; j++) {
+            cum += prob[j / FAST_LANES_F64][j % FAST_LANES_F64];
+            if (u < cum) return i + j;
         }
+    }
+    for (; i < vocab; i++) {
+        cum += (double)tempered(logits[i], max, temperature);
+        if (u < cum) return i;
     }
     return vocab - 1;
 }

@@ -11,7 +11,8 @@
  * layouts and lengths: the decoder's speed work may reorder memory
  * traffic, never arithmetic, so inference, training and every stored
  * fixture keep their numbers.  The same holds for the pieces under it
- * (fast_max and fast_softmax_rows against the scalar lane form) and for
+ * (fast_max and fast_softmax_rows against the scalar lane form, kern_rope
+ * against its scalar form) and for
  * the sampler's uncut draw (against the candidate list it skips). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,6 +208,32 @@ static void test_attend_matches_reference(void **state) {
             check_shape(shapes[s][0], shapes[s][1], shapes[s][2], len, 11 + s);
 }
 
+/* kern_rope against its scalar form (v0*c - v1*s, v0*s + v1*c per pair)
+ * for head sizes that tile a vector (the vector path), and others. */
+static void test_rope_matches_reference(void **state) {
+    (void)state;
+    static const int head_dims[] = {2, 4, 8, 16, 6, 48, 72};
+    pp_rng rng = pp_rng_stream(17, 0, 0);
+    for (size_t k = 0; k < sizeof head_dims / sizeof head_dims[0]; k++)
+        for (int n_heads = 1; n_heads <= 9; n_heads++) {
+            int hd = head_dims[k], n = n_heads * hd;
+            float v[9 * 72 + 1], ref[9 * 72 + 1], c[36], sn[36];
+            for (int i = 0; i < hd / 2; i++)
+                c[i] = (float)(pp_rng_uniform(&rng) * 2 - 1), sn[i] = (float)(pp_rng_uniform(&rng) * 2 - 1);
+            for (int i = 0; i <= n; i++) v[i] = ref[i] = (float)(pp_rng_uniform(&rng) * 8 - 4);
+            v[0] = ref[0] = -0.0f;
+            for (int h = 0; h < n_heads; h++)
+                for (int i = 0; i < hd / 2; i++) {
+                    float *p = ref + h * hd + 2 * i, v0 = p[0], v1 = p[1];
+                    p[0] = v0 * c[i] - v1 * sn[i];
+                    p[1] = v0 * sn[i] + v1 * c[i];
+                }
+            kern_rope(v, n_heads, hd, c, sn);
+            if (memcmp(v, ref, (size_t)(n + 1) * sizeof(float)) != 0)
+                fail_msg("rope of %d heads of %d differs from the reference", n_heads, hd);
+        }
+}
+
 /* A key block holds 16 positions; a store of n positions holds whole blocks. */
 static void test_key_layout(void **state) {
     (void)state;
@@ -226,6 +253,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_rows_match_reference),
         cmocka_unit_test(test_sample_uncut_matches_list),
         cmocka_unit_test(test_attend_matches_reference),
+        cmocka_unit_test(test_rope_matches_reference),
         cmocka_unit_test(test_key_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
