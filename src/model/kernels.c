@@ -48,14 +48,47 @@ void packed_weights_place(packed_weights *pw, float *buffer, const model *m, int
     pack_stack(p, w->lm_head, 1, c->vocab_size, d, fill);
 }
 
-float kern_rmsnorm(float *out, const float *x, const float *gain, int d, float eps) {
-    float ss = 0.0f;
-    for (int j = 0; j < d; j++) ss += x[j] * x[j];
+/* out = gain * (x * 1/rms) from x's sum of squares ss; returns 1/rms. */
+static float rms_scale(float *out, const float *x, const float *gain, int d, float eps, float ss) {
     ss /= (float)d;
     ss += eps;
     float r = 1.0f / sqrtf(ss);
     for (int j = 0; j < d; j++) out[j] = gain[j] * (r * x[j]);
     return r;
+}
+
+float kern_rmsnorm(float *out, const float *x, const float *gain, int d, float eps) {
+    float ss = 0.0f;
+    for (int j = 0; j < d; j++) ss += x[j] * x[j];
+    return rms_scale(out, x, gain, d, eps, ss);
+}
+
+/* R rows (a constant, inlined): their sums of squares side by side, each
+ * in its own order, R independent chains of additions instead of one. */
+#define RMSNORM_GROUP 8
+
+static inline __attribute__((always_inline)) void rmsnorm_group(float *out, const float *x, const float *gain,
+                                                                int d, float eps, float *rinv, int R) {
+    float ss[RMSNORM_GROUP];
+    for (int r = 0; r < R; r++) ss[r] = 0.0f;
+    for (int j = 0; j < d; j++)
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) ss[r] += x[(size_t)r * d + j] * x[(size_t)r * d + j];
+    for (int r = 0; r < R; r++) {
+        float inv = rms_scale(out + (size_t)r * d, x + (size_t)r * d, gain, d, eps, ss[r]);
+        if (rinv) rinv[r] = inv;
+    }
+}
+
+void kern_rmsnorm_rows(float *out, const float *x, const float *gain, int n, int d, float eps, float *rinv) {
+    int r = 0;
+    for (; r + RMSNORM_GROUP <= n; r += RMSNORM_GROUP)
+        rmsnorm_group(out + (size_t)r * d, x + (size_t)r * d, gain, d, eps, rinv ? rinv + r : NULL, RMSNORM_GROUP);
+    for (int R = 4; R >= 1; R /= 2)
+        if ((n - r) & R) {
+            rmsnorm_group(out + (size_t)r * d, x + (size_t)r * d, gain, d, eps, rinv ? rinv + r : NULL, R);
+            r += R;
+        }
 }
 
 /* RoPE of heads that tile a fast_vec (hd divides FAST_LANES: stories260K's

@@ -12,7 +12,7 @@
  * traffic, never arithmetic, so inference, training and every stored
  * fixture keep their numbers.  The same holds for the pieces under it
  * (fast_max and fast_softmax_rows against the scalar lane form, kern_rope
- * against its scalar form) and for
+ * against its scalar form, kern_rmsnorm_rows against kern_rmsnorm) and for
  * the sampler's uncut draw (against the candidate list it skips). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,6 +234,27 @@ static void test_rope_matches_reference(void **state) {
         }
 }
 
+/* kern_rmsnorm_rows gives each row kern_rmsnorm's bits (and 1/rms). */
+static void test_rmsnorm_rows_match_single(void **state) {
+    (void)state;
+    static const int dims[] = {1, 7, 64, 288};
+    static float x[19 * 288], gain[288], out[19 * 288 + 1], ref[19 * 288 + 1], rinv[19];
+    pp_rng rng = pp_rng_stream(23, 0, 0);
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++)
+        for (int n = 1; n <= 19; n += 3) {
+            int d = dims[k];
+            for (int i = 0; i < n * d; i++) x[i] = (float)(pp_rng_uniform(&rng) * 6 - 3);
+            for (int j = 0; j < d; j++) gain[j] = (float)(pp_rng_uniform(&rng) * 2);
+            out[n * d] = ref[n * d] = 7.0f;
+            kern_rmsnorm_rows(out, x, gain, n, d, 1e-5f, rinv);
+            for (int r = 0; r < n; r++) {
+                float want = kern_rmsnorm(ref + (size_t)r * d, x + (size_t)r * d, gain, d, 1e-5f);
+                assert_memory_equal(&rinv[r], &want, sizeof want);
+            }
+            assert_memory_equal(out, ref, (size_t)(n * d + 1) * sizeof(float));
+        }
+}
+
 /* A key block holds 16 positions; a store of n positions holds whole blocks. */
 static void test_key_layout(void **state) {
     (void)state;
@@ -254,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_sample_uncut_matches_list),
         cmocka_unit_test(test_attend_matches_reference),
         cmocka_unit_test(test_rope_matches_reference),
+        cmocka_unit_test(test_rmsnorm_rows_match_single),
         cmocka_unit_test(test_key_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
