@@ -137,10 +137,16 @@ void kern_keys_put(float *keys, int kv_dim, int t, const float *k) {
  * accumulators of the scores stay in registers. */
 _Static_assert(KERN_KEY_BLOCK == FAST_LANES, "a key block is one fast_vec of positions");
 
-/* Query heads scored together over one key block: independent chains of
- * additions for the out-of-order core (with heads of 8 floats one head's
- * chain is only 8 additions long). */
-#define SCORE_HEADS 8
+/* The scores are formed in tiles of up to SCORE_TILE accumulators (one
+ * fast_vec of 16 positions each): independent chains of additions for the
+ * out-of-order core.  Heads of up to SMALL_HEAD floats (stories260K's 8:
+ * a head's chain is only 8 additions long) tile as 8 query heads over one
+ * key block, the key blocks swept once in memory order; larger heads as
+ * one head over 4 key blocks (4 streams of keys in flight, which is what
+ * the memory system wants when the cache is far larger than the L3). */
+#define SCORE_TILE 8
+#define SCORE_BLOCKS 4
+#define SMALL_HEAD 16
 
 /* The kv head of query head h + g, g < the NH heads handled together
  * from h: with G a constant 1 or 2 (the group; h a multiple of it, as
@@ -151,63 +157,85 @@ static inline __attribute__((always_inline)) int kv_head(int h, int g, int group
     return G ? h / G + g / G : (h + g) / group;
 }
 
-/* The scores of NH query heads from h over the key block k (m of its 16
- * positions exist): acc[g][u] = sum over i < hd of q_h[i] * k[kv head of
- * h][i][u], from 0, one dimension at a time in order, then divided by
- * scale.  Inlined with constant NH and G. */
-static inline __attribute__((always_inline)) void score_heads(float *att, size_t att_stride, const float *q,
-                                                              const float *k, int h, int group, int hd, float scale,
-                                                              int m, int NH, int G) {
-    fast_vec acc[SCORE_HEADS];
-    const float *kh[SCORE_HEADS], *qh[SCORE_HEADS];
+/* The scores of NH query heads from h over NB key blocks from k (`block`
+ * floats apart; n positions from the first block's start exist):
+ * acc[g][b][u] = sum over i < hd of q_{h+g}[i] * k[b][kv head][i][u], from
+ * 0, one dimension at a time in order, then divided by scale.  Inlined
+ * with constant NH, NB (NH * NB <= SCORE_TILE) and G. */
+static inline __attribute__((always_inline)) void score_tile(float *att, size_t att_stride, const float *q,
+                                                             const float *k, size_t block, int h, int group, int hd,
+                                                             float scale, int n, int NH, int NB, int G) {
+    fast_vec acc[SCORE_TILE];
+    const float *kh[SCORE_TILE], *qh[SCORE_TILE];
     for (int g = 0; g < NH; g++) {
-        acc[g] = (fast_vec){0};
         kh[g] = k + (size_t)kv_head(h, g, group, G) * hd * KERN_KEY_BLOCK;
         qh[g] = q + (size_t)(h + g) * hd;
+        for (int b = 0; b < NB; b++) acc[g * NB + b] = (fast_vec){0};
     }
     for (int i = 0; i < hd; i++)
 #pragma GCC unroll 8
-        for (int g = 0; g < NH; g++) acc[g] = acc[g] + qh[g][i] * fast_load(kh[g] + (size_t)i * KERN_KEY_BLOCK);
-    for (int g = 0; g < NH; g++) {
-        float *a = att + (size_t)(h + g) * att_stride;
-        if (m == KERN_KEY_BLOCK) fast_store(a, acc[g] / scale);
-        else fast_store_first(a, acc[g] / scale, m);
-    }
+        for (int g = 0; g < NH; g++)
+#pragma GCC unroll 4
+            for (int b = 0; b < NB; b++)
+                acc[g * NB + b] =
+                    acc[g * NB + b] + qh[g][i] * fast_load(kh[g] + b * block + (size_t)i * KERN_KEY_BLOCK);
+    for (int g = 0; g < NH; g++)
+        for (int b = 0; b < NB; b++) {
+            float *a = att + (size_t)(h + g) * att_stride + b * KERN_KEY_BLOCK;
+            int m = n - b * KERN_KEY_BLOCK; /* positions of this block that exist */
+            if (m >= KERN_KEY_BLOCK) fast_store(a, acc[g * NB + b] / scale);
+            else fast_store_first(a, acc[g * NB + b] / scale, m);
+        }
 }
 
-/* Every head's scores over one key block: SCORE_HEADS at a time, then 4,
- * 2, 1 (h stays a multiple of the group: the head count is one). */
+/* Small heads: every head's scores over one key block, SCORE_TILE heads
+ * at a time, then 4, 2, 1 (h stays a multiple of the group: the head
+ * count is one). */
 static inline __attribute__((always_inline)) void score_block(float *a, size_t att_stride, const float *q,
                                                               const float *k, int n_heads, int group, int hd,
-                                                              float scale, int m, int G) {
+                                                              float scale, int n, int G) {
     int h = 0;
-    for (; h + SCORE_HEADS <= n_heads; h += SCORE_HEADS)
-        score_heads(a, att_stride, q, k, h, group, hd, scale, m, SCORE_HEADS, G);
-    if ((n_heads - h) & 4) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 4, G), h += 4;
-    if ((n_heads - h) & 2) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 2, G), h += 2;
-    if ((n_heads - h) & 1) score_heads(a, att_stride, q, k, h, group, hd, scale, m, 1, G);
+    for (; h + SCORE_TILE <= n_heads; h += SCORE_TILE)
+        score_tile(a, att_stride, q, k, 0, h, group, hd, scale, n, SCORE_TILE, 1, G);
+    if ((n_heads - h) & 4) score_tile(a, att_stride, q, k, 0, h, group, hd, scale, n, 4, 1, G), h += 4;
+    if ((n_heads - h) & 2) score_tile(a, att_stride, q, k, 0, h, group, hd, scale, n, 2, 1, G), h += 2;
+    if ((n_heads - h) & 1) score_tile(a, att_stride, q, k, 0, h, group, hd, scale, n, 1, 1, G);
 }
 
 /* att_h[t] = (q_h . key of position t) / sqrt(hd) for every head h and
  * t < len.  Each score adds its hd products one dimension at a time, from
  * 0, in order (run.c's summation order); the SIMD lanes are the 16
  * positions of a key block.  The blocks are swept in memory order, every
- * head of a block before the next block: the keys stream from memory
- * once. */
+ * head of a block (or of a group of SCORE_BLOCKS blocks) before the next:
+ * the keys stream from memory once. */
 static void attention_scores(float *restrict att, size_t att_stride, const float *restrict q,
                              const float *restrict keys, int n_heads, int group, int hd, int kv_dim, int len) {
     enum { B = KERN_KEY_BLOCK };
     float scale = sqrtf((float)hd);
     size_t block = (size_t)kv_dim * B;
-    for (int b = 0; b * B < len; b++) {
-        const float *k = keys + (size_t)b * block;
-        float *a = att + (size_t)b * B;
-        int m = len - b * B < B ? len - b * B : B;
-        switch (group) {
-        case 1: score_block(a, att_stride, q, k, n_heads, group, hd, scale, m, 1); break;
-        case 2: score_block(a, att_stride, q, k, n_heads, group, hd, scale, m, 2); break;
-        default: score_block(a, att_stride, q, k, n_heads, group, hd, scale, m, 0); break;
+    int n_blocks = (len + B - 1) / B;
+    if (hd <= SMALL_HEAD) {
+        for (int b = 0; b < n_blocks; b++) {
+            const float *k = keys + (size_t)b * block;
+            float *a = att + (size_t)b * B;
+            switch (group) {
+            case 1: score_block(a, att_stride, q, k, n_heads, group, hd, scale, len - b * B, 1); break;
+            case 2: score_block(a, att_stride, q, k, n_heads, group, hd, scale, len - b * B, 2); break;
+            default: score_block(a, att_stride, q, k, n_heads, group, hd, scale, len - b * B, 0); break;
+            }
         }
+        return;
+    }
+    for (int b0 = 0; b0 < n_blocks; b0 += SCORE_BLOCKS) {
+        const float *k = keys + (size_t)b0 * block;
+        float *a = att + (size_t)b0 * B;
+        int n = len - b0 * B;
+        for (int h = 0; h < n_heads; h++) switch (n_blocks - b0) {
+            case 1: score_tile(a, att_stride, q, k, block, h, group, hd, scale, n, 1, 1, 0); break;
+            case 2: score_tile(a, att_stride, q, k, block, h, group, hd, scale, n, 1, 2, 0); break;
+            case 3: score_tile(a, att_stride, q, k, block, h, group, hd, scale, n, 1, 3, 0); break;
+            default: score_tile(a, att_stride, q, k, block, h, group, hd, scale, n, 1, SCORE_BLOCKS, 0); break;
+            }
     }
 }
 
