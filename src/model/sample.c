@@ -7,6 +7,9 @@
 
 #include "model/fastmath.h"
 
+/* static functions pass vectors by value: see fastmath.h on -Wpsabi */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 pp_status sample_params_check(const sample_params *p, pp_err *err) {
     if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
         return pp_fail(err, PP_EINPUT, "sampling: temperature %g must be a finite number >= 0",
