@@ -92,23 +92,34 @@ void kern_rmsnorm_rows(float *out, const float *x, const float *gain, int n, int
 }
 
 /* RoPE of heads that tile a fast_vec (hd divides FAST_LANES: stories260K's
- * 8), FAST_LANES floats at a time, the cos and sin of each lane's pair
- * laid out once: the scalar form's expressions lane by lane (v0*c - v1*s
- * for the first of a pair, v0*s + v1*c for the second), which GCC turns
- * into a few vector operations and shuffles instead of a loop of hd/2
- * per head. */
+ * 8), FAST_LANES floats at a time: out = v * C + swap(v) * S, with swap
+ * exchanging the two floats of each pair, C = (c0, c0, c1, c1, ...) and S
+ * = (-s0, s0, -s1, s1, ...) repeated per head; one add for every lane.
+ * The bits are the scalar form's for every non-NaN value: the first of a
+ * pair is v0*c + v1*(-s), which is v0*c - v1*s exactly (subtracting is
+ * adding the negation; x*(-s) is -(x*s)), the second v1*c + v0*s, which is
+ * v0*s + v1*c (addition commutes).  Written with alternating subtractions
+ * and additions instead, GCC 12's vectoriser fuses the lanes into FMAs
+ * (vfmaddsub) despite -ffp-contract=off and the bits change
+ * (test_kernels' rope test caught it). */
 static void rope_small_heads(float *vec, int n, int hd, const float *cos_p, const float *sin_p) {
-    float c[FAST_LANES], sn[FAST_LANES], v[FAST_LANES], out[FAST_LANES];
-    for (int u = 0; u < FAST_LANES; u++) c[u] = cos_p[(u % hd) / 2], sn[u] = sin_p[(u % hd) / 2];
+    float c[FAST_LANES], sn[FAST_LANES], v[FAST_LANES];
+    for (int h0 = 0; h0 < FAST_LANES; h0 += hd)
+        for (int i = 0; i < hd / 2; i++) {
+            c[h0 + 2 * i] = c[h0 + 2 * i + 1] = cos_p[i];
+            sn[h0 + 2 * i] = -sin_p[i];
+            sn[h0 + 2 * i + 1] = sin_p[i];
+        }
+    fast_vec cv = fast_load(c), sv = fast_load(sn);
     for (int j = 0; j < n; j += FAST_LANES) {
         int m = n - j < FAST_LANES ? n - j : FAST_LANES;
-        fast_store(v, m == FAST_LANES ? fast_load(vec + j) : fast_load_first(vec + j, m, (fast_vec){0}));
-        for (int u = 0; u < FAST_LANES; u += 2) {
-            out[u] = v[u] * c[u] - v[u + 1] * sn[u];
-            out[u + 1] = v[u] * sn[u + 1] + v[u + 1] * c[u + 1];
-        }
-        if (m == FAST_LANES) fast_store(vec + j, fast_load(out));
-        else fast_store_first(vec + j, fast_load(out), m);
+        fast_vec x = m == FAST_LANES ? fast_load(vec + j) : fast_load_first(vec + j, m, (fast_vec){0});
+        fast_store(v, x);
+        float swapped[FAST_LANES];
+        for (int u = 0; u < FAST_LANES; u++) swapped[u] = v[u ^ 1];
+        x = x * cv + fast_load(swapped) * sv;
+        if (m == FAST_LANES) fast_store(vec + j, x);
+        else fast_store_first(vec + j, x, m);
     }
 }
 
