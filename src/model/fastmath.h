@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define FAST_LANES 16
 #define FAST_LANES_F64 (FAST_LANES / 2)
@@ -79,6 +82,75 @@ static inline float fast_dot3(const float *a, const float *b, const float *c, in
     return s;
 }
 
+/* FAST_LANES floats as one value (one 512-bit register, or two or four
+ * narrower ones): GCC's vector extension, whose + - * / are the IEEE
+ * operations, one rounding each (no contraction under -std=c11), lane by
+ * lane, so a vector loop gives each lane the bits of the scalar loop. */
+/* (Built for a baseline ISA, GCC warns that passing a 64-byte vector by
+ * value has no fixed ABI there; these are static inline, never called
+ * across a library boundary, so the warning is silenced for them.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float fast_vec __attribute__((vector_size(FAST_LANES * sizeof(float))));
+typedef int32_t fast_ivec __attribute__((vector_size(FAST_LANES * sizeof(int32_t))));
+
+static inline fast_vec fast_load(const float *p) {
+    fast_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void fast_store(float *p, fast_vec v) { memcpy(p, &v, sizeof v); }
+static inline fast_vec fast_splat(float x) { return (fast_vec){0} + x; }
+
+/* The first m < FAST_LANES floats of p, the other lanes pad (nothing past
+ * p + m is read), and the store of the first m lanes of v (nothing past
+ * p + m is written): a row's tail goes through the vector code instead of
+ * a scalar loop or a library memcpy of a variable size. */
+#if defined(__AVX512F__) && FAST_LANES == 16
+static inline fast_vec fast_load_first(const float *p, int m, fast_vec pad) {
+    return (fast_vec)_mm512_mask_loadu_ps((__m512)pad, (__mmask16)((1u << m) - 1), p);
+}
+static inline void fast_store_first(float *p, fast_vec v, int m) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << m) - 1), (__m512)v);
+}
+#else
+static inline fast_vec fast_load_first(const float *p, int m, fast_vec pad) {
+    float lane[FAST_LANES];
+    fast_store(lane, pad);
+    for (int u = 0; u < m; u++) lane[u] = p[u];
+    return fast_load(lane);
+}
+static inline void fast_store_first(float *p, fast_vec v, int m) {
+    float lane[FAST_LANES];
+    fast_store(lane, v);
+    for (int u = 0; u < m; u++) p[u] = lane[u];
+}
+#endif
+
+/* e^x of each lane: fast_expf lane by lane (GCC vectorises the loop, the
+ * same operations on every lane, so the same bits as one at a time). */
+static inline __attribute__((always_inline)) fast_vec fast_expf_lanes(fast_vec x) {
+    float lane[FAST_LANES];
+    fast_store(lane, x);
+    for (int u = 0; u < FAST_LANES; u++) lane[u] = fast_expf(lane[u]);
+    return fast_load(lane);
+}
+
+/* The lanes of a where a > b, else b's: the compare-and-select of the
+ * scalar `a > b ? a : b`, lane by lane (NaN and -0/+0 ties keep b, as the
+ * scalar form does).  Written on the bits, since GCC does not vectorise a
+ * float select under the default -ftrapping-math. */
+static inline fast_vec fast_select_greater(fast_vec a, fast_vec b) {
+    fast_ivec take = a > b, ai, bi;
+    memcpy(&ai, &a, sizeof ai);
+    memcpy(&bi, &b, sizeof bi);
+    ai = (ai & take) | (bi & ~take);
+    memcpy(&a, &ai, sizeof a);
+    return a;
+}
+
+#pragma GCC diagnostic pop
+
 /* The largest of x[0..n), n >= 1 (NaNs after x[0] are ignored). */
 float fast_max(const float *x, int n);
 
@@ -88,7 +160,11 @@ float fast_exp_shift_sum(float *x, int n, float shift);
 /* softmax over x[0..n), in place: max-shifted exp, then multiplied by
  * 1 / the sum. */
 void fast_softmax(float *x, int n);
-/* fast_softmax of each of rows rows of n floats, stride floats apart. */
+/* fast_softmax of each of rows rows of n floats, stride floats apart,
+ * with the bits of one fast_softmax per row: the rows only share the
+ * sweeps (their maxima and sums are reduced side by side, each in its own
+ * order), so a short row's chain of dependent scalar steps overlaps the
+ * other rows' instead of running alone. */
 void fast_softmax_rows(float *x, size_t stride, int rows, int n);
 
 #endif

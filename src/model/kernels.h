@@ -55,6 +55,11 @@ static inline const float *packed_layer(const float *stack, int l, int in, int o
 /* out = gain * (x / rms(x)), x of d floats (the sum of squares runs in
  * order); returns 1/rms(x) (what the backward pass needs). */
 float kern_rmsnorm(float *out, const float *x, const float *gain, int d, float eps);
+/* kern_rmsnorm of n rows of d floats (x and out row after row), with the
+ * same bits row by row: the rows' sums of squares run side by side (each
+ * a chain of d dependent additions, which one row alone leaves the core
+ * waiting on).  rinv (n floats, may be NULL) gets each row's 1/rms. */
+void kern_rmsnorm_rows(float *out, const float *x, const float *gain, int n, int d, float eps, float *rinv);
 
 /* Rotate the consecutive pairs of each of n_heads heads of vec by the
  * angles of one position (cos_p, sin_p: head_dim/2 floats, from

@@ -3,8 +3,12 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/fastmath.h"
+
+/* static functions pass vectors by value: see fastmath.h on -Wpsabi */
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 pp_status sample_params_check(const sample_params *p, pp_err *err) {
     if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
@@ -22,15 +26,119 @@ int sample_argmax(const float *logits, int vocab) {
     return 0; /* logits[0] is NaN */
 }
 
-/* sum over i < n of e^(x[i] - shift), in double lanes */
-static double exp_sum(const float *x, int n, float shift) {
-    double lane[FAST_LANES_F64] = {0}, sum = 0.0;
+/* The tempered probability of logit x before normalisation:
+ * e^((x - max) / temperature).  At temperature 1 the division is left out:
+ * x / 1.0f is x exactly, so the bits are the same and a divide per
+ * vocabulary entry is saved. */
+static inline float tempered(float x, float max, float temperature) {
+    float z = x - max;
+    return fast_expf(temperature == 1.0f ? z : z / temperature);
+}
+
+/* The same for FAST_LANES logits from x, as two vectors of doubles (the
+ * conversion is exact): lo the first FAST_LANES_F64, hi the rest. */
+typedef double vec_f64 __attribute__((vector_size(FAST_LANES_F64 * sizeof(double))));
+typedef float vec_f32_half __attribute__((vector_size(FAST_LANES_F64 * sizeof(float))));
+_Static_assert(FAST_LANES == 2 * FAST_LANES_F64, "a float vector is two vectors of doubles");
+
+static inline __attribute__((always_inline)) void tempered_f64(const float *x, float max, float temperature,
+                                                               vec_f64 *lo, vec_f64 *hi) {
+    fast_vec z = fast_load(x) - max;
+    if (temperature != 1.0f) z = z / temperature;
+    fast_vec e = fast_expf_lanes(z);
+    vec_f32_half half[2];
+    memcpy(half, &e, sizeof half);
+    *lo = __builtin_convertvector(half[0], vec_f64);
+    *hi = __builtin_convertvector(half[1], vec_f64);
+}
+
+/* sum over i < n of tempered(x[i]), in double lanes: the lanes over the
+ * whole blocks of FAST_LANES_F64 (two at a time while they last), the
+ * rest one at a time, then the lanes in order (the order prob_sum adds a
+ * candidate list's probabilities in). */
+static double exp_sum(const float *x, int n, float shift, float temperature) {
+    vec_f64 lane = {0};
+    double sum = 0.0;
     int i = 0;
+    for (; i + FAST_LANES <= n; i += FAST_LANES) {
+        vec_f64 lo, hi;
+        tempered_f64(x + i, shift, temperature, &lo, &hi);
+        lane = lane + lo;
+        lane = lane + hi;
+    }
     for (; i + FAST_LANES_F64 <= n; i += FAST_LANES_F64)
-        for (int u = 0; u < FAST_LANES_F64; u++) lane[u] += (double)fast_expf(x[i + u] - shift);
-    for (; i < n; i++) sum += (double)fast_expf(x[i] - shift);
+        for (int u = 0; u < FAST_LANES_F64; u++) lane[u] += (double)tempered(x[i + u], shift, temperature);
+    for (; i < n; i++) sum += (double)tempered(x[i], shift, temperature);
     for (int u = 0; u < FAST_LANES_F64; u++) sum += lane[u];
     return sum;
+}
+
+/* The first i whose running sum (in double, from 0, in id order) of the
+ * tempered probabilities exceeds u; the last id if rounding leaves u past
+ * the sum.  What sample_token's draw over an uncut candidate list in id
+ * order gives, without storing the list: the probabilities are computed
+ * again here, FAST_LANES at a time (the same bits), and only the running
+ * sum is a chain of dependent steps. */
+static int draw_uncut(const float *logits, int vocab, float max, float temperature, double u) {
+    double cum = 0.0;
+    int i = 0;
+    for (; i + FAST_LANES <= vocab; i += FAST_LANES) {
+        vec_f64 prob[2];
+        tempered_f64(logits + i, max, temperature, &prob[0], &prob[1]);
+        for (int j = 0; j < FAST_LANES; j++) {
+            cum += prob[j / FAST_LANES_F64][j % FAST_LANES_F64];
+            if (u < cum) return i + j;
+        }
+    }
+    for (; i < vocab; i++) {
+        cum += (double)tempered(logits[i], max, temperature);
+        if (u < cum) return i;
+    }
+    return vocab - 1;
+}
+
+/* draw_uncut's token, found faster, or -1 when this cannot be sure of it.
+ * The scan's running sum C_j is a chain of dependent additions (about 3
+ * cycles each, half the vocabulary on average).  Here the sums of whole
+ * blocks of FAST_LANES probabilities (in any order, a vector's worth at a
+ * time) are added until they pass u, and only that block is scanned one
+ * by one, from the blocks' sum.  This approximate running sum a_j and C_j
+ * each differ from the exact sum S_j of the first j + 1 probabilities by
+ * at most about (vocab + 25) * 2^-53 * S_j (the standard bound for sums
+ * of non-negative terms: one rounding of at most 2^-53 relative per
+ * addition a term goes through: vocab for C_j; for a_j, 9 within its
+ * block's sum, one per earlier block, 16 within the block), so from each
+ * other by at most about (2 vocab + 50) * 2^-53 * S_j; `margin` is twice
+ * that (total >= S_j up to the same rounding).  If a_j > u + margin and
+ * a_{j-1} < u - margin, then C_j > u > C_{j-1} >= every earlier C (the
+ * running sum never decreases): the scan would stop at j too.  Otherwise,
+ * and for a crossing in a last partial block, -1, and the caller scans
+ * exactly; with margins of about 1e-13 of the total, practically never.
+ * NaN or infinite sums fail every comparison and go to the scan too. */
+static int draw_uncut_search(const float *logits, int vocab, float max, float temperature, double u,
+                             double total) {
+    double margin = total * (double)(2 * vocab + 64) * 0x1p-52, before = 0.0;
+    for (int i = 0; i + FAST_LANES <= vocab; i += FAST_LANES) {
+        vec_f64 lo, hi;
+        tempered_f64(logits + i, max, temperature, &lo, &hi);
+        vec_f64 pair = lo + hi;
+        double block = 0.0;
+        for (int k = 0; k < FAST_LANES_F64; k++) block += pair[k];
+        if (!(before + block > u + margin)) {
+            before += block;
+            continue;
+        }
+        double prob[FAST_LANES], a = before;
+        memcpy(prob, &lo, sizeof lo);
+        memcpy(prob + FAST_LANES_F64, &hi, sizeof hi);
+        for (int j = 0; j < FAST_LANES; j++) {
+            double previous = a;
+            a += prob[j];
+            if (a > u) return a - u > margin && (i + j == 0 || u - previous > margin) ? i + j : -1;
+        }
+        return -1;
+    }
+    return -1;
 }
 
 /* sum of c[0..n).prob, in double lanes */
@@ -50,7 +158,7 @@ float sample_logprob(const float *logits, int vocab, int token) {
 
 float sample_logprob_lse(const float *logits, int vocab, int token, float *lse) {
     float max = fast_max(logits, vocab);
-    double log_total = log(exp_sum(logits, vocab, max));
+    double log_total = log(exp_sum(logits, vocab, max, 1.0f));
     if (lse) *lse = max + (float)log_total;
     return (float)((double)(logits[token] - max) - log_total);
 }
@@ -104,11 +212,20 @@ int sample_token(const float *logits, int vocab, const sample_params *p, pp_rng 
     double total_kept = 0.0;
     if (p->temperature == 0.0f) {
         token = sample_argmax(logits, vocab);
+    } else if (!(p->top_k > 0 && p->top_k < vocab) && !(p->top_p < 1.0f)) {
+        /* no cut: the draw below over the whole list in id order, without
+         * building the list (its sum is the one prob_sum takes) */
+        max_kept = fast_max(logits, vocab);
+        total_kept = exp_sum(logits, vocab, max_kept, p->temperature);
+        n_kept = vocab;
+        double u = pp_rng_uniform(rng) * total_kept;
+        token = draw_uncut_search(logits, vocab, max_kept, p->temperature, u, total_kept);
+        if (token < 0) token = draw_uncut(logits, vocab, max_kept, p->temperature, u);
     } else {
         /* unnormalised tempered probabilities; the max-shift keeps exp finite */
         float max = fast_max(logits, vocab);
         for (int i = 0; i < vocab; i++) {
-            scratch[i].prob = fast_expf((logits[i] - max) / p->temperature);
+            scratch[i].prob = tempered(logits[i], max, p->temperature);
             scratch[i].id = i;
         }
         double total = prob_sum(scratch, vocab);
