@@ -226,8 +226,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
 
     for (int l = 0; l < c->n_layers; l++) {
         /* attention: q, k, v for all rows at once */
-        for (int r = 0; r < n; r++)
-            kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->attn_norm + (size_t)l * d, d, eps);
+        kern_rmsnorm_rows(st->xb, st->x, w->attn_norm + (size_t)l * d, n, d, eps, NULL);
         matmul_rows_prefetching(st, st->q, st->xb, wt->wq + l * sz_dq, n, d, qd, 0.0f);
         matmul_rows_prefetching(st, st->k, st->xb, wt->wk + l * sz_dkv, n, d, kv_dim, 0.0f);
         matmul_rows_prefetching(st, st->v, st->xb, wt->wv + l * sz_dkv, n, d, kv_dim, 0.0f);
@@ -256,8 +255,7 @@ static void forward_rows(infer_state *st, int n, const int *tokens, int n_out, c
         matmul_rows_prefetching(st, st->x, st->xb, wt->wo + l * sz_qd, n, qd, d, 1.0f);
 
         /* SwiGLU feed-forward: x += (silu(xb.w1^T) * (xb.w3^T)) . w2^T */
-        for (int r = 0; r < n; r++)
-            kern_rmsnorm(st->xb + (size_t)r * d, st->x + (size_t)r * d, w->ffn_norm + (size_t)l * d, d, eps);
+        kern_rmsnorm_rows(st->xb, st->x, w->ffn_norm + (size_t)l * d, n, d, eps, NULL);
         matmul_rows_prefetching(st, st->hb, st->xb, wt->w_gate + l * sz_dh, n, d, hidden, 0.0f);
         matmul_rows_prefetching(st, st->hb2, st->xb, wt->w_up + l * sz_dh, n, d, hidden, 0.0f);
         kern_swiglu(st->hb, st->hb, st->hb2, (size_t)n * hidden);

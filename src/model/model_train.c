@@ -171,9 +171,9 @@ static void matmul_dw(float *dw, const float *dout, const float *x, int n, int i
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, in, n, 1.0f, dout, o, x, in, 1.0f, dw, in);
 }
 
-/* RMSNorm of n rows (kern_rmsnorm each), keeping 1/rms for backward. */
+/* RMSNorm of n rows (kern_rmsnorm's bits each), keeping 1/rms for backward. */
 static void rmsnorm(float *out, float *rstd, const float *x, const float *w, int n, int d, float eps) {
-    for (int i = 0; i < n; i++) rstd[i] = kern_rmsnorm(out + (size_t)i * d, x + (size_t)i * d, w, d, eps);
+    kern_rmsnorm_rows(out, x, w, n, d, eps, rstd);
 }
 
 /* Backward of out = w * x * r, r = 1/rms(x): dx += ..., dw += ...
