@@ -205,7 +205,8 @@ static void test_attend_matches_reference(void **state) {
      * 2, 1 heads at a time), then other widths */
     static const int shapes[][3] = {{8, 4, 8},  {8, 8, 8},  {16, 4, 8}, {15, 5, 8}, {7, 7, 8},  {6, 3, 8},
                                     {2, 1, 8},  {1, 1, 8},  {4, 4, 48}, {6, 6, 48}, {4, 2, 16}, {8, 2, 64},
-                                    {4, 4, 72}, {3, 1, 6},  {2, 2, 5}};
+                                    {4, 4, 72}, {3, 1, 6},  {2, 2, 5},  {8, 8, 64}, {1, 1, 24}, {2, 2, 40},
+                                    {13, 13, 8 * 12}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int len = 1; len <= 150; len += len < 40 ? 1 : 13)
             check_shape(shapes[s][0], shapes[s][1], shapes[s][2], len, 11 + s);
