@@ -43,7 +43,7 @@ pp_status decoder_init(decoder *d, const model *m, const decoder_params *p, pp_e
         if (fit < d->slots) d->slots = (int)fit;
     }
     int S = d->slots, rows = S + DECODER_PREFILL_ROWS;
-    if (p->share_weights) PP_TRY(infer_init_shared(&d->st, m, S, d->max_pos, rows, p->share_comm, err));
+    if (p->share_weights && infer_share_weights(c)) PP_TRY(infer_init_shared(&d->st, m, S, d->max_pos, rows, p->share_comm, err));
     else PP_TRY(infer_init_rows(&d->st, m, S, d->max_pos, rows, err));
     size_t V = (size_t)c->vocab_size, T = (size_t)d->row_tokens;
     d->open = malloc((size_t)(S + 1) * sizeof *d->open);

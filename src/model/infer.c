@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "model/rowmatmul.h"
@@ -28,6 +29,34 @@
 static size_t prefetch_budget(void) {
     long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
     return l3 > 0 ? (size_t)l3 / 2 : (size_t)16 << 20;
+}
+
+/* Packed weights below this size are held per rank, not once per node:
+ * a private copy can be in huge pages (cache_alloc), a node-shared window
+ * cannot (shared memory gets 4 KiB pages here), and at d=288 the products
+ * ran 5% faster and a decode step 12% faster from huge pages
+ * (docs/performance.md); ranks x 128 MiB is little next to a node. */
+#define INFER_SHARE_MIN_BYTES ((double)(128 << 20))
+
+int infer_share_weights(const model_config *c) {
+    return (double)packed_weights_floats(c) * sizeof(float) >= INFER_SHARE_MIN_BYTES;
+}
+
+/* The KV cache and private packed weights in 2 MiB pages where the kernel
+ * offers them (transparent huge pages on request): a decode step streams
+ * every slot's keys and values and all the weights, tens of MB, and with
+ * 4 KiB pages every 4 KiB of that stream is a TLB miss and a page walk. */
+static void *cache_alloc(size_t bytes) {
+#if defined(MADV_HUGEPAGE)
+    size_t huge = (size_t)2 << 20;
+    if (bytes >= huge) {
+        void *p = NULL;
+        if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge) != 0) return NULL;
+        madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
+        return p;
+    }
+#endif
+    return malloc(bytes);
 }
 
 pp_status infer_init(infer_state *st, const model *m, int max_seqs, int max_pos, pp_err *err) {
@@ -65,12 +94,12 @@ pp_status infer_init_shared(infer_state *st, const model *m, int max_seqs, int m
     size_t half = (size_t)max_pos * (size_t)(hd / 2);
     size_t wt = packed_weights_floats(c);
     st->pos = calloc((size_t)max_seqs, sizeof *st->pos);
-    st->key_cache = malloc(key_cache * sizeof(float));
-    st->value_cache = malloc(cache * sizeof(float));
+    st->key_cache = cache_alloc(key_cache * sizeof(float));
+    st->value_cache = cache_alloc(cache * sizeof(float));
     st->rope_cos = malloc(half * sizeof(float));
     st->rope_sin = malloc(half * sizeof(float));
     pp_status shared = PP_OK;
-    if (comm == MPI_COMM_NULL) st->wt_buffer = malloc(wt * sizeof(float));
+    if (comm == MPI_COMM_NULL) st->wt_buffer = cache_alloc(wt * sizeof(float));
     else if ((shared = pp_node_shared_alloc(&st->wt_node, comm, wt * sizeof(float), err)) == PP_OK)
         st->wt_buffer = st->wt_node.base;
     if (shared != PP_OK) {
@@ -385,12 +414,9 @@ pp_status infer_rows_hidden(infer_state *st, int n, const int *slots, const int 
     return PP_OK;
 }
 
-size_t infer_memory_bytes(const infer_state *st) {
-    int node_ranks = st->wt_node.have_win ? st->wt_node.node_size : 1;
-    return (size_t)infer_estimate_bytes(&st->m->cfg, st->max_seqs, st->max_pos, st->max_rows, node_ranks);
-}
-
-double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, int max_rows, int node_ranks) {
+/* Bytes of a state for config c whose packed weights are shared by
+ * `sharing` ranks (1: a private copy). */
+static double state_bytes(const model_config *c, int max_seqs, int max_pos, int max_rows, int sharing) {
     if (max_pos <= 0 || max_pos > c->seq_len) max_pos = c->seq_len;
     int chunk = max_pos < PREFILL_CHUNK ? max_pos : PREFILL_CHUNK, rows = max_seqs > chunk ? max_seqs : chunk;
     if (max_rows > rows) rows = max_rows;
@@ -398,9 +424,19 @@ double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, in
     /* values [pos][kv]; keys in blocks of positions (kern_keys_floats) */
     double cache = (double)c->n_layers * max_seqs * (max_pos * kv + (double)kern_keys_floats(max_pos, (int)kv));
     double acts = rows * (d + (qd > d ? qd : d) + qd + 2 * kv + 2.0 * c->hidden_dim);
-    double wt = (double)packed_weights_floats(c) / (node_ranks > 1 ? node_ranks : 1);
+    double wt = (double)packed_weights_floats(c) / (sharing > 1 ? sharing : 1);
     double rope = (double)max_pos * 2 * (model_head_dim(c) / 2), att = (double)c->n_heads * max_pos;
-    return (cache + acts + rope + wt + att) * sizeof(float) + (max_seqs + 3.0 * rows) * sizeof(int);
+    return (cache + acts + rope + wt + att) * sizeof(float) + (max_seqs + 3.0 * rows) * sizeof(int) +
+           4.0 * rows * sizeof(rowmatmul_range);
+}
+
+size_t infer_memory_bytes(const infer_state *st) {
+    int sharing = st->wt_node.have_win ? st->wt_node.node_size : 1;
+    return (size_t)state_bytes(&st->m->cfg, st->max_seqs, st->max_pos, st->max_rows, sharing);
+}
+
+double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, int max_rows, int node_ranks) {
+    return state_bytes(c, max_seqs, max_pos, max_rows, infer_share_weights(c) ? node_ranks : 1);
 }
 
 void infer_step_products(const infer_state *st, int n, const float *in, float *out) {

@@ -107,6 +107,11 @@ void infer_free(infer_state *st);
  * the node) would allocate for config c, before anything is: a stage's
  * memory estimate (core/pp_memory.h). */
 double infer_estimate_bytes(const model_config *c, int max_seqs, int max_pos, int max_rows, int node_ranks);
+/* 1 when config c's packed weights are large enough to be held once per
+ * node (infer_init_shared) by the callers that may share them (the
+ * decoder, the scorer); smaller ones are faster as a private copy in huge
+ * pages.  The same answer on every rank. */
+int infer_share_weights(const model_config *c);
 /* Bytes the state allocated: cache, packed weights, buffers. */
 size_t infer_memory_bytes(const infer_state *st);
 

@@ -31,7 +31,7 @@ pp_status scorer_init_shared(scorer *sc, const model *m, int max_len, int max_ro
     memset(sc, 0, sizeof *sc);
     const model_config *c = &m->cfg;
     int slots = scorer_shape(c, &max_len, &max_rows, cache_bytes);
-    if (share) PP_TRY(infer_init_shared(&sc->inf, m, slots, max_len, max_rows, comm, err));
+    if (share && infer_share_weights(c)) PP_TRY(infer_init_shared(&sc->inf, m, slots, max_len, max_rows, comm, err));
     else PP_TRY(infer_init_rows(&sc->inf, m, slots, max_len, max_rows, err));
     sc->max_rows = max_rows;
     size_t R = (size_t)max_rows, S = (size_t)slots;
