@@ -39,8 +39,8 @@ int main(int argc, char **argv) {
                                  "or killed resumes from them when started again with the same command (exit status 75 "
                                  "after a stop signal). Every rank decodes many prompts at once (--max-batch sequences per "
                                  "step, prompts pulled chunk by chunk); it allocates once the KV cache (--kv-cache-mb), "
-                                 "a packed copy of the weights (4 bytes per parameter; it and the model are held once per "
-                                 "node, shared by the node's ranks) and row buffers, and logs the total. Example: d=512, 8 layers, 8-token prompts, 128 new tokens: 4.2 MiB of cache "
+                                 "a packed copy of the weights (4 bytes per parameter; the model is held once per node, "
+                                 "the packed copy too from 128 MiB up, else per rank in huge pages) and row buffers, and logs the total. Example: d=512, 8 layers, 8-token prompts, 128 new tokens: 4.2 MiB of cache "
                                  "per sequence, 270 MiB at --max-batch 64, plus 110 MB of weights.",
                   .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
     pp_stage s;

@@ -697,14 +697,14 @@ pp_status generate_run(const char *model_path, const char *prompts_path, const c
     decoder_params dp = {.max_batch = o->max_batch, .kv_cache_mb = o->kv_cache_mb, .max_prompt_tokens = longest,
                          .max_new_tokens = o->gen.max_new_tokens, .k = o->gen.k, .sample = o->gen.sample,
                          .seed = o->gen.seed, .stop = &stop, .share_weights = 1, .share_comm = comm};
-    /* the ranks of a node share one packed copy of the weights: collective */
+    /* the ranks of a node share one packed copy of large weights: collective */
     st = pp_agree(comm, st, err);
     if (st == PP_OK) {
         /* the estimate, before the decoder allocates (the model is loaded) */
         int on_node = pp_ranks_on_node(comm);
         pp_memory_part mem_parts[] = {{on_node > 1 ? "model (1/ranks: node-shared)" : "model",
                                        4.0 * (double)m.n_params / on_node},
-                                  {"decoder (KV cache, packed weights per node, buffers)",
+                                  {"decoder (KV cache, packed weights, buffers)",
                                    decoder_estimate_bytes(&m, &dp, on_node)},
                                   {"runtime", PP_MEMORY_RUNTIME_BYTES}};
         st = pp_memory_check(o->mem, o->max_memory, mem_parts, 3, comm, log, err);
