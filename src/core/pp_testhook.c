@@ -1,4 +1,4 @@
-/* pp_testhook.c - test-only delays read from the environment (pp_testhook.h). */
+/* pp_testhook.c - test-only delays and switches read from the environment (pp_testhook.h). */
 #include "core/pp_testhook.h"
 
 #include <stdlib.h>
@@ -9,6 +9,7 @@ int pp_test_hook_ms(pp_test_hook hook) {
         [PP_HOOK_CHUNK_DELAY] = "PP_TEST_CHUNK_DELAY_MS",
         [PP_HOOK_COMMIT_DELAY] = "PP_TEST_COMMIT_DELAY_MS",
         [PP_HOOK_STEP_DELAY] = "PP_TEST_STEP_DELAY_MS",
+        [PP_HOOK_SHARE_WEIGHTS] = "PP_TEST_SHARE_WEIGHTS",
     };
     const char *v = getenv(names[hook]);
     if (!v) return 0;

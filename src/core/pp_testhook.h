@@ -9,13 +9,21 @@
  *   PP_TEST_CHUNK_DELAY_MS   after each saved chunk (pp-generate, pp-eval) and
  *                            each chunk of reference log-probs (pp-train)
  *   PP_TEST_COMMIT_DELAY_MS  before NAME.tmp is renamed to NAME (every output)
- *   PP_TEST_STEP_DELAY_MS    after each training step (pp-sft, pp-train) */
+ *   PP_TEST_STEP_DELAY_MS    after each training step (pp-sft, pp-train)
+ *
+ * One more is a switch, not a delay: the decoder and the scorer hold
+ * packed weights in a node-shared window only from 128 MiB up
+ * (infer_share_weights), so the tests' small models would never take that
+ * path through them; with it set to 1 they share weights of any size.
+ *
+ *   PP_TEST_SHARE_WEIGHTS    1: share the packed weights whatever their size */
 #ifndef PP_TESTHOOK_H
 #define PP_TESTHOOK_H
 
-typedef enum { PP_HOOK_CHUNK_DELAY, PP_HOOK_COMMIT_DELAY, PP_HOOK_STEP_DELAY } pp_test_hook;
+typedef enum { PP_HOOK_CHUNK_DELAY, PP_HOOK_COMMIT_DELAY, PP_HOOK_STEP_DELAY, PP_HOOK_SHARE_WEIGHTS } pp_test_hook;
 
-/* The hook's value in milliseconds; 0 when unset or not a positive number. */
+/* The hook's value (milliseconds for the delays); 0 when unset or not a
+ * positive number. */
 int pp_test_hook_ms(pp_test_hook hook);
 /* Sleep for the hook's value (returns at once when it is 0). */
 void pp_test_hook_sleep(pp_test_hook hook);

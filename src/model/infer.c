@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/pp_testhook.h"
 #include "model/rowmatmul.h"
 #include "model/sample.h"
 
@@ -39,7 +40,8 @@ static size_t prefetch_budget(void) {
 #define INFER_SHARE_MIN_BYTES ((double)(128 << 20))
 
 int infer_share_weights(const model_config *c) {
-    return (double)packed_weights_floats(c) * sizeof(float) >= INFER_SHARE_MIN_BYTES;
+    return (double)packed_weights_floats(c) * sizeof(float) >= INFER_SHARE_MIN_BYTES ||
+           pp_test_hook_ms(PP_HOOK_SHARE_WEIGHTS) > 0;
 }
 
 /* The KV cache and private packed weights in 2 MiB pages where the kernel

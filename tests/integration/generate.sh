@@ -39,6 +39,16 @@ ARGS="--model $T/m.h5 --prompts $T/p.h5 --k 4 --max-new-tokens 24 --temperature 
 check np1_run pp_mpirun 1 "$G" $ARGS --out "$T/c1.h5"
 check np2_run pp_mpirun 2 "$G" $ARGS --out "$T/c2.h5"
 if why=$(same_data "$T/c1.h5" "$T/c2.h5"); then ok np1_np2_identical; else fail np1_np2_identical "$why"; fi
+# the node-shared packed weights (small models are held per rank: the
+# test switch shares them anyway) give the same datasets
+pp_mpirun 2 "$G" $ARGS --out "$T/c2p.h5" >"$T/c2p.log" 2>&1
+PP_TEST_SHARE_WEIGHTS=1 pp_mpirun 2 "$G" $ARGS --out "$T/c2s.h5" >"$T/c2s.log" 2>&1
+decoder_mib() { sed -n 's/.*decoder: .* \([0-9.]*\) MiB allocated once per rank.*/\1/p' "$1" | head -n 1; }
+mp=$(decoder_mib "$T/c2p.log") ms=$(decoder_mib "$T/c2s.log")
+if [ -n "$mp" ] && [ -n "$ms" ] && awk -v p="$mp" -v s="$ms" 'BEGIN { exit !(s < p) }'; then
+    ok np2_shared_weights_counted_once
+else fail np2_shared_weights_counted_once "decoder $ms MiB shared vs $mp MiB per rank: $(tail -n 2 "$T/c2s.log")"; fi
+if why=$(same_data "$T/c1.h5" "$T/c2s.h5"); then ok np2_shared_weights_identical; else fail np2_shared_weights_identical "$why"; fi
 check np1_validates "$I" --validate "$T/c1.h5"
 check np2_validates "$I" --validate "$T/c2.h5"
 # ---- --max-batch 1, 8 and the default 64, and a KV budget that caps the
