@@ -50,6 +50,12 @@ grep -q "reused from" "$T/again.log" && ok train_reuses_reference_logps || fail 
 same_ref() { "$CMP" "$1" "$2" /chosen_logp >/dev/null && "$CMP" "$1" "$2" /rejected_logp >/dev/null; }
 same_ref "$T/np1.h5.ref.h5" "$T/np2.h5.ref.h5" && ok train_ref_logps_np1_np2_identical ||
     fail train_ref_logps_np1_np2_identical "$("$CMP" "$T/np1.h5.ref.h5" "$T/np2.h5.ref.h5" /chosen_logp 2>&1)"
+# the scorer with its packed weights in a node-shared window (the test
+# switch: this small model is normally held per rank) at -np 2
+PP_TEST_SHARE_WEIGHTS=1 pp_mpirun 2 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/sh.h5" --ref-cache "$T/sh.ref.h5" \
+    $ARGS --steps 1 >/dev/null 2>&1
+same_ref "$T/np1.h5.ref.h5" "$T/sh.ref.h5" && ok train_ref_logps_shared_weights_identical ||
+    fail train_ref_logps_shared_weights_identical "$("$CMP" "$T/np1.h5.ref.h5" "$T/sh.ref.h5" /chosen_logp 2>&1)"
 for mb in 1 7; do
     pp_mpirun 1 "$BIN/pp-train" --policy "$T/base.h5" --out "$T/mb$mb.h5" --ref-cache "$T/mb$mb.ref.h5" $ARGS \
         --steps 1 --micro-batch $mb >/dev/null 2>&1
